@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs every Debian and npm package the build, the tests and the benchmarks need.
+# Idempotent; run as root on Debian 12. `--no-npm` skips the Node.js test dependencies.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+want_npm=1
+[[ ${1:-} == --no-npm ]] && want_npm=0
+
+packages=(
+  build-essential cmake ninja-build pkg-config git curl ca-certificates procps
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev libsqlite3-dev libsodium-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libtomlplusplus-dev libcli11-dev libvalijson-dev
+  wrk nodejs npm
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ((want_npm)); then
+  # Pinned in tests/package-lock.json: the MCP SDK client, the conformance suite, the Inspector CLI
+  # and node@22 (the conformance CLI and the Inspector need Node >= 22; Debian 12 ships 20).
+  cd "$here/tests"
+  if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+fi

@@ -1,0 +1,79 @@
+// Server configuration: the TOML file, ROLLOUT_MCP_<SECTION>_<KEY> environment overrides and defaults.
+// Every key is described once (config.cpp) so file parsing, env overrides and validation agree.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rollout_mcp {
+
+struct ServerSettings {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 8080;
+    unsigned threads = 0;                       // 0 = one per core
+    std::string mcp_path = "/mcp";
+    std::vector<std::string> allowed_hosts = {"localhost", "127.0.0.1", "[::1]"};
+    std::vector<std::string> allowed_origins;   // besides http(s)://<allowed loopback host>[:port]
+    std::size_t max_body_bytes = 4 * 1024 * 1024;
+    std::size_t max_header_bytes = 16 * 1024;
+    std::chrono::milliseconds request_timeout{30'000};  // idle keep-alive + reading one request
+    std::chrono::milliseconds write_timeout{30'000};    // one write to a client, SSE included
+    std::chrono::milliseconds shutdown_grace{10'000};
+    std::size_t max_connections = 10'000;
+};
+
+struct McpSettings {
+    std::chrono::seconds session_idle_timeout{1800};
+    std::size_t max_sessions = 10'000;
+    std::chrono::milliseconds sse_keepalive{15'000};
+    std::chrono::milliseconds sse_retry{1'000};
+    std::size_t replay_buffer_bytes = 1024 * 1024;   // per session, all its streams
+    std::size_t replay_events_per_stream = 1024;
+    std::chrono::seconds stream_retention{300};       // finished streams stay replayable this long
+    std::size_t max_pending_requests = 64;            // per session
+    std::size_t tools_page_size = 50;
+    std::size_t max_batch = 32;
+    std::size_t max_json_depth = 64;
+    bool test_fixtures = false;
+};
+
+struct StorageSettings {
+    std::string data_dir = "./data";
+    std::string database;                    // default <data_dir>/rollout-mcp.db
+    std::string master_key_file;
+};
+
+struct AuthSettings {
+    std::string mode = "api_key";            // "api_key" | "none" (loopback only)
+};
+
+struct LogSettings {
+    std::string level = "info";              // debug | info | warning | error
+};
+
+struct Config {
+    ServerSettings server;
+    McpSettings mcp;
+    StorageSettings storage;
+    AuthSettings auth;
+    LogSettings log;
+};
+
+// A config that cannot be used: names the source (file or env var), the key and the reason.
+class ConfigError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Loads `path` (empty = defaults only), then applies environment overrides, then validates.
+Config load_config(const std::string& path);
+
+// Same, with an explicit environment (tests); each entry is "NAME=VALUE".
+Config load_config(const std::string& path, const std::vector<std::string>& environment);
+
+bool is_loopback_address(const std::string& host);
+
+}  // namespace rollout_mcp

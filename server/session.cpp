@@ -1,0 +1,236 @@
+// Session state and the in-memory session store.
+#include "session.hpp"
+
+#include <openssl/rand.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace rollout_mcp::mcp {
+
+namespace {
+constexpr std::string_view kLevelNames[] = {"debug", "info", "notice", "warning",
+                                            "error", "critical", "alert", "emergency"};
+}
+
+std::optional<LogLevel> parse_log_level(std::string_view text) {
+    for (std::size_t i = 0; i < std::size(kLevelNames); ++i)
+        if (kLevelNames[i] == text) return static_cast<LogLevel>(i);
+    return std::nullopt;
+}
+
+std::string_view to_string(LogLevel level) { return kLevelNames[static_cast<std::size_t>(level)]; }
+
+Session::Session(std::string id, std::string tenant, Revision revision, SessionLimits limits)
+    : id_(std::move(id)), tenant_(std::move(tenant)), revision_(revision), limits_(limits) {
+    touch();
+}
+
+Session::Clock::time_point Session::last_active() const {
+    return Clock::time_point(Clock::duration(last_active_.load(std::memory_order_relaxed)));
+}
+
+std::shared_ptr<EventStream> Session::open_post_stream() {
+    std::lock_guard lock(mu_);
+    auto stream = std::make_shared<EventStream>(next_stream_++, false, limits_.replay_events_per_stream,
+                                                limits_.replay_buffer_bytes);
+    if (closed_) stream->close();
+    else streams_.emplace(stream->number(), stream);
+    return stream;
+}
+
+std::shared_ptr<EventStream> Session::standalone_stream() {
+    std::lock_guard lock(mu_);
+    auto& slot = streams_[0];
+    if (!slot)
+        slot = std::make_shared<EventStream>(0, true, limits_.replay_events_per_stream, limits_.replay_buffer_bytes);
+    if (closed_) slot->close();
+    return slot;
+}
+
+std::shared_ptr<EventStream> Session::find_stream(std::uint32_t number) const {
+    std::lock_guard lock(mu_);
+    auto it = streams_.find(number);
+    return it == streams_.end() ? nullptr : it->second;
+}
+
+Session::AddRequest Session::add_in_flight(const std::string& id_key, std::function<void()> cancel) {
+    std::lock_guard lock(mu_);
+    if (in_flight_.size() >= limits_.max_pending_requests) return AddRequest::too_many;
+    if (!in_flight_.emplace(id_key, std::move(cancel)).second) return AddRequest::duplicate_id;
+    return AddRequest::ok;
+}
+
+void Session::remove_in_flight(const std::string& id_key) {
+    std::lock_guard lock(mu_);
+    in_flight_.erase(id_key);
+}
+
+bool Session::cancel_in_flight(const std::string& id_key) {
+    std::function<void()> cancel;
+    {
+        std::lock_guard lock(mu_);
+        auto it = in_flight_.find(id_key);
+        if (it == in_flight_.end()) return false;
+        cancel = std::move(it->second);
+        in_flight_.erase(it);
+    }
+    if (cancel) cancel();
+    return true;
+}
+
+void Session::close() {
+    std::vector<std::function<void()>> cancels;
+    std::vector<std::shared_ptr<EventStream>> streams;
+    {
+        std::lock_guard lock(mu_);
+        if (closed_) return;
+        closed_ = true;
+        for (auto& [key, cancel] : in_flight_) cancels.push_back(std::move(cancel));
+        in_flight_.clear();
+        for (auto& [n, s] : streams_) streams.push_back(s);
+        streams_.clear();
+    }
+    for (auto& cancel : cancels)
+        if (cancel) cancel();
+    for (auto& s : streams) s->close();
+}
+
+bool Session::closed() const {
+    std::lock_guard lock(mu_);
+    return closed_;
+}
+
+void Session::trim(Clock::time_point now, std::chrono::seconds retention) {
+    std::lock_guard lock(mu_);
+    std::size_t total = 0;
+    for (auto& [n, s] : streams_) total += s->bytes();
+    for (auto it = streams_.begin(); it != streams_.end();) {
+        const auto& s = it->second;
+        const bool removable = !s->standalone() && s->finished() && !s->attached();
+        if (removable && (now - s->finished_at() > retention || total > limits_.replay_buffer_bytes)) {
+            total -= s->bytes();
+            it = streams_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+bool Session::has_attached_stream() const {
+    std::lock_guard lock(mu_);
+    for (const auto& [n, s] : streams_)
+        if (s->attached()) return true;
+    return false;
+}
+
+std::size_t Session::stream_count() const {
+    std::lock_guard lock(mu_);
+    return streams_.size();
+}
+
+std::string random_session_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("CSPRNG failure");
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id(32, '0');
+    for (std::size_t i = 0; i < sizeof bytes; ++i) {
+        id[2 * i] = hex[bytes[i] >> 4];
+        id[2 * i + 1] = hex[bytes[i] & 0xf];
+    }
+    return id;
+}
+
+namespace {
+
+class InMemorySessionStore final : public SessionStore {
+public:
+    explicit InMemorySessionStore(SessionStoreSettings settings) : settings_(settings) {}
+
+    std::shared_ptr<Session> create(std::string tenant, Revision revision) override {
+        auto session = std::make_shared<Session>(random_session_id(), std::move(tenant), revision, settings_.limits);
+        std::lock_guard lock(mu_);
+        // Check and insert under one lock, so concurrent initialize calls cannot overshoot the cap.
+        if (sessions_.size() >= settings_.max_sessions) return nullptr;
+        sessions_.emplace(session->id(), session);
+        return session;
+    }
+
+    std::shared_ptr<Session> find(std::string_view id, std::string_view tenant) override {
+        std::lock_guard lock(mu_);
+        auto it = sessions_.find(std::string(id));
+        if (it == sessions_.end() || it->second->tenant() != tenant) return nullptr;
+        return it->second;
+    }
+
+    bool remove(std::string_view id, std::string_view tenant) override {
+        std::shared_ptr<Session> session;
+        {
+            std::lock_guard lock(mu_);
+            auto it = sessions_.find(std::string(id));
+            if (it == sessions_.end() || it->second->tenant() != tenant) return false;
+            session = std::move(it->second);
+            sessions_.erase(it);
+        }
+        session->close();
+        return true;
+    }
+
+    std::size_t size() const override {
+        std::lock_guard lock(mu_);
+        return sessions_.size();
+    }
+
+    std::size_t sweep() override {
+        const auto now = Session::Clock::now();
+        std::vector<std::shared_ptr<Session>> expired, live;
+        {
+            std::lock_guard lock(mu_);
+            for (auto it = sessions_.begin(); it != sessions_.end();) {
+                auto& s = it->second;
+                if (now - s->last_active() > settings_.idle_timeout && !s->has_attached_stream()) {
+                    expired.push_back(std::move(s));
+                    it = sessions_.erase(it);
+                } else {
+                    live.push_back(s);
+                    ++it;
+                }
+            }
+        }
+        for (auto& s : expired) s->close();
+        for (auto& s : live) s->trim(now, settings_.stream_retention);
+        return expired.size();
+    }
+
+    void end_standalone_streams() override {
+        std::vector<std::shared_ptr<Session>> all;
+        {
+            std::lock_guard lock(mu_);
+            for (auto& [id, s] : sessions_) all.push_back(s);
+        }
+        for (auto& s : all)
+            if (auto stream = s->find_stream(0)) stream->close();
+    }
+
+    void close_all() override {
+        std::unordered_map<std::string, std::shared_ptr<Session>> all;
+        {
+            std::lock_guard lock(mu_);
+            all.swap(sessions_);
+        }
+        for (auto& [id, s] : all) s->close();
+    }
+
+private:
+    const SessionStoreSettings settings_;
+    mutable std::mutex mu_;
+    std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+};
+
+}  // namespace
+
+std::unique_ptr<SessionStore> make_in_memory_session_store(SessionStoreSettings settings) {
+    return std::make_unique<InMemorySessionStore>(settings);
+}
+
+}  // namespace rollout_mcp::mcp
