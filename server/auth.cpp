@@ -6,8 +6,8 @@ namespace {
 
 class NoAuth final : public Authenticator {
 public:
-    boost::asio::awaitable<std::optional<std::string>> authenticate(std::string_view) override {
-        co_return std::string("default");
+    boost::asio::awaitable<AuthOutcome> authenticate(std::string_view) override {
+        co_return AuthOutcome{AuthOutcome::Status::ok, "default"};
     }
 };
 

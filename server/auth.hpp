@@ -4,17 +4,22 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
 namespace rollout_mcp {
 
+struct AuthOutcome {
+    enum class Status { ok, denied, unavailable };   // unavailable: the key store could not answer
+    Status status = Status::denied;
+    std::string tenant;
+};
+
 class Authenticator {
 public:
     virtual ~Authenticator() = default;
-    // The tenant id for this header value, or nullopt when it does not authenticate.
-    virtual boost::asio::awaitable<std::optional<std::string>> authenticate(std::string_view authorization) = 0;
+    // The tenant for this Authorization header value.
+    virtual boost::asio::awaitable<AuthOutcome> authenticate(std::string_view authorization) = 0;
 };
 
 // auth.mode = "none" (loopback only): every request acts as the `default` tenant.

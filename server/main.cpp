@@ -1,11 +1,14 @@
-// rollout-mcp: the command line. `serve` runs the MCP server; `check-config` validates a config file.
-#include "auth.hpp"
+// rollout-mcp: the command line. `serve` runs the MCP server; `check-config` validates a config file;
+// `tenant`, `key` and `keys` administer teams, API keys and data keys.
+#include "admin_commands.hpp"
+#include "api_key_auth.hpp"
 #include "config.hpp"
 #include "fixture_tools.hpp"
 #include "http_server.hpp"
 #include "log.hpp"
 #include "mcp_endpoint.hpp"
 #include "session.hpp"
+#include "storage/sqlite_storage.hpp"
 #include "tool_registry.hpp"
 
 #include <CLI/CLI.hpp>
@@ -27,15 +30,45 @@ mcp::SessionStoreSettings session_settings(const Config& config) {
     return s;
 }
 
+// auth.mode = "none": requests act as the `default` team, created on first start.
+class DefaultTenantAuth final : public Authenticator {
+public:
+    explicit DefaultTenantAuth(std::string tenant_id) : tenant_id_(std::move(tenant_id)) {}
+    boost::asio::awaitable<AuthOutcome> authenticate(std::string_view) override {
+        co_return AuthOutcome{AuthOutcome::Status::ok, tenant_id_};
+    }
+
+private:
+    std::string tenant_id_;
+};
+
+std::string ensure_default_tenant(storage::Storage& s) {
+    if (auto t = s.find_tenant_by_name("default")) return t->id;
+    auto created = s.create_tenant("default");
+    if (!created) throw std::runtime_error("cannot create the default tenant: " + created.error().message);
+    return created->id;
+}
+
+void write_port_file(const std::string& path, std::uint16_t port) {
+    if (path.empty()) return;
+    {
+        std::ofstream out(path + ".tmp");
+        out << port << "\n";
+    }
+    std::rename((path + ".tmp").c_str(), path.c_str());
+}
+
 int serve(const Config& config, const std::string& port_file) {
     log::set_level(config.log.level);
-    std::unique_ptr<Authenticator> auth;
+    crypto::disable_core_dumps();
+    StorageExecutor storage(open_storage(config));
+
+    std::shared_ptr<Authenticator> auth;
     if (config.auth.mode == "none") {
-        auth = make_no_auth();
+        auth = std::make_shared<DefaultTenantAuth>(ensure_default_tenant(storage.direct()));
         log::warning("auth.mode = \"none\": every request acts as the default team (loopback only)");
     } else {
-        throw std::runtime_error("auth.mode = \"api_key\" needs the credential store, which this build does not "
-                                 "have yet; set auth.mode = \"none\" on a loopback bind");
+        auth = make_api_key_authenticator(storage);
     }
     ToolRegistry tools;
     if (config.mcp.test_fixtures) {
@@ -46,14 +79,12 @@ int serve(const Config& config, const std::string& port_file) {
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     HttpServer server(config, endpoint, *sessions, [] { return boost::json::object{{"ready", true}}; });
     const auto port = server.listen();
-    if (!port_file.empty()) {
-        std::ofstream out(port_file + ".tmp");
-        out << port << "\n";
-        out.close();
-        std::rename((port_file + ".tmp").c_str(), port_file.c_str());
-    }
+    write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
-    return server.run();
+    const int code = server.run();
+    storage.stop();
+    (void)storage.direct().flush_last_used();
+    return code;
 }
 
 }  // namespace
@@ -65,11 +96,33 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::string config_path;
     std::string port_file;
+    AdminRequest admin;
+    app.add_option("-c,--config", config_path, "TOML config file (see config.example.toml)");
+
     auto* serve_cmd = app.add_subcommand("serve", "Run the MCP server");
     serve_cmd->add_option("-c,--config", config_path, "TOML config file (see config.example.toml)");
     serve_cmd->add_option("--port-file", port_file, "Write the bound port to this file once listening");
     auto* check_cmd = app.add_subcommand("check-config", "Validate a config file and exit");
     check_cmd->add_option("-c,--config", config_path, "TOML config file")->required();
+
+    auto* tenant_cmd = app.add_subcommand("tenant", "Manage teams")->require_subcommand(1);
+    tenant_cmd->add_subcommand("create", "Create a team and print its first API key once")
+        ->add_option("NAME", admin.argument, "Team name")->required();
+    tenant_cmd->add_subcommand("list", "List teams");
+    auto* key_cmd = app.add_subcommand("key", "Manage API keys")->require_subcommand(1);
+    key_cmd->add_subcommand("issue", "Issue another API key for a team (printed once)")
+        ->add_option("TENANT", admin.argument, "Team name")->required();
+    key_cmd->add_subcommand("revoke", "Revoke an API key")
+        ->add_option("KEY_PREFIX", admin.argument, "The key's prefix (rmcp_XXXXXXXX)")->required();
+    auto* keys_cmd = app.add_subcommand("keys", "Manage encryption keys")->require_subcommand(1);
+    keys_cmd->add_subcommand("status", "Show the master key source, data keys and rows per key");
+    keys_cmd->add_subcommand("rotate", "New data key; re-seal every row (resumable)")
+        ->add_option("--batch", admin.batch_size, "Rows per re-seal transaction");
+    keys_cmd->add_subcommand("rewrap", "Re-wrap the data keys under a new master key")
+        ->add_option("--new-master-key-file", admin.new_master_key_file, "File holding the new master key")
+        ->required();
+    for (auto* group : {tenant_cmd, key_cmd, keys_cmd})
+        for (auto* sub : group->get_subcommands({})) sub->add_option("-c,--config", config_path, "TOML config file");
     CLI11_PARSE(app, argc, argv);
 
     Config config;
@@ -80,11 +133,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (*check_cmd) {
-        std::cout << "configuration OK: " << config_path << "\n";
+        std::cout << "configuration OK: " << (config_path.empty() ? "(defaults)" : config_path) << "\n";
         return 0;
     }
     try {
-        return serve(config, port_file);
+        if (*serve_cmd) return serve(config, port_file);
+        for (auto* group : {tenant_cmd, key_cmd, keys_cmd})
+            for (auto* sub : group->get_subcommands({}))
+                if (*sub) admin.command = group->get_name() + " " + sub->get_name();
+        return run_admin_command(config, admin);
     } catch (const std::exception& e) {
         log::error("start-up failed", {{"error", e.what()}});
         return 1;

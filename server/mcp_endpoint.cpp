@@ -139,7 +139,7 @@ std::shared_ptr<mcp::Session> McpEndpoint::session_for(const HttpRequest& reques
     }
     auto session = sessions_.find(request.session_id, tenant);
     if (!session) {
-        error = transport_error(404, -32001, "Session not found");
+        error = transport_error(400, -32001, "Session not found");
         return nullptr;
     }
     if (!request.protocol_version.empty() && !mcp::parse_revision(request.protocol_version)) {

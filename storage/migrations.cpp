@@ -1,0 +1,164 @@
+#include "storage/migrations.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace rollout_mcp::storage {
+namespace {
+
+// Append new migrations; never edit one that has shipped. No json_valid() in CHECK constraints: the
+// connection runs with trusted_schema=OFF, under which SQLite 3.40 refuses JSON functions in the schema.
+constexpr Migration kMigrations[] = {
+    {1, "tenants, api keys, envelope keys, sealed credentials, sync outbox and ledger", R"sql(
+CREATE TABLE tenants (
+  id         TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+  name       TEXT    NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 64),
+  created_at INTEGER NOT NULL
+) STRICT;
+
+-- Identifies the master key (keyed hash of a constant); one row.
+CREATE TABLE master_key_check (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  check_value BLOB    NOT NULL CHECK (length(check_value) = 32),
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+) STRICT;
+
+-- Random data keys, wrapped by the master key. Exactly one is active (seals); retired keys only open.
+CREATE TABLE data_keys (
+  key_id     INTEGER PRIMARY KEY CHECK (key_id > 0),
+  nonce      BLOB    NOT NULL CHECK (length(nonce) = 24),
+  wrapped    BLOB    NOT NULL CHECK (length(wrapped) = 48),
+  state      TEXT    NOT NULL CHECK (state IN ('active', 'retired')),
+  created_at INTEGER NOT NULL,
+  retired_at INTEGER
+) STRICT;
+CREATE UNIQUE INDEX data_keys_one_active ON data_keys(state) WHERE state = 'active';
+
+-- Root of the API-key hashing key, wrapped by the master key; one row.
+CREATE TABLE api_key_root (
+  id         INTEGER PRIMARY KEY CHECK (id = 1),
+  nonce      BLOB    NOT NULL CHECK (length(nonce) = 24),
+  wrapped    BLOB    NOT NULL CHECK (length(wrapped) = 48),
+  created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE api_keys (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  prefix       TEXT    NOT NULL UNIQUE CHECK (length(prefix) = 8),
+  hash         BLOB    NOT NULL CHECK (length(hash) = 32),
+  created_at   INTEGER NOT NULL,
+  revoked_at   INTEGER,
+  last_used_at INTEGER
+) STRICT;
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+CREATE TABLE rollout_configs (
+  tenant_id  TEXT    PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  settings   TEXT    NOT NULL,  -- JSON, validated on write
+  key_id     INTEGER NOT NULL REFERENCES data_keys(key_id),
+  nonce      BLOB    NOT NULL CHECK (length(nonce) = 24),
+  ciphertext BLOB    NOT NULL CHECK (length(ciphertext) >= 16),
+  updated_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX rollout_configs_key ON rollout_configs(key_id);
+
+CREATE TABLE crm_connections (
+  tenant_id  TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  crm_type   TEXT    NOT NULL CHECK (length(crm_type) BETWEEN 1 AND 64),
+  label      TEXT    NOT NULL DEFAULT '',
+  key_id     INTEGER NOT NULL REFERENCES data_keys(key_id),
+  nonce      BLOB    NOT NULL CHECK (length(nonce) = 24),
+  ciphertext BLOB    NOT NULL CHECK (length(ciphertext) >= 16),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, crm_type)
+) STRICT;
+CREATE INDEX crm_connections_key ON crm_connections(key_id);
+
+-- The durable outbox (design.md sections 6 and 8); filled by the sync work.
+CREATE TABLE sync_jobs (
+  id              TEXT    PRIMARY KEY,
+  tenant_id       TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  kind            TEXT    NOT NULL,
+  crm_type        TEXT    NOT NULL,
+  payload         TEXT    NOT NULL,  -- JSON, validated on write
+  status          TEXT    NOT NULL CHECK (status IN ('pending', 'in_flight', 'done', 'failed', 'dead')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error      TEXT,
+  idempotency_key TEXT    NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  UNIQUE (tenant_id, idempotency_key)
+) STRICT;
+CREATE INDEX sync_jobs_due ON sync_jobs(status, next_attempt_at);
+CREATE INDEX sync_jobs_tenant ON sync_jobs(tenant_id, created_at);
+
+-- Local id -> CRM id, so a retried sync updates instead of creating a duplicate.
+CREATE TABLE sync_ledger (
+  tenant_id    TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  crm_type     TEXT    NOT NULL,
+  entity_kind  TEXT    NOT NULL,
+  local_id     TEXT    NOT NULL,
+  external_id  TEXT    NOT NULL,
+  payload_hash BLOB,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, crm_type, entity_kind, local_id)
+) STRICT;
+)sql"},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+int latest_schema_version() { return kMigrations[std::size(kMigrations) - 1].version; }
+
+int apply_migrations(Database& db) {
+    try {
+        Transaction tx(db);
+        db.exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "  version    INTEGER PRIMARY KEY,"
+            "  name       TEXT    NOT NULL,"
+            "  applied_at INTEGER NOT NULL) STRICT");
+        std::int64_t current = 0;
+        {
+            Statement st = db.prepare("SELECT coalesce(max(version), 0) FROM schema_migrations");
+            if (st.step()) current = st.int64(0);
+        }
+        if (current > latest_schema_version())
+            throw SchemaError("database " + db.path().string() + " has schema version " +
+                              std::to_string(current) + ", newer than this binary supports (" +
+                              std::to_string(latest_schema_version()) +
+                              "); refusing to start (upgrade rollout-mcp or restore a backup)");
+        const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        int applied = 0;
+        for (const Migration& m : kMigrations) {
+            if (m.version <= current) continue;
+            try {
+                db.exec(m.sql);
+            } catch (const SqliteError& e) {
+                throw SchemaError("migration " + std::to_string(m.version) + " (" + m.name +
+                                  ") failed: " + e.what());
+            }
+            Statement ins = db.prepare(
+                "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, ?3)");
+            ins.bind(1, std::int64_t{m.version}).bind(2, std::string_view(m.name)).bind(3, now);
+            ins.run();
+            ++applied;
+        }
+        tx.commit();
+        return applied;
+    } catch (const SqliteError& e) {
+        throw SchemaError(std::string("cannot apply schema migrations to ") + db.path().string() +
+                          ": " + e.what());
+    }
+}
+
+}  // namespace rollout_mcp::storage

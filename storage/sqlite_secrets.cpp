@@ -1,0 +1,227 @@
+// SqliteStorage: the sealed repositories (Rollout configs, CRM connections) and re-sealing rows
+// during data-key rotation.
+#include "storage/sqlite_storage.hpp"
+
+namespace rollout_mcp::storage {
+
+using crypto::KeyId;
+using crypto::RowIdentity;
+using crypto::SecretBytes;
+using detail::error;
+using detail::guarded;
+using detail::kCrmKind;
+using detail::kRolloutKind;
+using detail::kRolloutProvider;
+using detail::now_seconds;
+
+namespace {
+
+bool valid_crm_type(std::string_view t) {
+    if (t.empty() || t.size() > 64) return false;
+    for (char c : t)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+    return true;
+}
+
+Result<void> check_crm_type(std::string_view t) {
+    if (valid_crm_type(t)) return {};
+    return unexpected(error(ErrorCode::invalid_argument,
+                            "crm type must be 1-64 characters of [a-z0-9_-] (canonical name)"));
+}
+
+// A sealed row as read for re-sealing.
+struct SealedRow {
+    std::string tenant_id;
+    std::string provider;
+    KeyId key_id = 0;
+    std::vector<unsigned char> nonce;
+    std::vector<unsigned char> ciphertext;
+};
+
+}  // namespace
+
+Result<void> SqliteStorage::put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
+                                               std::span<const unsigned char> secret) {
+    return guarded<void>("put rollout config", [&]() -> Result<void> {
+        Transaction tx(*db_);
+        if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
+        if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        {
+            auto valid = db_->cached("SELECT json_valid(?1)");
+            valid->bind(1, settings_json);
+            if (!valid->step() || valid->int64(0) != 1)
+                return unexpected(error(ErrorCode::invalid_argument, "rollout settings must be valid JSON"));
+        }
+        const auto sealed = seal_row({tenant_id, kRolloutKind, kRolloutProvider}, secret);
+        Statement st = db_->prepare(
+            "INSERT INTO rollout_configs(tenant_id, settings, key_id, nonce, ciphertext, updated_at)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            " ON CONFLICT(tenant_id) DO UPDATE SET settings = excluded.settings,"
+            " key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext,"
+            " updated_at = excluded.updated_at");
+        st.bind(1, tenant_id).bind(2, settings_json).bind(3, std::int64_t{sealed.key_id});
+        st.bind(4, sealed.nonce).bind(5, sealed.ciphertext).bind(6, now_seconds());
+        st.run();
+        tx.commit();
+        return {};
+    });
+}
+
+Result<RolloutConfig> SqliteStorage::get_rollout_config(std::string_view tenant_id) {
+    return guarded<RolloutConfig>("get rollout config", [&]() -> Result<RolloutConfig> {
+        auto st = db_->cached(
+            "SELECT settings, key_id, nonce, ciphertext, updated_at FROM rollout_configs WHERE tenant_id = ?1");
+        st->bind(1, tenant_id);
+        if (!st->step())
+            return unexpected(error(ErrorCode::not_found, "no Rollout configuration for this tenant"));
+        auto secret = open_row({tenant_id, kRolloutKind, kRolloutProvider},
+                               static_cast<KeyId>(st->int64(1)), st->blob(2), st->blob(3));
+        if (!secret) return unexpected(secret.error());
+        return RolloutConfig{st->text(0), std::move(*secret), st->int64(4)};
+    });
+}
+
+Result<void> SqliteStorage::delete_rollout_config(std::string_view tenant_id) {
+    return guarded<void>("delete rollout config", [&]() -> Result<void> {
+        Statement st = db_->prepare("DELETE FROM rollout_configs WHERE tenant_id = ?1");
+        st.bind(1, tenant_id);
+        st.run();
+        if (db_->changes() == 0)
+            return unexpected(error(ErrorCode::not_found, "no Rollout configuration for this tenant"));
+        return {};
+    });
+}
+
+Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::string_view crm_type,
+                                               std::string_view label,
+                                               std::span<const unsigned char> credential_key) {
+    if (auto c = check_crm_type(crm_type); !c) return c;
+    if (label.size() > 200)
+        return unexpected(error(ErrorCode::invalid_argument, "label is longer than 200 bytes"));
+    return guarded<void>("put crm connection", [&]() -> Result<void> {
+        Transaction tx(*db_);
+        if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
+        if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        const auto sealed = seal_row({tenant_id, kCrmKind, crm_type}, credential_key);
+        const std::int64_t now = now_seconds();
+        Statement st = db_->prepare(
+            "INSERT INTO crm_connections(tenant_id, crm_type, label, key_id, nonce, ciphertext,"
+            " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+            " ON CONFLICT(tenant_id, crm_type) DO UPDATE SET label = excluded.label,"
+            " key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext,"
+            " updated_at = excluded.updated_at");
+        st.bind(1, tenant_id).bind(2, crm_type).bind(3, label).bind(4, std::int64_t{sealed.key_id});
+        st.bind(5, sealed.nonce).bind(6, sealed.ciphertext).bind(7, now);
+        st.run();
+        tx.commit();
+        return {};
+    });
+}
+
+Result<CrmConnection> SqliteStorage::get_crm_connection(std::string_view tenant_id,
+                                                        std::string_view crm_type) {
+    return guarded<CrmConnection>("get crm connection", [&]() -> Result<CrmConnection> {
+        auto st = db_->cached(
+            "SELECT label, created_at, updated_at, key_id, nonce, ciphertext FROM crm_connections"
+            " WHERE tenant_id = ?1 AND crm_type = ?2");
+        st->bind(1, tenant_id).bind(2, crm_type);
+        if (!st->step())
+            return unexpected(error(ErrorCode::not_found,
+                                    "no '" + std::string(crm_type) + "' connection for this tenant"));
+        auto secret = open_row({tenant_id, kCrmKind, crm_type}, static_cast<KeyId>(st->int64(3)),
+                               st->blob(4), st->blob(5));
+        if (!secret) return unexpected(secret.error());
+        return CrmConnection{{std::string(crm_type), st->text(0), st->int64(1), st->int64(2)},
+                             std::move(*secret)};
+    });
+}
+
+Result<std::vector<CrmConnectionInfo>> SqliteStorage::list_crm_connections(std::string_view tenant_id) {
+    using Out = std::vector<CrmConnectionInfo>;
+    return guarded<Out>("list crm connections", [&]() -> Result<Out> {
+        Out out;
+        Statement st = db_->prepare(
+            "SELECT crm_type, label, created_at, updated_at FROM crm_connections WHERE tenant_id = ?1"
+            " ORDER BY crm_type");
+        st.bind(1, tenant_id);
+        while (st.step()) out.push_back({st.text(0), st.text(1), st.int64(2), st.int64(3)});
+        return out;
+    });
+}
+
+Result<void> SqliteStorage::delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) {
+    return guarded<void>("delete crm connection", [&]() -> Result<void> {
+        Statement st = db_->prepare("DELETE FROM crm_connections WHERE tenant_id = ?1 AND crm_type = ?2");
+        st.bind(1, tenant_id).bind(2, crm_type);
+        st.run();
+        if (db_->changes() == 0)
+            return unexpected(error(ErrorCode::not_found,
+                                    "no '" + std::string(crm_type) + "' connection for this tenant"));
+        return {};
+    });
+}
+
+Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
+    return guarded<ResealProgress>("reseal", [&]() -> Result<ResealProgress> {
+        Transaction tx(*db_);
+        const auto followed = follow_active_key();
+        if (!followed) return unexpected(followed.error());
+        const KeyId active = *followed;
+
+        struct Table {
+            std::string_view kind;
+            const char* select;
+            const char* update;
+        };
+        const Table tables[] = {
+            {kRolloutKind,
+             "SELECT tenant_id, 'rollout', key_id, nonce, ciphertext FROM rollout_configs"
+             " WHERE key_id <> ?1 LIMIT ?2",
+             // ?5 (the provider) is constant here; it keeps both tables' parameter layout the same.
+             "UPDATE rollout_configs SET key_id = ?1, nonce = ?2, ciphertext = ?3"
+             " WHERE tenant_id = ?4 AND ?5 = 'rollout' AND key_id = ?6 AND nonce = ?7"},
+            {kCrmKind,
+             "SELECT tenant_id, crm_type, key_id, nonce, ciphertext FROM crm_connections"
+             " WHERE key_id <> ?1 LIMIT ?2",
+             "UPDATE crm_connections SET key_id = ?1, nonce = ?2, ciphertext = ?3"
+             " WHERE tenant_id = ?4 AND crm_type = ?5 AND key_id = ?6 AND nonce = ?7"},
+        };
+        static_assert(kRolloutProvider == "rollout");
+
+        ResealProgress progress;
+        for (const Table& table : tables) {
+            if (progress.resealed >= max_rows) break;
+            // Read the batch first: updating a table while a SELECT on it is still stepping is unsafe.
+            std::vector<SealedRow> rows;
+            {
+                Statement sel = db_->prepare(table.select);
+                sel.bind(1, std::int64_t{active}).bind(2, static_cast<std::int64_t>(max_rows - progress.resealed));
+                while (sel.step())
+                    rows.push_back({sel.text(0), sel.text(1), static_cast<KeyId>(sel.int64(2)),
+                                    sel.blob(3), sel.blob(4)});
+            }
+            Statement upd = db_->prepare(table.update);
+            for (const SealedRow& r : rows) {
+                const RowIdentity id{r.tenant_id, table.kind, r.provider};
+                auto plain = open_row(id, r.key_id, r.nonce, r.ciphertext);
+                if (!plain) return unexpected(plain.error());  // rolls back: never skip a row silently
+                const auto sealed = seal_row(id, plain->view());
+                upd.bind(1, std::int64_t{sealed.key_id}).bind(2, sealed.nonce).bind(3, sealed.ciphertext);
+                upd.bind(4, r.tenant_id).bind(5, r.provider).bind(6, std::int64_t{r.key_id}).bind(7, r.nonce);
+                upd.run();
+                // 0 changes: a concurrent write replaced the row since we read it; theirs wins.
+                progress.resealed += static_cast<std::size_t>(db_->changes());
+                upd.reset();
+            }
+        }
+        Statement remaining = db_->prepare(
+            "SELECT (SELECT count(*) FROM rollout_configs WHERE key_id <> ?1)"
+            " + (SELECT count(*) FROM crm_connections WHERE key_id <> ?1)");
+        remaining.bind(1, std::int64_t{active});
+        if (remaining.step()) progress.remaining = remaining.int64(0);
+        tx.commit();
+        return progress;
+    });
+}
+
+}  // namespace rollout_mcp::storage

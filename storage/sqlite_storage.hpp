@@ -1,0 +1,111 @@
+// SqliteStorage: the embedded Storage backend (one SQLite file in WAL mode). Owns the master key,
+// the unwrapped data keys and the API-key hasher for the lifetime of the server.
+#pragma once
+
+#include "crypto/api_key.hpp"
+#include "crypto/keyring.hpp"
+#include "crypto/master_key.hpp"
+#include "crypto/seal.hpp"
+#include "storage/sqlite.hpp"
+#include "storage/storage.hpp"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <stdexcept>
+
+namespace rollout_mcp::storage {
+
+class SqliteStorage final : public Storage {
+public:
+    // Opens (creating if needed, mode 0600) the database, applies migrations, verifies the master key
+    // against the stored check value and unwraps every data key; on a new database creates the check
+    // value, the first data key and the API-key root. Throws StorageStartupError (or SchemaError).
+    static std::unique_ptr<SqliteStorage> open(const std::filesystem::path& db_path,
+                                               crypto::MasterKey master);
+    ~SqliteStorage() override;  // flushes last-use times, best effort
+
+    Result<Tenant> create_tenant(std::string_view name) override;
+    Result<std::vector<Tenant>> list_tenants() override;
+    Result<Tenant> find_tenant_by_name(std::string_view name) override;
+    Result<Tenant> find_tenant(std::string_view tenant_id) override;
+
+    Result<IssuedApiKey> issue_api_key(std::string_view tenant_id) override;
+    Result<void> revoke_api_key(std::string_view tenant_id, std::string_view prefix) override;
+    Result<std::vector<ApiKeyInfo>> list_api_keys(std::string_view tenant_id) override;
+    Result<ApiKeyInfo> find_api_key(std::string_view prefix) override;
+    Result<AuthenticatedKey> authenticate(std::string_view presented_key) override;
+    Result<std::size_t> flush_last_used() override;
+
+    Result<void> put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
+                                    std::span<const unsigned char> secret) override;
+    Result<RolloutConfig> get_rollout_config(std::string_view tenant_id) override;
+    Result<void> delete_rollout_config(std::string_view tenant_id) override;
+
+    Result<void> put_crm_connection(std::string_view tenant_id, std::string_view crm_type,
+                                    std::string_view label,
+                                    std::span<const unsigned char> credential_key) override;
+    Result<CrmConnection> get_crm_connection(std::string_view tenant_id,
+                                             std::string_view crm_type) override;
+    Result<std::vector<CrmConnectionInfo>> list_crm_connections(std::string_view tenant_id) override;
+    Result<void> delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) override;
+
+    Result<KeyStatus> key_status() override;
+    Result<crypto::KeyId> rotate_data_key() override;
+    Result<ResealProgress> reseal_batch(std::size_t max_rows) override;
+    Result<std::size_t> destroy_unused_keys() override;
+    Result<void> rewrap_master(crypto::MasterKey new_master) override;
+    Result<void> checkpoint() override;
+
+    // For tests and diagnostics: the database path.
+    const std::filesystem::path& path() const noexcept { return db_->path(); }
+
+private:
+    SqliteStorage(std::unique_ptr<Database> db, crypto::MasterKey master);
+
+    void bootstrap_keys();  // start-up only; throws StorageStartupError
+    // Unwraps every stored data key with master_; the error names the master-key source.
+    Expected<crypto::Keyring, std::string> load_keyring() const;
+    Result<crypto::SecretBytes> open_row(const crypto::RowIdentity& row, crypto::KeyId key_id,
+                                         std::span<const unsigned char> nonce,
+                                         std::span<const unsigned char> ciphertext);
+    crypto::SealedSecret seal_row(const crypto::RowIdentity& row,
+                                  std::span<const unsigned char> plaintext) const;
+    Result<void> require_tenant(std::string_view tenant_id);
+    // Reloads the keyring when the database's active key is not ours (another process rotated), so
+    // we never seal under a key that `destroy_unused_keys` may remove. Call inside a write transaction.
+    Result<crypto::KeyId> follow_active_key();
+
+    std::unique_ptr<Database> db_;
+    crypto::MasterKey master_;
+    crypto::Keyring keyring_;
+    std::unique_ptr<crypto::ApiKeyHasher> api_hasher_;
+    std::map<std::string, std::int64_t, std::less<>> last_used_;  // prefix -> Unix seconds
+};
+
+namespace detail {
+
+std::int64_t now_seconds();
+StorageError from_sqlite(const SqliteError& e, std::string_view operation);
+
+// Runs one storage operation, turning SqliteError into a StorageError value at the API boundary.
+template <class T, class F>
+Result<T> guarded(std::string_view operation, F&& body) {
+    try {
+        return body();
+    } catch (const SqliteError& e) {
+        return unexpected(from_sqlite(e, operation));
+    }
+}
+
+inline StorageError error(ErrorCode code, std::string message) {
+    return StorageError{code, std::move(message)};
+}
+
+// Row identities used for sealing; part of the on-disk format (changing them orphans rows).
+inline constexpr std::string_view kRolloutKind = "rollout_config";
+inline constexpr std::string_view kRolloutProvider = "rollout";
+inline constexpr std::string_view kCrmKind = "crm_connection";
+
+}  // namespace detail
+}  // namespace rollout_mcp::storage

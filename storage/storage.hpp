@@ -1,0 +1,170 @@
+// The Storage interface: tenant-scoped repositories (tenants, API keys, sealed Rollout configs and CRM
+// connections) and data-key administration. SQLite implements it today; PostgreSQL can later.
+//
+// Threading: every method is synchronous and blocking. Call them only on the storage executor (one
+// dedicated thread); never from an I/O thread. Implementations are not thread-safe.
+//
+// Errors: data-dependent failures (unknown tenant, wrong key, tampered row, constraint, busy) come
+// back as StorageError values; exceptions mean start-up failures or programmer errors.
+#pragma once
+
+#include "crypto/expected.hpp"
+#include "crypto/keyring.hpp"
+#include "crypto/master_key.hpp"
+#include "crypto/secret_bytes.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rollout_mcp::storage {
+
+enum class ErrorCode {
+    not_found,         // no such tenant / key / row for this tenant
+    already_exists,    // unique name or key taken
+    invalid_argument,  // malformed name, crm type, JSON
+    unauthenticated,   // API key missing, malformed, unknown, wrong or revoked (deliberately one code)
+    crypto,            // a sealed row does not open (wrong key, tampered, moved); message names the row
+    busy,              // database locked longer than busy_timeout; retry later
+    database,          // any other SQLite failure
+};
+
+struct StorageError {
+    ErrorCode code;
+    std::string message;  // safe to log: never contains secrets or key material
+};
+
+template <class T>
+using Result = Expected<T, StorageError>;
+
+// Start-up failure (the only exception a backend throws for a data-dependent reason): unusable file,
+// schema newer than the binary, wrong master key (the message names its source). Catch it at start-up,
+// print what() and exit non-zero.
+class StorageStartupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct Tenant {
+    std::string id;    // opaque, "t_" + 24 hex characters
+    std::string name;  // unique, [A-Za-z0-9][A-Za-z0-9._-]{0,63}
+    std::int64_t created_at = 0;  // Unix seconds, like every *_at below
+};
+
+struct ApiKeyInfo {
+    std::string tenant_id;
+    std::string prefix;  // display as "rmcp_<prefix>..."
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> revoked_at;
+    std::optional<std::int64_t> last_used_at;  // as of the last flush_last_used()
+};
+
+struct IssuedApiKey {
+    crypto::SecretBytes key;  // the full token, returned this once and never stored
+    std::string prefix;
+};
+
+struct AuthenticatedKey {
+    std::string tenant_id;
+    std::string prefix;
+};
+
+struct RolloutConfig {
+    std::string settings_json;  // non-secret settings (project env key, base URLs ...)
+    crypto::SecretBytes secret; // opened secret (e.g. client secret / auth token), as stored
+    std::int64_t updated_at = 0;
+};
+
+struct CrmConnectionInfo {
+    std::string crm_type;
+    std::string label;
+    std::int64_t created_at = 0;
+    std::int64_t updated_at = 0;
+};
+
+struct CrmConnection {
+    CrmConnectionInfo info;
+    crypto::SecretBytes credential_key;  // the Rollout credential id, opened
+};
+
+struct DataKeyStatus {
+    crypto::KeyId key_id = 0;
+    std::string state;  // "active" or "retired"
+    std::int64_t created_at = 0;
+    std::optional<std::int64_t> retired_at;
+    std::int64_t rollout_configs = 0;  // rows sealed under this key
+    std::int64_t crm_connections = 0;
+};
+
+struct KeyStatus {
+    std::string master_key_source;
+    crypto::KeyId active_key_id = 0;
+    std::vector<DataKeyStatus> keys;
+    std::int64_t rows_to_reseal = 0;  // rows under a key other than the active one
+};
+
+struct ResealProgress {
+    std::size_t resealed = 0;   // rows moved to the active key by this call
+    std::int64_t remaining = 0; // rows still under an older key; 0 = rotation complete
+};
+
+class Storage {
+public:
+    virtual ~Storage() = default;
+
+    // Tenants (administration; the tenants table itself is the only tenant-less listing).
+    virtual Result<Tenant> create_tenant(std::string_view name) = 0;
+    virtual Result<std::vector<Tenant>> list_tenants() = 0;
+    virtual Result<Tenant> find_tenant_by_name(std::string_view name) = 0;
+    virtual Result<Tenant> find_tenant(std::string_view tenant_id) = 0;
+
+    // API keys. `prefix` may be given as "XXXXXXXX" or "rmcp_XXXXXXXX".
+    virtual Result<IssuedApiKey> issue_api_key(std::string_view tenant_id) = 0;
+    virtual Result<void> revoke_api_key(std::string_view tenant_id, std::string_view prefix) = 0;
+    virtual Result<std::vector<ApiKeyInfo>> list_api_keys(std::string_view tenant_id) = 0;
+    // Administration (`key revoke PREFIX` finds the tenant first). Never use it to authenticate.
+    virtual Result<ApiKeyInfo> find_api_key(std::string_view prefix) = 0;
+    // The per-request check: maps a presented bearer token to its tenant, or `unauthenticated` with
+    // one generic message whatever the reason. Records last use in memory only.
+    virtual Result<AuthenticatedKey> authenticate(std::string_view presented_key) = 0;
+    // Writes the remembered last-use times in one transaction; call periodically and at shutdown.
+    virtual Result<std::size_t> flush_last_used() = 0;
+
+    // Rollout configuration: one per tenant; `secret` is sealed, settings are JSON text.
+    virtual Result<void> put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
+                                            std::span<const unsigned char> secret) = 0;
+    virtual Result<RolloutConfig> get_rollout_config(std::string_view tenant_id) = 0;
+    virtual Result<void> delete_rollout_config(std::string_view tenant_id) = 0;
+
+    // CRM connections: one per (tenant, crm type); the credential key is sealed. `crm_type` is the
+    // canonical name ([a-z0-9_-]{1,64}); aliases are resolved by the caller.
+    virtual Result<void> put_crm_connection(std::string_view tenant_id, std::string_view crm_type,
+                                            std::string_view label,
+                                            std::span<const unsigned char> credential_key) = 0;
+    virtual Result<CrmConnection> get_crm_connection(std::string_view tenant_id,
+                                                     std::string_view crm_type) = 0;
+    virtual Result<std::vector<CrmConnectionInfo>> list_crm_connections(std::string_view tenant_id) = 0;
+    virtual Result<void> delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) = 0;
+
+    // Key administration (`rollout-mcp keys ...`).
+    virtual Result<KeyStatus> key_status() = 0;
+    // New active data key; the previous one is retired (still opens its rows).
+    virtual Result<crypto::KeyId> rotate_data_key() = 0;
+    // Re-seals up to max_rows rows that are under a retired key, each a compare-and-swap on
+    // (row, old key id, old nonce). Safe to interrupt: progress is the rows themselves.
+    virtual Result<ResealProgress> reseal_batch(std::size_t max_rows) = 0;
+    // Deletes retired data keys that no row uses any more; returns how many.
+    virtual Result<std::size_t> destroy_unused_keys() = 0;
+    // Re-wraps every data key (and the API-key root) under `new_master` in one transaction; sealed rows
+    // are untouched. Afterwards only the new master key opens this database.
+    virtual Result<void> rewrap_master(crypto::MasterKey new_master) = 0;
+
+    // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
+    virtual Result<void> checkpoint() = 0;
+};
+
+}  // namespace rollout_mcp::storage

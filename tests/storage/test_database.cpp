@@ -1,0 +1,100 @@
+#include "storage/migrations.hpp"
+#include "tests/storage/storage_fixture.hpp"
+
+#include <sys/stat.h>
+
+namespace rollout_mcp::storage::test {
+namespace {
+
+std::string pragma(Database& db, const char* sql) {
+    Statement st = db.prepare(sql);
+    return st.step() ? st.text(0) : std::string();
+}
+
+class DatabaseTest : public StorageTest {};
+
+TEST_F(DatabaseTest, FilesAreCreatedMode0600EvenWithPermissiveUmask) {
+    const mode_t old = ::umask(0);
+    auto s = open_store();
+    make_tenant(*s, "acme");  // forces WAL traffic
+    ::umask(old);
+    EXPECT_EQ(rollout_mcp::test::file_mode(db_path()), 0600u);
+    ASSERT_TRUE(std::filesystem::exists(db_path().string() + "-wal"));
+    EXPECT_EQ(rollout_mcp::test::file_mode(db_path().string() + "-wal"), 0600u);
+    EXPECT_EQ(rollout_mcp::test::file_mode(db_path().string() + "-shm"), 0600u);
+}
+
+TEST_F(DatabaseTest, ExistingLooseFileIsTightened) {
+    rollout_mcp::test::write_file(db_path(), "", 0644);
+    auto s = open_store();
+    EXPECT_EQ(rollout_mcp::test::file_mode(db_path()), 0600u);
+}
+
+TEST_F(DatabaseTest, MissingDataDirectoryIsCreatedPrivate) {
+    const auto path = dir / "data" / "rollout-mcp.db";
+    auto s = SqliteStorage::open(path, master_copy(master, "test"));
+    EXPECT_EQ(rollout_mcp::test::file_mode(dir / "data"), 0700u);
+    EXPECT_EQ(rollout_mcp::test::file_mode(path), 0600u);
+}
+
+TEST_F(DatabaseTest, ConnectionPragmas) {
+    auto db = Database::open(db_path());
+    EXPECT_EQ(pragma(*db, "PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(pragma(*db, "PRAGMA foreign_keys"), "1");
+    EXPECT_EQ(pragma(*db, "PRAGMA secure_delete"), "1");
+    EXPECT_EQ(pragma(*db, "PRAGMA synchronous"), "2");  // FULL
+    EXPECT_EQ(pragma(*db, "PRAGMA busy_timeout"), "5000");
+}
+
+TEST_F(DatabaseTest, MigrationsCreateStrictTablesAndAreIdempotent) {
+    auto db = Database::open(db_path());
+    EXPECT_EQ(apply_migrations(*db), static_cast<int>(migrations().size()));
+    EXPECT_EQ(apply_migrations(*db), 0);
+    EXPECT_EQ(pragma(*db, "SELECT count(*) FROM schema_migrations"),
+              std::to_string(migrations().size()));
+    EXPECT_EQ(pragma(*db, "SELECT max(version) FROM schema_migrations"),
+              std::to_string(latest_schema_version()));
+    for (const char* table : {"tenants", "api_keys", "data_keys", "master_key_check", "api_key_root",
+                              "rollout_configs", "crm_connections", "sync_jobs", "sync_ledger",
+                              "schema_migrations"}) {
+        Statement st = db->prepare("SELECT strict FROM pragma_table_list WHERE name = ?1");
+        st.bind(1, std::string_view(table));
+        ASSERT_TRUE(st.step()) << table;
+        EXPECT_EQ(st.int64(0), 1) << table << " is not STRICT";
+    }
+    // STRICT really rejects a mistyped value.
+    EXPECT_THROW(db->exec("INSERT INTO tenants(id, name, created_at) VALUES ('t', 'n', 'yesterday')"),
+                 SqliteError);
+}
+
+TEST_F(DatabaseTest, ReopeningStoreKeepsDataAndSchema) {
+    { auto s = open_store(); make_tenant(*s, "acme"); }
+    auto s = open_store();
+    auto t = s->find_tenant_by_name("acme");
+    ASSERT_TRUE(t) << t.error().message;
+}
+
+TEST_F(DatabaseTest, NewerDatabaseIsRefused) {
+    { auto s = open_store(); }
+    exec_raw("INSERT INTO schema_migrations(version, name, applied_at) VALUES (999, 'future', 0)");
+    try {
+        (void)open_store();
+        FAIL() << "opened a database from the future";
+    } catch (const SchemaError& e) {
+        EXPECT_NE(std::string(e.what()).find("schema version 999"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("newer than this binary"), std::string::npos);
+    }
+}
+
+TEST_F(DatabaseTest, ForeignKeysAreEnforced) {
+    auto s = open_store();
+    auto r = s->put_crm_connection("t_nobody", "hubspot", "", bytes("cred"));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::not_found);
+    EXPECT_THROW(exec_raw("INSERT INTO api_keys(tenant_id, prefix, hash, created_at) "
+                          "VALUES ('t_nobody', 'abcdefgh', zeroblob(32), 0)"),
+                 SqliteError);
+}
+
+}  // namespace
+}  // namespace rollout_mcp::storage::test
