@@ -52,34 +52,44 @@ void EventStream::close() {
     wake_locked();
 }
 
-EventStream::Attach EventStream::attach(std::uint64_t after_seq, Waker waker) {
+EventStream::Attach EventStream::attach(std::uint64_t after_seq, Waker waker, bool take_over,
+                                        std::uint64_t* generation) {
     std::lock_guard lock(mu_);
     if (closed_) return Attach::gone;
-    if (attached_) return Attach::busy;
+    if (attached_ && !take_over) return Attach::busy;
     if (after_seq >= next_seq_) return Attach::too_old;   // an id this stream never issued
     const std::uint64_t oldest = log_.empty() ? next_seq_ : log_.front().first;
     if (after_seq + 1 < oldest) return Attach::too_old;   // events after it were dropped
+    if (attached_ && waker_) waker_();                    // the displaced writer sees a stale generation
     attached_ = true;
     close_connection_ = false;
     waker_ = std::move(waker);
+    ++generation_;
+    if (generation) *generation = generation_;
     return Attach::ok;
 }
 
-void EventStream::set_waker(Waker waker) {
+void EventStream::set_waker(Waker waker, std::uint64_t generation) {
     std::lock_guard lock(mu_);
+    if (generation && generation != generation_) return;
     waker_ = std::move(waker);
 }
 
-void EventStream::detach() {
+void EventStream::detach(std::uint64_t generation) {
     std::lock_guard lock(mu_);
+    if (generation && generation != generation_) return;
     attached_ = false;
     close_connection_ = false;
     waker_ = nullptr;
 }
 
-EventStream::Batch EventStream::take(std::uint64_t& cursor) {
+EventStream::Batch EventStream::take(std::uint64_t& cursor, std::uint64_t generation) {
     std::lock_guard lock(mu_);
     Batch batch;
+    if (generation && generation != generation_) {
+        batch.end_response = true;   // displaced by a resuming client
+        return batch;
+    }
     for (const auto& entry : log_) {
         if (entry.first > cursor) {
             batch.events.push_back(entry);

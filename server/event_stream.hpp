@@ -39,16 +39,21 @@ public:
     enum class Attach { ok, busy, gone, too_old };
     // Attaches a writer that has seen everything up to `after_seq`. The waker may come later
     // (set_waker): a POST stream is reserved for its request's connection before the handler starts.
-    Attach attach(std::uint64_t after_seq, Waker waker = nullptr);
-    void set_waker(Waker waker);
-    void detach();
+    // With `take_over`, a writer already attached is displaced (its next take() ends its response):
+    // a client resuming with Last-Event-ID knows its old connection is dead even if the server does not.
+    // `generation` receives this writer's identity, to pass to take/set_waker/detach.
+    Attach attach(std::uint64_t after_seq, Waker waker = nullptr, bool take_over = false,
+                  std::uint64_t* generation = nullptr);
+    // The calls below ignore a writer that has been displaced (generation 0 = whoever is attached).
+    void set_waker(Waker waker, std::uint64_t generation = 0);
+    void detach(std::uint64_t generation = 0);
 
     struct Batch {
         std::vector<std::pair<std::uint64_t, Payload>> events;
         bool end_response = false;   // the writer ends its HTTP response after these events
     };
     // Events after `cursor` (advanced past them) and whether the response should end now.
-    Batch take(std::uint64_t& cursor);
+    Batch take(std::uint64_t& cursor, std::uint64_t generation = 0);
 
     std::uint64_t last_seq() const;
     bool finished() const;
@@ -73,6 +78,7 @@ private:
     bool close_connection_ = false;
     Clock::time_point finished_at_{};
     bool attached_ = false;
+    std::uint64_t generation_ = 0;
     Waker waker_;
 };
 

@@ -208,24 +208,26 @@ private:
         auto [hec, hn] = co_await http::async_write_header(stream_, serializer, use_nothrow);
         stream_.expires_never();
         if (hec) {
-            stream->detach();
+            stream->detach(sse.generation);
             co_return false;
         }
 
         auto executor = co_await asio::this_coro::executor;
         auto timer = std::make_shared<asio::steady_timer>(executor);
         auto pending = std::make_shared<std::atomic<bool>>(false);
-        stream->set_waker([executor, timer, pending] {
-            pending->store(true);
-            asio::post(executor, [timer] { timer->cancel(); });
-        });
+        stream->set_waker(
+            [executor, timer, pending] {
+                pending->store(true);
+                asio::post(executor, [timer] { timer->cancel(); });
+            },
+            sse.generation);
         const auto keepalive = shared_.config.mcp.sse_keepalive;
         std::string out;
         std::uint64_t cursor = sse.after_seq;
         if (sse.prime) sse::append_priming_event(out, {sse.epoch, stream->number(), cursor}, sse.retry_ms);
         bool ok = true;
         for (;;) {
-            auto batch = stream->take(cursor);
+            auto batch = stream->take(cursor, sse.generation);
             for (const auto& [seq, payload] : batch.events)
                 sse::append_message_event(out, {sse.epoch, stream->number(), seq}, *payload);
             if (!out.empty()) {
@@ -242,7 +244,7 @@ private:
                 if (!ok) break;
             }
         }
-        stream->detach();
+        stream->detach(sse.generation);
         if (ok && chunked) {
             stream_.expires_after(cfg_.write_timeout);
             auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_nothrow);

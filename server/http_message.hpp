@@ -33,6 +33,7 @@ struct HttpRequest {
 
 struct SseReply {
     std::shared_ptr<mcp::EventStream> stream;   // already attached for this reply
+    std::uint64_t generation = 0;               // the attachment's identity (EventStream::attach)
     std::uint32_t epoch = 0;
     std::uint64_t after_seq = 0;                // events after this one are written
     bool prime = false;                         // send the priming event (id = after_seq) first

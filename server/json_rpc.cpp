@@ -63,11 +63,16 @@ Message classify(const json::value& message) {
     const auto* id = obj->if_contains("id");
     const bool has_result = obj->contains("result");
     const auto* err = obj->if_contains("error");
-    if (id && (has_result != (err != nullptr))) {
+    if (has_result != (err != nullptr)) {
         if (err && !err->is_object()) return invalid("\"error\" must be an object", readable_id);
-        m.kind = Kind::response;
-        m.id = *id;
-        return m;
+        // A result answers a known request; an error about an unreadable one has no id (2025-11-25) or a
+        // null id (JSON-RPC 2.0).
+        const bool id_ok = id ? valid_id(*id) || (err && id->is_null()) : err != nullptr;
+        if (id_ok) {
+            m.kind = Kind::response;
+            m.id = id ? *id : nullptr;
+            return m;
+        }
     }
     return invalid("not a request, notification or response", readable_id);
 }

@@ -11,12 +11,20 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
+
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
+
+// Whole numbers go out as integers ("50", not "5E1"): some clients compare them as text.
+json::value number(double v) {
+    if (std::floor(v) == v && std::fabs(v) < 9.0e15) return static_cast<std::int64_t>(v);
+    return v;
+}
 
 // Progress and log notifications of one tools/call, written to its SSE stream (or dropped in JSON mode).
 class CallContext final : public ToolContext {
@@ -33,8 +41,8 @@ public:
         if (!stream_ || token_.is_null() || (sent_progress_ && value <= last_progress_)) return;
         sent_progress_ = true;
         last_progress_ = value;
-        json::object params{{"progressToken", token_}, {"progress", value}};
-        if (total) params["total"] = *total;
+        json::object params{{"progressToken", token_}, {"progress", number(value)}};
+        if (total) params["total"] = number(*total);
         if (!message.empty()) params["message"] = message;
         stream_->append(jsonrpc::notification("notifications/progress", params));
     }
@@ -189,7 +197,8 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     }
 
     auto stream = session->open_post_stream();
-    stream->attach(0);   // reserved for this request's connection before the handler can emit
+    std::uint64_t generation = 0;
+    stream->attach(0, nullptr, false, &generation);   // reserved for this connection before the handler emits
     auto ctx = std::make_shared<CallContext>(session, stream, std::move(token));
     ++running_tools_;
     asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
@@ -214,6 +223,7 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     sse.stream = std::move(stream);
     sse.epoch = epoch_;
     sse.after_seq = 0;
+    sse.generation = generation;
     sse.prime = mcp::policy(session->revision()).sse_priming;
     sse.retry_ms = static_cast<std::uint64_t>(config_.mcp.sse_retry.count());
     reply.sse = std::move(sse);

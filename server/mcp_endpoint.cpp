@@ -112,20 +112,26 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
     if (!host_allowed(request.host)) co_return transport_error(403, -32000, "Forbidden: Host header is not allowed");
     if (request.has_origin && !origin_allowed(request.origin))
         co_return transport_error(403, -32000, "Forbidden: Origin is not allowed");
-    auto tenant = co_await auth_.authenticate(request.authorization);
-    if (!tenant) {
+    const auto auth = co_await auth_.authenticate(request.authorization);
+    if (auth.status == AuthOutcome::Status::unavailable) {
+        auto reply = transport_error(503, -32000, "Service Unavailable: cannot check credentials right now; retry later");
+        reply.headers.emplace_back("Retry-After", "1");
+        co_return reply;
+    }
+    if (auth.status != AuthOutcome::Status::ok) {
         auto reply = transport_error(401, -32001, "Unauthorized: send a valid API key as \"Authorization: Bearer <key>\"");
         reply.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollout-mcp\"");
         co_return reply;
     }
+    const std::string& tenant = auth.tenant;
     if (shutting_down_) {
         auto reply = transport_error(503, -32000, "Service Unavailable: the server is shutting down");
         reply.close_connection = true;
         co_return reply;
     }
-    if (request.method == "POST") co_return co_await handle_post(request, *tenant);
-    if (request.method == "GET") co_return handle_get(request, *tenant);
-    if (request.method == "DELETE") co_return handle_delete(request, *tenant);
+    if (request.method == "POST") co_return co_await handle_post(request, tenant);
+    if (request.method == "GET") co_return handle_get(request, tenant);
+    if (request.method == "DELETE") co_return handle_delete(request, tenant);
     auto reply = transport_error(405, -32000, "Method Not Allowed");
     reply.headers.emplace_back("Allow", "GET, POST, DELETE");
     co_return reply;
@@ -139,7 +145,7 @@ std::shared_ptr<mcp::Session> McpEndpoint::session_for(const HttpRequest& reques
     }
     auto session = sessions_.find(request.session_id, tenant);
     if (!session) {
-        error = transport_error(400, -32001, "Session not found");
+        error = transport_error(404, -32001, "Session not found");
         return nullptr;
     }
     if (!request.protocol_version.empty() && !mcp::parse_revision(request.protocol_version)) {
@@ -253,7 +259,7 @@ HttpReply McpEndpoint::handle_get(const HttpRequest& request, const std::string&
             return transport_error(400, -32000, "Bad Request: Last-Event-ID is malformed or from another server run");
         auto stream = session->find_stream(id->stream);
         if (!stream) return transport_error(400, -32000, "Bad Request: Last-Event-ID names no stream of this session");
-        switch (stream->attach(id->seq)) {
+        switch (stream->attach(id->seq, nullptr, true, &sse.generation)) {
             case mcp::EventStream::Attach::ok: break;
             case mcp::EventStream::Attach::busy:
                 return transport_error(409, -32000, "Conflict: the stream is already being read");
@@ -266,7 +272,7 @@ HttpReply McpEndpoint::handle_get(const HttpRequest& request, const std::string&
     } else {
         auto stream = session->standalone_stream();
         const auto from = stream->last_seq();
-        switch (stream->attach(from)) {
+        switch (stream->attach(from, nullptr, false, &sse.generation)) {
             case mcp::EventStream::Attach::ok: break;
             case mcp::EventStream::Attach::gone: return transport_error(404, -32001, "Session not found");
             default: return transport_error(409, -32000, "Conflict: only one GET stream is allowed per session");
