@@ -147,6 +147,22 @@ int HttpServer::run() {
     return 0;
 }
 
+void HttpServer::every(std::chrono::milliseconds period, std::function<void()> task) {
+    auto& impl = *impl_;
+    asio::co_spawn(
+        impl.ioc,
+        [](Impl& impl, std::chrono::milliseconds period, std::function<void()> task) -> asio::awaitable<void> {
+            asio::steady_timer timer(impl.ioc);
+            while (!impl.shared.stopping) {
+                timer.expires_after(period);
+                auto [ec] = co_await timer.async_wait(use_nothrow);
+                if (ec || impl.shared.stopping) co_return;
+                task();
+            }
+        }(impl, period, std::move(task)),
+        asio::detached);
+}
+
 void HttpServer::stop() {
     if (impl_->shutdown_started.exchange(true)) return;
     asio::co_spawn(impl_->ioc, impl_->shutdown(), asio::detached);

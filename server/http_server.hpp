@@ -6,6 +6,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,8 @@ public:
     int run();
     // Starts a graceful shutdown from any thread.
     void stop();
+    // Runs `task` on an I/O thread every `period` until shutdown (keep it short and non-blocking).
+    void every(std::chrono::milliseconds period, std::function<void()> task);
 
 private:
     struct Impl;

@@ -78,6 +78,12 @@ int serve(const Config& config, const std::string& port_file) {
     auto sessions = mcp::make_in_memory_session_store(session_settings(config));
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     HttpServer server(config, endpoint, *sessions, [] { return boost::json::object{{"ready", true}}; });
+    // last_used_at is remembered in memory per request and written in one transaction a minute.
+    server.every(std::chrono::seconds(60), [&storage] {
+        storage.post([](storage::Storage& s) {
+            if (auto r = s.flush_last_used(); !r) log::warning("last-use flush failed", {{"error", r.error().message}});
+        });
+    });
     const auto port = server.listen();
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});

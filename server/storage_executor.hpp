@@ -5,6 +5,7 @@
 #include "storage/storage.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -28,6 +29,12 @@ public:
         auto out = co_await boost::asio::co_spawn(pool_.get_executor(), invoke(std::move(f), storage_.get()),
                                                   boost::asio::use_awaitable);
         co_return std::move(*out);
+    }
+
+    // Fire-and-forget work on the storage thread (periodic maintenance).
+    template <class F>
+    void post(F f) {
+        boost::asio::post(pool_.get_executor(), [f = std::move(f), s = storage_.get()]() mutable { f(*s); });
     }
 
     // Start-up and shutdown only (no other thread is using the storage then).
