@@ -5,6 +5,8 @@
 #include "http_message.hpp"
 #include "log.hpp"
 #include "mcp_endpoint.hpp"
+#include "metrics.hpp"
+#include "observability.hpp"
 #include "sse.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -103,6 +105,12 @@ asio::awaitable<HttpReply> route(ServerShared& shared, const Request& req) {
         const bool ready = state["ready"].is_bool() && state["ready"].get_bool();
         co_return small_json(ready ? 200 : 503, std::move(state));
     }
+    if (path == "/metrics" && get) {
+        HttpReply r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics::registry().render();
+        co_return r;
+    }
     if (path == shared.config.server.mcp_path) co_return co_await shared.endpoint.handle(view_of(req));
     co_return small_json(404, {{"error", "not found"}});
 }
@@ -135,7 +143,11 @@ public:
             }
             stream_.expires_never();
             const Request& req = parser.get();
+            const auto started = std::chrono::steady_clock::now();
+            const auto request_id = observe::request_id(sv(req["X-Request-Id"]));
             HttpReply reply = co_await route(shared_, req);
+            reply.headers.emplace_back("X-Request-Id", request_id);
+            account(req, reply, request_id, started);
             bool keep = req.keep_alive() && !reply.close_connection && !shared_.stopping;
             if (reply.sse) keep = co_await write_sse(req, reply, keep);
             else keep = co_await write_reply(reply, req.version(), keep);
@@ -146,6 +158,31 @@ public:
     }
 
 private:
+    // Counts the request and logs it: 5xx as warnings, 4xx as info, the rest at debug level.
+    void account(const Request& req, const HttpReply& reply, const std::string& request_id,
+                 std::chrono::steady_clock::time_point started) {
+        auto target = sv(req.target());
+        auto path = target.substr(0, target.find('?'));
+        const char* known[] = {"/healthz", "/readyz", "/metrics"};
+        std::string path_label = path == shared_.config.server.mcp_path ? "mcp" : "other";
+        for (const char* k : known)
+            if (path == k) path_label = k + 1;
+        const auto method = req.method();
+        std::string method_label = method == http::verb::get      ? "GET"
+                                   : method == http::verb::post   ? "POST"
+                                   : method == http::verb::delete_ ? "DELETE"
+                                                                  : "other";
+        observe::http_requests().with({method_label, path_label, std::to_string(reply.status)}).inc();
+        const auto level = reply.status >= 500 ? log::Level::warning
+                           : reply.status >= 400 ? log::Level::info
+                                                 : log::Level::debug;
+        if (!log::enabled(level)) return;
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+        log::write(level, "http request", {{"request_id", request_id}, {"method", method_label}, {"path", path_label},
+                                           {"status", reply.status}, {"duration_us", us},
+                                           {"session", sv(req["Mcp-Session-Id"])}, {"sse", reply.sse.has_value()}});
+    }
+
     // A request that could not be read: answer what can be answered, then close.
     asio::awaitable<void> reject_read(beast::error_code ec) {
         if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
@@ -212,6 +249,12 @@ private:
             co_return false;
         }
 
+        auto& open_streams = observe::sse_streams().with({});
+        open_streams.add(1);
+        struct Closed {
+            metrics::Gauge& g;
+            ~Closed() { g.add(-1); }
+        } closed{open_streams};
         auto executor = co_await asio::this_coro::executor;
         auto timer = std::make_shared<asio::steady_timer>(executor);
         auto pending = std::make_shared<std::atomic<bool>>(false);

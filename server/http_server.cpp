@@ -5,6 +5,7 @@
 #include "http_connection.hpp"
 #include "log.hpp"
 #include "mcp_endpoint.hpp"
+#include "metrics.hpp"
 #include "session.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -33,7 +34,15 @@ struct HttpServer::Impl {
           signals(ioc, SIGINT, SIGTERM),
           sweeper(ioc),
           sessions(&s),
-          shared{c, e, std::move(r), connections} {}
+          shared{c, e, std::move(r), connections} {
+        auto& connections_gauge = metrics::registry().gauge("rollout_mcp_connections", "Open HTTP connections");
+        auto& sessions_gauge = metrics::registry().gauge("rollout_mcp_sessions", "Live MCP sessions");
+        collect_hook = metrics::registry().on_collect([this, &connections_gauge, &sessions_gauge] {
+            connections_gauge.with({}).set(static_cast<double>(connections.count()));
+            sessions_gauge.with({}).set(static_cast<double>(sessions->size()));
+        });
+    }
+    ~Impl() { metrics::registry().remove_collect(collect_hook); }
 
     static unsigned thread_count(const Config& c) {
         if (c.server.threads) return c.server.threads;
@@ -109,6 +118,7 @@ struct HttpServer::Impl {
     mcp::SessionStore* sessions = nullptr;
     ServerShared shared;
     std::atomic<bool> shutdown_started{false};
+    std::size_t collect_hook = 0;
 };
 
 HttpServer::HttpServer(const Config& config, McpEndpoint& endpoint, mcp::SessionStore& sessions,

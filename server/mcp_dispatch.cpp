@@ -2,6 +2,7 @@
 // progress, logging and cancellation), notifications and 2025-03-26 batches.
 #include "mcp_endpoint.hpp"
 #include "log.hpp"
+#include "observability.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -79,6 +80,11 @@ json::value progress_token_of(const json::object* params) {
     return nullptr;
 }
 
+bool is_tool_error(const ToolResult& result) {
+    const auto* flag = result.if_contains("isError");
+    return flag && flag->is_bool() && flag->get_bool();
+}
+
 std::string failure_message(std::exception_ptr ep) {
     try {
         std::rethrow_exception(ep);
@@ -152,11 +158,13 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     }
     if (auto problem = tools_.validate_arguments(*tool, args)) {
         const std::string text = "Invalid arguments for " + tool->name + ": " + *problem;
+        observe::tool_calls().with({tool->name, "invalid_arguments"}).inc();
         if (mcp::policy(session->revision()).invalid_arguments_as_tool_error)
             co_return json_reply(jsonrpc::result(id, text_result(text, true)));
         co_return json_reply(jsonrpc::error(id, jsonrpc::code::invalid_params, text));
     }
 
+    const auto started = std::chrono::steady_clock::now();
     const auto executor = co_await asio::this_coro::executor;
     auto signal = std::make_shared<asio::cancellation_signal>();
     auto cancelled = std::make_shared<std::atomic<bool>>(false);
@@ -180,19 +188,24 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     if (!use_sse) {
         auto ctx = std::make_shared<CallContext>(session, nullptr, nullptr);
         std::string body;
+        std::string outcome;
         try {
             auto result = co_await asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
                                                   asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable));
+            outcome = is_tool_error(result) ? "tool_error" : "ok";
             body = jsonrpc::result(id, result);
         } catch (...) {
             if (cancelled->load()) {
+                outcome = "cancelled";
                 body = jsonrpc::error(id, jsonrpc::code::request_cancelled, "Request cancelled");
             } else {
+                outcome = "failed";
                 log::error("tool failed", {{"tool", tool->name}, {"error", failure_message(std::current_exception())}});
                 body = jsonrpc::error(id, jsonrpc::code::internal_error, "Internal error while running " + tool->name);
             }
         }
         session->remove_in_flight(key);
+        observe::tool_finished(tool->name, outcome, started, session->tenant(), session->id());
         co_return json_reply(std::move(body));
     }
 
@@ -203,19 +216,24 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     ++running_tools_;
     asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
                    asio::bind_cancellation_slot(
-                       signal->slot(), [this, session, stream, signal, cancelled, key, id = json::value(id),
+                       signal->slot(), [this, session, stream, signal, cancelled, key, started, id = json::value(id),
                                         tool_name = tool->name](std::exception_ptr ep, ToolResult result) {
                            session->remove_in_flight(key);
+                           std::string outcome = "ok";
                            if (cancelled->load()) {
+                               outcome = "cancelled";
                                stream->mark_cancelled();   // no response for a cancelled request
                            } else if (ep) {
+                               outcome = "failed";
                                log::error("tool failed", {{"tool", tool_name}, {"error", failure_message(ep)}});
                                stream->append(jsonrpc::error(id, jsonrpc::code::internal_error,
                                                              "Internal error while running " + tool_name),
                                               true);
                            } else {
+                               if (is_tool_error(result)) outcome = "tool_error";
                                stream->append(jsonrpc::result(id, result), true);
                            }
+                           observe::tool_finished(tool_name, outcome, started, session->tenant(), session->id());
                            --running_tools_;
                        }));
     HttpReply reply;

@@ -170,8 +170,11 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
     auto doc = jsonrpc::parse(request.body, {config_.mcp.max_json_depth}, parse_problem);
     if (!doc) co_return transport_error(400, jsonrpc::code::parse_error, "Parse error: " + parse_problem);
 
-    if (doc->is_object()) {
+    if (!doc->is_array()) {
         auto message = jsonrpc::classify(*doc);
+        // Not a JSON-RPC message: 400 -32600 before any session lookup (research/mcp.md table B order).
+        if (message.kind == jsonrpc::Kind::invalid)
+            co_return transport_error(400, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
         if (message.kind == jsonrpc::Kind::request && message.method == "initialize") {
             // A live session must not be initialized twice; a stale id is simply replaced.
             if (!request.session_id.empty() && sessions_.find(request.session_id, tenant))

@@ -2,6 +2,7 @@
 #include "metrics.hpp"
 
 #include <cmath>
+#include <charconv>
 #include <cstdio>
 
 namespace rollout_mcp::metrics {
@@ -95,12 +96,14 @@ std::string format_value(double v) {
     if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
     if (std::floor(v) == v && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
-    return buf;
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);   // shortest text that reads back exactly
+    return ec == std::errc{} ? std::string(buf, end) : std::to_string(v);
 }
 
 Family<Counter>& Registry::counter(const std::string& name, const std::string& help, std::vector<std::string> labels) {
     std::lock_guard lock(mu_);
+    for (auto& f : counters_)
+        if (f->name() == name) return *f;   // one family per name, however often it is asked for
     counters_.push_back(std::make_unique<Family<Counter>>(name, help, std::move(labels),
                                                            [] { return std::make_unique<Counter>(); }));
     return *counters_.back();
@@ -108,6 +111,8 @@ Family<Counter>& Registry::counter(const std::string& name, const std::string& h
 
 Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help, std::vector<std::string> labels) {
     std::lock_guard lock(mu_);
+    for (auto& f : gauges_)
+        if (f->name() == name) return *f;   // one family per name, however often it is asked for
     gauges_.push_back(std::make_unique<Family<Gauge>>(name, help, std::move(labels),
                                                        [] { return std::make_unique<Gauge>(); }));
     return *gauges_.back();
@@ -116,19 +121,27 @@ Family<Gauge>& Registry::gauge(const std::string& name, const std::string& help,
 Family<Histogram>& Registry::histogram(const std::string& name, const std::string& help,
                                        std::vector<std::string> labels, std::vector<double> bounds) {
     std::lock_guard lock(mu_);
+    for (auto& f : histograms_)
+        if (f->name() == name) return *f;
     histograms_.push_back(std::make_unique<Family<Histogram>>(
         name, help, std::move(labels), [bounds] { return std::make_unique<Histogram>(bounds); }));
     return *histograms_.back();
 }
 
-void Registry::on_collect(std::function<void()> hook) {
+std::size_t Registry::on_collect(std::function<void()> hook) {
     std::lock_guard lock(mu_);
-    hooks_.push_back(std::move(hook));
+    hooks_.emplace(next_hook_, std::move(hook));
+    return next_hook_++;
+}
+
+void Registry::remove_collect(std::size_t id) {
+    std::lock_guard lock(mu_);
+    hooks_.erase(id);
 }
 
 std::string Registry::render() const {
     std::lock_guard lock(mu_);
-    for (const auto& hook : hooks_) hook();
+    for (const auto& [id, hook] : hooks_) hook();
     std::string out;
     for (const auto& f : counters_) {
         header(out, *f, "counter");

@@ -85,7 +85,9 @@ public:
     Family<Histogram>& histogram(const std::string& name, const std::string& help, std::vector<std::string> labels,
                                  std::vector<double> bounds);
     // Called at the start of every render: refresh gauges that are cheaper to read than to track.
-    void on_collect(std::function<void()> hook);
+    // Returns an id for remove_collect (a hook that refers to an object must go before the object does).
+    std::size_t on_collect(std::function<void()> hook);
+    void remove_collect(std::size_t id);
     // The Prometheus text exposition format, version 0.0.4.
     std::string render() const;
 
@@ -94,7 +96,8 @@ private:
     std::vector<std::unique_ptr<Family<Counter>>> counters_;
     std::vector<std::unique_ptr<Family<Gauge>>> gauges_;
     std::vector<std::unique_ptr<Family<Histogram>>> histograms_;
-    std::vector<std::function<void()>> hooks_;
+    std::map<std::size_t, std::function<void()>> hooks_;
+    std::size_t next_hook_ = 1;
 };
 
 // Escaping per the exposition format: label values escape \ " and newline; HELP escapes \ and newline.
