@@ -1,0 +1,269 @@
+// FakeRollout: the listeners (plain HTTP and TLS) and the Beast coroutine per connection, as in
+// server/http_connection.cpp: read a request, record it, apply latency and faults, answer from the Store.
+#include "fake_rollout.hpp"
+
+#include "fake_jwt.hpp"
+#include "fake_store.hpp"
+#include "fake_tls.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <cctype>
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+
+namespace rollout_mcp::fake {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+using tcp = asio::ip::tcp;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+struct FakeRollout::Impl {
+    Options options;
+    Store store;
+    std::unique_ptr<asio::io_context> ioc = std::make_unique<asio::io_context>(1);
+    std::unique_ptr<asio::ssl::context> ssl;
+    std::uint16_t port = 0, tls_port = 0;
+    std::string ca_pem;
+    std::thread thread;
+    bool started = false;
+
+    explicit Impl(Options o) : options(std::move(o)), store(options.client_secret) {}
+
+    template <class Stream>
+    asio::awaitable<void> serve(Stream& stream, bool tls);
+    asio::awaitable<Reply> answer(const Request& req);
+    asio::awaitable<void> accept_loop(tcp::acceptor acceptor, bool tls);
+};
+
+namespace {
+
+Request to_request(const http::request<http::string_body>& msg, bool tls) {
+    Request r;
+    r.method = std::string(msg.method_string());
+    const std::string target(msg.target());
+    const auto q = target.find('?');
+    r.path = target.substr(0, q);
+    r.query = q == std::string::npos ? std::string{} : target.substr(q + 1);
+    r.params = parse_query(r.query);
+    for (const auto& field : msg) {
+        std::string name(field.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.headers[name] = std::string(field.value());
+    }
+    r.body = msg.body();
+    r.tls = tls;
+    return r;
+}
+
+Reply fault_reply(const FaultRule& rule) {
+    switch (rule.action) {
+    case FaultRule::Action::rate_limit: {
+        auto r = error_reply(429, "Too Many Requests");
+        if (rule.retry_after_seconds) r.headers.emplace_back("Retry-After", std::to_string(*rule.retry_after_seconds));
+        return r;
+    }
+    case FaultRule::Action::not_ready:
+        return error_reply(409, kNotReadyMessage);
+    case FaultRule::Action::auth_expired:
+        return error_reply(401, "Unauthorized: JWT expired");
+    default: {
+        Reply r;
+        r.status = rule.status;
+        r.body = rule.body;
+        r.headers.emplace_back("Content-Type", "application/json");
+        return r;
+    }
+    }
+}
+
+}  // namespace
+
+asio::awaitable<Reply> FakeRollout::Impl::answer(const Request& req) {
+    if (req.path.rfind("/_fake/", 0) == 0) co_return store.handle(req);
+    const auto seq = store.record(req);
+    auto decision = store.decide_faults(req);
+    const auto delay = options.latency + decision.latency;
+    if (delay.count() > 0) {
+        asio::steady_timer timer(co_await asio::this_coro::executor, delay);
+        co_await timer.async_wait(use_nothrow);
+    }
+    Reply reply;
+    if (!decision.terminal) reply = store.handle(req);
+    else if (decision.terminal->action == FaultRule::Action::timeout_after_write) {
+        reply = store.handle(req);
+        reply.hang = true;
+    } else reply = fault_reply(*decision.terminal);
+    store.set_status(seq, reply.hang ? 0 : reply.status);
+    if (!options.quiet)
+        std::cerr << "fake-rollout: " << req.method << ' ' << req.path << (req.query.empty() ? "" : "?") << req.query
+                  << " -> " << (reply.hang ? std::string("(no answer)") : std::to_string(reply.status)) << std::endl;
+    co_return reply;
+}
+
+template <class Stream>
+asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(16 * 1024 * 1024);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+        if (ec) {
+            if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
+                ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
+                ec != asio::ssl::error::stream_truncated) {
+                http::response<http::string_body> bad{http::status::bad_request, 11};
+                bad.set(http::field::content_type, "application/json");
+                bad.body() = R"({"errorMessage":"malformed HTTP request"})";
+                bad.keep_alive(false);
+                bad.prepare_payload();
+                co_await http::async_write(stream, bad, use_nothrow);
+            }
+            co_return;
+        }
+        beast::get_lowest_layer(stream).expires_never();
+        const auto& msg = parser.get();
+        const Request req = to_request(msg, tls);
+        Reply reply = co_await answer(req);
+        if (reply.hang) {
+            // The write was applied; never answer. Hold the connection until the client gives up (or stop()).
+            char sink[512];
+            for (;;) {
+                auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), use_nothrow);
+                if (rec) co_return;
+            }
+        }
+        http::response<http::string_body> res{static_cast<http::status>(reply.status), msg.version()};
+        res.set(http::field::server, "fake-rollout");
+        for (const auto& [name, value] : reply.headers) res.set(name, value);
+        res.body() = std::move(reply.body);
+        res.keep_alive(msg.keep_alive());
+        res.prepare_payload();
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+        auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+        if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> FakeRollout::Impl::accept_loop(tcp::acceptor acceptor, bool tls) {
+    for (;;) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) continue;
+        asio::co_spawn(
+            acceptor.get_executor(),
+            [this, tls, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+                try {
+                    if (!tls) {
+                        beast::tcp_stream stream(std::move(s));
+                        co_await serve(stream, false);
+                        co_return;
+                    }
+                    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), *ssl);
+                    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+                    auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+                    if (hec) co_return;
+                    co_await serve(stream, true);
+                } catch (const std::exception& e) {
+                    std::cerr << "fake-rollout: connection failed: " << e.what() << std::endl;
+                }
+            },
+            asio::detached);
+    }
+}
+
+FakeRollout::FakeRollout(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+FakeRollout::~FakeRollout() { stop(); }
+
+void FakeRollout::start() {
+    auto& im = *impl_;
+    if (im.started) throw std::logic_error("FakeRollout::start called twice");
+    const auto address = asio::ip::make_address(im.options.bind);
+    auto open = [&](std::uint16_t port) {
+        tcp::acceptor acceptor(*im.ioc);
+        tcp::endpoint ep(address, port);
+        acceptor.open(ep.protocol());
+        acceptor.set_option(asio::socket_base::reuse_address(true));
+        acceptor.bind(ep);
+        acceptor.listen();
+        return acceptor;
+    };
+    tcp::acceptor plain = open(im.options.port);
+    im.port = plain.local_endpoint().port();
+    asio::co_spawn(*im.ioc, im.accept_loop(std::move(plain), false), asio::detached);
+    if (im.options.tls) {
+        std::string cert = im.options.tls_cert_pem, key = im.options.tls_key_pem;
+        if (cert.empty() || key.empty()) {
+            const auto& material = shared_test_tls();
+            cert = material.cert_pem;
+            key = material.key_pem;
+            im.ca_pem = material.ca_pem;
+        }
+        im.ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+        im.ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+        im.ssl->use_certificate_chain(asio::buffer(cert));
+        im.ssl->use_private_key(asio::buffer(key), asio::ssl::context::pem);
+        tcp::acceptor secure = open(im.options.tls_port);
+        im.tls_port = secure.local_endpoint().port();
+        asio::co_spawn(*im.ioc, im.accept_loop(std::move(secure), true), asio::detached);
+    }
+    im.started = true;
+    im.thread = std::thread([&im] { im.ioc->run(); });
+}
+
+void FakeRollout::stop() {
+    auto& im = *impl_;
+    if (!im.ioc) return;
+    im.ioc->stop();
+    if (im.thread.joinable()) im.thread.join();
+    im.ioc.reset();   // destroys every pending coroutine: listeners and connections close
+}
+
+std::uint16_t FakeRollout::port() const { return impl_->port; }
+std::uint16_t FakeRollout::tls_port() const { return impl_->tls_port; }
+const std::string& FakeRollout::ca_pem() const { return impl_->ca_pem; }
+
+std::string FakeRollout::url(bool tls) const {
+    if (tls) return "https://localhost:" + std::to_string(impl_->tls_port);
+    const auto& bind = impl_->options.bind;
+    const std::string host = bind == "0.0.0.0" ? "127.0.0.1" : bind.find(':') != std::string::npos ? "[" + bind + "]" : bind;
+    return "http://" + host + ":" + std::to_string(impl_->port);
+}
+
+std::vector<RecordedRequest> FakeRollout::requests() const { return impl_->store.requests(); }
+void FakeRollout::clear_requests() { impl_->store.clear_requests(); }
+json::object FakeRollout::state() const { return impl_->store.state(); }
+void FakeRollout::reset() { impl_->store.reset(); }
+json::object FakeRollout::add_credential(const std::string& app_key, const std::string& sub, const std::string& label,
+                                         std::chrono::milliseconds not_ready_for) {
+    return impl_->store.add_credential(app_key, sub, label, not_ready_for);
+}
+std::uint64_t FakeRollout::add_fault(const FaultRule& rule) { return impl_->store.add_fault(rule); }
+void FakeRollout::clear_faults() { impl_->store.clear_faults(); }
+std::vector<json::object> FakeRollout::records(const std::string& credential_id, const std::string& kind) const {
+    return impl_->store.records(credential_id, kind);
+}
+std::string FakeRollout::mint_jwt(const std::string& sub, std::chrono::seconds ttl) const {
+    return mint_hs512_jwt(impl_->options.client_secret, sub, ttl);
+}
+
+}  // namespace rollout_mcp::fake

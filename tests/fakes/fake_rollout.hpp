@@ -1,0 +1,111 @@
+// The fake Rollout: an in-process (or stand-alone, see main.cpp) HTTP/HTTPS server that speaks the Rollout
+// endpoints rollout-mcp uses, stores what it receives per credential, records every request, injects faults.
+//
+// One listener serves three hosts by path prefix, so a client's base URLs are e.g.
+//   platform   http://127.0.0.1:PORT/platform/api     (universal.rollout.com/api)
+//   CRM        http://127.0.0.1:PORT/crm/api          (crm.universal.rollout.com/api)
+//   automation http://127.0.0.1:PORT/automation/api   (<projectEnvKey>.rolloutapp.com/api, v2)
+// plus the test/inspection API under /_fake/ (tests/fakes/README.md lists every path and JSON shape).
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rollout_mcp::fake {
+
+struct Options {
+    std::string bind = "127.0.0.1";
+    std::uint16_t port = 0;                        // 0 = any free port
+    bool tls = false;                              // also open a TLS listener
+    std::uint16_t tls_port = 0;                    // 0 = any free port
+    std::string tls_cert_pem, tls_key_pem;         // empty with tls = a generated test CA + server cert
+    std::string client_secret;                     // HS512 key for JWTs; empty = signatures not checked
+    std::chrono::milliseconds latency{0};          // added before every Rollout answer (not /_fake/)
+    bool quiet = true;                             // no per-request log lines on stderr
+};
+
+// One request as received (the /_fake/ API is not recorded).
+struct RecordedRequest {
+    std::uint64_t seq = 0;
+    std::string method;                            // "POST"
+    std::string path;                              // "/crm/api/people" (no query)
+    std::string query;                             // "limit=1&offset=0" (raw, may be empty)
+    std::map<std::string, std::string> params;     // decoded query parameters
+    std::map<std::string, std::string> headers;    // every header, names lower-cased
+    std::string credential_id;                     // X-Rollout-Credential-Id ("" if absent)
+    boost::json::object jwt_claims;                // the Bearer JWT's payload, unverified ({} if none)
+    std::string body;                              // raw body
+    boost::json::value json;                       // parsed body (null when empty or not JSON)
+    unsigned status = 0;                           // what the fake answered; 0 = no answer (timeout fault)
+    bool tls = false;
+    boost::json::object to_json() const;
+};
+
+// A fault rule (POST /_fake/faults takes the same fields as JSON). A request matches when every given
+// field of `match` matches; the first matching terminal rule with count left fires, and every matching
+// latency rule adds its delay.
+struct FaultRule {
+    enum class Action { latency, status, rate_limit, timeout_after_write, not_ready, auth_expired };
+    std::optional<std::string> method;             // "POST" (case-insensitive)
+    std::optional<std::string> path_prefix;        // "/crm/api/people"
+    std::optional<std::string> credential_id;      // X-Rollout-Credential-Id
+    Action action = Action::status;
+    std::chrono::milliseconds latency{0};          // latency
+    unsigned status = 500;                         // status
+    std::string body = R"({"errorMessage":"Internal Server Error"})";   // status: reply body (JSON text)
+    std::optional<int> retry_after_seconds;        // rate_limit: Retry-After header (none when unset)
+    int count = 1;                                 // matching requests it affects; -1 = unlimited
+                                                   // (latency defaults to unlimited in from_json)
+    static FaultRule from_json(const boost::json::object& o);   // throws std::invalid_argument
+    boost::json::object to_json() const;
+};
+
+class FakeRollout {
+public:
+    explicit FakeRollout(Options options = {});
+    ~FakeRollout();                                // stops the server
+    FakeRollout(const FakeRollout&) = delete;
+    FakeRollout& operator=(const FakeRollout&) = delete;
+
+    void start();                                  // binds, then serves on its own io_context thread
+    void stop();                                   // closes listeners and connections, joins the thread
+
+    std::uint16_t port() const;                    // plain HTTP port (after start)
+    std::uint16_t tls_port() const;                // 0 when TLS is off
+    const std::string& ca_pem() const;             // CA of the generated certificate ("" when given certs)
+    std::string url(bool tls = false) const;       // "http://127.0.0.1:PORT" / "https://localhost:TLS_PORT"
+    std::string platform_url(bool tls = false) const { return url(tls) + "/platform/api"; }
+    std::string crm_url(bool tls = false) const { return url(tls) + "/crm/api"; }
+    std::string automation_url(bool tls = false) const { return url(tls) + "/automation/api"; }
+
+    // Test API (thread-safe; the same operations as /_fake/).
+    std::vector<RecordedRequest> requests() const;
+    void clear_requests();
+    boost::json::object state() const;             // GET /_fake/state
+    void reset();                                  // everything: credentials, records, automations, faults, log
+    // Creates a credential for `sub` (answers 409 not-ready for `not_ready_for`); returns it as JSON
+    // ({id, appKey, sub, label, createdAt, ready}). Seeds an appointment type "Showing" and one user.
+    boost::json::object add_credential(const std::string& app_key, const std::string& sub,
+                                       const std::string& label = {},
+                                       std::chrono::milliseconds not_ready_for = std::chrono::milliseconds{0});
+    std::uint64_t add_fault(const FaultRule& rule);   // returns the rule id
+    void clear_faults();
+    // Records of one credential and kind ("people", "notes", ...), oldest first.
+    std::vector<boost::json::object> records(const std::string& credential_id, const std::string& kind) const;
+    // A JWT the fake accepts (signed with options.client_secret).
+    std::string mint_jwt(const std::string& sub, std::chrono::seconds ttl = std::chrono::seconds{3600}) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rollout_mcp::fake

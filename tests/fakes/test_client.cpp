@@ -1,0 +1,105 @@
+// The blocking test client: one request per connection over Beast (plain or TLS with CA + host-name
+// verification and SNI), bounded by a deadline so a server that never answers shows up as timed_out.
+#include "test_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
+
+namespace rollout_mcp::fake::test {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+template <class Stream>
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResult& out) {
+    auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
+    if (wec) {
+        out.error = "write: " + wec.message();
+        out.timed_out = wec == beast::error::timeout;
+        co_return;
+    }
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    auto [rec, rn] = co_await http::async_read(stream, buffer, res, use_nothrow);
+    if (rec) {
+        out.error = "read: " + rec.message();
+        out.timed_out = rec == beast::error::timeout;
+        co_return;
+    }
+    out.status = res.result_int();
+    out.body = res.body();
+    for (const auto& f : res) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+}
+
+}  // namespace
+
+HttpResult call(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
+                const CallOptions& options) {
+    HttpResult out;
+    const auto start = std::chrono::steady_clock::now();
+    asio::io_context ioc;
+    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+    req.set(http::field::host, (options.tls ? options.verify_host : options.connect_host) + ":" + std::to_string(port));
+    for (const auto& [k, v] : options.headers) req.set(k, v);
+    req.body() = body;
+    req.keep_alive(false);
+    req.prepare_payload();
+    asio::ssl::context ssl(asio::ssl::context::tls_client);
+    if (options.tls) {
+        ssl.set_verify_mode(asio::ssl::verify_peer);
+        if (!options.ca_pem.empty()) ssl.add_certificate_authority(asio::buffer(options.ca_pem));
+        ssl.set_verify_callback(asio::ssl::host_name_verification(options.verify_host));
+    }
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            beast::tcp_stream tcp_stream(ioc);
+            tcp_stream.expires_after(options.timeout);
+            tcp::endpoint ep(asio::ip::make_address(options.connect_host), port);
+            auto [cec] = co_await tcp_stream.async_connect(ep, use_nothrow);
+            if (cec) {
+                out.error = "connect: " + cec.message();
+                co_return;
+            }
+            if (!options.tls) {
+                co_await exchange(tcp_stream, req, out);
+                co_return;
+            }
+            beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), ssl);
+            boost::system::error_code not_ip;
+            asio::ip::make_address(options.verify_host, not_ip);
+            if (not_ip) SSL_set_tlsext_host_name(stream.native_handle(), options.verify_host.c_str());
+            auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+            if (hec) {
+                out.error = "handshake: " + hec.message();
+                co_return;
+            }
+            co_await exchange(stream, req, out);
+        },
+        asio::detached);
+    ioc.run();
+    out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    return out;
+}
+
+}  // namespace rollout_mcp::fake::test
