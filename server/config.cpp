@@ -11,6 +11,9 @@
 #include <set>
 #include <variant>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 extern char** environ;
 
 namespace rollout_mcp {
@@ -218,7 +221,14 @@ void validate(Config& cfg) {
 }  // namespace
 
 bool is_loopback_address(const std::string& host) {
-    return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+    if (host == "localhost") return true;
+    std::string literal = host;
+    if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') literal = literal.substr(1, literal.size() - 2);
+    in_addr v4{};
+    if (inet_pton(AF_INET, literal.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, literal.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+    return false;   // other host names are not trusted to resolve to loopback
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& environment) {

@@ -114,6 +114,11 @@ bool EventStream::finished() const {
     return finished_;
 }
 
+bool EventStream::cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+}
+
 bool EventStream::attached() const {
     std::lock_guard lock(mu_);
     return attached_;

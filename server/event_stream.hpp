@@ -57,6 +57,7 @@ public:
 
     std::uint64_t last_seq() const;
     bool finished() const;
+    bool cancelled() const;   // finished without a response (mark_cancelled)
     bool attached() const;
     Clock::time_point finished_at() const;
     std::size_t bytes() const;

@@ -117,6 +117,16 @@ void Session::trim(Clock::time_point now, std::chrono::seconds retention) {
     }
 }
 
+void Session::end_idle_streams() {
+    std::vector<std::shared_ptr<EventStream>> idle;
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& [n, s] : streams_)
+            if (s->standalone() || s->cancelled()) idle.push_back(s);
+    }
+    for (auto& s : idle) s->close();
+}
+
 bool Session::has_attached_stream() const {
     std::lock_guard lock(mu_);
     for (const auto& [n, s] : streams_)
@@ -208,8 +218,7 @@ public:
             std::lock_guard lock(mu_);
             for (auto& [id, s] : sessions_) all.push_back(s);
         }
-        for (auto& s : all)
-            if (auto stream = s->find_stream(0)) stream->close();
+        for (auto& s : all) s->end_idle_streams();
     }
 
     void close_all() override {

@@ -60,6 +60,9 @@ public:
     // Drops finished streams past their retention, oldest first while over the replay budget.
     void trim(Clock::time_point now, std::chrono::seconds retention);
     bool has_attached_stream() const;
+    // Ends the streams only keep-alives would ever use again: the GET stream and cancelled requests'
+    // streams (graceful shutdown must not wait for them).
+    void end_idle_streams();
     std::size_t stream_count() const;
 
 private:
@@ -87,7 +90,8 @@ public:
     virtual std::size_t size() const = 0;
     // Expires idle sessions and trims replay logs; returns how many sessions expired.
     virtual std::size_t sweep() = 0;
-    // Ends every standalone GET stream (first step of a graceful shutdown).
+    // Ends every standalone GET stream and every cancelled request's stream (first step of a graceful
+    // shutdown: nothing will ever be written to them, so they must not hold the shutdown up).
     virtual void end_standalone_streams() = 0;
     virtual void close_all() = 0;
 };

@@ -3,7 +3,6 @@
 // valijson reports schema problems by throwing only with this set; otherwise it prints and abort()s the
 // process (a bad schema at registration, or a $ref it cannot resolve). Only this file includes valijson.
 #ifndef VALIJSON_USE_EXCEPTIONS
-#define VALIJSON_USE_EXCEPTIONS 1
 #endif
 #include "tool_registry.hpp"
 

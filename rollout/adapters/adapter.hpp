@@ -1,0 +1,105 @@
+// CRM adapters: map a canonical Tour / Feedback onto Rollout Universal CRM calls for one connected CRM
+// (one credential), returning every record created/updated so the caller can keep its ledger.
+#pragma once
+
+#include "rollout/client.hpp"
+#include "rollout/model.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rollout_mcp::rollout {
+
+// "gohighlevel" -> "highlevel", "fub"/"followupboss" -> "follow-up-boss", "kvcore" -> "boldtrail",
+// "chime" -> "lofty", ...; other names are lower-cased and trimmed.
+std::string canonical_crm_type(std::string_view name);
+
+enum class Action { created, updated, found };
+std::string_view to_string(Action a);
+
+struct SyncRecord {
+    std::string kind;         // person | appointment | task | note
+    std::string local_id;     // buyer id ("tour-<tourId>" without one), "<tour>/<property>", "<tour>/<property>/<buyer>"
+    std::string external_id;  // the Rollout/CRM record id
+    Action action = Action::created;
+};
+
+// Ledger keys: known_key("person", "B-17") == "person:B-17".
+using KnownIds = std::map<std::string, std::string>;
+std::string known_key(std::string_view kind, std::string_view local_id);
+
+struct SyncTarget {
+    std::string credential_id;  // X-Rollout-Credential-Id of the connected CRM
+    KnownIds known;             // from the ledger: a repeated sync updates these instead of creating
+    bool recover = false;       // the previous attempt was uncertain: look records up by marker before creating
+};
+
+struct SyncOutcome {
+    std::vector<SyncRecord> records;  // everything done so far, also when `error` is set
+    std::optional<Error> error;
+    bool ok() const { return !error; }
+};
+
+struct AdapterOptions {
+    bool appointments_supported = true;  // from GET /connectors (crm.appointments.create); false -> tasks
+    std::string appointment_type = "Showing";
+    int default_duration_minutes = 30;
+};
+
+enum class TimeStyle { utc, local_offset };
+
+class CrmAdapter {
+public:
+    explicit CrmAdapter(std::string crm_type, AdapterOptions options)
+        : crm_type_(std::move(crm_type)), options_(std::move(options)) {}
+    virtual ~CrmAdapter() = default;
+
+    const std::string& crm_type() const { return crm_type_; }
+    const AdapterOptions& options() const { return options_; }
+
+    // Buyer person (known id, else by email, else by marker tag, else created), then one appointment (or
+    // task) per visit. Stops at the first error; records done so far are returned with it.
+    boost::asio::awaitable<SyncOutcome> sync_tour(RolloutClient& client, SyncTarget target, Tour tour) const;
+    // A note on the buyer's person naming the property and tour (created, or updated when known).
+    boost::asio::awaitable<SyncOutcome> sync_feedback(RolloutClient& client, SyncTarget target,
+                                                      Feedback feedback) const;
+
+    // Per-CRM shaping (public so golden tests can check the bodies directly too).
+    virtual TimeStyle time_style() const { return TimeStyle::utc; }
+    virtual bool note_subject() const { return true; }  // false: the CRM's notes have a body only
+    virtual boost::json::object person_body(const Tour& tour) const;
+    virtual boost::json::object appointment_body(const Tour& tour, const PropertyVisit& visit,
+                                                 const std::string& person_id, const std::string& type_id,
+                                                 const std::optional<std::string>& user_id) const;
+    virtual boost::json::object task_body(const Tour& tour, const PropertyVisit& visit, const std::string& person_id,
+                                          const std::optional<std::string>& user_id) const;
+    virtual boost::json::object note_body(const Feedback& feedback, const std::string& person_id) const;
+
+    std::string format_time(const Timestamp& t) const;
+    static std::string buyer_tag(std::string_view buyer_local_id);  // "reanna:buyer:<id>"
+    static std::string visit_marker(const Tour& tour, const PropertyVisit& visit);  // "[reanna:visit:T/P]"
+    static std::string feedback_marker(const Feedback& feedback);                   // "[reanna:feedback:T/P/B]"
+
+protected:
+    std::string visit_description(const Tour& tour, const PropertyVisit& visit) const;
+
+private:
+    std::string crm_type_;
+    AdapterOptions options_;
+};
+
+std::unique_ptr<CrmAdapter> make_highlevel_adapter(AdapterOptions options = {});
+std::unique_ptr<CrmAdapter> make_lofty_adapter(AdapterOptions options = {});
+std::unique_ptr<CrmAdapter> make_follow_up_boss_adapter(AdapterOptions options = {});
+std::unique_ptr<CrmAdapter> make_generic_adapter(std::string crm_type, AdapterOptions options = {});
+// By (canonicalised) CRM type; any other connector key gets the generic adapter.
+std::unique_ptr<CrmAdapter> make_adapter(std::string_view crm_type, AdapterOptions options = {});
+
+}  // namespace rollout_mcp::rollout

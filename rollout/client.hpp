@@ -1,0 +1,117 @@
+// RolloutClient: one team's view of Rollout (platform, CRM and automation hosts) over the shared HttpPool:
+// bearer JWT per call, X-Rollout-Credential-Id on CRM calls, typed errors, _metadata.next paging.
+#pragma once
+
+#include "http_pool.hpp"
+#include "jwt.hpp"
+#include "result.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rollout_mcp::rollout {
+
+enum class Host { platform, crm, automation };
+
+struct RolloutEndpoints {
+    std::string platform = "https://universal.rollout.com/api";
+    std::string crm = "https://crm.universal.rollout.com/api";
+    std::string automation;  // v2 project environment; empty = create_automation unavailable
+
+    static std::string automation_for(std::string_view project_env_key);  // https://<key>.rolloutapp.com/api
+    // One base URL serving every host (the fake Rollout): <base>/platform/api, /crm/api, /automation/api.
+    static RolloutEndpoints all_at(std::string_view base_url);
+};
+
+struct ClientConfig {
+    RolloutEndpoints endpoints;
+    std::shared_ptr<TokenSource> auth;             // platform + CRM hosts
+    std::shared_ptr<TokenSource> automation_auth;  // project environment; defaults to `auth`
+    std::size_t max_pages = 20;                    // cap when following _metadata.next
+};
+
+struct Connector {
+    std::string key;        // appKey, e.g. "highlevel"
+    std::string name;
+    std::string auth_type;  // apiToken | oauth1 | oauth2 (first plan), may be empty
+    bool crm = false;       // has a "crm" entity category
+    boost::json::object crm_entities;  // {people: {list, create, update, delete}, appointments: {...}, ...}
+    bool supports(std::string_view entity, std::string_view op) const;
+};
+
+struct Credential {
+    std::string id;  // what X-Rollout-Credential-Id carries (the tools' `credentialKey`)
+    std::string app_key;
+    std::string label;
+    std::string created_at;
+};
+
+// A created/updated/listed Rollout record: its id (string or integer ids, 64-bit exact) and the body.
+struct Record {
+    std::string id;
+    boost::json::object data;
+};
+std::string id_of(const boost::json::value& v);  // "" when absent
+std::string url_encode(std::string_view s);
+
+class RolloutClient {
+public:
+    RolloutClient(std::shared_ptr<HttpPool> pool, ClientConfig config);
+
+    // Raw call: `path_and_query` is relative to the host's base URL. 2xx -> parsed JSON (null if empty).
+    boost::asio::awaitable<Result<boost::json::value>> request(Host host, boost::beast::http::verb method,
+                                                               std::string path_and_query,
+                                                               boost::json::value body = nullptr,
+                                                               std::string credential_id = {});
+    // Every item of a CRM list endpoint, following _metadata.next (at most config.max_pages pages).
+    boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_all(std::string credential_id,
+                                                                              std::string path_and_query);
+
+    // Platform host
+    boost::asio::awaitable<Result<std::vector<Connector>>> list_connectors();
+    boost::asio::awaitable<Result<std::vector<Credential>>> list_credentials(std::optional<std::string> app_key = {});
+
+    // CRM host; `cred` is the Rollout credential id of the connected CRM
+    boost::asio::awaitable<Status> probe(std::string cred);  // GET /people?limit=1: ready / not_ready / auth
+    boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_email(std::string cred, std::string email);
+    boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_tag(std::string cred, std::string tag);
+    boost::asio::awaitable<Result<Record>> create_person(std::string cred, boost::json::object person);
+    boost::asio::awaitable<Result<Record>> update_person(std::string cred, std::string id, boost::json::object person);
+    boost::asio::awaitable<Result<Record>> apply_person_tags(std::string cred, std::string id,
+                                                             std::vector<std::string> tags);
+    boost::asio::awaitable<Result<Record>> create_note(std::string cred, boost::json::object note);
+    boost::asio::awaitable<Result<Record>> update_note(std::string cred, std::string id, boost::json::object note);
+    boost::asio::awaitable<Result<Record>> create_appointment(std::string cred, boost::json::object appt);
+    boost::asio::awaitable<Result<Record>> update_appointment(std::string cred, std::string id,
+                                                              boost::json::object appt);
+    boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_appointment_types(std::string cred);
+    boost::asio::awaitable<Result<Record>> create_appointment_type(std::string cred, boost::json::object type);
+    boost::asio::awaitable<Result<Record>> create_task(std::string cred, boost::json::object task);
+    boost::asio::awaitable<Result<Record>> update_task(std::string cred, std::string id, boost::json::object task);
+    boost::asio::awaitable<Result<Record>> create_event(std::string cred, boost::json::object event);
+    boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_users(std::string cred);
+    // Items of /notes, /appointments or /tasks whose personId is `person_id` (for marker look-ups).
+    boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_for_person(std::string cred,
+                                                                                     std::string collection,
+                                                                                     std::string person_id);
+
+    // Automation host (v2 project environment): POST /automations {name, trigger, action}
+    boost::asio::awaitable<Result<Record>> create_automation(boost::json::object automation);
+
+    const RolloutEndpoints& endpoints() const { return config_.endpoints; }
+
+private:
+    boost::asio::awaitable<Result<Record>> write(std::string cred, boost::beast::http::verb method, std::string path,
+                                                 boost::json::object body, Host host = Host::crm);
+    std::shared_ptr<HttpPool> pool_;
+    ClientConfig config_;
+};
+
+}  // namespace rollout_mcp::rollout

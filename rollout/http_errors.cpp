@@ -1,0 +1,152 @@
+// URL policy (https, loopback-only http), Retry-After parsing, and HTTP status -> typed Error mapping.
+#include "http_pool.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/parse.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+
+namespace rollout_mcp::rollout {
+namespace json = boost::json;
+
+const std::string* HttpResponse::header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? nullptr : &it->second;
+}
+
+bool is_loopback_host(std::string_view host) {
+    std::string h(host);
+    std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (h == "localhost" || h == "localhost.") return true;
+    boost::system::error_code ec;
+    auto addr = boost::asio::ip::make_address(h, ec);
+    return !ec && addr.is_loopback();
+}
+
+Result<Endpoint> parse_endpoint(std::string_view url) {
+    auto parsed = boost::urls::parse_absolute_uri(url);
+    if (!parsed) return Error{ErrorKind::permanent, 0, "invalid URL '" + std::string(url) + "'"};
+    const auto& u = *parsed;
+    Endpoint ep;
+    std::string scheme(u.scheme());
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (scheme == "https") ep.tls = true;
+    else if (scheme == "http") ep.tls = false;
+    else return Error{ErrorKind::permanent, 0, "unsupported URL scheme '" + scheme + "' (https only)"};
+    ep.host = u.host_type() == boost::urls::host_type::ipv6 ? std::string(u.encoded_host_address())
+                                                           : std::string(u.encoded_host());
+    if (ep.host.empty()) return Error{ErrorKind::permanent, 0, "URL has no host: '" + std::string(url) + "'"};
+    ep.port = u.has_port() ? std::string(u.port()) : (ep.tls ? "443" : "80");
+    ep.target = std::string(u.encoded_path());
+    if (ep.target.empty()) ep.target = "/";
+    if (u.has_query()) ep.target += "?" + std::string(u.encoded_query());
+    if (!ep.tls && !is_loopback_host(ep.host))
+        return Error{ErrorKind::permanent, 0,
+                     "plain http:// is refused for non-loopback host '" + ep.host +
+                         "': use https:// (http is allowed only for 127.0.0.0/8, ::1 and localhost)"};
+    return ep;
+}
+
+namespace {
+
+std::optional<std::int64_t> parse_http_date(std::string_view v) {
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    auto comma = v.find(',');
+    if (comma == std::string_view::npos) return std::nullopt;
+    v.remove_prefix(comma + 1);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    if (v.size() < 20) return std::nullopt;
+    auto num = [&](std::size_t pos, std::size_t len) -> int {
+        int out = -1;
+        auto r = std::from_chars(v.data() + pos, v.data() + pos + len, out);
+        return r.ec == std::errc{} && r.ptr == v.data() + pos + len ? out : -1;
+    };
+    static constexpr std::array<std::string_view, 12> months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const int day = num(0, 2);
+    auto m = std::find(months.begin(), months.end(), v.substr(3, 3));
+    const int year = num(7, 4), hh = num(12, 2), mm = num(15, 2), ss = num(18, 2);
+    if (day < 1 || m == months.end() || year < 1970 || hh < 0 || mm < 0 || ss < 0 || hh > 23 || mm > 59 || ss > 60)
+        return std::nullopt;
+    using namespace std::chrono;
+    const year_month_day ymd{std::chrono::year{year}, month{static_cast<unsigned>(m - months.begin() + 1)},
+                             std::chrono::day{static_cast<unsigned>(day)}};
+    if (!ymd.ok()) return std::nullopt;
+    return sys_days{ymd}.time_since_epoch().count() * 86400LL + hh * 3600 + mm * 60 + ss;
+}
+
+std::string message_from_body(const std::string& body) {
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (!ec && v.is_object()) {
+        const auto& o = v.as_object();
+        if (auto* m = o.if_contains("errorMessage"); m && m->is_string()) return std::string(m->as_string());
+        if (auto* e = o.if_contains("errors"); e && e->is_array() && !e->as_array().empty()) {
+            const auto& first = e->as_array().front();
+            if (first.is_object())
+                if (auto* m = first.as_object().if_contains("message"); m && m->is_string()) {
+                    std::string out(m->as_string());
+                    if (auto* p = first.as_object().if_contains("path"); p && p->is_string())
+                        out = std::string(p->as_string()) + ": " + out;
+                    return out;
+                }
+        }
+        if (auto* e = o.if_contains("error"); e && e->is_string()) return std::string(e->as_string());
+        if (auto* m = o.if_contains("message")) {
+            if (m->is_string()) return std::string(m->as_string());
+            if (m->is_array()) {
+                std::string out;
+                for (const auto& s : m->as_array())
+                    if (s.is_string()) out += (out.empty() ? "" : "; ") + std::string(s.as_string());
+                if (!out.empty()) return out;
+            }
+        }
+    }
+    std::string text = body.substr(0, 300);
+    std::replace_if(text.begin(), text.end(), [](unsigned char c) { return c < 0x20; }, ' ');
+    return text;
+}
+
+}  // namespace
+
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
+                                                      std::chrono::system_clock::time_point now) {
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    if (value.empty()) return std::nullopt;
+    if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
+        std::int64_t s = 0;
+        auto r = std::from_chars(value.data(), value.data() + value.size(), s);
+        if (r.ec != std::errc{}) return std::nullopt;
+        return std::chrono::seconds{std::min<std::int64_t>(s, 24 * 3600)};
+    }
+    auto date = parse_http_date(value);
+    if (!date) return std::nullopt;
+    const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    return std::chrono::seconds{std::clamp<std::int64_t>(*date - t, 0, 24 * 3600)};
+}
+
+Error error_from_response(const HttpResponse& r, std::chrono::system_clock::time_point now) {
+    Error e;
+    e.status = r.status;
+    e.message = message_from_body(r.body);
+    if (e.message.empty()) e.message = "HTTP " + std::to_string(r.status);
+    if (r.status == 400 || r.status == 422) e.kind = ErrorKind::validation;
+    else if (r.status == 401 || r.status == 403) e.kind = ErrorKind::auth;
+    else if (r.status == 404) e.kind = ErrorKind::not_found;
+    else if (r.status == 409) e.kind = ErrorKind::not_ready;
+    else if (r.status == 429) e.kind = ErrorKind::rate_limited;
+    else if (r.status == 408 || r.status >= 500) e.kind = ErrorKind::transient;
+    else e.kind = ErrorKind::permanent;
+    e.uncertain = r.status >= 500;  // the server may have applied the write before failing
+    if (auto* ra = r.header("retry-after")) e.retry_after = parse_retry_after(*ra, now);
+    if (e.kind == ErrorKind::not_ready && !e.retry_after) e.retry_after = std::chrono::seconds{30};
+    return e;
+}
+
+}  // namespace rollout_mcp::rollout

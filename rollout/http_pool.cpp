@@ -1,0 +1,361 @@
+// HttpPool: per-host semaphore + idle keep-alive connections; one coroutine per request that connects (or
+// reuses), writes, reads under one deadline, and classifies what went wrong.
+#include "http_pool.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <deque>
+#include <optional>
+
+namespace rollout_mcp::rollout {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+struct Connection {
+    std::unique_ptr<beast::tcp_stream> plain;
+    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+    beast::flat_buffer buffer;
+    Clock::time_point idle_since;
+    beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+};
+
+using Waiter = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
+
+struct HostState {
+    std::size_t available = 0;
+    std::size_t in_flight = 0;
+    std::deque<std::unique_ptr<Connection>> idle;
+    std::deque<std::shared_ptr<Waiter>> waiters;
+};
+
+enum class Phase { writing, awaiting_reply, reading_reply };
+
+struct Exchange {
+    boost::system::error_code ec;
+    Phase phase = Phase::writing;
+    HttpResponse response;
+    bool reusable = false;
+};
+
+bool is_ip_literal(const std::string& host) {
+    boost::system::error_code ec;
+    asio::ip::make_address(host, ec);
+    return !ec;
+}
+
+std::string host_header(const Endpoint& ep) {
+    std::string h = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
+    if (ep.port != (ep.tls ? "443" : "80")) h += ":" + ep.port;
+    return h;
+}
+
+Error transport_error(const Endpoint& ep, std::string what, const boost::system::error_code& ec, bool uncertain) {
+    Error e{ErrorKind::transient, 0, what + " " + ep.key() + ": " + ec.message()};
+    if (ec == beast::error::timeout) e.message = what + " " + ep.key() + ": timed out";
+    e.uncertain = uncertain;
+    return e;
+}
+
+}  // namespace
+
+struct HttpPool::Impl {
+    explicit Impl(const HttpOptions& o) : ctx(ssl::context::tls_client) {
+        ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+        ctx.set_verify_mode(ssl::verify_peer);
+        boost::system::error_code ec;
+        if (o.use_system_ca) ctx.set_default_verify_paths(ec);
+        if (!o.extra_ca_pem.empty()) {
+            ctx.add_certificate_authority(asio::buffer(o.extra_ca_pem), ec);
+            if (ec) ca_error = "the extra CA PEM could not be loaded: " + ec.message();
+        }
+    }
+
+    ssl::context ctx;
+    std::string ca_error;
+    mutable std::mutex mu;
+    std::map<std::string, HostState> hosts;
+    PoolStats stats;
+};
+
+std::shared_ptr<HttpPool> HttpPool::create(HttpOptions options) {
+    return std::shared_ptr<HttpPool>(new HttpPool(std::move(options)));
+}
+
+HttpPool::HttpPool(HttpOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {
+    options_.max_concurrent_per_host = std::max<std::size_t>(1, options_.max_concurrent_per_host);
+}
+
+HttpPool::~HttpPool() = default;
+
+PoolStats HttpPool::stats() const {
+    std::lock_guard lock(impl_->mu);
+    PoolStats s = impl_->stats;
+    s.idle = 0;
+    for (const auto& [k, h] : impl_->hosts) s.idle += h.idle.size();
+    return s;
+}
+
+namespace {
+
+// Takes one of the host's request slots, waiting in line until `deadline`. False on timeout.
+asio::awaitable<bool> acquire_slot(HttpPool::Impl& impl, const std::string& key, std::size_t cap,
+                                   Clock::time_point deadline) {
+    auto ex = co_await asio::this_coro::executor;
+    std::shared_ptr<Waiter> me;
+    {
+        std::lock_guard lock(impl.mu);
+        auto [it, fresh] = impl.hosts.try_emplace(key);
+        HostState& hs = it->second;
+        if (fresh) hs.available = cap;
+        if (hs.available > 0) {
+            --hs.available;
+            ++hs.in_flight;
+            impl.stats.in_flight_peak = std::max(impl.stats.in_flight_peak, hs.in_flight);
+            co_return true;
+        }
+        me = std::make_shared<Waiter>(ex, 1);
+        hs.waiters.push_back(me);
+    }
+    asio::steady_timer timer(ex);
+    timer.expires_at(deadline);
+    using namespace asio::experimental::awaitable_operators;
+    co_await (me->async_receive(use_nothrow) || timer.async_wait(use_nothrow));
+    // Ownership is decided under the lock: a releaser that popped us has handed its slot over.
+    std::lock_guard lock(impl.mu);
+    auto& waiters = impl.hosts[key].waiters;
+    if (auto it = std::find(waiters.begin(), waiters.end(), me); it != waiters.end()) {
+        waiters.erase(it);
+        co_return false;
+    }
+    co_return true;
+}
+
+void release_slot(HttpPool::Impl& impl, const std::string& key) {
+    std::shared_ptr<Waiter> next;
+    {
+        std::lock_guard lock(impl.mu);
+        HostState& hs = impl.hosts[key];
+        if (hs.waiters.empty()) {
+            ++hs.available;
+            --hs.in_flight;
+        } else {
+            next = std::move(hs.waiters.front());
+            hs.waiters.pop_front();
+        }
+    }
+    if (next) next->try_send(boost::system::error_code{});
+}
+
+struct SlotGuard {
+    SlotGuard(HttpPool::Impl& i, std::string k) : impl(i), key(std::move(k)) {}
+    SlotGuard(const SlotGuard&) = delete;
+    SlotGuard& operator=(const SlotGuard&) = delete;
+    ~SlotGuard() { release_slot(impl, key); }
+    HttpPool::Impl& impl;
+    std::string key;
+};
+
+// The most recently used idle connection of this host that belongs to the caller's execution context
+// (a connection is bound to the io_context that opened it); expired ones are closed.
+std::unique_ptr<Connection> take_idle(HttpPool::Impl& impl, const std::string& key, std::chrono::seconds expiry,
+                                      const asio::any_io_executor& ex) {
+    std::unique_ptr<Connection> found;
+    std::deque<std::unique_ptr<Connection>> stale;
+    {
+        std::lock_guard lock(impl.mu);
+        auto& idle = impl.hosts[key].idle;
+        const auto now = Clock::now();
+        for (auto it = idle.end(); it != idle.begin() && !found;) {
+            --it;
+            if (now - (*it)->idle_since >= expiry) {
+                stale.push_back(std::move(*it));
+                it = idle.erase(it);
+            } else if (&asio::query((*it)->tcp().get_executor(), asio::execution::context) ==
+                       &asio::query(ex, asio::execution::context)) {
+                found = std::move(*it);
+                idle.erase(it);
+            }
+        }
+    }
+    return found;  // stale connections close here, outside the lock
+}
+
+void put_idle(HttpPool::Impl& impl, const std::string& key, std::unique_ptr<Connection> c, std::size_t cap) {
+    c->idle_since = Clock::now();
+    c->tcp().expires_never();
+    std::lock_guard lock(impl.mu);
+    auto& idle = impl.hosts[key].idle;
+    if (idle.size() < cap) idle.push_back(std::move(c));
+    else { auto drop = std::move(c); }
+}
+
+asio::awaitable<Result<std::unique_ptr<Connection>>> connect(HttpPool::Impl& impl, const Endpoint& ep,
+                                                             Clock::time_point deadline) {
+    auto ex = co_await asio::this_coro::executor;
+    tcp::resolver resolver(ex);
+    asio::steady_timer timer(ex);
+    timer.expires_at(deadline);
+    using namespace asio::experimental::awaitable_operators;
+    auto resolved = co_await (resolver.async_resolve(ep.host, ep.port, use_nothrow) || timer.async_wait(use_nothrow));
+    if (resolved.index() == 1)
+        co_return Error{ErrorKind::transient, 0, "resolving " + ep.host + " timed out"};
+    auto [rec, results] = std::get<0>(std::move(resolved));
+    if (rec) co_return transport_error(ep, "cannot resolve host of", rec, false);
+
+    auto c = std::make_unique<Connection>();
+    if (ep.tls) c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, impl.ctx);
+    else c->plain = std::make_unique<beast::tcp_stream>(ex);
+    c->tcp().expires_at(deadline);
+    auto [cec, endpoint] = co_await c->tcp().async_connect(results, use_nothrow);
+    if (cec) co_return transport_error(ep, "cannot connect to", cec, false);
+    c->tcp().socket().set_option(tcp::no_delay(true));
+    if (ep.tls) {
+        SSL* s = c->tls->native_handle();
+        if (is_ip_literal(ep.host)) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), ep.host.c_str());
+        } else {
+            SSL_set_tlsext_host_name(s, ep.host.c_str());  // SNI
+            SSL_set1_host(s, ep.host.c_str());             // certificate must name this host
+        }
+        auto [hec] = co_await c->tls->async_handshake(ssl::stream_base::client, use_nothrow);
+        if (hec) {
+            const long vr = SSL_get_verify_result(s);
+            if (vr != X509_V_OK)
+                co_return Error{ErrorKind::permanent, 0,
+                                "TLS certificate verification failed for " + ep.key() + ": " +
+                                    X509_verify_cert_error_string(vr)};
+            co_return transport_error(ep, "TLS handshake failed with", hec, false);
+        }
+    }
+    {
+        std::lock_guard lock(impl.mu);
+        ++impl.stats.connections_opened;
+    }
+    co_return std::move(c);
+}
+
+template <class Stream>
+asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http::request<http::string_body>& req,
+                                      std::size_t max_body, Clock::time_point deadline) {
+    Exchange out;
+    c.tcp().expires_at(deadline);
+    auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
+    if (wec) {
+        out.ec = wec;
+        co_return out;
+    }
+    out.phase = Phase::awaiting_reply;
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(64 * 1024);
+    parser.body_limit(max_body);
+    auto [rec, rn] = co_await http::async_read(stream, c.buffer, parser, use_nothrow);
+    if (rec) {
+        out.ec = rec;
+        if (parser.got_some()) out.phase = Phase::reading_reply;
+        co_return out;
+    }
+    auto res = parser.release();
+    out.response.status = res.result_int();
+    for (const auto& f : res) {
+        std::string name(f.name_string());
+        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+        out.response.headers[name] = std::string(f.value());
+    }
+    out.response.body = std::move(res.body());
+    out.reusable = res.keep_alive() && !res.need_eof();
+    co_return out;
+}
+
+}  // namespace
+
+asio::awaitable<Result<HttpResponse>> HttpPool::send(HttpRequest request) {
+    auto self = shared_from_this();  // keep the pool alive while this request runs
+    Impl& impl = *impl_;
+    auto parsed = parse_endpoint(request.url);
+    if (!parsed) co_return parsed.error();
+    const Endpoint ep = std::move(parsed).value();
+    if (ep.tls && !impl.ca_error.empty()) co_return Error{ErrorKind::permanent, 0, impl.ca_error};
+    const auto deadline = Clock::now() + options_.timeout;
+    const std::string key = ep.key();
+
+    const bool got_slot = co_await acquire_slot(impl, key, options_.max_concurrent_per_host, deadline);
+    std::optional<SlotGuard> guard;
+    if (got_slot) guard.emplace(impl, key);
+    if (!got_slot || Clock::now() >= deadline)
+        co_return Error{ErrorKind::transient, 0,
+                        "timed out waiting for a free request slot to " + key + " (too many requests in flight)"};
+
+    http::request<http::string_body> req{request.method, ep.target, 11};
+    req.set(http::field::host, host_header(ep));
+    req.set(http::field::user_agent, "rollout-mcp/0.1");
+    req.set(http::field::accept, "application/json");
+    for (const auto& [name, value] : request.headers) req.set(name, value);
+    if (!request.body.empty()) {
+        if (req.find(http::field::content_type) == req.end()) req.set(http::field::content_type, "application/json");
+        req.body() = std::move(request.body);
+    }
+    req.keep_alive(true);
+    req.prepare_payload();
+
+    for (int attempt = 0;; ++attempt) {
+        std::unique_ptr<Connection> c = take_idle(impl, key, options_.idle_expiry, co_await asio::this_coro::executor);
+        const bool reused = c != nullptr;
+        if (!c) {
+            auto fresh = co_await connect(impl, ep, deadline);
+            if (!fresh) co_return std::move(fresh).error();
+            c = std::move(fresh).value();
+        }
+        // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
+        Exchange ex;
+        if (c->tls) ex = co_await exchange_on(*c->tls, *c, req, options_.max_response_bytes, deadline);
+        else ex = co_await exchange_on(*c->plain, *c, req, options_.max_response_bytes, deadline);
+        if (!ex.ec) {
+            ex.response.reused_connection = reused;
+            if (reused) {
+                std::lock_guard lock(impl.mu);
+                ++impl.stats.requests_on_reused;
+            }
+            if (ex.reusable) put_idle(impl, key, std::move(c), options_.max_idle_per_host);
+            co_return std::move(ex.response);
+        }
+        // A pooled connection the server closed while idle fails before any reply byte: retry once, fresh.
+        const bool closed = ex.ec == http::error::end_of_stream || ex.ec == asio::error::eof ||
+                            ex.ec == asio::error::connection_reset || ex.ec == asio::error::broken_pipe ||
+                            ex.ec == ssl::error::stream_truncated;
+        if (reused && attempt == 0 && ex.ec != beast::error::timeout &&
+            (ex.phase == Phase::writing || (ex.phase == Phase::awaiting_reply && closed)))
+            continue;
+        if (ex.ec == http::error::body_limit)
+            co_return Error{ErrorKind::permanent, 0,
+                            "the reply from " + key + " exceeds " + std::to_string(options_.max_response_bytes) +
+                                " bytes",
+                            true};
+        if (ex.phase == Phase::writing) co_return transport_error(ep, "sending the request to", ex.ec, false);
+        co_return transport_error(ep, "reading the reply from", ex.ec, true);
+    }
+}
+
+}  // namespace rollout_mcp::rollout

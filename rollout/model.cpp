@@ -1,0 +1,265 @@
+#include "model.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+namespace rollout_mcp::rollout {
+namespace json = boost::json;
+
+namespace {
+
+bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+    if (pos + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+}  // namespace
+
+std::optional<Timestamp> parse_iso8601(std::string_view s) {
+    int y, mo, d, h, mi, sec = 0;
+    if (!digits(s, 0, 4, y) || s.size() < 16 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
+        !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't') || !digits(s, 11, 2, h) || s[13] != ':' ||
+        !digits(s, 14, 2, mi))
+        return std::nullopt;
+    std::size_t pos = 16;
+    if (pos < s.size() && s[pos] == ':') {
+        if (!digits(s, pos + 1, 2, sec)) return std::nullopt;
+        pos += 3;
+        if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+            ++pos;
+            const std::size_t start = pos;
+            while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
+            if (pos == start) return std::nullopt;
+        }
+    }
+    if (pos >= s.size()) return std::nullopt;  // no offset: ambiguous local time
+    int offset = 0;
+    if (s[pos] == 'Z' || s[pos] == 'z') {
+        ++pos;
+    } else if (s[pos] == '+' || s[pos] == '-') {
+        const int sign = s[pos] == '-' ? -1 : 1;
+        int oh, om = 0;
+        if (!digits(s, pos + 1, 2, oh)) return std::nullopt;
+        pos += 3;
+        if (pos < s.size() && s[pos] == ':') {
+            if (!digits(s, pos + 1, 2, om)) return std::nullopt;
+            pos += 3;
+        } else if (pos < s.size()) {
+            if (!digits(s, pos, 2, om)) return std::nullopt;
+            pos += 2;
+        }
+        if (oh > 18 || om > 59) return std::nullopt;
+        offset = sign * (oh * 60 + om);
+    } else {
+        return std::nullopt;
+    }
+    if (pos != s.size() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    using namespace std::chrono;
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok()) return std::nullopt;
+    Timestamp t;
+    const std::int64_t local = sys_days{ymd}.time_since_epoch().count() * 86400LL + h * 3600 + mi * 60 + std::min(sec, 59);
+    t.utc_seconds = local - offset * 60LL;
+    t.offset_minutes = offset;
+    t.original = std::string(s);
+    return t;
+}
+
+std::string format_iso(std::int64_t utc_seconds, int offset_minutes) {
+    using namespace std::chrono;
+    const std::int64_t local = utc_seconds + offset_minutes * 60LL;
+    std::int64_t days = local / 86400, rem = local % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        --days;
+    }
+    const year_month_day ymd{sys_days{std::chrono::days{days}}};
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), static_cast<int>(rem / 3600),
+                  static_cast<int>(rem % 3600 / 60), static_cast<int>(rem % 60));
+    std::string out(buf);
+    if (offset_minutes == 0) return out + "Z";
+    const int a = std::abs(offset_minutes);
+    std::snprintf(buf, sizeof buf, "%c%02d:%02d", offset_minutes < 0 ? '-' : '+', a / 60, a % 60);
+    return out + buf;
+}
+
+std::string Timestamp::utc_iso() const { return format_iso(utc_seconds, 0); }
+std::string Timestamp::local_iso() const { return format_iso(utc_seconds, offset_minutes); }
+Timestamp Timestamp::plus_minutes(int minutes) const {
+    Timestamp t = *this;
+    t.utc_seconds += minutes * 60LL;
+    t.original = local_iso();
+    return t;
+}
+
+std::string buyer_local_id(const std::optional<std::string>& buyer_id, std::string_view tour_id) {
+    return buyer_id ? *buyer_id : "tour-" + std::string(tour_id);
+}
+std::string visit_local_id(std::string_view tour_id, std::string_view property_id) {
+    return std::string(tour_id) + "/" + std::string(property_id);
+}
+std::string feedback_local_id(const Feedback& f) {
+    return f.tour_id + "/" + f.property_id + "/" + buyer_local_id(f.buyer_id, f.tour_id);
+}
+
+namespace {
+
+// Field readers: each returns an Error naming `path.key`.
+struct Reader {
+    const json::object& obj;
+    std::string path;
+
+    Error bad(std::string_view key, std::string_view rule) const {
+        return Error{ErrorKind::validation, 0, path + "." + std::string(key) + ": " + std::string(rule)};
+    }
+    // Required: a non-empty string (integers accepted for ids and converted).
+    Result<std::string> str(std::string_view key, std::size_t max_len = 200, bool allow_number = true) const {
+        auto o = opt_str(key, max_len, allow_number);
+        if (!o) return std::move(o).error();
+        if (!o.value()) return bad(key, "required");
+        return std::move(*o.value());
+    }
+    Result<std::optional<std::string>> opt_str(std::string_view key, std::size_t max_len = 200,
+                                               bool allow_number = true) const {
+        const json::value* v = obj.if_contains(key);
+        if (!v || v->is_null()) return std::optional<std::string>{};
+        std::string s;
+        if (v->is_string()) s = std::string(v->as_string());
+        else if (allow_number && v->is_int64()) s = std::to_string(v->get_int64());
+        else if (allow_number && v->is_uint64()) s = std::to_string(v->get_uint64());
+        else return bad(key, allow_number ? "must be a string or an integer" : "must be a string");
+        if (s.find_first_not_of(" \t\r\n") == std::string::npos) return bad(key, "must not be empty");
+        if (s.size() > max_len) return bad(key, "must be at most " + std::to_string(max_len) + " characters");
+        return std::optional<std::string>{std::move(s)};
+    }
+    Result<std::optional<Timestamp>> opt_time(std::string_view key) const {
+        auto s = opt_str(key, 64, false);
+        if (!s) return std::move(s).error();
+        if (!s.value()) return std::optional<Timestamp>{};
+        auto t = parse_iso8601(*s.value());
+        if (!t)
+            return bad(key, "not an ISO 8601 date-time with a UTC offset (e.g. 2026-03-01T14:00:00-06:00), got \"" +
+                                *s.value() + "\"");
+        return std::optional<Timestamp>{*t};
+    }
+};
+
+Result<const json::object*> as_object(const json::value& v, const std::string& path) {
+    if (!v.is_object()) return Error{ErrorKind::validation, 0, path + ": must be an object"};
+    return &v.as_object();
+}
+
+#define ROLLOUT_TRY(var, expr)                       \
+    auto var##_r = (expr);                           \
+    if (!var##_r) return std::move(var##_r).error(); \
+    auto var = std::move(var##_r).value()
+
+Result<PropertyVisit> parse_visit(const json::value& v, const std::string& path) {
+    ROLLOUT_TRY(o, as_object(v, path));
+    Reader r{*o, path};
+    PropertyVisit p;
+    ROLLOUT_TRY(pid, r.str("propertyId"));
+    ROLLOUT_TRY(addr, r.str("address", 500, false));
+    ROLLOUT_TRY(when, r.opt_time("visitTime"));
+    if (!when) return r.bad("visitTime", "required");
+    p.property_id = std::move(pid);
+    p.address = std::move(addr);
+    p.visit_time = *when;
+    if (const json::value* d = o->if_contains("durationMinutes"); d && !d->is_null()) {
+        if (!d->is_int64() || d->get_int64() < 1 || d->get_int64() > 24 * 60)
+            return r.bad("durationMinutes", "must be an integer from 1 to 1440");
+        p.duration_minutes = static_cast<int>(d->get_int64());
+    }
+    ROLLOUT_TRY(notes, r.opt_str("notes", 5000, false));
+    p.notes = std::move(notes);
+    return p;
+}
+
+}  // namespace
+
+Result<Tour> parse_tour(const json::value& v, std::string_view path_sv) {
+    const std::string path(path_sv);
+    ROLLOUT_TRY(o, as_object(v, path));
+    Reader r{*o, path};
+    Tour t;
+    ROLLOUT_TRY(tid, r.str("tourId"));
+    ROLLOUT_TRY(aid, r.str("agentId"));
+    ROLLOUT_TRY(aemail, r.opt_str("agentEmail", 254, false));
+    if (aemail && aemail->find('@') == std::string::npos) return r.bad("agentEmail", "must be an email address");
+    ROLLOUT_TRY(bid, r.opt_str("buyerId"));
+    ROLLOUT_TRY(tz, r.opt_str("timeZone", 64, false));
+    t.tour_id = std::move(tid);
+    t.agent_id = std::move(aid);
+    t.agent_email = std::move(aemail);
+    t.buyer_id = std::move(bid);
+    t.time_zone = std::move(tz);
+    if (const json::value* b = o->if_contains("buyer"); b && !b->is_null()) {
+        ROLLOUT_TRY(bo, as_object(*b, path + ".buyer"));
+        Reader br{*bo, path + ".buyer"};
+        Buyer buyer;
+        ROLLOUT_TRY(name, br.opt_str("name", 200, false));
+        ROLLOUT_TRY(email, br.opt_str("email", 254, false));
+        ROLLOUT_TRY(phone, br.opt_str("phone", 40, false));
+        if (email && email->find('@') == std::string::npos) return br.bad("email", "must be an email address");
+        buyer.name = std::move(name);
+        buyer.email = std::move(email);
+        buyer.phone = std::move(phone);
+        t.buyer = std::move(buyer);
+    }
+    const json::value* props = o->if_contains("properties");
+    if (!props || props->is_null()) return r.bad("properties", "required");
+    if (!props->is_array()) return r.bad("properties", "must be an array");
+    const auto& arr = props->as_array();
+    if (arr.empty()) return r.bad("properties", "must contain at least one property visit");
+    if (arr.size() > 100) return r.bad("properties", "must contain at most 100 property visits");
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+        ROLLOUT_TRY(visit, parse_visit(arr[i], path + ".properties[" + std::to_string(i) + "]"));
+        for (const auto& prev : t.properties)
+            if (prev.property_id == visit.property_id)
+                return Error{ErrorKind::validation, 0,
+                             path + ".properties[" + std::to_string(i) + "].propertyId: duplicate \"" +
+                                 visit.property_id + "\" in this tour"};
+        t.properties.push_back(std::move(visit));
+    }
+    return t;
+}
+
+Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv) {
+    const std::string path(path_sv);
+    ROLLOUT_TRY(o, as_object(v, path));
+    Reader r{*o, path};
+    Feedback f;
+    ROLLOUT_TRY(pid, r.str("propertyId"));
+    ROLLOUT_TRY(tid, r.str("tourId"));
+    ROLLOUT_TRY(bid, r.opt_str("buyerId"));
+    ROLLOUT_TRY(text, r.str("feedback", 20000, false));
+    ROLLOUT_TRY(level, r.opt_str("interestLevel", 40, false));
+    ROLLOUT_TRY(when, r.opt_time("timestamp"));
+    ROLLOUT_TRY(addr, r.opt_str("address", 500, false));
+    f.property_id = std::move(pid);
+    f.tour_id = std::move(tid);
+    f.buyer_id = std::move(bid);
+    f.feedback = std::move(text);
+    f.interest_level = std::move(level);
+    f.timestamp = std::move(when);
+    f.address = std::move(addr);
+    if (const json::value* rt = o->if_contains("rating"); rt && !rt->is_null()) {
+        if (!rt->is_number()) return r.bad("rating", "must be a number from 0 to 5");
+        const double d = rt->to_number<double>();
+        if (!(d >= 0 && d <= 5)) return r.bad("rating", "must be a number from 0 to 5");
+        f.rating = d;
+    }
+    return f;
+}
+
+}  // namespace rollout_mcp::rollout

@@ -1,0 +1,236 @@
+// Config loading: defaults, TOML keys of every type, errors naming file and key, env overrides, validation.
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+namespace rollout_mcp {
+namespace {
+using namespace std::chrono_literals;
+
+class ConfigFile {
+public:
+    explicit ConfigFile(const std::string& text) {
+        static std::atomic<int> n{0};
+        path_ = (std::filesystem::temp_directory_path() /
+                 ("rollout-mcp-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml"))
+                    .string();
+        std::ofstream(path_) << text;
+    }
+    ~ConfigFile() { std::filesystem::remove(path_); }
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// The ConfigError message of loading `text` (with `env`), or "" when it loads.
+std::string error_of(const std::string& text, const std::vector<std::string>& env = {}) {
+    ConfigFile file(text);
+    try {
+        load_config(file.path(), env);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return {};
+}
+
+std::string env_error_of(const std::vector<std::string>& env) {
+    try {
+        load_config("", env);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return {};
+}
+
+TEST(Config, Defaults) {
+    auto c = load_config("", {});
+    EXPECT_EQ(c.server.bind, "127.0.0.1");
+    EXPECT_EQ(c.server.port, 8080);
+    EXPECT_EQ(c.server.mcp_path, "/mcp");
+    EXPECT_EQ(c.server.max_body_bytes, 4u * 1024 * 1024);
+    EXPECT_EQ(c.server.request_timeout, 30s);
+    EXPECT_EQ(c.mcp.session_idle_timeout, 1800s);
+    EXPECT_EQ(c.mcp.sse_keepalive, 15s);
+    EXPECT_EQ(c.mcp.max_batch, 32u);
+    EXPECT_FALSE(c.mcp.test_fixtures);
+    EXPECT_EQ(c.auth.mode, "api_key");
+    EXPECT_EQ(c.log.level, "info");
+    EXPECT_EQ(c.storage.database, "./data/rollout-mcp.db");   // derived from data_dir
+    EXPECT_EQ(c.server.allowed_hosts, (std::vector<std::string>{"localhost", "127.0.0.1", "[::1]"}));
+}
+
+TEST(Config, EveryValueTypeFromToml) {
+    ConfigFile file(R"(
+[server]
+bind = "127.0.0.2"
+port = 9001
+threads = 3
+allowed_hosts = ["localhost", "mcp.internal"]
+allowed_origins = []
+request_timeout_ms = 2500
+max_body_bytes = 2048
+[mcp]
+session_idle_timeout_s = 60
+test_fixtures = true
+tools_page_size = 7
+[storage]
+data_dir = "/var/lib/x"
+[auth]
+mode = "none"
+[log]
+level = "debug"
+)");
+    auto c = load_config(file.path(), {});
+    EXPECT_EQ(c.server.bind, "127.0.0.2");
+    EXPECT_EQ(c.server.port, 9001);
+    EXPECT_EQ(c.server.threads, 3u);
+    EXPECT_EQ(c.server.allowed_hosts, (std::vector<std::string>{"localhost", "mcp.internal"}));
+    EXPECT_TRUE(c.server.allowed_origins.empty());
+    EXPECT_EQ(c.server.request_timeout, 2500ms);
+    EXPECT_EQ(c.server.max_body_bytes, 2048u);
+    EXPECT_EQ(c.mcp.session_idle_timeout, 60s);
+    EXPECT_TRUE(c.mcp.test_fixtures);
+    EXPECT_EQ(c.mcp.tools_page_size, 7u);
+    EXPECT_EQ(c.storage.database, "/var/lib/x/rollout-mcp.db");
+    EXPECT_EQ(c.auth.mode, "none");
+    EXPECT_EQ(c.log.level, "debug");
+}
+
+TEST(Config, UnknownSectionNamesFileAndSection) {
+    ConfigFile file("[srever]\nport = 1\n");
+    try {
+        load_config(file.path(), {});
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(file.path()), std::string::npos) << what;
+        EXPECT_NE(what.find("srever"), std::string::npos) << what;
+        EXPECT_NE(what.find("unknown section"), std::string::npos) << what;
+    }
+}
+
+TEST(Config, UnknownKeyNamesFileAndKey) {
+    ConfigFile file("[server]\nprot = 1\n");
+    try {
+        load_config(file.path(), {});
+        FAIL() << "expected ConfigError";
+    } catch (const ConfigError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(file.path()), std::string::npos) << what;
+        EXPECT_NE(what.find("server.prot"), std::string::npos) << what;
+        EXPECT_NE(what.find("unknown key"), std::string::npos) << what;
+    }
+}
+
+TEST(Config, SyntaxErrorNamesFileLineAndColumn) {
+    auto what = error_of("[server]\nport = = 3\n");
+    EXPECT_NE(what.find(".toml:2:"), std::string::npos) << what;
+}
+
+TEST(Config, WrongTypesAreRejectedWithTheKey) {
+    struct Case {
+        const char* text;
+        const char* key;
+        const char* reason;
+    };
+    for (auto c : {Case{"[server]\nport = \"80\"", "server.port", "must be an integer"},
+                   Case{"[server]\nport = 80.5", "server.port", "must be an integer"},
+                   Case{"[server]\nbind = 1", "server.bind", "must be a string"},
+                   Case{"[mcp]\ntest_fixtures = 1", "mcp.test_fixtures", "true or false"},
+                   Case{"[mcp]\ntest_fixtures = \"true\"", "mcp.test_fixtures", "true or false"},
+                   Case{"[server]\nallowed_hosts = \"localhost\"", "server.allowed_hosts", "array of strings"},
+                   Case{"[server]\nallowed_hosts = [1]", "server.allowed_hosts", "array of strings"},
+                   Case{"server = 1", "server", "must be a table"}}) {
+        auto what = error_of(c.text);
+        EXPECT_NE(what.find(c.key), std::string::npos) << c.text << " -> " << what;
+        EXPECT_NE(what.find(c.reason), std::string::npos) << c.text << " -> " << what;
+    }
+}
+
+TEST(Config, RangesAreEnforced) {
+    for (const char* text : {"[server]\nport = 65536", "[server]\nport = -1", "[server]\nmax_body_bytes = 10",
+                             "[server]\nrequest_timeout_ms = 99", "[server]\nthreads = 257",
+                             "[mcp]\ntools_page_size = 0", "[mcp]\nmax_sessions = 0", "[mcp]\nmax_json_depth = 3",
+                             "[mcp]\nsse_keepalive_ms = 5"}) {
+        auto what = error_of(text);
+        EXPECT_NE(what.find("must be between"), std::string::npos) << text << " -> " << what;
+    }
+    EXPECT_EQ(error_of("[server]\nport = 65535"), "");
+    EXPECT_EQ(error_of("[server]\nport = 0"), "");
+}
+
+TEST(Config, EnvironmentOverridesTheFile) {
+    ConfigFile file("[server]\nport = 9001\n[mcp]\nmax_sessions = 5\n");
+    auto c = load_config(file.path(), {"ROLLOUT_MCP_SERVER_PORT=9100", "ROLLOUT_MCP_MCP_TEST_FIXTURES=true",
+                                       "ROLLOUT_MCP_SERVER_ALLOWED_HOSTS= a.example , b ,,c",
+                                       "ROLLOUT_MCP_MCP_SESSION_IDLE_TIMEOUT_S=5", "ROLLOUT_MCP_LOG_LEVEL=warning",
+                                       "ROLLOUT_MCP_SERVER_WRITE_TIMEOUT_MS=1234", "PATH=/usr/bin", "NOEQUALS"});
+    EXPECT_EQ(c.server.port, 9100);
+    EXPECT_EQ(c.mcp.max_sessions, 5u);   // from the file, untouched
+    EXPECT_TRUE(c.mcp.test_fixtures);
+    EXPECT_EQ(c.server.allowed_hosts, (std::vector<std::string>{"a.example", "b", "c"}));
+    EXPECT_EQ(c.mcp.session_idle_timeout, 5s);
+    EXPECT_EQ(c.log.level, "warning");
+    EXPECT_EQ(c.server.write_timeout, 1234ms);
+}
+
+TEST(Config, EnvironmentBooleansAcceptOneAndZero) {
+    EXPECT_TRUE(load_config("", {"ROLLOUT_MCP_MCP_TEST_FIXTURES=1"}).mcp.test_fixtures);
+    EXPECT_FALSE(load_config("", {"ROLLOUT_MCP_MCP_TEST_FIXTURES=0"}).mcp.test_fixtures);
+}
+
+TEST(Config, BadEnvironmentValuesNameTheVariable) {
+    for (const char* entry : {"ROLLOUT_MCP_SERVER_PORT=90x", "ROLLOUT_MCP_SERVER_PORT=", "ROLLOUT_MCP_SERVER_PORT=99999",
+                              "ROLLOUT_MCP_SERVER_PORT=-5", "ROLLOUT_MCP_SERVER_PORT=99999999999999999999999",
+                              "ROLLOUT_MCP_MCP_TEST_FIXTURES=yes"}) {
+        const std::string e = entry;
+        auto what = env_error_of({e});
+        EXPECT_NE(what.find("environment " + e.substr(0, e.find('='))), std::string::npos) << entry << " -> " << what;
+    }
+}
+
+TEST(Config, AuthNoneRequiresALoopbackBind) {
+    for (const char* bind : {"0.0.0.0", "10.1.2.3", "::", "192.168.1.1"}) {
+        auto what = env_error_of({"ROLLOUT_MCP_AUTH_MODE=none", std::string("ROLLOUT_MCP_SERVER_BIND=") + bind});
+        EXPECT_NE(what.find("auth.mode"), std::string::npos) << bind << " -> " << what;
+    }
+    for (const char* bind : {"127.0.0.1", "127.0.0.5", "::1", "localhost"})
+        EXPECT_NO_THROW(load_config("", {"ROLLOUT_MCP_AUTH_MODE=none", std::string("ROLLOUT_MCP_SERVER_BIND=") + bind}))
+            << bind;
+    // api_key may bind anywhere.
+    EXPECT_NO_THROW(load_config("", {"ROLLOUT_MCP_SERVER_BIND=0.0.0.0"}));
+}
+
+TEST(Config, ValidationErrors) {
+    EXPECT_NE(error_of("[auth]\nmode = \"basic\"").find("auth.mode"), std::string::npos);
+    EXPECT_NE(error_of("[server]\nmcp_path = \"mcp\"").find("server.mcp_path"), std::string::npos);
+    EXPECT_NE(error_of("[server]\nbind = \"\"").find("server.bind"), std::string::npos);
+    EXPECT_NE(error_of("[log]\nlevel = \"verbose\"").find("log.level"), std::string::npos);
+    EXPECT_NE(error_of("[server]\nallowed_hosts = [\"bad host\"]").find("server.allowed_hosts"), std::string::npos);
+    EXPECT_NE(error_of("[server]\nallowed_origins = [\"\"]").find("server.allowed_origins"), std::string::npos);
+    EXPECT_NE(error_of("[storage]\ndata_dir = \"\"").find("storage.data_dir"), std::string::npos);
+}
+
+TEST(Config, LoopbackAddresses) {
+    for (const char* h : {"127.0.0.1", "127.10.0.1", "::1", "[::1]", "localhost"})
+        EXPECT_TRUE(is_loopback_address(h)) << h;
+    for (const char* h : {"0.0.0.0", "10.0.0.1", "::", "", "localhost.evil.com", "128.0.0.1"})
+        EXPECT_FALSE(is_loopback_address(h)) << h;
+}
+
+// Known bug (server/config.cpp is_loopback_address): any text starting with "127." counts as loopback.
+// Harmless today because HttpServer::listen() only accepts IP literals; enable once fixed.
+TEST(Config, LoopbackRejectsHostNamesThatStartWith127) {
+    EXPECT_FALSE(is_loopback_address("127.evil.com"));
+    EXPECT_FALSE(is_loopback_address("127.0.0.1.nip.io"));
+}
+
+}  // namespace
+}  // namespace rollout_mcp

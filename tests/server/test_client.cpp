@@ -1,0 +1,316 @@
+// A minimal blocking HTTP/1.x client over POSIX sockets for the loopback tests: arbitrary bytes out,
+// full responses (Content-Length, chunked, read-to-close) or SSE events in, always with a deadline.
+#include "test_client.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace rollout_mcp::test {
+namespace json = boost::json;
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    return s.substr(i);
+}
+
+
+}  // namespace
+
+// ---------------------------------------------------------------- responses and events
+
+std::string HttpResponse::header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? std::string() : it->second;
+}
+
+json::value HttpResponse::json() const {
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    return ec ? json::value() : v;
+}
+
+json::value SseEvent::json() const {
+    boost::system::error_code ec;
+    auto v = json::parse(data, ec);
+    return ec ? json::value() : v;
+}
+
+namespace {
+
+// One event block (without the blank line that ends it).
+SseEvent parse_block(std::string_view block) {
+    SseEvent ev;
+    bool any_field = false;
+    bool first_data = true;
+    while (!block.empty()) {
+        auto nl = block.find('\n');
+        auto line = block.substr(0, nl);
+        block = nl == std::string_view::npos ? std::string_view() : block.substr(nl + 1);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty() || line.front() == ':') continue;
+        auto colon = line.find(':');
+        auto field = line.substr(0, colon);
+        std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+        if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+        any_field = true;
+        if (field == "id") {
+            ev.id = value;
+            ev.has_id = true;
+        } else if (field == "event") {
+            ev.event = value;
+        } else if (field == "data") {
+            if (!first_data) ev.data += '\n';
+            ev.data += value;
+            first_data = false;
+        } else if (field == "retry") {
+            ev.retry = std::stoull(std::string(value));
+        }
+    }
+    ev.comment_only = !any_field;
+    return ev;
+}
+
+}  // namespace
+
+std::vector<SseEvent> parse_sse(std::string_view body) {
+    std::vector<SseEvent> out;
+    while (!body.empty()) {
+        auto end = body.find("\n\n");
+        if (end == std::string_view::npos) break;
+        auto ev = parse_block(body.substr(0, end));
+        if (!ev.comment_only) out.push_back(std::move(ev));
+        body.remove_prefix(end + 2);
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------- Client
+
+Client::Client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd_);
+        throw std::runtime_error("connect: " + std::string(std::strerror(errno)));
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+Client::~Client() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool Client::send(std::string_view bytes) {
+    while (!bytes.empty()) {
+        auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+bool Client::fill(Deadline deadline) {
+    if (eof_) return false;
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{fd_, POLLIN, 0};
+        int r = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        char buf[16384];
+        auto n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            eof_ = true;
+            return false;
+        }
+        raw_.append(buf, static_cast<std::size_t>(n));
+        return true;
+    }
+}
+
+bool Client::read_head_into(HttpResponse& r, Deadline deadline) {
+    for (;;) {
+        std::size_t end;
+        while ((end = raw_.find("\r\n\r\n")) == std::string::npos)
+            if (!fill(deadline)) {
+                r.error = eof_ ? "connection closed before a complete head" : "timeout reading the head";
+                return false;
+            }
+        std::istringstream head(raw_.substr(0, end));
+        raw_.erase(0, end + 4);
+        std::string line;
+        std::getline(head, line);
+        if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12) {
+            r.error = "bad status line: " + line;
+            return false;
+        }
+        r.minor_version = static_cast<unsigned>(line[7] - '0');
+        r.status = std::stoi(line.substr(9, 3));
+        r.headers.clear();
+        while (std::getline(head, line)) {
+            auto colon = line.find(':');
+            if (colon == std::string::npos) continue;
+            r.headers[lower(line.substr(0, colon))] = trim(line.substr(colon + 1));
+        }
+        if (r.status >= 200) break;   // skip 100 Continue
+    }
+    chunked_ = lower(r.header("transfer-encoding")).find("chunked") != std::string::npos;
+    body_done_ = false;
+    sse_buf_.clear();
+    return true;
+}
+
+bool Client::read_chunk(std::string& out, Deadline deadline) {
+    std::size_t eol;
+    while ((eol = raw_.find("\r\n")) == std::string::npos)
+        if (!fill(deadline)) return false;
+    const std::size_t size = std::stoul(raw_.substr(0, eol), nullptr, 16);
+    while (raw_.size() < eol + 2 + size + 2)
+        if (!fill(deadline)) return false;
+    out.append(raw_, eol + 2, size);
+    raw_.erase(0, eol + 2 + size + 2);   // a last chunk has no trailers here
+    if (size == 0) body_done_ = true;
+    return true;
+}
+
+HttpResponse Client::read_response(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    HttpResponse r;
+    if (!read_head_into(r, deadline)) {
+        r.status = 0;
+        return r;
+    }
+    auto fail = [&](const char* why) {
+        r.error = eof_ ? std::string(why) + " (connection closed)" : std::string(why) + " (timeout)";
+        r.status = 0;
+        return r;
+    };
+    if (chunked_) {
+        while (!body_done_)
+            if (!read_chunk(r.body, deadline)) return fail("incomplete chunked body");
+    } else if (r.has_header("content-length")) {
+        const std::size_t n = std::stoul(r.header("content-length"));
+        while (raw_.size() < n)
+            if (!fill(deadline)) return fail("incomplete body");
+        r.body = raw_.substr(0, n);
+        raw_.erase(0, n);
+    } else if (r.status != 204 && r.status != 304) {
+        while (fill(deadline)) {
+        }
+        if (!eof_) return fail("body without length did not end");
+        r.body = std::move(raw_);
+        raw_.clear();
+    }
+    body_done_ = true;
+    return r;
+}
+
+HttpResponse Client::read_head(std::chrono::milliseconds timeout) {
+    HttpResponse r;
+    if (!read_head_into(r, std::chrono::steady_clock::now() + timeout)) r.status = 0;
+    return r;
+}
+
+std::optional<SseEvent> Client::next_event(std::chrono::milliseconds timeout, bool skip_comments) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        for (auto end = sse_buf_.find("\n\n"); end != std::string::npos; end = sse_buf_.find("\n\n")) {
+            auto ev = parse_block(std::string_view(sse_buf_).substr(0, end));
+            sse_buf_.erase(0, end + 2);
+            if (!ev.comment_only || !skip_comments) return ev;
+        }
+        if (body_done_) return std::nullopt;
+        if (chunked_) {
+            if (!read_chunk(sse_buf_, deadline)) return std::nullopt;
+        } else {
+            if (raw_.empty() && !fill(deadline)) {
+                if (eof_) body_done_ = true;
+                return std::nullopt;
+            }
+            sse_buf_ += raw_;
+            raw_.clear();
+        }
+    }
+}
+
+bool Client::wait_closed(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!eof_) {
+        raw_.clear();
+        if (!fill(deadline) && !eof_) return false;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- builders
+
+std::string http_request(std::string_view method, std::string_view target, const Headers& headers,
+                         std::string_view body, std::string_view version) {
+    std::string out;
+    out.append(method).append(" ").append(target).append(" ").append(version).append("\r\n");
+    bool has_length = false;
+    for (const auto& [name, value] : headers) {
+        out.append(name).append(": ").append(value).append("\r\n");
+        if (lower(name) == "content-length" || lower(name) == "transfer-encoding") has_length = true;
+    }
+    if (!has_length && (!body.empty() || method == "POST"))
+        out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+    out.append("\r\n").append(body);
+    return out;
+}
+
+std::string rpc_request(const json::value& id, std::string_view method, const json::object& params) {
+    json::object msg{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
+    if (!params.empty()) msg["params"] = params;
+    return json::serialize(msg);
+}
+
+std::string rpc_notification(std::string_view method, const json::object& params) {
+    json::object msg{{"jsonrpc", "2.0"}, {"method", method}};
+    if (!params.empty()) msg["params"] = params;
+    return json::serialize(msg);
+}
+
+std::size_t rss_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoul(line.substr(6));
+    return 0;
+}
+
+}  // namespace rollout_mcp::test

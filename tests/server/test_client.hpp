@@ -1,0 +1,89 @@
+// A minimal blocking HTTP/1.x client for the loopback tests (POSIX sockets): sends arbitrary bytes, reads
+// full responses or SSE events incrementally, always with a deadline.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace rollout_mcp::test {
+
+using namespace std::chrono_literals;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpResponse {
+    int status = 0;                          // 0: no complete response (see `error`)
+    unsigned minor_version = 1;
+    std::map<std::string, std::string> headers;   // lowercase names
+    std::string body;
+    std::string error;
+
+    std::string header(const std::string& lowercase_name) const;
+    bool has_header(const std::string& lowercase_name) const { return headers.count(lowercase_name) != 0; }
+    boost::json::value json() const;        // parsed body (null when it is not JSON)
+};
+
+struct SseEvent {
+    std::string id, event, data;
+    std::optional<std::uint64_t> retry;
+    bool has_id = false;
+    bool comment_only = false;              // a block of comment lines (keep-alive)
+    boost::json::value json() const;        // parsed data (null when empty/not JSON)
+};
+
+std::vector<SseEvent> parse_sse(std::string_view body);
+
+// One TCP connection to the server; blocking with deadlines, single-threaded use.
+class Client {
+public:
+    explicit Client(std::uint16_t port);
+    ~Client();
+    Client(const Client&) = delete;
+    Client& operator=(const Client&) = delete;
+
+    bool send(std::string_view bytes);       // false when the peer is gone
+    // A full response (Content-Length, chunked or read-to-close body).
+    HttpResponse read_response(std::chrono::milliseconds timeout = 5s);
+    // Only the head of a streamed (SSE) response; then next_event() reads its body incrementally.
+    HttpResponse read_head(std::chrono::milliseconds timeout = 5s);
+    // The next SSE event of the streamed body; nullopt on timeout or end of body/connection.
+    std::optional<SseEvent> next_event(std::chrono::milliseconds timeout, bool skip_comments = true);
+    bool body_ended() const { return body_done_; }
+    // Reads and discards until the server closes the connection; false on timeout.
+    bool wait_closed(std::chrono::milliseconds timeout);
+    bool closed() const { return eof_; }
+
+private:
+    using Deadline = std::chrono::steady_clock::time_point;
+    bool fill(Deadline deadline);            // more raw bytes; false on timeout or EOF
+    bool read_head_into(HttpResponse& r, Deadline deadline);
+    bool read_chunk(std::string& out, Deadline deadline);   // one chunk; sets body_done_ on the last
+    int fd_ = -1;
+    std::string raw_;
+    bool eof_ = false;
+    bool chunked_ = false;
+    bool body_done_ = false;
+    std::string sse_buf_;
+};
+
+// Wire form of a request; Content-Length is added when there is a body (or method is POST).
+std::string http_request(std::string_view method, std::string_view target, const Headers& headers,
+                         std::string_view body = {}, std::string_view version = "HTTP/1.1");
+
+// JSON-RPC text builders.
+std::string rpc_request(const boost::json::value& id, std::string_view method,
+                        const boost::json::object& params = {});
+std::string rpc_notification(std::string_view method, const boost::json::object& params = {});
+
+// VmRSS of this process in KiB.
+std::size_t rss_kib();
+
+}  // namespace rollout_mcp::test
