@@ -62,6 +62,9 @@ const KeySpec kKeys[] = {
     {"storage", "database", [](Config& c) -> Target { return &c.storage.database; }},
     {"storage", "master_key_file", [](Config& c) -> Target { return &c.storage.master_key_file; }},
     {"auth", "mode", [](Config& c) -> Target { return &c.auth.mode; }},
+    {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
+    {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
+    {"rollout", "extra_ca_file", [](Config& c) -> Target { return &c.rollout.extra_ca_file; }},
     {"log", "level", [](Config& c) -> Target { return &c.log.level; }},
 };
 // clang-format on

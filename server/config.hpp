@@ -50,6 +50,12 @@ struct AuthSettings {
     std::string mode = "api_key";            // "api_key" | "none" (loopback only)
 };
 
+struct RolloutClientSettings {
+    std::chrono::milliseconds request_timeout{30'000};   // one Rollout call, queueing included
+    std::size_t max_concurrent_per_host = 16;            // Rollout allows about 50 requests/s per team
+    std::string extra_ca_file;                           // PEM trusted besides the system store (tests)
+};
+
 struct LogSettings {
     std::string level = "info";              // debug | info | warning | error
 };
@@ -59,6 +65,7 @@ struct Config {
     McpSettings mcp;
     StorageSettings storage;
     AuthSettings auth;
+    RolloutClientSettings rollout;
     LogSettings log;
 };
 

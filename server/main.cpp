@@ -7,6 +7,7 @@
 #include "http_server.hpp"
 #include "log.hpp"
 #include "mcp_endpoint.hpp"
+#include "rollout_tools.hpp"
 #include "session.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "tool_registry.hpp"
@@ -70,7 +71,17 @@ int serve(const Config& config, const std::string& port_file) {
     } else {
         auth = make_api_key_authenticator(storage);
     }
+    rollout::HttpOptions http;
+    http.timeout = config.rollout.request_timeout;
+    http.max_concurrent_per_host = config.rollout.max_concurrent_per_host;
+    if (!config.rollout.extra_ca_file.empty()) {
+        std::ifstream in(config.rollout.extra_ca_file);
+        if (!in) throw std::runtime_error("rollout.extra_ca_file: cannot read " + config.rollout.extra_ca_file);
+        http.extra_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    TeamRollout team_rollout(storage, rollout::HttpPool::create(http));
     ToolRegistry tools;
+    register_rollout_tools(tools, team_rollout);
     if (config.mcp.test_fixtures) {
         register_fixture_tools(tools);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");
