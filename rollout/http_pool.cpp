@@ -292,6 +292,16 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http:
 }  // namespace
 
 asio::awaitable<Result<HttpResponse>> HttpPool::send(HttpRequest request) {
+    if (!options_.observer) co_return co_await send_once(std::move(request));
+    const auto method = request.method;
+    const std::string url = request.url;
+    const auto started = std::chrono::steady_clock::now();
+    auto result = co_await send_once(std::move(request));
+    options_.observer(method, url, result ? result->status : 0u, std::chrono::steady_clock::now() - started);
+    co_return result;
+}
+
+asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
     auto self = shared_from_this();  // keep the pool alive while this request runs
     Impl& impl = *impl_;
     auto parsed = parse_endpoint(request.url);

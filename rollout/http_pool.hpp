@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -27,6 +28,10 @@ struct HttpOptions {
     std::chrono::seconds idle_expiry{30};            // idle connections older than this are closed, not reused
     std::string extra_ca_pem;                        // trusted in addition to the system store (tests)
     bool use_system_ca = true;                       // load OpenSSL's default verify paths
+    // Called after every request with its method and URL, the HTTP status (0 = no response) and the
+    // time it took: the server's metrics hook. Must be cheap and thread-safe.
+    std::function<void(boost::beast::http::verb, const std::string& url, unsigned status,
+                       std::chrono::steady_clock::duration elapsed)> observer;
 };
 
 struct HttpRequest {
@@ -80,6 +85,7 @@ public:
 
 private:
     explicit HttpPool(HttpOptions options);
+    boost::asio::awaitable<Result<HttpResponse>> send_once(HttpRequest request);
     HttpOptions options_;
     std::unique_ptr<Impl> impl_;
 };

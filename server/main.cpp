@@ -7,6 +7,7 @@
 #include "http_server.hpp"
 #include "log.hpp"
 #include "mcp_endpoint.hpp"
+#include "readiness.hpp"
 #include "rollout_tools.hpp"
 #include "session.hpp"
 #include "storage/sqlite_storage.hpp"
@@ -74,6 +75,7 @@ int serve(const Config& config, const std::string& port_file) {
     rollout::HttpOptions http;
     http.timeout = config.rollout.request_timeout;
     http.max_concurrent_per_host = config.rollout.max_concurrent_per_host;
+    http.observer = rollout_call_metrics();
     if (!config.rollout.extra_ca_file.empty()) {
         std::ifstream in(config.rollout.extra_ca_file);
         if (!in) throw std::runtime_error("rollout.extra_ca_file: cannot read " + config.rollout.extra_ca_file);
@@ -88,7 +90,10 @@ int serve(const Config& config, const std::string& port_file) {
     }
     auto sessions = mcp::make_in_memory_session_store(session_settings(config));
     McpEndpoint endpoint(config, tools, *sessions, *auth);
-    HttpServer server(config, endpoint, *sessions, [] { return boost::json::object{{"ready", true}}; });
+    Readiness readiness;
+    readiness.refresh_now(storage.direct());
+    HttpServer server(config, endpoint, *sessions, [&readiness] { return readiness.state(); });
+    server.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
     // last_used_at is remembered in memory per request and written in one transaction a minute.
     server.every(std::chrono::seconds(60), [&storage] {
         storage.post([](storage::Storage& s) {
