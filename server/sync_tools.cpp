@@ -181,6 +181,26 @@ asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ct
     auto client = std::get<0>(client_or);
     if (client->endpoints().automation.empty())
         co_return failure("create_automation is not available: this team's Rollout settings have no project environment");
+    // The referenced apps and credentials must exist in the team's project environment.
+    for (const char* part : {"trigger", "action"}) {
+        const auto& spec = args.at(part).as_object();
+        const std::string app(spec.at("appKey").as_string());
+        const std::string credential(spec.at("credentialKey").as_string());
+        const std::string path = "/credentials?appKey=" + rollout::url_encode(app);
+        auto listed = co_await client->request(rollout::Host::automation, boost::beast::http::verb::get, path);
+        if (!listed) co_return upstream(std::string("cannot check ") + part + ".credentialKey", listed.error());
+        bool found = false;
+        if (const auto* items = listed->if_array())
+            for (const auto& item : *items) {
+                if (!item.is_object()) continue;
+                const auto& o = item.get_object();
+                const auto* key = o.contains("credentialKey") ? o.if_contains("credentialKey") : o.if_contains("id");
+                if (key && rollout::id_of(*key) == credential) found = true;
+            }
+        if (!found)
+            co_return failure(std::string(part) + ".credentialKey: no credential \"" + credential + "\" for app \"" + app +
+                              "\" in this team's Rollout project");
+    }
     auto created = co_await client->create_automation(args);
     if (!created) co_return upstream("Rollout did not create the automation", created.error());
     co_return success("automation \"" + std::string(args.at("name").as_string()) + "\" created", {{"id", created->id}});
