@@ -110,6 +110,14 @@ HttpPool::HttpPool(HttpOptions options) : options_(std::move(options)), impl_(st
 
 HttpPool::~HttpPool() = default;
 
+void HttpPool::close_idle() {
+    std::vector<std::unique_ptr<Connection>> doomed;   // destroyed outside the lock
+    std::lock_guard lock(impl_->mu);
+    for (auto& [key, host] : impl_->hosts)
+        for (auto& c : host.idle) doomed.push_back(std::move(c));
+    for (auto& [key, host] : impl_->hosts) host.idle.clear();
+}
+
 PoolStats HttpPool::stats() const {
     std::lock_guard lock(impl_->mu);
     PoolStats s = impl_->stats;

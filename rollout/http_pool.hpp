@@ -79,6 +79,9 @@ public:
     boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request);
 
     PoolStats stats() const;
+    // Closes every idle keep-alive connection now. Call it before the io_context the connections were
+    // opened on is destroyed (server shutdown): a socket must not outlive its io_context.
+    void close_idle();
     const HttpOptions& options() const { return options_; }
 
     struct Impl;

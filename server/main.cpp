@@ -104,6 +104,7 @@ int serve(const Config& config, const std::string& port_file) {
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
     const int code = server.run();
+    team_rollout.shutdown();
     storage.stop();
     (void)storage.direct().flush_last_used();
     return code;

@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# rollout_e2e.sh --server RMCP_BIN --fake FAKE_BIN [--tls] [--timeout SECS]
+# End-to-end test of the Rollout tools (issue 6 "Proof", issue 3 team isolation):
+#  1. starts fake-rollout on free loopback port(s) with a random client secret (--tls: also its TLS
+#     listener, with a throw-away CA written to CA.pem, plus a second TLS fake whose CA is not trusted),
+#  2. writes a config (auth api_key, port 0, temp data_dir; --tls: [rollout] extra_ca_file = CA.pem),
+#  3. creates two teams with `rollout-mcp tenant create` and reads their tenant ids from `tenant list`,
+#  4. starts `rollout-mcp serve`, waits for /healthz,
+#  5. runs rollout_e2e.mjs (Node 22 from tests/node_modules) with the URLs, keys, tenant ids and secret,
+#  6. stops both with SIGTERM (the server must exit 0 within 10 s) and greps the server's log for every
+#     secret used (client secrets, API keys, the Rollout tokens the server sent): none may appear.
+# Exit: 0 all good; 1 failure; 77 (CTest skip) when tests/node_modules lacks the MCP SDK.
+# ROLLOUT_E2E_KEEP=1 keeps the temporary directory (config, data, logs). ROLLOUT_E2E_SERVER_WRAPPER runs the
+# server under a tool (e.g. "valgrind --error-exitcode=99"; start-up and shutdown bounds grow to 120 s / 60 s).
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tests_dir=$(cd "$here/.." && pwd)
+SERVER=""; FAKE=""; TLS=0; CMD_TIMEOUT=150
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --server) SERVER=$2; shift 2;;
+    --fake) FAKE=$2; shift 2;;
+    --tls) TLS=1; shift;;
+    --timeout) CMD_TIMEOUT=$2; shift 2;;
+    *) echo "rollout_e2e.sh: unknown option $1" >&2; exit 2;;
+  esac
+done
+if [[ ! -e $tests_dir/node_modules/@modelcontextprotocol/sdk/package.json ]]; then
+  echo "SKIP: $tests_dir/node_modules/@modelcontextprotocol/sdk is missing (run: cd tests && npm ci)"; exit 77
+fi
+for b in "$SERVER" "$FAKE"; do
+  [[ -n $b && -x $b ]] || { echo "rollout_e2e.sh: binary '$b' not found or not executable (--server, --fake)" >&2; exit 1; }
+done
+SERVER=$(readlink -f "$SERVER"); FAKE=$(readlink -f "$FAKE")
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/rollout_e2e.XXXXXX")
+mkdir -p "$tmp/data"
+spid=""; fpid=""; f2pid=""
+stop_pid() {  # stop_pid PID: SIGKILL if still alive (cleanup path only)
+  if [[ -n $1 ]] && kill -0 "$1" 2>/dev/null; then kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; fi
+}
+cleanup() {
+  stop_pid "$spid"; stop_pid "$fpid"; stop_pid "$f2pid"
+  if [[ ${ROLLOUT_E2E_KEEP:-0} == 1 ]]; then echo "rollout_e2e.sh: kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'echo "rollout_e2e.sh: interrupted"; exit 130' INT TERM
+log_tail() { echo "---- $1 (last 40 lines) ----"; tail -n 40 "$1"; echo "----"; }
+die() {
+  echo "rollout_e2e.sh: FAIL $*"
+  local f; for f in "$tmp/server.log" "$tmp/fake.log" "$tmp/untrusted-fake.log"; do [[ -f $f ]] && log_tail "$f"; done
+  exit 1
+}
+
+# A random client secret (HS512 key) for this run.
+SECRET="e2e-$(od -An -N24 -tx1 /dev/urandom | tr -dc '0-9a-f')"
+
+# 1. The fake Rollout. start_fake NAME ARGS...: starts it, waits for its port file and /_fake/health
+# (20 s), sets FAKE_PID, FAKE_PORT, FAKE_TLS_PORT.
+start_fake() {
+  local name=$1; shift
+  "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$tmp/$name.port" "$@" > "$tmp/$name.log" 2>&1 &
+  FAKE_PID=$!; FAKE_PORT=""; FAKE_TLS_PORT=""
+  local deadline=$((SECONDS + 20)) want_tls=0 rc
+  [[ " $* " == *" --tls-port "* ]] && want_tls=1
+  while ((SECONDS < deadline)); do
+    kill -0 "$FAKE_PID" 2>/dev/null || { wait "$FAKE_PID"; rc=$?; FAKE_PID=""; echo "$name exited during start-up with status $rc"; return 1; }
+    if [[ -s $tmp/$name.port ]]; then
+      read -r FAKE_PORT FAKE_TLS_PORT < "$tmp/$name.port"
+      if [[ -n $FAKE_PORT && ( $want_tls == 0 || -n $FAKE_TLS_PORT ) ]] &&
+         [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$FAKE_PORT/_fake/health" || true) == 200 ]]; then
+        return 0
+      fi
+    fi
+    sleep 0.1
+  done
+  echo "$name not healthy within 20 s (port file: '$(cat "$tmp/$name.port" 2>/dev/null)')"; return 1
+}
+fake_args=(--client-secret "$SECRET")
+((TLS)) && fake_args+=(--tls-port 0 --ca-out "$tmp/ca.pem")
+start_fake fake "${fake_args[@]}"; frc=$?; fpid=$FAKE_PID
+((frc == 0)) || die "fake-rollout did not start"
+fport=$FAKE_PORT; tport=$FAKE_TLS_PORT
+((TLS)) && { [[ -n $tport && -s $tmp/ca.pem ]] || die "fake-rollout gave no TLS port or CA file"; }
+FAKE_URL="http://127.0.0.1:$fport"
+if ((TLS)); then BASE_URL="https://localhost:$tport"; else BASE_URL=$FAKE_URL; fi
+echo "rollout_e2e.sh: fake Rollout at $FAKE_URL (teams use $BASE_URL), pid $fpid"
+UNTRUSTED_URL=""
+if ((TLS)); then
+  # A second fake with its own throw-away CA, which the server is not told to trust.
+  start_fake untrusted-fake --client-secret "$SECRET" --tls-port 0; frc=$?; f2pid=$FAKE_PID
+  ((frc == 0)) || die "the second (untrusted) fake-rollout did not start"
+  UNTRUSTED_URL="https://localhost:$FAKE_TLS_PORT"
+  echo "rollout_e2e.sh: untrusted TLS fake at $UNTRUSTED_URL, pid $f2pid"
+fi
+
+# 2. The server's config.
+cat > "$tmp/config.toml" <<EOF
+[server]
+bind = "127.0.0.1"
+port = 0
+
+[storage]
+data_dir = "$tmp/data"
+
+[auth]
+mode = "api_key"
+
+[rollout]
+request_timeout_ms = 10000
+extra_ca_file = "$( ((TLS)) && echo "$tmp/ca.pem")"
+
+[log]
+level = "debug"
+EOF
+
+# 3. Two teams.
+create_team() {  # create_team NAME -> prints the API key
+  local out key
+  out=$("$SERVER" tenant create "$1" -c "$tmp/config.toml" 2>>"$tmp/admin.log") || { echo "tenant create $1 failed: $(cat "$tmp/admin.log")" >&2; return 1; }
+  key=$(sed -n 's/^API key (shown once, store it now): *//p' <<<"$out" | tr -d '[:space:]')
+  [[ $key == rmcp_* ]] || { echo "tenant create $1 printed no API key" >&2; return 1; }
+  printf '%s' "$key"
+}
+tenant_id() {  # tenant_id NAME -> the id from `tenant list` (name<TAB>tenant_id<TAB>keys=N)
+  "$SERVER" tenant list -c "$tmp/config.toml" 2>>"$tmp/admin.log" | awk -F'\t' -v n="$1" '$1 == n { print $2 }'
+}
+KEY_A=$(create_team e2e-team-a) || die "could not create team A"
+KEY_B=$(create_team e2e-team-b) || die "could not create team B"
+TENANT_A=$(tenant_id e2e-team-a); TENANT_B=$(tenant_id e2e-team-b)
+[[ -n $TENANT_A && -n $TENANT_B && $TENANT_A != "$TENANT_B" ]] || die "tenant ids from 'tenant list': '$TENANT_A' '$TENANT_B'"
+echo "rollout_e2e.sh: teams $TENANT_A and $TENANT_B"
+
+# 4. The server.
+# ROLLOUT_E2E_SERVER_WRAPPER (e.g. "valgrind --error-exitcode=99") runs the server under a tool.
+read -r -a wrapper <<<"${ROLLOUT_E2E_SERVER_WRAPPER:-}"
+( cd "$tmp" && exec "${wrapper[@]}" "$SERVER" serve -c "$tmp/config.toml" --port-file "$tmp/server.port" ) > "$tmp/server.out" 2> "$tmp/server.log" &
+spid=$!
+start_secs=20; ((${#wrapper[@]})) && start_secs=120
+deadline=$((SECONDS + start_secs)); port=""; code=""
+while ((SECONDS < deadline)); do
+  kill -0 "$spid" 2>/dev/null || { wait "$spid"; rc=$?; spid=""; die "server exited during start-up with status $rc"; }
+  [[ -z $port && -s $tmp/server.port ]] && port=$(tr -dc '0-9' < "$tmp/server.port")
+  if [[ -n $port ]]; then
+    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
+    [[ $code == 200 ]] && break
+  fi
+  sleep 0.1
+done
+[[ $code == 200 ]] || die "server not healthy within $start_secs s (port '${port:-<none>}', /healthz '${code:-<none>}')"
+MCP_URL="http://127.0.0.1:$port/mcp"
+echo "rollout_e2e.sh: rollout-mcp at $MCP_URL, pid $spid"
+
+# 5. The checks.
+node_args=(--url "$MCP_URL" --fake "$FAKE_URL" --base-url "$BASE_URL" --key-a "$KEY_A" --key-b "$KEY_B"
+           --tenant-a "$TENANT_A" --tenant-b "$TENANT_B" --secret "$SECRET" --secrets-out "$tmp/tokens.txt"
+           --timeout-ms $(((CMD_TIMEOUT - 5) * 1000)))
+((TLS)) && node_args+=(--expect-tls --untrusted-base-url "$UNTRUSTED_URL")
+timeout --kill-after=5 "$CMD_TIMEOUT" "$tests_dir/node22.sh" "$here/rollout_e2e.mjs" "${node_args[@]}"
+crc=$?
+((crc == 124)) && echo "rollout_e2e.sh: FAIL node script timed out after ${CMD_TIMEOUT}s"
+((crc == 77)) && { echo "SKIP: no Node 22 under tests/node_modules"; exit 77; }
+
+# 6. Stop both; the server must exit 0 after SIGTERM.
+src=0
+if kill -0 "$spid" 2>/dev/null; then
+  kill -TERM "$spid"
+  stop_ticks=100; ((${#wrapper[@]})) && stop_ticks=600
+  for ((i = 0; i < stop_ticks; i++)); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$spid" 2>/dev/null; then
+    echo "rollout_e2e.sh: FAIL server still running $((stop_ticks / 10)) s after SIGTERM"; kill -KILL "$spid"; wait "$spid" 2>/dev/null; src=1
+  else
+    wait "$spid"; rc=$?
+    if ((rc != 0)); then echo "rollout_e2e.sh: FAIL server exited with status $rc after SIGTERM"; src=1
+    else echo "ok - server exited 0 after SIGTERM"; fi
+  fi
+else
+  wait "$spid"; rc=$?; echo "rollout_e2e.sh: FAIL server died while the checks ran (status $rc)"; src=1
+fi
+spid=""
+for p in "$fpid" "$f2pid"; do
+  if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
+    kill -TERM "$p"
+    for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    stop_pid "$p"; wait "$p" 2>/dev/null
+  fi
+done
+fpid=""; f2pid=""
+
+# No secret in the server's logs (stderr, and stdout for good measure).
+lrc=0
+secrets=("client secret:$SECRET" "team A API key:$KEY_A" "team B API key:$KEY_B")
+rev_secret=""; for ((i = ${#SECRET} - 1; i >= 0; i--)); do rev_secret+=${SECRET:i:1}; done
+secrets+=("wrong client secret:wrong-$rev_secret")  # what rollout_e2e.mjs sends as the wrong secret
+n=0
+if [[ -s $tmp/tokens.txt ]]; then
+  while read -r kind tok; do [[ -n $tok ]] && { n=$((n + 1)); secrets+=("Rollout $kind #$n:$tok"); }; done < "$tmp/tokens.txt"
+fi
+((n > 0)) || { echo "rollout_e2e.sh: FAIL no Rollout tokens were collected from the fake (cannot check logs for them)"; lrc=1; }
+leaks=()
+for entry in "${secrets[@]}"; do
+  what=${entry%%:*}; value=${entry#*:}
+  [[ -n $value ]] || continue
+  if grep -qF -- "$value" "$tmp/server.log" "$tmp/server.out"; then leaks+=("$what"); fi
+done
+if ((${#leaks[@]})); then echo "rollout_e2e.sh: FAIL secrets in the server's log: ${leaks[*]}"; lrc=1
+else echo "ok - the server's log ($(wc -l < "$tmp/server.log") lines) contains none of ${#secrets[@]} secrets"; fi
+
+((crc != 0 || src != 0 || lrc != 0)) && log_tail "$tmp/server.log"
+((crc != 0)) && exit "$crc"
+((src != 0 || lrc != 0)) && exit 1
+exit 0
