@@ -56,10 +56,20 @@ asio::awaitable<std::variant<std::vector<Target>, std::string>> targets_for(Team
         if (!opened) co_return "cannot open the " + c.crm_type + " connection: " + opened.error().message;
         out.push_back({c.crm_type, std::string(opened->credential_key.text()), true});
     }
-    if (out.empty())
-        co_return crm_type == "all" ? std::string("crmType: no CRM is connected for this team; call configure_crm_connection first")
-                                    : "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first";
     auto connectors = co_await team.connectors(tenant, client);
+    if (out.empty()) {
+        std::string problem;
+        if (crm_type == "all") {
+            problem = "crmType: no CRM is connected for this team; call configure_crm_connection first";
+        } else {
+            bool known = !connectors;   // when Rollout cannot be asked, do not claim the key is unknown
+            if (connectors)
+                for (const auto& c : *connectors) known = known || (c.crm && c.key == crm_type);
+            problem = known ? "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first"
+                            : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)";
+        }
+        co_return problem;
+    }
     if (connectors)
         for (auto& t : out)
             for (const auto& c : *connectors)
