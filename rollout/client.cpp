@@ -138,7 +138,11 @@ asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::
     std::string page_path = path;
     for (std::size_t page = 0; page < config_.max_pages; ++page) {
         auto r = co_await request(Host::crm, verb::get, page_path, nullptr, cred);
-        if (!r) co_return std::move(r).error();
+        if (!r) {
+            // Named first: GCC 12 destroys loop-scoped locals before a converting co_return reads them.
+            Result<std::vector<json::object>> failed(std::move(r).error());
+            co_return failed;
+        }
         const auto* items = items_of(r.value());
         if (!items)
             co_return Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"};

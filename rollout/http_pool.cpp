@@ -343,7 +343,10 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
         const bool reused = c != nullptr;
         if (!c) {
             auto fresh = co_await connect(impl, ep, deadline);
-            if (!fresh) co_return std::move(fresh).error();
+            if (!fresh) {
+                Result<HttpResponse> failed(std::move(fresh).error());   // named: see the note on `done` below
+                co_return failed;
+            }
             c = std::move(fresh).value();
         }
         // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
@@ -357,7 +360,10 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
                 ++impl.stats.requests_on_reused;
             }
             if (ex.reusable) put_idle(impl, key, std::move(c), options_.max_idle_per_host);
-            co_return std::move(ex.response);
+            // Built as a named result first: GCC 12 destroys loop-scoped locals before a converting co_return
+            // has read them (ASan: heap-use-after-free).
+            Result<HttpResponse> done(std::move(ex.response));
+            co_return done;
         }
         // A pooled connection the server closed while idle fails before any reply byte: retry once, fresh.
         const bool closed = ex.ec == http::error::end_of_stream || ex.ec == asio::error::eof ||
