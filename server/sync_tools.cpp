@@ -33,7 +33,9 @@ json::object outcome_json(const Target& t, const rollout::SyncOutcome& o) {
     for (const auto& r : o.records)
         records.push_back(json::object{{"kind", r.kind}, {"localId", r.local_id}, {"externalId", r.external_id},
                                        {"action", rollout::to_string(r.action)}});
-    json::object out{{"crmType", t.crm_type}, {"status", o.ok() ? "success" : "error"}, {"records", std::move(records)}};
+    // jobId stays null until syncs go through the durable outbox (issue 4): this sync ran at once.
+    json::object out{{"crmType", t.crm_type}, {"status", o.ok() ? "success" : "error"}, {"jobId", nullptr},
+                     {"records", std::move(records)}};
     if (o.error) out["error"] = error_json(*o.error);
     return out;
 }
