@@ -42,8 +42,14 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
                                                            : std::string(u.encoded_host());
     if (ep.host.empty()) return Error{ErrorKind::permanent, 0, "URL has no host: '" + std::string(url) + "'"};
     ep.port = u.has_port() ? std::string(u.port()) : (ep.tls ? "443" : "80");
+    const bool numeric_port = !ep.port.empty() && ep.port.size() <= 5 &&
+                              std::all_of(ep.port.begin(), ep.port.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+                              std::stoul(ep.port) >= 1 && std::stoul(ep.port) <= 65535;
+    if (!numeric_port) return Error{ErrorKind::permanent, 0, "URL has no valid port: '" + std::string(url) + "'"};
     ep.target = std::string(u.encoded_path());
     if (ep.target.empty()) ep.target = "/";
+    if (ep.target.front() != '/')
+        return Error{ErrorKind::permanent, 0, "URL path must start with '/': '" + std::string(url) + "'"};
     if (u.has_query()) ep.target += "?" + std::string(u.encoded_query());
     if (!ep.tls && !is_loopback_host(ep.host))
         return Error{ErrorKind::permanent, 0,

@@ -113,8 +113,16 @@ std::optional<std::int64_t> jwt_expiry(std::string_view token) {
     const auto* exp = v.as_object().if_contains("exp");
     if (!exp) return std::nullopt;
     if (exp->is_int64()) return exp->get_int64();
-    if (exp->is_uint64()) return static_cast<std::int64_t>(exp->get_uint64());
-    if (exp->is_double()) return static_cast<std::int64_t>(exp->get_double());
+    if (exp->is_uint64()) {
+        if (exp->get_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+        return static_cast<std::int64_t>(exp->get_uint64());
+    }
+    if (exp->is_double()) {
+        const double d = exp->get_double();
+        // Out-of-range doubles (1e300, NaN) would be undefined behaviour to convert: not a usable exp.
+        if (!(d >= 0 && d < 9.0e15)) return std::nullopt;
+        return static_cast<std::int64_t>(d);
+    }
     return std::nullopt;
 }
 

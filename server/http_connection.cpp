@@ -3,6 +3,7 @@
 #include "http_connection.hpp"
 
 #include "http_message.hpp"
+#include "http_request_view.hpp"
 #include "log.hpp"
 #include "mcp_endpoint.hpp"
 #include "metrics.hpp"
@@ -63,29 +64,6 @@ using Request = http::request<http::string_body>;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-HttpRequest view_of(const Request& req) {
-    HttpRequest v;
-    v.method = sv(req.method_string());
-    v.target = sv(req.target());
-    v.version = req.version();
-    v.host = sv(req[http::field::host]);
-    if (auto it = req.find(http::field::origin); it != req.end()) {
-        v.has_origin = true;
-        v.origin = sv(it->value());
-    }
-    v.accept = sv(req[http::field::accept]);
-    v.content_type = sv(req[http::field::content_type]);
-    v.session_id = sv(req["Mcp-Session-Id"]);
-    v.protocol_version = sv(req["MCP-Protocol-Version"]);
-    if (auto it = req.find("Last-Event-ID"); it != req.end()) {
-        v.has_last_event_id = true;
-        v.last_event_id = sv(it->value());
-    }
-    v.authorization = sv(req[http::field::authorization]);
-    v.body = req.body();
-    return v;
-}
-
 HttpReply small_json(unsigned status, json::object body) {
     HttpReply r;
     r.status = status;
@@ -123,15 +101,19 @@ public:
     asio::awaitable<void> serve() {
         beast::flat_buffer buffer;
         for (;;) {
-            http::request_parser<http::string_body> parser;
-            parser.header_limit(static_cast<std::uint32_t>(cfg_.max_header_bytes));
-            parser.body_limit(cfg_.max_body_bytes);
+            BeastRequestParser parser;
+            configure_request_parser(parser, cfg_);
             handle_.idle = true;
             if (shared_.stopping) co_return;
             stream_.expires_after(cfg_.request_timeout);
             auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, use_nothrow);
             handle_.idle = false;
             if (ec) co_return co_await reject_read(ec);
+            if (auto problem = framing_problem(parser)) {
+                auto reply = transport_error(400, -32000, "Bad Request: " + *problem);
+                co_await write_reply(reply, parser.get().version(), false);
+                co_return;
+            }
             if (beast::iequals(parser.get()[http::field::expect], "100-continue") && !parser.is_done()) {
                 http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
                 auto [wec, wn] = co_await http::async_write(stream_, cont, use_nothrow);

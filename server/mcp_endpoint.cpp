@@ -149,8 +149,9 @@ std::shared_ptr<mcp::Session> McpEndpoint::session_for(const HttpRequest& reques
         return nullptr;
     }
     if (!request.protocol_version.empty() && !mcp::parse_revision(request.protocol_version)) {
-        error = transport_error(400, -32000, "Bad Request: Unsupported protocol version: " +
-                                                 std::string(request.protocol_version));
+        // The header's bytes are not echoed: they may be anything, and the body must stay valid JSON.
+        error = transport_error(400, -32000,
+                                "Bad Request: Unsupported protocol version in MCP-Protocol-Version (supported: 2025-11-25, 2025-06-18, 2025-03-26)");
         return nullptr;
     }
     session->touch();

@@ -1,0 +1,79 @@
+// Fuzz target: a JSON-RPC request body. jsonrpc::parse with the server's depth limit and classify() on the
+// message (or on each element of a batch), then the same body POSTed through McpEndpoint::handle: once
+// without a session (initialize and the checks before any session lookup) and once in a live session of
+// each protocol revision (2025-03-26 accepts batches; 2025-06-18/2025-11-25 refuse them; 2025-11-25
+// reports invalid tool arguments as tool errors).
+//
+// Properties: no crash/UB/leak; no exception out of handle(); classify() and the reply builders agree
+// (an id it reads back is a string or an integer; error() is valid JSON echoing that id);
+// every JSON reply and SSE payload is valid JSON.
+#include "fuzz_support.hpp"
+#include "json_rpc.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace {
+
+using namespace rollout_mcp;
+namespace json = boost::json;
+
+void check_message(const json::value& element) {
+    const auto message = jsonrpc::classify(element);
+    const auto& id = message.id;
+    if (!(id.is_null() || id.is_string() || id.is_int64() || id.is_uint64()))
+        fuzz::fail("classify() kept an id that is not a string, an integer or null", json::serialize(element));
+    if (message.kind == jsonrpc::Kind::request && id.is_null()) fuzz::fail("a request without an id", json::serialize(element));
+    if (message.kind == jsonrpc::Kind::invalid && message.problem.empty()) fuzz::fail("invalid without a problem");
+    if (message.params && !element.is_object()) fuzz::fail("params outside an object");
+    const auto error = jsonrpc::error(id, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
+    fuzz::check_json_text(error, "jsonrpc::error()");
+    const auto reply = json::parse(error);
+    if (!id.is_null() && !(reply.as_object().at("id") == id)) fuzz::fail("error() changed the id", error);
+    (void)jsonrpc::id_key(id);
+}
+
+HttpRequest post(std::string_view body, std::string_view session, std::string_view version) {
+    HttpRequest r;
+    r.method = "POST";
+    r.target = "/mcp";
+    r.host = "localhost:8080";
+    r.accept = "application/json, text/event-stream";
+    r.content_type = "application/json";
+    r.session_id = session;
+    r.protocol_version = version;
+    r.body = body;
+    return r;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view body(reinterpret_cast<const char*>(data), size);
+    fuzz::World world;
+
+    std::string problem;
+    if (auto doc = jsonrpc::parse(body, {world.config().mcp.max_json_depth}, problem)) {
+        if (const auto* batch = doc->if_array())
+            for (const auto& element : *batch) check_message(element);
+        else
+            check_message(*doc);
+    } else if (problem.empty()) {
+        fuzz::fail("parse failed without saying why");
+    }
+
+    if (auto reply = world.handle(post(body, {}, {}))) world.write_sse(*reply);
+    static constexpr std::string_view placeholders[] = {"s1", "s2", "s3"};
+    static constexpr std::string_view versions[] = {"2025-03-26", "2025-06-18", "2025-11-25"};
+    for (int i = 0; i < 3; ++i) {
+        const std::string session = world.session_for(placeholders[i]);
+        auto reply = world.handle(post(body, session, versions[i]));
+        if (!reply) break;   // a fixture tool sleeps on a timer: the world ends here
+        world.write_sse(*reply);
+    }
+    return 0;
+}

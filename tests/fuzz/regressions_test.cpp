@@ -1,0 +1,210 @@
+// Regressions for what the fuzz targets of tests/fuzz found: one test per finding, with the smallest input
+// that shows it. tests/fuzz/README.md lists each finding with its id, its fuzz target and the fix.
+// These fail until the finding is fixed; then they keep it fixed.
+#include "auth.hpp"
+#include "config.hpp"
+#include "http_server.hpp"
+#include "mcp_endpoint.hpp"
+#include "session.hpp"
+#include "tool_registry.hpp"
+
+#include "rollout/http_pool.hpp"
+#include "rollout/jwt.hpp"
+#include "rollout/model.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+namespace rollout_mcp {
+namespace {
+
+namespace asio = boost::asio;
+
+// --- finding "utf8" (fuzz_http_request, fuzz_jsonrpc): request bytes echoed into a JSON reply --------------
+
+class EndpointWithoutSockets {
+public:
+    EndpointWithoutSockets() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_no_auth()) {
+        endpoint_ = std::make_unique<McpEndpoint>(config_, tools_, *sessions_, *auth_);
+    }
+    HttpReply handle(const HttpRequest& request) {
+        auto future = asio::co_spawn(io_, endpoint_->handle(request), asio::use_future);
+        io_.restart();
+        io_.run();
+        return future.get();
+    }
+    static HttpRequest post(std::string_view body) {
+        HttpRequest r;
+        r.method = "POST";
+        r.target = "/mcp";
+        r.host = "localhost:8080";
+        r.accept = "application/json, text/event-stream";
+        r.content_type = "application/json";
+        r.body = body;
+        return r;
+    }
+    std::string initialize() {
+        auto r = handle(post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}})"));
+        for (const auto& [name, value] : r.headers)
+            if (name == "Mcp-Session-Id") return value;
+        return {};
+    }
+
+private:
+    Config config_;
+    ToolRegistry tools_;
+    std::unique_ptr<mcp::SessionStore> sessions_;
+    std::unique_ptr<Authenticator> auth_;
+    std::unique_ptr<McpEndpoint> endpoint_;
+    asio::io_context io_;
+};
+
+// Beast accepts obs-text (bytes 0x80-0xFF) in header values; "Unsupported protocol version: <value>" put
+// them into the JSON body unescaped, which is then not UTF-8 and not JSON (RFC 8259 section 8.1).
+TEST(FuzzRegression, Utf8UnsupportedProtocolVersionReplyIsValidJson) {
+    EndpointWithoutSockets e;
+    const std::string session = e.initialize();
+    ASSERT_FALSE(session.empty());
+    auto ping = EndpointWithoutSockets::post(R"({"jsonrpc":"2.0","id":2,"method":"ping"})");
+    ping.session_id = session;
+    ping.protocol_version = "2\xcd"
+                            "25-11-25";
+    const auto reply = e.handle(ping);
+    EXPECT_EQ(reply.status, 400u);
+    boost::system::error_code ec;
+    (void)boost::json::parse(reply.body, ec);
+    EXPECT_FALSE(ec) << "reply body is not valid UTF-8 JSON: " << reply.body;
+}
+
+// --- finding "te-framing" (fuzz_http_request): Transfer-Encoding without a final chunked -------------------
+
+// The real server on 127.0.0.1, one raw request, everything it answers until it closes (or 3 s pass).
+std::string exchange(const std::string& request) {
+    Config config;
+    config.server.port = 0;
+    config.server.threads = 1;
+    config.server.request_timeout = std::chrono::milliseconds(10'000);
+    ToolRegistry tools;
+    auto sessions = mcp::make_in_memory_session_store({});
+    auto auth = make_no_auth();
+    McpEndpoint endpoint(config, tools, *sessions, *auth);
+    HttpServer server(config, endpoint, *sessions, [] { return boost::json::object{{"ready", true}}; });
+    const auto port = server.listen();
+    std::thread runner([&] { server.run(); });
+
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({asio::ip::make_address("127.0.0.1"), port});
+    timeval tv{3, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    asio::write(socket, asio::buffer(request));
+    std::string answer;
+    char buf[4096];
+    for (;;) {
+        // recv itself (not Asio's read_some, which would poll again past SO_RCVTIMEO).
+        const auto n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
+        if (n > 0) {
+            answer.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0) answer += "\n<connection still open after 3 s>";
+        break;
+    }
+    socket.close();
+    server.stop();
+    runner.join();
+    return answer;
+}
+
+constexpr std::string_view kInitialize =
+    R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}})";
+
+// One response, a 400, then the server closes.
+void expect_refused_and_closed(const std::string& answer) {
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+    EXPECT_EQ(answer.find("HTTP/1.1 ", 1), std::string::npos) << "more than one response:\n" << answer;
+    EXPECT_EQ(answer.find("<connection still open"), std::string::npos) << answer;
+}
+
+// RFC 9112 section 6.3: a request whose Transfer-Encoding does not end in chunked has no reliable length:
+// 400 and close. Beast ignores such a Transfer-Encoding and frames by Content-Length (or as empty), so a
+// proxy that frames the other way can smuggle a request past us. Today: 200 (initialize ran), kept alive.
+TEST(FuzzRegression, TeFramingTransferEncodingWithContentLengthIsRefused) {
+    expect_refused_and_closed(exchange(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: application/json, text/event-stream\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
+        std::to_string(kInitialize.size()) + "\r\n\r\n" + std::string(kInitialize)));
+}
+
+// Today: an empty body (400 parse error), then the chunk bytes parsed as a second request (another 400).
+TEST(FuzzRegression, TeFramingChunkedNotFinalIsRefused) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", kInitialize.size());
+    expect_refused_and_closed(exchange(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: application/json, text/event-stream\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked, gzip\r\n\r\n" +
+        std::string(size) + "\r\n" + std::string(kInitialize) + "\r\n0\r\n\r\n"));
+}
+
+// --- finding "url" (fuzz_rollout_responses): malformed authority accepted by parse_endpoint ----------------
+
+// Boost.URL 1.81 parses "http://[::1]:61&2/x" as port 61 + path "&2/x", and "https://h:/x" with an empty port.
+TEST(FuzzRegression, UrlPortFollowedByJunkIsRefused) {
+    EXPECT_FALSE(rollout::parse_endpoint("http://[::1]:61&2/platform/api").ok());
+}
+
+TEST(FuzzRegression, UrlEmptyPortMeansDefaultOrIsRefused) {
+    const auto r = rollout::parse_endpoint("https://universal.rollout.com:/api");
+    if (r.ok()) {
+        EXPECT_EQ(r->port, "443");
+        EXPECT_EQ(r->target, "/api");
+    }
+    const auto doubled = rollout::parse_endpoint("https://universal.rolltps://universal.rollout.com/api");
+    if (doubled.ok()) {
+        EXPECT_FALSE(doubled->port.empty());
+        EXPECT_EQ(doubled->target.rfind("/", 0), 0u);
+    }
+}
+
+// --- finding "jwt-exp" (fuzz_rollout_responses): double exp cast to int64_t (undefined behaviour) ----------
+
+std::string token_with_payload(std::string_view payload) {
+    return rollout::base64url_encode(R"({"alg":"HS512"})") + "." + rollout::base64url_encode(payload) + ".sig";
+}
+
+TEST(FuzzRegression, JwtExpHugeDoubleIsNotUndefinedBehaviour) {
+    const auto far = rollout::jwt_expiry(token_with_payload(R"({"exp":1e300})"));
+    EXPECT_TRUE(!far || *far > 0) << *far;   // unusable or "far future", never a wrapped negative
+    const auto past = rollout::jwt_expiry(token_with_payload(R"({"exp":-1e300})"));
+    EXPECT_TRUE(!past || *past < 0) << *past;
+}
+
+// --- finding "iso-year" (fuzz_rollout_responses): instants outside years 0000-9999 -------------------------
+
+// parse_iso8601 accepts year 0000 and 9999 with any offset; the UTC instant then lies in year -1 or 10000 and
+// utc_iso() (what the CRMs receive) renders "-001-12-31T23:00:00Z" / "10000-01-01T00:59:00Z".
+TEST(FuzzRegression, IsoYearRenderedTimestampsParseBack) {
+    for (const char* text : {"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:00-01:00"}) {
+        const auto t = rollout::parse_iso8601(text);
+        if (!t) continue;   // refusing such years is a fix too
+        EXPECT_TRUE(rollout::parse_iso8601(t->utc_iso())) << text << " -> " << t->utc_iso();
+        EXPECT_TRUE(rollout::parse_iso8601(t->local_iso())) << text << " -> " << t->local_iso();
+    }
+}
+
+}  // namespace
+}  // namespace rollout_mcp
