@@ -21,6 +21,9 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
+#include <vector>
+
 namespace rollout_mcp {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -44,8 +47,13 @@ struct HttpServer::Impl {
     }
     ~Impl() { metrics::registry().remove_collect(collect_hook); }
 
+    // Default: one I/O thread per CPU this process may run on (taskset/cgroup cpusets shrink it), so a
+    // server pinned to one core does not make two threads fight over it.
     static unsigned thread_count(const Config& c) {
         if (c.server.threads) return c.server.threads;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
         return std::max(1u, std::thread::hardware_concurrency());
     }
 
