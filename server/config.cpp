@@ -48,6 +48,7 @@ const KeySpec kKeys[] = {
     {"server", "max_connections", [](Config& c) -> Target { return &c.server.max_connections; }, 1, 1'000'000},
     {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
     {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},
+    {"mcp", "max_sessions_per_team", [](Config& c) -> Target { return &c.mcp.max_sessions_per_team; }, 1, 10'000'000},
     {"mcp", "sse_keepalive_ms", [](Config& c) -> Target { return &c.mcp.sse_keepalive; }, 10, kDay * 1000},
     {"mcp", "sse_retry_ms", [](Config& c) -> Target { return &c.mcp.sse_retry; }, 0, 3'600'000},
     {"mcp", "replay_buffer_bytes", [](Config& c) -> Target { return &c.mcp.replay_buffer_bytes; }, 0, 1ull << 30},

@@ -28,6 +28,7 @@ struct ServerSettings {
 struct McpSettings {
     std::chrono::seconds session_idle_timeout{1800};
     std::size_t max_sessions = 10'000;
+    std::size_t max_sessions_per_team = 1'000;         // one team cannot take every session
     std::chrono::milliseconds sse_keepalive{15'000};
     std::chrono::milliseconds sse_retry{1'000};
     std::size_t replay_buffer_bytes = 1024 * 1024;   // per session, all its streams

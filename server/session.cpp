@@ -161,7 +161,9 @@ public:
         auto session = std::make_shared<Session>(random_session_id(), std::move(tenant), revision, settings_.limits);
         std::lock_guard lock(mu_);
         // Check and insert under one lock, so concurrent initialize calls cannot overshoot the cap.
-        if (sessions_.size() >= settings_.max_sessions) return nullptr;
+        auto& per_tenant = per_tenant_[session->tenant()];
+        if (sessions_.size() >= settings_.max_sessions || per_tenant >= settings_.max_sessions_per_tenant) return nullptr;
+        ++per_tenant;
         sessions_.emplace(session->id(), session);
         return session;
     }
@@ -181,6 +183,7 @@ public:
             if (it == sessions_.end() || it->second->tenant() != tenant) return false;
             session = std::move(it->second);
             sessions_.erase(it);
+            forget_locked(session->tenant());
         }
         session->close();
         return true;
@@ -199,6 +202,7 @@ public:
             for (auto it = sessions_.begin(); it != sessions_.end();) {
                 auto& s = it->second;
                 if (now - s->last_active() > settings_.idle_timeout && !s->has_attached_stream()) {
+                    forget_locked(s->tenant());
                     expired.push_back(std::move(s));
                     it = sessions_.erase(it);
                 } else {
@@ -226,14 +230,21 @@ public:
         {
             std::lock_guard lock(mu_);
             all.swap(sessions_);
+            per_tenant_.clear();
         }
         for (auto& [id, s] : all) s->close();
     }
 
 private:
+    void forget_locked(const std::string& tenant) {
+        auto it = per_tenant_.find(tenant);
+        if (it != per_tenant_.end() && --it->second == 0) per_tenant_.erase(it);
+    }
+
     const SessionStoreSettings settings_;
     mutable std::mutex mu_;
     std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+    std::unordered_map<std::string, std::size_t> per_tenant_;
 };
 
 }  // namespace

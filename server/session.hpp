@@ -98,6 +98,7 @@ public:
 
 struct SessionStoreSettings {
     std::size_t max_sessions = 10'000;
+    std::size_t max_sessions_per_tenant = 1'000;
     std::chrono::seconds idle_timeout{1800};
     std::chrono::seconds stream_retention{300};
     SessionLimits limits;

@@ -15,6 +15,7 @@ using namespace std::chrono_literals;
 std::unique_ptr<SessionStore> store(std::size_t max = 100, std::chrono::seconds idle = 1800s) {
     SessionStoreSettings s;
     s.max_sessions = max;
+    s.max_sessions_per_tenant = max;   // these tests are about the global cap
     s.idle_timeout = idle;
     s.stream_retention = 300s;
     return make_in_memory_session_store(s);
@@ -46,6 +47,24 @@ TEST(SessionStore, RoomFreesUpAfterRemove) {
     EXPECT_FALSE(s->create("t", Revision::v2025_11_25));
     EXPECT_TRUE(s->remove(a->id(), "t"));
     EXPECT_TRUE(s->create("t", Revision::v2025_11_25));
+}
+
+TEST(SessionStore, PerTeamCapLeavesRoomForOtherTeams) {
+    SessionStoreSettings settings;
+    settings.max_sessions = 10;
+    settings.max_sessions_per_tenant = 3;
+    settings.idle_timeout = 1s;
+    auto s = make_in_memory_session_store(settings);
+    std::vector<std::shared_ptr<Session>> a;
+    for (int i = 0; i < 3; ++i) a.push_back(s->create("team-a", Revision::v2025_11_25));
+    for (const auto& x : a) ASSERT_TRUE(x);
+    EXPECT_FALSE(s->create("team-a", Revision::v2025_11_25)) << "team A is at its cap";
+    EXPECT_TRUE(s->create("team-b", Revision::v2025_11_25)) << "team B is not affected";
+    EXPECT_TRUE(s->remove(a[0]->id(), "team-a"));
+    EXPECT_TRUE(s->create("team-a", Revision::v2025_11_25)) << "a removed session frees its team's slot";
+    std::this_thread::sleep_for(1100ms);
+    EXPECT_EQ(s->sweep(), 4u);
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(s->create("team-a", Revision::v2025_11_25)) << "expiry frees slots too";
 }
 
 TEST(SessionStore, TenantsAreIsolated) {

@@ -27,6 +27,7 @@ namespace {
 mcp::SessionStoreSettings session_settings(const Config& config) {
     mcp::SessionStoreSettings s;
     s.max_sessions = config.mcp.max_sessions;
+    s.max_sessions_per_tenant = config.mcp.max_sessions_per_team;
     s.idle_timeout = config.mcp.session_idle_timeout;
     s.stream_retention = config.mcp.stream_retention;
     s.limits.replay_buffer_bytes = config.mcp.replay_buffer_bytes;
