@@ -1,5 +1,6 @@
 // rollout-mcp: the command line. `serve` runs the MCP server; `check-config` validates a config file;
 // `tenant`, `key` and `keys` administer teams, API keys and data keys.
+#include "session_settings.hpp"
 #include "admin_commands.hpp"
 #include "api_key_auth.hpp"
 #include "config.hpp"
@@ -20,18 +21,6 @@
 
 namespace rollout_mcp {
 namespace {
-
-mcp::SessionStoreSettings session_settings(const Config& config) {
-    mcp::SessionStoreSettings s;
-    s.max_sessions = config.mcp.max_sessions;
-    s.max_sessions_per_tenant = config.mcp.max_sessions_per_team;
-    s.idle_timeout = config.mcp.session_idle_timeout;
-    s.stream_retention = config.mcp.stream_retention;
-    s.limits.replay_buffer_bytes = config.mcp.replay_buffer_bytes;
-    s.limits.replay_events_per_stream = config.mcp.replay_events_per_stream;
-    s.limits.max_pending_requests = config.mcp.max_pending_requests;
-    return s;
-}
 
 // auth.mode = "none": requests act as the `default` team, created on first start.
 class DefaultTenantAuth final : public Authenticator {
@@ -89,7 +78,7 @@ int serve(const Config& config, const std::string& port_file) {
         register_fixture_tools(tools);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");
     }
-    auto sessions = mcp::make_in_memory_session_store(session_settings(config));
+    auto sessions = mcp::make_in_memory_session_store(session_store_settings(config));
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     Readiness readiness;
     readiness.refresh_now(storage.direct());

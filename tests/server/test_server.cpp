@@ -1,5 +1,6 @@
 // The in-process server and the GoogleTest fixture of the loopback tests.
 #include "test_server.hpp"
+#include "session_settings.hpp"
 
 #include "auth.hpp"
 #include "fixture_tools.hpp"
@@ -23,18 +24,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
-mcp::SessionStoreSettings session_settings(const Config& config) {
-    mcp::SessionStoreSettings s;
-    s.max_sessions = config.mcp.max_sessions;
-    s.max_sessions_per_tenant = config.mcp.max_sessions_per_team;
-    s.idle_timeout = config.mcp.session_idle_timeout;
-    s.stream_retention = config.mcp.stream_retention;
-    s.limits.replay_buffer_bytes = config.mcp.replay_buffer_bytes;
-    s.limits.replay_events_per_stream = config.mcp.replay_events_per_stream;
-    s.limits.max_pending_requests = config.mcp.max_pending_requests;
-    return s;
-}
 
 ToolDefinition slow_tool(std::shared_ptr<SlowToolFlags> flags) {
     ToolDefinition t;
@@ -90,7 +79,7 @@ TestServer::TestServer(const std::function<void(Config&)>& tweak) : slow_(std::m
     register_fixture_tools(*tools_);
     tools_->add(slow_tool(slow_));
     tools_->add(throwing_tool());
-    sessions_ = mcp::make_in_memory_session_store(session_settings(config_));
+    sessions_ = mcp::make_in_memory_session_store(session_store_settings(config_));
     auth_ = make_no_auth();
     endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_);
     server_ = std::make_unique<HttpServer>(config_, *endpoint_, *sessions_,
