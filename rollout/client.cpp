@@ -73,6 +73,7 @@ asio::awaitable<Result<json::value>> RolloutClient::request(Host host, verb meth
     HttpRequest req;
     req.method = method;
     req.url = base + path;
+    req.label = config_.metrics_label;
     req.headers.emplace_back("Authorization", "Bearer " + token.value());
     if (!cred.empty()) req.headers.emplace_back("X-Rollout-Credential-Id", cred);
     if (!body.is_null()) req.body = json::serialize(body);

@@ -35,6 +35,7 @@ struct ClientConfig {
     std::shared_ptr<TokenSource> auth;             // platform + CRM hosts
     std::shared_ptr<TokenSource> automation_auth;  // project environment; defaults to `auth`
     std::size_t max_pages = 20;                    // cap when following _metadata.next
+    std::string metrics_label;                     // tags every request (the CRM type) for the metrics hook
 };
 
 struct Connector {
@@ -63,6 +64,8 @@ std::string url_encode(std::string_view s);
 
 class RolloutClient {
 public:
+    // Tags the following requests (e.g. with the CRM type) for HttpOptions::observer.
+    void set_metrics_label(std::string label) { config_.metrics_label = std::move(label); }
     RolloutClient(std::shared_ptr<HttpPool> pool, ClientConfig config);
 
     // Raw call: `path_and_query` is relative to the host's base URL. 2xx -> parsed JSON (null if empty).

@@ -118,6 +118,29 @@ std::string message_from_body(const std::string& body) {
     return text;
 }
 
+// Without Retry-After, a spent X-RateLimit-Reset (epoch seconds, or seconds from now when small) or
+// X-RateLimit-Interval-Milliseconds (GoHighLevel's burst window) says when to come back.
+std::optional<std::chrono::seconds> rate_limit_reset(const HttpResponse& r, std::chrono::system_clock::time_point now) {
+    auto number = [&](const char* name) -> std::optional<std::int64_t> {
+        const auto* v = r.header(name);
+        std::int64_t n = 0;
+        if (!v || v->empty()) return std::nullopt;
+        const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+        if (ec != std::errc{} || end != v->data() + v->size() || n < 0) return std::nullopt;
+        return n;
+    };
+    const auto remaining = number("x-ratelimit-remaining");
+    if (remaining && *remaining > 0) return std::nullopt;
+    if (auto reset = number("x-ratelimit-reset")) {
+        const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+        const std::int64_t wait = *reset > 1'000'000'000 ? *reset - t : *reset;
+        return std::chrono::seconds{std::clamp<std::int64_t>(wait, 0, 24 * 3600)};
+    }
+    if (auto interval = number("x-ratelimit-interval-milliseconds"))
+        return std::chrono::seconds{std::clamp<std::int64_t>((*interval + 999) / 1000, 0, 3600)};
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
@@ -151,6 +174,7 @@ Error error_from_response(const HttpResponse& r, std::chrono::system_clock::time
     else e.kind = ErrorKind::permanent;
     e.uncertain = r.status >= 500;  // the server may have applied the write before failing
     if (auto* ra = r.header("retry-after")) e.retry_after = parse_retry_after(*ra, now);
+    if (!e.retry_after && e.kind == ErrorKind::rate_limited) e.retry_after = rate_limit_reset(r, now);
     if (e.kind == ErrorKind::not_ready && !e.retry_after) e.retry_after = std::chrono::seconds{30};
     return e;
 }

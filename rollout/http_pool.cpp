@@ -2,6 +2,8 @@
 // reuses), writes, reads under one deadline, and classifies what went wrong.
 #include "http_pool.hpp"
 
+#include <charconv>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
@@ -300,12 +302,21 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http:
 }  // namespace
 
 asio::awaitable<Result<HttpResponse>> HttpPool::send(HttpRequest request) {
-    if (!options_.observer) co_return co_await send_once(std::move(request));
+    if (!options_.observer && !options_.rate_limit_observer) co_return co_await send_once(std::move(request));
     const auto method = request.method;
     const std::string url = request.url;
+    const std::string label = request.label;
     const auto started = std::chrono::steady_clock::now();
     auto result = co_await send_once(std::move(request));
-    options_.observer(method, url, result ? result->status : 0u, std::chrono::steady_clock::now() - started);
+    if (options_.observer)
+        options_.observer(method, url, label, result ? result->status : 0u, std::chrono::steady_clock::now() - started);
+    if (options_.rate_limit_observer && result)
+        if (const auto* remaining = result->header("x-ratelimit-remaining")) {
+            std::int64_t n = 0;
+            const auto [end, ec] = std::from_chars(remaining->data(), remaining->data() + remaining->size(), n);
+            if (ec == std::errc{} && end == remaining->data() + remaining->size())
+                options_.rate_limit_observer(url, label, n);
+        }
     co_return result;
 }
 

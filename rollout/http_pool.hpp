@@ -28,10 +28,12 @@ struct HttpOptions {
     std::chrono::seconds idle_expiry{30};            // idle connections older than this are closed, not reused
     std::string extra_ca_pem;                        // trusted in addition to the system store (tests)
     bool use_system_ca = true;                       // load OpenSSL's default verify paths
-    // Called after every request with its method and URL, the HTTP status (0 = no response) and the
-    // time it took: the server's metrics hook. Must be cheap and thread-safe.
-    std::function<void(boost::beast::http::verb, const std::string& url, unsigned status,
+    // Called after every request with its method, URL and label, the HTTP status (0 = no response) and
+    // the time it took: the server's metrics hook. Must be cheap and thread-safe.
+    std::function<void(boost::beast::http::verb, const std::string& url, const std::string& label, unsigned status,
                        std::chrono::steady_clock::duration elapsed)> observer;
+    // Called when a response carries X-RateLimit-Remaining (Rollout or the CRM behind it reports it).
+    std::function<void(const std::string& url, const std::string& label, std::int64_t remaining)> rate_limit_observer;
 };
 
 struct HttpRequest {
@@ -39,6 +41,7 @@ struct HttpRequest {
     std::string url;                                       // absolute http(s) URL
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;                                      // sent with Content-Type: application/json if non-empty
+    std::string label;                                     // passed to the observers (metrics), not sent
 };
 
 struct HttpResponse {

@@ -75,7 +75,7 @@ int keys_status(storage::Storage& s) {
               << "rows to re-seal: " << status->rows_to_reseal << "\n";
     for (const auto& k : status->keys)
         std::cout << "  key " << k.key_id << "\t" << k.state << "\trollout_configs=" << k.rollout_configs
-                  << "\tcrm_connections=" << k.crm_connections << "\n";
+                  << "\tcrm_connections=" << k.crm_connections << "\tsync_jobs=" << k.sync_jobs << "\n";
     return 0;
 }
 
@@ -124,6 +124,7 @@ int run_admin_command(const Config& config, const AdminRequest& r) {
     if (r.command == "keys status") return keys_status(*storage);
     if (r.command == "keys rotate") return keys_rotate(*storage, r.batch_size);
     if (r.command == "keys rewrap") return keys_rewrap(*storage, r.new_master_key_file);
+    if (r.command.rfind("outbox ", 0) == 0) return run_outbox_command(*storage, r);
     std::cerr << "rollout-mcp: unknown command " << r.command << "\n";
     return 2;
 }

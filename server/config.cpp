@@ -66,6 +66,20 @@ const KeySpec kKeys[] = {
     {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
     {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
     {"rollout", "extra_ca_file", [](Config& c) -> Target { return &c.rollout.extra_ca_file; }},
+    {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
+    {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
+    {"sync", "max_age_s", [](Config& c) -> Target { return &c.sync.max_age; }, 60, 30 * kDay},
+    {"sync", "backoff_base_ms", [](Config& c) -> Target { return &c.sync.backoff_base; }, 10, 3'600'000},
+    {"sync", "backoff_max_ms", [](Config& c) -> Target { return &c.sync.backoff_max; }, 10, kDay * 1000},
+    {"sync", "max_in_flight", [](Config& c) -> Target { return &c.sync.max_in_flight; }, 1, 10'000},
+    {"sync", "per_team_in_flight", [](Config& c) -> Target { return &c.sync.per_team_in_flight; }, 1, 10'000},
+    {"sync", "per_crm_in_flight", [](Config& c) -> Target { return &c.sync.per_crm_in_flight; }, 1, 10'000},
+    {"sync", "lease_ms", [](Config& c) -> Target { return &c.sync.lease; }, 1'000, kDay * 1000},
+    {"sync", "poll_ms", [](Config& c) -> Target { return &c.sync.poll; }, 10, 3'600'000},
+    {"sync", "keep_succeeded_s", [](Config& c) -> Target { return &c.sync.keep_succeeded; }, 60, 365 * kDay},
+    {"alerts", "webhook_url", [](Config& c) -> Target { return &c.alerts.webhook_url; }},
+    {"alerts", "webhook_secret_file", [](Config& c) -> Target { return &c.alerts.webhook_secret_file; }},
+    {"alerts", "webhook_max_attempts", [](Config& c) -> Target { return &c.alerts.webhook_max_attempts; }, 1, 1'000},
     {"log", "level", [](Config& c) -> Target { return &c.log.level; }},
 };
 // clang-format on
@@ -218,6 +232,12 @@ void validate(Config& cfg) {
     static const char* levels[] = {"debug", "info", "warning", "error"};
     if (std::find(std::begin(levels), std::end(levels), cfg.log.level) == std::end(levels))
         fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");
+    if (cfg.sync.backoff_max < cfg.sync.backoff_base)
+        fail(where, "sync.backoff_max_ms", "must not be less than sync.backoff_base_ms");
+    if (cfg.sync.lease <= cfg.rollout.request_timeout)
+        fail(where, "sync.lease_ms", "must be longer than rollout.request_timeout_ms (a claim outlives one call)");
+    if (!cfg.alerts.webhook_url.empty() && cfg.alerts.webhook_secret_file.empty())
+        fail(where, "alerts.webhook_secret_file", "is required with alerts.webhook_url (alerts are signed)");
     if (cfg.storage.data_dir.empty()) fail(where, "storage.data_dir", "must not be empty");
     if (cfg.storage.database.empty()) cfg.storage.database = cfg.storage.data_dir + "/rollout-mcp.db";
 }

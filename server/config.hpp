@@ -57,6 +57,28 @@ struct RolloutClientSettings {
     std::string extra_ca_file;                           // PEM trusted besides the system store (tests)
 };
 
+// The durable sync outbox (design.md section 8).
+struct SyncSettings {
+    std::chrono::milliseconds wait{10'000};           // a sync call waits this long for first attempts
+    std::size_t max_attempts = 12;                    // then the job is dead
+    std::chrono::seconds max_age{86'400};             // or when it is older than this
+    std::chrono::milliseconds backoff_base{1'000};    // full jitter: random(0, min(max, base * 2^n))
+    std::chrono::milliseconds backoff_max{600'000};
+    std::size_t max_in_flight = 64;                   // jobs running at once, all teams
+    std::size_t per_team_in_flight = 8;               // one team's backlog never takes every slot
+    std::size_t per_crm_in_flight = 4;                // per connected CRM (team + CRM)
+    std::chrono::milliseconds lease{300'000};         // a claim not finished by then is taken over
+    std::chrono::milliseconds poll{1'000};            // due-job scan when nothing wakes the workers
+    std::chrono::seconds keep_succeeded{7 * 86'400};  // succeeded jobs are purged after this
+};
+
+// Dead-job alerts.
+struct AlertSettings {
+    std::string webhook_url;                          // empty = log line and metric only
+    std::string webhook_secret_file;                  // HMAC-SHA256 key for the signature header
+    std::size_t webhook_max_attempts = 10;
+};
+
 struct LogSettings {
     std::string level = "info";              // debug | info | warning | error
 };
@@ -67,6 +89,8 @@ struct Config {
     StorageSettings storage;
     AuthSettings auth;
     RolloutClientSettings rollout;
+    SyncSettings sync;
+    AlertSettings alerts;
     LogSettings log;
 };
 

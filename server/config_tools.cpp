@@ -253,9 +253,11 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
                         {{"crmType", json::object{{"type", "string"}}}}, bind(remove_crm_connection), false));
 }
 
-void register_rollout_tools(ToolRegistry& registry, TeamRollout& team) {
+void register_rollout_tools(ToolRegistry& registry, TeamRollout& team, SyncToolsDeps sync) {
     register_config_tools(registry, team);
-    register_sync_tools(registry, team);
+    register_sync_tools(registry, sync);
+    register_sync_status_tools(registry, sync);
+    register_automation_tool(registry, team);
 }
 
 }  // namespace rollout_mcp

@@ -181,6 +181,8 @@ void HttpServer::every(std::chrono::milliseconds period, std::function<void()> t
         asio::detached);
 }
 
+boost::asio::any_io_executor HttpServer::executor() { return impl_->ioc.get_executor(); }
+
 void HttpServer::stop() {
     if (impl_->shutdown_started.exchange(true)) return;
     asio::co_spawn(impl_->ioc, impl_->shutdown(), asio::detached);

@@ -4,6 +4,7 @@
 
 #include "config.hpp"
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -34,6 +35,8 @@ public:
     void stop();
     // Runs `task` on an I/O thread every `period` until shutdown (keep it short and non-blocking).
     void every(std::chrono::milliseconds period, std::function<void()> task);
+    // The I/O threads' executor (background work such as the sync workers runs there).
+    boost::asio::any_io_executor executor();
 
 private:
     struct Impl;

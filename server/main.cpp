@@ -1,5 +1,5 @@
 // rollout-mcp: the command line. `serve` runs the MCP server; `check-config` validates a config file;
-// `tenant`, `key` and `keys` administer teams, API keys and data keys.
+// `tenant`, `key`, `keys` and `outbox` administer teams, API keys, data keys and sync jobs.
 #include "session_settings.hpp"
 #include "admin_commands.hpp"
 #include "api_key_auth.hpp"
@@ -12,6 +12,9 @@
 #include "rollout_tools.hpp"
 #include "session.hpp"
 #include "storage/sqlite_storage.hpp"
+#include "sync_alerts.hpp"
+#include "sync_runner.hpp"
+#include "sync_worker.hpp"
 #include "tool_registry.hpp"
 
 #include <CLI/CLI.hpp>
@@ -66,14 +69,23 @@ int serve(const Config& config, const std::string& port_file) {
     http.timeout = config.rollout.request_timeout;
     http.max_concurrent_per_host = config.rollout.max_concurrent_per_host;
     http.observer = rollout_call_metrics();
+    http.rate_limit_observer = rollout_rate_limit_metrics();
     if (!config.rollout.extra_ca_file.empty()) {
         std::ifstream in(config.rollout.extra_ca_file);
         if (!in) throw std::runtime_error("rollout.extra_ca_file: cannot read " + config.rollout.extra_ca_file);
         http.extra_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
     }
     TeamRollout team_rollout(storage, rollout::HttpPool::create(http));
+    rollout::HttpOptions alert_http;   // its own pool: alerts are not Rollout calls
+    alert_http.timeout = std::chrono::seconds(10);
+    alert_http.extra_ca_pem = http.extra_ca_pem;
+    auto alert_pool = rollout::HttpPool::create(alert_http);
+    auto alerts = AlertSender::from_config(config.alerts, alert_pool);
     ToolRegistry tools;
-    register_rollout_tools(tools, team_rollout);
+    SyncRunner runner(team_rollout);
+    SyncWorker worker(storage, config.sync, [&runner](const storage::ClaimedJob& job) { return runner.run(job); },
+                      alerts);
+    register_rollout_tools(tools, team_rollout, SyncToolsDeps{&team_rollout, &worker, config.sync.wait});
     if (config.mcp.test_fixtures) {
         register_fixture_tools(tools);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");
@@ -83,6 +95,7 @@ int serve(const Config& config, const std::string& port_file) {
     Readiness readiness;
     readiness.refresh_now(storage.direct());
     HttpServer server(config, endpoint, *sessions, [&readiness] { return readiness.state(); });
+    worker.start(server.executor());
     server.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
     // last_used_at is remembered in memory per request and written in one transaction a minute.
     server.every(std::chrono::seconds(60), [&storage] {
@@ -94,6 +107,8 @@ int serve(const Config& config, const std::string& port_file) {
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
     const int code = server.run();
+    worker.stop();
+    alert_pool->close_idle();
     team_rollout.shutdown();
     storage.stop();
     (void)storage.direct().flush_last_used();
@@ -134,7 +149,20 @@ int main(int argc, char** argv) {
     keys_cmd->add_subcommand("rewrap", "Re-wrap the data keys under a new master key")
         ->add_option("--new-master-key-file", admin.new_master_key_file, "File holding the new master key")
         ->required();
-    for (auto* group : {tenant_cmd, key_cmd, keys_cmd})
+    auto* outbox_cmd = app.add_subcommand("outbox", "Inspect and re-queue durable sync jobs")->require_subcommand(1);
+    auto* outbox_list = outbox_cmd->add_subcommand("list", "List sync jobs, newest first");
+    auto* outbox_retry = outbox_cmd->add_subcommand("retry", "Re-queue failed or dead sync jobs");
+    outbox_cmd->add_subcommand("stats", "Jobs by status, due jobs, pending alerts");
+    for (auto* sub : {outbox_list, outbox_retry}) {
+        sub->add_option("--tenant", admin.tenant, "Team name");
+        sub->add_option("--status", admin.status, "queued, running, succeeded, failed or dead");
+        sub->add_option("--job", admin.job, "Job id");
+        sub->add_option("--tour", admin.tour, "Tour id");
+        sub->add_flag("--json", admin.json, "One JSON object per line");
+    }
+    outbox_list->add_option("--limit", admin.limit, "At most this many jobs (default 50, max 1000)");
+    outbox_retry->add_option("--limit", admin.limit, "At most this many jobs");
+    for (auto* group : {tenant_cmd, key_cmd, keys_cmd, outbox_cmd})
         for (auto* sub : group->get_subcommands({})) sub->add_option("-c,--config", config_path, "TOML config file");
     CLI11_PARSE(app, argc, argv);
 
@@ -151,7 +179,7 @@ int main(int argc, char** argv) {
     }
     try {
         if (*serve_cmd) return serve(config, port_file);
-        for (auto* group : {tenant_cmd, key_cmd, keys_cmd})
+        for (auto* group : {tenant_cmd, key_cmd, keys_cmd, outbox_cmd})
             for (auto* sub : group->get_subcommands({}))
                 if (*sub) admin.command = group->get_name() + " " + sub->get_name();
         return run_admin_command(config, admin);

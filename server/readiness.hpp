@@ -18,7 +18,7 @@ public:
     void refresh_now(storage::Storage& storage);
     // Schedules the checks on the storage thread.
     void refresh(StorageExecutor& storage);
-    // {"ready": bool, "database": ..., "keys": {...}}
+    // {"ready": bool, "database": ..., "keys": {...}, "outbox": {status, queued, due, dead, ...}}
     boost::json::object state() const;
 
 private:
@@ -27,8 +27,10 @@ private:
     boost::json::object state_{{"ready", false}, {"database", "starting"}};
 };
 
-// Counts Rollout calls by host and status with their latency (rollout_mcp_rollout_requests_total,
+// Counts Rollout calls by host, CRM and status with their latency (rollout_mcp_rollout_requests_total,
 // rollout_mcp_rollout_request_duration_seconds).
 decltype(rollout::HttpOptions::observer) rollout_call_metrics();
+// rollout_mcp_rollout_rate_limit_remaining{host, crm}, where Rollout reports X-RateLimit-Remaining.
+decltype(rollout::HttpOptions::rate_limit_observer) rollout_rate_limit_metrics();
 
 }  // namespace rollout_mcp

@@ -7,11 +7,21 @@
 
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <string>
 
 namespace rollout_mcp {
 
-void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout);
+class SyncWorker;
+
+// What the sync tools need besides the team's Rollout access.
+struct SyncToolsDeps {
+    TeamRollout* team = nullptr;
+    SyncWorker* worker = nullptr;
+    std::chrono::milliseconds wait{10'000};   // sync.wait_ms: how long a call waits for first attempts
+};
+
+void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout, SyncToolsDeps sync);
 
 // Shared by the tool files.
 namespace tool_results {
@@ -22,9 +32,16 @@ ToolResult upstream(const std::string& what, const rollout::Error& error);
 boost::json::object error_json(const rollout::Error& error);
 // {type: object, properties: {status, message, ...extra}, required: [status, message]}
 boost::json::object output_schema(boost::json::object extra_properties = {});
+// A handler calling fn(deps, ctx, args).
+template <class Deps, class Fn>
+ToolHandler bind_deps(Deps deps, Fn fn) {
+    return [deps, fn](ToolContext& ctx, const boost::json::object& args) { return fn(deps, ctx, args); };
+}
 }  // namespace tool_results
 
 void register_config_tools(ToolRegistry& registry, TeamRollout& rollout);
-void register_sync_tools(ToolRegistry& registry, TeamRollout& rollout);
+void register_sync_tools(ToolRegistry& registry, SyncToolsDeps deps);
+void register_sync_status_tools(ToolRegistry& registry, SyncToolsDeps deps);   // get_sync_status, retry_sync
+void register_automation_tool(ToolRegistry& registry, TeamRollout& rollout);
 
 }  // namespace rollout_mcp

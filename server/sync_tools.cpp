@@ -1,16 +1,25 @@
-// sync_tour_data and sync_feedback_data (one CRM or every connected CRM, concurrently, one outcome per
-// CRM) and create_automation. Until the durable outbox lands, a sync runs at once and asks the adapters to
-// look records up by their markers first, so repeating a sync updates instead of duplicating.
+// sync_tour_data and sync_feedback_data: validate, write one outbox job per target CRM in one transaction,
+// then wait (bounded) for each job's first attempt with progress per CRM, or return the queued job ids.
 #include "rollout_tools.hpp"
+
+#include "sync_job_view.hpp"
+#include "sync_runner.hpp"
+#include "sync_worker.hpp"
 
 #include "rollout/adapters/adapter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/serialize.hpp>
+#include <sodium.h>
+
+#include <algorithm>
+#include <map>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -19,213 +28,234 @@ using namespace tool_results;
 
 namespace {
 
-struct Target {
-    std::string crm_type;
-    std::string credential;
-    bool appointments = true;
-};
+// Keys sorted at every level, so a client that reorders fields still matches its idempotency key.
+void canonical(const json::value& v, std::string& out) {
+    if (v.is_object()) {
+        std::vector<std::pair<std::string_view, const json::value*>> items;
+        for (const auto& [k, x] : v.get_object()) items.emplace_back(k, &x);
+        std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        out += '{';
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i) out += ',';
+            out += json::serialize(json::value(json::string(items[i].first)));
+            out += ':';
+            canonical(*items[i].second, out);
+        }
+        out += '}';
+    } else if (v.is_array()) {
+        out += '[';
+        bool first = true;
+        for (const auto& x : v.get_array()) {
+            if (!first) out += ',';
+            first = false;
+            canonical(x, out);
+        }
+        out += ']';
+    } else {
+        out += json::serialize(v);
+    }
+}
 
-using Job = std::function<asio::awaitable<rollout::SyncOutcome>(rollout::RolloutClient&, rollout::CrmAdapter&,
-                                                                rollout::SyncTarget)>;
-
-json::object outcome_json(const Target& t, const rollout::SyncOutcome& o) {
-    json::array records;
-    for (const auto& r : o.records)
-        records.push_back(json::object{{"kind", r.kind}, {"localId", r.local_id}, {"externalId", r.external_id},
-                                       {"action", rollout::to_string(r.action)}});
-    // jobId stays null until syncs go through the durable outbox (issue 4): this sync ran at once.
-    json::object out{{"crmType", t.crm_type}, {"status", o.ok() ? "success" : "error"}, {"jobId", nullptr},
-                     {"records", std::move(records)}};
-    if (o.error) out["error"] = error_json(*o.error);
+std::vector<unsigned char> arguments_hash(const std::string& tool, json::object args) {
+    args.erase("wait");
+    args.erase("idempotencyKey");
+    std::string text = tool + "\n";
+    canonical(args, text);
+    std::vector<unsigned char> out(crypto_generichash_BYTES);
+    crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+                       nullptr, 0);
     return out;
 }
 
-// The CRMs a call targets: one connector key (must be connected) or "all" connected ones.
-asio::awaitable<std::variant<std::vector<Target>, std::string>> targets_for(TeamRollout& team, const std::string& tenant,
-                                                                            rollout::RolloutClient& client,
-                                                                            const std::string& requested) {
+// The connected CRMs a call targets: one connector key (must be connected) or "all" connected ones.
+asio::awaitable<std::variant<std::vector<std::string>, std::string>> targets_for(TeamRollout& team,
+                                                                                const std::string& tenant,
+                                                                                rollout::RolloutClient& client,
+                                                                                const std::string& requested) {
     const auto crm_type = rollout::canonical_crm_type(requested.empty() ? "all" : requested);
     // A named closure: GCC 12 destroys a closure temporary inside co_await twice.
-    auto storage_op1 = [tenant](storage::Storage& s) { return s.list_crm_connections(tenant); };
-    auto connections = co_await team.storage().run(std::move(storage_op1));
+    auto list = [tenant](storage::Storage& s) { return s.list_crm_connections(tenant); };
+    auto connections = co_await team.storage().run(std::move(list));
     if (!connections) co_return "cannot read this team's connections: " + connections.error().message;
-    std::vector<Target> out;
-    for (const auto& c : *connections) {
-        if (crm_type != "all" && c.crm_type != crm_type) continue;
-        // A named closure: GCC 12 destroys a closure temporary inside co_await twice.
-        auto storage_op2 = [tenant, type = c.crm_type](storage::Storage& s) { return s.get_crm_connection(tenant, type); };
-        auto opened = co_await team.storage().run(std::move(storage_op2));
-        if (!opened) co_return "cannot open the " + c.crm_type + " connection: " + opened.error().message;
-        out.push_back({c.crm_type, std::string(opened->credential_key.text()), true});
-    }
+    std::vector<std::string> out;
+    for (const auto& c : *connections)
+        if (crm_type == "all" || c.crm_type == crm_type) out.push_back(c.crm_type);
+    if (!out.empty()) co_return out;
+    if (crm_type == "all") co_return "crmType: no CRM is connected for this team; call configure_crm_connection first";
     auto connectors = co_await team.connectors(tenant, client);
-    if (out.empty()) {
-        std::string problem;
-        if (crm_type == "all") {
-            problem = "crmType: no CRM is connected for this team; call configure_crm_connection first";
-        } else {
-            bool known = !connectors;   // when Rollout cannot be asked, do not claim the key is unknown
-            if (connectors)
-                for (const auto& c : *connectors) known = known || (c.crm && c.key == crm_type);
-            problem = known ? "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first"
-                            : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)";
-        }
-        co_return problem;
-    }
+    bool known = !connectors;   // when Rollout cannot be asked, do not claim the key is unknown
     if (connectors)
-        for (auto& t : out)
-            for (const auto& c : *connectors)
-                if (c.key == t.crm_type) t.appointments = c.supports("appointments", "create");
-    co_return out;
+        for (const auto& c : *connectors) known = known || (c.crm && c.key == crm_type);
+    co_return known ? "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first"
+                    : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)";
 }
 
-asio::awaitable<rollout::SyncOutcome> run_one(std::shared_ptr<rollout::RolloutClient> client, Target target, Job job) {
-    rollout::AdapterOptions options;
-    options.appointments_supported = target.appointments;
-    auto adapter = rollout::make_adapter(target.crm_type, options);
-    rollout::SyncTarget sync{target.credential, {}, true};
-    co_return co_await job(*client, *adapter, std::move(sync));
+// The jobs with these ids, in this order (a job of another team is never returned).
+storage::Result<std::vector<storage::SyncJobInfo>> read_jobs(storage::Storage& s, const std::string& tenant,
+                                                             const std::vector<std::string>& ids) {
+    std::vector<storage::SyncJobInfo> out;
+    for (const auto& id : ids) {
+        storage::SyncJobQuery q;
+        q.tenant_id = tenant;
+        q.job_id = id;
+        q.limit = 1;
+        auto found = s.find_sync_jobs(q);
+        if (!found) return unexpected(found.error());
+        for (auto& j : *found) out.push_back(std::move(j));
+    }
+    return out;
 }
 
-// Runs `job` against every target concurrently; progress after each CRM finishes.
-asio::awaitable<ToolResult> fan_out(TeamRollout& team, ToolContext& ctx, const std::string& crm_type,
-                                    const std::string& what, Job job) {
-    auto client_or = co_await team.client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
-    auto client = std::get<0>(client_or);
-    auto targets_or = co_await targets_for(team, ctx.tenant(), *client, crm_type);
-    if (auto* f = std::get_if<std::string>(&targets_or)) co_return failure(*f);
-    auto targets = std::get<0>(std::move(targets_or));
-
-    auto executor = co_await asio::this_coro::executor;
-    struct FanOut {
-        explicit FanOut(asio::any_io_executor ex, std::size_t n) : done(ex), outcomes(n), remaining(n) {}
-        asio::steady_timer done;
-        std::vector<std::optional<rollout::SyncOutcome>> outcomes;
-        std::size_t remaining;
+// Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM.
+asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolContext& ctx,
+                                              const std::vector<std::string>& ids, const std::string& what) {
+    struct Waiter {
+        explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
+        asio::steady_timer timer;
+        std::map<std::string, storage::SyncJobInfo> attempted;
     };
-    auto state = std::make_shared<FanOut>(executor, targets.size());
-    state->done.expires_at(asio::steady_timer::time_point::max());
-    ctx.progress(0, static_cast<double>(targets.size()), what + " started");
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        // Every branch runs on this call's executor, so the shared state needs no lock.
-        asio::co_spawn(executor, run_one(client, targets[i], job),
-                       [state, i, &ctx, total = targets.size(), crm = targets[i].crm_type](std::exception_ptr ep,
-                                                                                         rollout::SyncOutcome o) {
-                           if (ep) o.error = rollout::Error{rollout::ErrorKind::permanent, 0, "internal error"};
-                           state->outcomes[i] = std::move(o);
-                           ctx.progress(static_cast<double>(total - state->remaining + 1), static_cast<double>(total),
-                                        crm + (state->outcomes[i]->ok() ? ": done" : ": failed"));
-                           if (--state->remaining == 0) state->done.cancel();
-                       });
-    }
-    while (state->remaining > 0) co_await state->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto executor = co_await asio::this_coro::executor;
+    auto waiter = std::make_shared<Waiter>(executor);
+    // The listener runs on a worker thread; the waiter lives on this call's strand.
+    auto listener = [weak = std::weak_ptr<Waiter>(waiter), executor](const storage::SyncJobInfo& info) {
+        asio::post(executor, [weak, info] {
+            if (auto w = weak.lock()) {
+                w->attempted[info.id] = info;
+                w->timer.cancel();
+            }
+        });
+    };
+    struct Unwatch {
+        SyncWorker* worker;
+        std::uint64_t id;
+        ~Unwatch() { worker->unwatch(id); }
+    } unwatch{deps.worker, deps.worker->watch(ids, std::move(listener))};
+    deps.worker->wake();
 
+    // Attempts that finished before the watch began.
+    auto read = [tenant = ctx.tenant(), ids](storage::Storage& s) { return read_jobs(s, tenant, ids); };
+    auto current = co_await deps.team->storage().run(std::move(read));
+    if (current)
+        for (auto& j : *current)
+            if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter->attempted.count(j.id))
+                waiter->attempted[j.id] = std::move(j);
+
+    const auto deadline = std::chrono::steady_clock::now() + deps.wait;
+    std::set<std::string> reported;
+    const double total = static_cast<double>(ids.size());
+    ctx.progress(0, total, what + ": queued for " + std::to_string(ids.size()) + " CRM(s)");
+    for (;;) {
+        for (const auto& [id, info] : waiter->attempted)
+            if (reported.insert(id).second)
+                ctx.progress(static_cast<double>(reported.size()), total, info.crm_type + ": " + job_outcome(info));
+        if (reported.size() >= ids.size() || std::chrono::steady_clock::now() >= deadline) break;
+        waiter->timer.expires_at(deadline);
+        co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+ToolResult summarize(const std::string& what, const std::vector<storage::SyncJobInfo>& jobs, bool replayed) {
     json::array results;
-    std::size_t ok = 0;
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        ok += state->outcomes[i]->ok() ? 1 : 0;
-        results.push_back(outcome_json(targets[i], *state->outcomes[i]));
+    std::size_t ok = 0, failed = 0;
+    for (const auto& j : jobs) {
+        const auto outcome = job_outcome(j);
+        ok += outcome == "success" ? 1 : 0;
+        failed += outcome == "error" ? 1 : 0;
+        results.push_back(job_json(j));
     }
-    const auto n = targets.size();
-    json::object fields{{"results", std::move(results)}};
-    if (ok == n) co_return success(what + " synced to " + std::to_string(n) + " CRM(s)", std::move(fields));
-    if (ok == 0) co_return failure(what + " failed in every CRM (" + std::to_string(n) + ")", std::move(fields));
-    fields["status"] = "partial";
-    fields["message"] = what + " synced to " + std::to_string(ok) + " of " + std::to_string(n) + " CRM(s)";
-    co_return structured_result(fields);
+    const auto n = jobs.size();
+    const auto pending = n - ok - failed;
+    json::object fields{{"results", std::move(results)}, {"replayed", replayed}};
+    const std::string counts = std::to_string(ok) + " of " + std::to_string(n) + " CRM(s)";
+    if (ok == n) return success(what + " synced to " + std::to_string(n) + " CRM(s)", std::move(fields));
+    if (failed == n) {
+        std::string why;
+        for (const auto& j : jobs) why += (why.empty() ? "" : "; ") + j.crm_type + ": " + j.last_error;
+        return failure(what + " failed in every CRM (" + std::to_string(n) + "): " + why, std::move(fields));
+    }
+    if (failed == 0) {
+        fields["status"] = "queued";
+        fields["message"] = what + " synced to " + counts + "; " + std::to_string(pending) +
+                            " still queued (get_sync_status shows progress)";
+    } else {
+        fields["status"] = "partial";
+        fields["message"] = what + " synced to " + counts + ", failed in " + std::to_string(failed) +
+                            (pending ? ", " + std::to_string(pending) + " still queued" : std::string());
+    }
+    return structured_result(fields);
 }
 
-std::string crm_arg(const json::object& args) {
-    const auto* v = args.if_contains("crmType");
-    return v && v->is_string() ? std::string(v->get_string()) : "all";
+struct SyncCall {
+    std::string tool;    // sync_tour_data | sync_feedback_data
+    std::string kind;    // tour | feedback
+    std::string what;    // "tour T1", for messages
+    std::string subject, tour_id, lock_key;
+    std::string payload_json;
+};
+
+asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, const json::object& args, SyncCall call) {
+    auto client_or = co_await deps.team->client(ctx.tenant());
+    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
+    const auto* crm = args.if_contains("crmType");
+    const std::string requested = crm && crm->is_string() ? std::string(crm->get_string()) : "all";
+    auto targets_or = co_await targets_for(*deps.team, ctx.tenant(), *std::get<0>(client_or), requested);
+    if (auto* f = std::get_if<std::string>(&targets_or)) co_return failure(*f);
+
+    storage::SyncRequest request;
+    request.tenant_id = ctx.tenant();
+    if (const auto* key = args.if_contains("idempotencyKey"); key && key->is_string()) {
+        request.idempotency_key = std::string(key->get_string());
+        request.args_hash = arguments_hash(call.tool, args);
+    }
+    for (const auto& crm_type : std::get<0>(targets_or))
+        request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, call.payload_json});
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    auto enqueue = [request = std::move(request), now](storage::Storage& s) { return s.enqueue_sync(request, now); };
+    auto accepted = co_await deps.team->storage().run(std::move(enqueue));
+    if (!accepted) {
+        if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
+        co_return failure("cannot accept the sync: " + accepted.error().message);
+    }
+    const auto& ids = accepted->job_ids;
+    const auto* wait = args.if_contains("wait");
+    if ((!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0)
+        co_await wait_for_first_attempts(deps, ctx, ids, call.what);
+    else
+        deps.worker->wake();
+    auto read = [tenant = ctx.tenant(), ids](storage::Storage& s) { return read_jobs(s, tenant, ids); };
+    auto jobs = co_await deps.team->storage().run(std::move(read));
+    if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
+                                 {{"jobIds", json::value_from(ids)}});
+    co_return summarize(call.what, *jobs, accepted->replayed);
 }
 
-asio::awaitable<ToolResult> sync_tour_data(TeamRollout& team, ToolContext& ctx, const json::object& args) {
+asio::awaitable<ToolResult> sync_tour_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
     auto tour = rollout::parse_tour(args.at("tourData"), "tourData");
     if (!tour) co_return failure(tour.error().message);
-    Job job = [tour = *tour](rollout::RolloutClient& c, rollout::CrmAdapter& a, rollout::SyncTarget t) {
-        return a.sync_tour(c, std::move(t), tour);
-    };
-    co_return co_await fan_out(team, ctx, crm_arg(args), "tour " + tour->tour_id, std::move(job));
+    SyncCall call{"sync_tour_data", "tour", "tour " + tour->tour_id, tour->tour_id, tour->tour_id,
+                  rollout::buyer_local_id(tour->buyer_id, tour->tour_id), json::serialize(args.at("tourData"))};
+    co_return co_await accept_sync(deps, ctx, args, std::move(call));
 }
 
-asio::awaitable<ToolResult> sync_feedback_data(TeamRollout& team, ToolContext& ctx, const json::object& args) {
+asio::awaitable<ToolResult> sync_feedback_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
     auto feedback = rollout::parse_feedback(args.at("feedbackData"), "feedbackData");
     if (!feedback) co_return failure(feedback.error().message);
-    Job job = [fb = *feedback](rollout::RolloutClient& c, rollout::CrmAdapter& a, rollout::SyncTarget t) {
-        return a.sync_feedback(c, std::move(t), fb);
-    };
-    co_return co_await fan_out(team, ctx, crm_arg(args), "feedback on " + feedback->property_id, std::move(job));
-}
-
-// {{ ... }} placeholders must be balanced and non-empty; returns the first problem.
-std::optional<std::string> bad_template(const json::value& v, const std::string& path) {
-    if (v.is_string()) {
-        std::string_view s = v.get_string();
-        for (std::size_t at = 0; (at = s.find("{{", at)) != std::string_view::npos;) {
-            auto close = s.find("}}", at + 2);
-            if (close == std::string_view::npos) return path + ": unclosed \"{{\" placeholder";
-            auto inner = s.substr(at + 2, close - at - 2);
-            if (inner.find_first_not_of(" \t") == std::string_view::npos) return path + ": empty \"{{ }}\" placeholder";
-            if (inner.find("{{") != std::string_view::npos) return path + ": nested \"{{\" inside a placeholder";
-            at = close + 2;
-        }
-        if (s.find("}}") != std::string_view::npos && s.find("{{") == std::string_view::npos)
-            return path + ": \"}}\" without an opening \"{{\"";
-    } else if (v.is_object()) {
-        for (const auto& [k, x] : v.get_object())
-            if (auto p = bad_template(x, path + "." + std::string(k))) return p;
-    } else if (v.is_array()) {
-        std::size_t i = 0;
-        for (const auto& x : v.get_array())
-            if (auto p = bad_template(x, path + "[" + std::to_string(i++) + "]")) return p;
-    }
-    return std::nullopt;
-}
-
-asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ctx, const json::object& args) {
-    for (const char* part : {"trigger", "action"})
-        if (const auto* params = args.at(part).as_object().if_contains("inputParams"))
-            if (auto problem = bad_template(*params, std::string(part) + ".inputParams")) co_return failure(*problem);
-    auto client_or = co_await team.client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
-    auto client = std::get<0>(client_or);
-    if (client->endpoints().automation.empty())
-        co_return failure("create_automation is not available: this team's Rollout settings have no project environment");
-    // The referenced apps and credentials must exist in the team's project environment.
-    for (const char* part : {"trigger", "action"}) {
-        const auto& spec = args.at(part).as_object();
-        const std::string app(spec.at("appKey").as_string());
-        const std::string credential(spec.at("credentialKey").as_string());
-        const std::string path = "/credentials?appKey=" + rollout::url_encode(app);
-        auto listed = co_await client->request(rollout::Host::automation, boost::beast::http::verb::get, path);
-        if (!listed) co_return upstream(std::string("cannot check ") + part + ".credentialKey", listed.error());
-        bool found = false;
-        if (const auto* items = listed->if_array())
-            for (const auto& item : *items) {
-                if (!item.is_object()) continue;
-                const auto& o = item.get_object();
-                const auto* key = o.contains("credentialKey") ? o.if_contains("credentialKey") : o.if_contains("id");
-                if (key && rollout::id_of(*key) == credential) found = true;
-            }
-        if (!found)
-            co_return failure(std::string(part) + ".credentialKey: no credential \"" + credential + "\" for app \"" + app +
-                              "\" in this team's Rollout project");
-    }
-    auto created = co_await client->create_automation(args);
-    if (!created) co_return upstream("Rollout did not create the automation", created.error());
-    co_return success("automation \"" + std::string(args.at("name").as_string()) + "\" created", {{"id", created->id}});
+    SyncCall call{"sync_feedback_data", "feedback", "feedback on " + feedback->property_id,
+                  rollout::feedback_local_id(*feedback), feedback->tour_id,
+                  rollout::buyer_local_id(feedback->buyer_id, feedback->tour_id),
+                  json::serialize(args.at("feedbackData"))};
+    co_return co_await accept_sync(deps, ctx, args, std::move(call));
 }
 
 ToolDefinition define(std::string name, std::string title, std::string description, std::string_view input,
-                      json::object extra_output, ToolHandler handler) {
+                      ToolHandler handler) {
     ToolDefinition t;
     t.name = std::move(name);
     t.title = std::move(title);
     t.description = std::move(description);
     t.input_schema = json::parse(input).as_object();
-    t.output_schema = output_schema(std::move(extra_output));
+    t.output_schema = output_schema({{"results", json::object{{"type", "array"}}}, {"replayed", json::object{{"type", "boolean"}}}});
     t.annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", true}, {"openWorldHint", true}};
     t.streams = true;   // reports progress per CRM and may take a while
     t.handler = std::move(handler);
@@ -234,6 +264,8 @@ ToolDefinition define(std::string name, std::string title, std::string descripti
 
 constexpr const char* kTourSchema = R"json({"type":"object","additionalProperties":false,"required":["tourData"],"properties":{
  "crmType":{"type":"string","minLength":1,"maxLength":64,"default":"all","description":"a connector key (highlevel, lofty, follow-up-boss, ...) or \"all\" connected CRMs"},
+ "wait":{"type":"boolean","default":true,"description":"wait (bounded) for the first attempt in each CRM; false returns the queued job ids at once"},
+ "idempotencyKey":{"type":"string","minLength":1,"maxLength":200,"description":"repeat a call with the same key to get the first call's jobs instead of new ones"},
  "tourData":{"type":"object","required":["tourId","agentId","properties"],"properties":{
    "tourId":{"type":"string","minLength":1,"maxLength":128},
    "agentId":{"type":"string","minLength":1,"maxLength":128},
@@ -250,6 +282,8 @@ constexpr const char* kTourSchema = R"json({"type":"object","additionalPropertie
 
 constexpr const char* kFeedbackSchema = R"json({"type":"object","additionalProperties":false,"required":["feedbackData"],"properties":{
  "crmType":{"type":"string","minLength":1,"maxLength":64,"default":"all"},
+ "wait":{"type":"boolean","default":true},
+ "idempotencyKey":{"type":"string","minLength":1,"maxLength":200},
  "feedbackData":{"type":"object","required":["propertyId","tourId","feedback"],"properties":{
    "propertyId":{"type":"string","minLength":1,"maxLength":128},
    "tourId":{"type":"string","minLength":1,"maxLength":128},
@@ -260,38 +294,20 @@ constexpr const char* kFeedbackSchema = R"json({"type":"object","additionalPrope
    "address":{"type":"string","maxLength":512},
    "timestamp":{"type":"string","description":"ISO 8601 with a UTC offset"}}}}})json";
 
-constexpr const char* kAutomationSchema = R"json({"type":"object","additionalProperties":false,"required":["name","trigger","action"],"properties":{
- "name":{"type":"string","minLength":1,"maxLength":200},
- "trigger":{"type":"object","required":["appKey","triggerKey","credentialKey"],"properties":{
-   "appKey":{"type":"string","minLength":1},"triggerKey":{"type":"string","minLength":1},
-   "credentialKey":{"type":"string","minLength":1},"inputParams":{"type":"object"}}},
- "action":{"type":"object","required":["appKey","actionKey","credentialKey"],"properties":{
-   "appKey":{"type":"string","minLength":1},"actionKey":{"type":"string","minLength":1},
-   "credentialKey":{"type":"string","minLength":1},"inputParams":{"type":"object","description":"values may use {{...}} placeholders"}}}}})json";
-
 }  // namespace
 
-void register_sync_tools(ToolRegistry& registry, TeamRollout& team) {
-    auto bind = [&team](auto fn) {
-        return [&team, fn](ToolContext& ctx, const json::object& args) { return fn(team, ctx, args); };
-    };
-    json::object results{{"results", json::object{{"type", "array"}}}};
+void register_sync_tools(ToolRegistry& registry, SyncToolsDeps deps) {
+    auto bind = [deps](auto fn) { return bind_deps(deps, fn); };
     registry.add(define("sync_tour_data", "Sync a tour to CRMs",
                         "Push a REanna Router tour into one CRM or all connected CRMs: the buyer becomes a contact "
-                        "and each property visit an appointment (or task). One outcome per CRM; one CRM failing "
-                        "does not fail the others. Repeating a sync updates the same records.",
-                        kTourSchema, results, bind(sync_tour_data)));
+                        "and each property visit an appointment (or task). Each CRM gets a durable job that is "
+                        "retried until delivered; the call waits briefly for the first attempts (wait: false "
+                        "returns at once). One outcome per CRM; repeating a sync updates the same records.",
+                        kTourSchema, bind(sync_tour_data)));
     registry.add(define("sync_feedback_data", "Sync buyer feedback to CRMs",
                         "Push a buyer's feedback on a property into one CRM or all connected CRMs as a note on the "
-                        "buyer's contact, naming the property and the tour.",
-                        kFeedbackSchema, results, bind(sync_feedback_data)));
-    auto automation = define("create_automation", "Create a Rollout automation",
-                             "Create a Rollout automation (a trigger in one app runs an action in another) in this "
-                             "team's project environment. inputParams values may use {{...}} placeholders.",
-                             kAutomationSchema, {{"id", json::object{{"type", "string"}}}}, bind(create_automation));
-    automation.streams = false;
-    automation.annotations["idempotentHint"] = false;
-    registry.add(std::move(automation));
+                        "buyer's contact, naming the property and the tour. Durable and retried like sync_tour_data.",
+                        kFeedbackSchema, bind(sync_feedback_data)));
 }
 
 }  // namespace rollout_mcp

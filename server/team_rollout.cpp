@@ -64,6 +64,7 @@ boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, Too
         failure.message = stored.error().code == storage::ErrorCode::not_found
                               ? "Rollout is not configured for this team: call configure_rollout first"
                               : "cannot read this team's Rollout settings: " + stored.error().message;
+        failure.transient = stored.error().code == storage::ErrorCode::busy;
         out = std::move(failure);
         co_return out;
     }

@@ -30,6 +30,7 @@ struct RolloutSettings {
 // A tool-facing failure: the message names the problem (and the field, when it is the caller's).
 struct ToolFailure {
     std::string message;
+    bool transient = false;   // the store could not be read (busy): a later try may work
 };
 
 class TeamRollout {

@@ -93,6 +93,7 @@ CREATE TABLE sync_jobs (
   updated_at      INTEGER NOT NULL,
   UNIQUE (tenant_id, idempotency_key)
 ) STRICT;
+-- (status, next_attempt_at) also serves expired leases and pending alerts: few rows are running or dead.
 CREATE INDEX sync_jobs_due ON sync_jobs(status, next_attempt_at);
 CREATE INDEX sync_jobs_tenant ON sync_jobs(tenant_id, created_at);
 
@@ -108,6 +109,63 @@ CREATE TABLE sync_ledger (
   updated_at   INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, crm_type, entity_kind, local_id)
 ) STRICT;
+)sql"},
+    {2, "sync outbox: sealed job payloads, leases, alerts and idempotent requests", R"sql(
+-- Version 1's sync_jobs was never written to; the outbox (design.md section 8) replaces it.
+DROP TABLE sync_jobs;
+
+-- One row per job; payload sealed under a data key with the row identity (tenant, 'sync_job', id).
+-- Times are Unix milliseconds (the outbox's clock is passed in by the caller).
+CREATE TABLE sync_jobs (
+  id               TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),  -- 'job_' + 24 hex
+  tenant_id        TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  batch_id         TEXT    NOT NULL,  -- the enqueue call that wrote it
+  kind             TEXT    NOT NULL CHECK (kind IN ('tour', 'feedback')),
+  crm_type         TEXT    NOT NULL CHECK (length(crm_type) BETWEEN 1 AND 64),
+  subject          TEXT    NOT NULL CHECK (length(subject) >= 1),
+  tour_id          TEXT    NOT NULL,
+  lock_key         TEXT    NOT NULL CHECK (length(lock_key) >= 1),
+  key_id           INTEGER NOT NULL REFERENCES data_keys(key_id),
+  nonce            BLOB    NOT NULL CHECK (length(nonce) = 24),
+  ciphertext       BLOB    NOT NULL CHECK (length(ciphertext) >= 16),
+  status           TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'dead')),
+  attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at  INTEGER NOT NULL,
+  lease_until      INTEGER,           -- set while running
+  recover          INTEGER NOT NULL DEFAULT 0 CHECK (recover IN (0, 1)),
+  last_error       TEXT    NOT NULL DEFAULT '',
+  last_http_status INTEGER NOT NULL DEFAULT 0,
+  result           TEXT    NOT NULL DEFAULT '',  -- JSON array of the last attempt's records
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  finished_at      INTEGER,
+  alert_pending    INTEGER NOT NULL DEFAULT 0 CHECK (alert_pending IN (0, 1)),
+  alert_attempts   INTEGER NOT NULL DEFAULT 0,
+  alert_next_at    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+-- (status, next_attempt_at) also serves expired leases and pending alerts: few rows are running or dead.
+CREATE INDEX sync_jobs_due ON sync_jobs(status, next_attempt_at);
+CREATE INDEX sync_jobs_tenant ON sync_jobs(tenant_id, created_at);
+CREATE INDEX sync_jobs_tour ON sync_jobs(tenant_id, tour_id);
+CREATE INDEX sync_jobs_subject ON sync_jobs(tenant_id, subject);
+CREATE INDEX sync_jobs_batch ON sync_jobs(batch_id);
+CREATE INDEX sync_jobs_key ON sync_jobs(key_id);
+
+-- Idempotency keys: the first call's argument hash and job ids (a JSON array, so a replay answers
+-- with every id in order even after some of those jobs were purged).
+CREATE TABLE sync_requests (
+  tenant_id       TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  idempotency_key TEXT    NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+  args_hash       BLOB    NOT NULL CHECK (length(args_hash) = 32),
+  batch_id        TEXT    NOT NULL,
+  job_ids         TEXT    NOT NULL,
+  created_at      INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, idempotency_key)
+) STRICT;
+
+-- sync_ledger (version 1) is kept; the outbox writes its times in milliseconds. Lookups go by local
+-- id across entity kinds, which the primary key's column order cannot serve.
+CREATE INDEX sync_ledger_local ON sync_ledger(tenant_id, crm_type, local_id);
 )sql"},
 };
 

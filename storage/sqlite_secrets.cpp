@@ -1,5 +1,5 @@
 // SqliteStorage: the sealed repositories (Rollout configs, CRM connections) and re-sealing rows
-// during data-key rotation.
+// (those two and the outbox's job payloads) during data-key rotation.
 #include "storage/sqlite_storage.hpp"
 
 namespace rollout_mcp::storage {
@@ -12,9 +12,10 @@ using detail::guarded;
 using detail::kCrmKind;
 using detail::kRolloutKind;
 using detail::kRolloutProvider;
+using detail::kSyncJobKind;
 using detail::now_seconds;
 
-namespace {
+namespace detail {
 
 bool valid_crm_type(std::string_view t) {
     if (t.empty() || t.size() > 64) return false;
@@ -23,8 +24,12 @@ bool valid_crm_type(std::string_view t) {
     return true;
 }
 
+}  // namespace detail
+
+namespace {
+
 Result<void> check_crm_type(std::string_view t) {
-    if (valid_crm_type(t)) return {};
+    if (detail::valid_crm_type(t)) return {};
     return unexpected(error(ErrorCode::invalid_argument,
                             "crm type must be 1-64 characters of [a-z0-9_-] (canonical name)"));
 }
@@ -185,6 +190,11 @@ Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
              " WHERE key_id <> ?1 LIMIT ?2",
              "UPDATE crm_connections SET key_id = ?1, nonce = ?2, ciphertext = ?3"
              " WHERE tenant_id = ?4 AND crm_type = ?5 AND key_id = ?6 AND nonce = ?7"},
+            // A job's provider is its id. Finished jobs are resealed too: their rows pin the old key.
+            {kSyncJobKind,
+             "SELECT tenant_id, id, key_id, nonce, ciphertext FROM sync_jobs WHERE key_id <> ?1 LIMIT ?2",
+             "UPDATE sync_jobs SET key_id = ?1, nonce = ?2, ciphertext = ?3"
+             " WHERE tenant_id = ?4 AND id = ?5 AND key_id = ?6 AND nonce = ?7"},
         };
         static_assert(kRolloutProvider == "rollout");
 
@@ -216,7 +226,8 @@ Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
         }
         Statement remaining = db_->prepare(
             "SELECT (SELECT count(*) FROM rollout_configs WHERE key_id <> ?1)"
-            " + (SELECT count(*) FROM crm_connections WHERE key_id <> ?1)");
+            " + (SELECT count(*) FROM crm_connections WHERE key_id <> ?1)"
+            " + (SELECT count(*) FROM sync_jobs WHERE key_id <> ?1)");
         remaining.bind(1, std::int64_t{active});
         if (remaining.step()) progress.remaining = remaining.int64(0);
         tx.commit();

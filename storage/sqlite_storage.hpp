@@ -57,6 +57,24 @@ public:
     Result<void> rewrap_master(crypto::MasterKey new_master) override;
     Result<void> checkpoint() override;
 
+    // The sync outbox (sqlite_outbox.cpp, sqlite_outbox_admin.cpp).
+    Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) override;
+    Result<std::vector<DueJob>> due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
+                                              std::size_t limit) override;
+    Result<std::vector<ClaimedJob>> claim_sync_jobs(const std::vector<std::string>& job_ids,
+                                                    std::int64_t now_ms, std::int64_t lease_until_ms) override;
+    Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, const AttemptOutcome& outcome,
+                                            std::int64_t now_ms) override;
+    Result<std::vector<LedgerEntry>> sync_ledger(std::string_view tenant_id, std::string_view crm_type,
+                                                 const std::vector<std::string>& local_ids) override;
+    Result<std::size_t> requeue_interrupted_sync_jobs(std::int64_t now_ms) override;
+    Result<std::vector<SyncJobInfo>> find_sync_jobs(const SyncJobQuery& query) override;
+    Result<std::vector<SyncJobInfo>> retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) override;
+    Result<OutboxStats> outbox_stats(std::int64_t now_ms) override;
+    Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) override;
+    Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) override;
+    Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) override;
+
     // For tests and diagnostics: the database path.
     const std::filesystem::path& path() const noexcept { return db_->path(); }
 
@@ -75,6 +93,8 @@ private:
     // Reloads the keyring when the database's active key is not ours (another process rotated), so
     // we never seal under a key that `destroy_unused_keys` may remove. Call inside a write transaction.
     Result<crypto::KeyId> follow_active_key();
+    // One outbox job's columns (no payload), or not_found.
+    Result<SyncJobInfo> load_sync_job(std::string_view job_id);
 
     std::unique_ptr<Database> db_;
     crypto::MasterKey master_;
@@ -102,10 +122,24 @@ inline StorageError error(ErrorCode code, std::string message) {
     return StorageError{code, std::move(message)};
 }
 
+// Canonical CRM type: [a-z0-9_-]{1,64}.
+bool valid_crm_type(std::string_view t);
+// prefix + 24 lowercase hex characters from libsodium's CSPRNG.
+std::string random_id(std::string_view prefix);
+
+// The sync_jobs columns behind SyncJobInfo, in the order sync_job_from reads them (17 columns; a query
+// may append more after them).
+inline constexpr const char* kSyncJobColumns =
+    "id, tenant_id, kind, crm_type, subject, tour_id, lock_key, status, attempts, next_attempt_at,"
+    " created_at, updated_at, finished_at, last_error, last_http_status, result, recover";
+inline constexpr int kSyncJobColumnCount = 17;
+SyncJobInfo sync_job_from(const Statement& st);
+
 // Row identities used for sealing; part of the on-disk format (changing them orphans rows).
 inline constexpr std::string_view kRolloutKind = "rollout_config";
 inline constexpr std::string_view kRolloutProvider = "rollout";
 inline constexpr std::string_view kCrmKind = "crm_connection";
+inline constexpr std::string_view kSyncJobKind = "sync_job";  // provider: the job id
 
 }  // namespace detail
 }  // namespace rollout_mcp::storage

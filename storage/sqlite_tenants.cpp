@@ -21,13 +21,7 @@ bool valid_tenant_name(std::string_view name) {
     return true;
 }
 
-std::string new_tenant_id() {
-    unsigned char raw[12];
-    randombytes_buf(raw, sizeof raw);
-    char hex[sizeof raw * 2 + 1];
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    return std::string("t_") + hex;
-}
+std::string new_tenant_id() { return detail::random_id("t_"); }
 
 std::string_view normalize_prefix(std::string_view prefix) {
     if (prefix.starts_with(crypto::kApiKeyTag)) prefix.remove_prefix(crypto::kApiKeyTag.size());

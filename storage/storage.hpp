@@ -1,5 +1,5 @@
 // The Storage interface: tenant-scoped repositories (tenants, API keys, sealed Rollout configs and CRM
-// connections) and data-key administration. SQLite implements it today; PostgreSQL can later.
+// connections, the sync outbox and ledger) and data-key administration. SQLite implements it today; PostgreSQL can later.
 //
 // Threading: every method is synchronous and blocking. Call them only on the storage executor (one
 // dedicated thread); never from an I/O thread. Implementations are not thread-safe.
@@ -12,6 +12,7 @@
 #include "crypto/keyring.hpp"
 #include "crypto/master_key.hpp"
 #include "crypto/secret_bytes.hpp"
+#include "storage/outbox.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -98,6 +99,7 @@ struct DataKeyStatus {
     std::optional<std::int64_t> retired_at;
     std::int64_t rollout_configs = 0;  // rows sealed under this key
     std::int64_t crm_connections = 0;
+    std::int64_t sync_jobs = 0;  // outbox payloads (every status: finished rows still pin the key)
 };
 
 struct KeyStatus {
@@ -162,6 +164,43 @@ public:
     // Re-wraps every data key (and the API-key root) under `new_master` in one transaction; sealed rows
     // are untouched. Afterwards only the new master key opens this database.
     virtual Result<void> rewrap_master(crypto::MasterKey new_master) = 0;
+
+    // The sync outbox (storage/outbox.hpp). Times are Unix milliseconds, passed in so tests control them.
+    // Writes every job of one call in one transaction, payloads sealed. A reused idempotency key with the
+    // same args_hash returns the first call's jobs (replayed); with another hash: already_exists.
+    virtual Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) = 0;
+    // Claimable jobs (queued and due, or running with an expired lease), fair across tenants: every
+    // tenant's oldest due job comes before any tenant's second one, and so on; at most `per_tenant`
+    // per tenant and `limit` in all.
+    virtual Result<std::vector<DueJob>> due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
+                                                      std::size_t limit) = 0;
+    // Claims each id that is still claimable (compare-and-set, one transaction): status running,
+    // attempts + 1, lease until `lease_until_ms`; a job taken over from an expired lease gets recover.
+    // Ids no longer claimable are left out of the answer. A payload that does not open fails that job
+    // (status failed, its error says so) and leaves it out too.
+    virtual Result<std::vector<ClaimedJob>> claim_sync_jobs(const std::vector<std::string>& job_ids,
+                                                            std::int64_t now_ms, std::int64_t lease_until_ms) = 0;
+    // Records one attempt of a running job and upserts outcome.ledger, in one transaction. `die` marks
+    // the job dead with an alert pending. not_found when the job is not running.
+    virtual Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, const AttemptOutcome& outcome,
+                                                    std::int64_t now_ms) = 0;
+    // Ledger rows of one tenant and CRM whose local id is one of `local_ids` (any entity kind).
+    virtual Result<std::vector<LedgerEntry>> sync_ledger(std::string_view tenant_id, std::string_view crm_type,
+                                                         const std::vector<std::string>& local_ids) = 0;
+    // Start-up: jobs left running by a previous process become queued and due now, with recover set.
+    virtual Result<std::size_t> requeue_interrupted_sync_jobs(std::int64_t now_ms) = 0;
+    virtual Result<std::vector<SyncJobInfo>> find_sync_jobs(const SyncJobQuery& query) = 0;
+    // failed/dead jobs matching `query` (status filter ignored) become queued and due now, attempts 0,
+    // any pending alert dropped; returns them.
+    virtual Result<std::vector<SyncJobInfo>> retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) = 0;
+    virtual Result<OutboxStats> outbox_stats(std::int64_t now_ms) = 0;
+    // Dead jobs whose alert is due (never delivered, next alert attempt at or before now).
+    virtual Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) = 0;
+    // delivered: the alert is done; otherwise the next try is at next_attempt_at_ms (attempts + 1), or
+    // never again when next_attempt_at_ms is 0 (given up).
+    virtual Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) = 0;
+    // Deletes succeeded jobs finished before `before_ms` (ledger rows stay); returns how many.
+    virtual Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) = 0;
 
     // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
     virtual Result<void> checkpoint() = 0;

@@ -379,9 +379,13 @@ await check('5 sync_feedback_data -> a note on the buyer\'s person in each CRM w
 });
 
 // 6. Idempotence
-await check('6 the same sync_tour_data again -> still exactly 1 person and 2 appointments per CRM', async () => {
+await check('6 the same sync_tour_data again -> still exactly 1 person and 2 appointments per CRM, and no CRM call at all', async () => {
+    await clearRequests();
     const r = await call(A, 'sync_tour_data', { tourData: tour1, crmType: 'all' });
     expectSuccess(r, 'repeated sync_tour_data');
+    const crmCalls = (await collectTokens()).filter(q => q.path.startsWith('/crm/api'));
+    assert(crmCalls.length === 0, `an unchanged tour made CRM calls: ${short(crmCalls.map(q => `${q.method} ${q.path}`))}`);
+    assert(r.sc.results.every(x => (x.records || []).every(y => y.action === 'unchanged')), `actions: ${short(r.sc.results)}`);
     const state = await fakeState();
     const recs = checkTourRecords(state, tour1, 'after the repeat');
     for (const crm of ['highlevel', 'lofty'])
@@ -449,22 +453,87 @@ const tour2 = {
     tourId: `tour-${run}-2`,
     properties: [{ propertyId: 'prop-303', address: '303 Elm St, Austin, TX 78703', visitTime: '2026-12-02T09:30:00-06:00', durationMinutes: 30 }]
 };
-await check('8 a 500 fault on the lofty credential -> sync_tour_data "all" is partial, highlevel succeeded', async () => {
+const getStatus = async (team, args) => call(team, 'get_sync_status', args);
+// Polls get_sync_status until every job of `args` has the wanted status (or the step's time runs out).
+async function waitStatus(team, args, want, ms = 15000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const r = await getStatus(team, args);
+        const jobs = r.sc?.jobs || [];
+        if (jobs.length > 0 && jobs.every(j => j.status === want)) return jobs;
+        if (Date.now() > deadline) throw new Error(`jobs of ${short(args)} not all "${want}": ${short(jobs.map(j => [j.crmType, j.status, j.attempts, j.lastError]))}`);
+        await sleep(250);
+    }
+}
+await check('8 a 500 fault on the lofty credential -> highlevel succeeds, lofty is retried (status queued) and delivered once Rollout recovers', async () => {
     await fake('/_fake/faults', { method: 'POST', body: { match: { credentialId: cred.lofty }, action: 'status', status: 500, count: -1 } });
+    let r;
     try {
-        const r = await call(A, 'sync_tour_data', { tourData: tour2, crmType: 'all' }, { ms: 55000 });
-        assert(r.sc?.status === 'partial', `status ${short(r.sc?.status)} (isError ${r.isError}): ${short(r.text)}`);
+        r = await call(A, 'sync_tour_data', { tourData: tour2, crmType: 'all' }, { ms: 15000 });
+        assert(r.sc?.status === 'queued', `status ${short(r.sc?.status)} (isError ${r.isError}): ${short(r.text)}`);
         const byCrm = Object.fromEntries((r.sc.results || []).map(x => [x.crmType, x]));
         assert(byCrm.highlevel?.status === 'success', `highlevel: ${short(byCrm.highlevel)}`);
-        assert(byCrm.lofty?.status === 'error', `lofty: ${short(byCrm.lofty)}`);
+        assert(byCrm.lofty?.status === 'retrying' && /500/.test(byCrm.lofty.lastError), `lofty: ${short(byCrm.lofty)}`);
+        assert(typeof byCrm.lofty.jobId === 'string' && byCrm.lofty.jobId.startsWith('job_'), `lofty jobId: ${short(byCrm.lofty)}`);
         const hl = crmOf(await fakeState(), cred.highlevel);
         assert(hl.counts.appointments === 3 && hl.appointments.some(a => Date.parse(a.startsAt) === Date.parse(tour2.properties[0].visitTime)),
             `highlevel appointments after the partial sync: ${short(hl.appointments.map(a => a.startsAt))}`);
-        return `lofty error: ${short(byCrm.lofty.error, 160)}`;
     } finally {
         await fake('/_fake/faults', { method: 'DELETE' });
     }
-}, { ms: 60000 });
+    const jobs = await waitStatus(A, { tourId: tour2.tourId }, 'success');
+    const lofty = crmOf(await fakeState(), cred.lofty);
+    assert(lofty.counts.appointments === 3 && lofty.counts.people === 1, `lofty after recovery: ${short(lofty.counts)}`);
+    return `lofty delivered after ${jobs.find(j => j.crmType === 'lofty').attempts} attempts`;
+}, { ms: 40000 });
+
+const tour3 = { ...tour1, tourId: `tour-${run}-3`, properties: [{ propertyId: 'prop-404', address: '404 Oak St, Austin, TX 78704', visitTime: '2026-12-03T11:00:00-06:00' }] };
+await check('8b wait: false -> status queued with job ids at once; get_sync_status follows them to success', async () => {
+    const r = await call(A, 'sync_tour_data', { tourData: tour3, crmType: 'highlevel', wait: false });
+    assert(r.sc?.status === 'queued' || r.sc?.status === 'success', `status ${short(r.sc?.status)}: ${short(r.text)}`);
+    const jobId = r.sc.results?.[0]?.jobId;
+    assert(typeof jobId === 'string', `no jobId: ${short(r.sc)}`);
+    const jobs = await waitStatus(A, { jobId }, 'success');
+    assert(jobs.length === 1 && jobs[0].records.some(x => x.kind === 'appointment'), `job: ${short(jobs)}`);
+    return `${jobId}: ${jobs[0].records.map(x => `${x.kind} ${x.action}`).join(', ')}`;
+});
+await check('8c idempotencyKey: the same key and arguments replay the first call\'s jobs; other arguments are refused', async () => {
+    const key = `idem-${run}`;
+    const first = await call(A, 'sync_tour_data', { tourData: tour3, crmType: 'highlevel', idempotencyKey: key });
+    const again = await call(A, 'sync_tour_data', { crmType: 'highlevel', idempotencyKey: key, tourData: tour3, wait: false });
+    assert(again.sc?.replayed === true, `second call not a replay: ${short(again.sc)}`);
+    const ids = x => (x.sc?.results || []).map(y => y.jobId).join(',');
+    assert(ids(first) && ids(first) === ids(again), `job ids differ: ${ids(first)} vs ${ids(again)}`);
+    const other = await call(A, 'sync_tour_data', { tourData: { ...tour3, agentId: 'someone-else' }, crmType: 'highlevel', idempotencyKey: key });
+    expectError(other, 'idempotencyKey', 'reused idempotencyKey with other arguments');
+    return short(other.sc?.message, 160);
+});
+await check('8d a permanent CRM error fails at once with the CRM\'s message; retry_sync re-queues it and it succeeds', async () => {
+    const tour4 = { ...tour3, tourId: `tour-${run}-4`, buyerId: `buyer-${run}-4`, buyer: { name: 'Pat Permanent', email: `pat-${run}@example.com` } };
+    await fake('/_fake/faults', { method: 'POST', body: { match: { credentialId: cred.lofty, method: 'POST', pathPrefix: '/crm/api/people' }, action: 'status', status: 422, body: { errorMessage: 'phone number is not valid for this CRM' }, count: 1 } });
+    const r = await call(A, 'sync_tour_data', { tourData: tour4, crmType: 'lofty' });
+    expectError(r, 'phone number is not valid for this CRM', 'sync_tour_data with a 422');
+    const job = r.sc.results[0];
+    assert(job.status === 'error' && job.attempts === 1 && job.lastHttpStatus === 422, `job: ${short(job)}`);
+    const retried = await call(A, 'retry_sync', { tourId: tour4.tourId });
+    expectSuccess(retried, 'retry_sync');
+    assert(retried.sc.jobs.length === 1, `re-queued: ${short(retried.sc.jobs)}`);
+    await waitStatus(A, { jobId: job.jobId }, 'success');
+    const none = await call(A, 'retry_sync', { tourId: tour4.tourId });
+    expectError(none, 'no failed or dead sync jobs', 'retry_sync with nothing to retry');
+    return 'failed -> re-queued -> success';
+});
+await check('8e get_sync_status: exactly one selector; another team sees none of these jobs', async () => {
+    expectError(await getStatus(A, {}), 'exactly one', 'get_sync_status {}');
+    expectError(await getStatus(A, { tourId: tour2.tourId, jobId: 'job_x' }), 'exactly one', 'get_sync_status with two selectors');
+    const mine = await getStatus(A, { tourId: tour2.tourId });
+    expectSuccess(mine, 'get_sync_status (A)');
+    const theirs = await getStatus(B, { jobId: mine.sc.jobs[0].jobId });
+    expectError(theirs, 'no sync jobs', 'get_sync_status (B asking for A\'s job)');
+    const theirRetry = await call(B, 'retry_sync', { tourId: tour2.tourId });
+    assert(theirRetry.isError, `team B re-queued team A's jobs: ${short(theirRetry.text)}`);
+    return `A sees ${mine.sc.jobs.length} job(s) of ${tour2.tourId}; B sees none`;
+});
 
 // 9. Team isolation (issue 3)
 await check('9a team B: list_crm_connections -> empty', async () => {
@@ -526,7 +595,9 @@ await check('9e2 team B: create_automation referencing team A\'s credentials -> 
 await check('9f team A still syncs with its own settings after team B\'s configure_rollout (token sub = A, no new records)', async () => {
     const before = fingerprint(await fakeState());
     await clearRequests();
-    const r = await call(A, 'sync_tour_data', { tourData: tour1, crmType: 'all' });
+    // A changed note, so the sync really calls Rollout (an unchanged tour would make no call at all).
+    const changed = { ...tour1, properties: tour1.properties.map(p => ({ ...p, notes: `seen again ${run}` })) };
+    const r = await call(A, 'sync_tour_data', { tourData: changed, crmType: 'all' });
     expectSuccess(r, 'sync_tour_data (A after B configured)');
     const reqs = await collectTokens();
     const subs = new Set(reqs.filter(q => q.jwtClaims).map(q => q.jwtClaims.sub));

@@ -110,6 +110,11 @@ mode = "api_key"
 request_timeout_ms = 10000
 extra_ca_file = "$( ((TLS)) && echo "$tmp/ca.pem")"
 
+[sync]
+wait_ms = 4000            # short waits and fast retries keep the outbox checks quick
+backoff_base_ms = 200
+backoff_max_ms = 1500
+
 [log]
 level = "debug"
 EOF

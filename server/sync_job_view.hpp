@@ -1,0 +1,23 @@
+// How an outbox job is shown to clients and operators (tools and the `outbox` command agree on it).
+#pragma once
+
+#include "storage/outbox.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace rollout_mcp {
+
+std::string iso8601_utc_ms(std::int64_t unix_ms);   // "2026-11-24T14:15:24.123Z"
+
+// A job's outcome in tool words: success (succeeded), error (failed or dead), queued (not tried yet),
+// retrying (tried, next attempt scheduled), running.
+std::string job_outcome(const storage::SyncJobInfo& job);
+
+// {jobId, kind, crmType, subject, tourId, status, outcome, attempts, nextAttemptAt?, lastError?, lastHttpStatus?,
+//  records[], createdAt, updatedAt, finishedAt?}
+boost::json::object job_json(const storage::SyncJobInfo& job);
+
+}  // namespace rollout_mcp

@@ -1,0 +1,64 @@
+// The outbox workers (design.md section 8): claim due jobs fairly across teams within the in-flight caps,
+// run each attempt, record its outcome, wake waiting tool calls, and deliver dead-job alerts.
+#pragma once
+
+#include "config.hpp"
+#include "storage_executor.hpp"
+#include "sync_policy.hpp"
+#include "sync_runner.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace rollout_mcp {
+
+class AlertSender;
+
+class SyncWorker {
+public:
+    // Runs one attempt; the server's is SyncRunner::run, tests plug in their own.
+    using Runner = std::function<boost::asio::awaitable<AttemptResult>(const storage::ClaimedJob&)>;
+    // Called after every recorded attempt of a watched job, on a worker thread.
+    using Listener = std::function<void(const storage::SyncJobInfo&)>;
+
+    SyncWorker(StorageExecutor& storage, SyncSettings settings, Runner runner,
+               std::shared_ptr<AlertSender> alerts = nullptr, JitterSource jitter = default_jitter());
+    ~SyncWorker();
+    SyncWorker(const SyncWorker&) = delete;
+    SyncWorker& operator=(const SyncWorker&) = delete;
+
+    // Re-queues jobs a previous process left running (blocking, on the calling thread: start-up only),
+    // then starts the scheduling and alert loops on `io` (attempts run there too). Call once.
+    void start(boost::asio::any_io_executor io);
+    // Stops claiming; attempts in flight are abandoned where they stand (their claims expire and the next
+    // start re-drives them with recover). Safe from any thread; idempotent.
+    void stop();
+    // New jobs may be due: scan now instead of at the next poll.
+    void wake();
+
+    std::uint64_t watch(std::vector<std::string> job_ids, Listener listener);
+    void unwatch(std::uint64_t id);
+
+    struct Stats {
+        std::size_t in_flight = 0;
+        std::uint64_t attempts = 0;
+        std::uint64_t dead = 0;
+        std::size_t peak_team_in_flight = 0;   // highest in flight for any one team
+    };
+    Stats stats() const;
+
+private:
+    struct State;
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace rollout_mcp

@@ -1,0 +1,117 @@
+// The durable sync outbox's data types (design.md section 8): jobs written with the call that accepts a
+// sync, claims that survive a crash, per-attempt outcomes, the CRM-id ledger and dead-job alerts.
+#pragma once
+
+#include "crypto/secret_bytes.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rollout_mcp::storage {
+
+// queued: waiting for its (next) attempt; running: claimed by a worker (lease_until bounds the claim);
+// succeeded; failed: a permanent error (not retried unless asked); dead: retries exhausted (alerted).
+enum class JobStatus { queued, running, succeeded, failed, dead };
+std::string_view to_string(JobStatus status);
+std::optional<JobStatus> job_status_from(std::string_view text);
+
+struct NewSyncJob {
+    std::string crm_type;      // canonical connector key
+    std::string kind;          // "tour" | "feedback"
+    std::string subject;       // tour id, or the feedback's local id "<tour>/<property>[/<buyer>]"
+    std::string tour_id;
+    std::string lock_key;      // jobs with the same (tenant, crm_type, lock_key) never run at the same time
+    std::string payload_json;  // what to write (client names, addresses, feedback): sealed at rest
+};
+
+// One accepted tool call: its jobs are written in one transaction.
+struct SyncRequest {
+    std::string tenant_id;
+    std::optional<std::string> idempotency_key;  // unique per tenant
+    std::vector<unsigned char> args_hash;        // 32 bytes; a reused key must come with the same hash
+    std::vector<NewSyncJob> jobs;
+};
+
+struct EnqueueResult {
+    std::vector<std::string> job_ids;  // request.jobs order; on a replay, the first call's jobs
+    bool replayed = false;             // the idempotency key was seen before with the same arguments
+};
+
+struct SyncJobInfo {
+    std::string id;  // "job_" + 24 hex characters
+    std::string tenant_id;
+    std::string kind;
+    std::string crm_type;
+    std::string subject;
+    std::string tour_id;
+    std::string lock_key;
+    JobStatus status = JobStatus::queued;
+    int attempts = 0;                  // attempts started (a claim counts one)
+    std::int64_t next_attempt_at_ms = 0;
+    std::int64_t created_at_ms = 0;
+    std::int64_t updated_at_ms = 0;
+    std::optional<std::int64_t> finished_at_ms;  // succeeded / failed / dead
+    std::string last_error;            // "" when none; the CRM's or Rollout's own message
+    unsigned last_http_status = 0;
+    std::string result_json;           // JSON array of records of the last attempt ("" before any)
+    bool recover = false;              // the next attempt must look records up by marker first
+};
+
+// A due job as offered to the scheduler (no payload).
+struct DueJob {
+    std::string id;
+    std::string tenant_id;
+    std::string crm_type;
+    std::string lock_key;
+};
+
+struct ClaimedJob {
+    SyncJobInfo info;                  // status running, attempts already incremented
+    crypto::SecretBytes payload;       // the opened payload_json
+};
+
+struct LedgerEntry {
+    std::string entity_kind;           // person | appointment | task | note | tour | feedback
+    std::string local_id;
+    std::string external_id;           // "" for the tour/feedback payload rows
+    std::vector<unsigned char> payload_hash;  // may be empty
+};
+
+struct AttemptOutcome {
+    enum class Next { succeed, retry, fail, die };
+    Next next = Next::succeed;
+    std::int64_t next_attempt_at_ms = 0;  // retry: when
+    std::string error;                    // retry / fail / die: what went wrong (no secrets)
+    unsigned http_status = 0;
+    bool recover = false;                 // retry: the attempt may have written; look up markers next time
+    std::string result_json;              // JSON array of the records done in this attempt
+    std::vector<LedgerEntry> ledger;      // upserted in the same transaction (also on failure: progress)
+};
+
+struct SyncJobQuery {
+    std::optional<std::string> tenant_id;   // always set for team-facing queries
+    std::optional<std::string> job_id;
+    std::optional<std::string> tour_id;     // tour jobs of that tour and feedback jobs on it
+    std::optional<std::string> subject;     // exact subject (tour id or feedback local id)
+    std::optional<std::string> kind;
+    std::optional<JobStatus> status;
+    std::size_t limit = 100;                // newest first
+};
+
+struct OutboxStats {
+    std::int64_t queued = 0, running = 0, succeeded = 0, failed = 0, dead = 0;
+    std::int64_t due = 0;                    // queued with next_attempt_at <= now
+    std::int64_t oldest_due_age_ms = 0;      // 0 when nothing is due
+    std::int64_t alerts_pending = 0;
+};
+
+// A dead job whose alert has not been delivered yet.
+struct PendingAlert {
+    SyncJobInfo job;
+    int alert_attempts = 0;
+};
+
+}  // namespace rollout_mcp::storage

@@ -1,0 +1,368 @@
+// SqliteStorage: the sync outbox's worker path (design.md section 8): enqueueing sealed jobs with
+// idempotency keys, fair due lists, compare-and-set claims, attempt outcomes and the CRM-id ledger.
+#include "storage/sqlite_storage.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+namespace rollout_mcp::storage {
+
+using crypto::KeyId;
+using crypto::RowIdentity;
+using detail::error;
+using detail::guarded;
+using detail::kSyncJobKind;
+
+std::string_view to_string(JobStatus status) {
+    switch (status) {
+        case JobStatus::queued: return "queued";
+        case JobStatus::running: return "running";
+        case JobStatus::succeeded: return "succeeded";
+        case JobStatus::failed: return "failed";
+        case JobStatus::dead: return "dead";
+    }
+    return "queued";
+}
+
+std::optional<JobStatus> job_status_from(std::string_view text) {
+    for (JobStatus s : {JobStatus::queued, JobStatus::running, JobStatus::succeeded, JobStatus::failed,
+                        JobStatus::dead})
+        if (to_string(s) == text) return s;
+    return std::nullopt;
+}
+
+namespace detail {
+
+std::string random_id(std::string_view prefix) {
+    crypto::ensure_sodium();
+    unsigned char raw[12];
+    randombytes_buf(raw, sizeof raw);
+    char hex[sizeof raw * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    return std::string(prefix) + hex;
+}
+
+SyncJobInfo sync_job_from(const Statement& st) {
+    SyncJobInfo j;
+    j.id = st.text(0);
+    j.tenant_id = st.text(1);
+    j.kind = st.text(2);
+    j.crm_type = st.text(3);
+    j.subject = st.text(4);
+    j.tour_id = st.text(5);
+    j.lock_key = st.text(6);
+    // The CHECK constraint admits only known statuses.
+    j.status = job_status_from(st.text(7)).value_or(JobStatus::queued);
+    j.attempts = static_cast<int>(st.int64(8));
+    j.next_attempt_at_ms = st.int64(9);
+    j.created_at_ms = st.int64(10);
+    j.updated_at_ms = st.int64(11);
+    j.finished_at_ms = st.optional_int64(12);
+    j.last_error = st.text(13);
+    j.last_http_status = static_cast<unsigned>(st.int64(14));
+    j.result_json = st.text(15);
+    j.recover = st.int64(16) != 0;
+    return j;
+}
+
+}  // namespace detail
+
+namespace {
+
+constexpr std::size_t kMaxJobsPerRequest = 64;
+constexpr std::size_t kMaxIdempotencyKey = 200;
+constexpr std::size_t kLedgerChunk = 200;  // well under SQLite's bound-parameter limit
+
+std::int64_t clamp_count(std::size_t n) {
+    return static_cast<std::int64_t>(
+        std::min<std::size_t>(n, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())));
+}
+
+Result<void> invalid(std::string message) {
+    return unexpected(error(ErrorCode::invalid_argument, std::move(message)));
+}
+
+// Checks that need no database; the messages name the offending field.
+Result<void> validate_request(const SyncRequest& r) {
+    if (r.jobs.empty() || r.jobs.size() > kMaxJobsPerRequest)
+        return invalid("jobs: a sync request has 1-64 jobs, not " + std::to_string(r.jobs.size()));
+    if (r.idempotency_key) {
+        if (r.idempotency_key->empty() || r.idempotency_key->size() > kMaxIdempotencyKey)
+            return invalid("idempotencyKey must be 1-200 bytes");
+        if (r.args_hash.size() != 32)
+            return invalid("args_hash must be 32 bytes when an idempotency key is given");
+    }
+    for (std::size_t i = 0; i < r.jobs.size(); ++i) {
+        const NewSyncJob& j = r.jobs[i];
+        const std::string field = "jobs[" + std::to_string(i) + "].";
+        if (!detail::valid_crm_type(j.crm_type))
+            return invalid(field + "crm_type must be 1-64 characters of [a-z0-9_-] (canonical name)");
+        if (j.kind != "tour" && j.kind != "feedback")
+            return invalid(field + "kind must be \"tour\" or \"feedback\"");
+        if (j.subject.empty()) return invalid(field + "subject must not be empty");
+        if (j.lock_key.empty()) return invalid(field + "lock_key must not be empty");
+    }
+    return {};
+}
+
+// Job ids are "job_" + hex: JSON-safe without escaping.
+std::string json_id_array(const std::vector<std::string>& ids) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ",\"" : "\"") + ids[i] + "\"";
+    return out + "]";
+}
+
+// The claimable condition, shared by the due list and the claim so they can never disagree.
+#define ROLLOUT_CLAIMABLE \
+    "((status = 'queued' AND next_attempt_at <= ?2) OR (status = 'running' AND lease_until <= ?2))"
+
+}  // namespace
+
+Result<SyncJobInfo> SqliteStorage::load_sync_job(std::string_view job_id) {
+    static const std::string sql =
+        std::string("SELECT ") + detail::kSyncJobColumns + " FROM sync_jobs WHERE id = ?1";
+    auto st = db_->cached(sql.c_str());
+    st->bind(1, job_id);
+    if (!st->step()) return unexpected(error(ErrorCode::not_found, "no sync job '" + std::string(job_id) + "'"));
+    return detail::sync_job_from(*st);
+}
+
+Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, std::int64_t now_ms) {
+    if (auto v = validate_request(request); !v) return unexpected(v.error());
+    return guarded<EnqueueResult>("enqueue sync", [&]() -> Result<EnqueueResult> {
+        Transaction tx(*db_);
+        if (auto t = require_tenant(request.tenant_id); !t) return unexpected(t.error());
+        for (std::size_t i = 0; i < request.jobs.size(); ++i) {
+            auto valid = db_->cached("SELECT json_valid(?1)");
+            valid->bind(1, request.jobs[i].payload_json);
+            if (!valid->step() || valid->int64(0) != 1)
+                return unexpected(error(ErrorCode::invalid_argument,
+                                        "jobs[" + std::to_string(i) + "].payload_json must be valid JSON"));
+        }
+        EnqueueResult out;
+        if (request.idempotency_key) {
+            auto seen = db_->cached(
+                "SELECT args_hash, job_ids FROM sync_requests WHERE tenant_id = ?1 AND idempotency_key = ?2");
+            seen->bind(1, request.tenant_id).bind(2, *request.idempotency_key);
+            if (seen->step()) {
+                if (seen->blob(0) != request.args_hash)
+                    return unexpected(error(ErrorCode::already_exists,
+                                            "idempotencyKey \"" + *request.idempotency_key +
+                                                "\" was already used with different arguments"));
+                auto ids = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
+                ids->bind(1, seen->text(1));
+                while (ids->step()) out.job_ids.push_back(ids->text(0));
+                out.replayed = true;
+                return out;  // nothing written: the rollback is a no-op
+            }
+        }
+        if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        const std::string batch_id = detail::random_id("bat_");
+        auto ins = db_->cached(
+            "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key,"
+            " key_id, nonce, ciphertext, status, next_attempt_at, created_at, updated_at)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?12, ?12)");
+        for (const NewSyncJob& j : request.jobs) {
+            std::string id = detail::random_id("job_");
+            const auto payload = std::span<const unsigned char>(
+                reinterpret_cast<const unsigned char*>(j.payload_json.data()), j.payload_json.size());
+            const auto sealed = seal_row({request.tenant_id, kSyncJobKind, id}, payload);
+            ins->bind(1, id).bind(2, request.tenant_id).bind(3, batch_id);
+            ins->bind(4, j.kind).bind(5, j.crm_type).bind(6, j.subject).bind(7, j.tour_id).bind(8, j.lock_key);
+            ins->bind(9, std::int64_t{sealed.key_id}).bind(10, sealed.nonce).bind(11, sealed.ciphertext);
+            ins->bind(12, now_ms);
+            ins->run();
+            ins->reset();
+            out.job_ids.push_back(std::move(id));
+        }
+        if (request.idempotency_key) {
+            auto req = db_->cached(
+                "INSERT INTO sync_requests(tenant_id, idempotency_key, args_hash, batch_id, job_ids, created_at)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+            req->bind(1, request.tenant_id).bind(2, *request.idempotency_key).bind(3, request.args_hash);
+            req->bind(4, batch_id).bind(5, json_id_array(out.job_ids)).bind(6, now_ms);
+            req->run();
+        }
+        tx.commit();
+        return out;
+    });
+}
+
+Result<std::vector<DueJob>> SqliteStorage::due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
+                                                         std::size_t limit) {
+    using Out = std::vector<DueJob>;
+    return guarded<Out>("due sync jobs", [&]() -> Result<Out> {
+        // Row number per tenant first: every tenant's oldest due job outranks anyone's second one, so
+        // a tenant with a large backlog cannot starve the others.
+        auto st = db_->cached(
+            "SELECT id, tenant_id, crm_type, lock_key FROM ("
+            " SELECT id, tenant_id, crm_type, lock_key, next_attempt_at, created_at,"
+            "  ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, created_at, id) AS rn"
+            " FROM sync_jobs WHERE " ROLLOUT_CLAIMABLE
+            ") WHERE rn <= ?3 ORDER BY rn, next_attempt_at, created_at, id LIMIT ?4");
+        st->bind(2, now_ms).bind(3, clamp_count(per_tenant)).bind(4, clamp_count(limit));
+        Out out;
+        while (st->step()) out.push_back({st->text(0), st->text(1), st->text(2), st->text(3)});
+        return out;
+    });
+}
+
+Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector<std::string>& job_ids,
+                                                               std::int64_t now_ms, std::int64_t lease_until_ms) {
+    using Out = std::vector<ClaimedJob>;
+    return guarded<Out>("claim sync jobs", [&]() -> Result<Out> {
+        static const std::string read_sql = std::string("SELECT ") + detail::kSyncJobColumns +
+                                            ", key_id, nonce, ciphertext FROM sync_jobs WHERE id = ?1";
+        Transaction tx(*db_);
+        Out out;
+        for (const std::string& id : job_ids) {
+            {
+                // SET expressions see the old row: a job still 'running' here had its lease expire.
+                auto upd = db_->cached(
+                    "UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
+                    " recover = (recover OR status = 'running'), updated_at = ?2"
+                    " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE);
+                upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
+                upd->run();
+                if (db_->changes() == 0) continue;
+            }
+            std::optional<ClaimedJob> claimed;
+            std::string open_error;
+            {
+                auto st = db_->cached(read_sql.c_str());
+                st->bind(1, id);
+                if (!st->step()) continue;
+                SyncJobInfo info = detail::sync_job_from(*st);
+                const int k = detail::kSyncJobColumnCount;
+                auto payload = open_row({info.tenant_id, kSyncJobKind, info.id}, static_cast<KeyId>(st->int64(k)),
+                                        st->blob(k + 1), st->blob(k + 2));
+                if (payload)
+                    claimed = ClaimedJob{std::move(info), std::move(*payload)};
+                else
+                    open_error = payload.error().message;
+            }
+            if (claimed) {
+                out.push_back(std::move(*claimed));
+                continue;
+            }
+            // Retrying cannot help an unreadable payload; fail just this job so the others proceed.
+            auto fail = db_->cached(
+                "UPDATE sync_jobs SET status = 'failed', lease_until = NULL, finished_at = ?2, updated_at = ?2,"
+                " last_error = ?3 WHERE id = ?1");
+            fail->bind(1, id).bind(2, now_ms).bind(3, "payload cannot be opened: " + open_error);
+            fail->run();
+        }
+        tx.commit();
+        return out;
+    });
+}
+
+Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, const AttemptOutcome& outcome,
+                                                       std::int64_t now_ms) {
+    for (const LedgerEntry& e : outcome.ledger)
+        if (e.entity_kind.empty() || e.local_id.empty())
+            return unexpected(error(ErrorCode::invalid_argument,
+                                    "ledger entries need an entity_kind and a local_id"));
+    using Next = AttemptOutcome::Next;
+    const JobStatus status = outcome.next == Next::succeed ? JobStatus::succeeded
+                             : outcome.next == Next::retry ? JobStatus::queued
+                             : outcome.next == Next::fail  ? JobStatus::failed
+                                                           : JobStatus::dead;
+    return guarded<SyncJobInfo>("finish sync attempt", [&]() -> Result<SyncJobInfo> {
+        Transaction tx(*db_);
+        std::string tenant_id, crm_type;
+        {
+            auto st = db_->cached(
+                "SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1 AND status = 'running'");
+            st->bind(1, job_id);
+            if (!st->step())
+                return unexpected(
+                    error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running"));
+            tenant_id = st->text(0);
+            crm_type = st->text(1);
+        }
+        {
+            // recover: a retry carries the worker's verdict; a failed or dead job keeps any doubt it
+            // had, for a manual retry that comes long after the worker's context is gone.
+            auto upd = db_->cached(
+                "UPDATE sync_jobs SET status = ?2, updated_at = ?3, lease_until = NULL,"
+                " finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?3 END,"
+                " next_attempt_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE next_attempt_at END,"
+                " last_error = ?5, last_http_status = ?6,"
+                " result = CASE WHEN ?7 = '' THEN result ELSE ?7 END,"
+                " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE (recover OR ?8) END,"
+                " alert_pending = (?2 = 'dead'), alert_attempts = 0,"
+                " alert_next_at = CASE WHEN ?2 = 'dead' THEN ?3 ELSE alert_next_at END"
+                " WHERE id = ?1 AND status = 'running'");
+            upd->bind(1, job_id).bind(2, to_string(status)).bind(3, now_ms).bind(4, outcome.next_attempt_at_ms);
+            // "" rather than an empty view: a null text pointer would bind SQL NULL.
+            upd->bind(5, status == JobStatus::succeeded ? std::string_view("") : std::string_view(outcome.error));
+            upd->bind(6, std::int64_t{outcome.http_status}).bind(7, outcome.result_json);
+            upd->bind(8, std::int64_t{outcome.recover ? 1 : 0});
+            upd->run();
+        }
+        // Empty ids or hashes never overwrite known ones: a partial attempt must not erase progress.
+        auto led = db_->cached(
+            "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
+            " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+            " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
+            " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE external_id END,"
+            " payload_hash = coalesce(excluded.payload_hash, payload_hash), updated_at = excluded.updated_at");
+        for (const LedgerEntry& e : outcome.ledger) {
+            led->bind(1, tenant_id).bind(2, crm_type).bind(3, e.entity_kind).bind(4, e.local_id);
+            led->bind(5, e.external_id).bind(7, now_ms);
+            if (e.payload_hash.empty())
+                led->bind_null(6);
+            else
+                led->bind(6, std::span<const unsigned char>(e.payload_hash));
+            led->run();
+            led->reset();
+        }
+        auto info = load_sync_job(job_id);
+        if (!info) return unexpected(info.error());
+        tx.commit();
+        return info;
+    });
+}
+
+Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger(std::string_view tenant_id, std::string_view crm_type,
+                                                            const std::vector<std::string>& local_ids) {
+    using Out = std::vector<LedgerEntry>;
+    return guarded<Out>("sync ledger", [&]() -> Result<Out> {
+        const std::set<std::string_view> unique(local_ids.begin(), local_ids.end());
+        const std::vector<std::string_view> ids(unique.begin(), unique.end());
+        Out out;
+        for (std::size_t from = 0; from < ids.size(); from += kLedgerChunk) {
+            const std::size_t n = std::min(kLedgerChunk, ids.size() - from);
+            std::string sql =
+                "SELECT entity_kind, local_id, external_id, payload_hash FROM sync_ledger"
+                " WHERE tenant_id = ?1 AND crm_type = ?2 AND local_id IN (";
+            for (std::size_t i = 0; i < n; ++i) sql += (i ? ", ?" : "?") + std::to_string(i + 3);
+            sql += ") ORDER BY local_id, entity_kind";
+            Statement st = db_->prepare(sql);
+            st.bind(1, tenant_id).bind(2, crm_type);
+            for (std::size_t i = 0; i < n; ++i) st.bind(static_cast<int>(i + 3), ids[from + i]);
+            while (st.step()) out.push_back({st.text(0), st.text(1), st.text(2), st.blob(3)});
+        }
+        return out;
+    });
+}
+
+Result<std::size_t> SqliteStorage::requeue_interrupted_sync_jobs(std::int64_t now_ms) {
+    return guarded<std::size_t>("requeue interrupted sync jobs", [&]() -> Result<std::size_t> {
+        // The previous process may have written to the CRM before it died: look markers up first.
+        Statement st = db_->prepare(
+            "UPDATE sync_jobs SET status = 'queued', next_attempt_at = ?1, recover = 1, lease_until = NULL,"
+            " updated_at = ?1 WHERE status = 'running'");
+        st.bind(1, now_ms);
+        st.run();
+        return static_cast<std::size_t>(db_->changes());
+    });
+}
+
+#undef ROLLOUT_CLAIMABLE
+
+}  // namespace rollout_mcp::storage

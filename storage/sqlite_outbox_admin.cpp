@@ -1,0 +1,175 @@
+// SqliteStorage: the sync outbox's operator side: finding and retrying jobs, statistics, dead-job
+// alerts and purging finished jobs.
+#include "storage/sqlite_storage.hpp"
+
+#include <algorithm>
+
+namespace rollout_mcp::storage {
+
+using detail::error;
+using detail::guarded;
+
+namespace {
+
+constexpr std::size_t kMaxListed = 1000;
+
+// A WHERE clause with only the filters that are set (so each can use its index), and its arguments.
+struct Filter {
+    std::string where;
+    std::vector<std::string> args;
+
+    void add(const char* column, const std::optional<std::string>& value) {
+        if (!value) return;
+        args.push_back(*value);
+        where += std::string(where.empty() ? " WHERE " : " AND ") + column + " = ?" + std::to_string(args.size());
+    }
+    void bind(Statement& st) const {
+        for (std::size_t i = 0; i < args.size(); ++i) st.bind(static_cast<int>(i + 1), args[i]);
+    }
+};
+
+Filter filter_of(const SyncJobQuery& q, bool with_status) {
+    Filter f;
+    f.add("tenant_id", q.tenant_id);
+    f.add("id", q.job_id);
+    f.add("tour_id", q.tour_id);
+    f.add("subject", q.subject);
+    f.add("kind", q.kind);
+    if (with_status && q.status) f.add("status", std::string(to_string(*q.status)));
+    return f;
+}
+
+std::string limit_clause(std::size_t limit) {
+    return " ORDER BY created_at DESC, id LIMIT " + std::to_string(std::min(limit, kMaxListed));
+}
+
+}  // namespace
+
+Result<std::vector<SyncJobInfo>> SqliteStorage::find_sync_jobs(const SyncJobQuery& query) {
+    using Out = std::vector<SyncJobInfo>;
+    return guarded<Out>("find sync jobs", [&]() -> Result<Out> {
+        const Filter f = filter_of(query, true);
+        Statement st = db_->prepare(std::string("SELECT ") + detail::kSyncJobColumns + " FROM sync_jobs" +
+                                    f.where + limit_clause(query.limit));
+        f.bind(st);
+        Out out;
+        while (st.step()) out.push_back(detail::sync_job_from(st));
+        return out;
+    });
+}
+
+Result<std::vector<SyncJobInfo>> SqliteStorage::retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) {
+    using Out = std::vector<SyncJobInfo>;
+    return guarded<Out>("retry sync jobs", [&]() -> Result<Out> {
+        Transaction tx(*db_);
+        Filter f = filter_of(query, false);
+        f.where += f.where.empty() ? " WHERE " : " AND ";
+        f.where += "status IN ('failed', 'dead')";
+        std::vector<std::string> ids;
+        {
+            Statement sel = db_->prepare("SELECT id FROM sync_jobs" + f.where + limit_clause(query.limit));
+            f.bind(sel);
+            while (sel.step()) ids.push_back(sel.text(0));
+        }
+        // recover is kept: a job that died after an uncertain write must still look its markers up.
+        auto upd = db_->cached(
+            "UPDATE sync_jobs SET status = 'queued', attempts = 0, next_attempt_at = ?2, finished_at = NULL,"
+            " lease_until = NULL, alert_pending = 0, alert_attempts = 0, alert_next_at = 0, updated_at = ?2"
+            " WHERE id = ?1 AND status IN ('failed', 'dead')");
+        Out out;
+        for (const std::string& id : ids) {
+            upd->bind(1, id).bind(2, now_ms);
+            upd->run();
+            upd->reset();
+            auto info = load_sync_job(id);
+            if (!info) return unexpected(info.error());
+            out.push_back(std::move(*info));
+        }
+        tx.commit();
+        return out;
+    });
+}
+
+Result<OutboxStats> SqliteStorage::outbox_stats(std::int64_t now_ms) {
+    return guarded<OutboxStats>("outbox stats", [&]() -> Result<OutboxStats> {
+        // One statement: one consistent snapshot of the counts.
+        auto st = db_->cached(
+            "SELECT (SELECT count(*) FROM sync_jobs WHERE status = 'queued'),"
+            " (SELECT count(*) FROM sync_jobs WHERE status = 'running'),"
+            " (SELECT count(*) FROM sync_jobs WHERE status = 'succeeded'),"
+            " (SELECT count(*) FROM sync_jobs WHERE status = 'failed'),"
+            " (SELECT count(*) FROM sync_jobs WHERE status = 'dead'),"
+            " (SELECT count(*) FROM sync_jobs WHERE status = 'queued' AND next_attempt_at <= ?1),"
+            " (SELECT min(next_attempt_at) FROM sync_jobs WHERE status = 'queued' AND next_attempt_at <= ?1),"
+            " (SELECT count(*) FROM sync_jobs WHERE status = 'dead' AND alert_pending = 1)");
+        st->bind(1, now_ms);
+        OutboxStats s;
+        if (!st->step()) return s;
+        s.queued = st->int64(0);
+        s.running = st->int64(1);
+        s.succeeded = st->int64(2);
+        s.failed = st->int64(3);
+        s.dead = st->int64(4);
+        s.due = st->int64(5);
+        if (const auto oldest = st->optional_int64(6)) s.oldest_due_age_ms = now_ms - *oldest;
+        s.alerts_pending = st->int64(7);
+        return s;
+    });
+}
+
+Result<std::vector<PendingAlert>> SqliteStorage::pending_alerts(std::int64_t now_ms, std::size_t limit) {
+    using Out = std::vector<PendingAlert>;
+    return guarded<Out>("pending alerts", [&]() -> Result<Out> {
+        static const std::string sql = std::string("SELECT ") + detail::kSyncJobColumns +
+                                       ", alert_attempts FROM sync_jobs"
+                                       " WHERE alert_pending = 1 AND status = 'dead' AND alert_next_at <= ?1"
+                                       " ORDER BY finished_at, id LIMIT ?2";
+        auto st = db_->cached(sql.c_str());
+        // Capped like listings; the alert loop asks again for the rest.
+        st->bind(1, now_ms).bind(2, static_cast<std::int64_t>(std::min(limit, kMaxListed)));
+        Out out;
+        while (st->step()) {
+            const int attempts = static_cast<int>(st->int64(detail::kSyncJobColumnCount));
+            out.push_back({detail::sync_job_from(*st), attempts});
+        }
+        return out;
+    });
+}
+
+Result<void> SqliteStorage::finish_alert(std::string_view job_id, bool delivered,
+                                         std::int64_t next_attempt_at_ms) {
+    return guarded<void>("finish alert", [&]() -> Result<void> {
+        auto st = db_->cached(
+            "UPDATE sync_jobs SET alert_attempts = alert_attempts + 1,"
+            " alert_pending = CASE WHEN ?2 OR ?3 = 0 THEN 0 ELSE 1 END,"
+            " alert_next_at = CASE WHEN ?2 OR ?3 = 0 THEN alert_next_at ELSE ?3 END"
+            " WHERE id = ?1 AND alert_pending = 1");
+        st->bind(1, job_id).bind(2, std::int64_t{delivered ? 1 : 0}).bind(3, next_attempt_at_ms);
+        st->run();
+        if (db_->changes() == 0)
+            return unexpected(
+                error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' has no pending alert"));
+        return {};
+    });
+}
+
+Result<std::size_t> SqliteStorage::purge_finished_sync_jobs(std::int64_t before_ms) {
+    return guarded<std::size_t>("purge finished sync jobs", [&]() -> Result<std::size_t> {
+        Transaction tx(*db_);
+        Statement jobs = db_->prepare("DELETE FROM sync_jobs WHERE status = 'succeeded' AND finished_at < ?1");
+        jobs.bind(1, before_ms);
+        jobs.run();
+        const auto n = static_cast<std::size_t>(db_->changes());
+        // An idempotency key outlives its jobs only until they are all gone and it is as old as the
+        // cut-off; a later reuse then enqueues afresh, which the ledger keeps harmless.
+        Statement requests = db_->prepare(
+            "DELETE FROM sync_requests WHERE created_at < ?1"
+            " AND NOT EXISTS (SELECT 1 FROM sync_jobs j WHERE j.batch_id = sync_requests.batch_id)");
+        requests.bind(1, before_ms);
+        requests.run();
+        tx.commit();
+        return n;
+    });
+}
+
+}  // namespace rollout_mcp::storage

@@ -1,0 +1,93 @@
+// Harness for outbox tests: a real SQLite store in a temp dir, the storage executor, an io_context with two
+// threads, the fake Rollout over loopback, a TeamRollout and a SyncWorker wired as in `serve`.
+#pragma once
+
+#include "config.hpp"
+#include "storage_executor.hpp"
+#include "sync_runner.hpp"
+#include "sync_worker.hpp"
+#include "team_rollout.hpp"
+
+#include "fake_rollout.hpp"
+#include "tests/crypto/test_support.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rollout_mcp::sync_test {
+
+// Test defaults: fast backoff, short poll, short Rollout timeout.
+SyncSettings fast_settings();
+
+class Harness {
+public:
+    struct Options {
+        SyncSettings sync = fast_settings();
+        std::chrono::milliseconds rollout_timeout{5'000};
+        std::shared_ptr<AlertSender> alerts;
+        SyncWorker::Runner runner;   // empty: the real SyncRunner against the fake
+        bool start_fake = true;
+    };
+    explicit Harness(Options options);
+    Harness() : Harness(Options{}) {}
+    ~Harness();
+
+    // Runs `f(storage)` on the storage thread and returns its result.
+    template <class F>
+    auto on_storage(F f) {
+        using R = std::invoke_result_t<F, storage::Storage&>;
+        auto promise = std::make_shared<std::promise<R>>();
+        auto future = promise->get_future();
+        storage_->post([promise, f = std::move(f)](storage::Storage& s) mutable { promise->set_value(f(s)); });
+        return future.get();
+    }
+
+    // A team with Rollout configured against the fake and `crms` connected; returns its tenant id.
+    std::string add_team(const std::string& name, const std::vector<std::string>& crms = {"highlevel"});
+    // The fake's credential id of a team's CRM.
+    const std::string& credential(const std::string& tenant, const std::string& crm) const;
+
+    // Enqueues one tour job per CRM; returns the job ids.
+    std::vector<std::string> enqueue_tour(const std::string& tenant, const boost::json::object& tour,
+                                          const std::vector<std::string>& crms = {"highlevel"},
+                                          std::optional<std::string> idempotency_key = std::nullopt);
+    storage::SyncJobInfo job(const std::string& tenant, const std::string& id);
+    // Polls until the job is succeeded, failed or dead (or the timeout passes); returns it.
+    storage::SyncJobInfo wait_finished(const std::string& tenant, const std::string& id,
+                                       std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+    fake::FakeRollout& fake() { return *fake_; }
+    SyncWorker& worker() { return *worker_; }
+    StorageExecutor& storage() { return *storage_; }
+    boost::asio::io_context& io() { return io_; }
+    const std::filesystem::path& dir() const { return dir_.path(); }
+    void start();   // starts the worker (the constructor does not)
+
+private:
+    Options options_;
+    rollout_mcp::test::TempDir dir_;
+    std::unique_ptr<fake::FakeRollout> fake_;
+    std::unique_ptr<StorageExecutor> storage_;
+    boost::asio::io_context io_;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guard_;
+    std::vector<std::thread> threads_;
+    std::shared_ptr<rollout::HttpPool> pool_;
+    std::unique_ptr<TeamRollout> team_;
+    std::unique_ptr<SyncRunner> runner_;
+    std::unique_ptr<SyncWorker> worker_;
+    std::map<std::string, std::string> credentials_;   // tenant + "/" + crm -> credential id
+};
+
+// A tour with `visits` properties for buyer `buyer` (email <buyer>@example.com).
+boost::json::object make_tour(const std::string& tour_id, const std::string& buyer, int visits = 2);
+
+}  // namespace rollout_mcp::sync_test
