@@ -218,6 +218,32 @@ TEST(Config, ValidationErrors) {
     EXPECT_NE(error_of("[storage]\ndata_dir = \"\"").find("storage.data_dir"), std::string::npos);
 }
 
+TEST(Config, SyncAndAlertSettings) {
+    auto c = load_config("", {"ROLLOUT_MCP_SYNC_WAIT_MS=2500", "ROLLOUT_MCP_SYNC_PER_TEAM_IN_FLIGHT=3",
+                              "ROLLOUT_MCP_ALERTS_WEBHOOK_URL=https://ops.example/hook",
+                              "ROLLOUT_MCP_ALERTS_WEBHOOK_SECRET_FILE=/run/secrets/hook"});
+    EXPECT_EQ(c.sync.wait, std::chrono::milliseconds(2500));
+    EXPECT_EQ(c.sync.per_team_in_flight, 3u);
+    EXPECT_EQ(c.alerts.webhook_url, "https://ops.example/hook");
+    EXPECT_NE(error_of("[sync]\nbackoff_base_ms = 5000\nbackoff_max_ms = 1000").find("sync.backoff_max_ms"), std::string::npos);
+    EXPECT_NE(error_of("[sync]\nlease_ms = 20000").find("sync.lease_ms"), std::string::npos);   // < request timeout
+    EXPECT_NE(error_of("[alerts]\nwebhook_url = \"https://ops.example/hook\"").find("alerts.webhook_secret_file"),
+              std::string::npos);   // alerts are always signed
+    EXPECT_NE(error_of("[sync]\nmax_in_flight = 0").find("sync.max_in_flight"), std::string::npos);
+}
+
+// config.example.toml documents every key: it loads, and each key of the table appears in it.
+TEST(Config, ExampleFileLoadsAndDocumentsEverySection) {
+    const std::string path = std::string(ROLLOUT_MCP_SOURCE_DIR) + "/config.example.toml";
+    EXPECT_NO_THROW(load_config(path, {}));
+    std::ifstream in(path);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    for (const char* key : {"[sync]", "wait_ms", "max_attempts", "max_age_s", "backoff_base_ms", "backoff_max_ms",
+                            "max_in_flight", "per_team_in_flight", "per_crm_in_flight", "lease_ms", "poll_ms",
+                            "keep_succeeded_s", "[alerts]", "webhook_url", "webhook_secret_file", "webhook_max_attempts"})
+        EXPECT_NE(text.find(key), std::string::npos) << key;
+}
+
 TEST(Config, LoopbackAddresses) {
     for (const char* h : {"127.0.0.1", "127.10.0.1", "::1", "[::1]", "localhost"})
         EXPECT_TRUE(is_loopback_address(h)) << h;
