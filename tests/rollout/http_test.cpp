@@ -1,6 +1,8 @@
 // Transport and error mapping over real loopback sockets: statuses -> typed errors, Retry-After, timeouts,
 // the loopback-only http rule, pool reuse, the per-host concurrency cap, the reply cap, paging, TLS checks.
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include "rollout/client.hpp"
 #include "test_support.hpp"
 
@@ -76,6 +78,48 @@ TEST(Http, RetryAfterParsesSecondsAndHttpDates) {
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:40:00 GMT", now), std::chrono::seconds{0});
     EXPECT_FALSE(parse_retry_after("soon", now));
     EXPECT_FALSE(parse_retry_after("", now));
+}
+
+TEST(Http, SpentRateLimitHeadersSayWhenToComeBack) {
+    const auto now = std::chrono::system_clock::time_point{std::chrono::seconds{1'800'000'000}};
+    HttpResponse r;
+    r.status = 429;
+    r.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "1800000042"}};   // epoch seconds
+    EXPECT_EQ(error_from_response(r, now).retry_after, std::chrono::seconds{42});
+    r.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "9"}};            // seconds from now
+    EXPECT_EQ(error_from_response(r, now).retry_after, std::chrono::seconds{9});
+    r.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-interval-milliseconds", "10000"}};   // GoHighLevel
+    EXPECT_EQ(error_from_response(r, now).retry_after, std::chrono::seconds{10});
+    r.headers = {{"retry-after", "3"}, {"x-ratelimit-reset", "1800000042"}};             // Retry-After wins
+    EXPECT_EQ(error_from_response(r, now).retry_after, std::chrono::seconds{3});
+    r.headers = {{"x-ratelimit-remaining", "5"}, {"x-ratelimit-reset", "1800000042"}};   // not spent: plain backoff
+    EXPECT_FALSE(error_from_response(r, now).retry_after);
+    r.headers = {{"x-ratelimit-reset", "soon"}};
+    EXPECT_FALSE(error_from_response(r, now).retry_after);
+    r.status = 503;   // only a 429 reads them
+    r.headers = {{"x-ratelimit-remaining", "0"}, {"x-ratelimit-reset", "9"}};
+    EXPECT_FALSE(error_from_response(r, now).retry_after);
+}
+
+TEST(Http, RateLimitRemainingReachesTheObserver) {
+    StubServer stub([](const StubRequest&) { return StubReply{200, "{}", {{"X-RateLimit-Remaining", "37"}}}; });
+    auto o = fast_options();
+    std::atomic<std::int64_t> seen{-1};
+    std::string label_seen;
+    std::mutex mu;
+    o.rate_limit_observer = [&](const std::string&, const std::string& label, std::int64_t remaining) {
+        std::lock_guard lock(mu);
+        label_seen = label;
+        seen = remaining;
+    };
+    auto config = config_for(stub.url());
+    config.metrics_label = "highlevel";
+    RolloutClient client(HttpPool::create(o), config);
+    auto r = run_sync(client.request(Host::crm, verb::get, "/people", nullptr, "c"));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(seen.load(), 37);
+    std::lock_guard lock(mu);
+    EXPECT_EQ(label_seen, "highlevel");
 }
 
 TEST(Http, TimeoutAfterWriteIsUncertain) {

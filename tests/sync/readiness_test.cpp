@@ -1,0 +1,48 @@
+// /readyz and /metrics report the outbox (issue 5): jobs by status, due jobs and their age, dead jobs.
+#include "sync_harness.hpp"
+
+#include "metrics.hpp"
+#include "readiness.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rollout_mcp::sync_test {
+namespace {
+
+TEST(OutboxReadiness, ReadyzAndMetricsReportTheOutbox) {
+    Harness::Options o;
+    o.start_fake = false;
+    Harness h(o);   // workers not started: the jobs stay queued
+    const auto team = h.add_team("readiness");
+    h.enqueue_tour(team, make_tour("T-r1", "r1"));
+    h.enqueue_tour(team, make_tour("T-r2", "r2"));
+    auto dead = h.enqueue_tour(team, make_tour("T-r3", "r3"));
+    ASSERT_TRUE(h.on_storage([&](storage::Storage& s) {
+        auto claimed = s.claim_sync_jobs(dead, INT64_MAX / 4, INT64_MAX / 2);
+        storage::AttemptOutcome died;
+        died.next = storage::AttemptOutcome::Next::die;
+        died.error = "gave up";
+        return s.finish_sync_attempt(dead[0], died, INT64_MAX / 4);
+    }));
+    Readiness readiness;
+    h.on_storage([&](storage::Storage& s) {
+        readiness.refresh_now(s);
+        return 0;
+    });
+    const auto state = readiness.state();
+    EXPECT_EQ(state.at("ready"), true);
+    const auto& outbox = state.at("outbox").as_object();
+    EXPECT_EQ(outbox.at("status"), "dead jobs");
+    EXPECT_EQ(outbox.at("queued").as_int64(), 2);
+    EXPECT_EQ(outbox.at("due").as_int64(), 2);
+    EXPECT_EQ(outbox.at("dead").as_int64(), 1);
+    EXPECT_EQ(outbox.at("alertsPending").as_int64(), 1);
+    const auto text = metrics::registry().render();
+    EXPECT_NE(text.find("rollout_mcp_outbox_jobs{status=\"queued\"} 2"), std::string::npos) << text;
+    EXPECT_NE(text.find("rollout_mcp_outbox_jobs{status=\"dead\"} 1"), std::string::npos);
+    EXPECT_NE(text.find("rollout_mcp_outbox_due_jobs 2"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE rollout_mcp_outbox_oldest_due_seconds gauge"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace rollout_mcp::sync_test
