@@ -2,8 +2,9 @@
 // decoder, the rest is its input:
 //   0 tour   parse_tour on the JSON text (tool arguments tourData)
 //   1 feedback parse_feedback on the JSON text (feedbackData)
-//   2 error  error_from_response: 2 bytes status, 1 byte length of a Retry-After value (0: none), the
-//            value, the rest the body
+//   2 error  error_from_response: 2 bytes status, 1 byte: low 7 bits the length of a header value (0:
+//            none), high bit set: the value is X-RateLimit-Reset with X-RateLimit-Remaining 0, else
+//            Retry-After; the value, the rest the body
 //   3 retry  parse_retry_after on the text (fixed "now")
 //   4 jwt    jwt_expiry on the text and on a token whose claims are the text; base64url round trip
 //   5 url    parse_endpoint on the text (configured Rollout base URLs)
@@ -89,8 +90,14 @@ void error_response(std::string_view in) {
     if (in.size() < 3) return;
     HttpResponse resp;
     resp.status = static_cast<unsigned char>(in[0]) << 8 | static_cast<unsigned char>(in[1]);
-    const std::size_t ra = std::min<std::size_t>(static_cast<unsigned char>(in[2]), in.size() - 3);
-    if (ra > 0) resp.headers["retry-after"] = std::string(in.substr(3, ra));
+    const bool rate_limit_headers = (static_cast<unsigned char>(in[2]) & 0x80) != 0;
+    const std::size_t ra = std::min<std::size_t>(static_cast<unsigned char>(in[2]) & 0x7f, in.size() - 3);
+    if (ra > 0 && rate_limit_headers) {
+        resp.headers["x-ratelimit-reset"] = std::string(in.substr(3, ra));
+        resp.headers["x-ratelimit-remaining"] = "0";
+    } else if (ra > 0) {
+        resp.headers["retry-after"] = std::string(in.substr(3, ra));
+    }
     resp.body = std::string(in.substr(3 + ra));
     const Error e = error_from_response(resp, kNow);
     if (e.status != resp.status) fail("status not kept");
