@@ -54,6 +54,7 @@ const KeySpec kKeys[] = {
     {"mcp", "replay_buffer_bytes", [](Config& c) -> Target { return &c.mcp.replay_buffer_bytes; }, 0, 1ull << 30},
     {"mcp", "replay_events_per_stream", [](Config& c) -> Target { return &c.mcp.replay_events_per_stream; }, 1, 1'000'000},
     {"mcp", "stream_retention_s", [](Config& c) -> Target { return &c.mcp.stream_retention; }, 0, kDay},
+    {"mcp", "max_streams_per_session", [](Config& c) -> Target { return &c.mcp.max_streams_per_session; }, 2, 1'000'000},
     {"mcp", "max_pending_requests", [](Config& c) -> Target { return &c.mcp.max_pending_requests; }, 1, 100'000},
     {"mcp", "tools_page_size", [](Config& c) -> Target { return &c.mcp.tools_page_size; }, 1, 10'000},
     {"mcp", "max_batch", [](Config& c) -> Target { return &c.mcp.max_batch; }, 1, 10'000},
@@ -232,6 +233,9 @@ void validate(Config& cfg) {
     static const char* levels[] = {"debug", "info", "warning", "error"};
     if (std::find(std::begin(levels), std::end(levels), cfg.log.level) == std::end(levels))
         fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");
+    if (cfg.mcp.max_streams_per_session <= cfg.mcp.max_pending_requests)
+        fail(where, "mcp.max_streams_per_session", "must be greater than mcp.max_pending_requests (" +
+                                                       std::to_string(cfg.mcp.max_pending_requests) + ")");
     if (cfg.sync.backoff_max < cfg.sync.backoff_base)
         fail(where, "sync.backoff_max_ms", "must not be less than sync.backoff_base_ms");
     if (cfg.sync.lease <= cfg.rollout.request_timeout)

@@ -35,6 +35,7 @@ struct McpSettings {
     std::size_t replay_events_per_stream = 1024;
     std::chrono::seconds stream_retention{300};       // finished streams stay replayable this long
     std::size_t max_pending_requests = 64;            // per session
+    std::size_t max_streams_per_session = 256;        // SSE streams kept per session (live + resumable)
     std::size_t tools_page_size = 50;
     std::size_t max_batch = 32;
     std::size_t max_json_depth = 64;

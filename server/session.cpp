@@ -34,8 +34,18 @@ std::shared_ptr<EventStream> Session::open_post_stream() {
     std::lock_guard lock(mu_);
     auto stream = std::make_shared<EventStream>(next_stream_++, false, limits_.replay_events_per_stream,
                                                 limits_.replay_buffer_bytes);
-    if (closed_) stream->close();
-    else streams_.emplace(stream->number(), stream);
+    if (closed_) {
+        stream->close();
+        return stream;
+    }
+    streams_.emplace(stream->number(), stream);
+    // Oldest first (map order); live streams are bounded by max_pending_requests, which validation keeps
+    // below max_streams, so a finished one is always found.
+    for (auto it = streams_.begin(); streams_.size() > limits_.max_streams && it != streams_.end();) {
+        const auto& s = it->second;
+        if (!s->standalone() && s->finished() && !s->attached()) it = streams_.erase(it);
+        else ++it;
+    }
     return stream;
 }
 

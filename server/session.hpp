@@ -25,6 +25,9 @@ struct SessionLimits {
     std::size_t replay_buffer_bytes = 1024 * 1024;
     std::size_t replay_events_per_stream = 1024;
     std::size_t max_pending_requests = 64;
+    // Streams a session keeps (live plus finished ones kept for resumption): opening one more drops the
+    // oldest finished stream, so a client issuing many short streaming calls cannot pile them up.
+    std::size_t max_streams = 256;
 };
 
 class Session {

@@ -12,6 +12,7 @@ mcp::SessionStoreSettings session_store_settings(const Config& config) {
     s.limits.replay_buffer_bytes = config.mcp.replay_buffer_bytes;
     s.limits.replay_events_per_stream = config.mcp.replay_events_per_stream;
     s.limits.max_pending_requests = config.mcp.max_pending_requests;
+    s.limits.max_streams = config.mcp.max_streams_per_session;
     return s;
 }
 

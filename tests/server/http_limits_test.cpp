@@ -1,4 +1,5 @@
-// Loopback: body and header limits, slow clients cut off by the request timeout, the session cap under an
+// Loopback: body and header limits, slow clients cut off by the request timeout, a stalled SSE reader cut
+// off by the write timeout, the session cap under an
 // initialize flood (memory bounded), and idle session expiry.
 #include "test_server.hpp"
 
@@ -128,6 +129,33 @@ TEST_F(Limits, SlowBodyIsCutOffByTheRequestTimeout) {
     EXPECT_LT(Clock::now() - start_time, 2500ms);
     EXPECT_TRUE(slow.closed());
     EXPECT_GE(served, 2);
+}
+
+TEST_F(Limits, SseReaderThatNeverReadsIsCutOffByTheWriteTimeout) {
+    start([](Config& c) {
+        c.server.write_timeout = std::chrono::milliseconds(800);
+        // Room to keep every event, so the writer really has 32 MiB to push (with a smaller replay budget a
+        // stalled reader loses the oldest events instead, and the writer never blocks).
+        c.mcp.replay_buffer_bytes = 64 * 1024 * 1024;
+        c.mcp.replay_events_per_stream = 8192;
+    });
+    auto session = initialize();
+    Client stalled(port());
+    // 32 MiB of notifications: far more than the loopback socket buffers hold.
+    stalled.send(http_request("POST", "/mcp", session_headers(session),
+                              rpc_request(7, "tools/call", {{"name", "test_flood"},
+                                                            {"arguments", json::object{{"events", 4096}, {"bytes", 8192}}}})));
+    int served = 0;
+    const auto start_time = Clock::now();
+    while (Clock::now() - start_time < 2500ms) {
+        if (healthz() == 200) ++served;
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_GE(served, 10) << "other clients were not served while one reader stalled";
+    // Reading now drains what the socket buffers held and then meets the server's close; a connection the
+    // server had kept would deliver all 32 MiB and then stay open (keep-alive).
+    EXPECT_TRUE(stalled.wait_closed(5s)) << "the stalled SSE connection was not cut off";
+    EXPECT_EQ(call(session, rpc_request(8, "ping")).at("result"), json::object{}) << "the session still works";
 }
 
 TEST_F(Limits, IdleKeepAliveConnectionIsClosedAfterTheRequestTimeout) {

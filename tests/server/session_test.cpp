@@ -205,6 +205,24 @@ TEST(Session, TrimDropsFinishedStreamsPastRetention) {
     EXPECT_NE(s.find_stream(0), nullptr);
 }
 
+TEST(Session, StreamCapDropsTheOldestFinishedStreams) {
+    SessionLimits limits;
+    limits.max_streams = 4;
+    Session s("id", "t", Revision::v2025_11_25, limits);
+    s.standalone_stream();                     // the GET stream is never dropped
+    auto live = s.open_post_stream();          // neither is a running request's stream
+    std::vector<std::shared_ptr<EventStream>> done;
+    for (int i = 0; i < 50; ++i) {
+        done.push_back(s.open_post_stream());
+        done.back()->append("r", true);
+    }
+    EXPECT_LE(s.stream_count(), 4u);
+    EXPECT_NE(s.find_stream(0), nullptr);
+    EXPECT_EQ(s.find_stream(live->number()), live);
+    EXPECT_EQ(s.find_stream(done.back()->number()), done.back());   // the newest stays resumable
+    EXPECT_EQ(s.find_stream(done.front()->number()), nullptr);
+}
+
 TEST(Session, LogLevels) {
     EXPECT_EQ(parse_log_level("debug"), LogLevel::debug);
     EXPECT_EQ(parse_log_level("emergency"), LogLevel::emergency);

@@ -10,6 +10,7 @@
 #include "session.hpp"
 #include "tool_registry.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -49,6 +50,26 @@ ToolDefinition slow_tool(std::shared_ptr<SlowToolFlags> flags) {
     return t;
 }
 
+// Emits {events} log notifications of {bytes} bytes each, then returns (a client that never reads).
+ToolDefinition flood_tool() {
+    ToolDefinition t;
+    t.name = "test_flood";
+    t.description = "Sends {events} notifications of {bytes} bytes on the request's stream (test only).";
+    t.input_schema = json::parse(R"({"type":"object","properties":{"events":{"type":"integer","minimum":0},
+                                    "bytes":{"type":"integer","minimum":0}},"additionalProperties":false})").as_object();
+    t.streams = true;
+    t.handler = [](ToolContext& ctx, const json::object& args) -> asio::awaitable<ToolResult> {
+        const auto events = args.at("events").to_number<std::int64_t>();
+        const std::string payload(static_cast<std::size_t>(args.at("bytes").to_number<std::int64_t>()), 'x');
+        for (std::int64_t i = 0; i < events; ++i) {
+            ctx.log(mcp::LogLevel::warning, json::string(payload));
+            if (i % 64 == 63) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+        }
+        co_return text_result("flooded");
+    };
+    return t;
+}
+
 ToolDefinition throwing_tool() {
     ToolDefinition t;
     t.name = "test_throw";
@@ -79,6 +100,7 @@ TestServer::TestServer(const std::function<void(Config&)>& tweak) : slow_(std::m
     register_fixture_tools(*tools_);
     tools_->add(slow_tool(slow_));
     tools_->add(throwing_tool());
+    tools_->add(flood_tool());
     sessions_ = mcp::make_in_memory_session_store(session_store_settings(config_));
     auth_ = make_no_auth();
     endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_);
