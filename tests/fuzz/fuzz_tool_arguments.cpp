@@ -1,10 +1,14 @@
 // Fuzz target: tools/call arguments. The input is parsed as the server parses a body (jsonrpc::parse with
-// the default depth limit); an object is validated against the input schema of every registered tool
-// (the registry enumerated through its own tools/list pages, so tools added later are covered too).
+// the default depth limit); an object is validated against the input schema of every tool the server can
+// register: the product's Rollout and sync tools and the fixture tools (the registry enumerated through
+// its own tools/list pages, so tools added later are covered too). No handler runs here.
 // Properties: validate_arguments never crashes or throws; it answers nullopt or a non-empty
 // "<field path>: <rule>" text; the answer does not depend on how often it was asked.
 #include "fuzz_support.hpp"
 #include "json_rpc.hpp"
+#include "rollout_tools.hpp"
+#include "storage_executor.hpp"
+#include "team_rollout.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -19,10 +23,24 @@ namespace {
 using namespace rollout_mcp;
 namespace json = boost::json;
 
+// Every tool `serve` registers (with test fixtures on). The handlers' dependencies are never used: only
+// schemas are compiled and validated against, so the store behind them is empty.
+const ToolRegistry& all_tools_registry() {
+    static const ToolRegistry* registry = [] {
+        auto* storage = new StorageExecutor(nullptr);
+        auto* team = new TeamRollout(*storage, rollout::HttpPool::create({}));
+        auto* r = new ToolRegistry;
+        register_rollout_tools(*r, *team, SyncToolsDeps{team, nullptr, std::chrono::milliseconds(0)});
+        register_fixture_tools(*r);
+        return r;
+    }();
+    return *registry;
+}
+
 const std::vector<const ToolDefinition*>& tools() {
     static const std::vector<const ToolDefinition*> all = [] {
         std::vector<const ToolDefinition*> out;
-        const auto& registry = fuzz::fixture_registry();
+        const auto& registry = all_tools_registry();
         const auto page = registry.list_page(mcp::kLatestRevision, "", registry.size() + 1);
         const json::value listed = json::parse(*page);
         for (const auto& t : listed.at("tools").as_array())
@@ -42,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto doc = jsonrpc::parse(text, {Config{}.mcp.max_json_depth}, problem);
     if (!doc || !doc->is_object()) return 0;
     const auto& args = doc->get_object();
-    const auto& registry = fuzz::fixture_registry();
+    const auto& registry = all_tools_registry();
     for (const ToolDefinition* tool : tools()) {
         std::optional<std::string> first;
         try {
