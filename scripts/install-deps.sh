@@ -28,6 +28,15 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# promtool (the reference parser for GET /metrics in the tests) from Debian's prometheus package, unpacked
+# only: installing the package would also start a Prometheus server on port 9090.
+if ! command -v promtool >/dev/null; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null && dpkg-deb -x prometheus_*.deb x &&
+     install -m 0755 x/usr/bin/promtool /usr/local/bin/promtool) || echo "install-deps.sh: promtool not installed (metrics format tests will be skipped)" >&2
+  rm -rf "$tmp"
+fi
+
 if ((want_npm)); then
   # Pinned in tests/package-lock.json: the MCP SDK client, the conformance suite, the Inspector CLI
   # and node@22 (the conformance CLI and the Inspector need Node >= 22; Debian 12 ships 20).

@@ -7,6 +7,7 @@
 #  3. creates two teams with `rollout-mcp tenant create` and reads their tenant ids from `tenant list`,
 #  4. starts `rollout-mcp serve`, waits for /healthz,
 #  5. runs rollout_e2e.mjs (Node 22 from tests/node_modules) with the URLs, keys, tenant ids and secret,
+#  5b. checks GET /metrics (expected families; `promtool check metrics` when installed),
 #  6. stops both with SIGTERM (the server must exit 0 within 10 s) and greps the server's log for every
 #     secret used (client secrets, API keys, the Rollout tokens the server sent): none may appear.
 # Exit: 0 all good; 1 failure; 77 (CTest skip) when tests/node_modules lacks the MCP SDK.
@@ -166,6 +167,27 @@ crc=$?
 ((crc == 124)) && echo "rollout_e2e.sh: FAIL node script timed out after ${CMD_TIMEOUT}s"
 ((crc == 77)) && { echo "SKIP: no Node 22 under tests/node_modules"; exit 77; }
 
+# 5b. /metrics after the whole run (tool calls, Rollout calls by CRM, outbox attempts and depth). promtool's
+# parser (Debian's prometheus package; scripts/install-deps.sh unpacks it) is the reference for the format.
+mrc=0
+if curl -s -m 5 "http://127.0.0.1:$port/metrics" > "$tmp/metrics.txt"; then
+  for m in 'rollout_mcp_tool_calls_total{tool="sync_tour_data"' 'rollout_mcp_rollout_requests_total{host="crm",crm="highlevel"' \
+           'rollout_mcp_rollout_request_duration_seconds_bucket{host="crm",crm="lofty"' \
+           'rollout_mcp_sync_attempts_total{crm="lofty",outcome="retry"}' 'rollout_mcp_sync_attempts_total{crm="lofty",outcome="failed"}' \
+           'rollout_mcp_outbox_jobs{status="succeeded"}' 'rollout_mcp_sync_jobs_in_flight'; do
+    grep -qF -- "$m" "$tmp/metrics.txt" || { echo "rollout_e2e.sh: FAIL /metrics has no $m"; mrc=1; }
+  done
+  if command -v promtool >/dev/null; then
+    if promtool check metrics < "$tmp/metrics.txt" > "$tmp/promtool.out" 2>&1; then
+      echo "ok - promtool check metrics accepts /metrics ($(grep -vc '^#' "$tmp/metrics.txt") samples)"
+    else echo "rollout_e2e.sh: FAIL promtool check metrics:"; head -20 "$tmp/promtool.out"; mrc=1; fi
+  else
+    echo "# promtool is not installed: the /metrics format check is skipped (scripts/install-deps.sh installs it)"
+  fi
+else
+  echo "rollout_e2e.sh: FAIL GET /metrics did not answer"; mrc=1
+fi
+
 # 6. Stop both; the server must exit 0 after SIGTERM.
 src=0
 if kill -0 "$spid" 2>/dev/null; then
@@ -211,7 +233,7 @@ done
 if ((${#leaks[@]})); then echo "rollout_e2e.sh: FAIL secrets in the server's log: ${leaks[*]}"; lrc=1
 else echo "ok - the server's log ($(wc -l < "$tmp/server.log") lines) contains none of ${#secrets[@]} secrets"; fi
 
-((crc != 0 || src != 0 || lrc != 0)) && log_tail "$tmp/server.log"
+((crc != 0 || src != 0 || lrc != 0 || mrc != 0)) && log_tail "$tmp/server.log"
 ((crc != 0)) && exit "$crc"
-((src != 0 || lrc != 0)) && exit 1
+((src != 0 || lrc != 0 || mrc != 0)) && exit 1
 exit 0
