@@ -110,7 +110,13 @@ TEST(OutboxFairness, TenThousandJobsAcrossTenTeamsDrainFairly) {
     std::map<std::string, int> early;
     for (std::size_t i = 0; i < 500; ++i) ++early[tracker->finished[i]];
     for (const auto& t : teams) EXPECT_GE(early[t], 30) << t;
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer keeps freed memory in quarantine (and LeakSanitizer checks leaks at exit): RSS says
+    // nothing about the backlog's footprint there.
+    (void)rss_before;
+#else
     EXPECT_LT(rss_peak - rss_before, 64 * 1024) << "memory grew with the backlog";
+#endif
     auto stats = h.on_storage([](storage::Storage& s) { return s.outbox_stats(INT64_MAX); });
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->succeeded, 10'000);
