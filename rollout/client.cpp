@@ -134,10 +134,12 @@ Result<Record> to_record(Result<json::value> r) {
 
 }  // namespace
 
-asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::string cred, std::string path) {
+asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::string cred, std::string path,
+                                                                            bool search) {
     std::vector<json::object> out;
     std::string page_path = path;
-    for (std::size_t page = 0; page < config_.max_pages; ++page) {
+    const std::size_t max_pages = search ? config_.max_search_pages : config_.max_pages;
+    for (std::size_t page = 0; page < max_pages; ++page) {
         auto r = co_await request(Host::crm, verb::get, page_path, nullptr, cred);
         if (!r) {
             // Named first: GCC 12 destroys loop-scoped locals before a converting co_return reads them.
@@ -150,8 +152,16 @@ asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::
         for (const auto& it : *items)
             if (it.is_object()) out.push_back(it.as_object());
         auto next = next_cursor(r.value());
-        if (!next) break;
+        if (!next) co_return out;
         page_path = path + (path.find('?') == std::string::npos ? "?" : "&") + "next=" + url_encode(*next);
+    }
+    if (search) {
+        const std::string what = path.substr(0, path.find('?'));
+        Error cut{ErrorKind::permanent, 0,
+                  "looking up " + what + " in the CRM stopped after " + std::to_string(max_pages * 100) +
+                      " records, so an existing record cannot be ruled out; nothing was created (give the buyer an "
+                      "email address, which the CRM can search directly)"};
+        co_return cut;
     }
     co_return out;
 }
@@ -224,7 +234,7 @@ asio::awaitable<Status> RolloutClient::probe(std::string cred) {
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
                                                                                   std::string email) {
-    auto r = co_await list_all(cred, "/people?email=" + url_encode(email) + "&limit=100");
+    auto r = co_await list_all(cred, "/people?email=" + url_encode(email) + "&limit=100", true);
     if (!r) co_return std::move(r).error();
     const std::string want = lower(email);
     for (auto& p : r.value()) {  // filter here too: a connector may ignore the email query
@@ -240,7 +250,7 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_ema
 }
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
-    auto r = co_await list_all(cred, "/people?tags=" + url_encode(tag) + "&limit=100");
+    auto r = co_await list_all(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true);
     if (!r) co_return std::move(r).error();
     for (auto& p : r.value()) {
         const auto* tags = p.if_contains("tags");
@@ -304,7 +314,8 @@ asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_users(std
 asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_for_person(std::string cred,
                                                                                   std::string collection,
                                                                                   std::string person_id) {
-    auto r = co_await list_all(std::move(cred), "/" + collection + "?personId=" + url_encode(person_id) + "&limit=100");
+    auto r = co_await list_all(std::move(cred), "/" + collection + "?personId=" + url_encode(person_id) + "&limit=100",
+                               true);
     if (!r) co_return std::move(r).error();
     std::vector<json::object> mine;
     for (auto& it : r.value())

@@ -35,6 +35,7 @@ struct ClientConfig {
     std::shared_ptr<TokenSource> auth;             // platform + CRM hosts
     std::shared_ptr<TokenSource> automation_auth;  // project environment; defaults to `auth`
     std::size_t max_pages = 20;                    // cap when following _metadata.next
+    std::size_t max_search_pages = 100;            // cap for look-ups that decide whether to create
     std::string metrics_label;                     // tags every request (the CRM type) for the metrics hook
 };
 
@@ -73,9 +74,12 @@ public:
                                                                std::string path_and_query,
                                                                boost::json::value body = nullptr,
                                                                std::string credential_id = {});
-    // Every item of a CRM list endpoint, following _metadata.next (at most config.max_pages pages).
+    // Every item of a CRM list endpoint, following _metadata.next (at most config.max_pages pages). With
+    // `search` the caller acts on an item's absence (it creates one otherwise), so a list longer than
+    // config.max_search_pages is an error instead of a partial answer: a cut-off list could hide the record.
     boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_all(std::string credential_id,
-                                                                              std::string path_and_query);
+                                                                              std::string path_and_query,
+                                                                              bool search = false);
 
     // Platform host
     boost::asio::awaitable<Result<std::vector<Connector>>> list_connectors();

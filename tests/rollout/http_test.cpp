@@ -284,6 +284,25 @@ TEST(Http, ListFollowsMetadataNext) {
     EXPECT_EQ(reqs[1].headers.at("x-rollout-credential-id"), "cred-9");
 }
 
+// A look-up that decides whether to create must not act on a cut-off list: past max_search_pages it is an
+// error (nothing gets created), while a plain listing just stops at max_pages.
+TEST(Http, SearchesThatRunPastThePageCapFailInsteadOfMissingTheRecord) {
+    StubServer endless([](const StubRequest&) {
+        return StubReply{200, R"({"_metadata":{"collection":"people","next":"more"},"people":[{"id":"x","tags":["other"]}]})"};
+    });
+    auto config = config_for(endless.url());
+    config.max_pages = 3;
+    config.max_search_pages = 5;
+    RolloutClient client(HttpPool::create(fast_options()), config);
+    auto listed = run_sync(client.list_all("c", "/people?limit=1"));
+    ASSERT_TRUE(listed) << listed.error().describe();
+    EXPECT_EQ(listed->size(), 3u);
+    auto found = run_sync(client.find_person_by_tag("c", "reanna:buyer:B-1"));
+    ASSERT_FALSE(found);
+    EXPECT_NE(found.error().message.find("cannot be ruled out"), std::string::npos) << found.error().message;
+    EXPECT_EQ(endless.requests().size(), 3u + 5u);
+}
+
 TEST(Http, ConnectorsAreParsed) {
     StubServer stub([](const StubRequest&) {
         return StubReply{200, R"({"lofty":{"name":"Lofty","entities":{"crm":{"people":{"list":true,"create":true},
