@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# bench/sync_throughput.sh: sync throughput against the fake Rollout with added latency (issue 4 "Proof").
+#
+#   bench/sync_throughput.sh [--server PATH/rollout-mcp] [--fake PATH/fake-rollout] [--rows "SET:TEAMS:C ..."]
+#                            [--dur 10] [--warmup 2] [--latency-ms 50] [--raised-cap 512] [--out DIR]
+#
+# Every row runs on a fresh fake-rollout (--latency-ms, --quiet) and a fresh rollout-mcp (api_key auth, temp
+# data_dir, [sync] wait_ms 120000 so that every call answers at its tour's first attempt): TEAMS teams from
+# `rollout-mcp tenant create`, then sync_throughput.mjs configures Rollout and a fresh (empty) highlevel
+# connection per team and runs C closed-loop clients (client i in team i mod TEAMS) of sync_tour_data (a new
+# tour with a new buyer each time, wait: true): warm-up --warmup s and until every client had an answer,
+# then --dur measured seconds. Cap sets:
+#   default  [sync] max_in_flight 64, per_team_in_flight 8, per_crm_in_flight 4, [rollout] max_concurrent_per_host 16
+#   raised   all four = --raised-cap (512), so that only the latency and C bound the throughput
+# Default rows: "default:1:1 default:1:16 default:1:256 default:32:256 raised:32:1 raised:32:16 raised:32:256
+# raised:1:256" (about 3 minutes). Prints one markdown table: tours/s, p50/p99, Rollout calls per tour, the
+# limit slots / (calls per tour x latency) and the share of it reached, CPU, and how busy the storage thread was.
+# Results (JSON lines, with per-thread detail) and logs stay in --out (default: a new temp dir). Everything
+# on 127.0.0.1. Needs node (>= 18), curl, and /proc (Linux) for the CPU and thread figures.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SERVER=${ROLLOUT_MCP_BIN:-}; FAKE=${FAKE_ROLLOUT_BIN:-}; DUR=10; WARMUP=2; LATENCY=50; RAISED=512; OUT=""
+ROWS="default:1:1 default:1:16 default:1:256 default:32:256 raised:32:1 raised:32:16 raised:32:256 raised:1:256"
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --server) SERVER=$2; shift 2;; --fake) FAKE=$2; shift 2;; --rows) ROWS=$2; shift 2;;
+    --dur) DUR=$2; shift 2;; --warmup) WARMUP=$2; shift 2;; --latency-ms) LATENCY=$2; shift 2;;
+    --raised-cap) RAISED=$2; shift 2;; --out) OUT=$2; shift 2;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0;;
+    *) echo "sync_throughput.sh: unknown argument $1" >&2; exit 2;;
+  esac
+done
+for tool in node curl; do
+  command -v "$tool" > /dev/null || { echo "sync_throughput.sh: $tool is missing" >&2; exit 1; }
+done
+find_bin() {  # find_bin NAME SUBDIR...: the first executable build*/SUBDIR/NAME
+  local name=$1 c d; shift
+  for d in "$@"; do
+    for c in "$here/../build/$d/$name" "$here"/../build*/"$d/$name"; do
+      [[ -x $c ]] && { echo "$c"; return 0; }
+    done
+  done
+  return 1
+}
+[[ -n $SERVER ]] || SERVER=$(find_bin rollout-mcp server .) || true
+[[ -n $FAKE ]] || FAKE=$(find_bin fake-rollout tests/fakes tests .) || true
+[[ -n $SERVER && -x $SERVER ]] || { echo "sync_throughput.sh: rollout-mcp not found (build it or pass --server PATH)" >&2; exit 1; }
+[[ -n $FAKE && -x $FAKE ]] || { echo "sync_throughput.sh: fake-rollout not found (build it or pass --fake PATH)" >&2; exit 1; }
+SERVER=$(readlink -f "$SERVER"); FAKE=$(readlink -f "$FAKE")
+
+for row in $ROWS; do
+  [[ $row =~ ^(default|raised):[0-9]+:[0-9]+$ ]] || { echo "sync_throughput.sh: bad row '$row' (SET:TEAMS:C, SET default|raised)" >&2; exit 2; }
+done
+[[ -n $OUT ]] || OUT=$(mktemp -d "${TMPDIR:-/tmp}/rollout-mcp-sync-bench.XXXXXX")
+mkdir -p "$OUT"
+: > "$OUT/results.jsonl"
+work=$(mktemp -d "${TMPDIR:-/tmp}/rollout-mcp-sync-bench-run.XXXXXX")
+spid=""; fpid=""; dpid=""
+stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
+  local p=$1
+  [[ -n $p ]] || return 0
+  if kill -0 "$p" 2>/dev/null; then
+    kill -TERM "$p" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
+  fi
+  wait "$p" 2>/dev/null || true
+}
+stop_all() { stop_pid "$dpid"; dpid=""; stop_pid "$spid"; spid=""; stop_pid "$fpid"; fpid=""; }
+trap 'stop_all; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -dc '0-9a-f')"
+export CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+wait_http() {  # wait_http PID URL LOG WHAT: until URL answers 200 (20 s)
+  local pid=$1 url=$2 log=$3 what=$4
+  for ((i = 0; i < 200; i++)); do
+    kill -0 "$pid" 2>/dev/null || { echo "sync_throughput.sh: $what died at start-up:" >&2; tail "$log" >&2; exit 1; }
+    [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" || true) == 200 ]] && return 0
+    sleep 0.1
+  done
+  echo "sync_throughput.sh: $what not healthy within 20 s" >&2; tail "$log" >&2; exit 1
+}
+read_port() {  # read_port FILE PID LOG WHAT
+  for ((i = 0; i < 200; i++)); do
+    [[ -s $1 ]] && { tr -dc '0-9 ' < "$1" | awk '{print $1}'; return 0; }
+    kill -0 "$2" 2>/dev/null || { echo "sync_throughput.sh: $4 died at start-up:" >&2; tail "$3" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "sync_throughput.sh: $4 wrote no port file" >&2; exit 1
+}
+
+# run_row SET C TEAMS MAX_IN_FLIGHT PER_TEAM PER_CRM PER_HOST
+run_row() {
+  local set=$1 conc=$2 teams=$3 mif=$4 pt=$5 pc=$6 ph=$7 tag="$1-t$3-c$2"
+  local dir=$work/$tag; mkdir -p "$dir/data"
+  "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$dir/fake.port" --latency-ms "$LATENCY" --client-secret "$SECRET" --quiet \
+    > "$OUT/$tag.fake.log" 2>&1 &
+  fpid=$!
+  local fport; fport=$(read_port "$dir/fake.port" "$fpid" "$OUT/$tag.fake.log" fake-rollout)
+  wait_http "$fpid" "http://127.0.0.1:$fport/_fake/health" "$OUT/$tag.fake.log" fake-rollout
+  cat > "$dir/config.toml" <<EOF
+[server]
+bind = "127.0.0.1"
+port = 0
+shutdown_grace_ms = 1000
+
+[storage]
+data_dir = "$dir/data"
+
+[auth]
+mode = "api_key"
+
+[rollout]
+request_timeout_ms = 60000
+max_concurrent_per_host = $ph
+
+[sync]
+wait_ms = 120000
+max_in_flight = $mif
+per_team_in_flight = $pt
+per_crm_in_flight = $pc
+lease_ms = 600000
+EOF
+  local t key tenant teamargs="" out keys=()
+  for ((t = 0; t < teams; t++)); do
+    out=$("$SERVER" tenant create "bench-$t" -c "$dir/config.toml" 2>>"$OUT/$tag.admin.log")
+    key=$(sed -n 's/^API key (shown once, store it now): *//p' <<<"$out" | tr -d '[:space:]')
+    [[ $key == rmcp_* ]] || { echo "sync_throughput.sh: tenant create printed no API key" >&2; exit 1; }
+    keys+=("$key")
+  done
+  "$SERVER" tenant list -c "$dir/config.toml" > "$dir/tenants.txt" 2>>"$OUT/$tag.admin.log"
+  for ((t = 0; t < teams; t++)); do
+    tenant=$(awk -F'\t' -v n="bench-$t" '$1 == n { print $2 }' "$dir/tenants.txt")
+    [[ -n $tenant ]] || { echo "sync_throughput.sh: no tenant id for bench-$t" >&2; exit 1; }
+    teamargs+="${teamargs:+,}${keys[t]}:$tenant"
+  done
+  (cd "$dir" && exec "$SERVER" serve -c "$dir/config.toml" --port-file "$dir/server.port") > "$OUT/$tag.server.out" 2> "$OUT/$tag.server.log" &
+  spid=$!
+  local sport; sport=$(read_port "$dir/server.port" "$spid" "$OUT/$tag.server.log" rollout-mcp)
+  wait_http "$spid" "http://127.0.0.1:$sport/healthz" "$OUT/$tag.server.log" rollout-mcp
+  local caps="{\"max_in_flight\":$mif,\"per_team_in_flight\":$pt,\"per_crm_in_flight\":$pc,\"max_concurrent_per_host\":$ph}"
+  # In the background (and waited for) so that a signal reaches the traps at once; stop_all ends it.
+  node "$here/sync_throughput.mjs" row --url "http://127.0.0.1:$sport/mcp" --fake "http://127.0.0.1:$fport" \
+    --secret "$SECRET" --teams "$teamargs" --conc "$conc" --caps "$caps" --label "$set" --dur "$DUR" \
+    --warmup "$WARMUP" --latency-ms "$LATENCY" --pids "server:$spid,fake:$fpid" --out "$OUT/results.jsonl" &
+  dpid=$!
+  local drc=0
+  wait "$dpid" || drc=$?
+  dpid=""
+  ((drc == 0)) || { echo "sync_throughput.sh: the driver failed ($set, C=$conc); server log: $OUT/$tag.server.log" >&2; exit 1; }
+  stop_all
+  rm -rf "$dir"
+}
+
+echo "# sync throughput: rows='$ROWS' dur=${DUR}s latency=${LATENCY}ms out=$OUT" >&2
+echo "# server $SERVER, fake $FAKE" >&2
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+for row in $ROWS; do
+  IFS=: read -r set teams c <<<"$row"
+  case $set in
+    default) run_row default "$c" "$teams" 64 8 4 16;;
+    raised) run_row raised "$c" "$teams" "$RAISED" "$RAISED" "$RAISED" "$RAISED";;
+  esac
+done
+node "$here/sync_throughput.mjs" table "$OUT/results.jsonl"
+echo
+echo "Load average before the run: $load_start; $(nproc) CPUs shared by the server, the fake and the driver."
+echo "(results.jsonl and the logs: $OUT)"
