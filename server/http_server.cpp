@@ -103,6 +103,8 @@ struct HttpServer::Impl {
         while ((connections.count() > 0 || shared.endpoint.running_tools() > 0) &&
                std::chrono::steady_clock::now() < deadline) {
             connections.wake_idle();
+            // A request cancelled while we stop gets its stream marked cancelled a moment later: end it too.
+            sessions->end_standalone_streams();
             tick.expires_after(std::chrono::milliseconds(20));
             co_await tick.async_wait(use_nothrow);
         }
