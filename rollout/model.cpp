@@ -65,12 +65,15 @@ std::optional<Timestamp> parse_iso8601(std::string_view s) {
     using namespace std::chrono;
     const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
     if (!ymd.ok()) return std::nullopt;
-    // Years 1001-9998 only: with any offset (up to +-23:59) the instant stays in years 1000-9999 when
-    // rendered in UTC, so what we send parses back (1000-01-01T00:00+01:00 would be 0999-12-31 in UTC).
-    if (y < 1001 || y > 9998) return std::nullopt;
+    if (y < 1000 || y > 9999) return std::nullopt;
     Timestamp t;
     const std::int64_t local = sys_days{ymd}.time_since_epoch().count() * 86400LL + h * 3600 + mi * 60 + std::min(sec, 59);
     t.utc_seconds = local - offset * 60LL;
+    // The instant itself must lie in years 1000-9999 in UTC too, so the UTC text we send the CRMs is a
+    // four-digit year that parses back (1000-01-01T00:00+01:00 would be 0999-12-31T23:00Z).
+    static const std::int64_t first = sys_days{year{1000} / January / 1}.time_since_epoch().count() * 86400LL;
+    static const std::int64_t last = sys_days{year{9999} / December / 31}.time_since_epoch().count() * 86400LL + 86399;
+    if (t.utc_seconds < first || t.utc_seconds > last) return std::nullopt;
     t.offset_minutes = offset;
     t.original = std::string(s);
     return t;

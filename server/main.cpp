@@ -107,7 +107,7 @@ int serve(const Config& config, const std::string& port_file) {
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
     const int code = server.run();
-    worker.stop();
+    worker.release_io();   // its timers were made on the server's io_context, which goes first
     alert_pool->close_idle();
     team_rollout.shutdown();
     storage.stop();

@@ -313,6 +313,14 @@ void SyncWorker::stop() {
     state_->wake();   // the loops see `stopping` and end
 }
 
+void SyncWorker::release_io() {
+    stop();
+    state_->started = false;   // wake() no longer posts
+    state_->wake_timer.reset();
+    state_->alert_timer.reset();
+    state_->strand.reset();
+}
+
 void SyncWorker::wake() { state_->wake(); }
 
 std::uint64_t SyncWorker::watch(std::vector<std::string> job_ids, Listener listener) {

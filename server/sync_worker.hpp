@@ -42,6 +42,9 @@ public:
     // Stops claiming; attempts in flight are abandoned where they stand (their claims expire and the next
     // start re-drives them with recover). Safe from any thread; idempotent.
     void stop();
+    // Drops the timers and strand made on start()'s executor. Call after the I/O threads have stopped and
+    // before that io_context is destroyed (an I/O object must not outlive its io_context).
+    void release_io();
     // New jobs may be due: scan now instead of at the next poll.
     void wake();
 

@@ -199,8 +199,10 @@ TEST(FuzzRegression, JwtExpHugeDoubleIsNotUndefinedBehaviour) {
 // utc_iso() (what the CRMs receive) renders "-001-12-31T23:00:00Z" / "10000-01-01T00:59:00Z".
 TEST(FuzzRegression, IsoYearRenderedTimestampsParseBack) {
     // The second fuzz run found 1000-01-01T00:00:00+01:00 (UTC 0999-12-31: four digits, but refused on parse).
+    // The third: 1001-01-01T00:00:00+01:00 (UTC 1000-12-31) once years 1000 were refused on input.
     for (const char* text : {"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:00-01:00", "1000-01-01T00:00:00+01:00",
-                             "1000-01-01T00:30:00+14:00"}) {
+                             "1000-01-01T00:30:00+14:00", "1001-01-01T00:00:00+01:00", "1000-01-01T00:00:00Z",
+                             "9999-12-31T23:59:59Z", "9999-12-31T23:59:00+01:00"}) {
         const auto t = rollout::parse_iso8601(text);
         if (!t) continue;   // refusing such years is a fix too
         EXPECT_TRUE(rollout::parse_iso8601(t->utc_iso())) << text << " -> " << t->utc_iso();

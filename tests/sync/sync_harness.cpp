@@ -48,6 +48,7 @@ Harness::~Harness() {
     guard_.reset();
     io_.stop();
     for (auto& t : threads_) t.join();
+    worker_->release_io();
     pool_->close_idle();
     storage_->stop();
     if (fake_) fake_->stop();
