@@ -110,7 +110,7 @@ TEST(OutboxFairness, TenThousandJobsAcrossTenTeamsDrainFairly) {
     std::map<std::string, int> early;
     for (std::size_t i = 0; i < 500; ++i) ++early[tracker->finished[i]];
     for (const auto& t : teams) EXPECT_GE(early[t], 30) << t;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(ROLLOUT_MCP_SANITIZED)
     // AddressSanitizer keeps freed memory in quarantine (and LeakSanitizer checks leaks at exit): RSS says
     // nothing about the backlog's footprint there.
     (void)rss_before;
