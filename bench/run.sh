@@ -16,6 +16,7 @@
 # look. All traffic goes to 127.0.0.1. Needs wrk, curl, taskset, bc, python3, node (>= 18).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../scripts/lib/server_start.sh"
 perf=$here/perf
 PASSES=1; DUR=5s; CONNS="1 16 64"; REQS="ping tools_list echo"; SESSIONS=1000
 SERVER=${ROLLOUT_MCP_BIN:-}; SERVER_CONFIG=""; DO_REF=1; DO_OURS=1; DO_MEM=1; OUT=""
@@ -90,18 +91,8 @@ start_ours() {
   rm -f "$work/port"
   (cd "$work" && exec taskset -c 0 "$SERVER" serve --config "$cfg" --port-file "$work/port") > "$OUT/rollout-mcp.log" 2>&1 &
   spid=$!
-  local port="" code=""
-  for ((i = 0; i < 200; i++)); do
-    kill -0 "$spid" 2>/dev/null || { echo "run.sh: rollout-mcp died at start-up:"; tail "$OUT/rollout-mcp.log"; exit 1; }
-    [[ -z $port && -s $work/port ]] && port=$(tr -dc '0-9' < "$work/port")
-    if [[ -n $port ]]; then
-      code=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
-      [[ $code == 200 ]] && break
-    fi
-    sleep 0.1
-  done
-  [[ $code == 200 ]] || { echo "run.sh: rollout-mcp not healthy within 20 s"; tail "$OUT/rollout-mcp.log"; exit 1; }
-  URL="http://127.0.0.1:$port/mcp"
+  await_listening "$spid" "$work/port" /healthz 20 || { echo "run.sh: rollout-mcp $LISTEN_PROBLEM"; tail "$OUT/rollout-mcp.log"; exit 1; }
+  URL="http://127.0.0.1:$LISTEN_PORT/mcp"
   sleep 1
 }
 

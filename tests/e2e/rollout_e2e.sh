@@ -16,6 +16,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tests_dir=$(cd "$here/.." && pwd)
+. "$here/../../scripts/lib/server_start.sh"
 SERVER=""; FAKE=""; TLS=0; CMD_TIMEOUT=150
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -62,20 +63,9 @@ start_fake() {
   local name=$1; shift
   "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$tmp/$name.port" "$@" > "$tmp/$name.log" 2>&1 &
   FAKE_PID=$!; FAKE_PORT=""; FAKE_TLS_PORT=""
-  local deadline=$((SECONDS + 20)) want_tls=0 rc
-  [[ " $* " == *" --tls-port "* ]] && want_tls=1
-  while ((SECONDS < deadline)); do
-    kill -0 "$FAKE_PID" 2>/dev/null || { wait "$FAKE_PID"; rc=$?; FAKE_PID=""; echo "$name exited during start-up with status $rc"; return 1; }
-    if [[ -s $tmp/$name.port ]]; then
-      read -r FAKE_PORT FAKE_TLS_PORT < "$tmp/$name.port"
-      if [[ -n $FAKE_PORT && ( $want_tls == 0 || -n $FAKE_TLS_PORT ) ]] &&
-         [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$FAKE_PORT/_fake/health" || true) == 200 ]]; then
-        return 0
-      fi
-    fi
-    sleep 0.1
-  done
-  echo "$name not healthy within 20 s (port file: '$(cat "$tmp/$name.port" 2>/dev/null)')"; return 1
+  # The port file is written once (renamed into place) after every listener is up.
+  await_listening "$FAKE_PID" "$tmp/$name.port" /_fake/health 20 || { echo "$name $LISTEN_PROBLEM"; return 1; }
+  read -r FAKE_PORT FAKE_TLS_PORT < "$tmp/$name.port"
 }
 fake_args=(--client-secret "$SECRET")
 ((TLS)) && fake_args+=(--tls-port 0 --ca-out "$tmp/ca.pem")
@@ -91,6 +81,7 @@ if ((TLS)); then
   # A second fake with its own throw-away CA, which the server is not told to trust.
   start_fake untrusted-fake --client-secret "$SECRET" --tls-port 0; frc=$?; f2pid=$FAKE_PID
   ((frc == 0)) || die "the second (untrusted) fake-rollout did not start"
+  [[ -n $FAKE_TLS_PORT ]] || die "the second fake-rollout gave no TLS port"
   UNTRUSTED_URL="https://localhost:$FAKE_TLS_PORT"
   echo "rollout_e2e.sh: untrusted TLS fake at $UNTRUSTED_URL, pid $f2pid"
 fi
@@ -143,17 +134,8 @@ read -r -a wrapper <<<"${ROLLOUT_E2E_SERVER_WRAPPER:-}"
 ( cd "$tmp" && exec "${wrapper[@]}" "$SERVER" serve -c "$tmp/config.toml" --port-file "$tmp/server.port" ) > "$tmp/server.out" 2> "$tmp/server.log" &
 spid=$!
 start_secs=20; ((${#wrapper[@]})) && start_secs=120
-deadline=$((SECONDS + start_secs)); port=""; code=""
-while ((SECONDS < deadline)); do
-  kill -0 "$spid" 2>/dev/null || { wait "$spid"; rc=$?; spid=""; die "server exited during start-up with status $rc"; }
-  [[ -z $port && -s $tmp/server.port ]] && port=$(tr -dc '0-9' < "$tmp/server.port")
-  if [[ -n $port ]]; then
-    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
-    [[ $code == 200 ]] && break
-  fi
-  sleep 0.1
-done
-[[ $code == 200 ]] || die "server not healthy within $start_secs s (port '${port:-<none>}', /healthz '${code:-<none>}')"
+await_listening "$spid" "$tmp/server.port" /healthz "$start_secs" || die "server $LISTEN_PROBLEM"
+port=$LISTEN_PORT
 MCP_URL="http://127.0.0.1:$port/mcp"
 echo "rollout_e2e.sh: rollout-mcp at $MCP_URL, pid $spid"
 

@@ -18,6 +18,7 @@
 # The generated config: [server] bind = "127.0.0.1", port = 0; [mcp] test_fixtures = true;
 # [storage] data_dir = <temp dir>/data; [auth] mode = "none".
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/server_start.sh"
 SERVER=${ROLLOUT_MCP_BIN:-}; REQUIRE=(); EXTRA=""; MCP_PATH=/mcp; CMD_TIMEOUT=300
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -67,24 +68,10 @@ trap 'echo "with_server.sh: interrupted"; exit 130' INT TERM
 ( cd "$tmp" && exec "$SERVER" serve --config "$tmp/config.toml" --port-file "$tmp/port" ) > "$tmp/server.log" 2>&1 &
 spid=$!
 
-# Wait for the port file, then for /healthz = 200; 20 s in all.
-deadline=$((SECONDS + 20)); port=""; code=""
-while ((SECONDS < deadline)); do
-  if ! kill -0 "$spid" 2>/dev/null; then
-    wait "$spid"; rc=$?; spid=""
-    echo "with_server.sh: server exited during start-up with status $rc"; server_log_tail; exit 1
-  fi
-  if [[ -z $port && -s $tmp/port ]]; then port=$(tr -dc '0-9' < "$tmp/port"); fi
-  if [[ -n $port ]]; then
-    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
-    [[ $code == 200 ]] && break
-  fi
-  sleep 0.1
-done
-if [[ $code != 200 ]]; then
-  echo "with_server.sh: server not healthy within 20 s (port file: '${port:-<none>}', last /healthz status: '${code:-<none>}')"
-  server_log_tail; exit 1
+if ! await_listening "$spid" "$tmp/port" /healthz 20; then
+  echo "with_server.sh: server $LISTEN_PROBLEM"; server_log_tail; exit 1
 fi
+port=$LISTEN_PORT
 export MCP_BASE_URL="http://127.0.0.1:$port" MCP_URL="http://127.0.0.1:$port$MCP_PATH" MCP_SERVER_PID=$spid
 echo "with_server.sh: $SERVER serving $MCP_URL (pid $spid)"
 

