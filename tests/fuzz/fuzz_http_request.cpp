@@ -18,6 +18,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -58,6 +59,26 @@ void put_input(Parser& parser, std::string_view in, std::size_t& off, beast::err
     }
 }
 
+// RFC 9110 8.6 / RFC 9112 6.3: Content-Length is 1*DIGIT; repeated fields or a list are acceptable only when
+// every element is the same decimal number ("03" and "3" are the same length, as Beast compares them).
+// `number` carries the value seen so far, without leading zeros.
+void check_content_length(std::string_view value, std::string& number) {
+    std::size_t pos = 0;
+    while (pos <= value.size()) {
+        const std::size_t comma = std::min(value.find(',', pos), value.size());
+        std::string_view element = value.substr(pos, comma - pos);
+        pos = comma + 1;
+        while (!element.empty() && (element.front() == ' ' || element.front() == '\t')) element.remove_prefix(1);
+        while (!element.empty() && (element.back() == ' ' || element.back() == '\t')) element.remove_suffix(1);
+        if (element.empty()) continue;   // empty list elements carry nothing (RFC 9110 5.6.1)
+        for (char c : element)
+            if (c < '0' || c > '9') fuzz::fail("a Content-Length that is not a decimal number was accepted", value);
+        while (element.size() > 1 && element.front() == '0') element.remove_prefix(1);
+        if (number.empty()) number = element;
+        else if (element != number) fuzz::fail("differing Content-Length values were accepted", value);
+    }
+}
+
 // RFC 9112 6.1/6.3: a request with Transfer-Encoding whose final coding is not chunked has no reliable
 // length (MUST 400 and close); Content-Length next to Transfer-Encoding is a smuggling vector (Beast refuses
 // it only with chunked). Finding "te-framing": such a request was parsed and handed on.
@@ -65,11 +86,11 @@ void check_framing(const Parser& parser, const ServerSettings& limits, std::size
     const Request& req = parser.get();
     const bool has_te = req.find(http::field::transfer_encoding) != req.end();
     std::size_t content_lengths = 0;
-    std::string first_length;
-    for (auto it = req.find(http::field::content_length); it != req.end() && it->name() == http::field::content_length;
-         ++it) {
-        if (content_lengths++ == 0) first_length = std::string(sv(it->value()));
-        else if (sv(it->value()) != first_length) fuzz::fail("differing Content-Length values were accepted");
+    std::string number;
+    for (const auto& field : req) {
+        if (field.name() != http::field::content_length) continue;
+        ++content_lengths;
+        check_content_length(sv(field.value()), number);
     }
     if (has_te && !parser.chunked())
         fuzz::finding("te-framing", "Transfer-Encoding without chunked as the final coding was accepted",

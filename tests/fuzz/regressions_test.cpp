@@ -160,6 +160,42 @@ TEST(FuzzRegression, TeFramingChunkedNotFinalIsRefused) {
         std::string(size) + "\r\n" + std::string(kInitialize) + "\r\n0\r\n\r\n"));
 }
 
+// --- Content-Length framing (fuzz_http_request; the property was refined, the server was right) ----------
+
+std::string post_with_lengths(const std::string& length_fields, std::string_view body) {
+    return "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: application/json, text/event-stream\r\n"
+           "Content-Type: application/json\r\nConnection: close\r\n" +
+           length_fields + "\r\n" + std::string(body);
+}
+
+// RFC 9112 6.3: conflicting lengths are unrecoverable framing errors: 400 and close, whatever the order,
+// the spelling or the list form.
+TEST(FuzzRegression, ConflictingContentLengthsAreRefused) {
+    const std::string n = std::to_string(kInitialize.size());
+    for (const std::string& fields : std::initializer_list<std::string>{
+             "Content-Length: " + n + "\r\nContent-Length: " + std::to_string(kInitialize.size() - 1) + "\r\n",
+          "Content-Length: " + n + "\r\nX-Other: 1\r\ncontent-length: 1\r\n",
+          "Content-Length: " + n + ", 1\r\n", "Content-Length: +" + n + "\r\n", "Content-Length: 0x10\r\n",
+          "Content-Length: " + n + " 1\r\n"}) {
+        SCOPED_TRACE(fields);
+        expect_refused_and_closed(exchange(post_with_lengths(fields, kInitialize)));
+    }
+}
+
+// RFC 9110 8.6 lets a recipient accept a length repeated as the same decimal number (fields or a list);
+// Beast compares the numbers, so "03" and "3" agree. The fuzzer first flagged this comparing text.
+TEST(FuzzRegression, RepeatedContentLengthOfTheSameNumberFramesTheBody) {
+    const std::string n = std::to_string(kInitialize.size());
+    for (const std::string& fields : std::initializer_list<std::string>{"Content-Length: 0" + n + "\r\nContent-Length: " + n + "\r\n",
+                                      "Content-Length: " + n + ", " + n + "\r\n"}) {
+        SCOPED_TRACE(fields);
+        const auto answer = exchange(post_with_lengths(fields, kInitialize));
+        EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+        EXPECT_NE(answer.find("\"protocolVersion\":\"2025-11-25\""), std::string::npos) << answer;
+        EXPECT_EQ(answer.find("HTTP/1.1 ", 1), std::string::npos) << "more than one response:\n" << answer;
+    }
+}
+
 // --- finding "url" (fuzz_rollout_responses): malformed authority accepted by parse_endpoint ----------------
 
 // Boost.URL 1.81 parses "http://[::1]:61&2/x" as port 61 + path "&2/x", and "https://h:/x" with an empty port.
