@@ -59,6 +59,8 @@ const KeySpec kKeys[] = {
     {"mcp", "tools_page_size", [](Config& c) -> Target { return &c.mcp.tools_page_size; }, 1, 10'000},
     {"mcp", "max_batch", [](Config& c) -> Target { return &c.mcp.max_batch; }, 1, 10'000},
     {"mcp", "max_json_depth", [](Config& c) -> Target { return &c.mcp.max_json_depth; }, 4, 10'000},
+    {"mcp", "max_json_string_bytes", [](Config& c) -> Target { return &c.mcp.max_json_string_bytes; }, 1024, 1ull << 30},
+    {"mcp", "max_json_number_chars", [](Config& c) -> Target { return &c.mcp.max_json_number_chars; }, 24, 1 << 20},
     {"mcp", "test_fixtures", [](Config& c) -> Target { return &c.mcp.test_fixtures; }},
     {"storage", "data_dir", [](Config& c) -> Target { return &c.storage.data_dir; }},
     {"storage", "database", [](Config& c) -> Target { return &c.storage.database; }},

@@ -39,6 +39,8 @@ struct McpSettings {
     std::size_t tools_page_size = 50;
     std::size_t max_batch = 32;
     std::size_t max_json_depth = 64;
+    std::size_t max_json_string_bytes = 1024 * 1024;   // longest string or key in a request body, as written
+    std::size_t max_json_number_chars = 64;           // longest number in a request body
     bool test_fixtures = false;
 };
 

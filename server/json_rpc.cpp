@@ -4,8 +4,35 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 namespace rollout_mcp::jsonrpc {
 namespace json = boost::json;
+
+TokenSizes longest_tokens(std::string_view json) {
+    TokenSizes sizes;
+    const std::size_t n = json.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const char c = json[i];
+        if (c == '"') {
+            const std::size_t start = ++i;
+            while (i < n && json[i] != '"') i += json[i] == '\\' ? 2 : 1;
+            i = std::min(i, n);
+            sizes.string_bytes = std::max(sizes.string_bytes, i - start);
+            ++i;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            const std::size_t start = i;
+            while (i < n && (json[i] == '-' || json[i] == '+' || json[i] == '.' || json[i] == 'e' || json[i] == 'E' ||
+                             (json[i] >= '0' && json[i] <= '9')))
+                ++i;
+            sizes.number_chars = std::max(sizes.number_chars, i - start);
+        } else {
+            ++i;
+        }
+    }
+    return sizes;
+}
 
 std::optional<json::value> parse(std::string_view body, const ParseLimits& limits, std::string& error) {
     json::parse_options options;
@@ -15,6 +42,16 @@ std::optional<json::value> parse(std::string_view body, const ParseLimits& limit
     parser.write(body.data(), body.size(), ec);
     if (ec) {
         error = ec == json::error::too_deep ? "JSON nested too deeply" : "invalid JSON: " + ec.message();
+        return std::nullopt;
+    }
+    // Boost.JSON 1.81 has no per-token limits; the text is valid JSON now, so one pass can measure it.
+    const auto sizes = longest_tokens(body);
+    if (sizes.string_bytes > limits.max_string_bytes) {
+        error = "a JSON string is longer than " + std::to_string(limits.max_string_bytes) + " bytes";
+        return std::nullopt;
+    }
+    if (sizes.number_chars > limits.max_number_chars) {
+        error = "a JSON number is longer than " + std::to_string(limits.max_number_chars) + " characters";
         return std::nullopt;
     }
     return parser.release();

@@ -32,7 +32,17 @@ struct Message {
 
 struct ParseLimits {
     std::size_t max_depth = 64;
+    std::size_t max_string_bytes = 1024 * 1024;   // a string or key as written (escapes count as written)
+    std::size_t max_number_chars = 64;            // a number as written
 };
+
+// The longest string (bytes between its quotes, as written) and the longest number (characters) in a text
+// that is valid JSON; on other text the figures are approximate, never out of bounds.
+struct TokenSizes {
+    std::size_t string_bytes = 0;
+    std::size_t number_chars = 0;
+};
+TokenSizes longest_tokens(std::string_view json);
 
 // Parses a body; nullopt (and `error` set) when it is not valid JSON or exceeds the limits.
 std::optional<boost::json::value> parse(std::string_view body, const ParseLimits& limits, std::string& error);

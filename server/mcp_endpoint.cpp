@@ -168,7 +168,7 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         co_return transport_error(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
 
     std::string parse_problem;
-    auto doc = jsonrpc::parse(request.body, {config_.mcp.max_json_depth}, parse_problem);
+    auto doc = jsonrpc::parse(request.body, parse_limits(config_.mcp), parse_problem);
     if (!doc) co_return transport_error(400, jsonrpc::code::parse_error, "Parse error: " + parse_problem);
 
     if (!doc->is_array()) {

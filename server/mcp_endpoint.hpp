@@ -15,6 +15,11 @@
 
 namespace rollout_mcp {
 
+// The limits a request body is parsed with ([mcp] max_json_*).
+inline jsonrpc::ParseLimits parse_limits(const McpSettings& mcp) {
+    return {mcp.max_json_depth, mcp.max_json_string_bytes, mcp.max_json_number_chars};
+}
+
 class McpEndpoint {
 public:
     McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions, Authenticator& auth);

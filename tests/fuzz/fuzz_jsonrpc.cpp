@@ -4,7 +4,8 @@
 // each protocol revision (2025-03-26 accepts batches; 2025-06-18/2025-11-25 refuse them; 2025-11-25
 // reports invalid tool arguments as tool errors).
 //
-// Properties: no crash/UB/leak; no exception out of handle(); classify() and the reply builders agree
+// Properties: no crash/UB/leak; no exception out of handle(); the per-token limits (string bytes, number
+// characters) refuse exactly what exceeds them; classify() and the reply builders agree
 // (an id it reads back is a string or an integer; error() is valid JSON echoing that id);
 // every JSON reply and SSE payload is valid JSON.
 #include "fuzz_support.hpp"
@@ -12,6 +13,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -37,6 +39,31 @@ void check_message(const json::value& element) {
     (void)jsonrpc::id_key(id);
 }
 
+// The longest decoded string or key in a document.
+std::size_t longest_string(const json::value& v) {
+    std::size_t longest = 0;
+    if (const auto* s = v.if_string()) return s->size();
+    if (const auto* a = v.if_array())
+        for (const auto& e : *a) longest = std::max(longest, longest_string(e));
+    if (const auto* o = v.if_object())
+        for (const auto& [key, e] : *o) longest = std::max({longest, key.size(), longest_string(e)});
+    return longest;
+}
+
+// The per-token limits, made tight: they refuse only what the longest string / number exceeds, a document
+// they accept holds no longer string, and they never accept what the depth limit alone refuses.
+void check_token_limits(std::string_view body, std::size_t max_depth, bool parsed) {
+    constexpr std::size_t tight = 8;
+    std::string problem;
+    const auto doc = jsonrpc::parse(body, {max_depth, tight, tight}, problem);
+    if (doc && !parsed) fuzz::fail("token limits accepted what the parser alone refused");
+    if (!parsed) return;
+    const auto sizes = jsonrpc::longest_tokens(body);
+    const bool over = sizes.string_bytes > tight || sizes.number_chars > tight;
+    if (doc.has_value() == over) fuzz::fail("token limits disagree with longest_tokens()", problem);
+    if (doc && longest_string(*doc) > tight) fuzz::fail("a string past max_string_bytes was accepted");
+}
+
 HttpRequest post(std::string_view body, std::string_view session, std::string_view version) {
     HttpRequest r;
     r.method = "POST";
@@ -57,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::World world;
 
     std::string problem;
-    if (auto doc = jsonrpc::parse(body, {world.config().mcp.max_json_depth}, problem)) {
+    const auto doc = jsonrpc::parse(body, parse_limits(world.config().mcp), problem);
+    if (doc) {
         if (const auto* batch = doc->if_array())
             for (const auto& element : *batch) check_message(element);
         else
@@ -65,6 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else if (problem.empty()) {
         fuzz::fail("parse failed without saying why");
     }
+    check_token_limits(body, world.config().mcp.max_json_depth, doc.has_value());
 
     if (auto reply = world.handle(post(body, {}, {}))) world.write_sse(*reply);
     static constexpr std::string_view placeholders[] = {"s1", "s2", "s3"};

@@ -57,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::init_once();
     const std::string_view text(reinterpret_cast<const char*>(data), size);
     std::string problem;
-    auto doc = jsonrpc::parse(text, {Config{}.mcp.max_json_depth}, problem);
+    auto doc = jsonrpc::parse(text, parse_limits(Config{}.mcp), problem);
     if (!doc || !doc->is_object()) return 0;
     const auto& args = doc->get_object();
     const auto& registry = all_tools_registry();

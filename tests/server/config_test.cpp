@@ -59,6 +59,8 @@ TEST(Config, Defaults) {
     EXPECT_EQ(c.mcp.session_idle_timeout, 1800s);
     EXPECT_EQ(c.mcp.sse_keepalive, 15s);
     EXPECT_EQ(c.mcp.max_batch, 32u);
+    EXPECT_EQ(c.mcp.max_json_string_bytes, 1024u * 1024);
+    EXPECT_EQ(c.mcp.max_json_number_chars, 64u);
     EXPECT_FALSE(c.mcp.test_fixtures);
     EXPECT_EQ(c.auth.mode, "api_key");
     EXPECT_EQ(c.log.level, "info");
@@ -158,6 +160,7 @@ TEST(Config, RangesAreEnforced) {
     for (const char* text : {"[server]\nport = 65536", "[server]\nport = -1", "[server]\nmax_body_bytes = 10",
                              "[server]\nrequest_timeout_ms = 99", "[server]\nthreads = 257",
                              "[mcp]\ntools_page_size = 0", "[mcp]\nmax_sessions = 0", "[mcp]\nmax_json_depth = 3",
+                             "[mcp]\nmax_json_string_bytes = 1023", "[mcp]\nmax_json_number_chars = 23",
                              "[mcp]\nsse_keepalive_ms = 5"}) {
         auto what = error_of(text);
         EXPECT_NE(what.find("must be between"), std::string::npos) << text << " -> " << what;

@@ -79,6 +79,21 @@ TEST_F(Transport, TooDeeplyNestedJsonIsAParseError) {
     EXPECT_EQ(r.json().at("error").at("code"), -32700);
 }
 
+TEST_F(Transport, OverlongStringOrNumberIsAParseErrorNamingTheLimit) {
+    auto session = initialize();
+    const std::string long_string(1024 * 1024 + 1, 'x');
+    auto r = post(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":")" + long_string + R"("}})", session);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.json().at("error").at("code"), -32700);
+    EXPECT_NE(r.body.find("longer than 1048576 bytes"), std::string::npos) << r.body.substr(0, 200);
+    r = post(R"({"jsonrpc":"2.0","id":1,"method":"ping","params":{"x":)" + std::string(65, '7') + "}}", session);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find("a JSON number is longer than 64 characters"), std::string::npos) << r.body;
+    // At the limits the request is served.
+    r = post(R"({"jsonrpc":"2.0","id":2,"method":"ping","params":{"x":)" + std::string(64, '7') + "}}", session);
+    EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(Transport, NotJsonRpcIs400InvalidRequest) {
     auto session = initialize();
     for (const char* body : {R"({"foo":1})", "42", R"("ping")", R"({"jsonrpc":"1.0","id":1,"method":"ping"})",

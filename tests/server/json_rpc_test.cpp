@@ -29,6 +29,30 @@ TEST(JsonRpcParse, AcceptsValidJson) {
     EXPECT_TRUE(v->is_object());
 }
 
+TEST(JsonRpcParse, StringAndNumberSizesAreCappedAsWritten) {
+    const ParseLimits limits{64, 8, 4};
+    std::string error;
+    // Exactly at the limits: accepted. Strings count the bytes between the quotes, keys too.
+    EXPECT_TRUE(parse(R"({"12345678":["abcdefgh",1234,-1.5,1e10,true,false,null]})", limits, error)) << error;
+    for (std::string_view over : {R"(["123456789"])", R"({"123456789":1})", R"([12345])", R"([-1234])",
+                                  R"([1.5e10])"}) {
+        EXPECT_FALSE(parse(over, limits, error)) << over;
+    }
+    EXPECT_FALSE(parse(R"(["123456789"])", limits, error));
+    EXPECT_EQ(error, "a JSON string is longer than 8 bytes");
+    EXPECT_FALSE(parse("[123456]", limits, error));
+    EXPECT_EQ(error, "a JSON number is longer than 4 characters");
+    // Escapes count as written; an escaped quote does not end the string.
+    EXPECT_FALSE(parse(R"(["\u00e9\u00e9"])", limits, error));
+    EXPECT_TRUE(parse(R"(["a\"b\\"])", limits, error)) << error;
+    EXPECT_FALSE(parse(R"(["a\"bcdefgh"])", limits, error));
+    // Digits inside strings are not numbers.
+    EXPECT_TRUE(parse(R"(["12345678"])", limits, error)) << error;
+    const auto sizes = longest_tokens(R"({"ab":[-12.5e3,"x\"yz"]})");
+    EXPECT_EQ(sizes.string_bytes, 5u);
+    EXPECT_EQ(sizes.number_chars, 7u);
+}
+
 TEST(JsonRpcParse, RejectsMalformedAndIncompleteText) {
     for (std::string_view bad : {"", "{", R"({"a":)", "{'a':1}", R"({"a":1} x)", R"({"a":1}{"b":2})", "nul",
                                  "[1,]", "\"\xff\""}) {
