@@ -109,6 +109,7 @@ public:
             auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, use_nothrow);
             handle_.idle = false;
             if (ec) co_return co_await reject_read(ec);
+            if (header_over_limit(n, cfg_)) co_return co_await reject_read(http::error::header_limit);
             if (auto problem = framing_problem(parser)) {
                 auto reply = transport_error(400, -32000, "Bad Request: " + *problem);
                 co_await write_reply(reply, parser.get().version(), false);

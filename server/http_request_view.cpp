@@ -13,6 +13,10 @@ void configure_request_parser(BeastRequestParser& parser, const ServerSettings& 
     parser.body_limit(limits.max_body_bytes);
 }
 
+bool header_over_limit(std::size_t header_bytes, const ServerSettings& limits) {
+    return header_bytes > limits.max_header_bytes;
+}
+
 std::optional<std::string> framing_problem(const BeastRequestParser& parser) {
     const auto& req = parser.get();
     if (req.find(http::field::transfer_encoding) == req.end()) return std::nullopt;

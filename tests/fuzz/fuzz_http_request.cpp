@@ -115,6 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const std::size_t start = off;
         put_input(parser, in, off, ec, true);
         const std::size_t header_bytes = off - start;
+        if (!ec && header_over_limit(header_bytes, cfg)) break;   // 431 and close
         if (!ec && framing_problem(parser)) break;   // the server answers 400 and closes, as serve() does
         if (!ec && !parser.is_done()) {
             parser.eager(true);   // http::async_read reads the body eagerly

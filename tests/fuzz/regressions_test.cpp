@@ -24,10 +24,12 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace rollout_mcp {
 namespace {
@@ -92,8 +94,23 @@ TEST(FuzzRegression, Utf8UnsupportedProtocolVersionReplyIsValidJson) {
 
 // --- finding "te-framing" (fuzz_http_request): Transfer-Encoding without a final chunked -------------------
 
-// The real server on 127.0.0.1, one raw request, everything it answers until it closes (or 3 s pass).
-std::string exchange(const std::string& request) {
+// How many complete Content-Length framed responses `answer` holds.
+std::size_t complete_responses(const std::string& answer) {
+    std::size_t count = 0, pos = 0;
+    for (;;) {
+        const auto end = answer.find("\r\n\r\n", pos);
+        if (end == std::string::npos) return count;
+        const auto cl = answer.find("Content-Length: ", pos);
+        const std::size_t length = cl < end ? std::stoul(answer.substr(cl + 16)) : 0;
+        if (answer.size() < end + 4 + length) return count;
+        ++count;
+        pos = end + 4 + length;
+    }
+}
+
+// The real server on 127.0.0.1, raw requests on one connection: each turn is written once the answers to
+// the earlier ones are complete; returns everything it answers until it closes (or 3 s pass).
+std::string exchange(const std::vector<std::string>& turns) {
     Config config;
     config.server.port = 0;
     config.server.threads = 1;
@@ -111,9 +128,17 @@ std::string exchange(const std::string& request) {
     socket.connect({asio::ip::make_address("127.0.0.1"), port});
     timeval tv{3, 0};
     ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    asio::write(socket, asio::buffer(request));
     std::string answer;
     char buf[4096];
+    for (std::size_t turn = 0; turn + 1 < turns.size(); ++turn) {
+        asio::write(socket, asio::buffer(turns[turn]));
+        while (complete_responses(answer) <= turn) {
+            const auto n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
+            if (n <= 0) break;
+            answer.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    asio::write(socket, asio::buffer(turns.back()));
     for (;;) {
         // recv itself (not Asio's read_some, which would poll again past SO_RCVTIMEO).
         const auto n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
@@ -121,7 +146,8 @@ std::string exchange(const std::string& request) {
             answer.append(buf, static_cast<std::size_t>(n));
             continue;
         }
-        if (n < 0) answer += "\n<connection still open after 3 s>";
+        // A reset (the server closed with request bytes unread) is a close too; only the timeout is not.
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) answer += "\n<connection still open after 3 s>";
         break;
     }
     socket.close();
@@ -129,6 +155,7 @@ std::string exchange(const std::string& request) {
     runner.join();
     return answer;
 }
+std::string exchange(const std::string& request) { return exchange(std::vector<std::string>{request}); }
 
 constexpr std::string_view kInitialize =
     R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}})";
@@ -194,6 +221,38 @@ TEST(FuzzRegression, RepeatedContentLengthOfTheSameNumberFramesTheBody) {
         EXPECT_NE(answer.find("\"protocolVersion\":\"2025-11-25\""), std::string::npos) << answer;
         EXPECT_EQ(answer.find("HTTP/1.1 ", 1), std::string::npos) << "more than one response:\n" << answer;
     }
+}
+
+// --- finding "header-limit" (fuzz_http_request): max_header_bytes held for the fields only -------------------
+
+// A request of `total` header bytes: a long request line (query, ignored by the server), then a
+// padding field; each part well under the limit on its own. `body` defaults to an initialize.
+std::string request_with_header_of(std::size_t total, bool close, std::string_view body = kInitialize) {
+    const std::string line = "POST /mcp?" + std::string(2000, 'q') + " HTTP/1.1\r\n";
+    std::string fields = "Host: localhost\r\nAccept: application/json, text/event-stream\r\n"
+                         "Content-Type: application/json\r\n" + std::string(close ? "Connection: close\r\n" : "") +
+                         "Content-Length: " + std::to_string(body.size()) + "\r\nX-Pad: ";
+    const std::size_t fixed = line.size() + fields.size() + 4;   // "\r\n" after X-Pad, "\r\n" ending the header
+    fields += std::string(total - fixed, 'p') + "\r\n";
+    return line + fields + "\r\n" + std::string(body);
+}
+
+// Beast 1.81 limits the request line and the fields to header_limit each when a whole header is already
+// in the read buffer (as on a kept-alive connection whose buffer grew), so up to twice max_header_bytes got
+// through. The first request grows the buffer; the second, 1 byte over the limit, was answered 200.
+TEST(FuzzRegression, HeaderLimitCountsTheRequestLineToo) {
+    const std::size_t limit = Config{}.server.max_header_bytes;
+    const std::string big_ping = R"({"jsonrpc":"2.0","id":1,"method":"ping","pad":")" + std::string(40'000, 'x') + "\"}";
+    const auto over = exchange({request_with_header_of(limit, false, big_ping), request_with_header_of(limit + 1, true)});
+    const auto second = over.find("HTTP/1.1 ", 1);
+    ASSERT_NE(second, std::string::npos) << over.substr(0, 300);
+    EXPECT_EQ(over.compare(second, 12, "HTTP/1.1 431"), 0) << over.substr(second, 200);
+    EXPECT_EQ(over.find("<connection still open"), std::string::npos);
+    // At the limit: served.
+    const auto at = exchange({request_with_header_of(limit, false, big_ping), request_with_header_of(limit, true)});
+    const auto second_at = at.find("HTTP/1.1 ", 1);
+    ASSERT_NE(second_at, std::string::npos) << at.substr(0, 300);
+    EXPECT_EQ(at.compare(second_at, 12, "HTTP/1.1 200"), 0) << at.substr(second_at, 200);
 }
 
 // --- finding "url" (fuzz_rollout_responses): malformed authority accepted by parse_endpoint ----------------
