@@ -10,6 +10,7 @@
 #include "mcp_endpoint.hpp"
 #include "readiness.hpp"
 #include "rollout_tools.hpp"
+#include "serve_lock.hpp"
 #include "session.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "sync_alerts.hpp"
@@ -56,6 +57,8 @@ void write_port_file(const std::string& path, std::uint16_t port) {
 int serve(const Config& config, const std::string& port_file) {
     log::set_level(config.log.level);
     crypto::disable_core_dumps();
+    // Before anything touches the database: a second `serve` on it must change nothing.
+    const auto lock = ServeLock::acquire(config.storage.database);
     StorageExecutor storage(open_storage(config));
 
     std::shared_ptr<Authenticator> auth;
@@ -95,7 +98,6 @@ int serve(const Config& config, const std::string& port_file) {
     Readiness readiness;
     readiness.refresh_now(storage.direct());
     HttpServer server(config, endpoint, *sessions, [&readiness] { return readiness.state(); });
-    worker.start(server.executor());
     server.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
     // last_used_at is remembered in memory per request and written in one transaction a minute.
     server.every(std::chrono::seconds(60), [&storage] {
@@ -104,6 +106,8 @@ int serve(const Config& config, const std::string& port_file) {
         });
     });
     const auto port = server.listen();
+    // Workers start once the listener is bound and the lock is held: a server that cannot serve claims nothing.
+    worker.start(server.executor());
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
     const int code = server.run();

@@ -38,6 +38,10 @@ storage::AttemptOutcome decide_next(const SyncSettings& settings, const storage:
     }
     out.error = error->describe();
     out.http_status = error->status;
+    // An attempt that may have reached the CRM must look its records up by marker before creating, also
+    // when it failed permanently (a 2xx that is not the expected JSON, an oversized reply, "created" without
+    // an id): a later retry_sync starts from that doubt. The flag stays set until an attempt succeeds.
+    out.recover = error->uncertain || job.recover;
     if (!error->retryable()) {
         out.next = Next::fail;
         return out;
@@ -51,8 +55,6 @@ storage::AttemptOutcome decide_next(const SyncSettings& settings, const storage:
     }
     out.next = Next::retry;
     out.next_attempt_at_ms = next_at;
-    // An attempt that may have reached the CRM must look its records up by marker before creating.
-    out.recover = error->uncertain || job.recover;
     return out;
 }
 

@@ -50,7 +50,10 @@ std::optional<Parsed> parse_payload(const storage::ClaimedJob& job, std::string&
             problem = "the stored tour no longer parses: " + tour.error().message;
             return std::nullopt;
         }
-        p.local_ids.push_back(rollout::buyer_local_id(tour->buyer_id, tour->tour_id));
+        // The buyer, the tour's placeholder and its tour -> buyer binding, each visit.
+        if (tour->buyer_id) p.local_ids.push_back(*tour->buyer_id);
+        p.local_ids.push_back(rollout::buyer_local_id(std::nullopt, tour->tour_id));
+        p.local_ids.push_back(tour->tour_id);
         for (const auto& v : tour->properties) p.local_ids.push_back(rollout::visit_local_id(tour->tour_id, v.property_id));
         p.tour = std::move(*tour);
     } else if (job.info.kind == "feedback") {
@@ -59,7 +62,9 @@ std::optional<Parsed> parse_payload(const storage::ClaimedJob& job, std::string&
             problem = "the stored feedback no longer parses: " + fb.error().message;
             return std::nullopt;
         }
-        p.local_ids.push_back(rollout::buyer_local_id(fb->buyer_id, fb->tour_id));
+        if (fb->buyer_id) p.local_ids.push_back(*fb->buyer_id);
+        p.local_ids.push_back(rollout::buyer_local_id(std::nullopt, fb->tour_id));
+        p.local_ids.push_back(fb->tour_id);
         p.local_ids.push_back(rollout::feedback_local_id(*fb));
         p.feedback = std::move(*fb);
     } else {
@@ -119,6 +124,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     }
 
     rollout::AdapterOptions options;
+    options.team = info.tenant_id;   // markers name the team
     if (auto connectors = co_await team_.connectors(info.tenant_id, *client))
         for (const auto& c : *connectors)
             if (c.key == info.crm_type) options.appointments_supported = c.supports("appointments", "create");
@@ -147,6 +153,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     else outcome = co_await adapter->sync_feedback(*client, std::move(target), *parsed->feedback);
 
     for (const auto& r : outcome.records) result.ledger.push_back({r.kind, r.local_id, r.external_id, {}});
+    for (const auto& b : outcome.bindings) result.ledger.push_back({b.kind, b.local_id, b.external_id, {}});
     if (outcome.ok()) result.ledger.push_back({info.kind, info.subject, "", hash});
     result.result_json = records_json(outcome.records);
     result.error = std::move(outcome.error);

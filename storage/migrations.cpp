@@ -167,6 +167,18 @@ CREATE TABLE sync_requests (
 -- id across entity kinds, which the primary key's column order cannot serve.
 CREATE INDEX sync_ledger_local ON sync_ledger(tenant_id, crm_type, local_id);
 )sql"},
+    {4, "automations made by create_automation, by team and name", R"sql(
+-- automation_id '' = reserved: Rollout was asked (or is being asked) and its answer is not recorded yet.
+CREATE TABLE automations (
+  tenant_id     TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name          TEXT    NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+  spec_hash     BLOB    NOT NULL CHECK (length(spec_hash) = 32),
+  automation_id TEXT    NOT NULL DEFAULT '',
+  created_at    INTEGER NOT NULL,
+  updated_at    INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, name)
+) STRICT;
+)sql"},
 };
 
 }  // namespace

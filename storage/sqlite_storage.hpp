@@ -74,6 +74,12 @@ public:
     Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) override;
     Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) override;
     Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) override;
+    Result<AutomationReservation> reserve_automation(std::string_view tenant_id, std::string_view name,
+                                                     const std::vector<unsigned char>& spec_hash, std::int64_t now_ms,
+                                                     std::int64_t stale_before_ms) override;
+    Result<void> complete_automation(std::string_view tenant_id, std::string_view name,
+                                     std::string_view automation_id, std::int64_t now_ms) override;
+    Result<void> release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) override;
 
     // For tests and diagnostics: the database path.
     const std::filesystem::path& path() const noexcept { return db_->path(); }

@@ -12,6 +12,7 @@
 #include "crypto/keyring.hpp"
 #include "crypto/master_key.hpp"
 #include "crypto/secret_bytes.hpp"
+#include "storage/automations.hpp"
 #include "storage/outbox.hpp"
 
 #include <cstdint>
@@ -201,6 +202,18 @@ public:
     virtual Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) = 0;
     // Deletes succeeded jobs finished before `before_ms` (ledger rows stay); returns how many.
     virtual Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) = 0;
+
+    // create_automation's record per (tenant, name) (storage/automations.hpp). Reserves `name` for this
+    // spec unless a row exists (then returns it, whatever its spec); a pending row older than `stale_before_ms`
+    // is handed to this caller (its updated_at refreshed) so one caller at a time resolves it.
+    virtual Result<AutomationReservation> reserve_automation(std::string_view tenant_id, std::string_view name,
+                                                             const std::vector<unsigned char>& spec_hash,
+                                                             std::int64_t now_ms, std::int64_t stale_before_ms) = 0;
+    virtual Result<void> complete_automation(std::string_view tenant_id, std::string_view name,
+                                             std::string_view automation_id, std::int64_t now_ms) = 0;
+    // A call that reserved `name` could not create it. may_exist false (Rollout said no): the reservation
+    // goes. may_exist true (the answer was lost): it stays, marked stale, so the next call looks it up at once.
+    virtual Result<void> release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) = 0;
 
     // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
     virtual Result<void> checkpoint() = 0;

@@ -1,6 +1,6 @@
-// The sync flow shared by every CRM adapter: buyer person, agent user, appointment type, visits, notes,
-// with ledger ids (update instead of create) and marker look-ups after an uncertain attempt.
-#include "adapter.hpp"
+// The sync flow shared by every CRM adapter: buyer person (buyer_contact.cpp), agent user, appointment type,
+// visits, notes, with ledger ids (update instead of create) and marker look-ups after an uncertain attempt.
+#include "adapter_support.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -8,45 +8,10 @@
 namespace rollout_mcp::rollout {
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
-bool has_tag(const json::object& person, const std::string& tag) {
-    const auto* tags = person.if_contains("tags");
-    if (!tags || !tags->is_array()) return false;
-    return std::any_of(tags->as_array().begin(), tags->as_array().end(),
-                       [&](const json::value& t) { return t.is_string() && t.as_string() == tag; });
-}
-
-// Whether any of the record's text fields (description, name, title, body, subject) carries the marker.
-bool text_contains(const json::object& o, const std::string& marker) {
-    static constexpr const char* fields[] = {"description", "name", "title", "body", "subject"};
-    for (const char* f : fields)
-        if (const auto* v = o.if_contains(f); v && v->is_string() &&
-                                              std::string_view(v->as_string()).find(marker) != std::string_view::npos)
-            return true;
-    return false;
-}
-
-// Holds the outcome being built; `fail` records the error and returns the outcome to co_return.
-struct Progress {
-    SyncOutcome out;
-    void add(std::string kind, std::string local, std::string ext, Action a) {
-        out.records.push_back({std::move(kind), std::move(local), std::move(ext), a});
-    }
-    SyncOutcome fail(Error e) {
-        out.error = std::move(e);
-        return std::move(out);
-    }
-};
-
-}  // namespace
+using detail::created_without_id;
+using detail::find_marked;
+using detail::lower;
+using detail::Progress;
 
 std::string canonical_crm_type(std::string_view name) {
     std::string n = lower(name);
@@ -88,51 +53,14 @@ std::unique_ptr<CrmAdapter> make_adapter(std::string_view crm_type, AdapterOptio
 asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTarget target, Tour tour) const {
     Progress p;
     const std::string& cred = target.credential_id;
-    const std::string buyer_local = buyer_local_id(tour.buyer_id, tour.tour_id);
-    const std::string tag = buyer_tag(buyer_local);
-
-    // 1. The buyer's person.
-    std::string person_id;
-    if (auto it = target.known.find(known_key("person", buyer_local)); it != target.known.end()) {
-        person_id = it->second;
-        if (tour.buyer) {
-            auto upd = co_await client.update_person(cred, person_id, person_body(tour));
-            if (upd) p.add("person", buyer_local, person_id, Action::updated);
-            else if (upd.error().kind == ErrorKind::not_found) person_id.clear();  // deleted in the CRM
-            else co_return p.fail(std::move(upd).error());
-        }
-    }
-    if (person_id.empty()) {
-        std::optional<Record> found;
-        if (tour.buyer && tour.buyer->email) {
-            auto r = co_await client.find_person_by_email(cred, *tour.buyer->email);
-            if (!r) co_return p.fail(std::move(r).error());
-            found = std::move(r).value();
-        }
-        if (!found) {
-            auto r = co_await client.find_person_by_tag(cred, tag);
-            if (!r) co_return p.fail(std::move(r).error());
-            found = std::move(r).value();
-        }
-        if (found) {
-            person_id = found->id;
-            if (!has_tag(found->data, tag)) {
-                std::vector<std::string> tags;
-                tags.push_back("reanna");
-                tags.push_back(tag);
-                auto t = co_await client.apply_person_tags(cred, person_id, std::move(tags));
-                if (!t) co_return p.fail(std::move(t).error());
-            }
-            p.add("person", buyer_local, person_id, Action::found);
-        } else {
-            auto c = co_await client.create_person(cred, person_body(tour));
-            if (!c) co_return p.fail(std::move(c).error());
-            person_id = c->id;
-            if (person_id.empty())
-                co_return p.fail(Error{ErrorKind::permanent, 0, "Rollout created a person without an id", true});
-            p.add("person", buyer_local, person_id, Action::created);
-        }
-    }
+    // 1. The buyer's person: one contact per buyer per CRM (buyer_contact.cpp).
+    const std::string person_id = co_await detail::tour_person(client, target, *this, tour, p);
+    if (p.failed()) co_return std::move(p.out);
+    // Visits an interrupted attempt may have put on the tour's placeholder before the buyer was known.
+    std::vector<std::string> people{person_id};
+    if (auto placeholder = detail::known_id(target, "person", buyer_local_id(std::nullopt, tour.tour_id));
+        !placeholder.empty() && placeholder != person_id)
+        people.push_back(placeholder);
 
     // 2. The agent's CRM user (optional: an unknown agent just leaves the assignment empty).
     std::optional<std::string> user_id;
@@ -168,6 +96,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
                 body["orderWeight"] = 0;
                 auto c = co_await client.create_appointment_type(cred, std::move(body));
                 if (!c) co_return p.fail(std::move(c).error());
+                if (auto e = created_without_id(*c, "appointment type")) co_return p.fail(std::move(*e));
                 type_id = c->id;
             }
         }
@@ -183,13 +112,12 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
         std::string existing;
         if (auto it = target.known.find(known_key(kind, local)); it != target.known.end()) existing = it->second;
         else if (target.recover) {
-            auto list = co_await client.list_for_person(cred, collection, person_id);
-            if (!list) co_return p.fail(std::move(list).error());
-            for (const auto& item : list.value())
-                if (text_contains(item, visit_marker(tour, visit))) {
-                    existing = id_of(item.at("id"));
-                    break;
-                }
+            for (const auto& person : people) {
+                auto list = co_await client.list_for_person(cred, collection, person);
+                if (!list) co_return p.fail(std::move(list).error());
+                existing = find_marked(list.value(), visit_marker(tour, visit), legacy_visit_marker(tour, visit), target);
+                if (!existing.empty()) break;
+            }
         }
         if (!existing.empty()) {
             Result<Record> u;  // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
@@ -205,6 +133,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
         if (use_tasks) c = co_await client.create_task(cred, std::move(body));
         else c = co_await client.create_appointment(cred, std::move(body));
         if (!c) co_return p.fail(std::move(c).error());
+        if (auto e = created_without_id(*c, kind)) co_return p.fail(std::move(*e));
         p.add(kind, local, c->id, Action::created);
     }
     co_return std::move(p.out);
@@ -214,28 +143,8 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
                                                        Feedback fb) const {
     Progress p;
     const std::string& cred = target.credential_id;
-    const std::string buyer_local = buyer_local_id(fb.buyer_id, fb.tour_id);
-    const std::string tag = buyer_tag(buyer_local);
-
-    std::string person_id;
-    if (auto it = target.known.find(known_key("person", buyer_local)); it != target.known.end())
-        person_id = it->second;
-    else {
-        auto r = co_await client.find_person_by_tag(cred, tag);
-        if (!r) co_return p.fail(std::move(r).error());
-        if (r.value()) {
-            person_id = r.value()->id;
-            p.add("person", buyer_local, person_id, Action::found);
-        } else {  // feedback before (or without) its tour: a minimal person carrying the marker tag
-            Tour stub;
-            stub.tour_id = fb.tour_id;
-            stub.buyer_id = fb.buyer_id;
-            auto c = co_await client.create_person(cred, person_body(stub));
-            if (!c) co_return p.fail(std::move(c).error());
-            person_id = c->id;
-            p.add("person", buyer_local, person_id, Action::created);
-        }
-    }
+    const std::string person_id = co_await detail::feedback_person(client, target, *this, fb, p);
+    if (p.failed()) co_return std::move(p.out);
 
     const std::string local = feedback_local_id(fb);
     json::object body = note_body(fb, person_id);
@@ -244,11 +153,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
     else if (target.recover) {
         auto list = co_await client.list_for_person(cred, "notes", person_id);
         if (!list) co_return p.fail(std::move(list).error());
-        for (const auto& item : list.value())
-            if (text_contains(item, feedback_marker(fb))) {
-                existing = id_of(item.at("id"));
-                break;
-            }
+        existing = find_marked(list.value(), feedback_marker(fb), legacy_feedback_marker(fb), target);
     }
     if (!existing.empty()) {
         auto u = co_await client.update_note(cred, existing, body);
@@ -260,6 +165,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
     }
     auto c = co_await client.create_note(cred, std::move(body));
     if (!c) co_return p.fail(std::move(c).error());
+    if (auto e = created_without_id(*c, "note")) co_return p.fail(std::move(*e));
     p.add("note", local, c->id, Action::created);
     co_return std::move(p.out);
 }

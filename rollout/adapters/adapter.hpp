@@ -39,15 +39,24 @@ struct SyncTarget {
     std::string credential_id;  // X-Rollout-Credential-Id of the connected CRM
     KnownIds known;             // from the ledger: a repeated sync updates these instead of creating
     bool recover = false;       // the previous attempt was uncertain: look records up by marker before creating
+    // Markers written before they named the team ("reanna:buyer:<id>") identify a record only when this
+    // team's ledger already maps it, or when no other team on this server uses the same CRM credential
+    // (two teams sharing one CRM account must never link each other's records).
+    bool accept_legacy_markers = false;
 };
 
 struct SyncOutcome {
     std::vector<SyncRecord> records;  // everything done so far, also when `error` is set
+    // Ledger-only rows, not CRM records: ("tour_buyer", tour id, buyer id) binds a tour to its buyer;
+    // ("superseded", "tour-<id>", person id) records a placeholder another contact won over.
+    std::vector<SyncRecord> bindings;
     std::optional<Error> error;
     bool ok() const { return !error; }
 };
 
 struct AdapterOptions {
+    // The team the markers name ("reanna:<team>:buyer:<id>"); empty = the team-less form of before.
+    std::string team;
     bool appointments_supported = true;  // from GET /connectors (crm.appointments.create); false -> tasks
     std::string appointment_type = "Showing";
     int default_duration_minutes = 30;
@@ -83,9 +92,14 @@ public:
     virtual boost::json::object note_body(const Feedback& feedback, const std::string& person_id) const;
 
     std::string format_time(const Timestamp& t) const;
-    static std::string buyer_tag(std::string_view buyer_local_id);  // "reanna:buyer:<id>"
-    static std::string visit_marker(const Tour& tour, const PropertyVisit& visit);  // "[reanna:visit:T/P]"
-    static std::string feedback_marker(const Feedback& feedback);                   // "[reanna:feedback:T/P/B]"
+    // Markers naming the team: "reanna:<team>:buyer:<id>", "[reanna:<team>:visit:T/P]",
+    // "[reanna:<team>:feedback:T/P/B]" (without a team: the legacy forms below).
+    std::string buyer_tag(std::string_view buyer_local_id) const;
+    std::string visit_marker(const Tour& tour, const PropertyVisit& visit) const;
+    std::string feedback_marker(const Feedback& feedback) const;
+    static std::string legacy_buyer_tag(std::string_view buyer_local_id);                  // "reanna:buyer:<id>"
+    static std::string legacy_visit_marker(const Tour& tour, const PropertyVisit& visit);  // "[reanna:visit:T/P]"
+    static std::string legacy_feedback_marker(const Feedback& feedback);                   // "[reanna:feedback:T/P/B]"
 
 protected:
     std::string visit_description(const Tour& tour, const PropertyVisit& visit) const;

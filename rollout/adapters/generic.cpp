@@ -12,32 +12,65 @@ std::string CrmAdapter::format_time(const Timestamp& t) const {
     return time_style() == TimeStyle::utc ? t.utc_iso() : t.local_iso();
 }
 
-std::string CrmAdapter::buyer_tag(std::string_view buyer_local_id) {
+namespace {
+std::string marker_prefix(const AdapterOptions& o) { return o.team.empty() ? "reanna:" : "reanna:" + o.team + ":"; }
+}  // namespace
+
+std::string CrmAdapter::buyer_tag(std::string_view buyer_local_id) const {
+    return marker_prefix(options_) + "buyer:" + std::string(buyer_local_id);
+}
+std::string CrmAdapter::visit_marker(const Tour& tour, const PropertyVisit& visit) const {
+    return "[" + marker_prefix(options_) + "visit:" + visit_local_id(tour.tour_id, visit.property_id) + "]";
+}
+std::string CrmAdapter::feedback_marker(const Feedback& f) const {
+    return "[" + marker_prefix(options_) + "feedback:" + feedback_local_id(f) + "]";
+}
+std::string CrmAdapter::legacy_buyer_tag(std::string_view buyer_local_id) {
     return "reanna:buyer:" + std::string(buyer_local_id);
 }
-
-std::string CrmAdapter::visit_marker(const Tour& tour, const PropertyVisit& visit) {
+std::string CrmAdapter::legacy_visit_marker(const Tour& tour, const PropertyVisit& visit) {
     return "[reanna:visit:" + visit_local_id(tour.tour_id, visit.property_id) + "]";
 }
-
-std::string CrmAdapter::feedback_marker(const Feedback& f) {
+std::string CrmAdapter::legacy_feedback_marker(const Feedback& f) {
     return "[reanna:feedback:" + feedback_local_id(f) + "]";
 }
+
+namespace {
+// "Dec 5, 1420 Maple Ave": the first visit's local date and address, so an agent recognizes the tour.
+std::string tour_label(const Tour& tour) {
+    if (tour.properties.empty()) return tour.tour_id;
+    const PropertyVisit* first = &tour.properties.front();
+    for (const auto& v : tour.properties)
+        if (v.visit_time.utc_seconds < first->visit_time.utc_seconds) first = &v;
+    static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::string local = format_iso(first->visit_time.utc_seconds, first->visit_time.offset_minutes);
+    const int month = std::stoi(local.substr(5, 2)), day = std::stoi(local.substr(8, 2));
+    return std::string(months[month - 1]) + " " + std::to_string(day) + ", " + first->address;
+}
+}  // namespace
 
 json::object CrmAdapter::person_body(const Tour& tour) const {
     json::object p;
     const std::string local = buyer_local_id(tour.buyer_id, tour.tour_id);
-    std::string first = "REanna Buyer", last = local;
+    // Without a buyer the person is the tour's placeholder: "Buyer — tour Dec 5, 1420 Maple Ave".
+    std::string first = tour.buyer_id ? "REanna Buyer" : "Buyer";
+    std::string last = tour.buyer_id ? local : "\u2014 tour " + tour_label(tour);
     if (tour.buyer && tour.buyer->name) {
+        // Trimmed and split at the first run of spaces; a name of only spaces keeps the placeholder.
         const std::string& n = *tour.buyer->name;
-        const auto start = n.find_first_not_of(' ');
-        const auto space = n.find(' ', start);
-        if (space == std::string::npos) {
-            first = n.substr(start);
-            last = "-";
-        } else {
-            first = n.substr(start, space - start);
-            last = n.substr(n.find_first_not_of(' ', space));
+        const auto start = n.find_first_not_of(" \t");
+        if (start != std::string::npos) {
+            const auto end = n.find_last_not_of(" \t") + 1;
+            const std::string name = n.substr(start, end - start);
+            const auto space = name.find_first_of(" \t");
+            if (space == std::string::npos) {
+                first = name;
+                last = "-";
+            } else {
+                first = name.substr(0, space);
+                last = name.substr(name.find_first_not_of(" \t", space));
+            }
         }
     }
     p["firstName"] = first;

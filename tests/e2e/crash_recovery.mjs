@@ -15,9 +15,14 @@
 //       DIR/sent.jsonl gets each call's arguments BEFORE it is sent, DIR/accepted.jsonl each tour whose call
 //       returned a result (not isError: its jobs are durably stored) as soon as it arrives, DIR/problems.jsonl
 //       anything a live server must not answer (isError results, JSON-RPC or HTTP errors, replay mismatches).
-//       --faults: now and then adds a `timeout_after_write` fault (stored by the fake, never answered).
+//       Now and then it also sends sync_feedback_data for a property of an accepted tour (same buyer, same
+//       crmType; DIR/feedback-sent.jsonl and feedback-accepted.jsonl).
+//       --faults: the network and CRM faults of a real deployment, armed in the fake: a write applied and then
+//       the connection reset, half-closed, hung or its reply cut short, on fresh and reused connections, 429
+//       with and without Retry-After, 5xx HTML pages, truncated list replies.
 //   check --fake FAKE_URL --outbox FILE (the output of `rollout-mcp outbox list --json`)
-//       compares what was sent / accepted with the fake's records and the outbox; prints a summary and every
+//       compares what was sent / accepted (tours and feedback) with the fake's records (people, appointments,
+//       notes, by the team's markers) and the outbox; prints a summary and every
 //       violation; exit 0 iff none. CRASH_RECOVERY_INJECT=duplicate|lost first plants a duplicate appointment
 //       in the fake / a never-sent "accepted" tour, to prove the check catches them (it must then exit 1).
 //
@@ -46,7 +51,7 @@ if (MODE === 'setup') {
             const cc = await c.callTool('configure_crm_connection', { crmType: crm, credentialKey: creds[crm] });
             if (cc.isError) throw new Error(`configure_crm_connection ${crm}: ${short(cc.text)}`);
         }
-        writeFileSync(F.creds, JSON.stringify(creds) + '\n');
+        writeFileSync(F.creds, JSON.stringify({ ...creds, tenant }) + '\n');
         console.log(`crash_recovery.mjs setup: Rollout configured, connected ${CRMS.map(c => `${c} (${creds[c]})`).join(', ')}`);
         process.exit(0);
     } catch (err) {

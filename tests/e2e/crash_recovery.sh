@@ -8,13 +8,15 @@
 #     (auth api_key, port 0, temp data_dir, short Rollout timeout, fast retries), creates one team;
 #  2. N rounds (default 5): starts `rollout-mcp serve` (new port each time), round 1 first runs
 #     `crash_recovery.mjs setup` (configure_rollout, highlevel + lofty connected); then `crash_recovery.mjs load`
-#     keeps sync_tour_data calls in flight (and now and then a timeout_after_write fault) and records every
-#     accepted tour; after a random 0.5-2.5 s (--kill-ms) the server gets SIGKILL and the client stops;
+#     keeps sync_tour_data calls (and feedback on accepted tours) in flight under injected faults (a write
+#     applied then the connection reset / half-closed / hung / cut short, on fresh and reused connections, 429
+#     with and without Retry-After, 5xx HTML) and records every accepted call; after a random 0.5-2.5 s
+#     (--kill-ms) the server gets SIGKILL and the client stops;
 #  3. a last start drains the outbox (<= 60 s until nothing is queued or running), then SIGTERM (must exit 0);
 #  4. `crash_recovery.mjs check` compares sent / accepted tours with the fake's records (GET /_fake/state) and
-#     `outbox list --json`: exactly one person (buyer tag, email) and one appointment per visit (marker) per
-#     targeted CRM for each accepted tour, at most one (all or nothing) for tours in flight at a kill, no job
-#     failed or dead. Prints a summary; on failure the violations and the tail of the server's log.
+#     `outbox list --json`: exactly one person (buyer tag, email), one appointment per visit (marker) and one
+#     note per accepted feedback (marker) per targeted CRM, at most one (all or nothing) for calls in flight
+#     at a kill, no job failed or dead. Prints a summary; on failure the violations and the tail of the server's log.
 # Exit: 0 all good; 1 failure; 77 (CTest skip) when no Node >= 18 is found.
 # CRASH_RECOVERY_SEED=N repeats the kill times of an earlier run (the client's choices stay random).
 # CRASH_RECOVERY_KEEP=1 keeps the temporary directory. CRASH_RECOVERY_INJECT=duplicate|lost plants a
@@ -135,7 +137,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     timeout --kill-after=5 "$(bound 30)" "${NODE[@]}" "$here/crash_recovery.mjs" setup --dir "$tmp/state" --fake "$FAKE_URL" \
       --url "$MCP_URL" --key "$KEY" --tenant "$TENANT" --secret "$SECRET" || die "setup (configure_rollout / CRM connections) failed"
   fi
-  faults=(); ((round % 2 == 0)) && faults=(--faults)   # timeout_after_write faults in every other round
+  faults=(--faults)   # network and CRM faults in every round (CRASH_RECOVERY_FAULTS=0 turns them off)
+  [[ ${CRASH_RECOVERY_FAULTS:-1} == 0 ]] && faults=()
   timeout --kill-after=5 "$(bound 40)" "${NODE[@]}" "$here/crash_recovery.mjs" load --dir "$tmp/state" --fake "$FAKE_URL" \
     --url "$MCP_URL" --key "$KEY" --round "$round" --concurrency "$CONCURRENCY" --max-ms 30000 "${faults[@]}" &
   cpid=$!

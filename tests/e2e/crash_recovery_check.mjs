@@ -10,6 +10,10 @@ export async function check() {
         process.exit(2);
     }
     const creds = JSON.parse(readFileSync(F.creds, 'utf8'));
+    // The server's markers name the team: reanna:<team>:buyer:<id>, [reanna:<team>:visit:T/P], [reanna:<team>:feedback:T/P/B].
+    const M = `reanna:${creds.tenant}:`;
+    const feedbackSent = readJsonl(F.feedbackSent);
+    const feedbackAccepted = readJsonl(F.feedbackAccepted);
     const sentLines = readJsonl(F.sent);
     let accepted = readJsonl(F.accepted);
     const problems = readJsonl(F.problems);
@@ -37,25 +41,30 @@ export async function check() {
 
     const state = await fake('/_fake/state');
     const faultsAdded = readJsonl(F.faults).length;
-    const faultsLeft = (state.faults || []).filter(f => f.action === 'timeout_after_write').length;
+    const faultsLeft = (state.faults || []).length;
     // Per CRM: people per buyer tag and per email, appointments per visit marker.
     const count = (m, k) => m.set(k, (m.get(k) || 0) + 1);
     const idx = {};
     for (const crm of CRMS) {
-        const c = state.crm?.[creds[crm]] || { people: [], appointments: [], counts: {} };
-        const byTag = new Map(), byEmail = new Map(), byMarker = new Map();
+        const c = state.crm?.[creds[crm]] || { people: [], appointments: [], notes: [], counts: {} };
+        const byTag = new Map(), byEmail = new Map(), byMarker = new Map(), byNote = new Map();
         for (const p of c.people || []) {
-            for (const t of p.tags || []) if (typeof t === 'string' && t.startsWith('reanna:buyer:')) count(byTag, t);
+            for (const t of p.tags || []) if (typeof t === 'string' && t.startsWith(`${M}buyer:`)) count(byTag, t);
             for (const e of p.emails || []) count(byEmail, String(e.value).toLowerCase());
         }
+        const markers = (text, kind) => [...new Set(String(text).match(new RegExp(`\\[${M.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}${kind}:[^\\]]+\\]`, 'g')) || [])];
         for (const a of c.appointments || []) {
-            const m = `${a.description ?? ''}\n${a.title ?? ''}`.match(/\[reanna:visit:[^\]]+\]/g) || [];
-            const uniq = [...new Set(m)];
+            const uniq = markers(`${a.description ?? ''}\n${a.title ?? ''}`, 'visit');
             if (uniq.length !== 1) err(`${crm}: appointment ${a.id} carries ${uniq.length} visit markers: ${short(a)}`);
             for (const k of uniq) count(byMarker, k);
         }
-        idx[crm] = { byTag, byEmail, byMarker, people: (c.people || []).length, appointments: (c.appointments || []).length,
-                     tasks: (c.tasks || []).length };
+        for (const n of c.notes || []) {
+            const uniq = markers(`${n.body ?? ''}\n${n.subject ?? ''}`, 'feedback');
+            if (uniq.length !== 1) err(`${crm}: note ${n.id} carries ${uniq.length} feedback markers: ${short(n)}`);
+            for (const k of uniq) count(byNote, k);
+        }
+        idx[crm] = { byTag, byEmail, byMarker, byNote, people: (c.people || []).length, appointments: (c.appointments || []).length,
+                     notes: (c.notes || []).length, tasks: (c.tasks || []).length };
     }
 
     // The tours: the last arguments sent for each (a retry or replay repeats them, apart from `wait`).
@@ -67,7 +76,7 @@ export async function check() {
         acc.get(a.tourId).push(a);
     }
     const jobsByTour = new Map();
-    for (const j of jobs) {
+    for (const j of jobs.filter(x => x.kind === 'tour')) {
         if (!jobsByTour.has(j.tourId)) jobsByTour.set(j.tourId, []);
         jobsByTour.get(j.tourId).push(j);
     }
@@ -109,13 +118,13 @@ export async function check() {
         const what = isAccepted ? 'accepted tour' : tourJobs.length ? 'tour in flight at a kill, stored' : 'tour in flight at a kill, never stored';
         for (const crm of CRMS) {
             const want = delivered && targets.includes(crm) ? 1 : 0;
-            const tagN = idx[crm].byTag.get(`reanna:buyer:${t.buyerId}`) || 0;
+            const tagN = idx[crm].byTag.get(`${M}buyer:${t.buyerId}`) || 0;
             const mailN = idx[crm].byEmail.get(t.buyer.email.toLowerCase()) || 0;
-            if (tagN !== want) err(`${what} ${tourId} (${args.crmType}): ${tagN} ${crm} people tagged reanna:buyer:${t.buyerId}, expected ${want}`);
+            if (tagN !== want) err(`${what} ${tourId} (${args.crmType}): ${tagN} ${crm} people tagged ${M}buyer:${t.buyerId}, expected ${want}`);
             if (mailN !== want) err(`${what} ${tourId} (${args.crmType}): ${mailN} ${crm} people with email ${t.buyer.email}, expected ${want}`);
             expected.people[crm] += want;
             for (const p of t.properties) {
-                const marker = `[reanna:visit:${tourId}/${p.propertyId}]`;
+                const marker = `[${M}visit:${tourId}/${p.propertyId}]`;
                 const n = idx[crm].byMarker.get(marker) || 0;
                 if (n !== want) err(`${what} ${tourId} (${args.crmType}): ${n} ${crm} appointments marked ${marker}, expected ${want}`);
                 expected.appointments[crm] += want;
@@ -124,7 +133,31 @@ export async function check() {
             recordsChecked++;
         }
     }
+    // Feedback: the last arguments sent per (tour, property); accepted ones exactly once per targeted CRM,
+    // ones in flight at a kill at most once (stored or not).
+    const feedback = new Map();
+    for (const f of feedbackSent) feedback.set(`${f.args.feedbackData.tourId}/${f.args.feedbackData.propertyId}`, f.args);
+    const fbAccepted = new Set(feedbackAccepted.map(a => `${a.tourId}/${a.propertyId}`));
+    const fbJobs = new Set(jobs.filter(j => j.kind === 'feedback').map(j => j.subject));
+    expected.notes = Object.fromEntries(CRMS.map(c => [c, 0]));
+    let nFeedbackAccepted = 0, nFeedbackUnknown = 0;
+    for (const [key, args] of feedback) {
+        const f = args.feedbackData;
+        const local = `${f.tourId}/${f.propertyId}/${f.buyerId}`;
+        const targets = args.crmType === 'all' ? CRMS : [args.crmType];
+        const isAccepted = fbAccepted.has(key);
+        if (isAccepted) nFeedbackAccepted++;
+        else nFeedbackUnknown++;
+        const stored = isAccepted || fbJobs.has(local);
+        for (const crm of CRMS) {
+            const n = idx[crm].byNote.get(`[${M}feedback:${local}]`) || 0;
+            const want = stored && targets.includes(crm) ? 1 : 0;
+            if (n !== want) err(`${isAccepted ? 'accepted' : 'in-flight'} feedback ${local} (${args.crmType}): ${n} ${crm} notes, expected ${want}`);
+            expected.notes[crm] += want;
+        }
+    }
     for (const crm of CRMS) {
+        if (idx[crm].notes !== expected.notes[crm]) err(`${crm}: ${idx[crm].notes} notes in all, expected ${expected.notes[crm]}`);
         if (idx[crm].people !== expected.people[crm]) err(`${crm}: ${idx[crm].people} people in all, expected ${expected.people[crm]}`);
         if (idx[crm].appointments !== expected.appointments[crm]) err(`${crm}: ${idx[crm].appointments} appointments in all, expected ${expected.appointments[crm]}`);
         if (idx[crm].tasks !== 0) err(`${crm}: ${idx[crm].tasks} tasks (visits should be appointments)`);
@@ -145,8 +178,10 @@ export async function check() {
     console.log(`crash_recovery.mjs check: outbox ${jobs.length} jobs (${Object.entries(byStatus).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
         `fake: ${CRMS.map(c => `${c} ${idx[c].people} people / ${idx[c].appointments} appointments`).join(', ')}; ` +
         `${state.requestCount ?? '?'} Rollout requests; ${recordsChecked} per-record counts checked`);
-    console.log(`crash_recovery.mjs check: ${faultsAdded - faultsLeft} of ${faultsAdded} timeout_after_write faults fired ` +
-        '(a CRM write stored by the fake but never answered)');
+    console.log(`crash_recovery.mjs check: ${feedback.size} feedback calls sent, ${nFeedbackAccepted} accepted, ${nFeedbackUnknown} in flight at a kill; ` +
+        `notes: ${CRMS.map(c => `${c} ${idx[c].notes}`).join(', ')}`);
+    console.log(`crash_recovery.mjs check: ${faultsAdded - faultsLeft} of ${faultsAdded} injected faults fired ` +
+        '(writes applied then reset / half-closed / hung / cut short, 429s, 5xx HTML, truncated reads)');
     if (errors.length) {
         const MAX = 40;
         for (const e of errors.slice(0, MAX)) console.log(`FAIL - ${e}`);
@@ -154,6 +189,6 @@ export async function check() {
         console.log(`crash_recovery.mjs check: ${errors.length} violation(s)`);
         process.exit(1);
     }
-    console.log('ok - every accepted sync is in its CRM(s) exactly once; tours in flight at a kill at most once; no job failed or dead');
+    console.log('ok - every accepted sync (people, appointments, notes) is in its CRM(s) exactly once; calls in flight at a kill at most once; no job failed or dead');
     process.exit(0);
 }

@@ -29,7 +29,9 @@ export const F = {
     sent: join(DIR, 'sent.jsonl'),
     accepted: join(DIR, 'accepted.jsonl'),
     problems: join(DIR, 'problems.jsonl'),
-    faults: join(DIR, 'faults.jsonl')
+    faults: join(DIR, 'faults.jsonl'),
+    feedbackSent: join(DIR, 'feedback-sent.jsonl'),
+    feedbackAccepted: join(DIR, 'feedback-accepted.jsonl')
 };
 
 // ---- the fake's control API ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // crash_recovery_load.mjs: the `load` mode of crash_recovery.mjs: re-sends lost tours, replays accepted ones, then
-// keeps sync_tour_data calls in flight (with --faults, timeout_after_write faults) until the server is killed.
+// keeps sync_tour_data calls (and feedback on accepted tours) in flight, with --faults under network and CRM faults,
+// until the server is killed.
 import { arg, flag, CRMS, sleep, short, readJsonl, appendJsonl, F, fake } from './crash_recovery_common.mjs';
 import { Gone, connect } from './crash_recovery_client.mjs';
 
@@ -131,18 +132,68 @@ export async function load() {
         })
     ]);
 
-    // 2. A steady stream of new tours until the server is killed. --faults: two timeout_after_write faults
-    //    at once (so some time out before the kill), then now and then another.
-    async function addFault(pathPrefix) {
+    // 2. A steady stream of new tours (and feedback on accepted ones) until the server is killed. --faults:
+    //    a first volley of network and CRM faults, then now and then another.
+    const FAULT_KINDS = [
+        { match: { method: 'POST', pathPrefix: '/crm/api/people', reusedConnection: true }, action: 'reset_after_write' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/appointments', reusedConnection: true }, action: 'half_close_after_write' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/appointments' }, action: 'timeout_after_write' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/notes', reusedConnection: true }, action: 'reset_after_write' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/notes' }, action: 'truncated_body' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/people', reusedConnection: false }, action: 'half_close_after_write' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/appointments', reusedConnection: false }, action: 'reset_after_write' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/people/' }, action: 'truncated_body' },
+        { match: { method: 'GET', pathPrefix: '/crm/api/people' }, action: 'truncated_body' },
+        { match: { method: 'GET', pathPrefix: '/crm/api/people' }, action: 'rate_limit', retryAfterSeconds: 1 },
+        { match: { method: 'GET', pathPrefix: '/crm/api/appointment-types' }, action: 'rate_limit' },
+        { match: { pathPrefix: '/crm/api/appointment-types' }, action: 'status', status: 502, contentType: 'text/html',
+          body: '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>' },
+        { match: { method: 'POST', pathPrefix: '/crm/api/notes' }, action: 'reset_before_handle' }
+    ];
+    async function addFault(kind) {
         try {
-            const rule = await fake('/_fake/faults', { method: 'POST', body: { match: { method: 'POST', pathPrefix }, action: 'timeout_after_write', count: 1 } });
-            appendJsonl(F.faults, { round: ROUND, id: rule.id, pathPrefix });
+            const rule = await fake('/_fake/faults', { method: 'POST', body: { ...kind, count: 1 } });
+            appendJsonl(F.faults, { round: ROUND, id: rule.id, action: kind.action, match: kind.match });
             stats.faults++;
         } catch (err) {
             problem('adding a fault to the fake', err?.message ?? String(err));
         }
     }
-    if (FAULTS) await Promise.all([addFault('/crm/api/people'), addFault('/crm/api/appointments')]);
+    if (FAULTS) await Promise.all(FAULT_KINDS.map(addFault));
+
+    const feedbackStats = { sent: 0, accepted: 0 };
+    // Feedback on an accepted tour: one of its properties, the tour's buyer and crmType.
+    async function sendFeedback(tourArgs) {
+        const t = tourArgs.tourData;
+        const p = pick(t.properties);
+        const args = {
+            feedbackData: { tourId: t.tourId, propertyId: p.propertyId, buyerId: t.buyerId,
+                            feedback: `Crash feedback on ${p.address}`, rating: 4, timestamp: '2026-12-06T15:00:00-06:00' },
+            crmType: tourArgs.crmType,
+            wait: Math.random() < 0.5,
+            idempotencyKey: `fb-${t.tourId}-${p.propertyId}`
+        };
+        appendJsonl(F.feedbackSent, { round: ROUND, args });
+        feedbackStats.sent++;
+        try {
+            const r = await client.callTool('sync_feedback_data', args);
+            if (r.isError) {
+                problem(`sync_feedback_data ${t.tourId}/${p.propertyId}`, `isError result: ${short(r.text)}`);
+                return;
+            }
+            appendJsonl(F.feedbackAccepted, { round: ROUND, tourId: t.tourId, propertyId: p.propertyId,
+                                              jobIds: jobIdsOf(r.sc), crmTypes: (r.sc?.results || []).map(x => x.crmType) });
+            feedbackStats.accepted++;
+        } catch (err) {
+            if (err instanceof Gone) {
+                if (!gone) goneWhy = err.message;
+                gone = true;
+                return;
+            }
+            problem(`sync_feedback_data ${t.tourId}/${p.propertyId}`, err?.message ?? String(err));
+        }
+    }
+
     let nextSlot = Date.now();
     async function worker() {
         while (!gone) {
@@ -150,14 +201,15 @@ export async function load() {
             nextSlot = Math.max(nextSlot, Date.now()) + 1000 / RATE;
             if (wait > 0) await sleep(wait);
             if (gone) break;
-            if (FAULTS && Math.random() < 0.05) await addFault(pick(['/crm/api/appointments', '/crm/api/people']));
+            if (FAULTS && Math.random() < 0.08) await addFault(pick(FAULT_KINDS));
             const args = newTour();
             appendJsonl(F.sent, { round: ROUND, how: 'new', args });
             stats.sent++;
-            await send(args, 'new');
+            const r = await send(args, 'new');
+            if (r && r !== true && Math.random() < 0.5 && !gone) await sendFeedback(args);
         }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-    console.log(`crash_recovery.mjs load ${tag}: server gone (${goneWhy}); ${JSON.stringify(stats)}`);
+    console.log(`crash_recovery.mjs load ${tag}: server gone (${goneWhy}); ${JSON.stringify(stats)} feedback ${JSON.stringify(feedbackStats)}`);
     process.exit(0);
 }

@@ -11,10 +11,10 @@ namespace rollout_mcp::fake {
 namespace json = boost::json;
 
 namespace {
-std::optional<std::string> opt_string(const json::object& o, std::string_view key) {
+std::optional<std::string> opt_string(const json::object& o, std::string_view key, std::string_view prefix = "match.") {
     auto v = o.if_contains(key);
     if (!v || v->is_null()) return std::nullopt;
-    if (!v->is_string()) throw std::invalid_argument("match." + std::string(key) + " must be a string");
+    if (!v->is_string()) throw std::invalid_argument(std::string(prefix) + std::string(key) + " must be a string");
     return std::string(v->get_string());
 }
 
@@ -35,6 +35,11 @@ constexpr std::pair<FaultRule::Action, std::string_view> kActions[] = {
     {FaultRule::Action::timeout_after_write, "timeout_after_write"},
     {FaultRule::Action::not_ready, "not_ready"},
     {FaultRule::Action::auth_expired, "auth_expired"},
+    {FaultRule::Action::reset_after_write, "reset_after_write"},
+    {FaultRule::Action::half_close_after_write, "half_close_after_write"},
+    {FaultRule::Action::truncated_body, "truncated_body"},
+    {FaultRule::Action::reset_before_handle, "reset_before_handle"},
+    {FaultRule::Action::close_after_reply, "close_after_reply"},
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -52,10 +57,16 @@ FaultRule FaultRule::from_json(const json::object& o) {
         r.method = opt_string(m->get_object(), "method");
         r.path_prefix = opt_string(m->get_object(), "pathPrefix");
         r.credential_id = opt_string(m->get_object(), "credentialId");
+        if (auto reused = m->get_object().if_contains("reusedConnection"); reused && !reused->is_null()) {
+            if (!reused->is_bool()) throw std::invalid_argument("match.reusedConnection must be true or false");
+            r.reused_connection = reused->get_bool();
+        }
     }
     auto a = o.if_contains("action");
-    if (!a || !a->is_string()) throw std::invalid_argument("action is required: one of latency, status, rate_limit, "
-                                                           "timeout_after_write, not_ready, auth_expired");
+    if (!a || !a->is_string())
+        throw std::invalid_argument("action is required: one of latency, status, rate_limit, timeout_after_write, "
+                                    "not_ready, auth_expired, reset_after_write, half_close_after_write, "
+                                    "truncated_body, reset_before_handle, close_after_reply");
     bool known = false;
     for (const auto& [action, name] : kActions)
         if (a->get_string() == name) {
@@ -79,6 +90,7 @@ FaultRule FaultRule::from_json(const json::object& o) {
             r.body = json::serialize(json::object{{"errorMessage", "Injected fault: HTTP " + std::to_string(code)}});
         else if (b->is_string()) r.body = std::string(b->get_string());   // verbatim (may be invalid JSON)
         else r.body = json::serialize(*b);
+        if (auto ct = opt_string(o, "contentType", "")) r.content_type = *ct;
         break;
     }
     case Action::rate_limit:
@@ -98,6 +110,7 @@ json::object FaultRule::to_json() const {
     if (method) match["method"] = *method;
     if (path_prefix) match["pathPrefix"] = *path_prefix;
     if (credential_id) match["credentialId"] = *credential_id;
+    if (reused_connection) match["reusedConnection"] = *reused_connection;
     json::object o{{"match", std::move(match)}, {"count", count}};
     for (const auto& [a, name] : kActions)
         if (a == action) o["action"] = name;
@@ -105,6 +118,7 @@ json::object FaultRule::to_json() const {
     if (action == Action::status) {
         o["status"] = status;
         o["body"] = body;
+        o["contentType"] = content_type;
     }
     if (action == Action::rate_limit && retry_after_seconds) o["retryAfterSeconds"] = *retry_after_seconds;
     return o;
@@ -118,7 +132,8 @@ FaultDecision Store::decide_faults(const Request& req) {
         auto& rule = it->second;
         const bool matches = (!rule.method || iequals(*rule.method, req.method)) &&
                              (!rule.path_prefix || req.path.rfind(*rule.path_prefix, 0) == 0) &&
-                             (!rule.credential_id || *rule.credential_id == cred);
+                             (!rule.credential_id || *rule.credential_id == cred) &&
+                             (!rule.reused_connection || *rule.reused_connection == req.reused_connection);
         bool fire = false;
         if (matches && rule.action == FaultRule::Action::latency) {
             d.latency += rule.latency;

@@ -14,6 +14,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -85,7 +86,7 @@ Reply fault_reply(const FaultRule& rule) {
         Reply r;
         r.status = rule.status;
         r.body = rule.body;
-        r.headers.emplace_back("Content-Type", "application/json");
+        r.headers.emplace_back("Content-Type", rule.content_type);
         return r;
     }
     }
@@ -103,25 +104,41 @@ asio::awaitable<Reply> FakeRollout::Impl::answer(const Request& req) {
         co_await timer.async_wait(use_nothrow);
     }
     Reply reply;
-    if (!decision.terminal) reply = store.handle(req);
-    else if (decision.terminal->action == FaultRule::Action::timeout_after_write) {
+    using Action = FaultRule::Action;
+    const auto action = decision.terminal ? std::optional<Action>(decision.terminal->action) : std::nullopt;
+    if (!action) {
         reply = store.handle(req);
-        reply.hang = true;
-    } else reply = fault_reply(*decision.terminal);
-    store.set_status(seq, reply.hang ? 0 : reply.status);
+    } else if (*action == Action::close_after_reply) {
+        reply = store.handle(req);
+        reply.delivery = Reply::Delivery::close;
+    } else if (*action == Action::reset_before_handle) {
+        reply.delivery = Reply::Delivery::reset;   // nothing applied
+    } else if (*action == Action::timeout_after_write || *action == Action::reset_after_write ||
+               *action == Action::half_close_after_write || *action == Action::truncated_body) {
+        reply = store.handle(req);                 // applied and stored first
+        reply.delivery = *action == Action::timeout_after_write  ? Reply::Delivery::hang
+                         : *action == Action::reset_after_write ? Reply::Delivery::reset
+                         : *action == Action::half_close_after_write ? Reply::Delivery::half_close
+                                                                      : Reply::Delivery::truncate;
+    } else {
+        reply = fault_reply(*decision.terminal);
+    }
+    store.set_status(seq, reply.answered() ? reply.status : 0);
     if (!options.quiet)
         std::cerr << "fake-rollout: " << req.method << ' ' << req.path << (req.query.empty() ? "" : "?") << req.query
-                  << " -> " << (reply.hang ? std::string("(no answer)") : std::to_string(reply.status)) << std::endl;
+                  << " -> " << (reply.answered() ? std::to_string(reply.status) : std::string("(no answer)"))
+                  << std::endl;
     co_return reply;
 }
 
 template <class Stream>
 asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
     beast::flat_buffer buffer;
-    for (;;) {
+    auto& tcp_layer = beast::get_lowest_layer(stream);
+    for (std::size_t served = 0;; ++served) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(16 * 1024 * 1024);
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+        tcp_layer.expires_after(std::chrono::seconds(120));
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
         if (ec) {
             if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
@@ -136,11 +153,14 @@ asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
             }
             co_return;
         }
-        beast::get_lowest_layer(stream).expires_never();
+        tcp_layer.expires_never();
         const auto& msg = parser.get();
-        const Request req = to_request(msg, tls);
+        Request req = to_request(msg, tls);
+        req.reused_connection = served > 0;
         Reply reply = co_await answer(req);
-        if (reply.hang) {
+        beast::error_code ignored;
+        switch (reply.delivery) {
+        case Reply::Delivery::hang: {
             // The write was applied; never answer. Hold the connection until the client gives up (or stop()).
             char sink[512];
             for (;;) {
@@ -148,18 +168,49 @@ asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
                 if (rec) co_return;
             }
         }
+        case Reply::Delivery::reset:
+            // SO_LINGER 0 makes close() send RST: the client sees "connection reset by peer".
+            tcp_layer.socket().set_option(asio::socket_base::linger(true, 0), ignored);
+            tcp_layer.socket().close(ignored);
+            co_return;
+        case Reply::Delivery::half_close: {
+            tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);   // FIN, no answer
+            char sink[512];
+            for (;;) {
+                auto [rec, rn] = co_await tcp_layer.socket().async_read_some(asio::buffer(sink), use_nothrow);
+                if (rec) co_return;
+            }
+        }
+        case Reply::Delivery::truncate: {
+            // The full reply's header (its Content-Length included) and half its body, then close.
+            http::response<http::string_body> res{static_cast<http::status>(reply.status), msg.version()};
+            for (const auto& [name, value] : reply.headers) res.set(name, value);
+            res.body() = reply.body.empty() ? std::string("{}") : std::move(reply.body);
+            res.prepare_payload();
+            http::response_serializer<http::string_body> sr(res);
+            auto [hec, hn] = co_await http::async_write_header(stream, sr, use_nothrow);
+            if (hec) co_return;
+            const std::string& body = res.body();
+            co_await asio::async_write(stream, asio::buffer(body.data(), body.size() / 2), use_nothrow);
+            tcp_layer.socket().shutdown(tcp::socket::shutdown_both, ignored);
+            co_return;
+        }
+        case Reply::Delivery::normal:
+        case Reply::Delivery::close:
+            break;
+        }
         http::response<http::string_body> res{static_cast<http::status>(reply.status), msg.version()};
         res.set(http::field::server, "fake-rollout");
         for (const auto& [name, value] : reply.headers) res.set(name, value);
         res.body() = std::move(reply.body);
-        res.keep_alive(msg.keep_alive());
+        res.keep_alive(msg.keep_alive() && reply.delivery != Reply::Delivery::close);
         res.prepare_payload();
-        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+        tcp_layer.expires_after(std::chrono::seconds(30));
         auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
         if (wec || !res.keep_alive()) break;
     }
     beast::error_code ignored;
-    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 asio::awaitable<void> FakeRollout::Impl::accept_loop(tcp::acceptor acceptor, bool tls) {
@@ -254,13 +305,19 @@ void FakeRollout::clear_requests() { impl_->store.clear_requests(); }
 json::object FakeRollout::state() const { return impl_->store.state(); }
 void FakeRollout::reset() { impl_->store.reset(); }
 json::object FakeRollout::add_credential(const std::string& app_key, const std::string& sub, const std::string& label,
-                                         std::chrono::milliseconds not_ready_for) {
-    return impl_->store.add_credential(app_key, sub, label, not_ready_for);
+                                         std::chrono::milliseconds not_ready_for, const std::string& id) {
+    return impl_->store.add_credential(app_key, sub, label, not_ready_for, id);
 }
 std::uint64_t FakeRollout::add_fault(const FaultRule& rule) { return impl_->store.add_fault(rule); }
 void FakeRollout::clear_faults() { impl_->store.clear_faults(); }
 std::vector<json::object> FakeRollout::records(const std::string& credential_id, const std::string& kind) const {
     return impl_->store.records(credential_id, kind);
+}
+json::object FakeRollout::put_record(const std::string& credential_id, const std::string& kind, json::object record) {
+    return impl_->store.put_record(credential_id, kind, std::move(record));
+}
+bool FakeRollout::remove_record(const std::string& credential_id, const std::string& kind, const std::string& id) {
+    return impl_->store.remove_record(credential_id, kind, id);
 }
 std::string FakeRollout::mint_jwt(const std::string& sub, std::chrono::seconds ttl) const {
     return mint_hs512_jwt(impl_->options.client_secret, sub, ttl);

@@ -53,14 +53,24 @@ struct RecordedRequest {
 // field of `match` matches; the first matching terminal rule with count left fires, and every matching
 // latency rule adds its delay.
 struct FaultRule {
-    enum class Action { latency, status, rate_limit, timeout_after_write, not_ready, auth_expired };
+    // After-write actions run the handler first (the write is applied and stored), then break the exchange the
+    // way a real network does: hold the connection without an answer, reset it (RST), half-close it (FIN,
+    // no answer), or send a reply whose body is cut short before closing. reset_before_handle resets without
+    // applying anything (a failure the client may safely retry). close_after_reply answers normally with
+    // "Connection: close", so the client's next request goes out on a fresh connection.
+    enum class Action {
+        latency, status, rate_limit, timeout_after_write, not_ready, auth_expired,
+        reset_after_write, half_close_after_write, truncated_body, reset_before_handle, close_after_reply
+    };
     std::optional<std::string> method;             // "POST" (case-insensitive)
     std::optional<std::string> path_prefix;        // "/crm/api/people"
     std::optional<std::string> credential_id;      // X-Rollout-Credential-Id
+    std::optional<bool> reused_connection;         // true: only a kept-alive connection's 2nd+ request
     Action action = Action::status;
     std::chrono::milliseconds latency{0};          // latency
     unsigned status = 500;                         // status
     std::string body = R"({"errorMessage":"Internal Server Error"})";   // status: reply body (JSON text)
+    std::string content_type = "application/json";  // status: e.g. "text/html" for a proxy's 5xx page
     std::optional<int> retry_after_seconds;        // rate_limit: Retry-After header (none when unset)
     int count = 1;                                 // matching requests it affects; -1 = unlimited
                                                    // (latency defaults to unlimited in from_json)
@@ -93,13 +103,18 @@ public:
     void reset();                                  // everything: credentials, records, automations, faults, log
     // Creates a credential for `sub` (answers 409 not-ready for `not_ready_for`); returns it as JSON
     // ({id, appKey, sub, label, createdAt, ready}). Seeds an appointment type "Showing" and one user.
+    // `id`: a fixed credential id (a v2 credential key a client hard-codes); empty = a generated one.
     boost::json::object add_credential(const std::string& app_key, const std::string& sub,
                                        const std::string& label = {},
-                                       std::chrono::milliseconds not_ready_for = std::chrono::milliseconds{0});
+                                       std::chrono::milliseconds not_ready_for = std::chrono::milliseconds{0},
+                                       const std::string& id = {});
     std::uint64_t add_fault(const FaultRule& rule);   // returns the rule id
     void clear_faults();
     // Records of one credential and kind ("people", "notes", ...), oldest first.
     std::vector<boost::json::object> records(const std::string& credential_id, const std::string& kind) const;
+    // Seeds a record as if the CRM's users made it (returns it with its id); removes one. Test set-up only.
+    boost::json::object put_record(const std::string& credential_id, const std::string& kind, boost::json::object record);
+    bool remove_record(const std::string& credential_id, const std::string& kind, const std::string& id);
     // A JWT the fake accepts (signed with options.client_secret).
     std::string mint_jwt(const std::string& sub, std::chrono::seconds ttl = std::chrono::seconds{3600}) const;
 

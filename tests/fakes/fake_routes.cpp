@@ -148,6 +148,16 @@ Reply Store::handle_automation(const Request& req, std::string_view rest) {
         if (str(*body, "name").empty()) return error_reply(400, "name is required");
         for (auto problem : {automation_half(*body, "trigger", "triggerKey"), automation_half(*body, "action", "actionKey")})
             if (!problem.empty()) return error_reply(400, problem);
+        // Like Rollout, the project environment decides: each half's credential must be one of this
+        // consumer's credentials for that app.
+        for (const char* half : {"trigger", "action"}) {
+            const auto& h = body->at(half).as_object();
+            const auto key = str(h, "credentialKey"), app = str(h, "appKey");
+            const Credential* c = find_credential(key);
+            if (!c || c->sub != sub || c->app_key != app)
+                return error_reply(400, std::string(half) + ".credentialKey: credential " + key + " not found for app " +
+                                            app + " in this project environment");
+        }
         const auto ts = now_iso();
         json::object a{{"id", next_id("automation")}, {"createdAt", ts}, {"updatedAt", ts}, {"status", "READY"},
                        {"active", true}, {"live", false}, {"name", str(*body, "name")}, {"consumerKey", sub},
@@ -219,7 +229,9 @@ Reply Store::handle_fake(const Request& req, std::string_view rest) {
         if (app.empty() || sub.empty()) return error_reply(400, "appKey and sub are required");
         std::int64_t not_ready = 0;
         if (auto v = body->if_contains("notReadyMs"); v && v->is_int64()) not_ready = v->get_int64();
-        auto& c = create_credential(app, sub, str(*body, "label"), std::chrono::milliseconds(not_ready));
+        const auto id = str(*body, "id");   // optional: a fixed id, e.g. a v2 credential key a client hard-codes
+        if (!id.empty() && find_credential(id)) return error_reply(409, "Credential " + id + " already exists");
+        auto& c = create_credential(app, sub, str(*body, "label"), std::chrono::milliseconds(not_ready), id);
         auto j = c.to_json();
         j["sub"] = c.sub;
         j["ready"] = c.ready();

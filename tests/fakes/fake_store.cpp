@@ -11,6 +11,7 @@
 #include <cctype>
 #include <ctime>
 #include <random>
+#include <stdexcept>
 
 namespace rollout_mcp::fake {
 namespace json = boost::json;
@@ -95,14 +96,14 @@ std::string Store::next_id(std::string_view prefix) {
 }
 
 Credential& Store::create_credential(const std::string& app_key, const std::string& sub, const std::string& label,
-                                     std::chrono::milliseconds not_ready_for) {
+                                     std::chrono::milliseconds not_ready_for, const std::string& id) {
     static thread_local std::mt19937_64 rng{std::random_device{}()};
     char uuid[40];
     const auto a = rng(), b = rng();
     std::snprintf(uuid, sizeof uuid, "%08x-%04x-4%03x-a%03x-%012llx", static_cast<unsigned>(a >> 32),
                   static_cast<unsigned>(a >> 16) & 0xFFFF, static_cast<unsigned>(a) & 0xFFF,
                   static_cast<unsigned>(b >> 48) & 0xFFF, static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFull));
-    Credential c{uuid, app_key, sub, label.empty() ? app_key + " account" : label, now_iso(),
+    Credential c{id.empty() ? std::string(uuid) : id, app_key, sub, label.empty() ? app_key + " account" : label, now_iso(),
                  std::chrono::steady_clock::now() + not_ready_for};
     auto& kinds = crm_[c.id];
     credentials_.push_back(std::move(c));
@@ -230,9 +231,10 @@ void Store::reset() {
 }
 
 json::object Store::add_credential(const std::string& app_key, const std::string& sub, const std::string& label,
-                                   std::chrono::milliseconds not_ready_for) {
+                                   std::chrono::milliseconds not_ready_for, const std::string& id) {
     std::lock_guard lock(mu_);
-    auto& c = create_credential(app_key, sub, label, not_ready_for);
+    if (!id.empty() && find_credential(id)) throw std::invalid_argument("credential " + id + " already exists");
+    auto& c = create_credential(app_key, sub, label, not_ready_for, id);
     auto j = c.to_json();
     j["sub"] = c.sub;
     j["ready"] = c.ready();
@@ -248,6 +250,26 @@ std::vector<json::object> Store::records(const std::string& credential_id, const
     if (k == it->second.end()) return out;
     for (const auto& [key, rec] : k->second.items) out.push_back(rec);
     return out;
+}
+
+json::object Store::put_record(const std::string& credential_id, const std::string& kind, json::object record) {
+    std::lock_guard lock(mu_);
+    Credential* cred = find_credential(credential_id);
+    if (!cred) throw std::invalid_argument("no credential " + credential_id);
+    return insert(*cred, kind, std::move(record));
+}
+
+bool Store::remove_record(const std::string& credential_id, const std::string& kind, const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = crm_.find(credential_id);
+    if (it == crm_.end()) return false;
+    auto k = it->second.find(kind);
+    if (k == it->second.end()) return false;
+    auto found = k->second.index.find(id);
+    if (found == k->second.index.end()) return false;
+    k->second.items.erase(found->second);
+    k->second.index.erase(found);
+    return true;
 }
 
 }  // namespace rollout_mcp::fake

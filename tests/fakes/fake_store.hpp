@@ -30,6 +30,7 @@ struct Request {
     std::map<std::string, std::string> headers;     // lower-cased names
     std::string body;
     bool tls = false;
+    bool reused_connection = false;                 // not the first request on its connection
     std::string header(const std::string& lower_name) const;
 };
 
@@ -37,7 +38,12 @@ struct Reply {
     unsigned status = 200;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
-    bool hang = false;                              // timeout_after_write: never answer
+    // How the answer is delivered (the after-write faults of FaultRule).
+    enum class Delivery { normal, close, hang, reset, half_close, truncate };
+    Delivery delivery = Delivery::normal;
+    bool answered() const {
+        return delivery == Delivery::normal || delivery == Delivery::close || delivery == Delivery::truncate;
+    }
 };
 
 Reply json_reply(unsigned status, const boost::json::value& body);
@@ -82,10 +88,12 @@ public:
     boost::json::object state() const;
     void reset();
     boost::json::object add_credential(const std::string& app_key, const std::string& sub, const std::string& label,
-                                       std::chrono::milliseconds not_ready_for);
+                                       std::chrono::milliseconds not_ready_for, const std::string& id = {});
     std::uint64_t add_fault(const FaultRule& rule);
     void clear_faults();
     std::vector<boost::json::object> records(const std::string& credential_id, const std::string& kind) const;
+    boost::json::object put_record(const std::string& credential_id, const std::string& kind, boost::json::object record);
+    bool remove_record(const std::string& credential_id, const std::string& kind, const std::string& id);
     const std::string& secret() const { return secret_; }
 
 private:
@@ -102,7 +110,7 @@ private:
                                         bool partial);
     boost::json::object& insert(Credential& cred, const std::string& kind, boost::json::object record);
     Credential& create_credential(const std::string& app_key, const std::string& sub, const std::string& label,
-                                  std::chrono::milliseconds not_ready_for);
+                                  std::chrono::milliseconds not_ready_for, const std::string& id = {});
     Credential* find_credential(const std::string& id);
     boost::json::object state_unlocked() const;
     std::string next_id(std::string_view prefix);

@@ -27,14 +27,14 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 template <class Stream>
-asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResult& out) {
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResult& out,
+                               beast::flat_buffer& buffer) {
     auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
     if (wec) {
         out.error = "write: " + wec.message();
         out.timed_out = wec == beast::error::timeout;
         co_return;
     }
-    beast::flat_buffer buffer;
     http::response<http::string_body> res;
     auto [rec, rn] = co_await http::async_read(stream, buffer, res, use_nothrow);
     if (rec) {
@@ -49,6 +49,12 @@ asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>&
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         out.headers[name] = std::string(f.value());
     }
+}
+
+template <class Stream>
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResult& out) {
+    beast::flat_buffer buffer;
+    co_await exchange(stream, req, out, buffer);
 }
 
 }  // namespace
@@ -99,6 +105,44 @@ HttpResult call(std::uint16_t port, const std::string& method, const std::string
         asio::detached);
     ioc.run();
     out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    return out;
+}
+
+std::vector<HttpResult> call_kept_alive(std::uint16_t port, const std::vector<SequencedRequest>& requests,
+                                        const CallOptions& options) {
+    std::vector<HttpResult> out;
+    asio::io_context ioc;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            beast::tcp_stream stream(ioc);
+            stream.expires_after(options.timeout);
+            tcp::endpoint ep(asio::ip::make_address(options.connect_host), port);
+            auto [cec] = co_await stream.async_connect(ep, use_nothrow);
+            if (cec) {
+                out.push_back(HttpResult{});
+                out.back().error = "connect: " + cec.message();
+                co_return;
+            }
+            beast::flat_buffer buffer;   // one buffer for the connection, as a real keep-alive client keeps
+            for (const auto& r : requests) {
+                const auto start = std::chrono::steady_clock::now();
+                http::request<http::string_body> req{http::string_to_verb(r.method), r.target, 11};
+                req.set(http::field::host, options.connect_host + ":" + std::to_string(port));
+                for (const auto& [k, v] : options.headers) req.set(k, v);
+                for (const auto& [k, v] : r.headers) req.set(k, v);
+                req.body() = r.body;
+                req.keep_alive(true);
+                req.prepare_payload();
+                out.emplace_back();
+                co_await exchange(stream, req, out.back(), buffer);
+                out.back().elapsed =
+                    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+                if (!out.back().error.empty()) co_return;
+            }
+        },
+        asio::detached);
+    ioc.run();
     return out;
 }
 

@@ -39,6 +39,15 @@ struct HttpResult {
 HttpResult call(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body = {},
                 const CallOptions& options = {});
 
+struct SequencedRequest {
+    std::string method, target, body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+// The requests one after another on ONE kept-alive plain-HTTP connection; stops after the first transport
+// error (that result carries it), so the 2nd+ requests exercise faults on a reused connection.
+std::vector<HttpResult> call_kept_alive(std::uint16_t port, const std::vector<SequencedRequest>& requests,
+                                        const CallOptions& options = {});
+
 class FakeTest : public ::testing::Test {
 protected:
     static constexpr const char* kSecret = "test-client-secret";

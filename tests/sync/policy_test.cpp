@@ -84,6 +84,13 @@ TEST(SyncPolicy, AnUncertainAttemptMakesTheNextOneRecover) {
     auto recovering = job(2);
     recovering.recover = true;   // stays set until an attempt succeeds
     EXPECT_TRUE(decide_next(settings(), recovering, Error{ErrorKind::transient, 503, "x"}, 0, bottom()).recover);
+    // A permanent but uncertain outcome (2xx that is not JSON, reply over the cap, created without an id)
+    // fails at once and keeps the doubt for a later retry_sync.
+    const auto odd = decide_next(settings(), job(1), Error{ErrorKind::permanent, 201, "not JSON", true}, 0, bottom());
+    EXPECT_EQ(odd.next, Next::fail);
+    EXPECT_TRUE(odd.recover);
+    EXPECT_FALSE(decide_next(settings(), job(1), Error{ErrorKind::validation, 422, "bad"}, 0, bottom()).recover);
+    EXPECT_TRUE(decide_next(settings(), recovering, Error{ErrorKind::validation, 422, "bad"}, 0, bottom()).recover);
 }
 
 }  // namespace

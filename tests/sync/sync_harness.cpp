@@ -5,6 +5,8 @@
 #include "rollout/model.hpp"
 #include "storage/sqlite_storage.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <stdexcept>
@@ -130,6 +132,42 @@ storage::SyncJobInfo Harness::wait_finished(const std::string& tenant, const std
         if (done || std::chrono::steady_clock::now() >= deadline) return j;
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+}
+
+namespace {
+class TestToolContext final : public ToolContext {
+public:
+    explicit TestToolContext(std::string tenant) : tenant_(std::move(tenant)) {}
+    const std::string& tenant() const override { return tenant_; }
+    mcp::Revision revision() const override { return mcp::kLatestRevision; }
+    void progress(double, std::optional<double>, std::string_view) override {}
+    void log(mcp::LogLevel, json::value) override {}
+    void end_sse_connection() override {}
+
+private:
+    std::string tenant_;
+};
+}  // namespace
+
+json::object call_tool(Harness& h, const ToolRegistry& tools, const std::string& tenant, const std::string& name,
+                       const json::object& args) {
+    const ToolDefinition* tool = tools.find(name);
+    if (!tool) throw std::runtime_error("no tool " + name);
+    if (auto problem = tools.validate_arguments(*tool, args)) throw std::runtime_error(name + ": " + *problem);
+    auto ctx = std::make_shared<TestToolContext>(tenant);
+    auto done = std::make_shared<std::promise<json::object>>();
+    auto future = done->get_future();
+    boost::asio::co_spawn(
+        h.io(),
+        [tool, ctx, args, done]() -> boost::asio::awaitable<void> {
+            try {
+                done->set_value(co_await tool->handler(*ctx, args));
+            } catch (...) {
+                done->set_exception(std::current_exception());
+            }
+        },
+        boost::asio::detached);
+    return future.get();
 }
 
 json::object make_tour(const std::string& tour_id, const std::string& buyer, int visits) {

@@ -7,6 +7,7 @@
 #include "sync_runner.hpp"
 #include "sync_worker.hpp"
 #include "team_rollout.hpp"
+#include "tool_registry.hpp"
 
 #include "fake_rollout.hpp"
 #include "tests/crypto/test_support.hpp"
@@ -66,6 +67,7 @@ public:
                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
     fake::FakeRollout& fake() { return *fake_; }
+    TeamRollout& team() { return *team_; }
     SyncWorker& worker() { return *worker_; }
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
@@ -86,6 +88,11 @@ private:
     std::unique_ptr<SyncWorker> worker_;
     std::map<std::string, std::string> credentials_;   // tenant + "/" + crm -> credential id
 };
+
+// Runs a registered tool's handler for `tenant` on the harness's io_context and returns its result
+// (arguments validated against the tool's schema first, as the server does; a schema error throws).
+boost::json::object call_tool(Harness& h, const ToolRegistry& tools, const std::string& tenant,
+                              const std::string& name, const boost::json::object& args);
 
 // A tour with `visits` properties for buyer `buyer` (email <buyer>@example.com).
 boost::json::object make_tour(const std::string& tour_id, const std::string& buyer, int visits = 2);
