@@ -11,7 +11,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtomlplusplus-dev libcli11-dev libvalijson-dev
+  libtomlplusplus-dev libcli11-dev libvalijson-dev libhowardhinnant-date-dev tzdata
   wrk
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
