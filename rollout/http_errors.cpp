@@ -1,10 +1,8 @@
-// URL policy (https, loopback-only http), Retry-After parsing, and HTTP status -> typed Error mapping.
+// Retry-After parsing, HTTP status -> typed Error mapping, and the one rule for upstream error text.
 #include "http_pool.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <array>
@@ -17,45 +15,6 @@ namespace json = boost::json;
 const std::string* HttpResponse::header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
     return it == headers.end() ? nullptr : &it->second;
-}
-
-bool is_loopback_host(std::string_view host) {
-    std::string h(host);
-    std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (h == "localhost" || h == "localhost.") return true;
-    boost::system::error_code ec;
-    auto addr = boost::asio::ip::make_address(h, ec);
-    return !ec && addr.is_loopback();
-}
-
-Result<Endpoint> parse_endpoint(std::string_view url) {
-    auto parsed = boost::urls::parse_absolute_uri(url);
-    if (!parsed) return Error{ErrorKind::permanent, 0, "invalid URL '" + std::string(url) + "'"};
-    const auto& u = *parsed;
-    Endpoint ep;
-    std::string scheme(u.scheme());
-    std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (scheme == "https") ep.tls = true;
-    else if (scheme == "http") ep.tls = false;
-    else return Error{ErrorKind::permanent, 0, "unsupported URL scheme '" + scheme + "' (https only)"};
-    ep.host = u.host_type() == boost::urls::host_type::ipv6 ? std::string(u.encoded_host_address())
-                                                           : std::string(u.encoded_host());
-    if (ep.host.empty()) return Error{ErrorKind::permanent, 0, "URL has no host: '" + std::string(url) + "'"};
-    ep.port = u.has_port() ? std::string(u.port()) : (ep.tls ? "443" : "80");
-    const bool numeric_port = !ep.port.empty() && ep.port.size() <= 5 &&
-                              std::all_of(ep.port.begin(), ep.port.end(), [](unsigned char c) { return std::isdigit(c); }) &&
-                              std::stoul(ep.port) >= 1 && std::stoul(ep.port) <= 65535;
-    if (!numeric_port) return Error{ErrorKind::permanent, 0, "URL has no valid port: '" + std::string(url) + "'"};
-    ep.target = std::string(u.encoded_path());
-    if (ep.target.empty()) ep.target = "/";
-    if (ep.target.front() != '/')
-        return Error{ErrorKind::permanent, 0, "URL path must start with '/': '" + std::string(url) + "'"};
-    if (u.has_query()) ep.target += "?" + std::string(u.encoded_query());
-    if (!ep.tls && !is_loopback_host(ep.host))
-        return Error{ErrorKind::permanent, 0,
-                     "plain http:// is refused for non-loopback host '" + ep.host +
-                         "': use https:// (http is allowed only for 127.0.0.0/8, ::1 and localhost)"};
-    return ep;
 }
 
 namespace {
@@ -86,36 +45,34 @@ std::optional<std::int64_t> parse_http_date(std::string_view v) {
     return sys_days{ymd}.time_since_epoch().count() * 86400LL + hh * 3600 + mm * 60 + ss;
 }
 
+// The upstream error message of a JSON error body, or "" (an HTML error page contributes nothing).
 std::string message_from_body(const std::string& body) {
     boost::system::error_code ec;
     auto v = json::parse(body, ec);
-    if (!ec && v.is_object()) {
-        const auto& o = v.as_object();
-        if (auto* m = o.if_contains("errorMessage"); m && m->is_string()) return std::string(m->as_string());
-        if (auto* e = o.if_contains("errors"); e && e->is_array() && !e->as_array().empty()) {
-            const auto& first = e->as_array().front();
-            if (first.is_object())
-                if (auto* m = first.as_object().if_contains("message"); m && m->is_string()) {
-                    std::string out(m->as_string());
-                    if (auto* p = first.as_object().if_contains("path"); p && p->is_string())
-                        out = std::string(p->as_string()) + ": " + out;
-                    return out;
-                }
-        }
-        if (auto* e = o.if_contains("error"); e && e->is_string()) return std::string(e->as_string());
-        if (auto* m = o.if_contains("message")) {
-            if (m->is_string()) return std::string(m->as_string());
-            if (m->is_array()) {
-                std::string out;
-                for (const auto& s : m->as_array())
-                    if (s.is_string()) out += (out.empty() ? "" : "; ") + std::string(s.as_string());
-                if (!out.empty()) return out;
+    if (ec || !v.is_object()) return {};
+    const auto& o = v.as_object();
+    if (auto* m = o.if_contains("errorMessage"); m && m->is_string()) return std::string(m->as_string());
+    if (auto* e = o.if_contains("errors"); e && e->is_array() && !e->as_array().empty()) {
+        const auto& first = e->as_array().front();
+        if (first.is_object())
+            if (auto* m = first.as_object().if_contains("message"); m && m->is_string()) {
+                std::string out(m->as_string());
+                if (auto* p = first.as_object().if_contains("path"); p && p->is_string())
+                    out = std::string(p->as_string()) + ": " + out;
+                return out;
             }
+    }
+    if (auto* e = o.if_contains("error"); e && e->is_string()) return std::string(e->as_string());
+    if (auto* m = o.if_contains("message")) {
+        if (m->is_string()) return std::string(m->as_string());
+        if (m->is_array()) {
+            std::string out;
+            for (const auto& s : m->as_array())
+                if (s.is_string()) out += (out.empty() ? "" : "; ") + std::string(s.as_string());
+            return out;
         }
     }
-    std::string text = body.substr(0, 300);
-    std::replace_if(text.begin(), text.end(), [](unsigned char c) { return c < 0x20; }, ' ');
-    return text;
+    return {};
 }
 
 // Without Retry-After, a spent X-RateLimit-Reset (epoch seconds, or seconds from now when small) or
@@ -160,11 +117,22 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
     return std::chrono::seconds{std::clamp<std::int64_t>(*date - t, 0, 24 * 3600)};
 }
 
+std::string upstream_text(std::string_view text) {
+    constexpr std::size_t cap = 300;
+    std::size_t n = std::min(text.size(), cap);
+    // Back off to the start of a UTF-8 sequence that would be cut (continuation bytes are 10xxxxxx).
+    if (n < text.size())
+        while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    std::string out(text.substr(0, n));
+    std::replace_if(out.begin(), out.end(), [](unsigned char c) { return c < 0x20 || c == 0x7F; }, ' ');
+    return out;
+}
+
 Error error_from_response(const HttpResponse& r, std::chrono::system_clock::time_point now) {
     Error e;
     e.status = r.status;
-    e.message = message_from_body(r.body);
-    if (e.message.empty()) e.message = "HTTP " + std::to_string(r.status);
+    e.message = "Rollout answered HTTP " + std::to_string(r.status);
+    e.upstream = upstream_text(message_from_body(r.body));
     if (r.status == 400 || r.status == 422) e.kind = ErrorKind::validation;
     else if (r.status == 401 || r.status == 403) e.kind = ErrorKind::auth;
     else if (r.status == 404) e.kind = ErrorKind::not_found;

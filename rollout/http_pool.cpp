@@ -1,12 +1,14 @@
-// HttpPool: per-host semaphore + idle keep-alive connections; one coroutine per request that connects (or
-// reuses), writes, reads under one deadline, and classifies what went wrong.
+// HttpPool: fair per-origin request slots (host_slots) + idle keep-alive connections per (partition,
+// origin); one coroutine per request that validates it, checks where it goes, connects (or reuses),
+// writes, reads under one deadline, and classifies what went wrong.
 #include "http_pool.hpp"
+#include "host_slots.hpp"
 
 #include <charconv>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -43,14 +45,16 @@ struct Connection {
     beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
 };
 
-using Waiter = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
-
 struct HostState {
-    std::size_t available = 0;
-    std::size_t in_flight = 0;
     std::deque<std::unique_ptr<Connection>> idle;
-    std::deque<std::shared_ptr<Waiter>> waiters;
 };
+
+// Idle connections are never shared between partitions (teams), nor between trusted (operator-configured)
+// and untrusted requests: a connection carries whatever desync or destination its opener caused.
+std::string pool_key(const HttpRequest& request, const Endpoint& ep) {
+    return std::to_string(request.partition.size()) + ":" + request.partition +
+           (request.trusted_destination ? " trusted " : " ") + ep.key();
+}
 
 enum class Phase { writing, awaiting_reply, reading_reply };
 
@@ -67,12 +71,6 @@ bool is_ip_literal(const std::string& host) {
     return !ec;
 }
 
-std::string host_header(const Endpoint& ep) {
-    std::string h = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
-    if (ep.port != (ep.tls ? "443" : "80")) h += ":" + ep.port;
-    return h;
-}
-
 Error transport_error(const Endpoint& ep, std::string what, const boost::system::error_code& ec, bool uncertain) {
     Error e{ErrorKind::transient, 0, what + " " + ep.key() + ": " + ec.message()};
     if (ec == beast::error::timeout) e.message = what + " " + ep.key() + ": timed out";
@@ -83,7 +81,11 @@ Error transport_error(const Endpoint& ep, std::string what, const boost::system:
 }  // namespace
 
 struct HttpPool::Impl {
-    explicit Impl(const HttpOptions& o) : ctx(ssl::context::tls_client) {
+    explicit Impl(const HttpOptions& o)
+        : ctx(ssl::context::tls_client),
+          slots(std::make_shared<SlotScheduler>(SlotLimits{std::max<std::size_t>(1, o.max_concurrent_per_host),
+                                                           o.per_team_host_share,
+                                                           std::max<std::size_t>(1, o.max_queued_per_host)})) {
         ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
         ctx.set_verify_mode(ssl::verify_peer);
@@ -96,6 +98,7 @@ struct HttpPool::Impl {
     }
 
     ssl::context ctx;
+    std::shared_ptr<SlotScheduler> slots;
     std::string ca_error;
     mutable std::mutex mu;
     std::map<std::string, HostState> hosts;
@@ -123,70 +126,14 @@ void HttpPool::close_idle() {
 PoolStats HttpPool::stats() const {
     std::lock_guard lock(impl_->mu);
     PoolStats s = impl_->stats;
+    s.in_flight_peak = impl_->slots->in_flight_peak();
+    s.partition_in_flight_peak = impl_->slots->partition_in_flight_peak();
     s.idle = 0;
     for (const auto& [k, h] : impl_->hosts) s.idle += h.idle.size();
     return s;
 }
 
 namespace {
-
-// Takes one of the host's request slots, waiting in line until `deadline`. False on timeout.
-asio::awaitable<bool> acquire_slot(HttpPool::Impl& impl, const std::string& key, std::size_t cap,
-                                   Clock::time_point deadline) {
-    auto ex = co_await asio::this_coro::executor;
-    std::shared_ptr<Waiter> me;
-    {
-        std::lock_guard lock(impl.mu);
-        auto [it, fresh] = impl.hosts.try_emplace(key);
-        HostState& hs = it->second;
-        if (fresh) hs.available = cap;
-        if (hs.available > 0) {
-            --hs.available;
-            ++hs.in_flight;
-            impl.stats.in_flight_peak = std::max(impl.stats.in_flight_peak, hs.in_flight);
-            co_return true;
-        }
-        me = std::make_shared<Waiter>(ex, 1);
-        hs.waiters.push_back(me);
-    }
-    asio::steady_timer timer(ex);
-    timer.expires_at(deadline);
-    using namespace asio::experimental::awaitable_operators;
-    co_await (me->async_receive(use_nothrow) || timer.async_wait(use_nothrow));
-    // Ownership is decided under the lock: a releaser that popped us has handed its slot over.
-    std::lock_guard lock(impl.mu);
-    auto& waiters = impl.hosts[key].waiters;
-    if (auto it = std::find(waiters.begin(), waiters.end(), me); it != waiters.end()) {
-        waiters.erase(it);
-        co_return false;
-    }
-    co_return true;
-}
-
-void release_slot(HttpPool::Impl& impl, const std::string& key) {
-    std::shared_ptr<Waiter> next;
-    {
-        std::lock_guard lock(impl.mu);
-        HostState& hs = impl.hosts[key];
-        if (hs.waiters.empty()) {
-            ++hs.available;
-            --hs.in_flight;
-        } else {
-            next = std::move(hs.waiters.front());
-            hs.waiters.pop_front();
-        }
-    }
-    if (next) next->try_send(boost::system::error_code{});
-}
-
-struct SlotGuard {
-    SlotGuard(HttpPool::Impl& i, std::string k) : impl(i), key(std::move(k)) {}
-    SlotGuard(const SlotGuard&) = delete;
-    SlotGuard& operator=(const SlotGuard&) = delete;
-    ~SlotGuard() { release_slot(impl, key); }
-    HttpPool::Impl& impl;
-    std::string key;
-};
 
 // The most recently used idle connection of this host that belongs to the caller's execution context
 // (a connection is bound to the io_context that opened it); expired ones are closed.
@@ -223,23 +170,15 @@ void put_idle(HttpPool::Impl& impl, const std::string& key, std::unique_ptr<Conn
 }
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> connect(HttpPool::Impl& impl, const Endpoint& ep,
+                                                             const std::vector<tcp::endpoint>& addresses,
                                                              Clock::time_point deadline) {
     auto ex = co_await asio::this_coro::executor;
-    tcp::resolver resolver(ex);
-    asio::steady_timer timer(ex);
-    timer.expires_at(deadline);
-    using namespace asio::experimental::awaitable_operators;
-    auto resolved = co_await (resolver.async_resolve(ep.host, ep.port, use_nothrow) || timer.async_wait(use_nothrow));
-    if (resolved.index() == 1)
-        co_return Error{ErrorKind::transient, 0, "resolving " + ep.host + " timed out"};
-    auto [rec, results] = std::get<0>(std::move(resolved));
-    if (rec) co_return transport_error(ep, "cannot resolve host of", rec, false);
-
     auto c = std::make_unique<Connection>();
     if (ep.tls) c->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ex, impl.ctx);
     else c->plain = std::make_unique<beast::tcp_stream>(ex);
     c->tcp().expires_at(deadline);
-    auto [cec, endpoint] = co_await c->tcp().async_connect(results, use_nothrow);
+    // Exactly the addresses that were checked: no second resolution a DNS answer could change.
+    auto [cec, endpoint] = co_await c->tcp().async_connect(addresses, use_nothrow);
     if (cec) co_return transport_error(ep, "cannot connect to", cec, false);
     c->tcp().socket().set_option(tcp::no_delay(true));
     if (ep.tls) {
@@ -295,7 +234,8 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http:
         out.response.headers[name] = std::string(f.value());
     }
     out.response.body = std::move(res.body());
-    out.reusable = res.keep_alive() && !res.need_eof();
+    // Bytes after the reply (pipelined or smuggled data) mean the stream is out of step: never reuse it.
+    out.reusable = res.keep_alive() && !res.need_eof() && c.buffer.size() == 0;
     co_return out;
 }
 
@@ -327,33 +267,39 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
     if (!parsed) co_return parsed.error();
     const Endpoint ep = std::move(parsed).value();
     if (ep.tls && !impl.ca_error.empty()) co_return Error{ErrorKind::permanent, 0, impl.ca_error};
+    // Validated before anything else: a refused header must not even take a request slot.
+    auto built = build_request(request, ep);
+    if (!built) co_return built.error();
+    const http::request<http::string_body> req = std::move(built).value();
     const auto deadline = Clock::now() + options_.timeout;
-    const std::string key = ep.key();
+    const std::string key = ep.key();  // the origin: request slots are shared per origin, fairly
+    const std::string idle_key = pool_key(request, ep);
+    const bool require_public =
+        !request.trusted_destination &&
+        std::find(options_.allowed_origins.begin(), options_.allowed_origins.end(), key) == options_.allowed_origins.end();
 
-    const bool got_slot = co_await acquire_slot(impl, key, options_.max_concurrent_per_host, deadline);
-    std::optional<SlotGuard> guard;
-    if (got_slot) guard.emplace(impl, key);
-    if (!got_slot || Clock::now() >= deadline)
+    auto slot = co_await impl.slots->acquire(key, request.partition, deadline);
+    if (!slot) co_return slot.error();
+    const std::shared_ptr<SlotLease> lease = std::move(slot).value();  // held until this request ends
+    if (Clock::now() >= deadline)
         co_return Error{ErrorKind::transient, 0,
                         "timed out waiting for a free request slot to " + key + " (too many requests in flight)"};
 
-    http::request<http::string_body> req{request.method, ep.target, 11};
-    req.set(http::field::host, host_header(ep));
-    req.set(http::field::user_agent, "rollout-mcp/0.1");
-    req.set(http::field::accept, "application/json");
-    for (const auto& [name, value] : request.headers) req.set(name, value);
-    if (!request.body.empty()) {
-        if (req.find(http::field::content_type) == req.end()) req.set(http::field::content_type, "application/json");
-        req.body() = std::move(request.body);
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-
     for (int attempt = 0;; ++attempt) {
-        std::unique_ptr<Connection> c = take_idle(impl, key, options_.idle_expiry, co_await asio::this_coro::executor);
+        std::unique_ptr<Connection> c =
+            take_idle(impl, idle_key, options_.idle_expiry, co_await asio::this_coro::executor);
         const bool reused = c != nullptr;
         if (!c) {
-            auto fresh = co_await connect(impl, ep, deadline);
+            auto addresses = co_await resolve_destination(ep, require_public, options_.resolver, deadline);
+            if (!addresses) {
+                if (require_public && addresses.error().kind == ErrorKind::permanent) {
+                    std::lock_guard lock(impl.mu);
+                    ++impl.stats.destinations_refused;
+                }
+                Result<HttpResponse> refused(std::move(addresses).error());
+                co_return refused;
+            }
+            auto fresh = co_await connect(impl, ep, addresses.value(), deadline);
             if (!fresh) {
                 Result<HttpResponse> failed(std::move(fresh).error());   // named: see the note on `done` below
                 co_return failed;
@@ -370,7 +316,7 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
                 std::lock_guard lock(impl.mu);
                 ++impl.stats.requests_on_reused;
             }
-            if (ex.reusable) put_idle(impl, key, std::move(c), options_.max_idle_per_host);
+            if (ex.reusable) put_idle(impl, idle_key, std::move(c), options_.max_idle_per_host);
             // Built as a named result first: GCC 12 destroys loop-scoped locals before a converting co_return
             // has read them (ASan: heap-use-after-free).
             Result<HttpResponse> done(std::move(ex.response));

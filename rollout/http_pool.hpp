@@ -1,7 +1,11 @@
-// HTTPS/HTTP client transport for Rollout: keep-alive connection pool per (scheme, host, port), verified TLS
-// with SNI, plain HTTP only for loopback hosts, per-request deadline, per-host concurrency cap, reply cap.
+// HTTPS/HTTP client transport for Rollout, the single outbound boundary of the server: keep-alive
+// connections per (partition, origin), verified TLS with SNI, plain HTTP only for loopback hosts, no
+// non-public destinations unless listed, validated headers, per-request deadline, fair per-origin request
+// slots, reply cap.
 #pragma once
 
+#include "destination.hpp"
+#include "outbound_request.hpp"
 #include "result.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -24,6 +28,15 @@ struct HttpOptions {
     std::chrono::milliseconds timeout{30'000};       // whole request: queueing + connect + TLS + write + read
     std::size_t max_idle_per_host = 8;               // idle keep-alive connections kept per host
     std::size_t max_concurrent_per_host = 16;        // requests in flight per host; the rest wait in line
+    // One partition (team) may hold at most max(1, floor(share x max_concurrent_per_host)) of a host's
+    // slots and max(1, floor(share x max_queued_per_host)) of its waiting line; the line holds at most
+    // max_queued_per_host. Beyond that a request is refused at once (rate_limited, retry after 1 s).
+    double per_team_host_share = 0.25;
+    std::size_t max_queued_per_host = 256;
+    // Origins ("scheme://host:port", as origin_of() normalizes them) a team may reach although they resolve
+    // to a non-public address: the operator's [rollout] allowed_base_urls.
+    std::vector<std::string> allowed_origins;
+    Resolver resolver;                               // empty = Asio's resolver (the system's DNS)
     std::size_t max_response_bytes = 8 * 1024 * 1024;
     std::chrono::seconds idle_expiry{30};            // idle connections older than this are closed, not reused
     std::string extra_ca_pem;                        // trusted in addition to the system store (tests)
@@ -34,14 +47,6 @@ struct HttpOptions {
                        std::chrono::steady_clock::duration elapsed)> observer;
     // Called when a response carries X-RateLimit-Remaining (Rollout or the CRM behind it reports it).
     std::function<void(const std::string& url, const std::string& label, std::int64_t remaining)> rate_limit_observer;
-};
-
-struct HttpRequest {
-    boost::beast::http::verb method = boost::beast::http::verb::get;
-    std::string url;                                       // absolute http(s) URL
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;                                      // sent with Content-Type: application/json if non-empty
-    std::string label;                                     // passed to the observers (metrics), not sent
 };
 
 struct HttpResponse {
@@ -58,18 +63,9 @@ struct PoolStats {
     std::size_t requests_on_reused = 0;
     std::size_t idle = 0;
     std::size_t in_flight_peak = 0;  // highest number of concurrent requests seen on any one host
+    std::map<std::string, std::size_t> partition_in_flight_peak;  // the same, per partition (team)
+    std::size_t destinations_refused = 0;  // requests refused for a non-public destination
 };
-
-// Parses an absolute URL and applies the transport policy (https anywhere; http only to loopback hosts).
-struct Endpoint {
-    bool tls = true;
-    std::string host;  // without IPv6 brackets
-    std::string port;
-    std::string target;  // path + query, at least "/"
-    std::string key() const { return (tls ? "https://" : "http://") + host + ":" + port; }
-};
-Result<Endpoint> parse_endpoint(std::string_view url);
-bool is_loopback_host(std::string_view host);
 
 // Shared by every RolloutClient of the process (one per team). Thread-safe; run it on a multi-threaded
 // io_context if you like: each request is one coroutine, pooled connections are handed over under a lock.
@@ -78,7 +74,8 @@ public:
     static std::shared_ptr<HttpPool> create(HttpOptions options = {});
     ~HttpPool();
 
-    // Transport errors become Error{transient|permanent, status 0}; any HTTP status is a response.
+    // Transport errors become Error{transient|permanent, status 0}; any HTTP status is a response. A request
+    // with a bad header or target, or for a non-public destination, is refused before anything is sent.
     boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request);
 
     PoolStats stats() const;

@@ -28,6 +28,7 @@ std::string Error::describe() const {
     std::string out(to_string(kind));
     if (status) out += " (HTTP " + std::to_string(status) + ")";
     out += ": " + message;
+    if (!upstream.empty()) out += "; upstream says: \"" + upstream + "\"";
     return out;
 }
 

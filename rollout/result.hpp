@@ -31,16 +31,24 @@ struct Error {
 
     ErrorKind kind = ErrorKind::permanent;
     unsigned status = 0;        // HTTP status; 0 when no response was received
-    std::string message;        // the upstream errorMessage, or a local description
+    std::string message;        // our own text only ("Rollout answered HTTP 422", "cannot connect to ...")
+    // What Rollout (or the CRM behind it) said, parsed from the error body (errorMessage, errors[0], error,
+    // message) and cleaned by upstream_text(); empty when the body had no such JSON message. Kept apart
+    // from `message` so callers never mistake a remote party's words for ours.
+    std::string upstream;
     std::optional<std::chrono::seconds> retry_after;
     bool uncertain = false;     // the request may have reached the server (a write may have been applied)
 
     bool retryable() const {
         return kind == ErrorKind::rate_limited || kind == ErrorKind::not_ready || kind == ErrorKind::transient;
     }
-    // "transient (HTTP 503): upstream down"
+    // "validation (HTTP 422): Rollout answered HTTP 422; upstream says: \"email: is invalid\""
     std::string describe() const;
 };
+
+// Remote text made safe to show and log: control bytes (C0 and DEL) become spaces and the result is cut
+// to at most 300 bytes without splitting a UTF-8 sequence.
+std::string upstream_text(std::string_view text);
 
 // A value or an Error. Reading the wrong side is a programming error and throws std::logic_error.
 template <class T>
