@@ -158,6 +158,15 @@ MasterKey development_key(const MasterKeyOptions& options) {
 
 }  // namespace
 
+std::string_view master_key_kind(std::string_view source) {
+    auto starts = [source](std::string_view p) { return source.substr(0, p.size()) == p; };
+    if (starts("generated development key")) return "development-key";
+    if (starts("systemd credential")) return "systemd-credential";
+    if (starts("env ")) return "environment";
+    if (starts("file ")) return "file";
+    return "other";
+}
+
 MasterKey read_master_key_file(const fs::path& path) {
     ensure_sodium();
     return read_key_file(path, "file " + path.string());

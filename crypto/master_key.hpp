@@ -40,6 +40,10 @@ struct MasterKey {
 // 44-character standard base64 of 32 bytes (one trailing newline allowed).
 MasterKey load_master_key(const MasterKeyOptions& options);
 
+// The kind of a MasterKey::source without its path: "file", "systemd-credential", "environment",
+// "development-key" (or "other"). For places any client can read (/readyz): paths are for operators only.
+std::string_view master_key_kind(std::string_view source);
+
 // Loads one key file with the checks above (used for `keys rewrap --new-master-key-file`).
 MasterKey read_master_key_file(const std::filesystem::path& path);
 

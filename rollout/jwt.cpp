@@ -101,11 +101,31 @@ std::string mint_hs512(const JwtClaims& claims, std::string_view secret) {
     return signing_input + "." + sig;
 }
 
+namespace {
+// Exactly three non-empty segments of the base64url alphabet: the token goes into an Authorization header
+// as it is, so any other byte (CR, LF, space) in any segment would be sent too.
+bool compact_jws(std::string_view token) {
+    int segments = 1;
+    std::size_t run = 0;
+    for (char c : token) {
+        if (c == '.') {
+            if (run == 0) return false;
+            ++segments;
+            run = 0;
+            continue;
+        }
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!ok) return false;
+        ++run;
+    }
+    return segments == 3 && run > 0;
+}
+}  // namespace
+
 std::optional<std::int64_t> jwt_expiry(std::string_view token) {
+    if (!compact_jws(token)) return std::nullopt;
     const auto a = token.find('.');
-    if (a == std::string_view::npos) return std::nullopt;
     const auto b = token.find('.', a + 1);
-    if (b == std::string_view::npos) return std::nullopt;
     auto payload = base64url_decode(token.substr(a + 1, b - a - 1));
     if (!payload) return std::nullopt;
     boost::system::error_code ec;
@@ -152,7 +172,7 @@ Result<std::string> TokenSource::token(Clock::time_point now) {
     if (!minted_) {
         if (cached_.empty()) return Error{ErrorKind::auth, 0, "no Rollout auth token configured"};
         if (cached_exp_ < 0)
-            return Error{ErrorKind::auth, 0, "the Rollout auth token is not a JWT with an exp claim"};
+            return Error{ErrorKind::auth, 0, "the Rollout auth token is not a JWT (three base64url segments) with an exp claim"};
         if (cached_exp_ <= t + leeway_.count())
             return Error{ErrorKind::auth, 0,
                          "the Rollout auth token expired at " + std::to_string(cached_exp_) +

@@ -27,8 +27,8 @@ struct JwtClaims {
 // header {"alg":"HS512","typ":"JWT"} . claims . HMAC-SHA512(secret)
 std::string mint_hs512(const JwtClaims& claims, std::string_view secret);
 
-// The `exp` claim of a JWT (signature not checked: Rollout checks it). nullopt when the token is not a JWT
-// or has no numeric exp.
+// The `exp` claim of a JWT (signature not checked: Rollout checks it). nullopt when the token is not a
+// compact JWS (exactly three non-empty base64url segments) or has no numeric exp.
 std::optional<std::int64_t> jwt_expiry(std::string_view token);
 
 struct MintedAuth {

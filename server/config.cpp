@@ -1,6 +1,8 @@
 // Loads the TOML config and ROLLOUT_MCP_<SECTION>_<KEY> overrides through one table of keys.
 #include "config.hpp"
 
+#include "origin.hpp"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -19,7 +21,7 @@ extern char** environ;
 namespace rollout_mcp {
 namespace {
 
-using Target = std::variant<std::string*, bool*, std::size_t*, unsigned*, std::uint16_t*,
+using Target = std::variant<std::string*, bool*, std::size_t*, unsigned*, std::uint16_t*, double*,
                             std::chrono::milliseconds*, std::chrono::seconds*, std::vector<std::string>*>;
 
 struct KeySpec {
@@ -28,6 +30,8 @@ struct KeySpec {
     Target (*target)(Config&);
     std::uint64_t min = 0;
     std::uint64_t max = std::numeric_limits<std::uint32_t>::max();
+    double fmin = 0;   // bounds of floating-point keys (min/max above are for integers)
+    double fmax = 0;
 };
 
 constexpr std::uint64_t kDay = 86'400;
@@ -69,6 +73,9 @@ const KeySpec kKeys[] = {
     {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
     {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
     {"rollout", "extra_ca_file", [](Config& c) -> Target { return &c.rollout.extra_ca_file; }},
+    {"rollout", "allowed_base_urls", [](Config& c) -> Target { return &c.rollout.allowed_base_urls; }},
+    {"rollout", "per_team_host_share", [](Config& c) -> Target { return &c.rollout.per_team_host_share; }, 0, 0, 0.01, 1.0},
+    {"rollout", "max_queued_per_host", [](Config& c) -> Target { return &c.rollout.max_queued_per_host; }, 1, 100'000},
     {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
     {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
     {"sync", "max_age_s", [](Config& c) -> Target { return &c.sync.max_age; }, 60, 30 * kDay},
@@ -89,6 +96,12 @@ const KeySpec kKeys[] = {
 
 [[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& why) {
     throw ConfigError(where + ": " + key + ": " + why);
+}
+
+std::string format_double(double v) {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc{} ? std::string(buf, end) : std::string("?");
 }
 
 std::uint64_t check_range(const KeySpec& spec, std::int64_t v, const std::string& where, const std::string& key) {
@@ -116,6 +129,14 @@ void assign_integer(const KeySpec& spec, Config& cfg, std::int64_t v, const std:
         spec.target(cfg));
 }
 
+void assign_double(const KeySpec& spec, Config& cfg, double v, const std::string& where, const std::string& key) {
+    // Written as !(in range) so NaN is refused too.
+    if (!(v >= spec.fmin && v <= spec.fmax))
+        fail(where, key, "must be between " + format_double(spec.fmin) + " and " + format_double(spec.fmax) +
+                             ", got " + format_double(v));
+    *std::get<double*>(spec.target(cfg)) = v;
+}
+
 void apply_toml(const KeySpec& spec, Config& cfg, const toml::node& node, const std::string& where,
                 const std::string& key) {
     std::visit(
@@ -127,6 +148,10 @@ void apply_toml(const KeySpec& spec, Config& cfg, const toml::node& node, const 
             } else if constexpr (std::is_same_v<T, bool>) {
                 if (!node.is_boolean()) fail(where, key, "must be true or false");
                 *p = *node.value<bool>();
+            } else if constexpr (std::is_same_v<T, double>) {
+                // An integer is accepted where a fraction is expected (1 for 1.0).
+                if (!node.is_floating_point() && !node.is_integer()) fail(where, key, "must be a number");
+                assign_double(spec, cfg, *node.value<double>(), where, key);
             } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
                 const auto* arr = node.as_array();
                 if (!arr) fail(where, key, "must be an array of strings");
@@ -168,6 +193,12 @@ void apply_env(const KeySpec& spec, Config& cfg, const std::string& value, const
                 if (value == "true" || value == "1") *p = true;
                 else if (value == "false" || value == "0") *p = false;
                 else fail(where, spec.key, "must be true or false, got \"" + value + "\"");
+            } else if constexpr (std::is_same_v<T, double>) {
+                double v = 0;
+                auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+                if (ec != std::errc{} || end != value.data() + value.size() || value.empty())
+                    fail(where, spec.key, "must be a number, got \"" + value + "\"");
+                assign_double(spec, cfg, v, where, spec.key);
             } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
                 *p = split_list(value);
             } else {
@@ -244,6 +275,16 @@ void validate(Config& cfg) {
         fail(where, "sync.lease_ms", "must be longer than rollout.request_timeout_ms (a claim outlives one call)");
     if (!cfg.alerts.webhook_url.empty() && cfg.alerts.webhook_secret_file.empty())
         fail(where, "alerts.webhook_secret_file", "is required with alerts.webhook_url (alerts are signed)");
+    for (auto& entry : cfg.rollout.allowed_base_urls) {
+        auto origin = normalize_origin(entry);
+        if (!origin)
+            fail(where, "rollout.allowed_base_urls",
+                 "\"" + entry + "\" is not an origin (scheme://host[:port], no path, query, fragment or userinfo)");
+        if (!origin_transport_allowed(*origin))
+            fail(where, "rollout.allowed_base_urls",
+                 "\"" + entry + "\": must be https (plain http only for a loopback host)");
+        entry = *origin;
+    }
     if (cfg.storage.data_dir.empty()) fail(where, "storage.data_dir", "must not be empty");
     if (cfg.storage.database.empty()) cfg.storage.database = cfg.storage.data_dir + "/rollout-mcp.db";
 }

@@ -58,6 +58,11 @@ struct RolloutClientSettings {
     std::chrono::milliseconds request_timeout{30'000};   // one Rollout call, queueing included
     std::size_t max_concurrent_per_host = 16;            // Rollout allows about 50 requests/s per team
     std::string extra_ca_file;                           // PEM trusted besides the system store (tests)
+    // Origins a team may give as configure_rollout's baseUrl, normalized at load ("scheme://host:port");
+    // empty: every team uses Rollout's own hosts. A hostile team must not aim the server anywhere else.
+    std::vector<std::string> allowed_base_urls;
+    double per_team_host_share = 0.25;                   // of one host's slots and of its waiting queue
+    std::size_t max_queued_per_host = 256;               // calls waiting for a slot on one Rollout host
 };
 
 // The durable sync outbox (design.md section 8).

@@ -2,6 +2,9 @@
 // list_crm_connections, remove_crm_connection.
 #include "rollout_tools.hpp"
 
+#include "origin.hpp"
+#include "rollout_field_rules.hpp"
+
 #include "rollout/adapters/adapter.hpp"
 
 #include <boost/json/parse.hpp>
@@ -60,18 +63,26 @@ ToolDefinition define(std::string name, std::string title, std::string descripti
     t.title = std::move(title);
     t.description = std::move(description);
     t.input_schema = schema(input);
+    apply_field_rules(t.input_schema);   // patterns from the same table as the C++ checks
     t.output_schema = output_schema(std::move(extra_output));
     t.annotations = {{"readOnlyHint", read_only}, {"openWorldHint", true}};
     t.handler = std::move(handler);
     return t;
 }
 
-// Whether `url` may serve as a Rollout base URL: https anywhere, http only on loopback (tests, demos).
-std::optional<std::string> bad_base_url(const std::string& field, const std::string& url) {
-    if (url.rfind("https://", 0) == 0 && url.size() > 8) return std::nullopt;
-    if (url.rfind("http://127.", 0) == 0 || url.rfind("http://localhost", 0) == 0 || url.rfind("http://[::1]", 0) == 0)
-        return std::nullopt;
-    return field + ": must be an https:// URL (plain http:// only for loopback test servers)";
+// A baseUrl is exactly an origin the operator listed: anything else could aim this server (and the
+// team's credentials) at any host or loopback port.
+std::optional<std::string> base_url_problem(const TeamRollout& team, const std::string& base,
+                                            std::optional<std::string>& origin) {
+    origin = normalize_origin(base);
+    if (!origin)
+        return "baseUrl: must be an origin (scheme://host[:port], nothing after it but an optional \"/\") listed "
+               "in the server's [rollout] allowed_base_urls";
+    if (!origin_listed(team.allowed_base_urls(), *origin))
+        return "baseUrl: " + *origin + " is not in the server's [rollout] allowed_base_urls" +
+               (team.allowed_base_urls().empty() ? " (empty: only Rollout's own hosts are allowed)" : "") +
+               "; leave baseUrl out, or ask the operator to list it";
+    return std::nullopt;
 }
 
 asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ctx, const json::object& args) {
@@ -82,10 +93,16 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
     if (secret.empty())
         co_return failure(settings.client_id.empty() ? "authToken: required unless clientId and clientSecret are given"
                                                      : "clientSecret: required with clientId");
+    std::optional<std::string> bad = field_problem(RolloutField::project_env_key, settings.project_env_key);
+    if (!bad && settings.client_id.empty()) bad = field_problem(RolloutField::auth_token, secret);
+    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_id, settings.client_id);
+    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_secret, secret);
+    if (bad) co_return failure(*bad);
     const auto base = str(args, "baseUrl");
-    if (!base.empty()) {
-        if (auto bad = bad_base_url("baseUrl", base)) co_return failure(*bad);
-        settings.endpoints = rollout::RolloutEndpoints::all_at(base);
+    if (args.contains("baseUrl")) {
+        std::optional<std::string> origin;
+        if (auto refused = base_url_problem(team, base, origin)) co_return failure(*refused);
+        settings.endpoints = rollout::RolloutEndpoints::all_at(*origin);
     } else {
         settings.endpoints.automation = rollout::RolloutEndpoints::automation_for(settings.project_env_key);
     }
@@ -134,6 +151,7 @@ asio::awaitable<ToolResult> list_available_crms(TeamRollout& team, ToolContext& 
 asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, ToolContext& ctx, const json::object& args) {
     const auto crm_type = rollout::canonical_crm_type(str(args, "crmType"));
     const auto credential = str(args, "credentialKey");
+    if (auto bad = field_problem(RolloutField::credential_key, credential)) co_return failure(*bad);
     auto client = co_await team.client(ctx.tenant());
     if (auto* f = std::get_if<ToolFailure>(&client)) co_return failure(f->message);
     auto& rc = *std::get<0>(client);
@@ -171,6 +189,12 @@ asio::awaitable<ToolResult> test_crm_connection(TeamRollout& team, ToolContext& 
         if (!stored)
             co_return failure("crmType: \"" + crm_type + "\" is not connected for this team; pass credentialKey or call configure_crm_connection");
         credential = std::string(stored->credential_key.text());
+        // Never sent when it no longer fits (stored by an older version): X-Rollout-Credential-Id carries it.
+        if (auto bad = field_problem(RolloutField::credential_key, credential))
+            co_return failure("the stored " + crm_type + " connection is not usable (" + *bad +
+                              "): call configure_crm_connection again");
+    } else if (auto bad = field_problem(RolloutField::credential_key, credential)) {
+        co_return failure(*bad);
     }
     auto client = co_await team.client(ctx.tenant());
     if (auto* f = std::get_if<ToolFailure>(&client)) co_return failure(f->message);
@@ -217,14 +241,15 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
     };
     registry.add(define("configure_rollout", "Configure Rollout",
                         "Store this team's Rollout settings after checking them against Rollout. Give projectEnvKey "
-                        "and either authToken (a Rollout JWT) or clientId + clientSecret; baseUrl points every "
-                        "Rollout host at one server (tests, demos). Nothing is stored when Rollout rejects them.",
-                        R"json({"type":"object","additionalProperties":false,"required":["projectEnvKey"],"properties":{
+                        "and either authToken (a Rollout JWT) or clientId + clientSecret; baseUrl (an origin "
+                        "the operator listed in [rollout] allowed_base_urls) points every Rollout host at one server. Nothing is stored when Rollout rejects them.",
+                        R"json({"type":"object","additionalProperties":false,"required":["projectEnvKey"],
+                           "anyOf":[{"required":["authToken"]},{"required":["clientId","clientSecret"]}],"properties":{
                            "projectEnvKey":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[A-Za-z0-9_-]+$","description":"Rollout project environment key"},
                            "authToken":{"type":"string","minLength":1,"maxLength":8192,"description":"Rollout JWT (HS512) for this team"},
                            "clientId":{"type":"string","minLength":1,"maxLength":256,"description":"Rollout client id (mint tokens locally)"},
                            "clientSecret":{"type":"string","minLength":1,"maxLength":1024,"description":"Rollout client secret"},
-                           "baseUrl":{"type":"string","minLength":1,"maxLength":2048,"description":"one base URL for all Rollout hosts"}}})json",
+                           "baseUrl":{"type":"string","minLength":1,"maxLength":2048,"description":"one origin (scheme://host[:port]) for all Rollout hosts; must be in the server's [rollout] allowed_base_urls"}}})json",
                         {{"projectEnvKey", json::object{{"type", "string"}}}}, bind(configure_rollout), false));
     registry.add(define("list_available_crms", "List available CRMs",
                         "List the CRM connectors Rollout offers, each marked configured or not for this team.",

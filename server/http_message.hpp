@@ -28,6 +28,7 @@ struct HttpRequest {
     std::string_view last_event_id;
     bool has_last_event_id = false;
     std::string_view authorization;
+    std::string_view proxy_header;   // the first of Forwarded, X-Forwarded-For, X-Real-IP present; empty if none
     std::string_view body;
 };
 

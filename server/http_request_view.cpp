@@ -19,6 +19,10 @@ bool header_over_limit(std::size_t header_bytes, const ServerSettings& limits) {
 
 std::optional<std::string> framing_problem(const BeastRequestParser& parser) {
     const auto& req = parser.get();
+    // Two Host headers make the target ambiguous (RFC 9112 section 3.2); two Authorization headers let a
+    // proxy and this server each read a different one.
+    if (req.count(http::field::host) > 1) return "more than one Host header";
+    if (req.count(http::field::authorization) > 1) return "more than one Authorization header";
     if (req.find(http::field::transfer_encoding) == req.end()) return std::nullopt;
     if (!parser.chunked()) return "Transfer-Encoding must end with chunked";
     if (req.find(http::field::content_length) != req.end())
@@ -45,6 +49,9 @@ HttpRequest view_of(const BeastRequest& req) {
         v.last_event_id = sv(it->value());
     }
     v.authorization = sv(req[http::field::authorization]);
+    if (req.find(http::field::forwarded) != req.end()) v.proxy_header = "Forwarded";
+    else if (req.find("X-Forwarded-For") != req.end()) v.proxy_header = "X-Forwarded-For";
+    else if (req.find("X-Real-IP") != req.end()) v.proxy_header = "X-Real-IP";
     v.body = req.body();
     return v;
 }

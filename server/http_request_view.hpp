@@ -23,9 +23,10 @@ void configure_request_parser(BeastRequestParser& parser, const ServerSettings& 
 // separately, so a header can reach almost twice the limit before Beast objects (fuzz finding "header-limit").
 bool header_over_limit(std::size_t header_bytes, const ServerSettings& limits);
 
-// After the header: why the message's framing is ambiguous and must be refused with 400 + close (RFC 9112
+// After the header: why the message is ambiguous and must be refused with 400 + close (RFC 9112
 // sections 6.1 and 6.3: Transfer-Encoding whose final coding is not chunked, or Transfer-Encoding together
-// with Content-Length), or nullopt when it is sound. Beast refuses these only when chunked comes last.
+// with Content-Length; section 3.2: more than one Host; also more than one Authorization), or nullopt when
+// it is sound. Beast refuses the framing ones only when chunked comes last, and never the others.
 std::optional<std::string> framing_problem(const BeastRequestParser& parser);
 
 // The fields the MCP endpoint reads; views into `request`, valid while it lives.

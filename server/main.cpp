@@ -78,7 +78,8 @@ int serve(const Config& config, const std::string& port_file) {
         if (!in) throw std::runtime_error("rollout.extra_ca_file: cannot read " + config.rollout.extra_ca_file);
         http.extra_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
     }
-    TeamRollout team_rollout(storage, rollout::HttpPool::create(http));
+    TeamRollout team_rollout(storage, rollout::HttpPool::create(http), config.rollout.allowed_base_urls);
+    warn_disallowed_base_urls(storage.direct(), team_rollout);   // before any worker can pick up a job
     rollout::HttpOptions alert_http;   // its own pool: alerts are not Rollout calls
     alert_http.timeout = std::chrono::seconds(10);
     alert_http.extra_ca_pem = http.extra_ca_pem;

@@ -112,6 +112,12 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
     if (!host_allowed(request.host)) co_return transport_error(403, -32000, "Forbidden: Host header is not allowed");
     if (request.has_origin && !origin_allowed(request.origin))
         co_return transport_error(403, -32000, "Forbidden: Origin is not allowed");
+    // auth.mode = "none" trusts the loopback bind to mean a local client; a same-host reverse proxy would
+    // hand it the world. Proxies usually announce themselves with one of these headers (a heuristic only).
+    if (config_.auth.mode == "none" && !request.proxy_header.empty())
+        co_return transport_error(403, -32000,
+                                  "Forbidden: auth.mode = \"none\" serves loopback clients only; this request came "
+                                  "through a proxy (" + std::string(request.proxy_header) + ")");
     const auto auth = co_await auth_.authenticate(request.authorization);
     if (auth.status == AuthOutcome::Status::unavailable) {
         auto reply = transport_error(503, -32000, "Service Unavailable: cannot check credentials right now; retry later");

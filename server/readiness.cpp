@@ -3,6 +3,8 @@
 
 #include "metrics.hpp"
 
+#include "crypto/master_key.hpp"
+
 #include <chrono>
 
 namespace rollout_mcp {
@@ -56,7 +58,8 @@ void Readiness::update(storage::Storage& storage) {
         reseal.set(static_cast<double>(status->rows_to_reseal));
         state = {{"ready", true},
                  {"database", "ok"},
-                 {"keys", json::object{{"masterKeySource", status->master_key_source},
+                 // The kind only: /readyz is unauthenticated, the key file's path is for `keys status`.
+                 {"keys", json::object{{"masterKeySource", crypto::master_key_kind(status->master_key_source)},
                                        {"activeDataKey", status->active_key_id},
                                        {"rotation", status->rows_to_reseal > 0 ? "in progress" : "idle"},
                                        {"rowsToReseal", status->rows_to_reseal}}}};

@@ -2,6 +2,8 @@
 // payload whose last write is in the ledger makes no CRM call at all.
 #include "sync_runner.hpp"
 
+#include "rollout_field_rules.hpp"
+
 #include "rollout/adapters/adapter.hpp"
 #include "rollout/model.hpp"
 
@@ -112,6 +114,12 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
                        : connection.error().code == storage::ErrorCode::busy
                            ? transient("cannot read the CRM connection: " + connection.error().message)
                            : permanent("cannot open the CRM connection: " + connection.error().message);
+        co_return result;
+    }
+    // The credential id goes into X-Rollout-Credential-Id: one that no longer fits the rule is never sent.
+    if (auto bad = field_problem(RolloutField::credential_key, connection->credential_key.text())) {
+        result.error = permanent("the stored " + info.crm_type + " connection is not usable (" + *bad +
+                                 "): call configure_crm_connection again");
         co_return result;
     }
     auto read_ledger = [t = info.tenant_id, c = info.crm_type, ids = parsed->local_ids](storage::Storage& s) {

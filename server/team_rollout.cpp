@@ -1,6 +1,10 @@
 // Team settings -> RolloutClient, and the per-team connector cache.
 #include "team_rollout.hpp"
 
+#include "log.hpp"
+#include "origin.hpp"
+#include "rollout_field_rules.hpp"
+
 #include <boost/json/parse.hpp>
 
 namespace rollout_mcp {
@@ -35,8 +39,40 @@ std::optional<RolloutSettings> RolloutSettings::from_json(std::string_view text)
 }
 
 TeamRollout::TeamRollout(StorageExecutor& storage, std::shared_ptr<rollout::HttpPool> pool,
-                         std::chrono::seconds connector_cache_ttl)
-    : storage_(storage), pool_(std::move(pool)), ttl_(connector_cache_ttl) {}
+                         std::vector<std::string> allowed_base_urls, std::chrono::seconds connector_cache_ttl)
+    : storage_(storage), pool_(std::move(pool)), allowed_base_urls_(std::move(allowed_base_urls)),
+      ttl_(connector_cache_ttl) {}
+
+std::optional<std::string> TeamRollout::disallowed_endpoint(const RolloutSettings& settings) const {
+    const rollout::RolloutEndpoints defaults;
+    const auto automation = rollout::RolloutEndpoints::automation_for(settings.project_env_key);
+    const std::pair<const std::string*, std::string> checks[] = {
+        {&settings.endpoints.platform, defaults.platform},
+        {&settings.endpoints.crm, defaults.crm},
+        {&settings.endpoints.automation, automation},
+    };
+    for (const auto& [url, fallback] : checks) {
+        if (*url == fallback || (url == &settings.endpoints.automation && url->empty())) continue;
+        auto origin = origin_of_url(*url);
+        if (!origin) return *url;
+        if (!origin_listed(allowed_base_urls_, *origin)) return *origin;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> TeamRollout::stored_settings_problem(const RolloutSettings& settings,
+                                                                std::string_view secret) const {
+    std::optional<std::string> bad = field_problem(RolloutField::project_env_key, settings.project_env_key);
+    if (!bad && settings.client_id.empty()) bad = field_problem(RolloutField::auth_token, secret);
+    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_id, settings.client_id);
+    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_secret, secret);
+    if (bad) return "this team's stored Rollout settings are not usable (" + *bad + "): call configure_rollout again";
+    if (auto origin = disallowed_endpoint(settings))
+        return "this team's stored Rollout baseUrl (" + *origin +
+               ") is not in this server's [rollout] allowed_base_urls: call configure_rollout again with an allowed "
+               "baseUrl, or without one to use Rollout's own hosts";
+    return std::nullopt;
+}
 
 std::shared_ptr<rollout::RolloutClient> TeamRollout::client_for(const std::string& tenant,
                                                                 const RolloutSettings& settings,
@@ -74,6 +110,12 @@ boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, Too
         co_return out;
     }
     std::string secret(stored->secret.text());
+    // Stored values are checked again: they were written by an older version, or the operator has since
+    // removed the team's baseUrl from the list. Permanent: retrying cannot help until the team reconfigures.
+    if (auto problem = stored_settings_problem(*settings, secret)) {
+        out = ToolFailure{std::move(*problem)};
+        co_return out;
+    }
     out = client_for(tenant, *settings, std::move(secret));
     co_return out;
 }
@@ -100,6 +142,24 @@ boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> TeamRol
 void TeamRollout::forget(const std::string& tenant) {
     std::lock_guard lock(mu_);
     connectors_.erase(tenant);
+}
+
+void warn_disallowed_base_urls(storage::Storage& storage, const TeamRollout& team) {
+    auto tenants = storage.list_tenants();
+    if (!tenants) {
+        log::warning("cannot list teams to check their Rollout base URLs", {{"error", tenants.error().message}});
+        return;
+    }
+    for (const auto& t : *tenants) {
+        auto stored = storage.get_rollout_config(t.id);
+        if (!stored) continue;   // not configured (or unreadable: its tool calls will say so)
+        auto settings = RolloutSettings::from_json(stored->settings_json);
+        if (!settings) continue;
+        if (auto origin = team.disallowed_endpoint(*settings))
+            log::warning("a team's stored Rollout baseUrl is not in [rollout] allowed_base_urls; its Rollout calls and "
+                         "sync jobs fail until it runs configure_rollout again",
+                         {{"team", t.name}, {"origin", *origin}});
+    }
 }
 
 }  // namespace rollout_mcp

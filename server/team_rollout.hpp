@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace rollout_mcp {
 
@@ -35,8 +36,18 @@ struct ToolFailure {
 
 class TeamRollout {
 public:
+    // `allowed_base_urls`: [rollout] allowed_base_urls, normalized origins a team may aim its endpoints at
+    // besides Rollout's own hosts.
     TeamRollout(StorageExecutor& storage, std::shared_ptr<rollout::HttpPool> pool,
+                std::vector<std::string> allowed_base_urls,
                 std::chrono::seconds connector_cache_ttl = std::chrono::seconds(60));
+
+    const std::vector<std::string>& allowed_base_urls() const { return allowed_base_urls_; }
+    // The origin of the first stored endpoint that is neither Rollout's default for it nor in
+    // allowed_base_urls (the raw URL when it has no usable origin); nullopt when all may be used.
+    std::optional<std::string> disallowed_endpoint(const RolloutSettings& settings) const;
+    // Why stored settings + secret must not be used (a field rule or a disallowed endpoint), for the team.
+    std::optional<std::string> stored_settings_problem(const RolloutSettings& settings, std::string_view secret) const;
 
     // A client built from explicit settings (configure_rollout verifies before storing).
     std::shared_ptr<rollout::RolloutClient> client_for(const std::string& tenant, const RolloutSettings& settings,
@@ -56,6 +67,7 @@ public:
 private:
     StorageExecutor& storage_;
     std::shared_ptr<rollout::HttpPool> pool_;
+    const std::vector<std::string> allowed_base_urls_;
     const std::chrono::seconds ttl_;
     std::mutex mu_;
     struct Cached {
@@ -64,5 +76,9 @@ private:
     };
     std::map<std::string, Cached> connectors_;
 };
+
+// Start-up: one warning per team whose stored Rollout endpoints the running server no longer allows (its
+// sync jobs will fail permanently until it runs configure_rollout again).
+void warn_disallowed_base_urls(storage::Storage& storage, const TeamRollout& team);
 
 }  // namespace rollout_mcp

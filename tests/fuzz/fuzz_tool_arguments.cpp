@@ -28,7 +28,7 @@ namespace json = boost::json;
 const ToolRegistry& all_tools_registry() {
     static const ToolRegistry* registry = [] {
         auto* storage = new StorageExecutor(nullptr);
-        auto* team = new TeamRollout(*storage, rollout::HttpPool::create({}));
+        auto* team = new TeamRollout(*storage, rollout::HttpPool::create({}), {});
         auto* r = new ToolRegistry;
         register_rollout_tools(*r, *team, SyncToolsDeps{team, nullptr, std::chrono::milliseconds(0)});
         register_fixture_tools(*r);
