@@ -71,6 +71,10 @@ int serve(const Config& config, const std::string& port_file) {
     rollout::HttpOptions http;
     http.timeout = config.rollout.request_timeout;
     http.max_concurrent_per_host = config.rollout.max_concurrent_per_host;
+    http.per_team_host_share = config.rollout.per_team_host_share;
+    http.max_queued_per_host = config.rollout.max_queued_per_host;
+    // The only non-public origins a team's calls may reach: the ones the operator listed.
+    http.allowed_origins = config.rollout.allowed_base_urls;
     http.observer = rollout_call_metrics();
     http.rate_limit_observer = rollout_rate_limit_metrics();
     if (!config.rollout.extra_ca_file.empty()) {

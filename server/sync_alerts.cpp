@@ -83,6 +83,7 @@ asio::awaitable<bool> AlertSender::send(const storage::SyncJobInfo& job) {
     rollout::HttpRequest request;
     request.method = boost::beast::http::verb::post;
     request.url = url_;
+    request.trusted_destination = true;   // the operator's own [alerts] webhook_url, trusted as written
     request.body = json::serialize(dead_job_alert(job));
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
