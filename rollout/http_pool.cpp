@@ -23,8 +23,11 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <deque>
 #include <optional>
+
+#include <sys/socket.h>
 
 namespace rollout_mcp::rollout {
 namespace asio = boost::asio;
@@ -61,6 +64,7 @@ enum class Phase { writing, awaiting_reply, reading_reply };
 struct Exchange {
     boost::system::error_code ec;
     Phase phase = Phase::writing;
+    std::size_t bytes_written = 0;   // of the request, when the write failed
     HttpResponse response;
     bool reusable = false;
 };
@@ -206,6 +210,17 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> connect(HttpPool::Impl& imp
     co_return std::move(c);
 }
 
+// Whether an idle pooled connection can carry a request: the peer has not closed it (FIN or RST) and sent
+// nothing unasked (a TLS alert, stray bytes). A non-blocking MSG_PEEK tells without consuming anything, so
+// a connection the server closed while idle is dropped BEFORE any byte of a request is written to it.
+bool still_usable(Connection& c) {
+    if (c.buffer.size() != 0) return false;
+    char byte;
+    const auto n = ::recv(c.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 0) return false;   // 0: closed by the peer; > 0: unread bytes, the stream is out of step
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
 template <class Stream>
 asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http::request<http::string_body>& req,
                                       std::size_t max_body, Clock::time_point deadline) {
@@ -214,6 +229,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http:
     auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
     if (wec) {
         out.ec = wec;
+        out.bytes_written = wn;
         co_return out;
     }
     out.phase = Phase::awaiting_reply;
@@ -286,8 +302,9 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
                         "timed out waiting for a free request slot to " + key + " (too many requests in flight)"};
 
     for (int attempt = 0;; ++attempt) {
-        std::unique_ptr<Connection> c =
-            take_idle(impl, idle_key, options_.idle_expiry, co_await asio::this_coro::executor);
+        const auto executor = co_await asio::this_coro::executor;
+        std::unique_ptr<Connection> c = take_idle(impl, idle_key, options_.idle_expiry, executor);
+        while (c && !still_usable(*c)) c = take_idle(impl, idle_key, options_.idle_expiry, executor);
         const bool reused = c != nullptr;
         if (!c) {
             auto addresses = co_await resolve_destination(ep, require_public, options_.resolver, deadline);
@@ -322,19 +339,30 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
             Result<HttpResponse> done(std::move(ex.response));
             co_return done;
         }
-        // A pooled connection the server closed while idle fails before any reply byte: retry once, fresh.
+        // Sending again on a fresh connection is allowed only when the request cannot have been applied:
+        //  - nothing of it left this process (the write failed before its first byte; the probe above already
+        //    dropped pooled connections the server had closed while idle), for any method; or
+        //  - it is a GET or HEAD (safe and idempotent, RFC 9110 9.2) on a reused connection that failed
+        //    before any reply byte arrived, the classic race with a server's idle timeout.
+        // A write (POST, PUT, PATCH, DELETE, tag apply) of which any byte may have reached the peer is never
+        // sent again here, whether the connection was fresh or reused: the CRM may have applied it and then
+        // lost the connection. The caller gets an uncertain error and the job's next attempt looks its
+        // records up by marker before creating anything.
         const bool closed = ex.ec == http::error::end_of_stream || ex.ec == asio::error::eof ||
                             ex.ec == asio::error::connection_reset || ex.ec == asio::error::broken_pipe ||
                             ex.ec == ssl::error::stream_truncated;
-        if (reused && attempt == 0 && ex.ec != beast::error::timeout &&
-            (ex.phase == Phase::writing || (ex.phase == Phase::awaiting_reply && closed)))
+        const bool nothing_sent = ex.phase == Phase::writing && ex.bytes_written == 0;
+        const bool safe_method = req.method() == http::verb::get || req.method() == http::verb::head;
+        if (attempt == 0 && ex.ec != beast::error::timeout &&
+            (nothing_sent ||
+             (safe_method && reused && (ex.phase == Phase::writing || (ex.phase == Phase::awaiting_reply && closed)))))
             continue;
         if (ex.ec == http::error::body_limit)
             co_return Error{ErrorKind::permanent, 0,
                             "the reply from " + key + " exceeds " + std::to_string(options_.max_response_bytes) +
                                 " bytes",
                             true};
-        if (ex.phase == Phase::writing) co_return transport_error(ep, "sending the request to", ex.ec, false);
+        if (ex.phase == Phase::writing) co_return transport_error(ep, "sending the request to", ex.ec, !nothing_sent);
         co_return transport_error(ep, "reading the reply from", ex.ec, true);
     }
 }
