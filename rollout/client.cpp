@@ -249,6 +249,34 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_ema
     co_return std::optional<Record>{};
 }
 
+namespace {
+// The last ten digits: "+1 (512) 555-0100", "5125550100" and "+15125550100" are one number.
+std::string phone_key(std::string_view phone) {
+    std::string digits;
+    for (char c : phone)
+        if (c >= '0' && c <= '9') digits += c;
+    return digits.size() > 10 ? digits.substr(digits.size() - 10) : digits;
+}
+}  // namespace
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_phone(std::string cred,
+                                                                                  std::string phone) {
+    const std::string want = phone_key(phone);
+    if (want.size() < 7) co_return std::optional<Record>{};   // too short to identify anyone
+    auto r = co_await list_all(cred, "/people?phone=" + url_encode(want) + "&limit=100", true);
+    if (!r) co_return std::move(r).error();
+    for (auto& p : r.value()) {  // filter here too: a connector may ignore the phone query
+        const auto* phones = p.if_contains("phones");
+        if (!phones || !phones->is_array()) continue;
+        for (const auto& e : phones->as_array())
+            if (e.is_object())
+                if (const auto* val = e.as_object().if_contains("value");
+                    val && val->is_string() && phone_key(val->as_string()) == want)
+                    co_return std::optional<Record>{Record{id_of(p["id"]), std::move(p)}};
+    }
+    co_return std::optional<Record>{};
+}
+
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
     auto r = co_await list_all(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true);
     if (!r) co_return std::move(r).error();

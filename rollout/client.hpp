@@ -88,6 +88,8 @@ public:
     // CRM host; `cred` is the Rollout credential id of the connected CRM
     boost::asio::awaitable<Status> probe(std::string cred);  // GET /people?limit=1: ready / not_ready / auth
     boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_email(std::string cred, std::string email);
+    // By the last ten digits of the number, whatever its formatting.
+    boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_phone(std::string cred, std::string phone);
     boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_tag(std::string cred, std::string tag);
     boost::asio::awaitable<Result<Record>> create_person(std::string cred, boost::json::object person);
     boost::asio::awaitable<Result<Record>> update_person(std::string cred, std::string id, boost::json::object person);
