@@ -82,11 +82,12 @@ bool email_matches(const json::object& person, std::string_view wanted) {
 }
 
 bool phone_matches(const json::object& person, std::string_view wanted) {
+    // The national number (last ten digits), as CRMs match "+1 512 555 0100" with "5125550100".
     auto digits = [](std::string_view s) {
         std::string d;
         for (char c : s)
             if (std::isdigit(static_cast<unsigned char>(c))) d += c;
-        return d;
+        return d.size() > 10 ? d.substr(d.size() - 10) : d;
     };
     auto phones = person.if_contains("phones");
     if (!phones || !phones->is_array()) return false;
