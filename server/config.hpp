@@ -58,6 +58,7 @@ struct RolloutClientSettings {
     std::chrono::milliseconds request_timeout{30'000};   // one Rollout call, queueing included
     std::size_t max_concurrent_per_host = 16;            // Rollout allows about 50 requests/s per team
     std::string extra_ca_file;                           // PEM trusted besides the system store (tests)
+    std::size_t max_crm_connections_per_team = 16;       // enforced by the store (configure_crm_connection)
 };
 
 // The durable sync outbox (design.md section 8).
@@ -73,6 +74,9 @@ struct SyncSettings {
     std::chrono::milliseconds lease{300'000};         // a claim not finished by then is taken over
     std::chrono::milliseconds poll{1'000};            // due-job scan when nothing wakes the workers
     std::chrono::seconds keep_succeeded{7 * 86'400};  // succeeded jobs are purged after this
+    std::chrono::seconds keep_failed{30 * 86'400};    // failed and dead jobs are purged after this
+    std::chrono::seconds keep_idempotency{7 * 86'400};  // idempotency keys are forgotten after this
+    std::size_t max_queued_per_team = 10'000;         // queued + running jobs of one team; more: retry later
 };
 
 // Dead-job alerts.

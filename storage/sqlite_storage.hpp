@@ -25,6 +25,8 @@ public:
                                                crypto::MasterKey master);
     ~SqliteStorage() override;  // flushes last-use times, best effort
 
+    void set_limits(const StorageLimits& limits) override { limits_ = limits; }
+
     Result<Tenant> create_tenant(std::string_view name) override;
     Result<std::vector<Tenant>> list_tenants() override;
     Result<Tenant> find_tenant_by_name(std::string_view name) override;
@@ -74,6 +76,10 @@ public:
     Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) override;
     Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) override;
     Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) override;
+    // Retention (sqlite_outbox_retention.cpp).
+    Result<PurgeProgress> purge_sync_batch(const PurgePolicy& policy, std::int64_t now_ms,
+                                           std::size_t max_rows) override;
+    Result<SyncJobTombstone> find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) override;
 
     // For tests and diagnostics: the database path.
     const std::filesystem::path& path() const noexcept { return db_->path(); }
@@ -101,6 +107,7 @@ private:
     crypto::Keyring keyring_;
     std::unique_ptr<crypto::ApiKeyHasher> api_hasher_;
     std::map<std::string, std::int64_t, std::less<>> last_used_;  // prefix -> Unix seconds
+    StorageLimits limits_;
 };
 
 namespace detail {
@@ -139,7 +146,8 @@ SyncJobInfo sync_job_from(const Statement& st);
 inline constexpr std::string_view kRolloutKind = "rollout_config";
 inline constexpr std::string_view kRolloutProvider = "rollout";
 inline constexpr std::string_view kCrmKind = "crm_connection";
-inline constexpr std::string_view kSyncJobKind = "sync_job";  // provider: the job id
+inline constexpr std::string_view kSyncJobKind = "sync_job";  // provider: the job id (legacy payloads)
+inline constexpr std::string_view kSyncPayloadKind = "sync_payload";  // provider: the payload id
 
 }  // namespace detail
 }  // namespace rollout_mcp::storage
