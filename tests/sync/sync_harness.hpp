@@ -67,6 +67,7 @@ public:
 
     fake::FakeRollout& fake() { return *fake_; }
     SyncWorker& worker() { return *worker_; }
+    TeamRollout& team() { return *team_; }
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
     const std::filesystem::path& dir() const { return dir_.path(); }
