@@ -1,7 +1,7 @@
 // The sync tools end to end over the real store and the fake Rollout (handlers called directly, no HTTP):
 // unknown fields are reported in ignoredFields and never stored, the per-team queue cap answers a
 // retryable error naming its setting, and a job id purged by retention answers "expired" to its own team
-// only.
+// only. Also the worker's retention pass over a large backlog of failed jobs.
 #include "sync_harness.hpp"
 
 #include "rollout_tools.hpp"
@@ -146,6 +146,56 @@ TEST_F(SyncTools, PurgedJobIsExpiredForItsOwnTeamOnly) {
     std::string expected = json::serialize(never);
     for (auto at = expected.find(unknown); at != std::string::npos; at = expected.find(unknown)) expected.replace(at, unknown.size(), id);
     EXPECT_EQ(json::serialize(theirs), expected);
+}
+
+// The worker purges old failed jobs in batches on its own (the first pass runs at start), leaving tombstones.
+TEST(SyncRetention, WorkerPurgesFailedJobsInBatches) {
+    Harness::Options options;
+    options.start_fake = false;
+    options.sync.keep_failed = std::chrono::seconds(0);
+    Harness h(options);
+    const auto team = h.add_team("acme");
+    std::vector<std::string> ids;
+    for (int call = 0; call < 10; ++call) {
+        storage::SyncRequest request;
+        request.tenant_id = team;
+        for (int i = 0; i < 60; ++i)
+            request.jobs.push_back({"crm-" + std::to_string(i), "tour", "T" + std::to_string(call), "T", "B", ""});
+        request.payload_json = R"({"tourId":"T"})";
+        auto r = h.on_storage([request](storage::Storage& s) { return s.enqueue_sync(request, 1'000); });
+        ASSERT_TRUE(r) << r.error().message;
+        ids.insert(ids.end(), r->job_ids.begin(), r->job_ids.end());
+    }
+    auto failed = h.on_storage([ids](storage::Storage& s) -> std::size_t {
+        std::size_t n = 0;
+        auto claimed = s.claim_sync_jobs(ids, 1'000, 60'000);
+        if (!claimed) return 0;
+        storage::AttemptOutcome fail;
+        fail.next = storage::AttemptOutcome::Next::fail;
+        fail.error = "refused";
+        for (const auto& c : *claimed) n += s.finish_sync_attempt(c.info.id, fail, 2'000) ? 1 : 0;
+        return n;
+    });
+    ASSERT_EQ(failed, 600u);
+    h.start();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::size_t left = ids.size();
+    while (left > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        auto jobs = h.on_storage([team](storage::Storage& s) {
+            storage::SyncJobQuery q;
+            q.tenant_id = team;
+            q.limit = 1000;
+            return s.find_sync_jobs(q);
+        });
+        ASSERT_TRUE(jobs);
+        left = jobs->size();
+    }
+    EXPECT_EQ(left, 0u);
+    for (const auto& id : {ids.front(), ids.back()}) {
+        auto tomb = h.on_storage([team, id](storage::Storage& s) { return s.find_sync_job_tombstone(team, id); });
+        EXPECT_TRUE(tomb) << id;
+    }
 }
 
 }  // namespace
