@@ -38,6 +38,7 @@ protected:
         SyncToolsDeps deps{&h.team(), &h.worker(), std::chrono::milliseconds(0)};
         register_sync_tools(tools, deps);
         register_sync_status_tools(tools, deps);
+        register_config_tools(tools, h.team());
     }
 
     ToolResult call(const std::string& tenant, const std::string& tool, const std::string& args_text) {
@@ -109,6 +110,27 @@ TEST_F(SyncTools, QueueCapAnswersARetryableError) {
     const std::string message(sc(r).at("message").as_string());
     EXPECT_NE(message.find("[sync] max_queued_per_team"), std::string::npos) << message;
     EXPECT_NE(message.find("retry later"), std::string::npos) << message;
+}
+
+// The CRM-connection cap lives in the store; configure_crm_connection shows its message unchanged.
+TEST_F(SyncTools, CrmConnectionCapShowsThroughConfigureCrmConnection) {
+    const auto team = h.add_team("acme", {"highlevel"});
+    h.on_storage([](storage::Storage& s) {
+        storage::StorageLimits limits;
+        limits.max_crm_connections_per_tenant = 1;
+        s.set_limits(limits);
+        return 0;
+    });
+    const std::string cred(h.fake().add_credential("lofty", team).at("id").as_string());
+    const auto r = call(team, "configure_crm_connection", R"({"crmType":"lofty","credentialKey":")" + cred + R"("})");
+    ASSERT_TRUE(is_error(r)) << text_of(r);
+    const std::string message(sc(r).at("message").as_string());
+    EXPECT_EQ(message.rfind("could not store the connection: ", 0), 0u) << message;
+    EXPECT_NE(message.find("[rollout] max_crm_connections_per_team"), std::string::npos) << message;
+    // Re-configuring the connected CRM is no new connection.
+    const auto again = call(team, "configure_crm_connection",
+                            R"({"crmType":"highlevel","credentialKey":")" + h.credential(team, "highlevel") + R"("})");
+    EXPECT_FALSE(is_error(again)) << text_of(again);
 }
 
 TEST_F(SyncTools, PurgedJobIsExpiredForItsOwnTeamOnly) {
