@@ -3,6 +3,8 @@
 // their CRM connection, and jobs written before shared payloads still opening.
 #include "tests/storage/outbox_fixture.hpp"
 
+#include "storage/migrations.hpp"
+
 #include <cstring>
 
 namespace rollout_mcp::storage::test {
@@ -15,6 +17,25 @@ std::int64_t count(Database& db, const std::string& sql) {
 
 class Retention : public Outbox {
 protected:
+    // Inserts a job as schema version 2 wrote it: its own ciphertext, sealed as (tenant, sync_job, id).
+    void insert_legacy_job(Database& db, const std::string& tenant, const std::string& id, const std::string& text) {
+        Statement k = db.prepare("SELECT nonce, wrapped FROM data_keys WHERE key_id = 1");
+        ASSERT_TRUE(k.step());
+        crypto::WrappedKey w;
+        std::memcpy(w.nonce.data(), k.blob(0).data(), w.nonce.size());
+        std::memcpy(w.box.data(), k.blob(1).data(), w.box.size());
+        auto key = crypto::unwrap_key(master, crypto::WrapPurpose::data_key, 1, w);
+        ASSERT_TRUE(key);
+        const auto sealed = crypto::seal_with(1, *key, {tenant, "sync_job", id}, bytes(text));
+        Statement ins = db.prepare(
+            "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key, key_id,"
+            " nonce, ciphertext, status, next_attempt_at, created_at, updated_at)"
+            " VALUES (?1, ?2, 'bat_1', 'tour', 'hubspot', 't', 't', 't', 1, ?3, ?4, 'queued', 1000, 1000, 1000)");
+        ins.bind(1, id).bind(2, tenant).bind(3, std::span<const unsigned char>(sealed.nonce));
+        ins.bind(4, std::span<const unsigned char>(sealed.ciphertext));
+        ins.run();
+    }
+
     // Jobs with no payload of their own: they share the request's.
     static std::vector<NewSyncJob> shared_jobs(const std::vector<std::string>& crms,
                                                const std::string& subject = "tour-1") {
@@ -223,24 +244,7 @@ TEST_F(Retention, ExpiredIdempotencyKeyCanBeReused) {
 TEST_F(Retention, LegacyPerJobPayloadStillOpensAndIsResealed) {
     const std::string id = "job_00000000000000000000beef";
     const std::string text = R"({"legacy":true})";
-    {
-        auto db = raw();
-        Statement k = db->prepare("SELECT nonce, wrapped FROM data_keys WHERE key_id = 1");
-        ASSERT_TRUE(k.step());
-        crypto::WrappedKey w;
-        std::memcpy(w.nonce.data(), k.blob(0).data(), w.nonce.size());
-        std::memcpy(w.box.data(), k.blob(1).data(), w.box.size());
-        auto key = crypto::unwrap_key(master, crypto::WrapPurpose::data_key, 1, w);
-        ASSERT_TRUE(key);
-        const auto sealed = crypto::seal_with(1, *key, {a.id, "sync_job", id}, bytes(text));
-        Statement ins = db->prepare(
-            "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key, key_id,"
-            " nonce, ciphertext, status, next_attempt_at, created_at, updated_at)"
-            " VALUES (?1, ?2, 'bat_1', 'tour', 'hubspot', 't', 't', 't', 1, ?3, ?4, 'queued', 1000, 1000, 1000)");
-        ins.bind(1, id).bind(2, a.id).bind(3, std::span<const unsigned char>(sealed.nonce));
-        ins.bind(4, std::span<const unsigned char>(sealed.ciphertext));
-        ins.run();
-    }
+    insert_legacy_job(*raw(), a.id, id, text);
     ASSERT_EQ(*store->rotate_data_key(), 2u);
     auto status = store->key_status();
     ASSERT_TRUE(status);
@@ -254,6 +258,39 @@ TEST_F(Retention, LegacyPerJobPayloadStillOpensAndIsResealed) {
     ASSERT_TRUE(claimed) << claimed.error().message;
     ASSERT_EQ(claimed->size(), 1u);
     EXPECT_EQ(claimed->front().payload.text(), text);
+}
+
+// Migration 3 on a version-2 database: its jobs (own ciphertext) survive the table rebuild and still run.
+TEST_F(Retention, Version2JobsSurviveMigration3) {
+    const std::string id = "job_00000000000000000000cafe";
+    {
+        // Take this database back to version 2: the v2 sync_jobs table, none of version 3's objects.
+        store.reset();
+        auto db = raw();
+        const std::string v2(migrations()[1].sql);
+        const auto from = v2.find("CREATE TABLE sync_jobs");
+        const auto to = v2.find("-- Idempotency keys");
+        ASSERT_NE(from, std::string::npos);
+        ASSERT_NE(to, std::string::npos);
+        Transaction tx(*db);
+        db->exec("DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
+                 " DROP INDEX sync_requests_created; DELETE FROM schema_migrations WHERE version = 3");
+        db->exec(v2.substr(from, to - from).c_str());
+        tx.commit();
+        insert_legacy_job(*db, a.id, id, R"({"v":2})");
+    }
+    store = open_store();
+    EXPECT_EQ(count(*raw(), "SELECT max(version) FROM schema_migrations"), 3);
+    auto found = store->find_sync_jobs(Q().tenant(a.id).job(id));
+    ASSERT_TRUE(found) << found.error().message;
+    ASSERT_EQ(found->size(), 1u);
+    auto claimed = store->claim_sync_jobs({id}, 1'000, 2'000);
+    ASSERT_TRUE(claimed) << claimed.error().message;
+    ASSERT_EQ(claimed->size(), 1u);
+    EXPECT_EQ(claimed->front().payload.text(), R"({"v":2})");
+    // New jobs beside it use shared payloads.
+    EXPECT_EQ(enqueue(a, {job("t9")}, 1'000).size(), 1u);
+    EXPECT_EQ(count(*raw(), "SELECT count(*) FROM sync_payloads"), 1);
 }
 
 }  // namespace
