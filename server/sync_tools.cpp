@@ -208,18 +208,18 @@ struct SyncCall {
     std::vector<std::string> ignored;  // unknown fields dropped from it
 };
 
-
 asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, const json::object& args, SyncCall call) {
-    auto client_or = co_await deps.team->client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
-    const auto* crm = args.if_contains("crmType");
-    const std::string requested = crm && crm->is_string() ? std::string(crm->get_string()) : "all";
+    // The same table bounds these as the schema does (checked here too: the schema is the client's promise).
     for (const char* name : {"crmType", "idempotencyKey"}) {
         const auto* v = args.if_contains(name);
         if (!v || !v->is_string()) continue;
         if (auto problem = rollout::limits::check_text(*rollout::limits::find(name), v->get_string()))
             co_return failure(std::string(name) + ": " + *problem);
     }
+    auto client_or = co_await deps.team->client(ctx.tenant());
+    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
+    const auto* crm = args.if_contains("crmType");
+    const std::string requested = crm && crm->is_string() ? std::string(crm->get_string()) : "all";
     auto targets_or = co_await targets_for(*deps.team, ctx.tenant(), *std::get<0>(client_or), requested);
     if (auto* f = std::get_if<std::string>(&targets_or)) co_return failure(*f);
 
