@@ -1,5 +1,8 @@
 #include "model.hpp"
 
+#include "limits.hpp"
+
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include <chrono>
@@ -120,23 +123,34 @@ std::string feedback_local_id(const Feedback& f) {
 
 namespace {
 
-// Field readers: each returns an Error naming `path.key`.
+using limits::field;
+using limits::FieldLimit;
+
+// Field readers: each returns an Error naming `path.key`; bounds come from the limits table.
 struct Reader {
     const json::object& obj;
-    std::string path;
+    std::string path;        // for messages: "tourData.properties[1]"
+    std::string_view table;  // the limits table's path of this object: "tourData.properties[]"
+    std::vector<std::string>* ignored;
 
     Error bad(std::string_view key, std::string_view rule) const {
         return Error{ErrorKind::validation, 0, path + "." + std::string(key) + ": " + std::string(rule)};
     }
+    // Records the fields of this object the table does not know: they are dropped.
+    void note_unknown() const {
+        if (!ignored) return;
+        for (const auto& item : obj)
+            if (!limits::is_field_of(table, item.key())) ignored->push_back(path + "." + std::string(item.key()));
+    }
     // Required: a non-empty string (integers accepted for ids and converted).
-    Result<std::string> str(std::string_view key, std::size_t max_len = 200, bool allow_number = true) const {
-        auto o = opt_str(key, max_len, allow_number);
+    Result<std::string> str(std::string_view key, const FieldLimit& limit) const {
+        auto o = opt_str(key, limit);
         if (!o) return std::move(o).error();
         if (!o.value()) return bad(key, "required");
         return std::move(*o.value());
     }
-    Result<std::optional<std::string>> opt_str(std::string_view key, std::size_t max_len = 200,
-                                               bool allow_number = true) const {
+    Result<std::optional<std::string>> opt_str(std::string_view key, const FieldLimit& limit) const {
+        const bool allow_number = limit.kind == limits::Kind::id;
         const json::value* v = obj.if_contains(key);
         if (!v || v->is_null()) return std::optional<std::string>{};
         std::string s;
@@ -144,12 +158,11 @@ struct Reader {
         else if (allow_number && v->is_int64()) s = std::to_string(v->get_int64());
         else if (allow_number && v->is_uint64()) s = std::to_string(v->get_uint64());
         else return bad(key, allow_number ? "must be a string or an integer" : "must be a string");
-        if (s.find_first_not_of(" \t\r\n") == std::string::npos) return bad(key, "must not be empty");
-        if (s.size() > max_len) return bad(key, "must be at most " + std::to_string(max_len) + " characters");
+        if (auto problem = limits::check_text(limit, s)) return bad(key, *problem);
         return std::optional<std::string>{std::move(s)};
     }
-    Result<std::optional<Timestamp>> opt_time(std::string_view key) const {
-        auto s = opt_str(key, 64, false);
+    Result<std::optional<Timestamp>> opt_time(std::string_view key, const FieldLimit& limit) const {
+        auto s = opt_str(key, limit);
         if (!s) return std::move(s).error();
         if (!s.value()) return std::optional<Timestamp>{};
         auto t = parse_iso8601(*s.value());
@@ -170,66 +183,77 @@ Result<const json::object*> as_object(const json::value& v, const std::string& p
     if (!var##_r) return std::move(var##_r).error(); \
     auto var = std::move(var##_r).value()
 
-Result<PropertyVisit> parse_visit(const json::value& v, const std::string& path) {
+std::string range_rule(const FieldLimit& f, std::string_view what) {
+    return "must be " + std::string(what) + " from " + std::to_string(f.min) + " to " + std::to_string(f.max);
+}
+
+Result<PropertyVisit> parse_visit(const json::value& v, const std::string& path, std::vector<std::string>* ignored) {
     ROLLOUT_TRY(o, as_object(v, path));
-    Reader r{*o, path};
+    Reader r{*o, path, "tourData.properties[]", ignored};
     PropertyVisit p;
-    ROLLOUT_TRY(pid, r.str("propertyId"));
-    ROLLOUT_TRY(addr, r.str("address", 500, false));
-    ROLLOUT_TRY(when, r.opt_time("visitTime"));
+    ROLLOUT_TRY(pid, r.str("propertyId", field("tourData.properties[].propertyId")));
+    ROLLOUT_TRY(addr, r.str("address", field("tourData.properties[].address")));
+    ROLLOUT_TRY(when, r.opt_time("visitTime", field("tourData.properties[].visitTime")));
     if (!when) return r.bad("visitTime", "required");
     p.property_id = std::move(pid);
     p.address = std::move(addr);
     p.visit_time = *when;
     if (const json::value* d = o->if_contains("durationMinutes"); d && !d->is_null()) {
-        if (!d->is_int64() || d->get_int64() < 1 || d->get_int64() > 24 * 60)
-            return r.bad("durationMinutes", "must be an integer from 1 to 1440");
+        constexpr const FieldLimit& duration = field("tourData.properties[].durationMinutes");
+        if (!d->is_int64() || d->get_int64() < duration.min || d->get_int64() > duration.max)
+            return r.bad("durationMinutes", range_rule(duration, "an integer"));
         p.duration_minutes = static_cast<int>(d->get_int64());
     }
-    ROLLOUT_TRY(notes, r.opt_str("notes", 5000, false));
+    ROLLOUT_TRY(notes, r.opt_str("notes", field("tourData.properties[].notes")));
     p.notes = std::move(notes);
+    r.note_unknown();
     return p;
 }
 
 }  // namespace
 
-Result<Tour> parse_tour(const json::value& v, std::string_view path_sv) {
+Result<Tour> parse_tour(const json::value& v, std::string_view path_sv, std::vector<std::string>* ignored) {
     const std::string path(path_sv);
     ROLLOUT_TRY(o, as_object(v, path));
-    Reader r{*o, path};
+    Reader r{*o, path, "tourData", ignored};
     Tour t;
-    ROLLOUT_TRY(tid, r.str("tourId"));
-    ROLLOUT_TRY(aid, r.str("agentId"));
-    ROLLOUT_TRY(aemail, r.opt_str("agentEmail", 254, false));
+    ROLLOUT_TRY(tid, r.str("tourId", field("tourData.tourId")));
+    ROLLOUT_TRY(aid, r.str("agentId", field("tourData.agentId")));
+    ROLLOUT_TRY(aemail, r.opt_str("agentEmail", field("tourData.agentEmail")));
     if (aemail && aemail->find('@') == std::string::npos) return r.bad("agentEmail", "must be an email address");
-    ROLLOUT_TRY(bid, r.opt_str("buyerId"));
-    ROLLOUT_TRY(tz, r.opt_str("timeZone", 64, false));
+    ROLLOUT_TRY(bid, r.opt_str("buyerId", field("tourData.buyerId")));
+    ROLLOUT_TRY(tz, r.opt_str("timeZone", field("tourData.timeZone")));
     t.tour_id = std::move(tid);
     t.agent_id = std::move(aid);
     t.agent_email = std::move(aemail);
     t.buyer_id = std::move(bid);
     t.time_zone = std::move(tz);
+    r.note_unknown();
     if (const json::value* b = o->if_contains("buyer"); b && !b->is_null()) {
         ROLLOUT_TRY(bo, as_object(*b, path + ".buyer"));
-        Reader br{*bo, path + ".buyer"};
+        Reader br{*bo, path + ".buyer", "tourData.buyer", ignored};
         Buyer buyer;
-        ROLLOUT_TRY(name, br.opt_str("name", 200, false));
-        ROLLOUT_TRY(email, br.opt_str("email", 254, false));
-        ROLLOUT_TRY(phone, br.opt_str("phone", 40, false));
+        ROLLOUT_TRY(name, br.opt_str("name", field("tourData.buyer.name")));
+        ROLLOUT_TRY(email, br.opt_str("email", field("tourData.buyer.email")));
+        ROLLOUT_TRY(phone, br.opt_str("phone", field("tourData.buyer.phone")));
         if (email && email->find('@') == std::string::npos) return br.bad("email", "must be an email address");
         buyer.name = std::move(name);
         buyer.email = std::move(email);
         buyer.phone = std::move(phone);
+        br.note_unknown();
         t.buyer = std::move(buyer);
     }
+    constexpr const FieldLimit& visits = field("tourData.properties");
     const json::value* props = o->if_contains("properties");
     if (!props || props->is_null()) return r.bad("properties", "required");
     if (!props->is_array()) return r.bad("properties", "must be an array");
     const auto& arr = props->as_array();
-    if (arr.empty()) return r.bad("properties", "must contain at least one property visit");
-    if (arr.size() > 100) return r.bad("properties", "must contain at most 100 property visits");
+    if (arr.size() < static_cast<std::size_t>(visits.min))
+        return r.bad("properties", "must contain at least one property visit");
+    if (arr.size() > static_cast<std::size_t>(visits.max))
+        return r.bad("properties", "must contain at most " + std::to_string(visits.max) + " property visits");
     for (std::size_t i = 0; i < arr.size(); ++i) {
-        ROLLOUT_TRY(visit, parse_visit(arr[i], path + ".properties[" + std::to_string(i) + "]"));
+        ROLLOUT_TRY(visit, parse_visit(arr[i], path + ".properties[" + std::to_string(i) + "]", ignored));
         for (const auto& prev : t.properties)
             if (prev.property_id == visit.property_id)
                 return Error{ErrorKind::validation, 0,
@@ -240,18 +264,18 @@ Result<Tour> parse_tour(const json::value& v, std::string_view path_sv) {
     return t;
 }
 
-Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv) {
+Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv, std::vector<std::string>* ignored) {
     const std::string path(path_sv);
     ROLLOUT_TRY(o, as_object(v, path));
-    Reader r{*o, path};
+    Reader r{*o, path, "feedbackData", ignored};
     Feedback f;
-    ROLLOUT_TRY(pid, r.str("propertyId"));
-    ROLLOUT_TRY(tid, r.str("tourId"));
-    ROLLOUT_TRY(bid, r.opt_str("buyerId"));
-    ROLLOUT_TRY(text, r.str("feedback", 20000, false));
-    ROLLOUT_TRY(level, r.opt_str("interestLevel", 40, false));
-    ROLLOUT_TRY(when, r.opt_time("timestamp"));
-    ROLLOUT_TRY(addr, r.opt_str("address", 500, false));
+    ROLLOUT_TRY(pid, r.str("propertyId", field("feedbackData.propertyId")));
+    ROLLOUT_TRY(tid, r.str("tourId", field("feedbackData.tourId")));
+    ROLLOUT_TRY(bid, r.opt_str("buyerId", field("feedbackData.buyerId")));
+    ROLLOUT_TRY(text, r.str("feedback", field("feedbackData.feedback")));
+    ROLLOUT_TRY(level, r.opt_str("interestLevel", field("feedbackData.interestLevel")));
+    ROLLOUT_TRY(when, r.opt_time("timestamp", field("feedbackData.timestamp")));
+    ROLLOUT_TRY(addr, r.opt_str("address", field("feedbackData.address")));
     f.property_id = std::move(pid);
     f.tour_id = std::move(tid);
     f.buyer_id = std::move(bid);
@@ -260,12 +284,57 @@ Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv) 
     f.timestamp = std::move(when);
     f.address = std::move(addr);
     if (const json::value* rt = o->if_contains("rating"); rt && !rt->is_null()) {
-        if (!rt->is_number()) return r.bad("rating", "must be a number from 0 to 5");
+        constexpr const FieldLimit& rating = field("feedbackData.rating");
+        if (!rt->is_number()) return r.bad("rating", range_rule(rating, "a number"));
         const double d = rt->to_number<double>();
-        if (!(d >= 0 && d <= 5)) return r.bad("rating", "must be a number from 0 to 5");
+        if (!(d >= static_cast<double>(rating.min) && d <= static_cast<double>(rating.max)))
+            return r.bad("rating", range_rule(rating, "a number"));
         f.rating = d;
     }
+    r.note_unknown();
     return f;
+}
+
+namespace {
+
+void put(json::object& o, std::string_view key, const std::optional<std::string>& v) {
+    if (v) o[key] = *v;
+}
+
+}  // namespace
+
+json::object to_json(const Tour& t) {
+    json::object o{{"tourId", t.tour_id}, {"agentId", t.agent_id}};
+    put(o, "agentEmail", t.agent_email);
+    put(o, "buyerId", t.buyer_id);
+    if (t.buyer) {
+        json::object b;
+        put(b, "name", t.buyer->name);
+        put(b, "email", t.buyer->email);
+        put(b, "phone", t.buyer->phone);
+        o["buyer"] = std::move(b);
+    }
+    put(o, "timeZone", t.time_zone);
+    json::array visits;
+    for (const auto& p : t.properties) {
+        json::object v{{"propertyId", p.property_id}, {"address", p.address}, {"visitTime", p.visit_time.original}};
+        if (p.duration_minutes) v["durationMinutes"] = *p.duration_minutes;
+        put(v, "notes", p.notes);
+        visits.push_back(std::move(v));
+    }
+    o["properties"] = std::move(visits);
+    return o;
+}
+
+json::object to_json(const Feedback& f) {
+    json::object o{{"propertyId", f.property_id}, {"tourId", f.tour_id}};
+    put(o, "buyerId", f.buyer_id);
+    o["feedback"] = f.feedback;
+    if (f.rating) o["rating"] = *f.rating;
+    put(o, "interestLevel", f.interest_level);
+    if (f.timestamp) o["timestamp"] = f.timestamp->original;
+    put(o, "address", f.address);
+    return o;
 }
 
 }  // namespace rollout_mcp::rollout

@@ -1,5 +1,6 @@
-// Canonical domain types the MCP tools hand to the adapters (Tour, PropertyVisit, Buyer, Feedback), and
-// their parsers from Boost.JSON, which name the offending field ("tourData.properties[1].visitTime: ...").
+// Canonical domain types the MCP tools hand to the adapters (Tour, PropertyVisit, Buyer, Feedback), their
+// parsers from Boost.JSON, which name the offending field ("tourData.properties[1].visitTime: ...") and
+// enforce the bounds of limits.hpp, and their normalized JSON (to_json), which is what the outbox stores.
 #pragma once
 
 #include "result.hpp"
@@ -24,6 +25,7 @@ struct Timestamp {
     std::string utc_iso() const;    // 2026-03-01T20:00:00Z
     std::string local_iso() const;  // 2026-03-01T14:00:00-06:00 (the original offset; Z when it was UTC)
     Timestamp plus_minutes(int minutes) const;
+    bool operator==(const Timestamp&) const = default;
 };
 // nullopt unless `text` is YYYY-MM-DDTHH:MM[:SS[.fff]] followed by Z or +-HH:MM (+-HHMM, +-HH).
 std::optional<Timestamp> parse_iso8601(std::string_view text);
@@ -33,6 +35,7 @@ struct Buyer {
     std::optional<std::string> name;
     std::optional<std::string> email;
     std::optional<std::string> phone;
+    bool operator==(const Buyer&) const = default;
 };
 
 struct PropertyVisit {
@@ -41,6 +44,7 @@ struct PropertyVisit {
     Timestamp visit_time;
     std::optional<int> duration_minutes;
     std::optional<std::string> notes;
+    bool operator==(const PropertyVisit&) const = default;
 };
 
 struct Tour {
@@ -51,6 +55,7 @@ struct Tour {
     std::optional<Buyer> buyer;
     std::optional<std::string> time_zone;  // IANA name, passed through to the CRM where it has a field
     std::vector<PropertyVisit> properties;
+    bool operator==(const Tour&) const = default;
 };
 
 struct Feedback {
@@ -62,6 +67,7 @@ struct Feedback {
     std::optional<std::string> interest_level;
     std::optional<Timestamp> timestamp;
     std::optional<std::string> address;       // property address, when the caller knows it
+    bool operator==(const Feedback&) const = default;
 };
 
 // Local ids used in markers and ledgers. A buyer without an id is identified by its tour.
@@ -69,8 +75,16 @@ std::string buyer_local_id(const std::optional<std::string>& buyer_id, std::stri
 std::string visit_local_id(std::string_view tour_id, std::string_view property_id);
 std::string feedback_local_id(const Feedback& f);
 
-// ErrorKind::validation with a field-named message on bad input.
-Result<Tour> parse_tour(const boost::json::value& v, std::string_view path = "tourData");
-Result<Feedback> parse_feedback(const boost::json::value& v, std::string_view path = "feedbackData");
+// ErrorKind::validation with a field-named message on bad input. Fields the model does not know are
+// dropped; when `ignored` is given, their paths ("tourData.properties[1].color") are appended to it.
+Result<Tour> parse_tour(const boost::json::value& v, std::string_view path = "tourData",
+                        std::vector<std::string>* ignored = nullptr);
+Result<Feedback> parse_feedback(const boost::json::value& v, std::string_view path = "feedbackData",
+                                std::vector<std::string>* ignored = nullptr);
+
+// The normalized JSON of a parsed value: only known fields, ids as strings, times as given. Parsing it
+// gives back an equal value.
+boost::json::object to_json(const Tour& tour);
+boost::json::object to_json(const Feedback& feedback);
 
 }  // namespace rollout_mcp::rollout

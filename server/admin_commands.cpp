@@ -16,7 +16,13 @@ std::unique_ptr<storage::SqliteStorage> open_storage(const Config& config) {
     options.bind_is_loopback = is_loopback_address(config.server.bind);
     auto master = crypto::load_master_key(options);
     for (const auto& warning : master.warnings) std::cerr << "rollout-mcp: warning: " << warning << "\n";
-    return storage::SqliteStorage::open(config.storage.database, std::move(master));
+    auto s = storage::SqliteStorage::open(config.storage.database, std::move(master));
+    // The store enforces the per-team caps, so every caller (tools, admin commands) gets the same ones.
+    storage::StorageLimits limits;
+    limits.max_queued_jobs_per_tenant = config.sync.max_queued_per_team;
+    limits.max_crm_connections_per_tenant = config.rollout.max_crm_connections_per_team;
+    s->set_limits(limits);
+    return s;
 }
 
 namespace {
@@ -75,7 +81,8 @@ int keys_status(storage::Storage& s) {
               << "rows to re-seal: " << status->rows_to_reseal << "\n";
     for (const auto& k : status->keys)
         std::cout << "  key " << k.key_id << "\t" << k.state << "\trollout_configs=" << k.rollout_configs
-                  << "\tcrm_connections=" << k.crm_connections << "\tsync_jobs=" << k.sync_jobs << "\n";
+                  << "\tcrm_connections=" << k.crm_connections << "\tsync_jobs=" << k.sync_jobs
+                  << "\tsync_payloads=" << k.sync_payloads << "\n";
     return 0;
 }
 

@@ -63,6 +63,7 @@ struct RolloutClientSettings {
     std::vector<std::string> allowed_base_urls;
     double per_team_host_share = 0.25;                   // of one host's slots and of its waiting queue
     std::size_t max_queued_per_host = 256;               // calls waiting for a slot on one Rollout host
+    std::size_t max_crm_connections_per_team = 16;       // enforced by the store (configure_crm_connection)
 };
 
 // The durable sync outbox (design.md section 8).
@@ -78,6 +79,9 @@ struct SyncSettings {
     std::chrono::milliseconds lease{300'000};         // a claim not finished by then is taken over
     std::chrono::milliseconds poll{1'000};            // due-job scan when nothing wakes the workers
     std::chrono::seconds keep_succeeded{7 * 86'400};  // succeeded jobs are purged after this
+    std::chrono::seconds keep_failed{30 * 86'400};    // failed and dead jobs are purged after this
+    std::chrono::seconds keep_idempotency{7 * 86'400};  // idempotency keys are forgotten after this
+    std::size_t max_queued_per_team = 10'000;         // queued + running jobs of one team; more: retry later
 };
 
 // Dead-job alerts.

@@ -50,6 +50,20 @@ asio::awaitable<ToolResult> get_sync_status(SyncToolsDeps deps, ToolContext& ctx
     auto find = [query = std::get<0>(q)](storage::Storage& s) { return s.find_sync_jobs(query); };
     auto jobs = co_await deps.team->storage().run(std::move(find));
     if (!jobs) co_return failure("cannot read sync jobs: " + jobs.error().message);
+    if (jobs->empty() && std::get<0>(q).job_id) {
+        // A job purged by retention ([sync] keep_*_s) is answered as expired, to its own team only.
+        auto tomb = [tenant = ctx.tenant(), id = *std::get<0>(q).job_id](storage::Storage& s) {
+            return s.find_sync_job_tombstone(tenant, id);
+        };
+        auto expired = co_await deps.team->storage().run(std::move(tomb));
+        if (expired) {
+            json::array listed{json::object{{"jobId", expired->id}, {"status", "expired"},
+                                            {"purgedAt", iso8601_utc_ms(expired->purged_at_ms)}}};
+            co_return success("1 job(s) for " + described(args) +
+                                  ": 1 expired (finished and purged by retention; its outcome is no longer kept)",
+                              {{"jobs", std::move(listed)}});
+        }
+    }
     if (jobs->empty()) co_return failure("no sync jobs for " + described(args) + " in this team");
     std::map<std::string, std::size_t> by_outcome;
     for (const auto& j : *jobs) ++by_outcome[job_outcome(j)];
@@ -100,7 +114,8 @@ void register_sync_status_tools(ToolRegistry& registry, SyncToolsDeps deps) {
     auto bind = [deps](auto fn) { return bind_deps(deps, fn); };
     registry.add(define("get_sync_status", "Sync job status",
                         "The durable sync jobs of a job id, a tour id or a feedback id: per CRM the status (queued, "
-                        "running, retrying, success, error), attempts, next attempt, last error and records written.",
+                        "running, retrying, success, error; expired for a job id purged by retention), attempts, next "
+                        "attempt, last error and records written.",
                         true, bind(get_sync_status)));
     registry.add(define("retry_sync", "Retry failed syncs",
                         "Re-queue the failed or dead sync jobs of a job id, a tour id or a feedback id (for example "

@@ -1,5 +1,7 @@
-// sync_tour_data and sync_feedback_data: validate, write one outbox job per target CRM in one transaction,
-// then wait (bounded) for each job's first attempt with progress per CRM, or return the queued job ids.
+// sync_tour_data and sync_feedback_data: validate against the limits table, drop unknown fields (listed
+// in ignoredFields), store the normalized payload once with one outbox job per target CRM in one
+// transaction, then wait (bounded) for each job's first attempt with progress per CRM, or return the
+// queued job ids.
 #include "rollout_tools.hpp"
 
 #include "sync_job_view.hpp"
@@ -7,6 +9,7 @@
 #include "sync_worker.hpp"
 
 #include "rollout/adapters/adapter.hpp"
+#include "rollout/limits.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -154,7 +157,16 @@ asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolCon
     }
 }
 
-ToolResult summarize(const std::string& what, const std::vector<storage::SyncJobInfo>& jobs, bool replayed) {
+// The field paths named in a result's message, so clients that read only the text see them too.
+std::string ignored_note(const std::vector<std::string>& ignored) {
+    if (ignored.empty()) return {};
+    std::string out = " (ignored unknown fields: ";
+    for (std::size_t i = 0; i < ignored.size() && i < 20; ++i) out += (i ? ", " : "") + ignored[i];
+    return out + (ignored.size() > 20 ? ", ...)" : ")");
+}
+
+ToolResult summarize(const std::string& what, const std::vector<storage::SyncJobInfo>& jobs, bool replayed,
+                     const std::vector<std::string>& ignored) {
     json::array results;
     std::size_t ok = 0, failed = 0;
     for (const auto& j : jobs) {
@@ -166,21 +178,23 @@ ToolResult summarize(const std::string& what, const std::vector<storage::SyncJob
     const auto n = jobs.size();
     const auto pending = n - ok - failed;
     json::object fields{{"results", std::move(results)}, {"replayed", replayed}};
+    if (!ignored.empty()) fields["ignoredFields"] = json::value_from(ignored);
     const std::string counts = std::to_string(ok) + " of " + std::to_string(n) + " CRM(s)";
-    if (ok == n) return success(what + " synced to " + std::to_string(n) + " CRM(s)", std::move(fields));
+    const std::string note = ignored_note(ignored);
+    if (ok == n) return success(what + " synced to " + std::to_string(n) + " CRM(s)" + note, std::move(fields));
     if (failed == n) {
         std::string why;
         for (const auto& j : jobs) why += (why.empty() ? "" : "; ") + j.crm_type + ": " + j.last_error;
-        return failure(what + " failed in every CRM (" + std::to_string(n) + "): " + why, std::move(fields));
+        return failure(what + " failed in every CRM (" + std::to_string(n) + "): " + why + note, std::move(fields));
     }
     if (failed == 0) {
         fields["status"] = "queued";
         fields["message"] = what + " synced to " + counts + "; " + std::to_string(pending) +
-                            " still queued (get_sync_status shows progress)";
+                            " still queued (get_sync_status shows progress)" + note;
     } else {
         fields["status"] = "partial";
         fields["message"] = what + " synced to " + counts + ", failed in " + std::to_string(failed) +
-                            (pending ? ", " + std::to_string(pending) + " still queued" : std::string());
+                            (pending ? ", " + std::to_string(pending) + " still queued" : std::string()) + note;
     }
     return structured_result(fields);
 }
@@ -190,10 +204,18 @@ struct SyncCall {
     std::string kind;    // tour | feedback
     std::string what;    // "tour T1", for messages
     std::string subject, tour_id, lock_key;
-    std::string payload_json;
+    std::string payload_json;          // the normalized payload (rollout::to_json), shared by every job
+    std::vector<std::string> ignored;  // unknown fields dropped from it
 };
 
 asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, const json::object& args, SyncCall call) {
+    // The same table bounds these as the schema does (checked here too: the schema is the client's promise).
+    for (const char* name : {"crmType", "idempotencyKey"}) {
+        const auto* v = args.if_contains(name);
+        if (!v || !v->is_string()) continue;
+        if (auto problem = rollout::limits::check_text(*rollout::limits::find(name), v->get_string()))
+            co_return failure(std::string(name) + ": " + *problem);
+    }
     auto client_or = co_await deps.team->client(ctx.tenant());
     if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
     const auto* crm = args.if_contains("crmType");
@@ -208,13 +230,16 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         request.args_hash = arguments_hash(call.tool, args);
     }
     for (const auto& crm_type : std::get<0>(targets_or))
-        request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, call.payload_json});
+        request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, std::string()});
+    request.payload_json = std::move(call.payload_json);   // stored once for all of them
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     auto enqueue = [request = std::move(request), now](storage::Storage& s) { return s.enqueue_sync(request, now); };
     auto accepted = co_await deps.team->storage().run(std::move(enqueue));
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
+        if (accepted.error().code == storage::ErrorCode::limit_exceeded)
+            co_return failure("cannot accept the sync now: " + accepted.error().message, {{"retryable", true}});
         co_return failure("cannot accept the sync: " + accepted.error().message);
     }
     const auto& ids = accepted->job_ids;
@@ -227,72 +252,61 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     auto jobs = co_await deps.team->storage().run(std::move(read));
     if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
                                  {{"jobIds", json::value_from(ids)}});
-    co_return summarize(call.what, *jobs, accepted->replayed);
+    auto result = summarize(call.what, *jobs, accepted->replayed, call.ignored);
+    co_return result;
 }
 
 asio::awaitable<ToolResult> sync_tour_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
-    auto tour = rollout::parse_tour(args.at("tourData"), "tourData");
+    std::vector<std::string> ignored;
+    auto tour = rollout::parse_tour(args.at("tourData"), "tourData", &ignored);
     if (!tour) co_return failure(tour.error().message);
     SyncCall call{"sync_tour_data", "tour", "tour " + tour->tour_id, tour->tour_id, tour->tour_id,
-                  rollout::buyer_local_id(tour->buyer_id, tour->tour_id), json::serialize(args.at("tourData"))};
+                  rollout::buyer_local_id(tour->buyer_id, tour->tour_id), json::serialize(rollout::to_json(*tour)),
+                  std::move(ignored)};
     co_return co_await accept_sync(deps, ctx, args, std::move(call));
 }
 
 asio::awaitable<ToolResult> sync_feedback_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
-    auto feedback = rollout::parse_feedback(args.at("feedbackData"), "feedbackData");
+    std::vector<std::string> ignored;
+    auto feedback = rollout::parse_feedback(args.at("feedbackData"), "feedbackData", &ignored);
     if (!feedback) co_return failure(feedback.error().message);
     SyncCall call{"sync_feedback_data", "feedback", "feedback on " + feedback->property_id,
                   rollout::feedback_local_id(*feedback), feedback->tour_id,
                   rollout::buyer_local_id(feedback->buyer_id, feedback->tour_id),
-                  json::serialize(args.at("feedbackData"))};
+                  json::serialize(rollout::to_json(*feedback)), std::move(ignored)};
     co_return co_await accept_sync(deps, ctx, args, std::move(call));
 }
 
-ToolDefinition define(std::string name, std::string title, std::string description, std::string_view input,
+ToolDefinition define(std::string name, std::string title, std::string description, json::object input,
                       ToolHandler handler) {
     ToolDefinition t;
     t.name = std::move(name);
     t.title = std::move(title);
     t.description = std::move(description);
-    t.input_schema = json::parse(input).as_object();
-    t.output_schema = output_schema({{"results", json::object{{"type", "array"}}}, {"replayed", json::object{{"type", "boolean"}}}});
+    t.input_schema = std::move(input);
+    t.output_schema = output_schema({{"results", json::object{{"type", "array"}}},
+                                     {"replayed", json::object{{"type", "boolean"}}},
+                                     {"ignoredFields", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
+                                     {"retryable", json::object{{"type", "boolean"}}}});
     t.annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", true}, {"openWorldHint", true}};
     t.streams = true;   // reports progress per CRM and may take a while
     t.handler = std::move(handler);
     return t;
 }
 
-constexpr const char* kTourSchema = R"json({"type":"object","additionalProperties":false,"required":["tourData"],"properties":{
- "crmType":{"type":"string","minLength":1,"maxLength":64,"default":"all","description":"a connector key (highlevel, lofty, follow-up-boss, ...) or \"all\" connected CRMs"},
- "wait":{"type":"boolean","default":true,"description":"wait (bounded) for the first attempt in each CRM; false returns the queued job ids at once"},
- "idempotencyKey":{"type":"string","minLength":1,"maxLength":200,"description":"repeat a call with the same key to get the first call's jobs instead of new ones"},
- "tourData":{"type":"object","required":["tourId","agentId","properties"],"properties":{
-   "tourId":{"type":"string","minLength":1,"maxLength":128},
-   "agentId":{"type":"string","minLength":1,"maxLength":128},
-   "agentEmail":{"type":"string","maxLength":254},
-   "buyerId":{"type":"string","minLength":1,"maxLength":128},
-   "buyer":{"type":"object","properties":{"name":{"type":"string"},"email":{"type":"string"},"phone":{"type":"string"}}},
-   "timeZone":{"type":"string","description":"IANA time zone of the tour, e.g. America/Chicago"},
-   "properties":{"type":"array","minItems":1,"maxItems":100,"items":{"type":"object","required":["propertyId","address","visitTime"],"properties":{
-     "propertyId":{"type":"string","minLength":1,"maxLength":128},
-     "address":{"type":"string","minLength":1,"maxLength":512},
-     "visitTime":{"type":"string","description":"ISO 8601 with a UTC offset, e.g. 2026-12-01T10:00:00-06:00"},
-     "durationMinutes":{"type":"integer","minimum":1,"maximum":1440},
-     "notes":{"type":"string","maxLength":4000}}}}}}}})json";
-
-constexpr const char* kFeedbackSchema = R"json({"type":"object","additionalProperties":false,"required":["feedbackData"],"properties":{
- "crmType":{"type":"string","minLength":1,"maxLength":64,"default":"all"},
- "wait":{"type":"boolean","default":true},
- "idempotencyKey":{"type":"string","minLength":1,"maxLength":200},
- "feedbackData":{"type":"object","required":["propertyId","tourId","feedback"],"properties":{
-   "propertyId":{"type":"string","minLength":1,"maxLength":128},
-   "tourId":{"type":"string","minLength":1,"maxLength":128},
-   "buyerId":{"type":"string","minLength":1,"maxLength":128},
-   "feedback":{"type":"string","minLength":1,"maxLength":20000},
-   "rating":{"type":"number","minimum":0,"maximum":5},
-   "interestLevel":{"type":"string","maxLength":64},
-   "address":{"type":"string","maxLength":512},
-   "timestamp":{"type":"string","description":"ISO 8601 with a UTC offset"}}}}})json";
+// The input schema of a sync tool whose payload argument is `data`: every bound comes from the limits
+// table, which the parser enforces too.
+json::object input_schema(std::string_view data) {
+    json::object crm = rollout::limits::schema("crmType");
+    crm["default"] = "all";
+    const json::object wait{{"type", "boolean"}, {"default", true},
+                            {"description", "wait (bounded) for the first attempt in each CRM; false returns the queued job ids at once"}};
+    json::object properties{{"crmType", std::move(crm)}, {"wait", wait},
+                            {"idempotencyKey", rollout::limits::schema("idempotencyKey")}};
+    properties[data] = rollout::limits::schema(data);
+    return {{"type", "object"}, {"additionalProperties", false}, {"required", json::array{json::string(data)}},
+            {"properties", std::move(properties)}};
+}
 
 }  // namespace
 
@@ -303,11 +317,11 @@ void register_sync_tools(ToolRegistry& registry, SyncToolsDeps deps) {
                         "and each property visit an appointment (or task). Each CRM gets a durable job that is "
                         "retried until delivered; the call waits briefly for the first attempts (wait: false "
                         "returns at once). One outcome per CRM; repeating a sync updates the same records.",
-                        kTourSchema, bind(sync_tour_data)));
+                        input_schema("tourData"), bind(sync_tour_data)));
     registry.add(define("sync_feedback_data", "Sync buyer feedback to CRMs",
                         "Push a buyer's feedback on a property into one CRM or all connected CRMs as a note on the "
                         "buyer's contact, naming the property and the tour. Durable and retried like sync_tour_data.",
-                        kFeedbackSchema, bind(sync_feedback_data)));
+                        input_schema("feedbackData"), bind(sync_feedback_data)));
 }
 
 }  // namespace rollout_mcp

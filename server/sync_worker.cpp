@@ -25,6 +25,10 @@ using storage::AttemptOutcome;
 
 namespace {
 
+constexpr std::size_t kPurgeBatchRows = 500;                        // rows per purge transaction
+constexpr std::chrono::milliseconds kPurgeSlice{250};               // purge time per scheduling pass
+constexpr std::chrono::hours kKeepTombstones{90 * 24};              // purged job ids answer "expired"
+
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -77,6 +81,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     JitterSource jitter;
     bool woken = false;              // strand only: a wake arrived while scanning
     std::int64_t last_purge_ms = 0;  // strand only
+    bool purge_unfinished = false;   // strand only: the last purge pass stopped at its time slice
     std::atomic<bool> stopping{false};
 
     mutable std::mutex mu;  // everything below
@@ -229,14 +234,50 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         if (ids.size() == capacity || due->size() >= limit) woken = true;   // more may be due right now
     }
 
+    // Retention, hourly: old finished jobs (each leaves a tombstone), unreferenced payloads, old idempotency
+    // keys and tombstones, in transactions of at most kPurgeBatchRows rows. Every batch is its own storage
+    // call, so other teams' storage work runs between batches; after kPurgeSlice the scan loop gets its
+    // turn and the purge resumes on the next pass.
     asio::awaitable<void> purge_now() {
+        using std::chrono::duration_cast;
+        using std::chrono::milliseconds;
         const auto now = now_ms();
-        if (now - last_purge_ms < 3'600'000) co_return;
-        last_purge_ms = now;
-        const auto before = now - std::chrono::duration_cast<std::chrono::milliseconds>(settings.keep_succeeded).count();
-        auto purge = [before](storage::Storage& s) { return s.purge_finished_sync_jobs(before); };
-        auto purged = co_await storage.run(std::move(purge));
-        if (purged && *purged > 0) log::info("purged finished sync jobs", {{"count", static_cast<std::int64_t>(*purged)}});
+        if (!purge_unfinished && now - last_purge_ms < 3'600'000) co_return;
+        if (!purge_unfinished) last_purge_ms = now;
+        storage::PurgePolicy policy;
+        policy.succeeded_before_ms = now - duration_cast<milliseconds>(settings.keep_succeeded).count();
+        policy.failed_before_ms = now - duration_cast<milliseconds>(settings.keep_failed).count();
+        policy.requests_before_ms = now - duration_cast<milliseconds>(settings.keep_idempotency).count();
+        policy.tombstones_before_ms = now - duration_cast<milliseconds>(kKeepTombstones).count();
+        const auto slice_end = std::chrono::steady_clock::now() + kPurgeSlice;
+        storage::PurgeProgress total;
+        purge_unfinished = true;
+        while (!stopping) {
+            auto batch = [policy, now](storage::Storage& s) { return s.purge_sync_batch(policy, now, kPurgeBatchRows); };
+            auto step = co_await storage.run(std::move(batch));
+            if (!step) {
+                log::warning("cannot purge the sync outbox", {{"error", step.error().message}});
+                purge_unfinished = false;   // try again at the next hourly pass
+                break;
+            }
+            total.jobs += step->jobs;
+            total.payloads += step->payloads;
+            total.requests += step->requests;
+            total.tombstones += step->tombstones;
+            if (step->done) {
+                purge_unfinished = false;
+                break;
+            }
+            if (std::chrono::steady_clock::now() >= slice_end) {
+                woken = true;   // come back soon rather than after a poll interval
+                break;
+            }
+        }
+        if (total.rows() > 0)
+            log::info("purged the sync outbox", {{"jobs", static_cast<std::int64_t>(total.jobs)},
+                                                 {"payloads", static_cast<std::int64_t>(total.payloads)},
+                                                 {"idempotency_keys", static_cast<std::int64_t>(total.requests)},
+                                                 {"tombstones", static_cast<std::int64_t>(total.tombstones)}});
     }
 
     asio::awaitable<void> schedule_loop() {

@@ -167,6 +167,81 @@ CREATE TABLE sync_requests (
 -- id across entity kinds, which the primary key's column order cannot serve.
 CREATE INDEX sync_ledger_local ON sync_ledger(tenant_id, crm_type, local_id);
 )sql"},
+    {3, "shared sync payloads, per-tenant job counts, tombstones of purged jobs", R"sql(
+-- One sealed payload per accepted call, shared by that call's per-CRM jobs (a call targeting many
+-- CRMs used to write its payload once per job). Sealed with the row identity (tenant, 'sync_payload', id).
+CREATE TABLE sync_payloads (
+  id         TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),  -- 'pay_' + 24 hex
+  tenant_id  TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  key_id     INTEGER NOT NULL REFERENCES data_keys(key_id),
+  nonce      BLOB    NOT NULL CHECK (length(nonce) = 24),
+  ciphertext BLOB    NOT NULL CHECK (length(ciphertext) >= 16),
+  created_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sync_payloads_key ON sync_payloads(key_id);
+CREATE INDEX sync_payloads_tenant ON sync_payloads(tenant_id);
+
+-- sync_jobs rebuilt (SQLite cannot relax NOT NULL in place): a job either references a shared payload
+-- (payload_id) or, written before this version, carries its own sealed payload (key_id, nonce, ciphertext).
+CREATE TABLE sync_jobs_v3 (
+  id               TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+  tenant_id        TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  batch_id         TEXT    NOT NULL,
+  kind             TEXT    NOT NULL CHECK (kind IN ('tour', 'feedback')),
+  crm_type         TEXT    NOT NULL CHECK (length(crm_type) BETWEEN 1 AND 64),
+  subject          TEXT    NOT NULL CHECK (length(subject) >= 1),
+  tour_id          TEXT    NOT NULL,
+  lock_key         TEXT    NOT NULL CHECK (length(lock_key) >= 1),
+  payload_id       TEXT    REFERENCES sync_payloads(id),
+  key_id           INTEGER REFERENCES data_keys(key_id),
+  nonce            BLOB    CHECK (nonce IS NULL OR length(nonce) = 24),
+  ciphertext       BLOB    CHECK (ciphertext IS NULL OR length(ciphertext) >= 16),
+  status           TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'dead')),
+  attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+  next_attempt_at  INTEGER NOT NULL,
+  lease_until      INTEGER,
+  recover          INTEGER NOT NULL DEFAULT 0 CHECK (recover IN (0, 1)),
+  last_error       TEXT    NOT NULL DEFAULT '',
+  last_http_status INTEGER NOT NULL DEFAULT 0,
+  result           TEXT    NOT NULL DEFAULT '',
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  finished_at      INTEGER,
+  alert_pending    INTEGER NOT NULL DEFAULT 0 CHECK (alert_pending IN (0, 1)),
+  alert_attempts   INTEGER NOT NULL DEFAULT 0,
+  alert_next_at    INTEGER NOT NULL DEFAULT 0,
+  CHECK ((payload_id IS NULL) = (key_id IS NOT NULL AND nonce IS NOT NULL AND ciphertext IS NOT NULL))
+) STRICT;
+INSERT INTO sync_jobs_v3 (id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key, payload_id,
+  key_id, nonce, ciphertext, status, attempts, next_attempt_at, lease_until, recover, last_error,
+  last_http_status, result, created_at, updated_at, finished_at, alert_pending, alert_attempts, alert_next_at)
+SELECT id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key, NULL,
+  key_id, nonce, ciphertext, status, attempts, next_attempt_at, lease_until, recover, last_error,
+  last_http_status, result, created_at, updated_at, finished_at, alert_pending, alert_attempts, alert_next_at
+FROM sync_jobs;
+DROP TABLE sync_jobs;
+ALTER TABLE sync_jobs_v3 RENAME TO sync_jobs;
+CREATE INDEX sync_jobs_due ON sync_jobs(status, next_attempt_at);
+CREATE INDEX sync_jobs_tenant ON sync_jobs(tenant_id, created_at);
+CREATE INDEX sync_jobs_tour ON sync_jobs(tenant_id, tour_id);
+CREATE INDEX sync_jobs_subject ON sync_jobs(tenant_id, subject);
+CREATE INDEX sync_jobs_batch ON sync_jobs(batch_id);
+CREATE INDEX sync_jobs_key ON sync_jobs(key_id);
+CREATE INDEX sync_jobs_payload ON sync_jobs(payload_id);
+-- The per-team queue cap counts a tenant's queued and running jobs on every enqueue; retention finds
+-- old finished jobs by status and time.
+CREATE INDEX sync_jobs_tenant_status ON sync_jobs(tenant_id, status);
+CREATE INDEX sync_jobs_finished ON sync_jobs(status, finished_at);
+CREATE INDEX sync_requests_created ON sync_requests(created_at);
+
+-- A purged job's id stays answerable (get_sync_status: expired) to its own tenant for a while.
+CREATE TABLE sync_job_tombstones (
+  id        TEXT    PRIMARY KEY,
+  tenant_id TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  purged_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sync_job_tombstones_purged ON sync_job_tombstones(purged_at);
+)sql"},
     {4, "automations made by create_automation, by team and name", R"sql(
 -- automation_id '' = reserved: Rollout was asked (or is being asked) and its answer is not recorded yet.
 CREATE TABLE automations (

@@ -24,15 +24,18 @@ struct NewSyncJob {
     std::string subject;       // tour id, or the feedback's local id "<tour>/<property>[/<buyer>]"
     std::string tour_id;
     std::string lock_key;      // jobs with the same (tenant, crm_type, lock_key) never run at the same time
-    std::string payload_json;  // what to write (client names, addresses, feedback): sealed at rest
+    std::string payload_json;  // what to write (client names, addresses, feedback): sealed at rest; empty:
+                               // the request's shared payload_json
 };
 
-// One accepted tool call: its jobs are written in one transaction.
+// One accepted tool call: its jobs are written in one transaction. Each distinct payload text is stored
+// once (one sync_payloads row) and shared by the jobs that carry it.
 struct SyncRequest {
     std::string tenant_id;
     std::optional<std::string> idempotency_key;  // unique per tenant
     std::vector<unsigned char> args_hash;        // 32 bytes; a reused key must come with the same hash
     std::vector<NewSyncJob> jobs;
+    std::string payload_json = {};               // for the jobs whose own payload_json is empty
 };
 
 struct EnqueueResult {
@@ -106,6 +109,27 @@ struct OutboxStats {
     std::int64_t due = 0;                    // queued with next_attempt_at <= now
     std::int64_t oldest_due_age_ms = 0;      // 0 when nothing is due
     std::int64_t alerts_pending = 0;
+};
+
+// How long finished rows are kept (Unix milliseconds: rows older than these are purged).
+struct PurgePolicy {
+    std::int64_t succeeded_before_ms = 0;    // succeeded jobs finished before this
+    std::int64_t failed_before_ms = 0;       // failed and dead jobs finished before this
+    std::int64_t requests_before_ms = 0;     // idempotency keys (sync_requests) created before this
+    std::int64_t tombstones_before_ms = 0;   // tombstones of purged jobs purged before this
+};
+
+struct PurgeProgress {
+    std::size_t jobs = 0, payloads = 0, requests = 0, tombstones = 0;
+    bool done = false;                       // nothing more to purge under this policy
+    std::size_t rows() const { return jobs + payloads + requests + tombstones; }
+};
+
+// What is left of a purged job: get_sync_status answers it as expired.
+struct SyncJobTombstone {
+    std::string id;
+    std::string tenant_id;
+    std::int64_t purged_at_ms = 0;
 };
 
 // A dead job whose alert has not been delivered yet.

@@ -1,12 +1,14 @@
-// SqliteStorage: the sync outbox's worker path (design.md section 8): enqueueing sealed jobs with
-// idempotency keys, fair due lists, compare-and-set claims, attempt outcomes and the CRM-id ledger.
+// SqliteStorage: the sync outbox's worker path (design.md section 8): enqueueing jobs with idempotency
+// keys (each distinct payload sealed once, shared by its jobs; a per-tenant queue cap), fair due lists,
+// compare-and-set claims and attempt outcomes (which upsert the CRM-id ledger; reads: sqlite_ledger.cpp).
 #include "storage/sqlite_storage.hpp"
 
 #include <sodium.h>
 
 #include <algorithm>
 #include <limits>
-#include <set>
+#include <map>
+
 
 namespace rollout_mcp::storage {
 
@@ -15,6 +17,7 @@ using crypto::RowIdentity;
 using detail::error;
 using detail::guarded;
 using detail::kSyncJobKind;
+using detail::kSyncPayloadKind;
 
 std::string_view to_string(JobStatus status) {
     switch (status) {
@@ -74,7 +77,6 @@ namespace {
 
 constexpr std::size_t kMaxJobsPerRequest = 64;
 constexpr std::size_t kMaxIdempotencyKey = 200;
-constexpr std::size_t kLedgerChunk = 200;  // well under SQLite's bound-parameter limit
 
 std::int64_t clamp_count(std::size_t n) {
     return static_cast<std::int64_t>(
@@ -132,15 +134,24 @@ Result<SyncJobInfo> SqliteStorage::load_sync_job(std::string_view job_id) {
 
 Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, std::int64_t now_ms) {
     if (auto v = validate_request(request); !v) return unexpected(v.error());
+    // Each job's payload text: its own, or the request's shared one.
+    const auto payload_of = [&](const NewSyncJob& j) -> const std::string& {
+        return j.payload_json.empty() ? request.payload_json : j.payload_json;
+    };
     return guarded<EnqueueResult>("enqueue sync", [&]() -> Result<EnqueueResult> {
         Transaction tx(*db_);
         if (auto t = require_tenant(request.tenant_id); !t) return unexpected(t.error());
+        // Distinct payloads, each checked and (below) stored once.
+        std::map<std::string_view, std::string> payload_ids;
         for (std::size_t i = 0; i < request.jobs.size(); ++i) {
+            const std::string& text = payload_of(request.jobs[i]);
+            if (payload_ids.count(text)) continue;
             auto valid = db_->cached("SELECT json_valid(?1)");
-            valid->bind(1, request.jobs[i].payload_json);
+            valid->bind(1, text);
             if (!valid->step() || valid->int64(0) != 1)
                 return unexpected(error(ErrorCode::invalid_argument,
                                         "jobs[" + std::to_string(i) + "].payload_json must be valid JSON"));
+            payload_ids.emplace(text, std::string());
         }
         EnqueueResult out;
         if (request.idempotency_key) {
@@ -159,21 +170,44 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
                 return out;  // nothing written: the rollback is a no-op
             }
         }
+        {
+            // A replay above is always answered; new work waits until the team's queue drains.
+            auto pending = db_->cached(
+                "SELECT count(*) FROM sync_jobs WHERE tenant_id = ?1 AND status IN ('queued', 'running')");
+            pending->bind(1, request.tenant_id);
+            const std::int64_t queued = pending->step() ? pending->int64(0) : 0;
+            const auto cap = limits_.max_queued_jobs_per_tenant;
+            if (static_cast<std::size_t>(queued) + request.jobs.size() > cap)
+                return unexpected(error(ErrorCode::limit_exceeded,
+                                        "this team has " + std::to_string(queued) +
+                                            " sync jobs queued or running and may have at most " +
+                                            std::to_string(cap) +
+                                            " ([sync] max_queued_per_team); retry later, once some have finished"));
+        }
         if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        auto put_payload = db_->cached(
+            "INSERT INTO sync_payloads(id, tenant_id, key_id, nonce, ciphertext, created_at)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        for (auto& [text, id] : payload_ids) {
+            id = detail::random_id("pay_");
+            const auto sealed = seal_row({request.tenant_id, kSyncPayloadKind, id},
+                                         std::span<const unsigned char>(
+                                             reinterpret_cast<const unsigned char*>(text.data()), text.size()));
+            put_payload->bind(1, id).bind(2, request.tenant_id).bind(3, std::int64_t{sealed.key_id});
+            put_payload->bind(4, sealed.nonce).bind(5, sealed.ciphertext).bind(6, now_ms);
+            put_payload->run();
+            put_payload->reset();
+        }
         const std::string batch_id = detail::random_id("bat_");
         auto ins = db_->cached(
             "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key,"
-            " key_id, nonce, ciphertext, status, next_attempt_at, created_at, updated_at)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'queued', ?12, ?12, ?12)");
+            " payload_id, status, next_attempt_at, created_at, updated_at)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10, ?10)");
         for (const NewSyncJob& j : request.jobs) {
             std::string id = detail::random_id("job_");
-            const auto payload = std::span<const unsigned char>(
-                reinterpret_cast<const unsigned char*>(j.payload_json.data()), j.payload_json.size());
-            const auto sealed = seal_row({request.tenant_id, kSyncJobKind, id}, payload);
             ins->bind(1, id).bind(2, request.tenant_id).bind(3, batch_id);
             ins->bind(4, j.kind).bind(5, j.crm_type).bind(6, j.subject).bind(7, j.tour_id).bind(8, j.lock_key);
-            ins->bind(9, std::int64_t{sealed.key_id}).bind(10, sealed.nonce).bind(11, sealed.ciphertext);
-            ins->bind(12, now_ms);
+            ins->bind(9, payload_ids.at(payload_of(j))).bind(10, now_ms);
             ins->run();
             ins->reset();
             out.job_ids.push_back(std::move(id));
@@ -214,8 +248,12 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
                                                                std::int64_t now_ms, std::int64_t lease_until_ms) {
     using Out = std::vector<ClaimedJob>;
     return guarded<Out>("claim sync jobs", [&]() -> Result<Out> {
-        static const std::string read_sql = std::string("SELECT ") + detail::kSyncJobColumns +
-                                            ", key_id, nonce, ciphertext FROM sync_jobs WHERE id = ?1";
+        // A job opens its shared payload (payload_id) or, written before shared payloads, its own.
+        static const std::string read_sql =
+            std::string("SELECT ") + detail::kSyncJobColumns +
+            ", pid, coalesce(pkey, key_id), coalesce(pnonce, nonce), coalesce(pct, ciphertext) FROM sync_jobs"
+            " LEFT JOIN (SELECT id AS pid, key_id AS pkey, nonce AS pnonce, ciphertext AS pct FROM sync_payloads)"
+            " ON pid = payload_id WHERE id = ?1";
         Transaction tx(*db_);
         Out out;
         for (const std::string& id : job_ids) {
@@ -237,8 +275,11 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
                 if (!st->step()) continue;
                 SyncJobInfo info = detail::sync_job_from(*st);
                 const int k = detail::kSyncJobColumnCount;
-                auto payload = open_row({info.tenant_id, kSyncJobKind, info.id}, static_cast<KeyId>(st->int64(k)),
-                                        st->blob(k + 1), st->blob(k + 2));
+                const bool shared = !st->is_null(k);
+                const std::string payload_id = shared ? st->text(k) : std::string();
+                const RowIdentity row = shared ? RowIdentity{info.tenant_id, kSyncPayloadKind, payload_id}
+                                               : RowIdentity{info.tenant_id, kSyncJobKind, info.id};
+                auto payload = open_row(row, static_cast<KeyId>(st->int64(k + 1)), st->blob(k + 2), st->blob(k + 3));
                 if (payload)
                     claimed = ClaimedJob{std::move(info), std::move(*payload)};
                 else
@@ -325,29 +366,6 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
         if (!info) return unexpected(info.error());
         tx.commit();
         return info;
-    });
-}
-
-Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger(std::string_view tenant_id, std::string_view crm_type,
-                                                            const std::vector<std::string>& local_ids) {
-    using Out = std::vector<LedgerEntry>;
-    return guarded<Out>("sync ledger", [&]() -> Result<Out> {
-        const std::set<std::string_view> unique(local_ids.begin(), local_ids.end());
-        const std::vector<std::string_view> ids(unique.begin(), unique.end());
-        Out out;
-        for (std::size_t from = 0; from < ids.size(); from += kLedgerChunk) {
-            const std::size_t n = std::min(kLedgerChunk, ids.size() - from);
-            std::string sql =
-                "SELECT entity_kind, local_id, external_id, payload_hash FROM sync_ledger"
-                " WHERE tenant_id = ?1 AND crm_type = ?2 AND local_id IN (";
-            for (std::size_t i = 0; i < n; ++i) sql += (i ? ", ?" : "?") + std::to_string(i + 3);
-            sql += ") ORDER BY local_id, entity_kind";
-            Statement st = db_->prepare(sql);
-            st.bind(1, tenant_id).bind(2, crm_type);
-            for (std::size_t i = 0; i < n; ++i) st.bind(static_cast<int>(i + 3), ids[from + i]);
-            while (st.step()) out.push_back({st.text(0), st.text(1), st.text(2), st.blob(3)});
-        }
-        return out;
     });
 }
 

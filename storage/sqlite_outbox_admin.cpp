@@ -1,5 +1,5 @@
 // SqliteStorage: the sync outbox's operator side: finding and retrying jobs, statistics, dead-job
-// alerts and purging finished jobs.
+// alerts and purging finished jobs (retention itself: sqlite_outbox_retention.cpp).
 #include "storage/sqlite_storage.hpp"
 
 #include <algorithm>
@@ -154,22 +154,19 @@ Result<void> SqliteStorage::finish_alert(std::string_view job_id, bool delivered
 }
 
 Result<std::size_t> SqliteStorage::purge_finished_sync_jobs(std::int64_t before_ms) {
-    return guarded<std::size_t>("purge finished sync jobs", [&]() -> Result<std::size_t> {
-        Transaction tx(*db_);
-        Statement jobs = db_->prepare("DELETE FROM sync_jobs WHERE status = 'succeeded' AND finished_at < ?1");
-        jobs.bind(1, before_ms);
-        jobs.run();
-        const auto n = static_cast<std::size_t>(db_->changes());
-        // An idempotency key outlives its jobs only until they are all gone and it is as old as the
-        // cut-off; a later reuse then enqueues afresh, which the ledger keeps harmless.
-        Statement requests = db_->prepare(
-            "DELETE FROM sync_requests WHERE created_at < ?1"
-            " AND NOT EXISTS (SELECT 1 FROM sync_jobs j WHERE j.batch_id = sync_requests.batch_id)");
-        requests.bind(1, before_ms);
-        requests.run();
-        tx.commit();
-        return n;
-    });
+    // Succeeded jobs and idempotency keys older than the cut-off, through the batched retention path
+    // (sqlite_outbox_retention.cpp) so tombstones and shared payloads are handled the same way.
+    PurgePolicy policy;
+    policy.succeeded_before_ms = before_ms;
+    policy.requests_before_ms = before_ms;
+    const std::int64_t now_ms = detail::now_seconds() * 1000;
+    std::size_t jobs = 0;
+    for (;;) {
+        auto step = purge_sync_batch(policy, now_ms, 500);
+        if (!step) return unexpected(step.error());
+        jobs += step->jobs;
+        if (step->done) return jobs;
+    }
 }
 
 }  // namespace rollout_mcp::storage

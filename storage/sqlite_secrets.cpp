@@ -1,5 +1,6 @@
-// SqliteStorage: the sealed repositories (Rollout configs, CRM connections) and re-sealing rows
-// (those two and the outbox's job payloads) during data-key rotation.
+// SqliteStorage: the sealed repositories (Rollout configs, CRM connections: capped per tenant, their
+// ledger rows deleted with them) and re-sealing rows (those two and the outbox's payloads, shared and
+// per-job) during data-key rotation.
 #include "storage/sqlite_storage.hpp"
 
 namespace rollout_mcp::storage {
@@ -13,6 +14,7 @@ using detail::kCrmKind;
 using detail::kRolloutKind;
 using detail::kRolloutProvider;
 using detail::kSyncJobKind;
+using detail::kSyncPayloadKind;
 using detail::now_seconds;
 
 namespace detail {
@@ -107,6 +109,19 @@ Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::
         Transaction tx(*db_);
         if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
         if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        {
+            // Only a new CRM counts against the cap: updating an existing connection always works.
+            auto st = db_->cached(
+                "SELECT count(*), coalesce(sum(crm_type = ?2), 0) FROM crm_connections WHERE tenant_id = ?1");
+            st->bind(1, tenant_id).bind(2, crm_type);
+            const auto cap = limits_.max_crm_connections_per_tenant;
+            if (st->step() && st->int64(1) == 0 && static_cast<std::size_t>(st->int64(0)) >= cap)
+                return unexpected(error(ErrorCode::limit_exceeded,
+                                        "this team already has " + std::to_string(st->int64(0)) +
+                                            " CRM connections, the most allowed ([rollout] "
+                                            "max_crm_connections_per_team = " + std::to_string(cap) +
+                                            "); remove one first"));
+        }
         const auto sealed = seal_row({tenant_id, kCrmKind, crm_type}, credential_key);
         const std::int64_t now = now_seconds();
         Statement st = db_->prepare(
@@ -156,12 +171,18 @@ Result<std::vector<CrmConnectionInfo>> SqliteStorage::list_crm_connections(std::
 
 Result<void> SqliteStorage::delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) {
     return guarded<void>("delete crm connection", [&]() -> Result<void> {
+        Transaction tx(*db_);
         Statement st = db_->prepare("DELETE FROM crm_connections WHERE tenant_id = ?1 AND crm_type = ?2");
         st.bind(1, tenant_id).bind(2, crm_type);
         st.run();
         if (db_->changes() == 0)
             return unexpected(error(ErrorCode::not_found,
                                     "no '" + std::string(crm_type) + "' connection for this tenant"));
+        // The CRM ids recorded for this connection go with it: a later connection may be another account.
+        Statement ledger = db_->prepare("DELETE FROM sync_ledger WHERE tenant_id = ?1 AND crm_type = ?2");
+        ledger.bind(1, tenant_id).bind(2, crm_type);
+        ledger.run();
+        tx.commit();
         return {};
     });
 }
@@ -191,6 +212,12 @@ Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
              "UPDATE crm_connections SET key_id = ?1, nonce = ?2, ciphertext = ?3"
              " WHERE tenant_id = ?4 AND crm_type = ?5 AND key_id = ?6 AND nonce = ?7"},
             // A job's provider is its id. Finished jobs are resealed too: their rows pin the old key.
+            // Shared payloads: the provider is the payload id.
+            {kSyncPayloadKind,
+             "SELECT tenant_id, id, key_id, nonce, ciphertext FROM sync_payloads WHERE key_id <> ?1 LIMIT ?2",
+             "UPDATE sync_payloads SET key_id = ?1, nonce = ?2, ciphertext = ?3"
+             " WHERE tenant_id = ?4 AND id = ?5 AND key_id = ?6 AND nonce = ?7"},
+            // Per-job payloads written before shared ones (key_id is NULL for newer jobs).
             {kSyncJobKind,
              "SELECT tenant_id, id, key_id, nonce, ciphertext FROM sync_jobs WHERE key_id <> ?1 LIMIT ?2",
              "UPDATE sync_jobs SET key_id = ?1, nonce = ?2, ciphertext = ?3"
@@ -227,7 +254,8 @@ Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
         Statement remaining = db_->prepare(
             "SELECT (SELECT count(*) FROM rollout_configs WHERE key_id <> ?1)"
             " + (SELECT count(*) FROM crm_connections WHERE key_id <> ?1)"
-            " + (SELECT count(*) FROM sync_jobs WHERE key_id <> ?1)");
+            " + (SELECT count(*) FROM sync_jobs WHERE key_id <> ?1)"
+            " + (SELECT count(*) FROM sync_payloads WHERE key_id <> ?1)");
         remaining.bind(1, std::int64_t{active});
         if (remaining.step()) progress.remaining = remaining.int64(0);
         tx.commit();

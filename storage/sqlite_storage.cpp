@@ -202,15 +202,16 @@ Result<KeyStatus> SqliteStorage::key_status() {
             "SELECT d.key_id, d.state, d.created_at, d.retired_at,"
             " (SELECT count(*) FROM rollout_configs r WHERE r.key_id = d.key_id),"
             " (SELECT count(*) FROM crm_connections c WHERE c.key_id = d.key_id),"
-            " (SELECT count(*) FROM sync_jobs j WHERE j.key_id = d.key_id)"
+            " (SELECT count(*) FROM sync_jobs j WHERE j.key_id = d.key_id),"
+            " (SELECT count(*) FROM sync_payloads p WHERE p.key_id = d.key_id)"
             " FROM data_keys d ORDER BY d.key_id");
         while (st.step()) {
             DataKeyStatus k{static_cast<KeyId>(st.int64(0)), st.text(1), st.int64(2),
-                            st.optional_int64(3), st.int64(4), st.int64(5), st.int64(6)};
+                            st.optional_int64(3), st.int64(4), st.int64(5), st.int64(6), st.int64(7)};
             if (k.state == "active")
                 out.active_key_id = k.key_id;
             else
-                out.rows_to_reseal += k.rollout_configs + k.crm_connections + k.sync_jobs;
+                out.rows_to_reseal += k.rollout_configs + k.crm_connections + k.sync_jobs + k.sync_payloads;
             out.keys.push_back(std::move(k));
         }
         return out;
@@ -248,7 +249,9 @@ Result<std::size_t> SqliteStorage::destroy_unused_keys() {
                 "DELETE FROM data_keys WHERE state = 'retired'"
                 " AND key_id NOT IN (SELECT key_id FROM rollout_configs)"
                 " AND key_id NOT IN (SELECT key_id FROM crm_connections)"
-                " AND key_id NOT IN (SELECT key_id FROM sync_jobs)");
+                // IS NOT NULL: newer jobs have no key of their own, and NOT IN over a NULL is never true.
+                " AND key_id NOT IN (SELECT key_id FROM sync_jobs WHERE key_id IS NOT NULL)"
+                " AND key_id NOT IN (SELECT key_id FROM sync_payloads)");
             n = static_cast<std::size_t>(db_->changes());
             tx.commit();
         }

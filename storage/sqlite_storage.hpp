@@ -25,6 +25,8 @@ public:
                                                crypto::MasterKey master);
     ~SqliteStorage() override;  // flushes last-use times, best effort
 
+    void set_limits(const StorageLimits& limits) override { limits_ = limits; }
+
     Result<Tenant> create_tenant(std::string_view name) override;
     Result<std::vector<Tenant>> list_tenants() override;
     Result<Tenant> find_tenant_by_name(std::string_view name) override;
@@ -80,6 +82,10 @@ public:
     Result<void> complete_automation(std::string_view tenant_id, std::string_view name,
                                      std::string_view automation_id, std::int64_t now_ms) override;
     Result<void> release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) override;
+    // Retention (sqlite_outbox_retention.cpp).
+    Result<PurgeProgress> purge_sync_batch(const PurgePolicy& policy, std::int64_t now_ms,
+                                           std::size_t max_rows) override;
+    Result<SyncJobTombstone> find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) override;
 
     // For tests and diagnostics: the database path.
     const std::filesystem::path& path() const noexcept { return db_->path(); }
@@ -107,6 +113,7 @@ private:
     crypto::Keyring keyring_;
     std::unique_ptr<crypto::ApiKeyHasher> api_hasher_;
     std::map<std::string, std::int64_t, std::less<>> last_used_;  // prefix -> Unix seconds
+    StorageLimits limits_;
 };
 
 namespace detail {
@@ -145,7 +152,8 @@ SyncJobInfo sync_job_from(const Statement& st);
 inline constexpr std::string_view kRolloutKind = "rollout_config";
 inline constexpr std::string_view kRolloutProvider = "rollout";
 inline constexpr std::string_view kCrmKind = "crm_connection";
-inline constexpr std::string_view kSyncJobKind = "sync_job";  // provider: the job id
+inline constexpr std::string_view kSyncJobKind = "sync_job";  // provider: the job id (legacy payloads)
+inline constexpr std::string_view kSyncPayloadKind = "sync_payload";  // provider: the payload id
 
 }  // namespace detail
 }  // namespace rollout_mcp::storage

@@ -32,6 +32,7 @@ enum class ErrorCode {
     unauthenticated,   // API key missing, malformed, unknown, wrong or revoked (deliberately one code)
     crypto,            // a sealed row does not open (wrong key, tampered, moved); message names the row
     busy,              // database locked longer than busy_timeout; retry later
+    limit_exceeded,    // a per-tenant cap (StorageLimits) is reached; the message names the setting
     database,          // any other SQLite failure
 };
 
@@ -93,6 +94,12 @@ struct CrmConnection {
     crypto::SecretBytes credential_key;  // the Rollout credential id, opened
 };
 
+// Per-tenant caps, so one team cannot fill the store for everyone. Set from the server's config.
+struct StorageLimits {
+    std::size_t max_queued_jobs_per_tenant = 10'000;   // [sync] max_queued_per_team: queued + running jobs
+    std::size_t max_crm_connections_per_tenant = 16;   // [rollout] max_crm_connections_per_team
+};
+
 struct DataKeyStatus {
     crypto::KeyId key_id = 0;
     std::string state;  // "active" or "retired"
@@ -101,6 +108,7 @@ struct DataKeyStatus {
     std::int64_t rollout_configs = 0;  // rows sealed under this key
     std::int64_t crm_connections = 0;
     std::int64_t sync_jobs = 0;  // outbox payloads (every status: finished rows still pin the key)
+    std::int64_t sync_payloads = 0;  // shared outbox payloads (one per accepted call)
 };
 
 struct KeyStatus {
@@ -118,6 +126,9 @@ struct ResealProgress {
 class Storage {
 public:
     virtual ~Storage() = default;
+
+    // Caps enforced from now on (enqueue_sync, put_crm_connection). Defaults until called.
+    virtual void set_limits(const StorageLimits& limits) = 0;
 
     // Tenants (administration; the tenants table itself is the only tenant-less listing).
     virtual Result<Tenant> create_tenant(std::string_view name) = 0;
@@ -144,7 +155,10 @@ public:
     virtual Result<void> delete_rollout_config(std::string_view tenant_id) = 0;
 
     // CRM connections: one per (tenant, crm type); the credential key is sealed. `crm_type` is the
-    // canonical name ([a-z0-9_-]{1,64}); aliases are resolved by the caller.
+    // canonical name ([a-z0-9_-]{1,64}); aliases are resolved by the caller. A new crm type beyond
+    // StorageLimits::max_crm_connections_per_tenant is refused (limit_exceeded). Deleting a connection
+    // deletes that team's ledger rows for the CRM in the same transaction (its CRM ids mean nothing
+    // once the connection is gone, and may point into another account after a reconnect).
     virtual Result<void> put_crm_connection(std::string_view tenant_id, std::string_view crm_type,
                                             std::string_view label,
                                             std::span<const unsigned char> credential_key) = 0;
@@ -167,8 +181,10 @@ public:
     virtual Result<void> rewrap_master(crypto::MasterKey new_master) = 0;
 
     // The sync outbox (storage/outbox.hpp). Times are Unix milliseconds, passed in so tests control them.
-    // Writes every job of one call in one transaction, payloads sealed. A reused idempotency key with the
-    // same args_hash returns the first call's jobs (replayed); with another hash: already_exists.
+    // Writes every job of one call in one transaction, each distinct payload sealed once and shared. A
+    // reused idempotency key with the same args_hash returns the first call's jobs (replayed); with
+    // another hash: already_exists. limit_exceeded when the tenant would have more queued + running jobs
+    // than StorageLimits::max_queued_jobs_per_tenant (retry later).
     virtual Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) = 0;
     // Claimable jobs (queued and due, or running with an expired lease), fair across tenants: every
     // tenant's oldest due job comes before any tenant's second one, and so on; at most `per_tenant`
@@ -202,6 +218,13 @@ public:
     virtual Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) = 0;
     // Deletes succeeded jobs finished before `before_ms` (ledger rows stay); returns how many.
     virtual Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) = 0;
+    // One bounded purge step in one transaction: at most `max_rows` rows among old jobs (each leaves a
+    // tombstone), payloads no job references, old idempotency keys and old tombstones. Call again
+    // until done; other storage work can run between calls.
+    virtual Result<PurgeProgress> purge_sync_batch(const PurgePolicy& policy, std::int64_t now_ms,
+                                                   std::size_t max_rows) = 0;
+    // The tombstone of a purged job of this tenant (another tenant's id: not_found, like an unknown id).
+    virtual Result<SyncJobTombstone> find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) = 0;
 
     // create_automation's record per (tenant, name) (storage/automations.hpp). Reserves `name` for this
     // spec unless a row exists (then returns it, whatever its spec); a pending row older than `stale_before_ms`

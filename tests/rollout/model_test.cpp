@@ -86,6 +86,39 @@ TEST(Model, Feedback) {
                   .error().message.rfind("feedbackData.timestamp: not an ISO 8601", 0), 0u);
 }
 
+// to_json is the normalized payload the outbox stores: parsing it gives back an equal value.
+TEST(Model, NormalizedJsonRoundTrips) {
+    auto t = parse_tour(J(R"({"tourId":"T-1","agentId":77,"agentEmail":"a@team.com","buyerId":"B-17",
+        "buyer":{"name":"Ann Lee","email":"ann@x.com","phone":"+1 512 555 0100","extra":1},"timeZone":"America/Chicago",
+        "properties":[{"propertyId":"P-1","address":"123 Main St","visitTime":"2026-03-01T14:00:00.250-0600",
+                       "durationMinutes":45,"notes":"gate code 1234"},
+                      {"propertyId":"P-2","address":"9 Oak Ave","visitTime":"2026-03-01T21:00:00Z"}],
+        "extra":"ignored"})"));
+    ASSERT_TRUE(t) << t.error().describe();
+    const boost::json::value tour_json = to_json(*t);
+    EXPECT_EQ(tour_json.at("agentId"), "77");   // ids are normalized to text
+    EXPECT_FALSE(tour_json.as_object().contains("extra"));
+    EXPECT_EQ(tour_json.at("properties").at(0).at("visitTime"), "2026-03-01T14:00:00.250-0600");   // as given
+    auto again = parse_tour(tour_json);
+    ASSERT_TRUE(again) << again.error().describe();
+    EXPECT_EQ(*again, *t);
+    auto minimal = parse_tour(J(R"({"tourId":"T","agentId":"A","properties":[
+        {"propertyId":"P","address":"x","visitTime":"2026-03-01T10:00Z"}]})"));
+    ASSERT_TRUE(minimal);
+    EXPECT_EQ(parse_tour(to_json(*minimal)).value(), *minimal);
+
+    for (const char* text : {R"({"propertyId":"P-1","tourId":"T-1","buyerId":"B-17","feedback":"Loved it","rating":4,
+                                "interestLevel":"high","timestamp":"2026-03-01T15:05:00-06:00","address":"1 Main St"})",
+                             R"({"propertyId":7,"tourId":"T","feedback":"ok","rating":4.25})",
+                             R"({"propertyId":"P","tourId":"T","feedback":"ok"})"}) {
+        auto f = parse_feedback(J(text));
+        ASSERT_TRUE(f) << text;
+        auto back = parse_feedback(to_json(*f));
+        ASSERT_TRUE(back) << text;
+        EXPECT_EQ(*back, *f) << text;
+    }
+}
+
 TEST(Model, CrmTypeAliases) {
     EXPECT_EQ(canonical_crm_type("gohighlevel"), "highlevel");
     EXPECT_EQ(canonical_crm_type("GoHighLevel"), "highlevel");

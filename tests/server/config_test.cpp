@@ -235,6 +235,27 @@ TEST(Config, SyncAndAlertSettings) {
     EXPECT_NE(error_of("[sync]\nmax_in_flight = 0").find("sync.max_in_flight"), std::string::npos);
 }
 
+// Per-team caps and retention: defaults, file, environment and bounds.
+TEST(Config, SyncCapsAndRetention) {
+    const Config d = load_config("", {});
+    EXPECT_EQ(d.sync.max_queued_per_team, 10'000u);
+    EXPECT_EQ(d.sync.keep_failed, std::chrono::seconds(30 * 86'400));
+    EXPECT_EQ(d.sync.keep_idempotency, std::chrono::seconds(7 * 86'400));
+    EXPECT_EQ(d.rollout.max_crm_connections_per_team, 16u);
+    auto c = load_config("", {"ROLLOUT_MCP_SYNC_MAX_QUEUED_PER_TEAM=50", "ROLLOUT_MCP_SYNC_KEEP_FAILED_S=3600",
+                              "ROLLOUT_MCP_SYNC_KEEP_IDEMPOTENCY_S=600",
+                              "ROLLOUT_MCP_ROLLOUT_MAX_CRM_CONNECTIONS_PER_TEAM=3"});
+    EXPECT_EQ(c.sync.max_queued_per_team, 50u);
+    EXPECT_EQ(c.sync.keep_failed, std::chrono::seconds(3600));
+    EXPECT_EQ(c.sync.keep_idempotency, std::chrono::seconds(600));
+    EXPECT_EQ(c.rollout.max_crm_connections_per_team, 3u);
+    EXPECT_NE(error_of("[sync]\nmax_queued_per_team = 0").find("max_queued_per_team"), std::string::npos);
+    EXPECT_NE(error_of("[sync]\nkeep_failed_s = 1").find("keep_failed_s"), std::string::npos);
+    EXPECT_NE(error_of("[sync]\nkeep_idempotency_s = 1").find("keep_idempotency_s"), std::string::npos);
+    EXPECT_NE(error_of("[rollout]\nmax_crm_connections_per_team = 0").find("max_crm_connections_per_team"),
+              std::string::npos);
+}
+
 // config.example.toml documents every key: it loads, and each key of the table appears in it.
 TEST(Config, ExampleFileLoadsAndDocumentsEverySection) {
     const std::string path = std::string(ROLLOUT_MCP_SOURCE_DIR) + "/config.example.toml";
@@ -243,7 +264,9 @@ TEST(Config, ExampleFileLoadsAndDocumentsEverySection) {
     const std::string text((std::istreambuf_iterator<char>(in)), {});
     for (const char* key : {"[sync]", "wait_ms", "max_attempts", "max_age_s", "backoff_base_ms", "backoff_max_ms",
                             "max_in_flight", "per_team_in_flight", "per_crm_in_flight", "lease_ms", "poll_ms",
-                            "keep_succeeded_s", "[alerts]", "webhook_url", "webhook_secret_file", "webhook_max_attempts"})
+                            "keep_succeeded_s", "keep_failed_s", "keep_idempotency_s", "max_queued_per_team",
+                            "max_crm_connections_per_team", "[alerts]", "webhook_url", "webhook_secret_file",
+                            "webhook_max_attempts"})
         EXPECT_NE(text.find(key), std::string::npos) << key;
 }
 

@@ -14,6 +14,10 @@ protected:
     // Fills two tenants with n rows each across both sealed tables; returns expected plaintexts.
     std::map<std::string, std::string> populate(SqliteStorage& s, int n) {
         std::map<std::string, std::string> expected;
+        // More CRMs per tenant than the default cap ([rollout] max_crm_connections_per_team, 16) allows.
+        StorageLimits roomy;
+        roomy.max_crm_connections_per_tenant = 1'000;
+        s.set_limits(roomy);
         for (const char* name : {"alpha", "beta"}) {
             const Tenant t = make_tenant(s, name);
             const std::string rs = std::string("rollout-") + name;

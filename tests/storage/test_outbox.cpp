@@ -66,7 +66,8 @@ TEST_F(Outbox, PayloadIsSealedAtRest) {
     const auto ids = enqueue(a, {job("tour-1", "hubspot", R"({"client":")" + name + R"("})")}, 1'000);
     {
         auto db = raw();
-        Statement st = db->prepare("SELECT ciphertext, key_id FROM sync_jobs WHERE id = ?1");
+        Statement st = db->prepare(
+            "SELECT p.ciphertext, p.key_id FROM sync_jobs j JOIN sync_payloads p ON p.id = j.payload_id WHERE j.id = ?1");
         st.bind(1, ids[0]);
         ASSERT_TRUE(st.step());
         EXPECT_FALSE(rollout_mcp::test::contains(st.blob(0), name));
@@ -85,9 +86,13 @@ TEST_F(Outbox, PayloadIsSealedAtRest) {
 }
 
 TEST_F(Outbox, CiphertextMovedToAnotherJobDoesNotOpen) {
-    const auto ids = enqueue(a, {job("tour-1"), job("tour-2")}, 1'000);
-    exec_raw("UPDATE sync_jobs SET (key_id, nonce, ciphertext) = (SELECT key_id, nonce, ciphertext FROM sync_jobs"
-             " WHERE id = '" + ids[0] + "') WHERE id = '" + ids[1] + "'");
+    // Distinct payloads, so each job has its own sync_payloads row (identical ones are shared).
+    const auto ids = enqueue(a, {job("tour-1", "hubspot", R"({"n":1})"), job("tour-2", "hubspot", R"({"n":2})")}, 1'000);
+    const auto payload_of = [](const std::string& id) {
+        return "(SELECT payload_id FROM sync_jobs WHERE id = '" + id + "')";
+    };
+    exec_raw("UPDATE sync_payloads SET (key_id, nonce, ciphertext) = (SELECT key_id, nonce, ciphertext FROM"
+             " sync_payloads WHERE id = " + payload_of(ids[0]) + ") WHERE id = " + payload_of(ids[1]));
     auto claimed = store->claim_sync_jobs(ids, 1'000, 2'000);
     ASSERT_TRUE(claimed);
     ASSERT_EQ(claimed->size(), 1u);
@@ -217,8 +222,11 @@ TEST_F(Outbox, ClaimIsCompareAndSetAndExpiredLeasesRecover) {
 }
 
 TEST_F(Outbox, CorruptPayloadFailsOnlyThatJob) {
-    const auto ids = enqueue(a, {job("tour-1"), job("tour-2"), job("tour-3")}, 1'000);
-    exec_raw("UPDATE sync_jobs SET ciphertext = zeroblob(length(ciphertext)) WHERE id = '" + ids[1] + "'");
+    // Distinct payloads, so only the second job's shared payload row is corrupted.
+    const auto ids = enqueue(a, {job("tour-1", "hubspot", R"({"n":1})"), job("tour-2", "hubspot", R"({"n":2})"),
+                                 job("tour-3", "hubspot", R"({"n":3})")}, 1'000);
+    exec_raw("UPDATE sync_payloads SET ciphertext = zeroblob(length(ciphertext))"
+             " WHERE id = (SELECT payload_id FROM sync_jobs WHERE id = '" + ids[1] + "')");
     auto claimed = store->claim_sync_jobs(ids, 1'000, 2'000);
     ASSERT_TRUE(claimed) << claimed.error().message;
     ASSERT_EQ(claimed->size(), 2u);

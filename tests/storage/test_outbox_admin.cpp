@@ -168,7 +168,9 @@ TEST_F(Outbox, RotationResealsJobPayloadsAndKeepsTheirKey) {
     auto status = store->key_status();
     ASSERT_TRUE(status) << status.error().message;
     ASSERT_EQ(status->keys.size(), 2u);
-    EXPECT_EQ(status->keys[0].sync_jobs, 3);
+    // Each call's payload is one shared sync_payloads row; the jobs themselves hold no sealed data.
+    EXPECT_EQ(status->keys[0].sync_payloads, 3);
+    EXPECT_EQ(status->keys[0].sync_jobs, 0);
     EXPECT_EQ(status->rows_to_reseal, 3);
     EXPECT_EQ(*store->destroy_unused_keys(), 0u);  // queued jobs still need key 1
     auto from_other_process = open_store();
@@ -181,8 +183,8 @@ TEST_F(Outbox, RotationResealsJobPayloadsAndKeepsTheirKey) {
     p = store->reseal_batch(10);
     ASSERT_TRUE(p);
     EXPECT_EQ(p->remaining, 0);
-    EXPECT_EQ(store->key_status()->keys[0].sync_jobs, 0);
-    EXPECT_EQ(store->key_status()->keys[1].sync_jobs, 3);
+    EXPECT_EQ(store->key_status()->keys[0].sync_payloads, 0);
+    EXPECT_EQ(store->key_status()->keys[1].sync_payloads, 3);
     EXPECT_EQ(*store->destroy_unused_keys(), 1u);
 
     auto claimed = from_other_process->claim_sync_jobs(ids, 2'000, 3'000);
