@@ -122,8 +122,16 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
                                  "): call configure_crm_connection again");
         co_return result;
     }
-    auto read_ledger = [t = info.tenant_id, c = info.crm_type, ids = parsed->local_ids](storage::Storage& s) {
-        return s.sync_ledger(t, c, ids);
+    // Feedback also reads its tour's visits: if the buyer's own contact wins over the tour's placeholder,
+    // the feedback job re-points them (rollout/adapters/buyer_contact.cpp).
+    auto read_ledger = [t = info.tenant_id, c = info.crm_type, ids = parsed->local_ids,
+                        visits_of = parsed->feedback ? parsed->feedback->tour_id : std::string()](storage::Storage& s) {
+        auto rows = s.sync_ledger(t, c, ids);
+        if (!rows || visits_of.empty()) return rows;
+        auto visits = s.sync_ledger_visits(t, c, visits_of);
+        if (!visits) return visits;
+        rows->insert(rows->end(), visits->begin(), visits->end());
+        return rows;
     };
     auto ledger = co_await team_.storage().run(std::move(read_ledger));
     if (!ledger) {
@@ -139,6 +147,8 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     const auto hash = payload_hash(info.crm_type, options.appointments_supported, job.payload.text());
 
     rollout::SyncTarget target{std::string(connection->credential_key.text()), {}, info.recover};
+    // Markers from before they named the team are trusted only where no other team shares this CRM account.
+    target.accept_legacy_markers = !connection->shared_with_other_team;
     bool unchanged = false;
     for (const auto& e : *ledger) {
         if (e.entity_kind == info.kind && e.local_id == info.subject) unchanged = e.payload_hash == hash;
@@ -147,7 +157,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     if (unchanged && !info.recover) {
         json::array records;
         for (const auto& e : *ledger)
-            if (!e.external_id.empty())
+            if (!e.external_id.empty() && e.entity_kind != "tour_buyer" && e.entity_kind != "superseded")
                 records.push_back(json::object{{"kind", e.entity_kind}, {"localId", e.local_id},
                                                {"externalId", e.external_id}, {"action", "unchanged"}});
         result.result_json = json::serialize(records);

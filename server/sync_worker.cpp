@@ -93,8 +93,12 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     Stats stats;
 
     static std::string crm_key(const std::string& tenant, const std::string& crm) { return tenant + '\n' + crm; }
+    // A job holds its buyer lock and its tour (the store enforces the same rule on every claim).
     static std::string lock_of(const std::string& tenant, const std::string& crm, const std::string& lock) {
-        return tenant + '\n' + crm + '\n' + lock;
+        return tenant + '\n' + crm + "\nb\n" + lock;
+    }
+    static std::string tour_lock_of(const std::string& tenant, const std::string& crm, const std::string& tour) {
+        return tour.empty() ? std::string() : tenant + '\n' + crm + "\nt\n" + tour;
     }
 
     void wake() {
@@ -116,12 +120,14 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             if (out.size() >= capacity) break;
             const auto ck = crm_key(j.tenant_id, j.crm_type);
             const auto lk = lock_of(j.tenant_id, j.crm_type, j.lock_key);
+            const auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id);
             if (running.count(j.id) || team[j.tenant_id] >= settings.per_team_in_flight ||
-                crm[ck] >= settings.per_crm_in_flight || taken.count(lk))
+                crm[ck] >= settings.per_crm_in_flight || taken.count(lk) || (!tk.empty() && taken.count(tk)))
                 continue;
             ++team[j.tenant_id];
             ++crm[ck];
             taken.insert(lk);
+            if (!tk.empty()) taken.insert(tk);
             out.push_back(j.id);
         }
         return out;
@@ -134,6 +140,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         stats.peak_team_in_flight = std::max(stats.peak_team_in_flight, n);
         ++per_crm[crm_key(j.tenant_id, j.crm_type)];
         locks.insert(lock_of(j.tenant_id, j.crm_type, j.lock_key));
+        if (auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id); !tk.empty()) locks.insert(tk);
         ++stats.in_flight;
         in_flight_metric().with({}).set(static_cast<double>(stats.in_flight));
     }
@@ -145,6 +152,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         const auto ck = crm_key(j.tenant_id, j.crm_type);
         if (--per_crm[ck] == 0) per_crm.erase(ck);
         locks.erase(lock_of(j.tenant_id, j.crm_type, j.lock_key));
+        if (auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id); !tk.empty()) locks.erase(tk);
         --stats.in_flight;
         ++stats.attempts;
         in_flight_metric().with({}).set(static_cast<double>(stats.in_flight));
@@ -174,8 +182,10 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         outcome.ledger = std::move(result.ledger);
         const auto next = outcome.next;
         // A named closure: GCC 12 destroys a closure temporary inside co_await twice.
-        auto record = [id = job.info.id, outcome = std::move(outcome), now](storage::Storage& s) {
-            return s.finish_sync_attempt(id, outcome, now);
+        // Under the claim's fencing token: if the claim was lost meanwhile (lease expired and the job was
+        // claimed again), the store refuses and nothing of this attempt is recorded.
+        auto record = [id = job.info.id, token = job.claim_token, outcome = std::move(outcome), now](storage::Storage& s) {
+            return s.finish_sync_attempt(id, token, outcome, now);
         };
         auto finished = co_await storage.run(std::move(record));
         release(job.info);

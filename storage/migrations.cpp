@@ -254,6 +254,16 @@ CREATE TABLE automations (
   PRIMARY KEY (tenant_id, name)
 ) STRICT;
 )sql"},
+    {5, "claim fencing tokens, live-claim look-ups, CRM credential fingerprints", R"sql(
+-- Every claim increments claim_token; an attempt finishes only under the token its claim got.
+ALTER TABLE sync_jobs ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0;
+-- Live claims of one team and CRM, looked up by every claim (a job's tour and lock key must be free).
+CREATE INDEX sync_jobs_live ON sync_jobs(tenant_id, crm_type, status);
+-- Keyed hash of the credential id (filled on write, and at start-up for rows from before): tells whether
+-- another team uses the same CRM account without opening anyone's sealed credential.
+ALTER TABLE crm_connections ADD COLUMN credential_fingerprint BLOB;
+CREATE INDEX crm_connections_fingerprint ON crm_connections(credential_fingerprint);
+)sql"},
 };
 
 }  // namespace

@@ -69,11 +69,13 @@ struct DueJob {
     std::string tenant_id;
     std::string crm_type;
     std::string lock_key;
+    std::string tour_id;   // jobs of one tour (or one lock key) never run at once in one CRM
 };
 
 struct ClaimedJob {
     SyncJobInfo info;                  // status running, attempts already incremented
     crypto::SecretBytes payload;       // the opened payload_json
+    std::int64_t claim_token = 0;      // fencing token: finish_sync_attempt needs it
 };
 
 struct LedgerEntry {

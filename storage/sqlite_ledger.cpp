@@ -39,4 +39,21 @@ Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger(std::string_view ten
     });
 }
 
+Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger_visits(std::string_view tenant_id,
+                                                                   std::string_view crm_type,
+                                                                   std::string_view tour_id) {
+    using Out = std::vector<LedgerEntry>;
+    return guarded<Out>("sync ledger visits", [&]() -> Result<Out> {
+        // Visit local ids are "<tour>/<property>": a prefix compare (no LIKE, so '%' and '_' in ids are plain).
+        auto st = db_->cached(
+            "SELECT entity_kind, local_id, external_id, payload_hash FROM sync_ledger"
+            " WHERE tenant_id = ?1 AND crm_type = ?2 AND entity_kind IN ('appointment', 'task')"
+            " AND substr(local_id, 1, length(?3) + 1) = ?3 || '/' ORDER BY local_id");
+        st->bind(1, tenant_id).bind(2, crm_type).bind(3, tour_id);
+        Out out;
+        while (st->step()) out.push_back({st->text(0), st->text(1), st->text(2), st->blob(3)});
+        return out;
+    });
+}
+
 }  // namespace rollout_mcp::storage

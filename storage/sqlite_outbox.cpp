@@ -232,14 +232,14 @@ Result<std::vector<DueJob>> SqliteStorage::due_sync_jobs(std::int64_t now_ms, st
         // Row number per tenant first: every tenant's oldest due job outranks anyone's second one, so
         // a tenant with a large backlog cannot starve the others.
         auto st = db_->cached(
-            "SELECT id, tenant_id, crm_type, lock_key FROM ("
-            " SELECT id, tenant_id, crm_type, lock_key, next_attempt_at, created_at,"
+            "SELECT id, tenant_id, crm_type, lock_key, tour_id FROM ("
+            " SELECT id, tenant_id, crm_type, lock_key, tour_id, next_attempt_at, created_at,"
             "  ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, created_at, id) AS rn"
             " FROM sync_jobs WHERE " ROLLOUT_CLAIMABLE
             ") WHERE rn <= ?3 ORDER BY rn, next_attempt_at, created_at, id LIMIT ?4");
         st->bind(2, now_ms).bind(3, clamp_count(per_tenant)).bind(4, clamp_count(limit));
         Out out;
-        while (st->step()) out.push_back({st->text(0), st->text(1), st->text(2), st->text(3)});
+        while (st->step()) out.push_back({st->text(0), st->text(1), st->text(2), st->text(3), st->text(4)});
         return out;
     });
 }
@@ -251,7 +251,8 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
         // A job opens its shared payload (payload_id) or, written before shared payloads, its own.
         static const std::string read_sql =
             std::string("SELECT ") + detail::kSyncJobColumns +
-            ", pid, coalesce(pkey, key_id), coalesce(pnonce, nonce), coalesce(pct, ciphertext) FROM sync_jobs"
+            ", pid, coalesce(pkey, key_id), coalesce(pnonce, nonce), coalesce(pct, ciphertext), claim_token"
+            " FROM sync_jobs"
             " LEFT JOIN (SELECT id AS pid, key_id AS pkey, nonce AS pnonce, ciphertext AS pct FROM sync_payloads)"
             " ON pid = payload_id WHERE id = ?1";
         Transaction tx(*db_);
@@ -259,10 +260,18 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
         for (const std::string& id : job_ids) {
             {
                 // SET expressions see the old row: a job still 'running' here had its lease expire.
+                // Each claim gets a new fencing token (finish_sync_attempt checks it). A job holds every
+                // identity it touches: no other live claim of the same team and CRM may share its tour or
+                // its buyer, so a tour's job and the feedback jobs of that tour or buyer never overlap,
+                // whatever the in-memory scheduler believes (a second worker or instance included).
                 auto upd = db_->cached(
                     "UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
-                    " recover = (recover OR status = 'running'), updated_at = ?2"
-                    " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE);
+                    " recover = (recover OR status = 'running'), updated_at = ?2, claim_token = claim_token + 1"
+                    " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE
+                    " AND NOT EXISTS (SELECT 1 FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id"
+                    "  AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2"
+                    "  AND o.id <> sync_jobs.id"
+                    "  AND ((sync_jobs.tour_id <> '' AND o.tour_id = sync_jobs.tour_id) OR o.lock_key = sync_jobs.lock_key))");
                 upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
                 upd->run();
                 if (db_->changes() == 0) continue;
@@ -281,7 +290,7 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
                                                : RowIdentity{info.tenant_id, kSyncJobKind, info.id};
                 auto payload = open_row(row, static_cast<KeyId>(st->int64(k + 1)), st->blob(k + 2), st->blob(k + 3));
                 if (payload)
-                    claimed = ClaimedJob{std::move(info), std::move(*payload)};
+                    claimed = ClaimedJob{std::move(info), std::move(*payload), st->int64(k + 4)};
                 else
                     open_error = payload.error().message;
             }
@@ -301,8 +310,8 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
     });
 }
 
-Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, const AttemptOutcome& outcome,
-                                                       std::int64_t now_ms) {
+Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
+                                                       const AttemptOutcome& outcome, std::int64_t now_ms) {
     for (const LedgerEntry& e : outcome.ledger)
         if (e.entity_kind.empty() || e.local_id.empty())
             return unexpected(error(ErrorCode::invalid_argument,
@@ -317,11 +326,13 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
         std::string tenant_id, crm_type;
         {
             auto st = db_->cached(
-                "SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1 AND status = 'running'");
-            st->bind(1, job_id);
+                "SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1 AND status = 'running' AND claim_token = ?2");
+            st->bind(1, job_id).bind(2, claim_token);
+            // Not running, or running under a newer claim: this attempt lost its claim (fencing) and must
+            // neither mark the job nor write the ledger.
             if (!st->step())
-                return unexpected(
-                    error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running"));
+                return unexpected(error(ErrorCode::not_found, "sync job '" + std::string(job_id) +
+                                                                  "' is not running under this claim"));
             tenant_id = st->text(0);
             crm_type = st->text(1);
         }

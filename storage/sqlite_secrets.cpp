@@ -123,15 +123,17 @@ Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::
                                             "); remove one first"));
         }
         const auto sealed = seal_row({tenant_id, kCrmKind, crm_type}, credential_key);
+        const auto fingerprint = credential_fingerprint(credential_key);
         const std::int64_t now = now_seconds();
         Statement st = db_->prepare(
             "INSERT INTO crm_connections(tenant_id, crm_type, label, key_id, nonce, ciphertext,"
-            " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
+            " created_at, updated_at, credential_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)"
             " ON CONFLICT(tenant_id, crm_type) DO UPDATE SET label = excluded.label,"
             " key_id = excluded.key_id, nonce = excluded.nonce, ciphertext = excluded.ciphertext,"
-            " updated_at = excluded.updated_at");
+            " updated_at = excluded.updated_at, credential_fingerprint = excluded.credential_fingerprint");
         st.bind(1, tenant_id).bind(2, crm_type).bind(3, label).bind(4, std::int64_t{sealed.key_id});
         st.bind(5, sealed.nonce).bind(6, sealed.ciphertext).bind(7, now);
+        st.bind(8, std::span<const unsigned char>(fingerprint));
         st.run();
         tx.commit();
         return {};
@@ -142,8 +144,10 @@ Result<CrmConnection> SqliteStorage::get_crm_connection(std::string_view tenant_
                                                         std::string_view crm_type) {
     return guarded<CrmConnection>("get crm connection", [&]() -> Result<CrmConnection> {
         auto st = db_->cached(
-            "SELECT label, created_at, updated_at, key_id, nonce, ciphertext FROM crm_connections"
-            " WHERE tenant_id = ?1 AND crm_type = ?2");
+            "SELECT label, created_at, updated_at, key_id, nonce, ciphertext,"
+            " EXISTS (SELECT 1 FROM crm_connections o WHERE o.credential_fingerprint = c.credential_fingerprint"
+            "         AND o.tenant_id <> c.tenant_id)"
+            " FROM crm_connections c WHERE tenant_id = ?1 AND crm_type = ?2");
         st->bind(1, tenant_id).bind(2, crm_type);
         if (!st->step())
             return unexpected(error(ErrorCode::not_found,
@@ -152,7 +156,7 @@ Result<CrmConnection> SqliteStorage::get_crm_connection(std::string_view tenant_
                                st->blob(4), st->blob(5));
         if (!secret) return unexpected(secret.error());
         return CrmConnection{{std::string(crm_type), st->text(0), st->int64(1), st->int64(2)},
-                             std::move(*secret)};
+                             std::move(*secret), st->int64(6) != 0};
     });
 }
 

@@ -88,6 +88,7 @@ std::unique_ptr<SqliteStorage> SqliteStorage::open(const std::filesystem::path& 
     std::unique_ptr<SqliteStorage> s(new SqliteStorage(std::move(db), std::move(master)));
     try {
         s->bootstrap_keys();
+        s->backfill_credential_fingerprints();
     } catch (const SqliteError& e) {
         throw StorageStartupError("cannot load data keys from " + db_path.string() + ": " + e.what());
     }

@@ -65,8 +65,11 @@ public:
                                               std::size_t limit) override;
     Result<std::vector<ClaimedJob>> claim_sync_jobs(const std::vector<std::string>& job_ids,
                                                     std::int64_t now_ms, std::int64_t lease_until_ms) override;
-    Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, const AttemptOutcome& outcome,
+    Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
+                                                    const AttemptOutcome& outcome,
                                             std::int64_t now_ms) override;
+    Result<std::vector<LedgerEntry>> sync_ledger_visits(std::string_view tenant_id, std::string_view crm_type,
+                                                        std::string_view tour_id) override;
     Result<std::vector<LedgerEntry>> sync_ledger(std::string_view tenant_id, std::string_view crm_type,
                                                  const std::vector<std::string>& local_ids) override;
     Result<std::size_t> requeue_interrupted_sync_jobs(std::int64_t now_ms) override;
@@ -94,6 +97,10 @@ private:
     SqliteStorage(std::unique_ptr<Database> db, crypto::MasterKey master);
 
     void bootstrap_keys();  // start-up only; throws StorageStartupError
+    // Keyed hash (the API-key hashing key, domain-separated) of a CRM credential id: equal for the same
+    // CRM account whichever team stored it, without opening anyone's sealed value.
+    std::vector<unsigned char> credential_fingerprint(std::span<const unsigned char> credential) const;
+    void backfill_credential_fingerprints();  // start-up: rows stored before fingerprints existed
     // Unwraps every stored data key with master_; the error names the master-key source.
     Expected<crypto::Keyring, std::string> load_keyring() const;
     Result<crypto::SecretBytes> open_row(const crypto::RowIdentity& row, crypto::KeyId key_id,

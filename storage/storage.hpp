@@ -92,6 +92,7 @@ struct CrmConnectionInfo {
 struct CrmConnection {
     CrmConnectionInfo info;
     crypto::SecretBytes credential_key;  // the Rollout credential id, opened
+    bool shared_with_other_team = false; // another team of this server stored the same credential
 };
 
 // Per-tenant caps, so one team cannot fill the store for everyone. Set from the server's config.
@@ -192,16 +193,23 @@ public:
     virtual Result<std::vector<DueJob>> due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
                                                       std::size_t limit) = 0;
     // Claims each id that is still claimable (compare-and-set, one transaction): status running,
-    // attempts + 1, lease until `lease_until_ms`; a job taken over from an expired lease gets recover.
+    // attempts + 1, lease until `lease_until_ms`, a new fencing token; a job taken over from an expired lease
+    // gets recover. A job is not claimed while another live claim of the same tenant and CRM shares its
+    // tour or its lock key (the buyer).
     // Ids no longer claimable are left out of the answer. A payload that does not open fails that job
     // (status failed, its error says so) and leaves it out too.
     virtual Result<std::vector<ClaimedJob>> claim_sync_jobs(const std::vector<std::string>& job_ids,
                                                             std::int64_t now_ms, std::int64_t lease_until_ms) = 0;
     // Records one attempt of a running job and upserts outcome.ledger, in one transaction. `die` marks
-    // the job dead with an alert pending. not_found when the job is not running.
-    virtual Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, const AttemptOutcome& outcome,
+    // the job dead with an alert pending. not_found when the job is not running under `claim_token` (the
+    // ClaimedJob's fencing token): an attempt whose claim was lost changes nothing.
+    virtual Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
+                                                    const AttemptOutcome& outcome,
                                                     std::int64_t now_ms) = 0;
     // Ledger rows of one tenant and CRM whose local id is one of `local_ids` (any entity kind).
+    // The appointment and task rows of one tour's visits ("<tour>/<property>") in one tenant and CRM.
+    virtual Result<std::vector<LedgerEntry>> sync_ledger_visits(std::string_view tenant_id, std::string_view crm_type,
+                                                                std::string_view tour_id) = 0;
     virtual Result<std::vector<LedgerEntry>> sync_ledger(std::string_view tenant_id, std::string_view crm_type,
                                                          const std::vector<std::string>& local_ids) = 0;
     // Start-up: jobs left running by a previous process become queued and due now, with recover set.

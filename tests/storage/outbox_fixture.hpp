@@ -62,7 +62,7 @@ protected:
     SyncJobInfo settle(const std::string& id, Next next, std::int64_t now_ms) {
         auto c = store->claim_sync_jobs({id}, now_ms, now_ms + 60'000);
         if (!c || c->size() != 1) throw std::runtime_error("claim failed for " + id);
-        auto f = store->finish_sync_attempt(id, Outcome(next).error("boom"), now_ms);
+        auto f = store->finish_sync_attempt(id, c->front().claim_token, Outcome(next).error("boom"), now_ms);
         if (!f) throw std::runtime_error(f.error().message);
         return *f;
     }

@@ -51,11 +51,16 @@ TEST_F(Outbox, EnqueueAndFindRoundTrip) {
     enqueue(a, {job("tour-2")}, 2'000);
     EXPECT_EQ(store->find_sync_jobs(Q().tenant(a.id))->front().subject, "tour-2");
 
+    // The tour and the feedback on it share (tenant, CRM, tour): they are claimed one after the other.
     auto claimed = store->claim_sync_jobs(ids, 1'000, 61'000);
     ASSERT_TRUE(claimed) << claimed.error().message;
-    ASSERT_EQ(claimed->size(), 2u);
+    ASSERT_EQ(claimed->size(), 1u);
     EXPECT_EQ((*claimed)[0].payload.text(), R"({"client":"Ada"})");
-    EXPECT_EQ((*claimed)[1].payload.text(), R"({"rating":5})");
+    ASSERT_TRUE(store->finish_sync_attempt(ids[0], (*claimed)[0].claim_token, Outcome(Next::succeed), 1'000));
+    auto second = store->claim_sync_jobs({ids[1]}, 1'000, 61'000);
+    ASSERT_TRUE(second) << second.error().message;
+    ASSERT_EQ(second->size(), 1u);
+    EXPECT_EQ((*second)[0].payload.text(), R"({"rating":5})");
     EXPECT_EQ(to_string(JobStatus::dead), "dead");
     EXPECT_EQ(job_status_from("running"), JobStatus::running);
     EXPECT_FALSE(job_status_from("pending"));
@@ -244,7 +249,7 @@ TEST_F(Outbox, FinishRecordsEachOutcome) {
     ASSERT_EQ(store->claim_sync_jobs(ids, 1'000, 9'000)->size(), 4u);
 
     auto ok = store->finish_sync_attempt(
-        ids[0], Outcome(Next::succeed).http(200).result(R"([{"kind":"person","id":"p1"}])"), 2'000);
+        ids[0], 1, Outcome(Next::succeed).http(200).result(R"([{"kind":"person","id":"p1"}])"), 2'000);
     ASSERT_TRUE(ok) << ok.error().message;
     EXPECT_EQ(ok->status, JobStatus::succeeded);
     EXPECT_EQ(ok->finished_at_ms, 2'000);
@@ -253,7 +258,7 @@ TEST_F(Outbox, FinishRecordsEachOutcome) {
     EXPECT_EQ(ok->last_error, "");
 
     auto retry = store->finish_sync_attempt(
-        ids[1], Outcome(Next::retry).at(5'000).error("timeout").http(504).recover(true), 2'000);
+        ids[1], 1, Outcome(Next::retry).at(5'000).error("timeout").http(504).recover(true), 2'000);
     ASSERT_TRUE(retry) << retry.error().message;
     EXPECT_EQ(retry->status, JobStatus::queued);
     EXPECT_EQ(retry->next_attempt_at_ms, 5'000);
@@ -266,15 +271,15 @@ TEST_F(Outbox, FinishRecordsEachOutcome) {
     EXPECT_EQ(store->due_sync_jobs(5'000, 10, 10)->size(), 1u);
     // The retried attempt succeeds: recover is cleared.
     ASSERT_EQ(store->claim_sync_jobs({ids[1]}, 5'000, 9'000)->front().info.attempts, 2);
-    EXPECT_FALSE(store->finish_sync_attempt(ids[1], Outcome(Next::succeed), 6'000)->recover);
+    EXPECT_FALSE(store->finish_sync_attempt(ids[1], 2, Outcome(Next::succeed), 6'000)->recover);
 
-    auto failed = store->finish_sync_attempt(ids[2], Outcome(Next::fail).error("invalid email").http(422), 2'000);
+    auto failed = store->finish_sync_attempt(ids[2], 1, Outcome(Next::fail).error("invalid email").http(422), 2'000);
     ASSERT_TRUE(failed);
     EXPECT_EQ(failed->status, JobStatus::failed);
     EXPECT_EQ(failed->finished_at_ms, 2'000);
     EXPECT_EQ(failed->last_error, "invalid email");
 
-    auto dead = store->finish_sync_attempt(ids[3], Outcome(Next::die).error("503 x5").http(503), 3'000);
+    auto dead = store->finish_sync_attempt(ids[3], 1, Outcome(Next::die).error("503 x5").http(503), 3'000);
     ASSERT_TRUE(dead);
     EXPECT_EQ(dead->status, JobStatus::dead);
     auto alerts = store->pending_alerts(3'000, 10);
@@ -285,7 +290,7 @@ TEST_F(Outbox, FinishRecordsEachOutcome) {
 
     // Only a running job can be finished.
     for (const auto& id : {ids[0], ids[2], std::string("job_unknown")}) {
-        auto again = store->finish_sync_attempt(id, Outcome(Next::succeed), 4'000);
+        auto again = store->finish_sync_attempt(id, 1, Outcome(Next::succeed), 4'000);
         ASSERT_FALSE(again) << id;
         EXPECT_EQ(again.error().code, ErrorCode::not_found);
     }
@@ -295,7 +300,7 @@ TEST_F(Outbox, LedgerUpsertKeepsKnownIds) {
     const auto run = [&](std::vector<LedgerEntry> ledger, Next next) {
         const auto id = enqueue(a, {job("tour-1")}, 1'000)[0];
         ASSERT_EQ(store->claim_sync_jobs({id}, 1'000, 9'000)->size(), 1u);
-        ASSERT_TRUE(store->finish_sync_attempt(id, Outcome(next).at(5'000).ledger(ledger), 2'000));
+        ASSERT_TRUE(store->finish_sync_attempt(id, 1, Outcome(next).at(5'000).ledger(ledger), 2'000));
     };
     const std::vector<unsigned char> h1 = hash(1), h2 = hash(2);
     run({{"person", "buyer-1", "crm-p1", h1}, {"tour", "tour-1", "", h1}}, Next::retry);  // progress on failure
@@ -326,7 +331,7 @@ TEST_F(Outbox, LedgerUpsertKeepsKnownIds) {
     many.push_back("tour-1");
     EXPECT_EQ(store->sync_ledger(a.id, "hubspot", many)->size(), 2u);
 
-    auto bad = store->finish_sync_attempt("job_x", Outcome(Next::succeed).ledger({{"", "id", "", {}}}), 1);
+    auto bad = store->finish_sync_attempt("job_x", 1, Outcome(Next::succeed).ledger({{"", "id", "", {}}}), 1);
     ASSERT_FALSE(bad);
     EXPECT_EQ(bad.error().code, ErrorCode::invalid_argument);
 }

@@ -32,7 +32,7 @@ TEST_F(Outbox, RetryRequeuesFailedAndDeadJobs) {
     // t2 dies after an uncertain attempt: its recover flag must survive the manual retry.
     ASSERT_EQ(store->claim_sync_jobs({ids[1]}, 1'000, 2'000)->size(), 1u);
     ASSERT_TRUE(store->claim_sync_jobs({ids[1]}, 2'000, 3'000)->front().info.recover);
-    ASSERT_TRUE(store->finish_sync_attempt(ids[1], Outcome(Next::die).error("gave up"), 2'500));
+    ASSERT_TRUE(store->finish_sync_attempt(ids[1], 2, Outcome(Next::die).error("gave up"), 2'500));
     settle(ids[0], Next::fail, 2'000);
     settle(ids[2], Next::succeed, 2'000);
     ASSERT_EQ(store->outbox_stats(3'000)->alerts_pending, 1);
@@ -145,7 +145,7 @@ TEST_F(Outbox, PurgeDeletesOnlyOldSucceededJobs) {
     settle(old_done, Next::succeed, 1'000);
     settle(ids[0], Next::succeed, 3'000);
     settle(ids[1], Next::fail, 500);
-    ASSERT_TRUE(store->finish_sync_attempt("job_none", {}, 1).error().code == ErrorCode::not_found);
+    ASSERT_TRUE(store->finish_sync_attempt("job_none", 1, {}, 1).error().code == ErrorCode::not_found);
 
     auto n = store->purge_finished_sync_jobs(2'000);
     ASSERT_TRUE(n) << n.error().message;

@@ -100,7 +100,7 @@ TEST_F(Retention, QueueCapRefusesNewJobsUntilSomeFinish) {
     // Running jobs count too; a finished one frees its place.
     ASSERT_EQ(store->claim_sync_jobs({first->job_ids[0]}, 2'000, 9'000)->size(), 1u);
     EXPECT_FALSE(store->enqueue_sync(request(a, shared_jobs({"hubspot"}, "tour-3")), 2'000));
-    ASSERT_TRUE(store->finish_sync_attempt(first->job_ids[0], Outcome(Next::succeed), 2'000));
+    ASSERT_TRUE(store->finish_sync_attempt(first->job_ids[0], 1, Outcome(Next::succeed), 2'000));
     EXPECT_TRUE(store->enqueue_sync(request(a, shared_jobs({"hubspot"}, "tour-3")), 2'000));
 }
 
@@ -131,7 +131,7 @@ TEST_F(Retention, LedgerGoesWithItsCrmConnectionAndItsTenant) {
         const auto ids = enqueue(t, {job("tour-1", crm)}, 1'000);
         ASSERT_EQ(store->claim_sync_jobs(ids, 1'000, 9'000)->size(), 1u);
         ASSERT_TRUE(store->finish_sync_attempt(
-            ids[0], Outcome(Next::succeed).ledger({{"person", "buyer-1", "crm-" + crm, {}}}), 1'000));
+            ids[0], 1, Outcome(Next::succeed).ledger({{"person", "buyer-1", "crm-" + crm, {}}}), 1'000));
     };
     record(a, "hubspot");
     record(a, "lofty");

@@ -51,7 +51,7 @@ TEST_F(OutboxCli, ListFiltersRetriesAndStats) {
         failed.next = storage::AttemptOutcome::Next::fail;
         failed.error = "validation (HTTP 422): phone is not valid";
         failed.http_status = 422;
-        return s.finish_sync_attempt(bad_ids[0], failed, INT64_MAX / 4);
+        return s.finish_sync_attempt(bad_ids[0], claimed->front().claim_token, failed, INT64_MAX / 4);
     }));
 
     AdminRequest list;

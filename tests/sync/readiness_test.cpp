@@ -22,7 +22,7 @@ TEST(OutboxReadiness, ReadyzAndMetricsReportTheOutbox) {
         storage::AttemptOutcome died;
         died.next = storage::AttemptOutcome::Next::die;
         died.error = "gave up";
-        return s.finish_sync_attempt(dead[0], died, INT64_MAX / 4);
+        return s.finish_sync_attempt(dead[0], claimed->front().claim_token, died, INT64_MAX / 4);
     }));
     Readiness readiness;
     h.on_storage([&](storage::Storage& s) {

@@ -141,12 +141,13 @@ TEST_F(SyncTools, PurgedJobIsExpiredForItsOwnTeamOnly) {
     const std::string id(sc(r).at("results").at(0).at("jobId").as_string());
     const auto now = soon_ms();
     auto purged = h.on_storage([id, now](storage::Storage& s) -> storage::Result<storage::PurgeProgress> {
-        if (auto c = s.claim_sync_jobs({id}, now, now + 1); !c || c->size() != 1)
+        auto c = s.claim_sync_jobs({id}, now, now + 1);
+        if (!c || c->size() != 1)
             return unexpected(storage::StorageError{storage::ErrorCode::not_found, "not claimed"});
         storage::AttemptOutcome fail;
         fail.next = storage::AttemptOutcome::Next::fail;
         fail.error = "refused";
-        if (auto f = s.finish_sync_attempt(id, fail, now); !f) return unexpected(f.error());
+        if (auto f = s.finish_sync_attempt(id, c->front().claim_token, fail, now); !f) return unexpected(f.error());
         storage::PurgePolicy policy;
         policy.failed_before_ms = std::numeric_limits<std::int64_t>::max();
         return s.purge_sync_batch(policy, now, 500);
@@ -195,7 +196,7 @@ TEST(SyncRetention, WorkerPurgesFailedJobsInBatches) {
         storage::AttemptOutcome fail;
         fail.next = storage::AttemptOutcome::Next::fail;
         fail.error = "refused";
-        for (const auto& c : *claimed) n += s.finish_sync_attempt(c.info.id, fail, 2'000) ? 1 : 0;
+        for (const auto& c : *claimed) n += s.finish_sync_attempt(c.info.id, c.claim_token, fail, 2'000) ? 1 : 0;
         return n;
     });
     ASSERT_EQ(failed, 600u);
