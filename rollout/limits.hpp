@@ -43,14 +43,16 @@ inline constexpr FieldLimit kFields[] = {
     {"tourData.buyer.name", Kind::string, 1, 200},
     {"tourData.buyer.email", Kind::string, 1, 254},
     {"tourData.buyer.phone", Kind::string, 1, 40},
-    {"tourData.timeZone", Kind::string, 1, 64, false, "IANA time zone of the tour, e.g. America/Chicago"},
+    {"tourData.timeZone", Kind::string, 1, 64, false, "IANA time zone of the tour's visits, e.g. America/Chicago"},
     {"tourData.properties", Kind::array, 1, 100, true},
     {"tourData.properties[]", Kind::object, 0, 0},
     {"tourData.properties[].propertyId", Kind::id, 1, 128, true},
     {"tourData.properties[].address", Kind::string, 1, 512, true},
-    {"tourData.properties[].visitTime", Kind::string, 1, 64, true, "ISO 8601 with a UTC offset, e.g. 2026-12-01T10:00:00-06:00"},
+    {"tourData.properties[].visitTime", Kind::string, 1, 64, true, "ISO 8601, e.g. 2026-12-01T10:00:00-06:00; without a UTC offset a local time in the visit's timeZone, else tourData.timeZone, else the team's (configure_rollout timeZone)"},
     {"tourData.properties[].durationMinutes", Kind::integer, 1, 1440},
     {"tourData.properties[].notes", Kind::string, 1, 4000},
+    {"tourData.properties[].buyerId", Kind::id, 1, 128, false, "if given, must equal the tour's buyer (a tour has one buyer)"},
+    {"tourData.properties[].timeZone", Kind::string, 1, 64, false, "IANA time zone of this visit, if not the tour's"},
 
     // sync_feedback_data. New feedback fields go here and into parse_feedback / to_json.
     {"feedbackData", Kind::object, 0, 0, true, "the feedback; fields not listed here are ignored (ignoredFields)"},
@@ -61,7 +63,8 @@ inline constexpr FieldLimit kFields[] = {
     {"feedbackData.rating", Kind::number, 0, 5},
     {"feedbackData.interestLevel", Kind::string, 1, 64},
     {"feedbackData.address", Kind::string, 1, 512, false, "the property's address, when known"},
-    {"feedbackData.timestamp", Kind::string, 1, 64, false, "ISO 8601 with a UTC offset"},
+    {"feedbackData.timestamp", Kind::string, 1, 64, false, "ISO 8601; without a UTC offset a local time in feedbackData.timeZone, else the team's"},
+    {"feedbackData.timeZone", Kind::string, 1, 64, false, "IANA time zone of a local timestamp"},
 };
 // clang-format on
 

@@ -1,5 +1,7 @@
 #include "model.hpp"
 
+#include "local_time.hpp"
+
 #include "limits.hpp"
 
 #include <boost/json/array.hpp>
@@ -161,15 +163,34 @@ struct Reader {
         if (auto problem = limits::check_text(limit, s)) return bad(key, *problem);
         return std::optional<std::string>{std::move(s)};
     }
-    Result<std::optional<Timestamp>> opt_time(std::string_view key, const FieldLimit& limit) const {
+    // `zone`: the IANA zone a time without a UTC offset is read in ("" = none known); `zone_hint` says
+    // where a caller may give one.
+    Result<std::optional<Timestamp>> opt_time(std::string_view key, const FieldLimit& limit, std::string_view zone = {},
+                                              std::string_view zone_hint = {},
+                                              std::vector<std::string>* warnings = nullptr) const {
         auto s = opt_str(key, limit);
         if (!s) return std::move(s).error();
         if (!s.value()) return std::optional<Timestamp>{};
-        auto t = parse_iso8601(*s.value());
-        if (!t)
-            return bad(key, "not an ISO 8601 date-time with a UTC offset (e.g. 2026-03-01T14:00:00-06:00), got \"" +
-                                *s.value() + "\"");
-        return std::optional<Timestamp>{*t};
+        const std::string& text = *s.value();
+        if (auto t = parse_iso8601(text)) return std::optional<Timestamp>{*t};
+        if (!lacks_utc_offset(text))
+            return bad(key, "not an ISO 8601 date-time (e.g. 2026-03-01T14:00:00-06:00, or a local 2026-03-01T14:00:00 "
+                            "with a time zone), got \"" + text + "\"");
+        if (zone.empty())
+            return bad(key, "\"" + text + "\" has no UTC offset and no time zone is known: add the offset, or give " +
+                                std::string(zone_hint));
+        auto local = resolve_local_time(text, zone);
+        if (!local.time) return bad(key, local.problem);
+        if (local.note && warnings) warnings->push_back(path + "." + std::string(key) + ": " + *local.note);
+        return std::optional<Timestamp>{*local.time};
+    }
+    // An optional IANA zone name, checked against the tz database.
+    Result<std::optional<std::string>> opt_zone(std::string_view key, const FieldLimit& limit) const {
+        auto z = opt_str(key, limit);
+        if (!z || !z.value()) return z;
+        if (!is_known_time_zone(*z.value()))
+            return bad(key, "\"" + *z.value() + "\" is not an IANA time zone (e.g. America/Chicago)");
+        return z;
     }
 };
 
@@ -187,13 +208,23 @@ std::string range_rule(const FieldLimit& f, std::string_view what) {
     return "must be " + std::string(what) + " from " + std::to_string(f.min) + " to " + std::to_string(f.max);
 }
 
-Result<PropertyVisit> parse_visit(const json::value& v, const std::string& path, std::vector<std::string>* ignored) {
+// The visit's buyerId (checked against the tour's by the caller) comes back through `buyer`.
+Result<PropertyVisit> parse_visit(const json::value& v, const std::string& path, std::vector<std::string>* ignored,
+                                  std::string_view tour_zone, const ParseOptions& options,
+                                  std::optional<std::string>& buyer) {
     ROLLOUT_TRY(o, as_object(v, path));
     Reader r{*o, path, "tourData.properties[]", ignored};
     PropertyVisit p;
     ROLLOUT_TRY(pid, r.str("propertyId", field("tourData.properties[].propertyId")));
     ROLLOUT_TRY(addr, r.str("address", field("tourData.properties[].address")));
-    ROLLOUT_TRY(when, r.opt_time("visitTime", field("tourData.properties[].visitTime")));
+    ROLLOUT_TRY(bid, r.opt_str("buyerId", field("tourData.properties[].buyerId")));
+    ROLLOUT_TRY(vtz, r.opt_zone("timeZone", field("tourData.properties[].timeZone")));
+    buyer = std::move(bid);
+    p.time_zone = vtz;
+    const std::string_view zone = vtz ? std::string_view(*vtz) : !tour_zone.empty() ? tour_zone : options.default_time_zone;
+    ROLLOUT_TRY(when, r.opt_time("visitTime", field("tourData.properties[].visitTime"), zone,
+                                 path + ".timeZone, tourData.timeZone, or a team default (configure_rollout timeZone)",
+                                 options.warnings));
     if (!when) return r.bad("visitTime", "required");
     p.property_id = std::move(pid);
     p.address = std::move(addr);
@@ -212,7 +243,8 @@ Result<PropertyVisit> parse_visit(const json::value& v, const std::string& path,
 
 }  // namespace
 
-Result<Tour> parse_tour(const json::value& v, std::string_view path_sv, std::vector<std::string>* ignored) {
+Result<Tour> parse_tour(const json::value& v, std::string_view path_sv, std::vector<std::string>* ignored,
+                        const ParseOptions& options) {
     const std::string path(path_sv);
     ROLLOUT_TRY(o, as_object(v, path));
     Reader r{*o, path, "tourData", ignored};
@@ -222,7 +254,7 @@ Result<Tour> parse_tour(const json::value& v, std::string_view path_sv, std::vec
     ROLLOUT_TRY(aemail, r.opt_str("agentEmail", field("tourData.agentEmail")));
     if (aemail && aemail->find('@') == std::string::npos) return r.bad("agentEmail", "must be an email address");
     ROLLOUT_TRY(bid, r.opt_str("buyerId", field("tourData.buyerId")));
-    ROLLOUT_TRY(tz, r.opt_str("timeZone", field("tourData.timeZone")));
+    ROLLOUT_TRY(tz, r.opt_zone("timeZone", field("tourData.timeZone")));
     t.tour_id = std::move(tid);
     t.agent_id = std::move(aid);
     t.agent_email = std::move(aemail);
@@ -253,7 +285,18 @@ Result<Tour> parse_tour(const json::value& v, std::string_view path_sv, std::vec
     if (arr.size() > static_cast<std::size_t>(visits.max))
         return r.bad("properties", "must contain at most " + std::to_string(visits.max) + " property visits");
     for (std::size_t i = 0; i < arr.size(); ++i) {
-        ROLLOUT_TRY(visit, parse_visit(arr[i], path + ".properties[" + std::to_string(i) + "]", ignored));
+        const std::string vpath = path + ".properties[" + std::to_string(i) + "]";
+        std::optional<std::string> visit_buyer;
+        ROLLOUT_TRY(visit, parse_visit(arr[i], vpath, ignored, t.time_zone ? std::string_view(*t.time_zone) : "",
+                                       options, visit_buyer));
+        // A tour has one buyer: a per-visit buyerId must be the tour's (or, without one, the first visit's).
+        if (visit_buyer) {
+            if (!t.buyer_id) t.buyer_id = visit_buyer;
+            else if (*t.buyer_id != *visit_buyer)
+                return Error{ErrorKind::validation, 0,
+                             vpath + ".buyerId: \"" + *visit_buyer + "\" differs from the tour's buyer \"" +
+                                 *t.buyer_id + "\" (a tour has one buyer)"};
+        }
         for (const auto& prev : t.properties)
             if (prev.property_id == visit.property_id)
                 return Error{ErrorKind::validation, 0,
@@ -264,7 +307,8 @@ Result<Tour> parse_tour(const json::value& v, std::string_view path_sv, std::vec
     return t;
 }
 
-Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv, std::vector<std::string>* ignored) {
+Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv, std::vector<std::string>* ignored,
+                                const ParseOptions& options) {
     const std::string path(path_sv);
     ROLLOUT_TRY(o, as_object(v, path));
     Reader r{*o, path, "feedbackData", ignored};
@@ -274,7 +318,11 @@ Result<Feedback> parse_feedback(const json::value& v, std::string_view path_sv, 
     ROLLOUT_TRY(bid, r.opt_str("buyerId", field("feedbackData.buyerId")));
     ROLLOUT_TRY(text, r.str("feedback", field("feedbackData.feedback")));
     ROLLOUT_TRY(level, r.opt_str("interestLevel", field("feedbackData.interestLevel")));
-    ROLLOUT_TRY(when, r.opt_time("timestamp", field("feedbackData.timestamp")));
+    ROLLOUT_TRY(ftz, r.opt_zone("timeZone", field("feedbackData.timeZone")));
+    const std::string_view zone = ftz ? std::string_view(*ftz) : options.default_time_zone;
+    ROLLOUT_TRY(when, r.opt_time("timestamp", field("feedbackData.timestamp"), zone,
+                                 path + ".timeZone or a team default (configure_rollout timeZone)", options.warnings));
+    f.time_zone = std::move(ftz);
     ROLLOUT_TRY(addr, r.opt_str("address", field("feedbackData.address")));
     f.property_id = std::move(pid);
     f.tour_id = std::move(tid);
@@ -320,6 +368,7 @@ json::object to_json(const Tour& t) {
         json::object v{{"propertyId", p.property_id}, {"address", p.address}, {"visitTime", p.visit_time.original}};
         if (p.duration_minutes) v["durationMinutes"] = *p.duration_minutes;
         put(v, "notes", p.notes);
+        put(v, "timeZone", p.time_zone);
         visits.push_back(std::move(v));
     }
     o["properties"] = std::move(visits);
@@ -334,6 +383,7 @@ json::object to_json(const Feedback& f) {
     put(o, "interestLevel", f.interest_level);
     if (f.timestamp) o["timestamp"] = f.timestamp->original;
     put(o, "address", f.address);
+    put(o, "timeZone", f.time_zone);
     return o;
 }
 

@@ -44,6 +44,7 @@ struct PropertyVisit {
     Timestamp visit_time;
     std::optional<int> duration_minutes;
     std::optional<std::string> notes;
+    std::optional<std::string> time_zone;  // IANA name, when the visit's differs from the tour's
     bool operator==(const PropertyVisit&) const = default;
 };
 
@@ -67,6 +68,7 @@ struct Feedback {
     std::optional<std::string> interest_level;
     std::optional<Timestamp> timestamp;
     std::optional<std::string> address;       // property address, when the caller knows it
+    std::optional<std::string> time_zone;     // IANA name of a local timestamp
     bool operator==(const Feedback&) const = default;
 };
 
@@ -77,10 +79,17 @@ std::string feedback_local_id(const Feedback& f);
 
 // ErrorKind::validation with a field-named message on bad input. Fields the model does not know are
 // dropped; when `ignored` is given, their paths ("tourData.properties[1].color") are appended to it.
+// A date-time without a UTC offset is a local time in the field's zone (the visit's timeZone, else the
+// tour's, else `default_time_zone`): converted with the IANA rules, refused inside a DST gap, and in an
+// overlap the earlier instant, with a note in `warnings` naming the field. Without any zone it is refused.
+struct ParseOptions {
+    std::string_view default_time_zone;          // the team's (configure_rollout timeZone), may be empty
+    std::vector<std::string>* warnings = nullptr;
+};
 Result<Tour> parse_tour(const boost::json::value& v, std::string_view path = "tourData",
-                        std::vector<std::string>* ignored = nullptr);
+                        std::vector<std::string>* ignored = nullptr, const ParseOptions& options = {});
 Result<Feedback> parse_feedback(const boost::json::value& v, std::string_view path = "feedbackData",
-                                std::vector<std::string>* ignored = nullptr);
+                                std::vector<std::string>* ignored = nullptr, const ParseOptions& options = {});
 
 // The normalized JSON of a parsed value: only known fields, ids as strings, times as given. Parsing it
 // gives back an equal value.

@@ -6,6 +6,7 @@
 #include "rollout_field_rules.hpp"
 
 #include "rollout/adapters/adapter.hpp"
+#include "rollout/local_time.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -98,6 +99,9 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
     if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_id, settings.client_id);
     if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_secret, secret);
     if (bad) co_return failure(*bad);
+    settings.time_zone = str(args, "timeZone");
+    if (!settings.time_zone.empty() && !rollout::is_known_time_zone(settings.time_zone))
+        co_return failure("timeZone: \"" + settings.time_zone + "\" is not an IANA time zone (e.g. America/Chicago)");
     const auto base = str(args, "baseUrl");
     if (args.contains("baseUrl")) {
         std::optional<std::string> origin;
@@ -123,7 +127,8 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
     team.forget(ctx.tenant());
     co_return success("Rollout is configured for this team (" + std::to_string(verified->size()) +
                           " connected credential(s) visible)",
-                      {{"projectEnvKey", settings.project_env_key}, {"credentials", verified->size()}});
+                      {{"projectEnvKey", settings.project_env_key}, {"credentials", verified->size()},
+                       {"timeZone", settings.time_zone}});
 }
 
 asio::awaitable<ToolResult> list_available_crms(TeamRollout& team, ToolContext& ctx, const json::object&) {
@@ -249,7 +254,8 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
                            "authToken":{"type":"string","minLength":1,"maxLength":8192,"description":"Rollout JWT (HS512) for this team"},
                            "clientId":{"type":"string","minLength":1,"maxLength":256,"description":"Rollout client id (mint tokens locally)"},
                            "clientSecret":{"type":"string","minLength":1,"maxLength":1024,"description":"Rollout client secret"},
-                           "baseUrl":{"type":"string","minLength":1,"maxLength":2048,"description":"one origin (scheme://host[:port]) for all Rollout hosts; must be in the server's [rollout] allowed_base_urls"}}})json",
+                           "baseUrl":{"type":"string","minLength":1,"maxLength":2048,"description":"one origin (scheme://host[:port]) for all Rollout hosts; must be in the server's [rollout] allowed_base_urls"},
+                           "timeZone":{"type":"string","minLength":1,"maxLength":64,"description":"the team's IANA time zone (e.g. America/Chicago): visit times and feedback timestamps without a UTC offset are read in it unless the call gives a zone"}}})json",
                         {{"projectEnvKey", json::object{{"type", "string"}}}}, bind(configure_rollout), false));
     registry.add(define("list_available_crms", "List available CRMs",
                         "List the CRM connectors Rollout offers, each marked configured or not for this team.",

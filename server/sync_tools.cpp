@@ -166,7 +166,7 @@ std::string ignored_note(const std::vector<std::string>& ignored) {
 }
 
 ToolResult summarize(const std::string& what, const std::vector<storage::SyncJobInfo>& jobs, bool replayed,
-                     const std::vector<std::string>& ignored) {
+                     const std::vector<std::string>& ignored, const std::vector<std::string>& warnings) {
     json::array results;
     std::size_t ok = 0, failed = 0;
     for (const auto& j : jobs) {
@@ -179,6 +179,7 @@ ToolResult summarize(const std::string& what, const std::vector<storage::SyncJob
     const auto pending = n - ok - failed;
     json::object fields{{"results", std::move(results)}, {"replayed", replayed}};
     if (!ignored.empty()) fields["ignoredFields"] = json::value_from(ignored);
+    if (!warnings.empty()) fields["warnings"] = json::value_from(warnings);   // e.g. a local time in a DST overlap
     const std::string counts = std::to_string(ok) + " of " + std::to_string(n) + " CRM(s)";
     const std::string note = ignored_note(ignored);
     if (ok == n) return success(what + " synced to " + std::to_string(n) + " CRM(s)" + note, std::move(fields));
@@ -206,6 +207,7 @@ struct SyncCall {
     std::string subject, tour_id, lock_key;
     std::string payload_json;          // the normalized payload (rollout::to_json), shared by every job
     std::vector<std::string> ignored;  // unknown fields dropped from it
+    std::vector<std::string> warnings; // e.g. a local time that occurs twice (DST overlap): the earlier was used
 };
 
 asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, const json::object& args, SyncCall call) {
@@ -252,28 +254,30 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     auto jobs = co_await deps.team->storage().run(std::move(read));
     if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
                                  {{"jobIds", json::value_from(ids)}});
-    auto result = summarize(call.what, *jobs, accepted->replayed, call.ignored);
+    auto result = summarize(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);
     co_return result;
 }
 
 asio::awaitable<ToolResult> sync_tour_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
-    std::vector<std::string> ignored;
-    auto tour = rollout::parse_tour(args.at("tourData"), "tourData", &ignored);
+    std::vector<std::string> ignored, warnings;
+    const std::string zone = co_await deps.team->default_time_zone(ctx.tenant());
+    auto tour = rollout::parse_tour(args.at("tourData"), "tourData", &ignored, {zone, &warnings});
     if (!tour) co_return failure(tour.error().message);
     SyncCall call{"sync_tour_data", "tour", "tour " + tour->tour_id, tour->tour_id, tour->tour_id,
                   rollout::buyer_local_id(tour->buyer_id, tour->tour_id), json::serialize(rollout::to_json(*tour)),
-                  std::move(ignored)};
+                  std::move(ignored), std::move(warnings)};
     co_return co_await accept_sync(deps, ctx, args, std::move(call));
 }
 
 asio::awaitable<ToolResult> sync_feedback_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
-    std::vector<std::string> ignored;
-    auto feedback = rollout::parse_feedback(args.at("feedbackData"), "feedbackData", &ignored);
+    std::vector<std::string> ignored, warnings;
+    const std::string zone = co_await deps.team->default_time_zone(ctx.tenant());
+    auto feedback = rollout::parse_feedback(args.at("feedbackData"), "feedbackData", &ignored, {zone, &warnings});
     if (!feedback) co_return failure(feedback.error().message);
     SyncCall call{"sync_feedback_data", "feedback", "feedback on " + feedback->property_id,
                   rollout::feedback_local_id(*feedback), feedback->tour_id,
                   rollout::buyer_local_id(feedback->buyer_id, feedback->tour_id),
-                  json::serialize(rollout::to_json(*feedback)), std::move(ignored)};
+                  json::serialize(rollout::to_json(*feedback)), std::move(ignored), std::move(warnings)};
     co_return co_await accept_sync(deps, ctx, args, std::move(call));
 }
 
@@ -287,6 +291,7 @@ ToolDefinition define(std::string name, std::string title, std::string descripti
     t.output_schema = output_schema({{"results", json::object{{"type", "array"}}},
                                      {"replayed", json::object{{"type", "boolean"}}},
                                      {"ignoredFields", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
+                                     {"warnings", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
                                      {"retryable", json::object{{"type", "boolean"}}}});
     t.annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", true}, {"openWorldHint", true}};
     t.streams = true;   // reports progress per CRM and may take a while

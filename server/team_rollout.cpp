@@ -11,11 +11,13 @@ namespace rollout_mcp {
 namespace json = boost::json;
 
 json::object RolloutSettings::to_json() const {
-    return {{"projectEnvKey", project_env_key},
-            {"clientId", client_id},
-            {"endpoints", json::object{{"platform", endpoints.platform},
-                                       {"crm", endpoints.crm},
-                                       {"automation", endpoints.automation}}}};
+    json::object o{{"projectEnvKey", project_env_key},
+                   {"clientId", client_id},
+                   {"endpoints", json::object{{"platform", endpoints.platform},
+                                              {"crm", endpoints.crm},
+                                              {"automation", endpoints.automation}}}};
+    if (!time_zone.empty()) o["timeZone"] = time_zone;
+    return o;
 }
 
 std::optional<RolloutSettings> RolloutSettings::from_json(std::string_view text) {
@@ -30,6 +32,7 @@ std::optional<RolloutSettings> RolloutSettings::from_json(std::string_view text)
     RolloutSettings s;
     s.project_env_key = str(o, "projectEnvKey");
     s.client_id = str(o, "clientId");
+    s.time_zone = str(o, "timeZone");
     const auto* e = o.if_contains("endpoints");
     if (!e || !e->is_object()) return std::nullopt;
     s.endpoints.platform = str(e->get_object(), "platform");
@@ -118,6 +121,15 @@ boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, Too
     }
     out = client_for(tenant, *settings, std::move(secret));
     co_return out;
+}
+
+boost::asio::awaitable<std::string> TeamRollout::default_time_zone(const std::string& tenant) {
+    // A named closure: GCC 12 destroys a closure temporary inside co_await twice.
+    auto read = [tenant](storage::Storage& s) { return s.get_rollout_config(tenant); };
+    auto stored = co_await storage_.run(std::move(read));
+    if (!stored) co_return std::string();
+    auto settings = RolloutSettings::from_json(stored->settings_json);
+    co_return settings ? settings->time_zone : std::string();
 }
 
 boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> TeamRollout::connectors(

@@ -24,6 +24,7 @@ struct RolloutSettings {
     std::string project_env_key;
     std::string client_id;                   // empty: `secret` is a pre-minted token
     rollout::RolloutEndpoints endpoints;
+    std::string time_zone;                   // the team's IANA zone for local times; "" = none
     boost::json::object to_json() const;
     static std::optional<RolloutSettings> from_json(std::string_view text);
 };
@@ -56,6 +57,8 @@ public:
     boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, ToolFailure>> client(
         const std::string& tenant);
     // Rollout's connectors, cached per team for a short time.
+    // The team's default time zone (configure_rollout timeZone), "" when none or not configured.
+    boost::asio::awaitable<std::string> default_time_zone(const std::string& tenant);
     boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
                                                                                         rollout::RolloutClient& client);
     void forget(const std::string& tenant);   // after configure_rollout
