@@ -56,6 +56,13 @@ RolloutClient::RolloutClient(std::shared_ptr<HttpPool> pool, ClientConfig config
 
 asio::awaitable<Result<json::value>> RolloutClient::request(Host host, verb method, std::string path,
                                                             json::value body, std::string cred) {
+    std::size_t ignored = 0;
+    co_return co_await request_sized(host, method, std::move(path), std::move(body), std::move(cred), ignored);
+}
+
+asio::awaitable<Result<json::value>> RolloutClient::request_sized(Host host, verb method, std::string path,
+                                                                  json::value body, std::string cred,
+                                                                  std::size_t& reply_bytes) {
     const std::string& base = host == Host::platform ? config_.endpoints.platform
                               : host == Host::crm    ? config_.endpoints.crm
                                                      : config_.endpoints.automation;
@@ -74,12 +81,14 @@ asio::awaitable<Result<json::value>> RolloutClient::request(Host host, verb meth
     req.method = method;
     req.url = base + path;
     req.label = config_.metrics_label;
+    req.partition = config_.partition;
     req.headers.emplace_back("Authorization", "Bearer " + token.value());
     if (!cred.empty()) req.headers.emplace_back("X-Rollout-Credential-Id", cred);
     if (!body.is_null()) req.body = json::serialize(body);
     auto res = co_await pool_->send(std::move(req));
     if (!res) co_return std::move(res).error();
     const HttpResponse& r = res.value();
+    reply_bytes = r.body.size();
     if (r.status < 200 || r.status > 299) co_return error_from_response(r);
     if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) co_return json::value(nullptr);
     boost::system::error_code ec;
@@ -134,25 +143,26 @@ Result<Record> to_record(Result<json::value> r) {
 
 }  // namespace
 
-asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::string cred, std::string path,
-                                                                            bool search) {
-    std::vector<json::object> out;
+asio::awaitable<Status> RolloutClient::for_each_page(std::string cred, std::string path, bool search,
+                                                     PageVisitor visit) {
     std::string page_path = path;
     const std::size_t max_pages = search ? config_.max_search_pages : config_.max_pages;
     for (std::size_t page = 0; page < max_pages; ++page) {
-        auto r = co_await request(Host::crm, verb::get, page_path, nullptr, cred);
+        std::size_t bytes = 0;
+        auto r = co_await request_sized(Host::crm, verb::get, page_path, nullptr, cred, bytes);
         if (!r) {
             // Named first: GCC 12 destroys loop-scoped locals before a converting co_return reads them.
-            Result<std::vector<json::object>> failed(std::move(r).error());
+            Status failed(std::move(r).error());
             co_return failed;
         }
-        const auto* items = items_of(r.value());
-        if (!items)
-            co_return Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"};
-        for (const auto& it : *items)
-            if (it.is_object()) out.push_back(it.as_object());
+        auto* items = const_cast<json::array*>(items_of(r.value()));
+        if (!items) {
+            Status shapeless(Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"});
+            co_return shapeless;
+        }
+        if (visit(*items, bytes)) co_return Unit{};
         auto next = next_cursor(r.value());
-        if (!next) co_return out;
+        if (!next) co_return Unit{};
         page_path = path + (path.find('?') == std::string::npos ? "?" : "&") + "next=" + url_encode(*next);
     }
     if (search) {
@@ -162,6 +172,43 @@ asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::
                       " records, so an existing record cannot be ruled out; nothing was created (give the buyer an "
                       "email address, which the CRM can search directly)"};
         co_return cut;
+    }
+    co_return Unit{};
+}
+
+asio::awaitable<Status> RolloutClient::for_each_item(std::string cred, std::string path, bool search,
+                                                     ItemVisitor visit) {
+    auto each = [&visit](json::array& items, std::size_t) {
+        for (auto& it : items)
+            if (it.is_object() && visit(it.as_object())) return true;
+        return false;
+    };
+    co_return co_await for_each_page(std::move(cred), std::move(path), search, each);
+}
+
+asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::string cred, std::string path,
+                                                                            bool search) {
+    std::vector<json::object> out;
+    std::size_t kept = 0;
+    bool too_big = false;
+    auto collect = [&](json::array& items, std::size_t bytes) {
+        kept += bytes;
+        if (kept > config_.max_list_bytes) {
+            too_big = true;
+            return true;
+        }
+        for (auto& it : items)
+            if (it.is_object()) out.push_back(std::move(it.as_object()));
+        return false;
+    };
+    auto done = co_await for_each_page(std::move(cred), path, search, collect);
+    if (!done) co_return std::move(done).error();
+    if (too_big) {
+        out.clear();
+        Error big{ErrorKind::permanent, 0,
+                  "the CRM list " + path.substr(0, path.find('?')) + " is larger than max_list_bytes (" +
+                      std::to_string(config_.max_list_bytes) + " bytes of replies); nothing was kept"};
+        co_return big;
     }
     co_return out;
 }
@@ -234,19 +281,23 @@ asio::awaitable<Status> RolloutClient::probe(std::string cred) {
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
                                                                                   std::string email) {
-    auto r = co_await list_all(cred, "/people?email=" + url_encode(email) + "&limit=100", true);
-    if (!r) co_return std::move(r).error();
     const std::string want = lower(email);
-    for (auto& p : r.value()) {  // filter here too: a connector may ignore the email query
+    std::optional<Record> found;
+    auto match = [&](json::object& p) {  // filter here too: a connector may ignore the email query
         const auto* emails = p.if_contains("emails");
-        if (!emails || !emails->is_array()) continue;
+        if (!emails || !emails->is_array()) return false;
         for (const auto& e : emails->as_array())
             if (e.is_object())
                 if (const auto* val = e.as_object().if_contains("value");
-                    val && val->is_string() && lower(val->as_string()) == want)
-                    co_return std::optional<Record>{Record{id_of(p["id"]), std::move(p)}};
-    }
-    co_return std::optional<Record>{};
+                    val && val->is_string() && lower(val->as_string()) == want) {
+                    found = Record{id_of(p["id"]), std::move(p)};
+                    return true;
+                }
+        return false;
+    };
+    auto done = co_await for_each_item(cred, "/people?email=" + url_encode(email) + "&limit=100", true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
 }
 
 namespace {
@@ -278,16 +329,20 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_pho
 }
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
-    auto r = co_await list_all(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true);
-    if (!r) co_return std::move(r).error();
-    for (auto& p : r.value()) {
+    std::optional<Record> found;
+    auto match = [&](json::object& p) {
         const auto* tags = p.if_contains("tags");
-        if (!tags || !tags->is_array()) continue;
+        if (!tags || !tags->is_array()) return false;
         for (const auto& t : tags->as_array())
-            if (t.is_string() && t.as_string() == tag)
-                co_return std::optional<Record>{Record{id_of(p["id"]), std::move(p)}};
-    }
-    co_return std::optional<Record>{};
+            if (t.is_string() && t.as_string() == tag) {
+                found = Record{id_of(p["id"]), std::move(p)};
+                return true;
+            }
+        return false;
+    };
+    auto done = co_await for_each_item(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
 }
 
 asio::awaitable<Result<Record>> RolloutClient::write(std::string cred, verb method, std::string path,
@@ -342,12 +397,15 @@ asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_users(std
 asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_for_person(std::string cred,
                                                                                   std::string collection,
                                                                                   std::string person_id) {
-    auto r = co_await list_all(std::move(cred), "/" + collection + "?personId=" + url_encode(person_id) + "&limit=100",
-                               true);
-    if (!r) co_return std::move(r).error();
-    std::vector<json::object> mine;
-    for (auto& it : r.value())
+    std::vector<json::object> mine;  // only the matches are kept, one page at a time
+    auto keep = [&](json::object& it) {
         if (const auto* p = it.if_contains("personId"); p && id_of(*p) == person_id) mine.push_back(std::move(it));
+        return false;  // every match is wanted
+    };
+    auto done = co_await for_each_item(std::move(cred), "/" + collection + "?personId=" + url_encode(person_id) +
+                                                            "&limit=100",
+                                       true, keep);
+    if (!done) co_return std::move(done).error();
     co_return mine;
 }
 asio::awaitable<Result<Record>> RolloutClient::create_automation(json::object automation) {

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,6 +38,11 @@ struct ClientConfig {
     std::size_t max_pages = 20;                    // cap when following _metadata.next
     std::size_t max_search_pages = 100;            // cap for look-ups that decide whether to create
     std::string metrics_label;                     // tags every request (the CRM type) for the metrics hook
+    // The team this client calls for (HttpRequest::partition): its own pooled connections and its own
+    // share of request slots. "" = the operator's own calls.
+    std::string partition;
+    // list_all keeps at most this many reply bytes in memory; a longer list is an error, not a partial one.
+    std::size_t max_list_bytes = 8 * 1024 * 1024;
 };
 
 struct Connector {
@@ -77,9 +83,16 @@ public:
     // Every item of a CRM list endpoint, following _metadata.next (at most config.max_pages pages). With
     // `search` the caller acts on an item's absence (it creates one otherwise), so a list longer than
     // config.max_search_pages is an error instead of a partial answer: a cut-off list could hide the record.
+    // The pages kept may total at most config.max_list_bytes of reply bytes; beyond that it is an error.
     boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_all(std::string credential_id,
                                                                               std::string path_and_query,
                                                                               bool search = false);
+    // Returns true to stop paging (e.g. the record was found).
+    using ItemVisitor = std::function<bool(boost::json::object& item)>;
+    // The same paging and caps as list_all, one page in memory at a time: `visit` sees every item in order
+    // until it returns true. A search that neither stops nor reaches the end fails like list_all's.
+    boost::asio::awaitable<Status> for_each_item(std::string credential_id, std::string path_and_query, bool search,
+                                                 ItemVisitor visit);
 
     // Platform host
     boost::asio::awaitable<Result<std::vector<Connector>>> list_connectors();
@@ -117,6 +130,16 @@ public:
     const RolloutEndpoints& endpoints() const { return config_.endpoints; }
 
 private:
+    // request(), also telling the size of the reply body.
+    boost::asio::awaitable<Result<boost::json::value>> request_sized(Host host, boost::beast::http::verb method,
+                                                                     std::string path_and_query,
+                                                                     boost::json::value body,
+                                                                     std::string credential_id,
+                                                                     std::size_t& reply_bytes);
+    // Pages of a list endpoint: `visit(items, reply_bytes)` returns true to stop.
+    using PageVisitor = std::function<bool(boost::json::array& items, std::size_t reply_bytes)>;
+    boost::asio::awaitable<Status> for_each_page(std::string credential_id, std::string path_and_query, bool search,
+                                                 PageVisitor visit);
     boost::asio::awaitable<Result<Record>> write(std::string cred, boost::beast::http::verb method, std::string path,
                                                  boost::json::object body, Host host = Host::crm);
     std::shared_ptr<HttpPool> pool_;

@@ -30,6 +30,7 @@ SlotLedger::Admit SlotLedger::acquire(const std::string& partition, std::uint64_
     if (in_flight_ < limits_.slots && p.in_flight < limits_.partition_in_flight_cap() && p.waiting.empty()) {
         ++in_flight_;
         ++p.in_flight;
+        last_served_ = partition;  // served now: the others come first when a slot frees
         return Admit::granted;
     }
     Admit refused = Admit::queued;

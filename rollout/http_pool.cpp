@@ -139,8 +139,16 @@ PoolStats HttpPool::stats() const {
 
 namespace {
 
-// The most recently used idle connection of this host that belongs to the caller's execution context
-// (a connection is bound to the io_context that opened it); expired ones are closed.
+// Bytes that arrived on an idle connection were not asked for (a late part of the last reply, or data
+// pushed to desync the stream): such a connection is out of step and must not carry the next request.
+bool has_unsolicited_bytes(Connection& c) {
+    boost::system::error_code ec;
+    const std::size_t n = c.tcp().socket().available(ec);
+    return ec || n > 0 || c.buffer.size() > 0;
+}
+
+// The most recently used idle connection of this key that belongs to the caller's execution context
+// (a connection is bound to the io_context that opened it); expired or out-of-step ones are closed.
 std::unique_ptr<Connection> take_idle(HttpPool::Impl& impl, const std::string& key, std::chrono::seconds expiry,
                                       const asio::any_io_executor& ex) {
     std::unique_ptr<Connection> found;
@@ -151,7 +159,7 @@ std::unique_ptr<Connection> take_idle(HttpPool::Impl& impl, const std::string& k
         const auto now = Clock::now();
         for (auto it = idle.end(); it != idle.begin() && !found;) {
             --it;
-            if (now - (*it)->idle_since >= expiry) {
+            if (now - (*it)->idle_since >= expiry || has_unsolicited_bytes(**it)) {
                 stale.push_back(std::move(*it));
                 it = idle.erase(it);
             } else if (&asio::query((*it)->tcp().get_executor(), asio::execution::context) ==
@@ -160,6 +168,7 @@ std::unique_ptr<Connection> take_idle(HttpPool::Impl& impl, const std::string& k
                 idle.erase(it);
             }
         }
+        if (idle.empty()) impl.hosts.erase(key);  // keys are per (partition, origin): do not keep empty ones
     }
     return found;  // stale connections close here, outside the lock
 }

@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
 workers=${FUZZ_WORKERS:-1}
-targets=(http_request jsonrpc sse_event_id tool_arguments config_toml rollout_responses sealed_blob)
+targets=(http_request jsonrpc sse_event_id tool_arguments config_toml rollout_responses outbound_request sealed_blob)
 
 usage() {
   echo "usage: fuzz.sh TARGET|all SECONDS [libFuzzer args...] | fuzz.sh list" >&2
@@ -30,6 +30,7 @@ dict_parts() {
     tool_arguments) echo "json mcp rollout" ;;
     config_toml) echo "toml" ;;
     rollout_responses) echo "json rollout" ;;
+    outbound_request) echo "http" ;;
     *) echo "" ;;
   esac
 }

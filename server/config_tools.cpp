@@ -33,6 +33,7 @@ ToolResult failure(std::string message, json::object fields) {
 json::object error_json(const rollout::Error& e) {
     json::object o{{"kind", rollout::to_string(e.kind)}, {"httpStatus", e.status}, {"message", e.message}};
     if (e.retry_after) o["retryAfterSeconds"] = e.retry_after->count();
+    if (!e.upstream.empty()) o["upstreamMessage"] = e.upstream;  // Rollout's words, apart from ours
     return o;
 }
 

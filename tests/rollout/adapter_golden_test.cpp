@@ -110,7 +110,7 @@ std::string appt(const char* desc, const char* title_addr, const char* start, co
 struct Golden : ::testing::Test {
     MiniCrm crm;
     StubServer stub{[this](const StubRequest& q) { return crm(q); }};
-    RolloutClient client{HttpPool::create(fast_options()), config_for(stub.url())};
+    RolloutClient client{HttpPool::create(fast_options({stub.url()})), config_for(stub.url())};
 
     SyncOutcome tour(const CrmAdapter& a, SyncTarget t, Tour tour = sample_tour()) {
         return run_sync(a.sync_tour(client, std::move(t), std::move(tour)));
@@ -269,7 +269,7 @@ TEST(GoldenErrors, FailureKeepsRecordsDoneSoFar) {
         if (++appts == 2) return StubReply{409, R"({"errorMessage":"Data for this credential is not ready yet. Please try again."})"};
         return StubReply{201, R"({"id":"appo-1"})"};
     });
-    RolloutClient client(HttpPool::create(fast_options()), config_for(stub.url()));
+    RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));
     Tour t = sample_tour();
     t.agent_email.reset();
     auto out = run_sync(make_adapter("highlevel")->sync_tour(client, {"c", {}, false}, t));

@@ -19,6 +19,7 @@ namespace asio = boost::asio;
 using boost::beast::http::verb;
 
 Result<boost::json::value> get_once(const StubServer& stub, HttpOptions o = fast_options()) {
+    o.allowed_origins.push_back(origin_of(stub.url()).value());
     RolloutClient client(HttpPool::create(o), config_for(stub.url()));
     return run_sync(client.request(Host::crm, verb::get, "/people?limit=1", nullptr, "cred-1"));
 }
@@ -28,7 +29,7 @@ TEST(Http, ErrorStatusesBecomeTypedErrors) {
         unsigned status;
         std::string body;
         ErrorKind kind;
-        std::string message;
+        std::string upstream;  // Rollout's own words; our message is always "Rollout answered HTTP <status>"
         bool uncertain;
     };
     const std::vector<Case> cases = {
@@ -40,7 +41,7 @@ TEST(Http, ErrorStatusesBecomeTypedErrors) {
         {409, R"({"errorMessage":"Data for this credential is not ready yet. Please try again."})", ErrorKind::not_ready,
          "Data for this credential is not ready yet. Please try again.", false},
         {500, R"({"errorMessage":"Internal Server Error"})", ErrorKind::transient, "Internal Server Error", true},
-        {502, "<html>Bad Gateway</html>", ErrorKind::transient, "<html>Bad Gateway</html>", true},
+        {502, "<html>Bad Gateway</html>", ErrorKind::transient, "", true},  // an HTML page says nothing
         {418, R"({"error":"teapot"})", ErrorKind::permanent, "teapot", false},
     };
     for (const auto& c : cases) {
@@ -49,7 +50,8 @@ TEST(Http, ErrorStatusesBecomeTypedErrors) {
         ASSERT_FALSE(r) << c.status;
         EXPECT_EQ(r.error().kind, c.kind) << c.status;
         EXPECT_EQ(r.error().status, c.status);
-        EXPECT_EQ(r.error().message, c.message);
+        EXPECT_EQ(r.error().message, "Rollout answered HTTP " + std::to_string(c.status));
+        EXPECT_EQ(r.error().upstream, c.upstream);
         EXPECT_EQ(r.error().uncertain, c.uncertain) << c.status;
     }
 }
@@ -103,7 +105,7 @@ TEST(Http, SpentRateLimitHeadersSayWhenToComeBack) {
 
 TEST(Http, RateLimitRemainingReachesTheObserver) {
     StubServer stub([](const StubRequest&) { return StubReply{200, "{}", {{"X-RateLimit-Remaining", "37"}}}; });
-    auto o = fast_options();
+    auto o = fast_options({stub.url()});
     std::atomic<std::int64_t> seen{-1};
     std::string label_seen;
     std::mutex mu;
@@ -138,7 +140,7 @@ TEST(Http, TimeoutAfterWriteIsUncertain) {
 TEST(Http, ConnectFailureIsTransientAndCertain) {
     std::string url;
     { StubServer gone([](const StubRequest&) { return StubReply{}; }); url = gone.url(); }
-    RolloutClient client(HttpPool::create(fast_options()), config_for(url));
+    RolloutClient client(HttpPool::create(fast_options({url})), config_for(url));
     auto r = run_sync(client.request(Host::crm, verb::post, "/notes", boost::json::object{}, "c"));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::transient);
@@ -169,7 +171,7 @@ TEST(Http, PlainHttpOnlyForLoopback) {
 
 TEST(Http, KeepAliveConnectionIsReused) {
     StubServer stub([](const StubRequest&) { return StubReply{200, R"({"ok":true})"}; });
-    auto pool = HttpPool::create(fast_options());
+    auto pool = HttpPool::create(fast_options({stub.url()}));
     RolloutClient client(pool, config_for(stub.url()));
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(run_sync(client.probe("cred-1")));
     auto reqs = stub.requests();
@@ -184,11 +186,12 @@ TEST(Http, KeepAliveConnectionIsReused) {
 
 TEST(Http, StaleIdleConnectionIsReplaced) {
     // The server closes after each reply although it advertised keep-alive... simulated by a fresh stub:
-    auto pool = HttpPool::create(fast_options());
+    std::shared_ptr<HttpPool> pool;
     std::string url;
     {
         StubServer first([](const StubRequest&) { return StubReply{}; });
         url = first.url();
+        pool = HttpPool::create(fast_options({url}));
         RolloutClient client(pool, config_for(url));
         ASSERT_TRUE(run_sync(client.probe("c")));
     }  // server gone: the pooled connection is dead
@@ -206,8 +209,9 @@ TEST(Http, ConcurrencyCapPerHost) {
         r.delay = std::chrono::milliseconds{150};
         return r;
     });
-    auto o = fast_options();
+    auto o = fast_options({stub.url()});
     o.max_concurrent_per_host = 2;
+    o.per_team_host_share = 1.0;  // one partition here: this test is about the host-wide cap
     auto pool = HttpPool::create(o);
     RolloutClient client(pool, config_for(stub.url()));
     auto& ioc = test_ioc();
@@ -227,7 +231,7 @@ TEST(Http, ConcurrencyCapPerHost) {
 
 TEST(Http, QueueWaitCountsAgainstTheTimeout) {
     StubServer stub([](const StubRequest&) { StubReply r; r.delay = std::chrono::milliseconds{600}; return r; });
-    auto o = fast_options();
+    auto o = fast_options({stub.url()});
     o.max_concurrent_per_host = 1;
     o.timeout = std::chrono::milliseconds{300};
     RolloutClient client(HttpPool::create(o), config_for(stub.url()));
@@ -273,7 +277,7 @@ TEST(Http, ListFollowsMetadataNext) {
             return StubReply{200, R"({"_metadata":{"collection":"people","next":null},"people":[{"id":3}]})"};
         return StubReply{200, R"({"_metadata":{"collection":"people","next":"c2"},"people":[{"id":"1"},{"id":"2"}]})"};
     });
-    RolloutClient client(HttpPool::create(fast_options()), config_for(stub.url()));
+    RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));
     auto r = run_sync(client.list_all("cred-9", "/people?limit=2"));
     ASSERT_TRUE(r) << r.error().describe();
     ASSERT_EQ(r->size(), 3u);
@@ -293,7 +297,7 @@ TEST(Http, SearchesThatRunPastThePageCapFailInsteadOfMissingTheRecord) {
     auto config = config_for(endless.url());
     config.max_pages = 3;
     config.max_search_pages = 5;
-    RolloutClient client(HttpPool::create(fast_options()), config);
+    RolloutClient client(HttpPool::create(fast_options({endless.url()})), config);
     auto listed = run_sync(client.list_all("c", "/people?limit=1"));
     ASSERT_TRUE(listed) << listed.error().describe();
     EXPECT_EQ(listed->size(), 3u);
@@ -309,7 +313,7 @@ TEST(Http, ConnectorsAreParsed) {
             "appointments":{"create":false}}},"authByPlan":{"default":{"type":"apiToken"}}},
             "gmail":{"name":"Gmail","entities":{"email":{}},"authByPlan":{"x":{"type":"oauth2"}}}})"};
     });
-    RolloutClient client(HttpPool::create(fast_options()), config_for(stub.url()));
+    RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));
     auto r = run_sync(client.list_connectors());
     ASSERT_TRUE(r) << r.error().describe();
     ASSERT_EQ(r->size(), 2u);
@@ -333,7 +337,7 @@ StubOptions tls_stub(const std::string& bind = "127.0.0.1") {
 
 TEST(Tls, VerifiedConnectionWithTestCa) {
     StubServer stub([](const StubRequest&) { return StubReply{200, "[]"}; }, tls_stub());
-    auto o = fast_options();
+    auto o = fast_options({stub.url(), "https://localhost:" + std::to_string(stub.port())});
     o.extra_ca_pem = fake::shared_test_tls().ca_pem;
     auto pool = HttpPool::create(o);
     for (std::string base : {stub.url(), "https://localhost:" + std::to_string(stub.port())}) {
@@ -345,7 +349,7 @@ TEST(Tls, VerifiedConnectionWithTestCa) {
 
 TEST(Tls, UntrustedCertificateFails) {
     StubServer stub([](const StubRequest&) { return StubReply{200, "[]"}; }, tls_stub());
-    RolloutClient client(HttpPool::create(fast_options()), config_for(stub.url()));  // no extra CA
+    RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));  // no extra CA
     auto r = run_sync(client.list_credentials());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::permanent);
@@ -356,7 +360,7 @@ TEST(Tls, UntrustedCertificateFails) {
 TEST(Tls, WrongHostCertificateFails) {
     // The certificate names localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback but not in it.
     StubServer stub([](const StubRequest&) { return StubReply{200, "[]"}; }, tls_stub("127.0.0.2"));
-    auto o = fast_options();
+    auto o = fast_options({stub.url()});
     o.extra_ca_pem = fake::shared_test_tls().ca_pem;
     RolloutClient client(HttpPool::create(o), config_for(stub.url()));
     auto r = run_sync(client.list_credentials());

@@ -70,7 +70,7 @@ TEST(Jwt, PreMintedTokenExpiryIsCheckedLocally) {
 TEST(Jwt, ExpiredTokenNeverCallsOut) {
     StubServer stub([](const StubRequest&) { return StubReply{}; });
     auto auth = std::make_shared<TokenSource>(TokenSource::pre_minted(mint_hs512({"c", "t", 0, 1000}, "k")));
-    RolloutClient client(HttpPool::create(fast_options()), config_for(stub.url(), auth));
+    RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url(), auth));
     auto r = run_sync(client.list_credentials());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().kind, ErrorKind::auth);
@@ -80,7 +80,7 @@ TEST(Jwt, ExpiredTokenNeverCallsOut) {
 
 TEST(Jwt, BearerTokenIsSentAndVerifiable) {
     StubServer stub([](const StubRequest&) { return StubReply{200, R"([{"id":"cred-1","appKey":"lofty"}])"}; });
-    RolloutClient client(HttpPool::create(fast_options()), config_for(stub.url(), test_auth("abc")));
+    RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url(), test_auth("abc")));
     auto r = run_sync(client.list_credentials(std::string("lofty")));
     ASSERT_TRUE(r) << r.error().describe();
     ASSERT_EQ(r->size(), 1u);

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
@@ -129,6 +130,7 @@ void serve_stream(Stream& stream, int id, const StubServer::Handler& handler, st
         res.keep_alive(req.keep_alive());
         res.prepare_payload();
         http::write(stream, res, ec);
+        if (!ec && !reply.trailing.empty()) asio::write(stream, asio::buffer(reply.trailing), ec);
         if (ec || !req.keep_alive()) return;
     }
 }

@@ -36,6 +36,7 @@ struct StubReply {
     std::map<std::string, std::string> headers;
     std::chrono::milliseconds delay{0};  // before answering
     bool hang = false;                   // never answer (the connection is closed at stop())
+    std::string trailing;                // raw bytes written right after the reply (a desynced stream)
 };
 
 struct StubOptions {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <initializer_list>
 #include <memory>
 #include <string>
 
@@ -55,10 +56,17 @@ inline ClientConfig config_for(const std::string& base, std::shared_ptr<TokenSou
     return c;
 }
 
-inline HttpOptions fast_options() {
+// `reachable`: base URLs of the loopback stubs the test calls. Loopback is not a public address, so the
+// pool refuses it unless its origin is listed, as the operator lists [rollout] allowed_base_urls.
+inline HttpOptions fast_options(std::initializer_list<std::string> reachable = {}) {
     HttpOptions o;
     o.timeout = std::chrono::milliseconds{3000};
     o.use_system_ca = false;
+    for (const auto& url : reachable) {
+        auto origin = origin_of(url);
+        EXPECT_TRUE(origin) << url;
+        if (origin) o.allowed_origins.push_back(*origin);
+    }
     return o;
 }
 

@@ -164,7 +164,11 @@ TEST(OutboxFaults, DeadJobLogsCountsAndPostsASignedAlertThatIsRetried) {
     rollout::test::StubServer hook([&](const rollout::test::StubRequest&) {
         return rollout::test::StubReply(++hits == 1 ? 500 : 204, "");
     });
-    auto alert_pool = rollout::HttpPool::create({});
+    // The alert sender does not mark its webhook as an operator-trusted destination yet, so the loopback
+    // hook is listed like any loopback origin.
+    rollout::HttpOptions alert_http;
+    alert_http.allowed_origins.push_back(rollout::origin_of(hook.url()).value());
+    auto alert_pool = rollout::HttpPool::create(alert_http);
     const std::string key = "whsec-test-key";
     Harness::Options o;
     o.sync.max_attempts = 2;

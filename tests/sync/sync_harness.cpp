@@ -37,6 +37,8 @@ Harness::Harness(Options options) : options_(std::move(options)) {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     rollout::HttpOptions http;
     http.timeout = options_.rollout_timeout;
+    // The fake Rollout listens on loopback, which teams may reach only when the operator lists it.
+    if (fake_) http.allowed_origins.push_back(rollout::origin_of(fake_->url()).value());
     pool_ = rollout::HttpPool::create(http);
     team_ = std::make_unique<TeamRollout>(*storage_, pool_);
     runner_ = std::make_unique<SyncRunner>(*team_);
