@@ -36,6 +36,8 @@ public:
         std::shared_ptr<AlertSender> alerts;
         SyncWorker::Runner runner;   // empty: the real SyncRunner against the fake
         bool start_fake = true;
+        // [rollout] allowed_base_urls given to TeamRollout; nullopt: the fake's own (plain http) origin.
+        std::optional<std::vector<std::string>> allowed_base_urls;
     };
     explicit Harness(Options options);
     Harness() : Harness(Options{}) {}
@@ -66,6 +68,7 @@ public:
                                        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
     fake::FakeRollout& fake() { return *fake_; }
+    TeamRollout& team() { return *team_; }
     SyncWorker& worker() { return *worker_; }
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
