@@ -103,6 +103,7 @@ mode = "api_key"
 
 [rollout]
 request_timeout_ms = 60000
+allowed_base_urls = ["http://127.0.0.1:$fport"]
 max_concurrent_per_host = $ph
 
 [sync]

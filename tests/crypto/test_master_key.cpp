@@ -163,5 +163,15 @@ TEST_F(MasterKeyTest, CreateKeyFileNeverOverwrites) {
     EXPECT_TRUE(read_master_key_file(dir / "new.key").key.equals(k->view()));
 }
 
+// /readyz shows only the kind of key source: a path would tell any client where the key lives.
+TEST(MasterKeyKind, NamesTheKindWithoutThePath) {
+    EXPECT_EQ(master_key_kind("file /etc/rollout-mcp/master.key (storage.master_key_file)"), "file");
+    EXPECT_EQ(master_key_kind("file /k (ROLLOUT_MCP_MASTER_KEY_FILE)"), "file");
+    EXPECT_EQ(master_key_kind("systemd credential /run/credentials/x/master_key"), "systemd-credential");
+    EXPECT_EQ(master_key_kind("env ROLLOUT_MCP_MASTER_KEY"), "environment");
+    EXPECT_EQ(master_key_kind("generated development key file /data/master.key"), "development-key");
+    EXPECT_EQ(master_key_kind("/some/path"), "other");
+}
+
 }  // namespace
 }  // namespace rollout_mcp::crypto

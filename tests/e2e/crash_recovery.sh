@@ -98,6 +98,7 @@ mode = "api_key"
 
 [rollout]
 request_timeout_ms = 1000
+allowed_base_urls = ["$FAKE_URL"]
 
 [sync]
 wait_ms = 1000

@@ -16,7 +16,7 @@
 // Prints one line per check ("ok - ..." / "FAIL - ..."), then "N passed, M failed"; exit 0 iff all passed.
 // The checks live in rollout_e2e_lib.mjs (shared set-up and helpers), rollout_e2e_sync.mjs (checks 4-8e) and here.
 import {
-    A, B, BASE_URL, CLIENT_ID, EXPECT_TLS, PROJECT_ENV_KEY, SECRET, UNTRUSTED_URL, WRONG_SECRET, assert, call, check,
+    A, B, BASE_URL, CLIENT_ID, EXPECT_TLS, FAKE, PROJECT_ENV_KEY, SECRET, UNTRUSTED_URL, WRONG_SECRET, assert, call, check,
     clearRequests, collectTokens, connect, cred, expectError, expectSuccess, fake, fakeState, fingerprint, finish, run,
     seen, short, tour1, url, withTimeout
 } from './rollout_e2e_lib.mjs';
@@ -41,6 +41,33 @@ await check('1b after the rejected configure_rollout, list_available_crms still 
     const r = await call(A, 'list_available_crms', {});
     expectError(r, /not configured/i, 'list_available_crms');
     return short(r.sc?.message ?? r.text, 120);
+});
+// 1b2-1b5: the server's [rollout] allowed_base_urls (the launcher lists only the fakes' origins) and the
+// field patterns refuse hostile settings before any connection is made, and nothing is stored.
+const refusedBefore = async (args, pattern, what) => {
+    await clearRequests();
+    const r = await call(A, 'configure_rollout', { projectEnvKey: PROJECT_ENV_KEY, clientId: CLIENT_ID, clientSecret: SECRET, ...args });
+    expectError(r, pattern, what);
+    const reqs = (await fake('/_fake/requests')).filter(q => !String(q.path ?? '').startsWith('/_fake'));
+    assert(reqs.length === 0, `${what}: the fake saw ${reqs.length} Rollout request(s): ${short(reqs)}`);
+    const l = await call(A, 'list_available_crms', {});
+    expectError(l, /not configured/i, `list_available_crms after ${what}`);
+    return short(r.sc?.message ?? r.text, 200);
+};
+const fakePort = new URL(FAKE).port;
+await check('1b2 configure_rollout with a baseUrl not in [rollout] allowed_base_urls -> refused naming baseUrl and the setting', () =>
+    refusedBefore({ baseUrl: 'https://rollout.example.invalid' }, /baseUrl[\s\S]*\[rollout\] allowed_base_urls/, 'unlisted https origin'));
+await check('1b3 configure_rollout with http://localhost:<fake port> (not listed; only its exact listed spelling is) -> refused', () =>
+    refusedBefore({ baseUrl: `http://localhost:${fakePort}` }, /baseUrl[\s\S]*\[rollout\] allowed_base_urls/, 'localhost spelling'));
+await check('1b4 configure_rollout with the listed origin plus a path or a trailing "?" -> refused (an origin only)', async () => {
+    await refusedBefore({ baseUrl: `${BASE_URL}/platform` }, /baseUrl[\s\S]*allowed_base_urls/, 'origin + path');
+    return refusedBefore({ baseUrl: `${BASE_URL}?` }, /baseUrl[\s\S]*allowed_base_urls/, 'origin + "?"');
+});
+await check('1b5 configure_rollout with CR/LF in authToken, clientId or projectEnvKey -> refused, nothing sent', async () => {
+    await refusedBefore({ clientId: undefined, clientSecret: undefined, authToken: 'aaa.bbb.ccc\r\nX-Evil: 1', baseUrl: BASE_URL },
+        /authToken|pattern|invalid/i, 'authToken with CRLF in the third segment');
+    await refusedBefore({ clientId: 'id\r\nX-Evil: 1', baseUrl: BASE_URL }, /clientId|pattern|invalid/i, 'clientId with CRLF');
+    return refusedBefore({ projectEnvKey: 'a.evil.example', baseUrl: BASE_URL }, /projectEnvKey|pattern|invalid/i, 'projectEnvKey with dots');
 });
 await check('1c configure_rollout {projectEnvKey, clientId, clientSecret, baseUrl} -> success', async () => {
     const r = await call(A, 'configure_rollout', { projectEnvKey: PROJECT_ENV_KEY, clientId: CLIENT_ID, clientSecret: SECRET, baseUrl: BASE_URL });
@@ -145,6 +172,8 @@ if (UNTRUSTED_URL) {
     await check('9d2 team B: configure_rollout against a TLS server whose CA is not trusted -> isError, nothing stored', async () => {
         const r = await call(B, 'configure_rollout', { projectEnvKey: 'e2e-project-b', clientId: 'e2e-client-b', clientSecret: SECRET, baseUrl: UNTRUSTED_URL });
         expectError(r, /certificate|verif|tls|ssl|handshake/i, 'configure_rollout (untrusted CA)');
+        // Its origin is listed by the launcher: the refusal must come from TLS, not from the allow-list.
+        assert(!/allowed_base_urls/.test(r.text), `refused by the allow-list instead of the certificate check: ${short(r.text)}`);
         const l = await call(B, 'list_available_crms', {});
         expectError(l, /not configured/i, 'list_available_crms (B) after the rejected configure_rollout');
         return short(r.sc?.message ?? r.text, 200);

@@ -3,7 +3,8 @@
 # End-to-end test of the Rollout tools (issue 6 "Proof", issue 3 team isolation):
 #  1. starts fake-rollout on free loopback port(s) with a random client secret (--tls: also its TLS
 #     listener, with a throw-away CA written to CA.pem, plus a second TLS fake whose CA is not trusted),
-#  2. writes a config (auth api_key, port 0, temp data_dir; --tls: [rollout] extra_ca_file = CA.pem),
+#  2. writes a config (auth api_key, port 0, temp data_dir; [rollout] allowed_base_urls = the fakes' origins;
+#     --tls: [rollout] extra_ca_file = CA.pem),
 #  3. creates two teams with `rollout-mcp tenant create` and reads their tenant ids from `tenant list`,
 #  4. starts `rollout-mcp serve`, waits for /healthz,
 #  5. runs rollout_e2e.mjs (Node 22 from tests/node_modules) with the URLs, keys, tenant ids and secret,
@@ -86,7 +87,10 @@ if ((TLS)); then
   echo "rollout_e2e.sh: untrusted TLS fake at $UNTRUSTED_URL, pid $f2pid"
 fi
 
-# 2. The server's config.
+# 2. The server's config. Teams may give only the listed origins as baseUrl: the one they use, and the
+# untrusted TLS fake (so its check fails on the certificate, not on the list).
+ALLOWED="\"$BASE_URL\""
+((TLS)) && ALLOWED+=", \"$UNTRUSTED_URL\""
 cat > "$tmp/config.toml" <<EOF
 [server]
 bind = "127.0.0.1"
@@ -101,6 +105,7 @@ mode = "api_key"
 [rollout]
 request_timeout_ms = 10000
 extra_ca_file = "$( ((TLS)) && echo "$tmp/ca.pem")"
+allowed_base_urls = [$ALLOWED]
 
 [sync]
 wait_ms = 4000            # short waits and fast retries keep the outbox checks quick

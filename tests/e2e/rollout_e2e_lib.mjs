@@ -12,7 +12,7 @@ const flag = name => process.argv.includes(`--${name}`);
 export const A = { name: 'team A', key: arg('key-a'), tenant: arg('tenant-a') };
 export const B = { name: 'team B', key: arg('key-b'), tenant: arg('tenant-b') };
 const URL_ARG = arg('url');
-const FAKE = (arg('fake') || '').replace(/\/+$/, '');
+export const FAKE = (arg('fake') || '').replace(/\/+$/, '');
 export const BASE_URL = arg('base-url');
 export const SECRET = arg('secret');
 export const EXPECT_TLS = flag('expect-tls');

@@ -256,6 +256,56 @@ TEST(Config, SyncCapsAndRetention) {
               std::string::npos);
 }
 
+TEST(Config, RolloutAllowedBaseUrlsAreNormalizedAtLoad) {
+    EXPECT_TRUE(load_config("", {}).rollout.allowed_base_urls.empty());   // default: Rollout's own hosts only
+    ConfigFile file(R"([rollout]
+allowed_base_urls = ["HTTPS://Rollout.Example.COM", "http://127.0.0.1:9090/", "http://[::1]:8443", "https://a.example:8443"]
+)");
+    auto c = load_config(file.path(), {});
+    EXPECT_EQ(c.rollout.allowed_base_urls,
+              (std::vector<std::string>{"https://rollout.example.com:443", "http://127.0.0.1:9090", "http://[::1]:8443",
+                                        "https://a.example:8443"}));
+    auto e = load_config("", {"ROLLOUT_MCP_ROLLOUT_ALLOWED_BASE_URLS=http://localhost:9090, https://x.example"});
+    EXPECT_EQ(e.rollout.allowed_base_urls,
+              (std::vector<std::string>{"http://localhost:9090", "https://x.example:443"}));
+}
+
+TEST(Config, RolloutAllowedBaseUrlsRefuseWhatIsNotAnOrigin) {
+    for (const char* entry : {"https://x.example/api", "https://x.example?", "https://x.example/#f",
+                              "https://user@x.example", "https://u:p@x.example", "ftp://x.example", "x.example",
+                              "https://", "https://x.example:0", "https://x.example:65536", "https://x.example:",
+                              "http://10.0.0.1:80", "http://rollout.example.com", "http://127.0.0.1.nip.io:9090",
+                              "https://x .example", "https://[::1", "https://x..example"}) {
+        auto what = error_of(std::string("[rollout]\nallowed_base_urls = [\"") + entry + "\"]");
+        EXPECT_NE(what.find("rollout.allowed_base_urls"), std::string::npos) << entry << " -> " << what;
+    }
+}
+
+TEST(Config, RolloutHostShareAndQueue) {
+    auto d = load_config("", {});
+    EXPECT_DOUBLE_EQ(d.rollout.per_team_host_share, 0.25);
+    EXPECT_EQ(d.rollout.max_queued_per_host, 256u);
+    auto c = load_config("", {"ROLLOUT_MCP_ROLLOUT_PER_TEAM_HOST_SHARE=0.5", "ROLLOUT_MCP_ROLLOUT_MAX_QUEUED_PER_HOST=10"});
+    EXPECT_DOUBLE_EQ(c.rollout.per_team_host_share, 0.5);
+    EXPECT_EQ(c.rollout.max_queued_per_host, 10u);
+    ConfigFile one("[rollout]\nper_team_host_share = 1\n");   // an integer is a number too
+    EXPECT_DOUBLE_EQ(load_config(one.path(), {}).rollout.per_team_host_share, 1.0);
+    ConfigFile frac("[rollout]\nper_team_host_share = 0.01\n");
+    EXPECT_DOUBLE_EQ(load_config(frac.path(), {}).rollout.per_team_host_share, 0.01);
+    for (const char* text : {"[rollout]\nper_team_host_share = 0.009", "[rollout]\nper_team_host_share = 1.5",
+                             "[rollout]\nper_team_host_share = -0.5", "[rollout]\nper_team_host_share = nan",
+                             "[rollout]\nmax_queued_per_host = 0", "[rollout]\nmax_queued_per_host = 100001"}) {
+        auto what = error_of(text);
+        EXPECT_NE(what.find("must be between"), std::string::npos) << text << " -> " << what;
+    }
+    EXPECT_NE(error_of("[rollout]\nper_team_host_share = \"0.5\"").find("must be a number"), std::string::npos);
+    for (const char* entry : {"ROLLOUT_MCP_ROLLOUT_PER_TEAM_HOST_SHARE=half", "ROLLOUT_MCP_ROLLOUT_PER_TEAM_HOST_SHARE=",
+                              "ROLLOUT_MCP_ROLLOUT_PER_TEAM_HOST_SHARE=2"}) {
+        auto what = env_error_of({entry});
+        EXPECT_NE(what.find("environment ROLLOUT_MCP_ROLLOUT_PER_TEAM_HOST_SHARE"), std::string::npos) << entry << " -> " << what;
+    }
+}
+
 // config.example.toml documents every key: it loads, and each key of the table appears in it.
 TEST(Config, ExampleFileLoadsAndDocumentsEverySection) {
     const std::string path = std::string(ROLLOUT_MCP_SOURCE_DIR) + "/config.example.toml";
@@ -266,7 +316,8 @@ TEST(Config, ExampleFileLoadsAndDocumentsEverySection) {
                             "max_in_flight", "per_team_in_flight", "per_crm_in_flight", "lease_ms", "poll_ms",
                             "keep_succeeded_s", "keep_failed_s", "keep_idempotency_s", "max_queued_per_team",
                             "max_crm_connections_per_team", "[alerts]", "webhook_url", "webhook_secret_file",
-                            "webhook_max_attempts"})
+                            "webhook_max_attempts", "\nallowed_base_urls = []", "\nper_team_host_share = 0.25",
+                            "\nmax_queued_per_host = 256"})
         EXPECT_NE(text.find(key), std::string::npos) << key;
 }
 

@@ -4,6 +4,7 @@
 #include "metrics.hpp"
 #include "readiness.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 namespace rollout_mcp::sync_test {
@@ -31,6 +32,9 @@ TEST(OutboxReadiness, ReadyzAndMetricsReportTheOutbox) {
     });
     const auto state = readiness.state();
     EXPECT_EQ(state.at("ready"), true);
+    // The kind of master key source only, never a path (the harness's key is an in-memory "test master key").
+    EXPECT_EQ(state.at("keys").at("masterKeySource"), "other");
+    EXPECT_EQ(boost::json::serialize(state).find(h.dir().string()), std::string::npos);
     const auto& outbox = state.at("outbox").as_object();
     EXPECT_EQ(outbox.at("status"), "dead jobs");
     EXPECT_EQ(outbox.at("queued").as_int64(), 2);

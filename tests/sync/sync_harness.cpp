@@ -1,6 +1,8 @@
 // The outbox test harness (see sync_harness.hpp).
 #include "sync_harness.hpp"
 
+#include "origin.hpp"
+
 #include "rollout/adapters/adapter.hpp"
 #include "rollout/model.hpp"
 #include "storage/sqlite_storage.hpp"
@@ -40,7 +42,10 @@ Harness::Harness(Options options) : options_(std::move(options)) {
     // The fake Rollout listens on loopback, which teams may reach only when the operator lists it.
     if (fake_) http.allowed_origins.push_back(rollout::origin_of(fake_->url()).value());
     pool_ = rollout::HttpPool::create(http);
-    team_ = std::make_unique<TeamRollout>(*storage_, pool_);
+    std::vector<std::string> allowed;
+    if (options_.allowed_base_urls) allowed = *options_.allowed_base_urls;
+    else if (fake_) allowed = {*normalize_origin(fake_->url())};
+    team_ = std::make_unique<TeamRollout>(*storage_, pool_, std::move(allowed));
     runner_ = std::make_unique<SyncRunner>(*team_);
     auto runner = options_.runner;
     if (!runner) runner = [r = runner_.get()](const storage::ClaimedJob& job) { return r->run(job); };
@@ -66,6 +71,7 @@ std::string Harness::add_team(const std::string& name, const std::vector<std::st
     const std::string id = tenant->id;
     if (!fake_) return id;
     RolloutSettings settings;
+    settings.project_env_key = "sync-test";
     settings.client_id = "sync-test-client";
     settings.endpoints.platform = fake_->platform_url();
     settings.endpoints.crm = fake_->crm_url();

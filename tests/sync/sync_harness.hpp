@@ -37,6 +37,8 @@ public:
         std::shared_ptr<AlertSender> alerts;
         SyncWorker::Runner runner;   // empty: the real SyncRunner against the fake
         bool start_fake = true;
+        // [rollout] allowed_base_urls given to TeamRollout; nullopt: the fake's own (plain http) origin.
+        std::optional<std::vector<std::string>> allowed_base_urls;
     };
     explicit Harness(Options options);
     Harness() : Harness(Options{}) {}
