@@ -4,8 +4,11 @@
 // the fake Rollout.
 #include "sync_harness.hpp"
 
+#include "rollout_field_rules.hpp"
+#include "rollout_tools.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "team_rollout.hpp"
+#include "tool_registry.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -87,6 +90,38 @@ TEST(StoredSettings, StoredClientIdThatBreaksItsRuleFailsPermanently) {
     EXPECT_NE(j.last_error.find("clientId"), std::string::npos) << j.last_error;
     EXPECT_NE(j.last_error.find("configure_rollout again"), std::string::npos) << j.last_error;
     EXPECT_EQ(rollout_requests(h.fake()), 0u);
+}
+
+// The real tool schemas compile and their patterns (run by the schema validator, before any handler) refuse
+// header-splitting values, and configure_rollout says which credentials it needs.
+TEST(StoredSettings, ToolSchemasRefuseHostileArguments) {
+    Harness::Options options;
+    options.start_fake = false;
+    Harness h(options);
+    ToolRegistry registry;
+    ASSERT_NO_THROW(register_config_tools(registry, h.team()));
+    const auto* configure = registry.find("configure_rollout");
+    const auto* test = registry.find("test_crm_connection");
+    const auto* connect = registry.find("configure_crm_connection");
+    ASSERT_TRUE(configure && test && connect);
+    auto valid = [&](const ToolDefinition* t, boost::json::object args) {
+        return !registry.validate_arguments(*t, args).has_value();
+    };
+    EXPECT_TRUE(valid(configure, {{"projectEnvKey", "p"}, {"authToken", "a.b.c"}}));
+    EXPECT_TRUE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id"}, {"clientSecret", "s!"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}}));                      // neither credential form
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id"}}));  // secret missing
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"authToken", "a.b.c\r\nX-Evil: 1"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"authToken", "a.b"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p.evil.example"}, {"authToken", "a.b.c"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id\n"}, {"clientSecret", "s"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id"}, {"clientSecret", "s s"}}));
+    EXPECT_TRUE(valid(test, {{"crmType", "highlevel"}, {"credentialKey", "cred:1"}}));
+    EXPECT_FALSE(valid(test, {{"crmType", "highlevel"}, {"credentialKey", "cred\r\nX-Evil: 1"}}));
+    // The schema validator (valijson) matches patterns only up to an embedded NUL, so "c\0d" gets past the
+    // schema; the handlers' own check (the same rule in C++) refuses it before any use.
+    EXPECT_TRUE(field_problem(RolloutField::credential_key, std::string("c\0d", 3)).has_value());
+    EXPECT_FALSE(valid(connect, {{"crmType", "highlevel"}, {"credentialKey", std::string(257, 'c')}}));
 }
 
 }  // namespace
