@@ -4,6 +4,7 @@
 // the fake Rollout.
 #include "sync_harness.hpp"
 
+#include "origin.hpp"
 #include "rollout_field_rules.hpp"
 #include "rollout_tools.hpp"
 #include "storage/sqlite_storage.hpp"
@@ -90,6 +91,38 @@ TEST(StoredSettings, StoredClientIdThatBreaksItsRuleFailsPermanently) {
     EXPECT_NE(j.last_error.find("clientId"), std::string::npos) << j.last_error;
     EXPECT_NE(j.last_error.find("configure_rollout again"), std::string::npos) << j.last_error;
     EXPECT_EQ(rollout_requests(h.fake()), 0u);
+}
+
+// Start-up (serve calls this before the workers start): one warning per team whose stored baseUrl the
+// server no longer allows, naming the team and the origin; none for teams that are fine.
+TEST(StoredSettings, StartUpWarnsOncePerDisallowedTeam) {
+    Harness::Options options;
+    options.allowed_base_urls = std::vector<std::string>{};
+    Harness h(options);
+    h.add_team("was-allowed-1");
+    h.add_team("was-allowed-2");
+    testing::internal::CaptureStderr();
+    h.on_storage([&h](storage::Storage& s) {
+        warn_disallowed_base_urls(s, h.team());
+        return 0;
+    });
+    const std::string err = testing::internal::GetCapturedStderr();
+    std::size_t warnings = 0;
+    for (auto at = err.find("[rollout] allowed_base_urls"); at != std::string::npos;
+         at = err.find("[rollout] allowed_base_urls", at + 1))
+        ++warnings;
+    EXPECT_EQ(warnings, 2u) << err;
+    EXPECT_NE(err.find("was-allowed-1"), std::string::npos) << err;
+    EXPECT_NE(err.find(*normalize_origin(h.fake().url())), std::string::npos) << err;
+
+    Harness fine;   // the fake's origin listed: silence
+    fine.add_team("still-allowed");
+    testing::internal::CaptureStderr();
+    fine.on_storage([&fine](storage::Storage& s) {
+        warn_disallowed_base_urls(s, fine.team());
+        return 0;
+    });
+    EXPECT_EQ(testing::internal::GetCapturedStderr().find("allowed_base_urls"), std::string::npos);
 }
 
 // The real tool schemas compile and their patterns (run by the schema validator, before any handler) refuse
