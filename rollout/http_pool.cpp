@@ -115,6 +115,9 @@ std::shared_ptr<HttpPool> HttpPool::create(HttpOptions options) {
 
 HttpPool::HttpPool(HttpOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>(options_)) {
     options_.max_concurrent_per_host = std::max<std::size_t>(1, options_.max_concurrent_per_host);
+    // Compared with Endpoint::key(): spelled the same way ("HTTP://LocalHost:9090/" -> "http://localhost:9090").
+    for (auto& origin : options_.allowed_origins)
+        if (auto normalized = origin_of(origin)) origin = std::move(normalized).value();
 }
 
 HttpPool::~HttpPool() = default;

@@ -75,7 +75,7 @@ void apply_field_rules(boost::json::object& schema) {
         auto& o = p->as_object();
         o["type"] = "string";
         o["minLength"] = 1;
-        o["maxLength"] = rule.max_length;
+        o["maxLength"] = static_cast<std::int64_t>(rule.max_length);   // the schema compiler wants a signed integer
         o["pattern"] = rule.pattern;
     }
 }

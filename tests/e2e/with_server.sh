@@ -15,6 +15,8 @@
 #   --path PATH         MCP endpoint path (default /mcp)
 #   --timeout SECS      bound on COMMAND (default 300); on expiry it is killed and counts as failed
 # Environment: WITH_SERVER_KEEP=1 keeps the temporary directory (config, data dir, server.log).
+# ROLLOUT_MCP_* variables reach the server: a COMMAND that runs a fake Rollout passes its exact origin as
+# ROLLOUT_MCP_ROLLOUT_ALLOWED_BASE_URLS (none of today's COMMANDs configures a Rollout baseUrl).
 # The generated config: [server] bind = "127.0.0.1", port = 0; [mcp] test_fixtures = true;
 # [storage] data_dir = <temp dir>/data; [auth] mode = "none".
 set -uo pipefail

@@ -67,6 +67,24 @@ TEST(Jwt, PreMintedTokenExpiryIsCheckedLocally) {
     EXPECT_EQ(garbage.token(now).error().kind, ErrorKind::auth);
 }
 
+// The token goes into the Authorization header as it is: every segment, not only the exp one, must be
+// base64url, and there must be exactly three (a CR/LF in the signature would split the header).
+TEST(Jwt, PreMintedTokenMustBeThreeBase64UrlSegments) {
+    const auto now = std::chrono::system_clock::time_point{std::chrono::seconds{1'800'000'000}};
+    const std::string good = mint_hs512({"c", "t", 0, 1'800'003'600}, "k");
+    ASSERT_TRUE(jwt_expiry(good));
+    for (const std::string& bad : {good + "\r\nX-Evil: 1", good + "\n", good + " ", good + std::string(1, '\0'),
+                                   good + ".x", good + "=", "\r\n" + good, good.substr(0, good.rfind('.') + 1),
+                                   good.substr(0, good.rfind('.')), good.substr(0, good.rfind('.')) + ".a/b+c",
+                                   "." + good.substr(good.find('.'))}) {
+        EXPECT_FALSE(jwt_expiry(bad).has_value()) << bad;
+        auto source = TokenSource::pre_minted(bad);
+        auto r = source.token(now);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().kind, ErrorKind::auth);
+    }
+}
+
 TEST(Jwt, ExpiredTokenNeverCallsOut) {
     StubServer stub([](const StubRequest&) { return StubReply{}; });
     auto auth = std::make_shared<TokenSource>(TokenSource::pre_minted(mint_hs512({"c", "t", 0, 1000}, "k")));

@@ -4,8 +4,12 @@
 // the fake Rollout.
 #include "sync_harness.hpp"
 
+#include "origin.hpp"
+#include "rollout_field_rules.hpp"
+#include "rollout_tools.hpp"
 #include "storage/sqlite_storage.hpp"
 #include "team_rollout.hpp"
+#include "tool_registry.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -87,6 +91,70 @@ TEST(StoredSettings, StoredClientIdThatBreaksItsRuleFailsPermanently) {
     EXPECT_NE(j.last_error.find("clientId"), std::string::npos) << j.last_error;
     EXPECT_NE(j.last_error.find("configure_rollout again"), std::string::npos) << j.last_error;
     EXPECT_EQ(rollout_requests(h.fake()), 0u);
+}
+
+// Start-up (serve calls this before the workers start): one warning per team whose stored baseUrl the
+// server no longer allows, naming the team and the origin; none for teams that are fine.
+TEST(StoredSettings, StartUpWarnsOncePerDisallowedTeam) {
+    Harness::Options options;
+    options.allowed_base_urls = std::vector<std::string>{};
+    Harness h(options);
+    h.add_team("was-allowed-1");
+    h.add_team("was-allowed-2");
+    testing::internal::CaptureStderr();
+    h.on_storage([&h](storage::Storage& s) {
+        warn_disallowed_base_urls(s, h.team());
+        return 0;
+    });
+    const std::string err = testing::internal::GetCapturedStderr();
+    std::size_t warnings = 0;
+    for (auto at = err.find("[rollout] allowed_base_urls"); at != std::string::npos;
+         at = err.find("[rollout] allowed_base_urls", at + 1))
+        ++warnings;
+    EXPECT_EQ(warnings, 2u) << err;
+    EXPECT_NE(err.find("was-allowed-1"), std::string::npos) << err;
+    EXPECT_NE(err.find(*normalize_origin(h.fake().url())), std::string::npos) << err;
+
+    Harness fine;   // the fake's origin listed: silence
+    fine.add_team("still-allowed");
+    testing::internal::CaptureStderr();
+    fine.on_storage([&fine](storage::Storage& s) {
+        warn_disallowed_base_urls(s, fine.team());
+        return 0;
+    });
+    EXPECT_EQ(testing::internal::GetCapturedStderr().find("allowed_base_urls"), std::string::npos);
+}
+
+// The real tool schemas compile and their patterns (run by the schema validator, before any handler) refuse
+// header-splitting values, and configure_rollout says which credentials it needs.
+TEST(StoredSettings, ToolSchemasRefuseHostileArguments) {
+    Harness::Options options;
+    options.start_fake = false;
+    Harness h(options);
+    ToolRegistry registry;
+    ASSERT_NO_THROW(register_config_tools(registry, h.team()));
+    const auto* configure = registry.find("configure_rollout");
+    const auto* test = registry.find("test_crm_connection");
+    const auto* connect = registry.find("configure_crm_connection");
+    ASSERT_TRUE(configure && test && connect);
+    auto valid = [&](const ToolDefinition* t, boost::json::object args) {
+        return !registry.validate_arguments(*t, args).has_value();
+    };
+    EXPECT_TRUE(valid(configure, {{"projectEnvKey", "p"}, {"authToken", "a.b.c"}}));
+    EXPECT_TRUE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id"}, {"clientSecret", "s!"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}}));                      // neither credential form
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id"}}));  // secret missing
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"authToken", "a.b.c\r\nX-Evil: 1"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"authToken", "a.b"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p.evil.example"}, {"authToken", "a.b.c"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id\n"}, {"clientSecret", "s"}}));
+    EXPECT_FALSE(valid(configure, {{"projectEnvKey", "p"}, {"clientId", "id"}, {"clientSecret", "s s"}}));
+    EXPECT_TRUE(valid(test, {{"crmType", "highlevel"}, {"credentialKey", "cred:1"}}));
+    EXPECT_FALSE(valid(test, {{"crmType", "highlevel"}, {"credentialKey", "cred\r\nX-Evil: 1"}}));
+    // The schema validator (valijson) matches patterns only up to an embedded NUL, so "c\0d" gets past the
+    // schema; the handlers' own check (the same rule in C++) refuses it before any use.
+    EXPECT_TRUE(field_problem(RolloutField::credential_key, std::string("c\0d", 3)).has_value());
+    EXPECT_FALSE(valid(connect, {{"crmType", "highlevel"}, {"credentialKey", std::string(257, 'c')}}));
 }
 
 }  // namespace
