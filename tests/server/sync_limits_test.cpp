@@ -23,7 +23,7 @@ using rollout::limits::Kind;
 const ToolRegistry& registry() {
     static const ToolRegistry* r = [] {
         auto* storage = new StorageExecutor(nullptr);
-        auto* team = new TeamRollout(*storage, rollout::HttpPool::create({}));
+        auto* team = new TeamRollout(*storage, rollout::HttpPool::create({}), {});
         auto* out = new ToolRegistry;
         register_sync_tools(*out, SyncToolsDeps{team, nullptr, std::chrono::milliseconds(0)});
         return out;
