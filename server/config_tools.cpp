@@ -95,11 +95,8 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
     if (secret.empty())
         co_return failure(settings.client_id.empty() ? "authToken: required unless clientId and clientSecret are given"
                                                      : "clientSecret: required with clientId");
-    std::optional<std::string> bad = field_problem(RolloutField::project_env_key, settings.project_env_key);
-    if (!bad && settings.client_id.empty()) bad = field_problem(RolloutField::auth_token, secret);
-    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_id, settings.client_id);
-    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_secret, secret);
-    if (bad) co_return failure(*bad);
+    // The schema already checked these; the same rules again, as on every load of stored settings.
+    if (auto bad = TeamRollout::settings_field_problem(settings, secret)) co_return failure(*bad);
     settings.time_zone = str(args, "timeZone");
     if (!settings.time_zone.empty() && !rollout::is_known_time_zone(settings.time_zone))
         co_return failure("timeZone: \"" + settings.time_zone + "\" is not an IANA time zone (e.g. America/Chicago)");

@@ -63,13 +63,18 @@ std::optional<std::string> TeamRollout::disallowed_endpoint(const RolloutSetting
     return std::nullopt;
 }
 
+std::optional<std::string> TeamRollout::settings_field_problem(const RolloutSettings& settings,
+                                                               std::string_view secret) {
+    if (auto bad = field_problem(RolloutField::project_env_key, settings.project_env_key)) return bad;
+    if (settings.client_id.empty()) return field_problem(RolloutField::auth_token, secret);
+    if (auto bad = field_problem(RolloutField::client_id, settings.client_id)) return bad;
+    return field_problem(RolloutField::client_secret, secret);
+}
+
 std::optional<std::string> TeamRollout::stored_settings_problem(const RolloutSettings& settings,
                                                                 std::string_view secret) const {
-    std::optional<std::string> bad = field_problem(RolloutField::project_env_key, settings.project_env_key);
-    if (!bad && settings.client_id.empty()) bad = field_problem(RolloutField::auth_token, secret);
-    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_id, settings.client_id);
-    if (!bad && !settings.client_id.empty()) bad = field_problem(RolloutField::client_secret, secret);
-    if (bad) return "this team's stored Rollout settings are not usable (" + *bad + "): call configure_rollout again";
+    if (auto bad = settings_field_problem(settings, secret))
+        return "this team's stored Rollout settings are not usable (" + *bad + "): call configure_rollout again";
     if (auto origin = disallowed_endpoint(settings))
         return "this team's stored Rollout baseUrl (" + *origin +
                ") is not in this server's [rollout] allowed_base_urls: call configure_rollout again with an allowed "

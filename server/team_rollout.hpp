@@ -47,6 +47,8 @@ public:
     // The origin of the first stored endpoint that is neither Rollout's default for it nor in
     // allowed_base_urls (the raw URL when it has no usable origin); nullopt when all may be used.
     std::optional<std::string> disallowed_endpoint(const RolloutSettings& settings) const;
+    // The first field rule (rollout_field_rules.hpp) that settings + secret break, as "<field>: <shape>".
+    static std::optional<std::string> settings_field_problem(const RolloutSettings& settings, std::string_view secret);
     // Why stored settings + secret must not be used (a field rule or a disallowed endpoint), for the team.
     std::optional<std::string> stored_settings_problem(const RolloutSettings& settings, std::string_view secret) const;
 

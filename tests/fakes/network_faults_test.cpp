@@ -36,7 +36,9 @@ protected:
         seq.push_back({"POST", "/crm/api/people", kPerson, {}});
         auto results = call_kept_alive(fake->port(), seq, o);
         EXPECT_EQ(results.size(), seq.size());
-        if (reused) EXPECT_EQ(results.front().status, 200u) << results.front().error;
+        if (reused) {
+            EXPECT_EQ(results.front().status, 200u) << results.front().error;
+        }
         return results.back();
     }
 };

@@ -71,7 +71,6 @@ public:
     fake::FakeRollout& fake() { return *fake_; }
     TeamRollout& team() { return *team_; }
     SyncWorker& worker() { return *worker_; }
-    TeamRollout& team() { return *team_; }
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
     const std::filesystem::path& dir() const { return dir_.path(); }
