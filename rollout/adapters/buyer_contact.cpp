@@ -99,6 +99,7 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
     shaped.buyer_id = buyer;
     std::string placeholder_id = known_id(target, "person", placeholder_local);
     std::string person_id = known_id(target, "person", buyer_local);
+    const bool from_ledger = !person_id.empty();
     Action action = Action::found;
 
     if (!person_id.empty() && tour.buyer) {   // details written onto the known contact (a placeholder: upgraded)
@@ -132,7 +133,10 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
         }
     }
     if (person_id.empty()) {   // the tour's placeholder becomes the buyer's contact
-        if (placeholder_id.empty()) placeholder_id = co_await placeholder_of(client, target, adapter, tour.tour_id, p);
+        // Its ledger row normally says whether there is one; its marker is searched for a tour without a
+        // buyer (that is how its placeholder is found), or after an uncertain attempt.
+        if (placeholder_id.empty() && (!buyer || target.recover))
+            placeholder_id = co_await placeholder_of(client, target, adapter, tour.tour_id, p);
         if (p.failed()) co_return std::string();
         if (!placeholder_id.empty()) {
             person_id = placeholder_id;
@@ -163,7 +167,7 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
         person_id = c->id;
         action = Action::created;
     }
-    p.add("person", buyer_local, person_id, action);
+    if (!(from_ledger && action == Action::found)) p.add("person", buyer_local, person_id, action);
     if (buyer && !placeholder_id.empty() && placeholder_id != person_id) {
         co_await supersede(client, target, tour.tour_id, placeholder_id, person_id, false, p);
         if (p.failed()) co_return std::string();
@@ -183,6 +187,7 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
     const std::string tag = adapter.buyer_tag(buyer_local);
     std::string placeholder_id = known_id(target, "person", placeholder_local);
     std::string person_id = known_id(target, "person", buyer_local);
+    const bool from_ledger = !person_id.empty();
     Action action = Action::found;
 
     if (person_id.empty() && buyer) {   // the buyer's own contact, by its marker
@@ -198,7 +203,8 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
         }
     }
     if (person_id.empty()) {   // the tour's placeholder: bound to the buyer (tagged with its marker)
-        if (placeholder_id.empty()) placeholder_id = co_await placeholder_of(client, target, adapter, fb.tour_id, p);
+        if (placeholder_id.empty() && (!buyer || target.recover))
+            placeholder_id = co_await placeholder_of(client, target, adapter, fb.tour_id, p);
         if (p.failed()) co_return std::string();
         if (!placeholder_id.empty()) {
             person_id = placeholder_id;
@@ -224,7 +230,7 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
         person_id = c->id;
         action = Action::created;
     }
-    p.add("person", buyer_local, person_id, action);
+    if (!(from_ledger && action == Action::found)) p.add("person", buyer_local, person_id, action);
     if (buyer && !placeholder_id.empty() && placeholder_id != person_id) {
         co_await supersede(client, target, fb.tour_id, placeholder_id, person_id, true, p);
         if (p.failed()) co_return std::string();

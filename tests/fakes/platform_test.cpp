@@ -98,6 +98,16 @@ TEST(FakeNoSecret, SignatureIsNotCheckedWithoutASecretButExpIs) {
 }
 
 TEST_F(FakeTest, AutomationHostCreatesAndListsAutomations) {
+    fake->add_credential("highlevel", "team-1", "ghl", {}, "c1");
+    // Like Rollout, the project environment decides about credentials: unknown, or another team's.
+    fake->add_credential("highlevel", "team-2", "other", {}, "c2");
+    for (const char* cred : {"nope", "c2"}) {
+        auto refused = api("POST", "/automation/api/automations",
+                           std::string(R"({"name":"x","trigger":{"appKey":"highlevel","triggerKey":"t","credentialKey":")") +
+                               cred + R"(","inputParams":{}},"action":{"appKey":"highlevel","actionKey":"a","credentialKey":"c1","inputParams":{}}})");
+        EXPECT_EQ(refused.status, 400u) << cred;
+        EXPECT_NE(refused.body.find("trigger.credentialKey"), std::string::npos) << refused.body;
+    }
     const std::string body = R"({"name":"Tour follow-up",
         "trigger":{"appKey":"highlevel","triggerKey":"appointment_created","credentialKey":"c1","inputParams":{}},
         "action":{"appKey":"highlevel","actionKey":"create_task","credentialKey":"c1",

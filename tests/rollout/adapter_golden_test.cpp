@@ -96,6 +96,8 @@ Feedback sample_feedback() {
 
 const Expected kFindByEmail{"GET", "/crm/api/people?email=ann%40x.com&limit=100"};
 const Expected kFindByTag{"GET", "/crm/api/people?tags=reanna%3Abuyer%3AB-17&limit=100"};
+// The buyer's own contact is also looked for by phone (the national number), after email.
+const Expected kFindByPhone{"GET", "/crm/api/people?phone=5125550100&limit=100"};
 const Expected kUsers{"GET", "/crm/api/users?limit=100"};
 const Expected kTypes{"GET", "/crm/api/appointment-types?limit=100"};
 const char* kDesc1 = R"("Property P-1: 123 Main St, Austin TX\nTour T-1 (agent A-9)\nTime zone: America/Chicago\nNotes: Gate code 1234\n[reanna:visit:T-1/P-1]")";
@@ -125,7 +127,7 @@ TEST_F(Golden, HighLevelTour) {
     ASSERT_TRUE(out.ok()) << out.error->describe();
     const std::string a1 = appt(kDesc1, "123 Main St, Austin TX", "2026-03-01T14:00:00-06:00", "2026-03-01T14:45:00-06:00");
     const std::string a2 = appt(kDesc2, "9 Oak Ave, Austin TX", "2026-03-01T15:00:00-06:00", "2026-03-01T15:30:00-06:00");
-    expect_requests(stub, {kFindByEmail, kFindByTag,
+    expect_requests(stub, {kFindByEmail, kFindByPhone, kFindByTag,
         {"POST", "/crm/api/people", R"({"firstName":"Ann","lastName":"Lee",
             "emails":[{"value":"ann@x.com","type":"personal","isPrimary":true}],
             "phones":[{"value":"+15125550100","type":"mobile","isPrimary":true}],
@@ -147,17 +149,17 @@ TEST_F(Golden, LoftyTourKeepsLargeIdsExact) {
     auto out = tour(*make_adapter("chime"), {"cred-lofty", {}, false});
     ASSERT_TRUE(out.ok()) << out.error->describe();
     auto reqs = stub.requests();
-    ASSERT_EQ(reqs.size(), 7u);
-    EXPECT_EQ(reqs[2].json(), J(R"({"firstName":"Ann","lastName":"Lee",
+    ASSERT_EQ(reqs.size(), 8u);   // email, phone, tag look-ups first
+    EXPECT_EQ(reqs[3].json(), J(R"({"firstName":"Ann","lastName":"Lee",
             "emails":[{"value":"ann@x.com","type":"personal","isPrimary":true}],
             "phones":[{"value":"5125550100","type":"mobile","isPrimary":true}],
             "tags":["reanna","reanna:buyer:B-17"],"source":"REanna Router","contactTypes":["Buyer"]})"));
-    auto a1 = reqs[5].json().as_object();
+    auto a1 = reqs[6].json().as_object();
     EXPECT_EQ(a1.at("personId"), "9007199254740993");
     EXPECT_EQ(a1.at("startsAt"), "2026-03-01T14:00:00-06:00");
     EXPECT_EQ(a1.at("endsAt"), "2026-03-01T14:45:00-06:00");
     EXPECT_EQ(out.records[0].external_id, "9007199254740993");
-    EXPECT_EQ(reqs[6].headers.at("x-rollout-credential-id"), "cred-lofty");
+    EXPECT_EQ(reqs[7].headers.at("x-rollout-credential-id"), "cred-lofty");
 }
 
 TEST_F(Golden, FollowUpBossTourUsesUtcAndInvitees) {
@@ -166,7 +168,7 @@ TEST_F(Golden, FollowUpBossTourUsesUtcAndInvitees) {
     const char* inv = R"(,"invitees":[{"personId":"person-1"},{"userId":"u-7"}])";
     const std::string a1 = appt(kDesc1, "123 Main St, Austin TX", "2026-03-01T20:00:00Z", "2026-03-01T20:45:00Z", inv);
     const std::string a2 = appt(kDesc2, "9 Oak Ave, Austin TX", "2026-03-01T21:00:00Z", "2026-03-01T21:30:00Z", inv);
-    expect_requests(stub, {kFindByEmail, kFindByTag,
+    expect_requests(stub, {kFindByEmail, kFindByPhone, kFindByTag,
         {"POST", "/crm/api/people", R"({"firstName":"Ann","lastName":"Lee",
             "emails":[{"value":"ann@x.com","type":"personal","isPrimary":true}],
             "phones":[{"value":"(512) 555-0100","type":"mobile","isPrimary":true}],
@@ -183,9 +185,9 @@ TEST_F(Golden, GenericWithoutAppointmentsUsesTasks) {
     auto out = tour(*adapter, {"cred-bt", {}, false});
     ASSERT_TRUE(out.ok()) << out.error->describe();
     auto reqs = stub.requests();
-    ASSERT_EQ(reqs.size(), 6u);
-    EXPECT_EQ(reqs[4].target, "/crm/api/tasks");
-    EXPECT_EQ(reqs[4].json(), J(R"({"personId":"person-1","name":"Showing: 123 Main St, Austin TX [reanna:visit:T-1/P-1]",
+    ASSERT_EQ(reqs.size(), 7u);
+    EXPECT_EQ(reqs[5].target, "/crm/api/tasks");
+    EXPECT_EQ(reqs[5].json(), J(R"({"personId":"person-1","name":"Showing: 123 Main St, Austin TX [reanna:visit:T-1/P-1]",
         "type":"Appointment","dueDateTime":"2026-03-01T20:00:00Z","isCompleted":false,"assignedUserId":"u-7"})"));
     EXPECT_EQ(out.records[1].kind, "task");
     EXPECT_EQ(out.records[1].external_id, "task-1");

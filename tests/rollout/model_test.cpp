@@ -50,7 +50,7 @@ TEST(Model, TourErrorsNameTheField) {
         {R"({"tourId":"T","agentId":true,"properties":[]})", "tourData.agentId: must be a string or an integer"},
         {R"({"tourId":"T","agentId":"A","properties":[{"propertyId":"P","address":"x","visitTime":"2026-03-01T10:00:00Z"},
             {"propertyId":"Q","address":"y","visitTime":"2026-03-01 10:00"}]})",
-         "tourData.properties[1].visitTime: not an ISO 8601 date-time with a UTC offset (e.g. 2026-03-01T14:00:00-06:00), got \"2026-03-01 10:00\""},
+         "tourData.properties[1].visitTime: not an ISO 8601 date-time (e.g. 2026-03-01T14:00:00-06:00, or a local 2026-03-01T14:00:00 with a time zone), got \"2026-03-01 10:00\""},
         {R"({"tourId":"T","agentId":"A","properties":[{"propertyId":"P","visitTime":"2026-03-01T10:00:00Z"}]})",
          "tourData.properties[0].address: required"},
         {R"({"tourId":"T","agentId":"A","properties":[{"propertyId":"P","address":"x","visitTime":"2026-03-01T10:00:00Z","durationMinutes":0}]})",

@@ -260,7 +260,7 @@ TEST_F(Retention, LegacyPerJobPayloadStillOpensAndIsResealed) {
     EXPECT_EQ(claimed->front().payload.text(), text);
 }
 
-// Migration 3 on a version-2 database: its jobs (own ciphertext) survive the table rebuild and still run.
+// Migrations 3 and later on a version-2 database: its jobs (own ciphertext) survive the table rebuild and run.
 TEST_F(Retention, Version2JobsSurviveMigration3) {
     const std::string id = "job_00000000000000000000cafe";
     {
@@ -274,13 +274,15 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
         ASSERT_NE(to, std::string::npos);
         Transaction tx(*db);
         db->exec("DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
-                 " DROP INDEX sync_requests_created; DELETE FROM schema_migrations WHERE version = 3");
+                 " DROP INDEX sync_requests_created; DROP TABLE automations; DROP INDEX crm_connections_fingerprint;"
+                 " ALTER TABLE crm_connections DROP COLUMN credential_fingerprint;"
+                 " DELETE FROM schema_migrations WHERE version >= 3");
         db->exec(v2.substr(from, to - from).c_str());
         tx.commit();
         insert_legacy_job(*db, a.id, id, R"({"v":2})");
     }
     store = open_store();
-    EXPECT_EQ(count(*raw(), "SELECT max(version) FROM schema_migrations"), 3);
+    EXPECT_EQ(count(*raw(), "SELECT max(version) FROM schema_migrations"), latest_schema_version());
     auto found = store->find_sync_jobs(Q().tenant(a.id).job(id));
     ASSERT_TRUE(found) << found.error().message;
     ASSERT_EQ(found->size(), 1u);

@@ -102,7 +102,8 @@ TEST_P(ExactlyOnce, AppliedWriteThenBrokenExchangeLeavesOneRecord) {
     EXPECT_GE(job.attempts, 2) << "the fault did not break an attempt";
     // The fault fired (its count is used up) and the CRM holds exactly the expected records.
     std::size_t armed = 0;
-    for (const auto& f : h.fake().state().at("faults").as_array())
+    const auto state = h.fake().state();
+    for (const auto& f : state.at("faults").as_array())
         armed += f.at("action").as_string() != "close_after_reply" ? 1 : 0;
     EXPECT_EQ(armed, 0u) << "the fault never fired";
     EXPECT_EQ(h.fake().records(cred, write.collection).size(), write.expected) << write.collection;

@@ -183,7 +183,9 @@ TEST(SyncRetention, WorkerPurgesFailedJobsInBatches) {
         storage::SyncRequest request;
         request.tenant_id = team;
         for (int i = 0; i < 60; ++i)
-            request.jobs.push_back({"crm-" + std::to_string(i), "tour", "T" + std::to_string(call), "T", "B", ""});
+            // One tour and buyer per call: jobs of one tour in one CRM are never claimed together.
+            request.jobs.push_back({"crm-" + std::to_string(i), "tour", "T" + std::to_string(call),
+                                    "T" + std::to_string(call), "B" + std::to_string(call), ""});
         request.payload_json = R"({"tourId":"T"})";
         auto r = h.on_storage([request](storage::Storage& s) { return s.enqueue_sync(request, 1'000); });
         ASSERT_TRUE(r) << r.error().message;
