@@ -40,8 +40,14 @@ asio::awaitable<Result<std::optional<Record>>> find_by_details(RolloutClient& cl
         auto r = co_await client.find_person_by_email(target.credential_id, *tour.buyer->email);
         if (!r || r.value()) co_return r;
     }
-    if (tour.buyer && tour.buyer->phone) co_return co_await client.find_person_by_phone(target.credential_id, *tour.buyer->phone);
-    co_return std::optional<Record>{};
+    if (!tour.buyer || !tour.buyer->phone) co_return std::optional<Record>{};
+    auto r = co_await client.find_person_by_phone(target.credential_id, *tour.buyer->phone);
+    if (!r || !r.value() || !tour.buyer->email) co_return r;
+    // A shared number (a household, an office line) is not an identity: a contact found by phone whose
+    // emails do not include the buyer's is someone else.
+    const auto* emails = r.value()->data.if_contains("emails");
+    if (emails && emails->is_array() && !emails->as_array().empty()) co_return std::optional<Record>{};
+    co_return r;
 }
 
 // The tour's placeholder (ledger first, then its marker tag), "" when there is none.

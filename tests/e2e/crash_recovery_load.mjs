@@ -60,7 +60,7 @@ export async function load() {
         const args = {
             tourData: {
                 tourId, agentId: 'agent-crash', buyerId, timeZone: 'America/Chicago', properties,
-                buyer: { name: `Crash Buyer${n}`, email: `${buyerId}@example.com`, phone: '+1 512 555 0199' }
+                buyer: { name: `Crash Buyer${n}`, email: `${buyerId}@example.com`, phone: `+1 512 ${String(200 + (n % 700)).padStart(3, '0')} ${String(n % 10000).padStart(4, '0')}` }
             },
             crmType: Math.random() < 0.7 ? 'all' : pick(CRMS),
             wait: Math.random() < 0.5

@@ -1,0 +1,95 @@
+// Markers name the team, so two teams sharing one CRM account never link each other's records. A team-less
+// marker written before ("reanna:buyer:<id>") is adopted only when no other team on this server stored the
+// same CRM credential (compared by fingerprint); otherwise the team makes its own record. Against the fake.
+#include "sync_harness.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+#include <gtest/gtest.h>
+
+namespace rollout_mcp::sync_test {
+namespace {
+namespace json = boost::json;
+using storage::JobStatus;
+
+std::span<const unsigned char> bytes(const std::string& s) {
+    return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+}
+
+class TeamMarkers : public ::testing::Test {
+protected:
+    json::object tour(const std::string& id, const std::string& buyer) {
+        return json::object{{"tourId", id}, {"agentId", "a"}, {"buyerId", buyer},
+                            {"properties", json::array{json::object{{"propertyId", "P1"}, {"address", "1 Main St"},
+                                                                    {"visitTime", "2026-12-05T10:00:00-06:00"}}}}};
+    }
+    void synced(const std::string& team, const json::object& t) {
+        auto ids = h.enqueue_tour(team, t);
+        auto j = h.wait_finished(team, ids.at(0));
+        ASSERT_EQ(j.status, JobStatus::succeeded) << j.last_error;
+    }
+    // Team `other` uses `owner`'s Rollout account and highlevel credential (a pre-minted token of that sub).
+    std::string sharing_team(const std::string& owner) {
+        const auto other = h.add_team("sharing", {});
+        RolloutSettings settings;
+        settings.project_env_key = "shared";
+        settings.endpoints.platform = h.fake().platform_url();
+        settings.endpoints.crm = h.fake().crm_url();
+        settings.endpoints.automation = h.fake().automation_url();
+        const std::string text = json::serialize(settings.to_json()), token = h.fake().mint_jwt(owner);
+        const std::string cred = h.credential(owner, "highlevel");
+        auto put = h.on_storage([&](storage::Storage& s) {
+            if (auto r = s.put_rollout_config(other, text, bytes(token)); !r) return r;
+            return s.put_crm_connection(other, "highlevel", "shared", bytes(cred));
+        });
+        EXPECT_TRUE(put) << put.error().message;
+        return other;
+    }
+    json::object legacy_person(const std::string& team, const std::string& buyer) {
+        return h.fake().put_record(h.credential(team, "highlevel"), "people",
+                                   json::object{{"firstName", "Old"}, {"lastName", "Record"},
+                                                {"tags", json::array{"reanna", "reanna:buyer:" + buyer}}});
+    }
+    std::vector<json::object> people(const std::string& team) { return h.fake().records(h.credential(team, "highlevel"), "people"); }
+
+    Harness h;
+};
+
+TEST_F(TeamMarkers, ALegacyMarkerIsAdoptedWhenNoOtherTeamSharesTheCredential) {
+    const auto a = h.add_team("alone");
+    legacy_person(a, "B-1");
+    h.start();
+    synced(a, tour("T1", "B-1"));
+    auto all = people(a);
+    ASSERT_EQ(all.size(), 1u) << "the legacy record was adopted";
+    bool tagged = false;
+    for (const auto& t : all[0].at("tags").as_array()) tagged = tagged || t.as_string() == "reanna:" + a + ":buyer:B-1";
+    EXPECT_TRUE(tagged) << "it now carries the team's marker too";
+    EXPECT_EQ(h.fake().records(h.credential(a, "highlevel"), "appointments")[0].at("personId"), all[0].at("id"));
+}
+
+TEST_F(TeamMarkers, TwoTeamsOnOneCrmAccountNeverLinkEachOthersRecords) {
+    const auto a = h.add_team("first");
+    const auto b = sharing_team(a);
+    legacy_person(a, "B-2");
+    h.start();
+    synced(a, tour("TA", "B-2"));   // the credential is shared: the legacy record is not taken as team A's
+    synced(b, tour("TB", "B-2"));   // the same buyer id in team B: its own record
+    auto all = people(a);
+    ASSERT_EQ(all.size(), 3u) << json::serialize(json::value_from(all));
+    std::size_t a_tagged = 0, b_tagged = 0;
+    for (const auto& p : all)
+        for (const auto& t : p.at("tags").as_array()) {
+            a_tagged += t.as_string() == "reanna:" + a + ":buyer:B-2";
+            b_tagged += t.as_string() == "reanna:" + b + ":buyer:B-2";
+        }
+    EXPECT_EQ(a_tagged, 1u);
+    EXPECT_EQ(b_tagged, 1u);
+    // Repeats find each team's own record: nothing new.
+    synced(a, tour("TA2", "B-2"));
+    synced(b, tour("TB2", "B-2"));
+    EXPECT_EQ(people(a).size(), 3u);
+}
+
+}  // namespace
+}  // namespace rollout_mcp::sync_test
