@@ -2,6 +2,7 @@
 // in ignoredFields), store the normalized payload once with one outbox job per target CRM in one
 // transaction, then wait (bounded) for each job's first attempt with progress per CRM, or return the
 // queued job ids.
+#include "json_canonical.hpp"
 #include "rollout_tools.hpp"
 
 #include "sync_job_view.hpp"
@@ -19,7 +20,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/serialize.hpp>
-#include <sodium.h>
 
 #include <algorithm>
 #include <map>
@@ -32,42 +32,10 @@ using namespace tool_results;
 namespace {
 
 // Keys sorted at every level, so a client that reorders fields still matches its idempotency key.
-void canonical(const json::value& v, std::string& out) {
-    if (v.is_object()) {
-        std::vector<std::pair<std::string_view, const json::value*>> items;
-        for (const auto& [k, x] : v.get_object()) items.emplace_back(k, &x);
-        std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        out += '{';
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            if (i) out += ',';
-            out += json::serialize(json::value(json::string(items[i].first)));
-            out += ':';
-            canonical(*items[i].second, out);
-        }
-        out += '}';
-    } else if (v.is_array()) {
-        out += '[';
-        bool first = true;
-        for (const auto& x : v.get_array()) {
-            if (!first) out += ',';
-            first = false;
-            canonical(x, out);
-        }
-        out += ']';
-    } else {
-        out += json::serialize(v);
-    }
-}
-
 std::vector<unsigned char> arguments_hash(const std::string& tool, json::object args) {
     args.erase("wait");
     args.erase("idempotencyKey");
-    std::string text = tool + "\n";
-    canonical(args, text);
-    std::vector<unsigned char> out(crypto_generichash_BYTES);
-    crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-                       nullptr, 0);
-    return out;
+    return canonical_hash(tool, args);
 }
 
 // The connected CRMs a call targets: one connector key (must be connected) or "all" connected ones.

@@ -33,6 +33,21 @@ asio::awaitable<bool> tag_person(RolloutClient& client, const SyncTarget& target
     co_return static_cast<bool>(t);
 }
 
+// A new person; "" with p.failed() when Rollout refused or answered without an id.
+asio::awaitable<std::string> create_person(RolloutClient& client, const SyncTarget& target, json::object body,
+                                           Progress& p) {
+    auto c = co_await client.create_person(target.credential_id, std::move(body));
+    if (!c) {
+        p.out.error = std::move(c).error();
+        co_return std::string();
+    }
+    if (auto e = created_without_id(*c, "person")) {
+        p.out.error = std::move(*e);
+        co_return std::string();
+    }
+    co_return c->id;
+}
+
 // A contact found by the buyer's own details: email, then phone.
 asio::awaitable<Result<std::optional<Record>>> find_by_details(RolloutClient& client, const SyncTarget& target,
                                                                const Tour& tour) {
@@ -161,16 +176,8 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
         }
     }
     if (person_id.empty()) {
-        auto c = co_await client.create_person(cred, adapter.person_body(shaped));
-        if (!c) {
-            p.out.error = std::move(c).error();
-            co_return std::string();
-        }
-        if (auto e = created_without_id(*c, "person")) {
-            p.out.error = std::move(*e);
-            co_return std::string();
-        }
-        person_id = c->id;
+        person_id = co_await create_person(client, target, adapter.person_body(shaped), p);
+        if (p.failed()) co_return std::string();
         action = Action::created;
     }
     if (!(from_ledger && action == Action::found)) p.add("person", buyer_local, person_id, action);
@@ -224,16 +231,8 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
         Tour stub;
         stub.tour_id = fb.tour_id;
         stub.buyer_id = buyer;
-        auto c = co_await client.create_person(target.credential_id, adapter.person_body(stub));
-        if (!c) {
-            p.out.error = std::move(c).error();
-            co_return std::string();
-        }
-        if (auto e = created_without_id(*c, "person")) {
-            p.out.error = std::move(*e);
-            co_return std::string();
-        }
-        person_id = c->id;
+        person_id = co_await create_person(client, target, adapter.person_body(stub), p);
+        if (p.failed()) co_return std::string();
         action = Action::created;
     }
     if (!(from_ledger && action == Action::found)) p.add("person", buyer_local, person_id, action);

@@ -19,19 +19,6 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-class Context final : public ToolContext {
-public:
-    explicit Context(std::string tenant) : tenant_(std::move(tenant)) {}
-    const std::string& tenant() const override { return tenant_; }
-    mcp::Revision revision() const override { return mcp::kLatestRevision; }
-    void progress(double, std::optional<double>, std::string_view) override {}
-    void log(mcp::LogLevel, json::value) override {}
-    void end_sse_connection() override {}
-
-private:
-    std::string tenant_;
-};
-
 class SyncTools : public ::testing::Test {
 protected:
     SyncTools() {
@@ -42,12 +29,7 @@ protected:
     }
 
     ToolResult call(const std::string& tenant, const std::string& tool, const std::string& args_text) {
-        const auto* def = tools.find(tool);
-        const json::object args = json::parse(args_text).as_object();
-        if (auto problem = tools.validate_arguments(*def, args)) throw std::runtime_error(*problem);
-        auto ctx = std::make_shared<Context>(tenant);
-        auto run = [def, args, ctx]() -> asio::awaitable<ToolResult> { co_return co_await def->handler(*ctx, args); };
-        return asio::co_spawn(h.io(), run(), asio::use_future).get();
+        return call_tool(h, tools, tenant, tool, json::parse(args_text).as_object());
     }
 
     static std::string text_of(const ToolResult& r) { return std::string(r.at("content").at(0).at("text").as_string()); }
