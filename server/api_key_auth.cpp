@@ -32,7 +32,7 @@ public:
         auto presented = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(token));
         // A named closure: GCC 12 destroys a closure temporary inside co_await twice.
         auto storage_op1 = [presented](storage::Storage& s) { return s.authenticate(presented->text()); };
-        auto result = co_await storage_.run(std::move(storage_op1));
+        auto result = co_await storage_.run(std::move(storage_op1), StorageExecutor::kAuthLane);
         if (result) co_return AuthOutcome{AuthOutcome::Status::ok, result->tenant_id};
         if (result.error().code == storage::ErrorCode::unauthenticated) co_return AuthOutcome{};
         log::warning("API key check failed", {{"error", result.error().message}});

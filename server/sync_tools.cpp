@@ -205,7 +205,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     auto enqueue = [request = std::move(request), now](storage::Storage& s) { return s.enqueue_sync(request, now); };
-    auto accepted = co_await deps.team->storage().run(std::move(enqueue));
+    auto accepted = co_await deps.team->storage().run(std::move(enqueue), ctx.tenant());   // the team's lane
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
         if (accepted.error().code == storage::ErrorCode::limit_exceeded)

@@ -129,8 +129,16 @@ void serve_stream(Stream& stream, int id, const StubServer::Handler& handler, st
         res.body() = reply.body;
         res.keep_alive(req.keep_alive());
         res.prepare_payload();
-        http::write(stream, res, ec);
-        if (!ec && !reply.trailing.empty()) asio::write(stream, asio::buffer(reply.trailing), ec);
+        if (reply.trailing.empty()) {
+            http::write(stream, res, ec);
+        } else {
+            // The reply and the bytes after it in one write, as a desynchronised peer sends them: they arrive
+            // together, so the client sees them as leftovers of this exchange.
+            std::ostringstream wire;
+            wire << res;
+            const std::string bytes = wire.str() + reply.trailing;
+            asio::write(stream, asio::buffer(bytes), ec);
+        }
         if (ec || !req.keep_alive()) return;
     }
 }
