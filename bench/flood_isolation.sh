@@ -4,6 +4,7 @@
 # measures tools/list and sync_tour_data, alone and then under the flood, in one run on 127.0.0.1, with
 # [rollout] max_concurrent_per_host = 4 and small per-team caps. Prints a markdown row: team B's tools/list
 # p50/p99 quiet and flooded with the p99 ratio (target <= 2), its sync p50 ratio, and what team A's caps let in.
+# The server runs on CPU 0, the fake Rollout and the Node clients on CPU 1 (taskset).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../scripts/lib/server_start.sh"
@@ -22,7 +23,7 @@ pick_node || { echo "flood_isolation.sh: no node >= 18" >&2; exit 1; }
 dir=$(mktemp -d); spid=""; fpid=""
 trap 'for p in $spid $fpid; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"' EXIT
 SECRET="flood-$(od -An -N12 -tx1 /dev/urandom | tr -dc '0-9a-f')"
-"$FAKE" --bind 127.0.0.1 --port 0 --port-file "$dir/fake.port" --latency-ms "$LATENCY" --client-secret "$SECRET" --quiet \
+taskset -c 1 "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$dir/fake.port" --latency-ms "$LATENCY" --client-secret "$SECRET" --quiet \
   > "$dir/fake.log" 2>&1 &
 fpid=$!
 await_listening "$fpid" "$dir/fake.port" /_fake/health 20 || { echo "fake-rollout $LISTEN_PROBLEM" >&2; exit 1; }
@@ -47,10 +48,10 @@ for t in a b; do
   tenant=$("$SERVER" tenant list -c "$dir/config.toml" 2>/dev/null | awk -F'\t' -v n="flood-$t" '$1 == n { print $2 }')
   teams+="${teams:+,}$key:$tenant"
 done
-"$SERVER" serve -c "$dir/config.toml" --port-file "$dir/server.port" > "$dir/server.log" 2>&1 &
+taskset -c 0 "$SERVER" serve -c "$dir/config.toml" --port-file "$dir/server.port" > "$dir/server.log" 2>&1 &
 spid=$!
 await_listening "$spid" "$dir/server.port" /healthz 20 || { echo "rollout-mcp $LISTEN_PROBLEM" >&2; tail "$dir/server.log" >&2; exit 1; }
-row=$("${NODE[@]}" "$here/flood_isolation.mjs" --url "http://127.0.0.1:$LISTEN_PORT/mcp" --fake "$FAKE_URL" --secret "$SECRET" \
+row=$(taskset -c 1 "${NODE[@]}" "$here/flood_isolation.mjs" --url "http://127.0.0.1:$LISTEN_PORT/mcp" --fake "$FAKE_URL" --secret "$SECRET" \
   --teams "$teams" --flood "$FLOOD" --samples "$SAMPLES")
 echo "$row"
 node -e '

@@ -197,8 +197,16 @@ void SlotScheduler::release(const std::string& origin, const std::string& partit
             if (auto w = waiters_.find(grant.ticket); w != waiters_.end()) wake.push_back(w->second);
         }
         if (it->second.idle()) ledgers_.erase(it);
+        if (closed_) wake.clear();
     }
     for (auto& w : wake) w->channel.try_send(boost::system::error_code{});
+}
+
+void SlotScheduler::shutdown() {
+    std::map<std::uint64_t, std::shared_ptr<Waiter>> doomed;   // destroyed outside the lock
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    doomed.swap(waiters_);
 }
 
 std::size_t SlotScheduler::in_flight_peak() const {

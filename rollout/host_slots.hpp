@@ -98,6 +98,11 @@ public:
     boost::asio::awaitable<Result<std::shared_ptr<SlotLease>>> acquire(std::string origin, std::string partition,
                                                                         std::chrono::steady_clock::time_point deadline);
 
+    // Before the io_context the waiters run on is destroyed (server shutdown): drops every waiting request's
+    // wake-up channel now, and later releases (the frames of abandoned requests being destroyed) hand nothing
+    // over, as nothing may be sent on a channel of a dying io_context.
+    void shutdown();
+
     std::size_t in_flight_peak() const;                                 // any one origin
     std::map<std::string, std::size_t> partition_in_flight_peak() const;  // any one origin, per partition
     const SlotLimits& limits() const { return limits_; }
@@ -112,6 +117,7 @@ private:
     mutable std::mutex mu_;
     std::map<std::string, SlotLedger> ledgers_;
     std::map<std::uint64_t, std::shared_ptr<Waiter>> waiters_;
+    bool closed_ = false;   // shutdown() was called
     std::uint64_t next_ticket_ = 1;
     std::size_t in_flight_peak_ = 0;
     std::map<std::string, std::size_t> partition_peak_;

@@ -123,6 +123,7 @@ HttpPool::HttpPool(HttpOptions options) : options_(std::move(options)), impl_(st
 HttpPool::~HttpPool() = default;
 
 void HttpPool::close_idle() {
+    impl_->slots->shutdown();
     std::vector<std::unique_ptr<Connection>> doomed;   // destroyed outside the lock
     std::lock_guard lock(impl_->mu);
     for (auto& [key, host] : impl_->hosts)

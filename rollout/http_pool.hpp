@@ -79,8 +79,8 @@ public:
     boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request);
 
     PoolStats stats() const;
-    // Closes every idle keep-alive connection now. Call it before the io_context the connections were
-    // opened on is destroyed (server shutdown): a socket must not outlive its io_context.
+    // Shutdown, before the io_context the pool ran on is destroyed: closes every idle keep-alive connection
+    // (a socket must not outlive its io_context) and drops the requests waiting for a slot.
     void close_idle();
     const HttpOptions& options() const { return options_; }
 

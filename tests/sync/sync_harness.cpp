@@ -29,6 +29,7 @@ SyncSettings fast_settings() {
 Harness::Harness(Options options) : options_(std::move(options)) {
     if (options_.start_fake) {
         fake::Options fo;
+        fo.latency = options_.fake_latency;
         fo.client_secret = "sync-test-secret";
         fake_ = std::make_unique<fake::FakeRollout>(fo);
         fake_->start();
@@ -39,6 +40,7 @@ Harness::Harness(Options options) : options_(std::move(options)) {
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     rollout::HttpOptions http;
     http.timeout = options_.rollout_timeout;
+    http.max_concurrent_per_host = options_.max_concurrent_per_host;
     // The fake Rollout listens on loopback, which teams may reach only when the operator lists it.
     if (fake_) http.allowed_origins.push_back(rollout::origin_of(fake_->url()).value());
     pool_ = rollout::HttpPool::create(http);

@@ -39,6 +39,8 @@ public:
         bool start_fake = true;
         // [rollout] allowed_base_urls given to TeamRollout; nullopt: the fake's own (plain http) origin.
         std::optional<std::vector<std::string>> allowed_base_urls;
+        std::size_t max_concurrent_per_host = 16;   // [rollout] max_concurrent_per_host
+        std::chrono::milliseconds fake_latency{0};  // added by the fake to every Rollout answer
     };
     explicit Harness(Options options);
     Harness() : Harness(Options{}) {}
