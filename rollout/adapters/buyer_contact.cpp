@@ -139,6 +139,7 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
             co_return std::string();
         }
         std::optional<Record> found = std::move(r).value();
+        bool ours = false;   // found by our marker: a record we made (e.g. by feedback before its tour)
         if (!found && buyer) {
             auto m = co_await find_buyer_by_marker(client, target, adapter, *buyer);
             if (!m) {
@@ -146,11 +147,20 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
                 co_return std::string();
             }
             found = std::move(m).value();
+            ours = found.has_value();
         }
         if (found) {
             person_id = found->id;
-            if (!has_tag(found->data, tag) && !co_await tag_person(client, target, person_id, tag, p))
+            if (ours && tour.buyer) {   // our record gets the buyer's details (an agent's own contact is left as is)
+                auto upd = co_await client.update_person(cred, person_id, adapter.person_body(shaped));
+                if (!upd) {
+                    p.out.error = std::move(upd).error();
+                    co_return std::string();
+                }
+                action = Action::updated;
+            } else if (!has_tag(found->data, tag) && !co_await tag_person(client, target, person_id, tag, p)) {
                 co_return std::string();
+            }
         }
     }
     if (person_id.empty()) {   // the tour's placeholder becomes the buyer's contact
