@@ -33,7 +33,10 @@ std::size_t crm_requests(const fake::FakeRollout& f) {
 }
 
 TEST(OutboxFaults, RolloutDownThenBackDeliversEveryJobOnce) {
-    Harness h;
+    // With full jitter (20..200 ms) twelve attempts can fit in the 800 ms outage: the jobs must outlive it.
+    Harness::Options options;
+    options.sync.max_attempts = 100;
+    Harness h(options);
     const auto team = h.add_team("down-then-back");
     auto down = fault("/crm/api", fake::FaultRule::Action::status, -1);
     down.status = 503;
