@@ -86,7 +86,7 @@ start_ours() {
   if [[ -z $cfg ]]; then
     cfg=$work/bench.toml
     mkdir -p "$work/data"
-    printf '[server]\nbind = "127.0.0.1"\nport = 0\n\n[mcp]\ntest_fixtures = true\n\n[storage]\ndata_dir = "%s"\n\n[auth]\nmode = "none"\n' "$work/data" > "$cfg"
+    printf '[server]\nbind = "127.0.0.1"\nport = 0\n\n[mcp]\ntest_fixtures = true\n# throughput against a reference without pacing\nrequests_per_second_per_team = 0\n\n[storage]\ndata_dir = "%s"\n\n[auth]\nmode = "none"\n' "$work/data" > "$cfg"
   fi
   rm -f "$work/port"
   (cd "$work" && exec taskset -c 0 "$SERVER" serve --config "$cfg" --port-file "$work/port") > "$OUT/rollout-mcp.log" 2>&1 &

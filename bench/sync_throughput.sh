@@ -95,6 +95,10 @@ bind = "127.0.0.1"
 port = 0
 shutdown_grace_ms = 1000
 
+[mcp]
+# Measures the sync path against its caps, not per-team request pacing.
+requests_per_second_per_team = 0
+
 [storage]
 data_dir = "$dir/data"
 

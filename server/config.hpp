@@ -42,6 +42,12 @@ struct McpSettings {
     std::size_t max_json_string_bytes = 1024 * 1024;   // longest string or key in a request body, as written
     std::size_t max_json_number_chars = 64;           // longest number in a request body
     bool test_fixtures = false;
+    // Per-team pacing of /mcp requests (team_rate_limit.hpp): over the rate a request waits up to
+    // max_pace_wait while at most max_paced_requests_per_team wait; beyond that, 429 with Retry-After.
+    double requests_per_second_per_team = 100;        // 0: no limit
+    std::size_t request_burst_per_team = 200;
+    std::size_t max_paced_requests_per_team = 32;
+    std::chrono::milliseconds max_pace_wait{1'000};
 };
 
 struct StorageSettings {

@@ -1,6 +1,12 @@
 // Streamable HTTP transport rules for the /mcp endpoint, in the order research/mcp.md table B gives.
 #include "mcp_endpoint.hpp"
+#include "observability.hpp"
 #include "sse.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <openssl/rand.h>
@@ -85,7 +91,10 @@ bool accepts_media_type(std::string_view accept, std::string_view type) {
 
 McpEndpoint::McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions,
                          Authenticator& auth)
-    : config_(config), tools_(tools), sessions_(sessions), auth_(auth), epoch_(random_epoch()) {}
+    : config_(config), tools_(tools), sessions_(sessions), auth_(auth), epoch_(random_epoch()),
+      rate_limiter_(TeamRateSettings{config.mcp.requests_per_second_per_team,
+                                     static_cast<double>(config.mcp.request_burst_per_team), config.mcp.max_pace_wait,
+                                     config.mcp.max_paced_requests_per_team}) {}
 
 bool McpEndpoint::host_allowed(std::string_view host) const {
     auto name = host_name(host);
@@ -130,6 +139,21 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
         co_return reply;
     }
     const std::string& tenant = auth.tenant;
+    // Pacing comes before the body is parsed: a flooding team's excess costs a timer or a 429, nothing more.
+    const auto pace = rate_limiter_.acquire(tenant, TeamRateLimiter::Clock::now());
+    if (pace.kind == TeamRateLimiter::Decision::Kind::refuse) {
+        observe::paced_requests().with({"refused"}).inc();
+        auto reply = transport_error(429, -32000, "Too Many Requests: this team is over its request rate "
+                                                  "([mcp] requests_per_second_per_team); retry after the Retry-After seconds");
+        reply.headers.emplace_back("Retry-After", std::to_string(pace.retry_after.count()));
+        co_return reply;
+    }
+    if (pace.kind == TeamRateLimiter::Decision::Kind::wait) {
+        observe::paced_requests().with({"waited"}).inc();
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, pace.wait);
+        co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));   // cancelled: go on at once
+        rate_limiter_.done_waiting(tenant);
+    }
     if (shutting_down_) {
         auto reply = transport_error(503, -32000, "Service Unavailable: the server is shutting down");
         reply.close_connection = true;

@@ -7,6 +7,7 @@
 #include "http_message.hpp"
 #include "json_rpc.hpp"
 #include "session.hpp"
+#include "team_rate_limit.hpp"
 #include "tool_registry.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -59,6 +60,7 @@ private:
     const std::uint32_t epoch_;
     std::atomic<std::size_t> running_tools_{0};
     std::atomic<bool> shutting_down_{false};
+    TeamRateLimiter rate_limiter_;
 };
 
 // A transport-level failure: status plus a JSON-RPC error body without an id.

@@ -21,6 +21,13 @@ metrics::Family<metrics::Counter>& tool_calls() {
     return f;
 }
 
+metrics::Family<metrics::Counter>& paced_requests() {
+    static auto& f = metrics::registry().counter("rollout_mcp_paced_requests_total",
+                                                 "/mcp requests over their team's rate: waited their turn or refused with 429",
+                                                 {"outcome"});
+    return f;
+}
+
 metrics::Family<metrics::Histogram>& tool_seconds() {
     static auto& f = metrics::registry().histogram("rollout_mcp_tool_call_duration_seconds",
                                                    "MCP tool call latency in seconds", {"tool"},

@@ -12,6 +12,7 @@ namespace rollout_mcp::observe {
 
 metrics::Family<metrics::Counter>& http_requests();     // {method, path, status}
 metrics::Family<metrics::Counter>& tool_calls();        // {tool, outcome}
+metrics::Family<metrics::Counter>& paced_requests();    // {outcome} over the team's rate: waited, refused
 metrics::Family<metrics::Histogram>& tool_seconds();    // {tool}
 metrics::Family<metrics::Gauge>& sse_streams();         // {} open SSE responses
 

@@ -169,7 +169,10 @@ TEST_F(Limits, IdleKeepAliveConnectionIsClosedAfterTheRequestTimeout) {
 }
 
 TEST_F(Limits, InitializeFloodHitsTheSessionCapWithBoundedMemory) {
-    start([](Config& c) { c.mcp.max_sessions = 1000; });
+    start([](Config& c) {
+        c.mcp.max_sessions = 1000;
+        c.mcp.requests_per_second_per_team = 0;   // about the session cap: pacing would stretch this to 100 s
+    });
     const auto rss_before = rss_kib();
     const std::string body = rpc_request(1, "initialize", {{"protocolVersion", "2025-11-25"},
                                                            {"capabilities", json::object{}},
