@@ -117,7 +117,6 @@ public:
     boost::asio::awaitable<Result<Record>> create_appointment_type(std::string cred, boost::json::object type);
     boost::asio::awaitable<Result<Record>> create_task(std::string cred, boost::json::object task);
     boost::asio::awaitable<Result<Record>> update_task(std::string cred, std::string id, boost::json::object task);
-    boost::asio::awaitable<Result<Record>> create_event(std::string cred, boost::json::object event);
     boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_users(std::string cred);
     // Items of /notes, /appointments or /tasks whose personId is `person_id` (for marker look-ups).
     boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_for_person(std::string cred,

@@ -1,8 +1,10 @@
 // URL -> Endpoint (with the loopback-only http rule), normalized origins, and the public-address
 // classifier behind the SSRF policy.
 #include "destination.hpp"
+#include "base/use_nothrow.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include "base/loopback.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -80,14 +82,6 @@ bool is_public_address(const ip::address& address) {
     return address.is_v4() ? v4_is_public(address.to_v4()) : v6_is_public(address.to_v6());
 }
 
-bool is_loopback_host(std::string_view host) {
-    const std::string h = lower(host);
-    if (h == "localhost" || h == "localhost.") return true;
-    boost::system::error_code ec;
-    auto addr = ip::make_address(h, ec);
-    return !ec && addr.is_loopback();
-}
-
 std::string Endpoint::key() const {
     const std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
     return (tls ? "https://" : "http://") + h + ":" + port;
@@ -154,7 +148,7 @@ namespace {
 // Asio's resolver, as a Resolver.
 asio::awaitable<Result<std::vector<tcp::endpoint>>> system_resolve(std::string host, std::string port) {
     tcp::resolver resolver(co_await asio::this_coro::executor);
-    auto [ec, results] = co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+    auto [ec, results] = co_await resolver.async_resolve(host, port, use_nothrow);
     if (ec) {
         Error failed{ErrorKind::transient, 0, "cannot resolve host " + host + ": " + ec.message()};
         co_return failed;
@@ -181,7 +175,7 @@ asio::awaitable<Result<std::vector<tcp::endpoint>>> resolve_destination(Endpoint
         if (!resolver) resolver = system_resolve;
         auto resolving = resolver(ep.host, ep.port);  // named: see the GCC 12 notes in http_pool.cpp
         using namespace asio::experimental::awaitable_operators;
-        auto raced = co_await (std::move(resolving) || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
+        auto raced = co_await (std::move(resolving) || timer.async_wait(use_nothrow));
         if (raced.index() == 1) {
             Error late{ErrorKind::transient, 0, "resolving " + ep.host + " timed out"};
             co_return late;

@@ -28,7 +28,6 @@ struct Endpoint {
     std::string key() const;
 };
 Result<Endpoint> parse_endpoint(std::string_view url);
-bool is_loopback_host(std::string_view host);
 
 // The normalized origin of an absolute URL: lower-case scheme and host, explicit port, IPv6 in brackets,
 // e.g. "HTTPS://Crm.Example.COM/api" -> "https://crm.example.com:443". Applies parse_endpoint's policy.

@@ -1,7 +1,7 @@
 // Per-origin request slots with a per-partition share and round-robin hand-over (see host_slots.hpp).
 #include "host_slots.hpp"
+#include "base/use_nothrow.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -164,8 +164,7 @@ asio::awaitable<Result<std::shared_ptr<SlotLease>>> SlotScheduler::acquire(
         asio::steady_timer timer(ex);
         timer.expires_at(deadline);
         using namespace asio::experimental::awaitable_operators;
-        constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
-        co_await (me->channel.async_receive(nothrow) || timer.async_wait(nothrow));
+        co_await (me->channel.async_receive(use_nothrow) || timer.async_wait(use_nothrow));
         // Ownership is decided under the lock: a release that dispatched our ticket handed us its slot.
         bool timed_out = false;
         {

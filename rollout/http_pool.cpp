@@ -2,11 +2,11 @@
 // origin); one coroutine per request that validates it, checks where it goes, connects (or reuses),
 // writes, reads under one deadline, and classifies what went wrong.
 #include "http_pool.hpp"
+#include "base/use_nothrow.hpp"
 #include "host_slots.hpp"
 
 #include <charconv>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -36,7 +36,6 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 

@@ -4,7 +4,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-$root/build}
 shift || true
-if [[ ! -f $dir/build.ninja ]]; then
+if [[ ! -f $dir/build.ninja ]] || (( $# > 0 )); then
   cmake -S "$root" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
 fi
 cmake --build "$dir" -j "$(nproc)"

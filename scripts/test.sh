@@ -5,25 +5,35 @@
 # of every libFuzzer target from that same build (bounded to 5 minutes). Prints ctest's summaries.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Each stage prints how long it took (CI has a time budget: README, "Tests").
+stage_start=$SECONDS
+stage() {
+  [[ -n ${stage_name:-} ]] && echo "--- ${stage_name}: $((SECONDS - stage_start)) s"
+  stage_name=$1 stage_start=$SECONDS
+  echo "=== $1 ==="
+}
+stage "install dependencies"
 "$root/scripts/install-deps.sh" || exit 1
 status=0
 
-echo "=== build (RelWithDebInfo) ==="
-"$root/scripts/build.sh" "$root/build" || exit 1
-echo "=== tests (RelWithDebInfo) ==="
+stage "build (RelWithDebInfo)"
+"$root/scripts/build.sh" "$root/build" -DROLLOUT_MCP_WERROR=ON || exit 1
+stage "tests (RelWithDebInfo)"
 ctest --test-dir "$root/build" --output-on-failure --timeout 600 -j 2 || status=1
 
 # One clang-14 build serves the sanitizer tests and the fuzz targets (compiling Beast/Asio once, not twice).
-echo "=== build (clang-14, AddressSanitizer + UndefinedBehaviorSanitizer, with the libFuzzer targets) ==="
+stage "build (clang-14, AddressSanitizer + UndefinedBehaviorSanitizer, with the libFuzzer targets)"
 CC=clang-14 CXX=clang++-14 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DROLLOUT_MCP_SANITIZE=ON -DROLLOUT_MCP_FUZZ=ON -DROLLOUT_MCP_BENCH=OFF || exit 1
-echo "=== tests (ASan + UBSan: unit and integration) ==="
+  -DROLLOUT_MCP_SANITIZE=ON -DROLLOUT_MCP_FUZZ=ON -DROLLOUT_MCP_BENCH=OFF -DROLLOUT_MCP_WERROR=ON || exit 1
+stage "tests (ASan + UBSan: unit and integration)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir "$root/build-asan" --output-on-failure --timeout 600 -j 2 -LE node || status=1
 
-echo "=== fuzz smoke (every target ${FUZZ_SECONDS:=12} s, ASan + UBSan) ==="
+stage "fuzz smoke (every target ${FUZZ_SECONDS:=12} s, ASan + UBSan)"
 unset ASAN_OPTIONS UBSAN_OPTIONS   # fuzz.sh sets its own (a finding must not abort before libFuzzer reports it)
 FUZZ_BUILD_DIR="$root/build-asan" timeout 300 "$root/scripts/fuzz.sh" all "$FUZZ_SECONDS" ||
   { echo "fuzz smoke: FAILED (see build-asan/logs)"; status=1; }
 
+stage "done"
+echo "--- total: ${SECONDS} s"
 exit $status

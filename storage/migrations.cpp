@@ -77,7 +77,7 @@ CREATE TABLE crm_connections (
 ) STRICT;
 CREATE INDEX crm_connections_key ON crm_connections(key_id);
 
--- The durable outbox (design.md sections 6 and 8); filled by the sync work.
+-- The durable outbox (docs/ARCHITECTURE.md, "The outbox state machine"); filled by the sync work.
 CREATE TABLE sync_jobs (
   id              TEXT    PRIMARY KEY,
   tenant_id       TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -111,7 +111,7 @@ CREATE TABLE sync_ledger (
 ) STRICT;
 )sql"},
     {2, "sync outbox: sealed job payloads, leases, alerts and idempotent requests", R"sql(
--- Version 1's sync_jobs was never written to; the outbox (design.md section 8) replaces it.
+-- Version 1's sync_jobs was never written to; the outbox (docs/ARCHITECTURE.md) replaces it.
 DROP TABLE sync_jobs;
 
 -- One row per job; payload sealed under a data key with the row identity (tenant, 'sync_job', id).

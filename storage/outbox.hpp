@@ -1,5 +1,5 @@
-// The durable sync outbox's data types (design.md section 8): jobs written with the call that accepts a
-// sync, claims that survive a crash, per-attempt outcomes, the CRM-id ledger and dead-job alerts.
+// The durable sync outbox's data types (docs/ARCHITECTURE.md, "The outbox state machine"): jobs written with the call
+// that accepts a sync, claims that survive a crash, per-attempt outcomes, the CRM-id ledger and dead-job alerts.
 #pragma once
 
 #include "crypto/secret_bytes.hpp"

@@ -1,6 +1,6 @@
-// SqliteStorage: the sync outbox's worker path (design.md section 8): enqueueing jobs with idempotency
-// keys (each distinct payload sealed once, shared by its jobs; a per-tenant queue cap), fair due lists,
-// compare-and-set claims and attempt outcomes (which upsert the CRM-id ledger; reads: sqlite_ledger.cpp).
+// SqliteStorage: the sync outbox's worker path (docs/ARCHITECTURE.md, "The outbox state machine"): enqueueing jobs
+// with idempotency keys (each distinct payload sealed once, shared by its jobs; a per-tenant queue cap), fair due
+// lists, compare-and-set claims and attempt outcomes (which upsert the CRM-id ledger; reads: sqlite_ledger.cpp).
 #include "storage/sqlite_storage.hpp"
 
 #include <sodium.h>

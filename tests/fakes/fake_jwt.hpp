@@ -1,4 +1,4 @@
-// HS512 JWTs as Rollout uses them (research/rollout-api.md section 2): mint one for tests and verify one in the
+// HS512 JWTs as Rollout uses them (Rollout's API authentication): mint one for tests and verify one in the
 // fake (signature with the client secret, alg, exp, sub). OpenSSL only; no Beast.
 #pragma once
 

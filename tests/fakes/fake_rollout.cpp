@@ -1,12 +1,12 @@
 // FakeRollout: the listeners (plain HTTP and TLS) and the Beast coroutine per connection, as in
 // server/http_connection.cpp: read a request, record it, apply latency and faults, answer from the Store.
 #include "fake_rollout.hpp"
+#include "base/use_nothrow.hpp"
 
 #include "fake_jwt.hpp"
 #include "fake_store.hpp"
 #include "fake_tls.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -31,7 +31,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
 using tcp = asio::ip::tcp;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 struct FakeRollout::Impl {
     Options options;

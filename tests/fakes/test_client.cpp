@@ -1,8 +1,8 @@
 // The blocking test client: one request per connection over Beast (plain or TLS with CA + host-name
 // verification and SNI), bounded by a deadline so a server that never answers shows up as timed_out.
 #include "test_client.hpp"
+#include "base/use_nothrow.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -22,7 +22,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 

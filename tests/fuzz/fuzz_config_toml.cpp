@@ -3,7 +3,8 @@
 // NAME=VALUE per line. The TOML goes to one (unlinked) file in /dev/shm per process, rewritten per input.
 // Properties: every bad input is a ConfigError (never another exception, crash or hang); a config that
 // loads satisfies what validate() promises.
-#include "config.hpp"
+#include "base/loopback.hpp"
+#include "server/app/config.hpp"
 #include "fuzz_common.hpp"
 
 #include <fcntl.h>
@@ -79,7 +80,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (cfg.server.mcp_path.empty() || cfg.server.mcp_path.front() != '/') fail("mcp_path without a leading '/'");
     if (cfg.server.bind.empty()) fail("empty bind");
     if (cfg.auth.mode != "api_key" && cfg.auth.mode != "none") fail("unknown auth.mode accepted");
-    if (cfg.auth.mode == "none" && !is_loopback_address(cfg.server.bind)) fail("auth none on a non-loopback bind");
+    if (cfg.auth.mode == "none" && !is_loopback_host(cfg.server.bind)) fail("auth none on a non-loopback bind");
     if (cfg.storage.data_dir.empty() || cfg.storage.database.empty()) fail("empty storage paths");
     if (cfg.server.max_body_bytes < 1024 || cfg.server.max_header_bytes < 1024) fail("limit below its minimum");
     if (cfg.mcp.max_json_depth < 4 || cfg.mcp.max_batch < 1 || cfg.mcp.max_sessions < 1) fail("mcp limit below its minimum");

@@ -10,8 +10,8 @@
 // (Content-Length with Transfer-Encoding, differing Content-Lengths) is refused, never parsed; the body
 // limit holds (the header limit is the connection's own header_over_limit, run here too); every JSON reply and SSE payload is valid JSON; reply headers carry no CR/LF.
 #include "fuzz_support.hpp"
-#include "http_request_view.hpp"
-#include "observability.hpp"
+#include "server/http/http_request_view.hpp"
+#include "server/app/observability.hpp"
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>

@@ -9,7 +9,7 @@
 // (an id it reads back is a string or an integer; error() is valid JSON echoing that id);
 // every JSON reply and SSE payload is valid JSON.
 #include "fuzz_support.hpp"
-#include "json_rpc.hpp"
+#include "server/mcp/json_rpc.hpp"
 
 #include <boost/json/serialize.hpp>
 

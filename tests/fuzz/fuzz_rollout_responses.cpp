@@ -13,6 +13,7 @@
 // as documented and keeps Retry-After within [0, 24 h]; base64url decode(encode(x)) == x.
 #include "fuzz_common.hpp"
 
+#include "base/loopback.hpp"
 #include "rollout/http_pool.hpp"
 #include "rollout/jwt.hpp"
 #include "rollout/model.hpp"
@@ -146,7 +147,7 @@ void url(std::string_view text) {
         finding("url", "parse_endpoint accepted a URL with an empty or non-numeric port", text);
     if (r->target.empty() || r->target.front() != '/')
         finding("url", "parse_endpoint produced a request target that does not start with '/'", text);
-    if (!r->tls && !is_loopback_host(r->host)) fail("plain http to a non-loopback host accepted", text);
+    if (!r->tls && !rollout_mcp::is_loopback_host(r->host)) fail("plain http to a non-loopback host accepted", text);
 }
 
 }  // namespace

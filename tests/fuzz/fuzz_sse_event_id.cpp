@@ -4,7 +4,7 @@
 // parse(format(id)) == id and the formatted text is what the strict grammar allows; the SSE event
 // framing of that id is one "id:" line.
 #include "fuzz_common.hpp"
-#include "sse.hpp"
+#include "server/mcp/sse.hpp"
 
 #include <cstdint>
 #include <cstdio>

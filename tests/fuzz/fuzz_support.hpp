@@ -10,16 +10,16 @@
 
 #include "fuzz_common.hpp"
 
-#include "auth.hpp"
-#include "config.hpp"
-#include "fixture_tools.hpp"
-#include "http_message.hpp"
-#include "log.hpp"
-#include "mcp_endpoint.hpp"
-#include "protocol.hpp"
-#include "session.hpp"
-#include "sse.hpp"
-#include "tool_registry.hpp"
+#include "server/mcp/auth.hpp"
+#include "server/app/config.hpp"
+#include "server/fixtures/fixture_tools.hpp"
+#include "server/mcp/http_message.hpp"
+#include "server/app/log.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/protocol.hpp"
+#include "server/mcp/session.hpp"
+#include "server/mcp/sse.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

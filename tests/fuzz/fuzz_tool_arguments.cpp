@@ -5,10 +5,10 @@
 // Properties: validate_arguments never crashes or throws; it answers nullopt or a non-empty
 // "<field path>: <rule>" text; the answer does not depend on how often it was asked.
 #include "fuzz_support.hpp"
-#include "json_rpc.hpp"
-#include "rollout_tools.hpp"
-#include "storage_executor.hpp"
-#include "team_rollout.hpp"
+#include "server/mcp/json_rpc.hpp"
+#include "server/tools/rollout_tools.hpp"
+#include "storage/storage_executor.hpp"
+#include "server/sync/team_rollout.hpp"
 
 #include <boost/json/parse.hpp>
 

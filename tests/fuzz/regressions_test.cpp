@@ -1,12 +1,12 @@
 // Regressions for what the fuzz targets of tests/fuzz found: one test per finding, with the smallest input
 // that shows it. tests/fuzz/README.md lists each finding with its id, its fuzz target and the fix.
 // These fail until the finding is fixed; then they keep it fixed.
-#include "auth.hpp"
-#include "config.hpp"
-#include "http_server.hpp"
-#include "mcp_endpoint.hpp"
-#include "session.hpp"
-#include "tool_registry.hpp"
+#include "server/mcp/auth.hpp"
+#include "server/app/config.hpp"
+#include "server/http/http_server.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/session.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include "test_client.hpp"
 #include "test_server.hpp"

@@ -1,7 +1,7 @@
 // McpEndpoint without sockets: media-type matching, Host/Origin allow-lists, and a few requests driven
 // straight through handle() on an io_context.
-#include "auth.hpp"
-#include "mcp_endpoint.hpp"
+#include "server/mcp/auth.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,5 +1,5 @@
 // EventStream: the bounded, resumable log behind every SSE stream, with one attached writer.
-#include "event_stream.hpp"
+#include "server/mcp/event_stream.hpp"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 // (403) while health and metrics stay reachable; with API keys the same headers are fine.
 #include "test_server.hpp"
 
-#include "session.hpp"
+#include "server/mcp/session.hpp"
 
 #include <boost/json.hpp>
 

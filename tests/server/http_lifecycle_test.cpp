@@ -2,7 +2,7 @@
 // MCP-Protocol-Version, notifications and responses (202).
 #include "test_server.hpp"
 
-#include "session.hpp"
+#include "server/mcp/session.hpp"
 
 #include <boost/json.hpp>
 

@@ -3,7 +3,7 @@
 // initialize flood (memory bounded), and idle session expiry.
 #include "test_server.hpp"
 
-#include "session.hpp"
+#include "server/mcp/session.hpp"
 
 #include <boost/json.hpp>
 

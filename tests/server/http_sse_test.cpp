@@ -2,8 +2,8 @@
 // Last-Event-ID (test_reconnection), bad Last-Event-ID values, and concurrent POST streams.
 #include "test_server.hpp"
 
-#include "mcp_endpoint.hpp"
-#include "sse.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/sse.hpp"
 
 #include <boost/json.hpp>
 

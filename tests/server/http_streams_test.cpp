@@ -2,8 +2,8 @@
 // held open on resume, DELETE ends streams and work, per-session and per-server caps, keep-alive after SSE.
 #include "test_server.hpp"
 
-#include "mcp_endpoint.hpp"
-#include "session.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/session.hpp"
 
 #include <boost/json.hpp>
 

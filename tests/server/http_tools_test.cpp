@@ -2,8 +2,8 @@
 // notifications on the request's SSE stream, and cancellation.
 #include "test_server.hpp"
 
-#include "mcp_endpoint.hpp"
-#include "tool_registry.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include <boost/json.hpp>
 

@@ -2,7 +2,7 @@
 // batches, and HTTP/1.0, Connection: close and keep-alive.
 #include "test_server.hpp"
 
-#include "session.hpp"
+#include "server/mcp/session.hpp"
 
 #include <boost/json.hpp>
 

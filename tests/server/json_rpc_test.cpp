@@ -1,5 +1,5 @@
 // JSON-RPC framing: parse limits, message classification, id types, reply builders.
-#include "json_rpc.hpp"
+#include "server/mcp/json_rpc.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

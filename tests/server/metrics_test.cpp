@@ -1,6 +1,6 @@
 // The Prometheus writer against the text exposition format (0.0.4): HELP/TYPE lines, label escaping,
 // cumulative histogram buckets with +Inf, _sum and _count, one family per name, collect hooks.
-#include "metrics.hpp"
+#include "server/app/metrics.hpp"
 
 #include <gtest/gtest.h>
 

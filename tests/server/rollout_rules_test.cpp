@@ -1,8 +1,8 @@
 // Base-URL origins and the Rollout field rules: the normalizer's accepted and refused forms, and every
 // field's JSON Schema pattern run through an ECMAScript regex next to its C++ check, so the schema a client
 // sees and the check on stored values agree on CR, LF, NUL, space, unicode and over-long values.
-#include "origin.hpp"
-#include "rollout_field_rules.hpp"
+#include "server/app/origin.hpp"
+#include "server/sync/rollout_field_rules.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>

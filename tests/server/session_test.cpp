@@ -1,5 +1,5 @@
 // Sessions and the in-memory session store: cap, tenant isolation, expiry, ids, in-flight requests, streams.
-#include "session.hpp"
+#include "server/mcp/session.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,18 @@ namespace rollout_mcp::mcp {
 namespace {
 using namespace std::chrono_literals;
 
-std::unique_ptr<SessionStore> store(std::size_t max = 100, std::chrono::seconds idle = 1800s) {
+// Time the tests move by hand: expiry is checked without sleeping.
+struct ManualClock {
+    Session::Clock::time_point now = Session::Clock::now();
+    Session::ClockFn fn() {
+        return [this] { return now; };
+    }
+};
+
+std::unique_ptr<SessionStore> store(std::size_t max = 100, std::chrono::seconds idle = 1800s,
+                                    ManualClock* clock = nullptr) {
     SessionStoreSettings s;
+    if (clock) s.clock = clock->fn();
     s.max_sessions = max;
     s.max_sessions_per_tenant = max;   // these tests are about the global cap
     s.idle_timeout = idle;
@@ -50,10 +60,12 @@ TEST(SessionStore, RoomFreesUpAfterRemove) {
 }
 
 TEST(SessionStore, PerTeamCapLeavesRoomForOtherTeams) {
+    ManualClock clock;
     SessionStoreSettings settings;
     settings.max_sessions = 10;
     settings.max_sessions_per_tenant = 3;
     settings.idle_timeout = 1s;
+    settings.clock = clock.fn();
     auto s = make_in_memory_session_store(settings);
     std::vector<std::shared_ptr<Session>> a;
     for (int i = 0; i < 3; ++i) a.push_back(s->create("team-a", Revision::v2025_11_25));
@@ -62,7 +74,7 @@ TEST(SessionStore, PerTeamCapLeavesRoomForOtherTeams) {
     EXPECT_TRUE(s->create("team-b", Revision::v2025_11_25)) << "team B is not affected";
     EXPECT_TRUE(s->remove(a[0]->id(), "team-a"));
     EXPECT_TRUE(s->create("team-a", Revision::v2025_11_25)) << "a removed session frees its team's slot";
-    std::this_thread::sleep_for(1100ms);
+    clock.now += 1001ms;
     EXPECT_EQ(s->sweep(), 4u);
     for (int i = 0; i < 3; ++i) EXPECT_TRUE(s->create("team-a", Revision::v2025_11_25)) << "expiry frees slots too";
 }
@@ -85,13 +97,16 @@ TEST(SessionStore, TenantsAreIsolated) {
 }
 
 TEST(SessionStore, SweepExpiresIdleSessionsOnly) {
-    auto s = store(100, 1s);
+    ManualClock clock;
+    auto s = store(100, 1s, &clock);
     auto idle = s->create("t", Revision::v2025_11_25);
     auto active = s->create("t", Revision::v2025_11_25);
-    std::this_thread::sleep_for(600ms);
+    clock.now += 600ms;
     active->touch();
     EXPECT_EQ(s->sweep(), 0u);
-    std::this_thread::sleep_for(600ms);
+    clock.now += 400ms;
+    EXPECT_EQ(s->sweep(), 0u) << "idle for exactly the timeout is not yet over it";
+    clock.now += 1ms;
     EXPECT_EQ(s->sweep(), 1u);
     EXPECT_EQ(s->find(idle->id(), "t"), nullptr);
     EXPECT_TRUE(idle->closed());
@@ -99,10 +114,11 @@ TEST(SessionStore, SweepExpiresIdleSessionsOnly) {
 }
 
 TEST(SessionStore, SweepKeepsSessionsWithAnAttachedStream) {
-    auto s = store(100, 1s);
+    ManualClock clock;
+    auto s = store(100, 1s, &clock);
     auto reading = s->create("t", Revision::v2025_11_25);
     ASSERT_EQ(reading->standalone_stream()->attach(0), EventStream::Attach::ok);
-    std::this_thread::sleep_for(1100ms);
+    clock.now += 1h;
     EXPECT_EQ(s->sweep(), 0u);
     EXPECT_EQ(s->find(reading->id(), "t"), reading);
 }

@@ -1,5 +1,5 @@
 // SSE framing and strict event-id parsing.
-#include "sse.hpp"
+#include "server/mcp/sse.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,9 +2,9 @@
 // value exactly at each bound passes both the tool's JSON Schema (the registry's own validation path) and
 // the parser, and one past it is refused by both, the parser naming the field's path. Also: unknown
 // fields are accepted by the schema and reported (not kept) by the parser.
-#include "rollout_tools.hpp"
-#include "storage_executor.hpp"
-#include "team_rollout.hpp"
+#include "server/tools/rollout_tools.hpp"
+#include "storage/storage_executor.hpp"
+#include "server/sync/team_rollout.hpp"
 
 #include "rollout/limits.hpp"
 #include "rollout/model.hpp"

@@ -1,9 +1,9 @@
 // Per-team pacing (server/team_rate_limit.hpp): the token bucket's rules on an injected clock, then the
 // endpoint: a team over its rate is paced or refused with 429 before its body is parsed, another team not.
-#include "auth.hpp"
-#include "mcp_endpoint.hpp"
-#include "observability.hpp"
-#include "team_rate_limit.hpp"
+#include "server/mcp/auth.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/app/observability.hpp"
+#include "server/mcp/team_rate_limit.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,14 +1,14 @@
 // The in-process server and the GoogleTest fixture of the loopback tests.
 #include "test_server.hpp"
-#include "session_settings.hpp"
+#include "server/mcp/session_settings.hpp"
 
-#include "auth.hpp"
-#include "fixture_tools.hpp"
-#include "http_server.hpp"
-#include "log.hpp"
-#include "mcp_endpoint.hpp"
-#include "session.hpp"
-#include "tool_registry.hpp"
+#include "server/mcp/auth.hpp"
+#include "server/fixtures/fixture_tools.hpp"
+#include "server/http/http_server.hpp"
+#include "server/app/log.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/session.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>

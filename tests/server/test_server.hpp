@@ -2,7 +2,7 @@
 // a GoogleTest fixture that checks GET /healthz still answers after every test. The client is test_client.hpp.
 #pragma once
 
-#include "config.hpp"
+#include "server/app/config.hpp"
 #include "test_client.hpp"
 
 #include <boost/json/value.hpp>

@@ -1,5 +1,5 @@
 // Tool registry: registration rules, argument validation with field paths, tools/list pages per revision.
-#include "tool_registry.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>

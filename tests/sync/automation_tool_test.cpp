@@ -4,7 +4,7 @@
 // through as its message), and an answer lost after Rollout created it (the next call finds it by name).
 #include "sync_harness.hpp"
 
-#include "rollout_tools.hpp"
+#include "server/tools/rollout_tools.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // `rollout-mcp outbox list|retry|stats` (issue 4): the operator's view of the outbox and re-queuing.
 #include "sync_harness.hpp"
 
-#include "admin_commands.hpp"
+#include "server/admin/admin_commands.hpp"
 #include "storage/sqlite_storage.hpp"
 
 #include <gtest/gtest.h>

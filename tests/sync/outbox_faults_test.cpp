@@ -3,8 +3,8 @@
 // unchanged payloads, restart re-drive. Every check counts records in the fake: nothing twice.
 #include "sync_harness.hpp"
 
-#include "metrics.hpp"
-#include "sync_alerts.hpp"
+#include "server/app/metrics.hpp"
+#include "server/sync/sync_alerts.hpp"
 #include "tests/rollout/stub_server.hpp"
 
 #include <boost/json/parse.hpp>

@@ -1,6 +1,6 @@
 // The retry policy (server/sync_policy): which errors retry, backoff with full jitter and its cap,
 // Retry-After and "not ready" floors, the attempt and age limits, and the recover flag.
-#include "sync_policy.hpp"
+#include "server/sync/sync_policy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // /readyz and /metrics report the outbox (issue 5): jobs by status, due jobs and their age, dead jobs.
 #include "sync_harness.hpp"
 
-#include "metrics.hpp"
-#include "readiness.hpp"
+#include "server/app/metrics.hpp"
+#include "server/app/readiness.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>

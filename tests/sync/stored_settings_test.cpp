@@ -4,12 +4,12 @@
 // the fake Rollout.
 #include "sync_harness.hpp"
 
-#include "origin.hpp"
-#include "rollout_field_rules.hpp"
-#include "rollout_tools.hpp"
+#include "server/app/origin.hpp"
+#include "server/sync/rollout_field_rules.hpp"
+#include "server/tools/rollout_tools.hpp"
 #include "storage/sqlite_storage.hpp"
-#include "team_rollout.hpp"
-#include "tool_registry.hpp"
+#include "server/sync/team_rollout.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>

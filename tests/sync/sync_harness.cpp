@@ -1,7 +1,7 @@
 // The outbox test harness (see sync_harness.hpp).
 #include "sync_harness.hpp"
 
-#include "origin.hpp"
+#include "server/app/origin.hpp"
 
 #include "rollout/adapters/adapter.hpp"
 #include "rollout/model.hpp"

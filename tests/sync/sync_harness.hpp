@@ -2,12 +2,12 @@
 // threads, the fake Rollout over loopback, a TeamRollout and a SyncWorker wired as in `serve`.
 #pragma once
 
-#include "config.hpp"
-#include "storage_executor.hpp"
-#include "sync_runner.hpp"
-#include "sync_worker.hpp"
-#include "team_rollout.hpp"
-#include "tool_registry.hpp"
+#include "server/app/config.hpp"
+#include "storage/storage_executor.hpp"
+#include "server/sync/sync_runner.hpp"
+#include "server/sync/sync_worker.hpp"
+#include "server/sync/team_rollout.hpp"
+#include "server/mcp/tool_registry.hpp"
 
 #include "fake_rollout.hpp"
 #include "tests/crypto/test_support.hpp"

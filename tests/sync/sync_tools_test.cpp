@@ -4,7 +4,7 @@
 // only. Also the worker's retention pass over a large backlog of failed jobs.
 #include "sync_harness.hpp"
 
-#include "rollout_tools.hpp"
+#include "server/tools/rollout_tools.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_future.hpp>

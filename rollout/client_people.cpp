@@ -1,0 +1,86 @@
+// Finding a CRM person by email, phone or our marker tag, the look-ups that keep one buyer one contact
+// (docs/ARCHITECTURE.md, "Buyer identity"). Each filters the replies itself: a connector may ignore the query.
+#include "client.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace rollout_mcp::rollout {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+}  // namespace
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
+                                                                                  std::string email) {
+    const std::string want = lower(email);
+    std::optional<Record> found;
+    auto match = [&](json::object& p) {  // filter here too: a connector may ignore the email query
+        const auto* emails = p.if_contains("emails");
+        if (!emails || !emails->is_array()) return false;
+        for (const auto& e : emails->as_array())
+            if (e.is_object())
+                if (const auto* val = e.as_object().if_contains("value");
+                    val && val->is_string() && lower(val->as_string()) == want) {
+                    found = Record{id_of(p["id"]), std::move(p)};
+                    return true;
+                }
+        return false;
+    };
+    auto done = co_await for_each_item(cred, "/people?email=" + url_encode(email) + "&limit=100", true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
+}
+
+namespace {
+// The last ten digits: "+1 (512) 555-0100", "5125550100" and "+15125550100" are one number.
+std::string phone_key(std::string_view phone) {
+    std::string digits;
+    for (char c : phone)
+        if (c >= '0' && c <= '9') digits += c;
+    return digits.size() > 10 ? digits.substr(digits.size() - 10) : digits;
+}
+}  // namespace
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_phone(std::string cred,
+                                                                                  std::string phone) {
+    const std::string want = phone_key(phone);
+    if (want.size() < 7) co_return std::optional<Record>{};   // too short to identify anyone
+    auto r = co_await list_all(cred, "/people?phone=" + url_encode(want) + "&limit=100", true);
+    if (!r) co_return std::move(r).error();
+    for (auto& p : r.value()) {  // filter here too: a connector may ignore the phone query
+        const auto* phones = p.if_contains("phones");
+        if (!phones || !phones->is_array()) continue;
+        for (const auto& e : phones->as_array())
+            if (e.is_object())
+                if (const auto* val = e.as_object().if_contains("value");
+                    val && val->is_string() && phone_key(val->as_string()) == want)
+                    co_return std::optional<Record>{Record{id_of(p["id"]), std::move(p)}};
+    }
+    co_return std::optional<Record>{};
+}
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
+    std::optional<Record> found;
+    auto match = [&](json::object& p) {
+        const auto* tags = p.if_contains("tags");
+        if (!tags || !tags->is_array()) return false;
+        for (const auto& t : tags->as_array())
+            if (t.is_string() && t.as_string() == tag) {
+                found = Record{id_of(p["id"]), std::move(p)};
+                return true;
+            }
+        return false;
+    };
+    auto done = co_await for_each_item(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
+}
+
+}  // namespace rollout_mcp::rollout

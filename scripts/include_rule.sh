@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# include_rule.sh [ROOT]: the layering rule of docs/ARCHITECTURE.md ("Layers"), checked on the sources:
+#   - which folder's files may include which folder's headers (quoted includes, spelled from the root);
+#   - server/'s top holds main.cpp only; every library is a sub-folder;
+#   - no source file is over 400 lines.
+# Prints every violation and exits 1 if there is any. Run by ctest as `include_rule`.
+set -uo pipefail
+root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$root" || exit 2
+
+# Folder -> folders its files may include besides itself. server/main.cpp may include anything.
+declare -A allowed=(
+  [base]=""
+  [crypto]="base"
+  [storage]="base crypto"
+  [rollout]="base"
+  [server/app]="base crypto storage rollout"
+  [server/mcp]="base server/app"
+  [server/http]="base server/app server/mcp storage crypto"
+  [server/sync]="base server/app storage rollout crypto"
+  [server/tools]="base server/app server/mcp server/sync storage rollout"
+  [server/admin]="base server/app server/sync storage rollout crypto"
+  [server/fixtures]="base server/mcp server/app"
+)
+
+violations=0
+fail() { echo "include_rule: $*"; violations=$((violations + 1)); }
+
+# The folder (a key of `allowed`) a path belongs to, or empty.
+folder_of() {
+  local path=$1
+  case $path in
+    server/*/*) local sub=${path#server/}; echo "server/${sub%%/*}" ;;
+    base/* | crypto/* | storage/* | rollout/*) echo "${path%%/*}" ;;
+    *) echo "" ;;
+  esac
+}
+
+for file in $(find base crypto storage rollout server -name '*.cpp' -o -name '*.hpp' | sort); do
+  lines=$(wc -l < "$file")
+  (( lines > 400 )) && fail "$file has $lines lines (at most 400)"
+  if [[ $file == server/*.cpp || $file == server/*.hpp ]] && [[ $file != server/*/* ]]; then
+    [[ $file == server/main.cpp ]] || fail "$file: server/'s top holds main.cpp only; put it in a sub-folder"
+    continue
+  fi
+  from=$(folder_of "$file")
+  [[ -n $from ]] || { fail "$file is in no known folder"; continue; }
+  while IFS= read -r included; do
+    if [[ $included != */* ]]; then   # same folder, spelled without a path
+      [[ -f $(dirname "$file")/$included ]] || fail "$file includes \"$included\": spell it from the repository root"
+      continue
+    fi
+    to=$(folder_of "$included")
+    if [[ -z $to ]]; then
+      # rollout/adapters/x.hpp includes "adapter.hpp"-style paths relative to itself
+      [[ -f $(dirname "$file")/$included ]] && continue
+      fail "$file includes \"$included\", which is in no known folder"
+      continue
+    fi
+    [[ $to == "$from" ]] && continue
+    [[ " ${allowed[$from]} " == *" $to "* ]] || fail "$file ($from) includes \"$included\" ($to): $from may include only: ${allowed[$from]:-nothing of ours}"
+  done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$file")
+done
+
+top=$(find server -maxdepth 1 \( -name '*.cpp' -o -name '*.hpp' \) | wc -l)
+(( top <= 4 )) || fail "server/ has $top source files at its top (at most 4)"
+
+if (( violations )); then echo "include_rule: $violations violation(s)"; exit 1; fi
+echo "include_rule: ok"

@@ -1,0 +1,324 @@
+// Loads the TOML config and ROLLOUT_MCP_<SECTION>_<KEY> overrides through one table of keys.
+#include "server/app/config.hpp"
+
+#include "base/loopback.hpp"
+
+#include "server/app/origin.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <set>
+#include <variant>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+extern char** environ;
+
+namespace rollout_mcp {
+namespace {
+
+using Target = std::variant<std::string*, bool*, std::size_t*, unsigned*, std::uint16_t*, double*,
+                            std::chrono::milliseconds*, std::chrono::seconds*, std::vector<std::string>*>;
+
+struct KeySpec {
+    const char* section;
+    const char* key;
+    Target (*target)(Config&);
+    std::uint64_t min = 0;
+    std::uint64_t max = std::numeric_limits<std::uint32_t>::max();
+    double fmin = 0;   // bounds of floating-point keys (min/max above are for integers)
+    double fmax = 0;
+};
+
+constexpr std::uint64_t kDay = 86'400;
+
+// clang-format off
+const KeySpec kKeys[] = {
+    {"server", "bind", [](Config& c) -> Target { return &c.server.bind; }},
+    {"server", "port", [](Config& c) -> Target { return &c.server.port; }, 0, 65535},
+    {"server", "threads", [](Config& c) -> Target { return &c.server.threads; }, 0, 256},
+    {"server", "mcp_path", [](Config& c) -> Target { return &c.server.mcp_path; }},
+    {"server", "allowed_hosts", [](Config& c) -> Target { return &c.server.allowed_hosts; }},
+    {"server", "allowed_origins", [](Config& c) -> Target { return &c.server.allowed_origins; }},
+    {"server", "max_body_bytes", [](Config& c) -> Target { return &c.server.max_body_bytes; }, 1024, 1ull << 30},
+    {"server", "max_header_bytes", [](Config& c) -> Target { return &c.server.max_header_bytes; }, 1024, 1 << 20},
+    {"server", "request_timeout_ms", [](Config& c) -> Target { return &c.server.request_timeout; }, 100, kDay * 1000},
+    {"server", "write_timeout_ms", [](Config& c) -> Target { return &c.server.write_timeout; }, 100, kDay * 1000},
+    {"server", "shutdown_grace_ms", [](Config& c) -> Target { return &c.server.shutdown_grace; }, 0, kDay * 1000},
+    {"server", "max_connections", [](Config& c) -> Target { return &c.server.max_connections; }, 1, 1'000'000},
+    {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
+    {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},
+    {"mcp", "max_sessions_per_team", [](Config& c) -> Target { return &c.mcp.max_sessions_per_team; }, 1, 10'000'000},
+    {"mcp", "sse_keepalive_ms", [](Config& c) -> Target { return &c.mcp.sse_keepalive; }, 10, kDay * 1000},
+    {"mcp", "sse_retry_ms", [](Config& c) -> Target { return &c.mcp.sse_retry; }, 0, 3'600'000},
+    {"mcp", "replay_buffer_bytes", [](Config& c) -> Target { return &c.mcp.replay_buffer_bytes; }, 0, 1ull << 30},
+    {"mcp", "replay_events_per_stream", [](Config& c) -> Target { return &c.mcp.replay_events_per_stream; }, 1, 1'000'000},
+    {"mcp", "stream_retention_s", [](Config& c) -> Target { return &c.mcp.stream_retention; }, 0, kDay},
+    {"mcp", "max_streams_per_session", [](Config& c) -> Target { return &c.mcp.max_streams_per_session; }, 2, 1'000'000},
+    {"mcp", "max_pending_requests", [](Config& c) -> Target { return &c.mcp.max_pending_requests; }, 1, 100'000},
+    {"mcp", "tools_page_size", [](Config& c) -> Target { return &c.mcp.tools_page_size; }, 1, 10'000},
+    {"mcp", "max_batch", [](Config& c) -> Target { return &c.mcp.max_batch; }, 1, 10'000},
+    {"mcp", "max_json_depth", [](Config& c) -> Target { return &c.mcp.max_json_depth; }, 4, 10'000},
+    {"mcp", "max_json_string_bytes", [](Config& c) -> Target { return &c.mcp.max_json_string_bytes; }, 1024, 1ull << 30},
+    {"mcp", "max_json_number_chars", [](Config& c) -> Target { return &c.mcp.max_json_number_chars; }, 24, 1 << 20},
+    {"mcp", "requests_per_second_per_team", [](Config& c) -> Target { return &c.mcp.requests_per_second_per_team; }, 0, 0, 0.0, 1e6},
+    {"mcp", "request_burst_per_team", [](Config& c) -> Target { return &c.mcp.request_burst_per_team; }, 1, 1'000'000},
+    {"mcp", "max_paced_requests_per_team", [](Config& c) -> Target { return &c.mcp.max_paced_requests_per_team; }, 0, 100'000},
+    {"mcp", "max_pace_wait_ms", [](Config& c) -> Target { return &c.mcp.max_pace_wait; }, 0, 60'000},
+    {"mcp", "test_fixtures", [](Config& c) -> Target { return &c.mcp.test_fixtures; }},
+    {"storage", "data_dir", [](Config& c) -> Target { return &c.storage.data_dir; }},
+    {"storage", "database", [](Config& c) -> Target { return &c.storage.database; }},
+    {"storage", "master_key_file", [](Config& c) -> Target { return &c.storage.master_key_file; }},
+    {"auth", "mode", [](Config& c) -> Target { return &c.auth.mode; }},
+    {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
+    {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
+    {"rollout", "extra_ca_file", [](Config& c) -> Target { return &c.rollout.extra_ca_file; }},
+    {"rollout", "allowed_base_urls", [](Config& c) -> Target { return &c.rollout.allowed_base_urls; }},
+    {"rollout", "per_team_host_share", [](Config& c) -> Target { return &c.rollout.per_team_host_share; }, 0, 0, 0.01, 1.0},
+    {"rollout", "max_queued_per_host", [](Config& c) -> Target { return &c.rollout.max_queued_per_host; }, 1, 100'000},
+    {"rollout", "max_crm_connections_per_team", [](Config& c) -> Target { return &c.rollout.max_crm_connections_per_team; }, 1, 10'000},
+    {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
+    {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
+    {"sync", "max_age_s", [](Config& c) -> Target { return &c.sync.max_age; }, 60, 30 * kDay},
+    {"sync", "backoff_base_ms", [](Config& c) -> Target { return &c.sync.backoff_base; }, 10, 3'600'000},
+    {"sync", "backoff_max_ms", [](Config& c) -> Target { return &c.sync.backoff_max; }, 10, kDay * 1000},
+    {"sync", "max_in_flight", [](Config& c) -> Target { return &c.sync.max_in_flight; }, 1, 10'000},
+    {"sync", "per_team_in_flight", [](Config& c) -> Target { return &c.sync.per_team_in_flight; }, 1, 10'000},
+    {"sync", "per_crm_in_flight", [](Config& c) -> Target { return &c.sync.per_crm_in_flight; }, 1, 10'000},
+    {"sync", "lease_ms", [](Config& c) -> Target { return &c.sync.lease; }, 1'000, kDay * 1000},
+    {"sync", "poll_ms", [](Config& c) -> Target { return &c.sync.poll; }, 10, 3'600'000},
+    {"sync", "keep_succeeded_s", [](Config& c) -> Target { return &c.sync.keep_succeeded; }, 60, 365 * kDay},
+    {"sync", "keep_failed_s", [](Config& c) -> Target { return &c.sync.keep_failed; }, 60, 365 * kDay},
+    {"sync", "keep_idempotency_s", [](Config& c) -> Target { return &c.sync.keep_idempotency; }, 60, 365 * kDay},
+    {"sync", "max_queued_per_team", [](Config& c) -> Target { return &c.sync.max_queued_per_team; }, 1, 10'000'000},
+    {"alerts", "webhook_url", [](Config& c) -> Target { return &c.alerts.webhook_url; }},
+    {"alerts", "webhook_secret_file", [](Config& c) -> Target { return &c.alerts.webhook_secret_file; }},
+    {"alerts", "webhook_max_attempts", [](Config& c) -> Target { return &c.alerts.webhook_max_attempts; }, 1, 1'000},
+    {"log", "level", [](Config& c) -> Target { return &c.log.level; }},
+};
+// clang-format on
+
+[[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& why) {
+    throw ConfigError(where + ": " + key + ": " + why);
+}
+
+std::string format_double(double v) {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc{} ? std::string(buf, end) : std::string("?");
+}
+
+std::uint64_t check_range(const KeySpec& spec, std::int64_t v, const std::string& where, const std::string& key) {
+    if (v < 0 || static_cast<std::uint64_t>(v) < spec.min || static_cast<std::uint64_t>(v) > spec.max)
+        fail(where, key, "must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max) +
+                             ", got " + std::to_string(v));
+    return static_cast<std::uint64_t>(v);
+}
+
+void assign_integer(const KeySpec& spec, Config& cfg, std::int64_t v, const std::string& where,
+                    const std::string& key) {
+    auto u = check_range(spec, v, where, key);
+    std::visit(
+        [&](auto* p) {
+            using T = std::remove_pointer_t<decltype(p)>;
+            if constexpr (std::is_same_v<T, std::size_t> || std::is_same_v<T, unsigned> ||
+                          std::is_same_v<T, std::uint16_t>)
+                *p = static_cast<T>(u);
+            else if constexpr (std::is_same_v<T, std::chrono::milliseconds> ||
+                               std::is_same_v<T, std::chrono::seconds>)
+                *p = T{static_cast<typename T::rep>(u)};
+            else
+                fail(where, key, "must not be an integer");
+        },
+        spec.target(cfg));
+}
+
+void assign_double(const KeySpec& spec, Config& cfg, double v, const std::string& where, const std::string& key) {
+    // Written as !(in range) so NaN is refused too.
+    if (!(v >= spec.fmin && v <= spec.fmax))
+        fail(where, key, "must be between " + format_double(spec.fmin) + " and " + format_double(spec.fmax) +
+                             ", got " + format_double(v));
+    *std::get<double*>(spec.target(cfg)) = v;
+}
+
+void apply_toml(const KeySpec& spec, Config& cfg, const toml::node& node, const std::string& where,
+                const std::string& key) {
+    std::visit(
+        [&](auto* p) {
+            using T = std::remove_pointer_t<decltype(p)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                if (!node.is_string()) fail(where, key, "must be a string");
+                *p = *node.value<std::string>();
+            } else if constexpr (std::is_same_v<T, bool>) {
+                if (!node.is_boolean()) fail(where, key, "must be true or false");
+                *p = *node.value<bool>();
+            } else if constexpr (std::is_same_v<T, double>) {
+                // An integer is accepted where a fraction is expected (1 for 1.0).
+                if (!node.is_floating_point() && !node.is_integer()) fail(where, key, "must be a number");
+                assign_double(spec, cfg, *node.value<double>(), where, key);
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                const auto* arr = node.as_array();
+                if (!arr) fail(where, key, "must be an array of strings");
+                p->clear();
+                for (const auto& item : *arr) {
+                    if (!item.is_string()) fail(where, key, "must be an array of strings");
+                    p->push_back(*item.value<std::string>());
+                }
+            } else {
+                if (!node.is_integer()) fail(where, key, "must be an integer");
+                assign_integer(spec, cfg, *node.value<std::int64_t>(), where, key);
+            }
+        },
+        spec.target(cfg));
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+    std::vector<std::string> out;
+    while (!s.empty()) {
+        auto comma = s.find(',');
+        auto item = s.substr(0, comma);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+        if (!item.empty()) out.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        s.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
+void apply_env(const KeySpec& spec, Config& cfg, const std::string& value, const std::string& var) {
+    const std::string where = "environment " + var;
+    std::visit(
+        [&](auto* p) {
+            using T = std::remove_pointer_t<decltype(p)>;
+            if constexpr (std::is_same_v<T, std::string>) {
+                *p = value;
+            } else if constexpr (std::is_same_v<T, bool>) {
+                if (value == "true" || value == "1") *p = true;
+                else if (value == "false" || value == "0") *p = false;
+                else fail(where, spec.key, "must be true or false, got \"" + value + "\"");
+            } else if constexpr (std::is_same_v<T, double>) {
+                double v = 0;
+                auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+                if (ec != std::errc{} || end != value.data() + value.size() || value.empty())
+                    fail(where, spec.key, "must be a number, got \"" + value + "\"");
+                assign_double(spec, cfg, v, where, spec.key);
+            } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+                *p = split_list(value);
+            } else {
+                std::int64_t v = 0;
+                auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+                if (ec != std::errc{} || end != value.data() + value.size())
+                    fail(where, spec.key, "must be an integer, got \"" + value + "\"");
+                assign_integer(spec, cfg, v, where, spec.key);
+            }
+        },
+        spec.target(cfg));
+}
+
+std::string env_name(const KeySpec& spec) {
+    std::string name = std::string("ROLLOUT_MCP_") + spec.section + "_" + spec.key;
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+    return name;
+}
+
+void load_file(Config& cfg, const std::string& path) {
+    toml::table doc;
+    try {
+        doc = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        throw ConfigError(path + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " +
+                          std::string(e.description()));
+    }
+    std::set<std::string> known_sections;
+    for (const auto& spec : kKeys) known_sections.insert(spec.section);
+    for (const auto& [section_key, section_node] : doc) {
+        const std::string section(section_key.str());
+        if (!known_sections.count(section)) fail(path, section, "unknown section");
+        const auto* table = section_node.as_table();
+        if (!table) fail(path, section, "must be a table ([" + section + "])");
+        for (const auto& [key, node] : *table) {
+            const std::string name(key.str());
+            const auto* spec = std::find_if(std::begin(kKeys), std::end(kKeys), [&](const KeySpec& k) {
+                return section == k.section && name == k.key;
+            });
+            if (spec == std::end(kKeys)) fail(path, section + "." + name, "unknown key");
+            apply_toml(*spec, cfg, node, path, section + "." + name);
+        }
+    }
+}
+
+bool origin_or_host_ok(const std::string& s) {
+    return !s.empty() && std::none_of(s.begin(), s.end(), [](unsigned char c) { return c <= 0x20 || c >= 0x7f; });
+}
+
+void validate(Config& cfg) {
+    const std::string where = "config";
+    if (cfg.server.mcp_path.empty() || cfg.server.mcp_path.front() != '/')
+        fail(where, "server.mcp_path", "must start with '/'");
+    if (cfg.server.bind.empty()) fail(where, "server.bind", "must not be empty");
+    for (const auto& h : cfg.server.allowed_hosts)
+        if (!origin_or_host_ok(h)) fail(where, "server.allowed_hosts", "invalid entry \"" + h + "\"");
+    for (const auto& o : cfg.server.allowed_origins)
+        if (!origin_or_host_ok(o)) fail(where, "server.allowed_origins", "invalid entry \"" + o + "\"");
+    if (cfg.auth.mode != "api_key" && cfg.auth.mode != "none")
+        fail(where, "auth.mode", "must be \"api_key\" or \"none\", got \"" + cfg.auth.mode + "\"");
+    if (cfg.auth.mode == "none" && !is_loopback_host(cfg.server.bind))
+        fail(where, "auth.mode", "\"none\" is only allowed when server.bind is a loopback address, not \"" +
+                                     cfg.server.bind + "\"");
+    static const char* levels[] = {"debug", "info", "warning", "error"};
+    if (std::find(std::begin(levels), std::end(levels), cfg.log.level) == std::end(levels))
+        fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");
+    if (cfg.mcp.max_streams_per_session <= cfg.mcp.max_pending_requests)
+        fail(where, "mcp.max_streams_per_session", "must be greater than mcp.max_pending_requests (" +
+                                                       std::to_string(cfg.mcp.max_pending_requests) + ")");
+    if (cfg.sync.backoff_max < cfg.sync.backoff_base)
+        fail(where, "sync.backoff_max_ms", "must not be less than sync.backoff_base_ms");
+    if (cfg.sync.lease <= cfg.rollout.request_timeout)
+        fail(where, "sync.lease_ms", "must be longer than rollout.request_timeout_ms (a claim outlives one call)");
+    if (!cfg.alerts.webhook_url.empty() && cfg.alerts.webhook_secret_file.empty())
+        fail(where, "alerts.webhook_secret_file", "is required with alerts.webhook_url (alerts are signed)");
+    for (auto& entry : cfg.rollout.allowed_base_urls) {
+        auto origin = normalize_origin(entry);
+        if (!origin)
+            fail(where, "rollout.allowed_base_urls",
+                 "\"" + entry + "\" is not an origin (scheme://host[:port], no path, query, fragment or userinfo)");
+        if (!origin_transport_allowed(*origin))
+            fail(where, "rollout.allowed_base_urls",
+                 "\"" + entry + "\": must be https (plain http only for a loopback host)");
+        entry = *origin;
+    }
+    if (cfg.storage.data_dir.empty()) fail(where, "storage.data_dir", "must not be empty");
+    if (cfg.storage.database.empty()) cfg.storage.database = cfg.storage.data_dir + "/rollout-mcp.db";
+}
+
+}  // namespace
+
+Config load_config(const std::string& path, const std::vector<std::string>& environment) {
+    Config cfg;
+    if (!path.empty()) load_file(cfg, path);
+    for (const auto& entry : environment) {
+        auto eq = entry.find('=');
+        if (eq == std::string::npos || entry.rfind("ROLLOUT_MCP_", 0) != 0) continue;
+        const std::string name = entry.substr(0, eq);
+        for (const auto& spec : kKeys)
+            if (env_name(spec) == name) apply_env(spec, cfg, entry.substr(eq + 1), name);
+    }
+    validate(cfg);
+    return cfg;
+}
+
+Config load_config(const std::string& path) {
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    return load_config(path, env);
+}
+
+}  // namespace rollout_mcp

@@ -1,0 +1,311 @@
+// The per-connection coroutine: read one request within limits and deadlines, route it, write the reply
+// (a full response or an SSE stream), repeat while keep-alive allows.
+#include "server/http/http_connection.hpp"
+#include "base/use_nothrow.hpp"
+
+#include "server/mcp/http_message.hpp"
+#include "server/http/http_request_view.hpp"
+#include "server/app/log.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/app/metrics.hpp"
+#include "server/app/observability.hpp"
+#include "server/mcp/sse.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+
+void ConnectionTracker::add(const std::shared_ptr<Handle>& handle) {
+    std::lock_guard lock(mu_);
+    handles_.emplace(handle.get(), handle);
+    ++count_;
+}
+
+void ConnectionTracker::remove(const Handle* handle) {
+    std::lock_guard lock(mu_);
+    handles_.erase(handle);
+    --count_;
+}
+
+void ConnectionTracker::for_each(bool only_idle) {
+    std::vector<std::shared_ptr<Handle>> live;
+    {
+        std::lock_guard lock(mu_);
+        for (auto& [p, weak] : handles_)
+            if (auto h = weak.lock()) live.push_back(std::move(h));
+    }
+    for (auto& h : live) {
+        if (only_idle && !h->idle.load()) continue;
+        asio::post(h->executor, [h, only_idle] {
+            if (!only_idle || h->idle.load()) h->cancel();
+        });
+    }
+}
+
+void ConnectionTracker::wake_idle() { for_each(true); }
+void ConnectionTracker::cancel_all() { for_each(false); }
+
+namespace {
+
+using Request = http::request<http::string_body>;
+
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+HttpReply small_json(unsigned status, json::object body) {
+    HttpReply r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = json::serialize(body);
+    return r;
+}
+
+asio::awaitable<HttpReply> route(ServerShared& shared, const Request& req) {
+    auto target = sv(req.target());
+    auto path = target.substr(0, target.find('?'));
+    const bool get = req.method() == http::verb::get;
+    if (path == "/healthz" && get) co_return small_json(200, {{"status", "ok"}});
+    if (path == "/readyz" && get) {
+        auto state = shared.readiness ? shared.readiness() : json::object{{"ready", true}};
+        if (shared.stopping) state["ready"] = false;
+        const bool ready = state["ready"].is_bool() && state["ready"].get_bool();
+        co_return small_json(ready ? 200 : 503, std::move(state));
+    }
+    if (path == "/metrics" && get) {
+        HttpReply r;
+        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.body = metrics::registry().render();
+        co_return r;
+    }
+    if (path == shared.config.server.mcp_path) co_return co_await shared.endpoint.handle(view_of(req));
+    co_return small_json(404, {{"error", "not found"}});
+}
+
+class Connection {
+public:
+    Connection(ServerShared& shared, beast::tcp_stream& stream, ConnectionTracker::Handle& handle)
+        : shared_(shared), cfg_(shared.config.server), stream_(stream), handle_(handle) {}
+
+    asio::awaitable<void> serve() {
+        beast::flat_buffer buffer;
+        for (;;) {
+            BeastRequestParser parser;
+            configure_request_parser(parser, cfg_);
+            handle_.idle = true;
+            if (shared_.stopping) co_return;
+            stream_.expires_after(cfg_.request_timeout);
+            auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, use_nothrow);
+            handle_.idle = false;
+            if (ec) co_return co_await reject_read(ec);
+            if (header_over_limit(n, cfg_)) co_return co_await reject_read(http::error::header_limit);
+            if (auto problem = framing_problem(parser)) {
+                auto reply = transport_error(400, -32000, "Bad Request: " + *problem);
+                co_await write_reply(reply, parser.get().version(), false);
+                co_return;
+            }
+            if (beast::iequals(parser.get()[http::field::expect], "100-continue") && !parser.is_done()) {
+                http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
+                auto [wec, wn] = co_await http::async_write(stream_, cont, use_nothrow);
+                if (wec) co_return;
+            }
+            if (!parser.is_done()) {
+                auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, use_nothrow);
+                if (bec) co_return co_await reject_read(bec);
+            }
+            stream_.expires_never();
+            const Request& req = parser.get();
+            const auto started = std::chrono::steady_clock::now();
+            const auto request_id = observe::request_id(sv(req["X-Request-Id"]));
+            HttpReply reply = co_await route(shared_, req);
+            reply.headers.emplace_back("X-Request-Id", request_id);
+            account(req, reply, request_id, started);
+            bool keep = req.keep_alive() && !reply.close_connection && !shared_.stopping;
+            if (reply.sse) keep = co_await write_sse(req, reply, keep);
+            else keep = co_await write_reply(reply, req.version(), keep);
+            if (!keep) break;
+        }
+        beast::error_code ignored;
+        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
+
+private:
+    // Counts the request and logs it: 5xx as warnings, 4xx as info, the rest at debug level.
+    void account(const Request& req, const HttpReply& reply, const std::string& request_id,
+                 std::chrono::steady_clock::time_point started) {
+        auto target = sv(req.target());
+        auto path = target.substr(0, target.find('?'));
+        const char* known[] = {"/healthz", "/readyz", "/metrics"};
+        std::string path_label = path == shared_.config.server.mcp_path ? "mcp" : "other";
+        for (const char* k : known)
+            if (path == k) path_label = k + 1;
+        const auto method = req.method();
+        std::string method_label = method == http::verb::get      ? "GET"
+                                   : method == http::verb::post   ? "POST"
+                                   : method == http::verb::delete_ ? "DELETE"
+                                                                  : "other";
+        observe::http_requests().with({method_label, path_label, std::to_string(reply.status)}).inc();
+        const auto level = reply.status >= 500 ? log::Level::warning
+                           : reply.status >= 400 ? log::Level::info
+                                                 : log::Level::debug;
+        if (!log::enabled(level)) return;
+        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+        log::write(level, "http request", {{"request_id", request_id}, {"method", method_label}, {"path", path_label},
+                                           {"status", reply.status}, {"duration_us", us},
+                                           {"session", sv(req["Mcp-Session-Id"])}, {"sse", reply.sse.has_value()}});
+    }
+
+    // A request that could not be read: answer what can be answered, then close.
+    asio::awaitable<void> reject_read(beast::error_code ec) {
+        if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            ec == asio::error::eof || ec == asio::error::connection_reset)
+            co_return;
+        HttpReply reply;
+        if (ec == http::error::body_limit)
+            reply = transport_error(413, -32000, "Payload Too Large: the body exceeds " +
+                                                     std::to_string(cfg_.max_body_bytes) + " bytes");
+        else if (ec == http::error::header_limit)
+            reply = transport_error(431, -32000, "Request Header Fields Too Large");
+        else
+            reply = transport_error(400, -32000, "Bad Request: malformed HTTP request (" + ec.message() + ")");
+        co_await write_reply(reply, 11, false);
+    }
+
+    void set_common(http::response_header<>& res, const HttpReply& reply) {
+        res.set(http::field::server, "rollout-mcp");
+        if (!reply.content_type.empty()) res.set(http::field::content_type, reply.content_type);
+        for (const auto& [name, value] : reply.headers) res.set(name, value);
+    }
+
+    asio::awaitable<bool> write_reply(HttpReply& reply, unsigned version, bool keep) {
+        http::response<http::string_body> res{static_cast<http::status>(reply.status), version};
+        set_common(res, reply);
+        res.body() = std::move(reply.body);
+        res.keep_alive(keep);
+        res.prepare_payload();
+        stream_.expires_after(cfg_.write_timeout);
+        auto [ec, n] = co_await http::async_write(stream_, res, use_nothrow);
+        stream_.expires_never();
+        co_return !ec && keep;
+    }
+
+    asio::awaitable<bool> write_bytes(const std::string& bytes, bool chunked) {
+        stream_.expires_after(cfg_.write_timeout);
+        boost::system::error_code ec;
+        if (chunked) std::tie(ec, std::ignore) = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), use_nothrow);
+        else std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
+        stream_.expires_never();
+        co_return !ec;
+    }
+
+    // Writes an attached event stream until it ends (response delivered, close requested, shutdown) or the
+    // client goes away; detaches it either way so the client can resume with Last-Event-ID.
+    asio::awaitable<bool> write_sse(const Request& req, HttpReply& reply, bool keep) {
+        auto& sse = *reply.sse;
+        auto stream = sse.stream;
+        const bool chunked = req.version() >= 11;
+        if (!chunked) keep = false;
+        http::response<http::empty_body> res{http::status::ok, req.version()};
+        reply.content_type = "text/event-stream";
+        set_common(res, reply);
+        res.set(http::field::cache_control, "no-cache");
+        res.set("X-Accel-Buffering", "no");
+        res.keep_alive(keep);
+        if (chunked) res.chunked(true);
+        http::response_serializer<http::empty_body> serializer{res};
+        stream_.expires_after(cfg_.write_timeout);
+        auto [hec, hn] = co_await http::async_write_header(stream_, serializer, use_nothrow);
+        stream_.expires_never();
+        if (hec) {
+            stream->detach(sse.generation);
+            co_return false;
+        }
+
+        auto& open_streams = observe::sse_streams().with({});
+        open_streams.add(1);
+        struct Closed {
+            metrics::Gauge& g;
+            ~Closed() { g.add(-1); }
+        } closed{open_streams};
+        auto executor = co_await asio::this_coro::executor;
+        auto timer = std::make_shared<asio::steady_timer>(executor);
+        auto pending = std::make_shared<std::atomic<bool>>(false);
+        stream->set_waker(
+            [executor, timer, pending] {
+                pending->store(true);
+                asio::post(executor, [timer] { timer->cancel(); });
+            },
+            sse.generation);
+        const auto keepalive = shared_.config.mcp.sse_keepalive;
+        std::string out;
+        std::uint64_t cursor = sse.after_seq;
+        if (sse.prime) sse::append_priming_event(out, {sse.epoch, stream->number(), cursor}, sse.retry_ms);
+        bool ok = true;
+        for (;;) {
+            auto batch = stream->take(cursor, sse.generation);
+            for (const auto& [seq, payload] : batch.events)
+                sse::append_message_event(out, {sse.epoch, stream->number(), seq}, *payload);
+            if (!out.empty()) {
+                ok = co_await write_bytes(out, chunked);
+                out.clear();
+                if (!ok) break;
+            }
+            if (batch.end_response) break;
+            if (pending->exchange(false)) continue;
+            timer->expires_after(keepalive);
+            auto [tec] = co_await timer->async_wait(use_nothrow);
+            if (!tec && !pending->load()) {
+                ok = co_await write_bytes(std::string(sse::keepalive_comment), chunked);
+                if (!ok) break;
+            }
+        }
+        stream->detach(sse.generation);
+        if (ok && chunked) {
+            stream_.expires_after(cfg_.write_timeout);
+            auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_nothrow);
+            stream_.expires_never();
+            ok = !ec;
+        }
+        co_return ok && keep;
+    }
+
+    ServerShared& shared_;
+    const ServerSettings& cfg_;
+    beast::tcp_stream& stream_;
+    ConnectionTracker::Handle& handle_;
+};
+
+}  // namespace
+
+asio::awaitable<void> run_connection(ServerShared& shared, asio::ip::tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    auto handle = std::make_shared<ConnectionTracker::Handle>();
+    handle->executor = stream.get_executor();
+    handle->cancel = [&stream] {
+        beast::error_code ignored;
+        stream.socket().cancel(ignored);
+        stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    };
+    shared.connections.add(handle);
+    try {
+        Connection connection(shared, stream, *handle);
+        co_await connection.serve();
+    } catch (const std::exception& e) {
+        log::error("connection failed", {{"error", e.what()}});
+    }
+    // The cancel closure refers to `stream`: clear it on this strand before the stream goes away.
+    handle->cancel = [] {};
+    shared.connections.remove(handle.get());
+}
+
+}  // namespace rollout_mcp

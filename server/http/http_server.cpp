@@ -1,0 +1,192 @@
+// Beast/Asio coroutine server. Each connection is one coroutine on its own strand that owns its stream;
+// the server tracks connections only to wake idle ones at shutdown.
+#include "server/http/http_server.hpp"
+#include "base/use_nothrow.hpp"
+
+#include "server/http/http_connection.hpp"
+#include "server/app/log.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
+#include "server/app/metrics.hpp"
+#include "server/mcp/session.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <thread>
+#include <vector>
+
+#include <sched.h>
+#include <vector>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+    Impl(const Config& c, McpEndpoint& e, mcp::SessionStore& s, ReadinessProbe r)
+        : config(c),
+          ioc(static_cast<int>(thread_count(c))),
+          acceptor(ioc),
+          signals(ioc, SIGINT, SIGTERM),
+          sweeper(ioc),
+          sessions(&s),
+          shared{c, e, std::move(r), connections} {
+        auto& connections_gauge = metrics::registry().gauge("rollout_mcp_connections", "Open HTTP connections");
+        auto& sessions_gauge = metrics::registry().gauge("rollout_mcp_sessions", "Live MCP sessions");
+        collect_hook = metrics::registry().on_collect([this, &connections_gauge, &sessions_gauge] {
+            connections_gauge.with({}).set(static_cast<double>(connections.count()));
+            sessions_gauge.with({}).set(static_cast<double>(sessions->size()));
+        });
+    }
+    ~Impl() { metrics::registry().remove_collect(collect_hook); }
+
+    // Default: one I/O thread per CPU this process may run on (taskset/cgroup cpusets shrink it), so a
+    // server pinned to one core does not make two threads fight over it.
+    static unsigned thread_count(const Config& c) {
+        if (c.server.threads) return c.server.threads;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+        return std::max(1u, std::thread::hardware_concurrency());
+    }
+
+    asio::awaitable<void> accept_loop() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_nothrow);
+            if (ec) {
+                if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+                // EMFILE and friends: back off instead of spinning, keep serving existing connections.
+                log::warning("accept failed", {{"error", ec.message()}});
+                asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+                co_await pause.async_wait(use_nothrow);
+                continue;
+            }
+            if (connections.count() >= config.server.max_connections) {
+                boost::system::error_code ignored;
+                socket.close(ignored);
+                continue;
+            }
+            auto executor = socket.get_executor();
+            asio::co_spawn(executor, run_connection(shared, std::move(socket)), asio::detached);
+        }
+    }
+
+    asio::awaitable<void> sweep_loop() {
+        const auto period = std::min<std::chrono::milliseconds>(std::chrono::seconds(5), config.mcp.session_idle_timeout / 2);
+        for (;;) {
+            sweeper.expires_after(std::max<std::chrono::milliseconds>(period, std::chrono::milliseconds(100)));
+            auto [ec] = co_await sweeper.async_wait(use_nothrow);
+            if (ec || shared.stopping) co_return;
+            if (auto expired = sessions->sweep())
+                log::debug("sessions expired", {{"count", expired}, {"live", sessions->size()}});
+        }
+    }
+
+    asio::awaitable<void> shutdown() {
+        log::info("shutting down", {{"connections", connections.count()}});
+        shared.stopping = true;
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
+        sweeper.cancel();
+        shared.endpoint.begin_shutdown();
+        sessions->end_standalone_streams();
+        const auto deadline = std::chrono::steady_clock::now() + config.server.shutdown_grace;
+        asio::steady_timer tick(ioc);
+        // In-flight requests finish; idle keep-alive connections are woken and close.
+        while ((connections.count() > 0 || shared.endpoint.running_tools() > 0) &&
+               std::chrono::steady_clock::now() < deadline) {
+            connections.wake_idle();
+            // A request cancelled while we stop gets its stream marked cancelled a moment later: end it too.
+            sessions->end_standalone_streams();
+            tick.expires_after(std::chrono::milliseconds(20));
+            co_await tick.async_wait(use_nothrow);
+        }
+        sessions->close_all();
+        connections.cancel_all();
+        const auto hard_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (connections.count() > 0 && std::chrono::steady_clock::now() < hard_deadline) {
+            tick.expires_after(std::chrono::milliseconds(10));
+            co_await tick.async_wait(use_nothrow);
+        }
+        log::info("stopped", {{"connections_left", connections.count()}});
+        ioc.stop();
+    }
+
+    const Config& config;
+    asio::io_context ioc;
+    tcp::acceptor acceptor;
+    asio::signal_set signals;
+    asio::steady_timer sweeper;
+    ConnectionTracker connections;
+    mcp::SessionStore* sessions = nullptr;
+    ServerShared shared;
+    std::atomic<bool> shutdown_started{false};
+    std::size_t collect_hook = 0;
+};
+
+HttpServer::HttpServer(const Config& config, McpEndpoint& endpoint, mcp::SessionStore& sessions,
+                       ReadinessProbe readiness)
+    : impl_(std::make_unique<Impl>(config, endpoint, sessions, std::move(readiness))) {}
+
+HttpServer::~HttpServer() = default;
+
+std::uint16_t HttpServer::listen() {
+    const auto& s = impl_->config.server;
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(s.bind == "localhost" ? "127.0.0.1" : s.bind, ec);
+    if (ec) throw std::runtime_error("server.bind: \"" + s.bind + "\" is not an IP address");
+    tcp::endpoint ep(address, s.port);
+    auto& acceptor = impl_->acceptor;
+    acceptor.open(ep.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(ep, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + s.bind + ":" + std::to_string(s.port) + ": " + ec.message());
+    return acceptor.local_endpoint().port();
+}
+
+int HttpServer::run() {
+    auto& impl = *impl_;
+    impl.signals.async_wait([this](const boost::system::error_code& ec, int) {
+        if (!ec) stop();
+    });
+    asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
+    asio::co_spawn(impl.ioc, impl.sweep_loop(), asio::detached);
+    const unsigned n = Impl::thread_count(impl.config);
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+    impl.ioc.run();
+    for (auto& t : threads) t.join();
+    return 0;
+}
+
+void HttpServer::every(std::chrono::milliseconds period, std::function<void()> task) {
+    auto& impl = *impl_;
+    asio::co_spawn(
+        impl.ioc,
+        [](Impl& impl, std::chrono::milliseconds period, std::function<void()> task) -> asio::awaitable<void> {
+            asio::steady_timer timer(impl.ioc);
+            while (!impl.shared.stopping) {
+                timer.expires_after(period);
+                auto [ec] = co_await timer.async_wait(use_nothrow);
+                if (ec || impl.shared.stopping) co_return;
+                task();
+            }
+        }(impl, period, std::move(task)),
+        asio::detached);
+}
+
+boost::asio::any_io_executor HttpServer::executor() { return impl_->ioc.get_executor(); }
+
+void HttpServer::stop() {
+    if (impl_->shutdown_started.exchange(true)) return;
+    asio::co_spawn(impl_->ioc, impl_->shutdown(), asio::detached);
+}
+
+}  // namespace rollout_mcp

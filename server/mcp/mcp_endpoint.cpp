@@ -1,0 +1,335 @@
+// Streamable HTTP transport rules for the /mcp endpoint, in the order of docs/ARCHITECTURE.md, "Transport rules".
+#include "server/mcp/mcp_endpoint.hpp"
+
+#include "base/use_nothrow.hpp"
+#include "server/app/observability.hpp"
+#include "server/mcp/sse.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+namespace rollout_mcp {
+namespace json = boost::json;
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// "localhost:8080" -> "localhost", "[::1]:80" -> "[::1]"; nullopt when malformed.
+std::optional<std::string_view> host_name(std::string_view host) {
+    if (host.empty()) return std::nullopt;
+    if (host.front() == '[') {
+        auto close = host.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        auto rest = host.substr(close + 1);
+        if (!rest.empty() && (rest.front() != ':' || rest.size() == 1)) return std::nullopt;
+        return host.substr(0, close + 1);
+    }
+    auto colon = host.find(':');
+    if (colon == std::string_view::npos) return host;
+    auto port = host.substr(colon + 1);
+    if (port.empty() || !std::all_of(port.begin(), port.end(), ::isdigit)) return std::nullopt;
+    return host.substr(0, colon);
+}
+
+bool is_loopback_name(std::string_view name) {
+    return iequals(name, "localhost") || name == "127.0.0.1" || name == "[::1]";
+}
+
+std::uint32_t random_epoch() {
+    std::uint32_t epoch = 0;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&epoch), sizeof epoch);
+    return epoch;
+}
+
+}  // namespace
+
+HttpReply transport_error(unsigned status, int code, std::string_view message) {
+    HttpReply reply;
+    reply.status = status;
+    reply.content_type = "application/json";
+    reply.body = jsonrpc::error(nullptr, code, message);
+    return reply;
+}
+
+HttpReply json_reply(std::string body) {
+    HttpReply reply;
+    reply.content_type = "application/json";
+    reply.body = std::move(body);
+    return reply;
+}
+
+bool accepts_media_type(std::string_view accept, std::string_view type) {
+    const auto slash = type.find('/');
+    while (!accept.empty()) {
+        auto comma = accept.find(',');
+        auto item = trim(accept.substr(0, comma));
+        item = trim(item.substr(0, item.find(';')));
+        if (iequals(item, type) || item == "*/*") return true;
+        if (item.size() == slash + 2 && item.substr(slash) == "/*" && iequals(item.substr(0, slash), type.substr(0, slash)))
+            return true;
+        if (comma == std::string_view::npos) break;
+        accept.remove_prefix(comma + 1);
+    }
+    return false;
+}
+
+McpEndpoint::McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions,
+                         Authenticator& auth)
+    : config_(config), tools_(tools), sessions_(sessions), auth_(auth), epoch_(random_epoch()),
+      rate_limiter_(TeamRateSettings{config.mcp.requests_per_second_per_team,
+                                     static_cast<double>(config.mcp.request_burst_per_team), config.mcp.max_pace_wait,
+                                     config.mcp.max_paced_requests_per_team}) {}
+
+bool McpEndpoint::host_allowed(std::string_view host) const {
+    auto name = host_name(host);
+    if (!name) return false;
+    for (const auto& allowed : config_.server.allowed_hosts)
+        if (allowed == "*" || iequals(allowed, *name)) return true;
+    return false;
+}
+
+bool McpEndpoint::origin_allowed(std::string_view origin) const {
+    for (const auto& allowed : config_.server.allowed_origins)
+        if (allowed == "*" || iequals(allowed, origin)) return true;
+    // Loopback pages are always allowed: DNS rebinding needs a foreign origin.
+    std::string_view rest;
+    if (origin.substr(0, 7) == "http://") rest = origin.substr(7);
+    else if (origin.substr(0, 8) == "https://") rest = origin.substr(8);
+    else return false;
+    auto name = host_name(rest);
+    return name && is_loopback_name(*name);
+}
+
+boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request) {
+    // DNS-rebinding protection comes before anything else reads the request.
+    if (!host_allowed(request.host)) co_return transport_error(403, -32000, "Forbidden: Host header is not allowed");
+    if (request.has_origin && !origin_allowed(request.origin))
+        co_return transport_error(403, -32000, "Forbidden: Origin is not allowed");
+    // auth.mode = "none" trusts the loopback bind to mean a local client; a same-host reverse proxy would
+    // hand it the world. Proxies usually announce themselves with one of these headers (a heuristic only).
+    if (config_.auth.mode == "none" && !request.proxy_header.empty())
+        co_return transport_error(403, -32000,
+                                  "Forbidden: auth.mode = \"none\" serves loopback clients only; this request came "
+                                  "through a proxy (" + std::string(request.proxy_header) + ")");
+    const auto auth = co_await auth_.authenticate(request.authorization);
+    if (auth.status == AuthOutcome::Status::unavailable) {
+        auto reply = transport_error(503, -32000, "Service Unavailable: cannot check credentials right now; retry later");
+        reply.headers.emplace_back("Retry-After", "1");
+        co_return reply;
+    }
+    if (auth.status != AuthOutcome::Status::ok) {
+        auto reply = transport_error(401, -32001, "Unauthorized: send a valid API key as \"Authorization: Bearer <key>\"");
+        reply.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"rollout-mcp\"");
+        co_return reply;
+    }
+    const std::string& tenant = auth.tenant;
+    // Pacing comes before the body is parsed: a flooding team's excess costs a timer or a 429, nothing more.
+    const auto pace = rate_limiter_.acquire(tenant, TeamRateLimiter::Clock::now());
+    if (pace.kind == TeamRateLimiter::Decision::Kind::refuse) {
+        observe::paced_requests().with({"refused"}).inc();
+        auto reply = transport_error(429, -32000, "Too Many Requests: this team is over its request rate "
+                                                  "([mcp] requests_per_second_per_team); retry after the Retry-After seconds");
+        reply.headers.emplace_back("Retry-After", std::to_string(pace.retry_after.count()));
+        co_return reply;
+    }
+    if (pace.kind == TeamRateLimiter::Decision::Kind::wait) {
+        observe::paced_requests().with({"waited"}).inc();
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, pace.wait);
+        co_await timer.async_wait(use_nothrow);   // cancelled: go on at once
+        rate_limiter_.done_waiting(tenant);
+    }
+    if (shutting_down_) {
+        auto reply = transport_error(503, -32000, "Service Unavailable: the server is shutting down");
+        reply.close_connection = true;
+        co_return reply;
+    }
+    if (request.method == "POST") co_return co_await handle_post(request, tenant);
+    if (request.method == "GET") co_return handle_get(request, tenant);
+    if (request.method == "DELETE") co_return handle_delete(request, tenant);
+    auto reply = transport_error(405, -32000, "Method Not Allowed");
+    reply.headers.emplace_back("Allow", "GET, POST, DELETE");
+    co_return reply;
+}
+
+std::shared_ptr<mcp::Session> McpEndpoint::session_for(const HttpRequest& request, const std::string& tenant,
+                                                       std::optional<HttpReply>& error) {
+    if (request.session_id.empty()) {
+        error = transport_error(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+        return nullptr;
+    }
+    auto session = sessions_.find(request.session_id, tenant);
+    if (!session) {
+        error = transport_error(404, -32001, "Session not found");
+        return nullptr;
+    }
+    if (!request.protocol_version.empty() && !mcp::parse_revision(request.protocol_version)) {
+        // The header's bytes are not echoed: they may be anything, and the body must stay valid JSON.
+        error = transport_error(400, -32000,
+                                "Bad Request: Unsupported protocol version in MCP-Protocol-Version (supported: 2025-11-25, 2025-06-18, 2025-03-26)");
+        return nullptr;
+    }
+    session->touch();
+    return session;
+}
+
+boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& request, const std::string& tenant) {
+    if (!accepts_media_type(request.accept, "application/json") ||
+        !accepts_media_type(request.accept, "text/event-stream"))
+        co_return transport_error(406, -32000,
+                                  "Not Acceptable: Accept must include application/json and text/event-stream");
+    auto content_type = trim(request.content_type.substr(0, request.content_type.find(';')));
+    if (!iequals(content_type, "application/json"))
+        co_return transport_error(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
+
+    std::string parse_problem;
+    auto doc = jsonrpc::parse(request.body, parse_limits(config_.mcp), parse_problem);
+    if (!doc) co_return transport_error(400, jsonrpc::code::parse_error, "Parse error: " + parse_problem);
+
+    if (!doc->is_array()) {
+        auto message = jsonrpc::classify(*doc);
+        // Not a JSON-RPC message: 400 -32600 before any session lookup (docs/ARCHITECTURE.md, "Transport rules").
+        if (message.kind == jsonrpc::Kind::invalid)
+            co_return transport_error(400, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
+        if (message.kind == jsonrpc::Kind::request && message.method == "initialize") {
+            // A live session must not be initialized twice; a stale id is simply replaced.
+            if (!request.session_id.empty() && sessions_.find(request.session_id, tenant))
+                co_return transport_error(400, jsonrpc::code::invalid_request,
+                                          "Invalid Request: the session is already initialized");
+            co_return handle_initialize(message, tenant);
+        }
+    }
+
+    std::optional<HttpReply> error;
+    auto session = session_for(request, tenant, error);
+    if (!session) co_return std::move(*error);
+
+    if (const auto* batch = doc->if_array()) {
+        if (!mcp::policy(session->revision()).batching)
+            co_return transport_error(400, jsonrpc::code::invalid_request,
+                                      "Invalid Request: JSON-RPC batches are not supported in protocol revision " +
+                                          std::string(mcp::to_string(session->revision())));
+        co_return co_await handle_batch(session, *batch);
+    }
+
+    auto message = jsonrpc::classify(*doc);
+    switch (message.kind) {
+        case jsonrpc::Kind::invalid:
+            co_return transport_error(400, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
+        case jsonrpc::Kind::notification:
+            handle_notification(*session, message);
+            [[fallthrough]];
+        case jsonrpc::Kind::response: {
+            HttpReply accepted;
+            accepted.status = 202;
+            co_return accepted;
+        }
+        case jsonrpc::Kind::request:
+            if (message.method == "initialize")
+                co_return json_reply(jsonrpc::error(message.id, jsonrpc::code::invalid_request,
+                                                    "Invalid Request: the session is already initialized"));
+            co_return co_await handle_request(session, message, true);
+    }
+    co_return transport_error(500, jsonrpc::code::internal_error, "Internal error");
+}
+
+HttpReply McpEndpoint::handle_initialize(const jsonrpc::Message& message, const std::string& tenant) {
+    const json::value* requested = message.params ? message.params->if_contains("protocolVersion") : nullptr;
+    if (!requested || !requested->is_string())
+        return json_reply(jsonrpc::error(message.id, jsonrpc::code::invalid_params,
+                                         "Invalid params: initialize needs params.protocolVersion (a string)"));
+    const auto revision = mcp::negotiate(requested->get_string());
+    auto session = sessions_.create(tenant, revision);
+    if (!session) {
+        auto reply = transport_error(503, jsonrpc::code::server_busy,
+                                     "Service Unavailable: too many sessions; retry later or end unused sessions");
+        reply.headers.emplace_back("Retry-After", "5");
+        return reply;
+    }
+    json::object server_info{{"name", "rollout-mcp"}, {"version", "0.1.0"}};
+    if (mcp::policy(revision).structured_output) server_info["title"] = "Rollout CRM sync for REanna Router";
+    json::object result{
+        {"protocolVersion", mcp::to_string(revision)},
+        {"capabilities", json::object{{"tools", json::object{{"listChanged", false}}}, {"logging", json::object{}}}},
+        {"serverInfo", std::move(server_info)},
+        {"instructions",
+         "Sync REanna Router tours and buyer feedback into the team's CRMs through Rollout. Configure Rollout "
+         "first (configure_rollout), connect CRMs (configure_crm_connection), then call sync_tour_data or "
+         "sync_feedback_data."},
+    };
+    auto reply = json_reply(jsonrpc::result(message.id, result));
+    reply.headers.emplace_back("Mcp-Session-Id", session->id());
+    return reply;
+}
+
+HttpReply McpEndpoint::handle_get(const HttpRequest& request, const std::string& tenant) {
+    if (!accepts_media_type(request.accept, "text/event-stream"))
+        return transport_error(406, -32000, "Not Acceptable: Accept must include text/event-stream");
+    std::optional<HttpReply> error;
+    auto session = session_for(request, tenant, error);
+    if (!session) return std::move(*error);
+
+    SseReply sse;
+    sse.epoch = epoch_;
+    sse.retry_ms = static_cast<std::uint64_t>(config_.mcp.sse_retry.count());
+    if (request.has_last_event_id) {
+        auto id = sse::parse_event_id(request.last_event_id);
+        if (!id || id->epoch != epoch_)
+            return transport_error(400, -32000, "Bad Request: Last-Event-ID is malformed or from another server run");
+        auto stream = session->find_stream(id->stream);
+        if (!stream) return transport_error(400, -32000, "Bad Request: Last-Event-ID names no stream of this session");
+        switch (stream->attach(id->seq, nullptr, true, &sse.generation)) {
+            case mcp::EventStream::Attach::ok: break;
+            case mcp::EventStream::Attach::busy:
+                return transport_error(409, -32000, "Conflict: the stream is already being read");
+            case mcp::EventStream::Attach::gone: return transport_error(404, -32001, "Session not found");
+            case mcp::EventStream::Attach::too_old:
+                return transport_error(409, -32000, "Conflict: events after Last-Event-ID are no longer available");
+        }
+        sse.stream = std::move(stream);
+        sse.after_seq = id->seq;
+    } else {
+        auto stream = session->standalone_stream();
+        const auto from = stream->last_seq();
+        switch (stream->attach(from, nullptr, false, &sse.generation)) {
+            case mcp::EventStream::Attach::ok: break;
+            case mcp::EventStream::Attach::gone: return transport_error(404, -32001, "Session not found");
+            default: return transport_error(409, -32000, "Conflict: only one GET stream is allowed per session");
+        }
+        sse.stream = std::move(stream);
+        sse.after_seq = from;
+        sse.prime = mcp::policy(session->revision()).sse_priming;
+    }
+    HttpReply reply;
+    reply.sse = std::move(sse);
+    reply.headers.emplace_back("Mcp-Session-Id", session->id());
+    return reply;
+}
+
+HttpReply McpEndpoint::handle_delete(const HttpRequest& request, const std::string& tenant) {
+    std::optional<HttpReply> error;
+    auto session = session_for(request, tenant, error);
+    if (!session) return std::move(*error);
+    sessions_.remove(session->id(), tenant);
+    HttpReply reply;
+    reply.status = 200;
+    return reply;
+}
+
+}  // namespace rollout_mcp

@@ -1,0 +1,56 @@
+// JSON views of outbox jobs.
+#include "server/sync/sync_job_view.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <cstdio>
+#include <ctime>
+
+namespace rollout_mcp {
+namespace json = boost::json;
+
+std::string iso8601_utc_ms(std::int64_t unix_ms) {
+    const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+    return buf;
+}
+
+std::string job_outcome(const storage::SyncJobInfo& job) {
+    switch (job.status) {
+    case storage::JobStatus::succeeded: return "success";
+    case storage::JobStatus::failed:
+    case storage::JobStatus::dead: return "error";
+    case storage::JobStatus::running: return "running";
+    case storage::JobStatus::queued: return job.attempts == 0 ? "queued" : "retrying";
+    }
+    return "queued";
+}
+
+json::object job_json(const storage::SyncJobInfo& job) {
+    json::object o{{"jobId", job.id},
+                   {"kind", job.kind},
+                   {"crmType", job.crm_type},
+                   {"subject", job.subject},
+                   {"tourId", job.tour_id},
+                   {"status", job_outcome(job)},
+                   {"jobStatus", storage::to_string(job.status)},
+                   {"attempts", job.attempts},
+                   {"createdAt", iso8601_utc_ms(job.created_at_ms)},
+                   {"updatedAt", iso8601_utc_ms(job.updated_at_ms)}};
+    if (job.status == storage::JobStatus::queued) o["nextAttemptAt"] = iso8601_utc_ms(job.next_attempt_at_ms);
+    if (job.finished_at_ms) o["finishedAt"] = iso8601_utc_ms(*job.finished_at_ms);
+    if (!job.last_error.empty()) {
+        o["lastError"] = job.last_error;
+        if (job.last_http_status) o["lastHttpStatus"] = job.last_http_status;
+    }
+    json::error_code ec;
+    auto records = job.result_json.empty() ? json::value(json::array{}) : json::parse(job.result_json, ec);
+    o["records"] = ec || !records.is_array() ? json::value(json::array{}) : records;
+    return o;
+}
+
+}  // namespace rollout_mcp

@@ -1,0 +1,179 @@
+// One outbox attempt: payload -> adapter call with ledger ids -> records and ledger rows. An unchanged
+// payload whose last write is in the ledger makes no CRM call at all.
+#include "server/sync/sync_runner.hpp"
+
+#include "server/sync/rollout_field_rules.hpp"
+
+#include "rollout/adapters/adapter.hpp"
+#include "rollout/model.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <sodium.h>
+
+#include <set>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+rollout::Error permanent(std::string message) { return rollout::Error{rollout::ErrorKind::permanent, 0, std::move(message)}; }
+
+rollout::Error transient(std::string message) { return rollout::Error{rollout::ErrorKind::transient, 0, std::move(message)}; }
+
+std::string records_json(const std::vector<rollout::SyncRecord>& records) {
+    json::array out;
+    for (const auto& r : records)
+        out.push_back(json::object{{"kind", r.kind}, {"localId", r.local_id}, {"externalId", r.external_id},
+                                   {"action", rollout::to_string(r.action)}});
+    return json::serialize(out);
+}
+
+// The local ids a job may have ledger rows for: the buyer, each visit or the feedback note, the payload.
+struct Parsed {
+    std::optional<rollout::Tour> tour;
+    std::optional<rollout::Feedback> feedback;
+    std::vector<std::string> local_ids;
+};
+
+std::optional<Parsed> parse_payload(const storage::ClaimedJob& job, std::string& problem) {
+    json::error_code ec;
+    auto value = json::parse(job.payload.text(), ec);
+    if (ec) {
+        problem = "the stored payload is not JSON";
+        return std::nullopt;
+    }
+    Parsed p;
+    if (job.info.kind == "tour") {
+        auto tour = rollout::parse_tour(value, "tourData");
+        if (!tour) {
+            problem = "the stored tour no longer parses: " + tour.error().message;
+            return std::nullopt;
+        }
+        // The buyer, the tour's placeholder and its tour -> buyer binding, each visit.
+        if (tour->buyer_id) p.local_ids.push_back(*tour->buyer_id);
+        p.local_ids.push_back(rollout::buyer_local_id(std::nullopt, tour->tour_id));
+        p.local_ids.push_back(tour->tour_id);
+        for (const auto& v : tour->properties) p.local_ids.push_back(rollout::visit_local_id(tour->tour_id, v.property_id));
+        p.tour = std::move(*tour);
+    } else if (job.info.kind == "feedback") {
+        auto fb = rollout::parse_feedback(value, "feedbackData");
+        if (!fb) {
+            problem = "the stored feedback no longer parses: " + fb.error().message;
+            return std::nullopt;
+        }
+        if (fb->buyer_id) p.local_ids.push_back(*fb->buyer_id);
+        p.local_ids.push_back(rollout::buyer_local_id(std::nullopt, fb->tour_id));
+        p.local_ids.push_back(fb->tour_id);
+        p.local_ids.push_back(rollout::feedback_local_id(*fb));
+        p.feedback = std::move(*fb);
+    } else {
+        problem = "unknown job kind \"" + job.info.kind + "\"";
+        return std::nullopt;
+    }
+    p.local_ids.push_back(job.info.subject);
+    return p;
+}
+
+}  // namespace
+
+std::vector<unsigned char> payload_hash(std::string_view crm_type, bool appointments, std::string_view payload_json) {
+    std::vector<unsigned char> out(crypto_generichash_BYTES);
+    crypto_generichash_state state;
+    crypto_generichash_init(&state, nullptr, 0, out.size());
+    const std::string head = std::string(crm_type) + (appointments ? "|appointments|" : "|tasks|");
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(head.data()), head.size());
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(payload_json.data()), payload_json.size());
+    crypto_generichash_final(&state, out.data(), out.size());
+    return out;
+}
+
+asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
+    AttemptResult result;
+    const auto& info = job.info;
+    std::string problem;
+    auto parsed = parse_payload(job, problem);
+    if (!parsed) {
+        result.error = permanent(problem);
+        co_return result;
+    }
+    auto client_or = co_await team_.client(info.tenant_id);
+    if (auto* f = std::get_if<ToolFailure>(&client_or)) {
+        result.error = f->transient ? transient(f->message) : permanent(f->message);
+        co_return result;
+    }
+    auto client = std::get<0>(client_or);
+    auto connection = co_await team_.storage().call(&storage::Storage::get_crm_connection, info.tenant_id, info.crm_type);
+    if (!connection) {
+        const bool gone = connection.error().code == storage::ErrorCode::not_found;
+        result.error = gone ? permanent("crmType: \"" + info.crm_type + "\" is no longer connected for this team")
+                       : connection.error().code == storage::ErrorCode::busy
+                           ? transient("cannot read the CRM connection: " + connection.error().message)
+                           : permanent("cannot open the CRM connection: " + connection.error().message);
+        co_return result;
+    }
+    // The credential id goes into X-Rollout-Credential-Id: one that no longer fits the rule is never sent.
+    if (auto bad = field_problem(RolloutField::credential_key, connection->credential_key.text())) {
+        result.error = permanent("the stored " + info.crm_type + " connection is not usable (" + *bad +
+                                 "): call configure_crm_connection again");
+        co_return result;
+    }
+    // Feedback also reads its tour's visits: if the buyer's own contact wins over the tour's placeholder,
+    // the feedback job re-points them (rollout/adapters/buyer_contact.cpp).
+    auto read_ledger = [t = info.tenant_id, c = info.crm_type, ids = parsed->local_ids,
+                        visits_of = parsed->feedback ? parsed->feedback->tour_id : std::string()](storage::Storage& s) {
+        auto rows = s.sync_ledger(t, c, ids);
+        if (!rows || visits_of.empty()) return rows;
+        auto visits = s.sync_ledger_visits(t, c, visits_of);
+        if (!visits) return visits;
+        rows->insert(rows->end(), visits->begin(), visits->end());
+        return rows;
+    };
+    auto ledger = co_await team_.storage().run(std::move(read_ledger));
+    if (!ledger) {
+        result.error = transient("cannot read the sync ledger: " + ledger.error().message);
+        co_return result;
+    }
+
+    rollout::AdapterOptions options;
+    options.team = info.tenant_id;   // markers name the team
+    if (auto connectors = co_await team_.connectors(info.tenant_id, *client))
+        for (const auto& c : *connectors)
+            if (c.key == info.crm_type) options.appointments_supported = c.supports("appointments", "create");
+    const auto hash = payload_hash(info.crm_type, options.appointments_supported, job.payload.text());
+
+    rollout::SyncTarget target{std::string(connection->credential_key.text()), {}, info.recover};
+    // Markers from before they named the team are trusted only where no other team shares this CRM account.
+    target.accept_legacy_markers = !connection->shared_with_other_team;
+    bool unchanged = false;
+    for (const auto& e : *ledger) {
+        if (e.entity_kind == info.kind && e.local_id == info.subject) unchanged = e.payload_hash == hash;
+        else if (!e.external_id.empty()) target.known[rollout::known_key(e.entity_kind, e.local_id)] = e.external_id;
+    }
+    if (unchanged && !info.recover) {
+        json::array records;
+        for (const auto& e : *ledger)
+            if (!e.external_id.empty() && e.entity_kind != "tour_buyer" && e.entity_kind != "superseded")
+                records.push_back(json::object{{"kind", e.entity_kind}, {"localId", e.local_id},
+                                               {"externalId", e.external_id}, {"action", "unchanged"}});
+        result.result_json = json::serialize(records);
+        co_return result;
+    }
+
+    client->set_metrics_label(info.crm_type);   // Rollout calls are counted per CRM
+    auto adapter = rollout::make_adapter(info.crm_type, options);
+    rollout::SyncOutcome outcome;
+    if (parsed->tour) outcome = co_await adapter->sync_tour(*client, std::move(target), *parsed->tour);
+    else outcome = co_await adapter->sync_feedback(*client, std::move(target), *parsed->feedback);
+
+    for (const auto& r : outcome.records) result.ledger.push_back({r.kind, r.local_id, r.external_id, {}});
+    for (const auto& b : outcome.bindings) result.ledger.push_back({b.kind, b.local_id, b.external_id, {}});
+    if (outcome.ok()) result.ledger.push_back({info.kind, info.subject, "", hash});
+    result.result_json = records_json(outcome.records);
+    result.error = std::move(outcome.error);
+    co_return result;
+}
+
+}  // namespace rollout_mcp

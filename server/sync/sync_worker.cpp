@@ -1,0 +1,380 @@
+// Outbox scheduling: one loop on a strand scans due jobs (fair across teams), claims what the caps allow and
+// spawns one coroutine per attempt; each attempt records its outcome and wakes the loop and any watchers.
+#include "server/sync/sync_worker.hpp"
+#include "base/use_nothrow.hpp"
+
+#include "server/app/log.hpp"
+#include "server/app/metrics.hpp"
+#include "server/sync/sync_alerts.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <optional>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+using storage::AttemptOutcome;
+
+namespace {
+
+constexpr std::size_t kPurgeBatchRows = 500;                        // rows per purge transaction
+constexpr std::chrono::milliseconds kPurgeSlice{250};               // purge time per scheduling pass
+constexpr std::chrono::hours kKeepTombstones{90 * 24};              // purged job ids answer "expired"
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string_view outcome_name(AttemptOutcome::Next next) {
+    switch (next) {
+    case AttemptOutcome::Next::succeed: return "succeeded";
+    case AttemptOutcome::Next::retry: return "retry";
+    case AttemptOutcome::Next::fail: return "failed";
+    case AttemptOutcome::Next::die: return "dead";
+    }
+    return "failed";
+}
+
+metrics::Family<metrics::Counter>& attempts_metric() {
+    static auto& f = metrics::registry().counter("rollout_mcp_sync_attempts_total",
+                                                 "Outbox sync attempts by CRM and outcome (succeeded, retry, failed, dead)",
+                                                 {"crm", "outcome"});
+    return f;
+}
+
+metrics::Family<metrics::Counter>& dead_metric() {
+    static auto& f = metrics::registry().counter("rollout_mcp_sync_jobs_dead_total",
+                                                 "Outbox jobs that exhausted their retries, by CRM", {"crm"});
+    return f;
+}
+
+metrics::Family<metrics::Gauge>& in_flight_metric() {
+    static auto& f = metrics::registry().gauge("rollout_mcp_sync_jobs_in_flight", "Outbox jobs being attempted now");
+    return f;
+}
+
+}  // namespace
+
+struct SyncWorker::State : std::enable_shared_from_this<State> {
+    State(StorageExecutor& st, SyncSettings set, Runner run, std::shared_ptr<AlertSender> al, JitterSource j)
+        : storage(st), settings(std::move(set)), runner(std::move(run)), alerts(std::move(al)), jitter(std::move(j)) {}
+
+    // Set once by start(), before any loop runs.
+    asio::any_io_executor io;
+    std::optional<asio::strand<asio::any_io_executor>> strand;
+    std::optional<asio::steady_timer> wake_timer;    // strand only
+    std::optional<asio::steady_timer> alert_timer;   // strand only
+    std::atomic<bool> started{false};
+    StorageExecutor& storage;
+    const SyncSettings settings;
+    Runner runner;
+    std::shared_ptr<AlertSender> alerts;
+    JitterSource jitter;
+    bool woken = false;              // strand only: a wake arrived while scanning
+    std::int64_t last_purge_ms = 0;  // strand only
+    bool purge_unfinished = false;   // strand only: the last purge pass stopped at its time slice
+    std::atomic<bool> stopping{false};
+
+    mutable std::mutex mu;  // everything below
+    std::set<std::string> running;
+    std::map<std::string, std::size_t> per_team, per_crm;
+    std::set<std::string> locks;
+    std::map<std::uint64_t, std::pair<std::set<std::string>, Listener>> listeners;
+    std::uint64_t next_listener = 1;
+    std::size_t in_flight = 0;   // jobs held now (capacity is max_in_flight minus this)
+
+    static std::string crm_key(const std::string& tenant, const std::string& crm) { return tenant + '\n' + crm; }
+    // A job holds its buyer lock and its tour (the store enforces the same rule on every claim).
+    static std::string lock_of(const std::string& tenant, const std::string& crm, const std::string& lock) {
+        return tenant + '\n' + crm + "\nb\n" + lock;
+    }
+    static std::string tour_lock_of(const std::string& tenant, const std::string& crm, const std::string& tour) {
+        return tour.empty() ? std::string() : tenant + '\n' + crm + "\nt\n" + tour;
+    }
+
+    void wake() {
+        if (!started) return;
+        asio::post(*strand, [self = shared_from_this()] {
+            self->woken = true;
+            self->wake_timer->cancel();
+            self->alert_timer->cancel();
+        });
+    }
+
+    // Chooses due jobs the caps allow, in the fair order the store returned them.
+    std::vector<std::string> pick(const std::vector<storage::DueJob>& due, std::size_t capacity) {
+        std::lock_guard lock(mu);
+        std::map<std::string, std::size_t> team = per_team, crm = per_crm;
+        std::set<std::string> taken = locks;
+        std::vector<std::string> out;
+        for (const auto& j : due) {
+            if (out.size() >= capacity) break;
+            const auto ck = crm_key(j.tenant_id, j.crm_type);
+            const auto lk = lock_of(j.tenant_id, j.crm_type, j.lock_key);
+            const auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id);
+            if (running.count(j.id) || team[j.tenant_id] >= settings.per_team_in_flight ||
+                crm[ck] >= settings.per_crm_in_flight || taken.count(lk) || (!tk.empty() && taken.count(tk)))
+                continue;
+            ++team[j.tenant_id];
+            ++crm[ck];
+            taken.insert(lk);
+            if (!tk.empty()) taken.insert(tk);
+            out.push_back(j.id);
+        }
+        return out;
+    }
+
+    void hold(const storage::SyncJobInfo& j) {
+        std::lock_guard lock(mu);
+        running.insert(j.id);
+        ++per_team[j.tenant_id];
+        ++per_crm[crm_key(j.tenant_id, j.crm_type)];
+        locks.insert(lock_of(j.tenant_id, j.crm_type, j.lock_key));
+        if (auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id); !tk.empty()) locks.insert(tk);
+        ++in_flight;
+        in_flight_metric().with({}).set(static_cast<double>(in_flight));
+    }
+
+    void release(const storage::SyncJobInfo& j) {
+        std::lock_guard lock(mu);
+        running.erase(j.id);
+        if (--per_team[j.tenant_id] == 0) per_team.erase(j.tenant_id);
+        const auto ck = crm_key(j.tenant_id, j.crm_type);
+        if (--per_crm[ck] == 0) per_crm.erase(ck);
+        locks.erase(lock_of(j.tenant_id, j.crm_type, j.lock_key));
+        if (auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id); !tk.empty()) locks.erase(tk);
+        --in_flight;
+        in_flight_metric().with({}).set(static_cast<double>(in_flight));
+    }
+
+    void notify(const storage::SyncJobInfo& info) {
+        std::vector<Listener> targets;
+        {
+            std::lock_guard lock(mu);
+            for (const auto& [id, entry] : listeners)
+                if (entry.first.count(info.id)) targets.push_back(entry.second);
+        }
+        for (const auto& l : targets) l(info);
+    }
+
+    asio::awaitable<void> attempt(storage::ClaimedJob job) {
+        auto self = shared_from_this();
+        AttemptResult result;
+        try {
+            result = co_await runner(job);
+        } catch (const std::exception& e) {
+            result.error = rollout::Error{rollout::ErrorKind::permanent, 0, std::string("internal error: ") + e.what()};
+        }
+        const auto now = now_ms();
+        auto outcome = decide_next(settings, job.info, result.error, now, jitter);
+        outcome.result_json = std::move(result.result_json);
+        outcome.ledger = std::move(result.ledger);
+        const auto next = outcome.next;
+        // Under the claim's fencing token: if the claim was lost meanwhile (lease expired and the job was
+        // claimed again), the store refuses and nothing of this attempt is recorded.
+        auto finished = co_await storage.call(&storage::Storage::finish_sync_attempt, job.info.id, job.claim_token,
+                                              std::move(outcome), now);
+        release(job.info);
+        if (!finished) {
+            // The claim stays until its lease ends; the job is then re-driven with recover.
+            log::error("cannot record a sync attempt", {{"job", job.info.id}, {"error", finished.error().message}});
+        } else {
+            attempts_metric().with({job.info.crm_type, std::string(outcome_name(next))}).inc();
+            if (next == AttemptOutcome::Next::die) {
+                dead_metric().with({job.info.crm_type}).inc();
+                log::error("sync job dead", {{"job", finished->id}, {"tenant", finished->tenant_id},
+                                             {"crm", finished->crm_type}, {"kind", finished->kind},
+                                             {"subject", finished->subject}, {"attempts", finished->attempts},
+                                             {"error", finished->last_error}});
+            }
+            notify(*finished);
+        }
+        wake();
+    }
+
+    asio::awaitable<void> scan() {
+        std::size_t capacity;
+        {
+            std::lock_guard lock(mu);
+            capacity = settings.max_in_flight - std::min(settings.max_in_flight, in_flight);
+        }
+        if (capacity == 0) co_return;
+        const auto now = now_ms();
+        const std::size_t per_team_window = settings.per_team_in_flight * 2;
+        const std::size_t limit = std::min<std::size_t>(2000, std::max<std::size_t>(64, capacity * 4));
+        auto find_due = [now, per_team_window, limit](storage::Storage& s) {
+            return s.due_sync_jobs(now, per_team_window, limit);
+        };
+        auto due = co_await storage.run(std::move(find_due));
+        if (!due) {
+            log::warning("cannot scan the sync outbox", {{"error", due.error().message}});
+            co_return;
+        }
+        auto ids = pick(*due, capacity);
+        if (ids.empty()) co_return;
+        const auto lease_until = now + settings.lease.count();
+        auto claim = [ids, now, lease_until](storage::Storage& s) { return s.claim_sync_jobs(ids, now, lease_until); };
+        auto claimed = co_await storage.run(std::move(claim));
+        if (!claimed) {
+            log::warning("cannot claim sync jobs", {{"error", claimed.error().message}});
+            co_return;
+        }
+        for (auto& job : *claimed) {
+            hold(job.info);
+            asio::co_spawn(asio::make_strand(io), shared_from_this()->attempt(std::move(job)), asio::detached);
+        }
+        if (ids.size() == capacity || due->size() >= limit) woken = true;   // more may be due right now
+    }
+
+    // Retention, hourly: old finished jobs (each leaves a tombstone), unreferenced payloads, old idempotency
+    // keys and tombstones, in transactions of at most kPurgeBatchRows rows. Every batch is its own storage
+    // call, so other teams' storage work runs between batches; after kPurgeSlice the scan loop gets its
+    // turn and the purge resumes on the next pass.
+    asio::awaitable<void> purge_now() {
+        using std::chrono::duration_cast;
+        using std::chrono::milliseconds;
+        const auto now = now_ms();
+        if (!purge_unfinished && now - last_purge_ms < 3'600'000) co_return;
+        if (!purge_unfinished) last_purge_ms = now;
+        storage::PurgePolicy policy;
+        policy.succeeded_before_ms = now - duration_cast<milliseconds>(settings.keep_succeeded).count();
+        policy.failed_before_ms = now - duration_cast<milliseconds>(settings.keep_failed).count();
+        policy.requests_before_ms = now - duration_cast<milliseconds>(settings.keep_idempotency).count();
+        policy.tombstones_before_ms = now - duration_cast<milliseconds>(kKeepTombstones).count();
+        const auto slice_end = std::chrono::steady_clock::now() + kPurgeSlice;
+        storage::PurgeProgress total;
+        purge_unfinished = true;
+        while (!stopping) {
+            auto batch = [policy, now](storage::Storage& s) { return s.purge_sync_batch(policy, now, kPurgeBatchRows); };
+            auto step = co_await storage.run(std::move(batch));
+            if (!step) {
+                log::warning("cannot purge the sync outbox", {{"error", step.error().message}});
+                purge_unfinished = false;   // try again at the next hourly pass
+                break;
+            }
+            total.jobs += step->jobs;
+            total.payloads += step->payloads;
+            total.requests += step->requests;
+            total.tombstones += step->tombstones;
+            if (step->done) {
+                purge_unfinished = false;
+                break;
+            }
+            if (std::chrono::steady_clock::now() >= slice_end) {
+                woken = true;   // come back soon rather than after a poll interval
+                break;
+            }
+        }
+        if (total.rows() > 0)
+            log::info("purged the sync outbox", {{"jobs", static_cast<std::int64_t>(total.jobs)},
+                                                 {"payloads", static_cast<std::int64_t>(total.payloads)},
+                                                 {"idempotency_keys", static_cast<std::int64_t>(total.requests)},
+                                                 {"tombstones", static_cast<std::int64_t>(total.tombstones)}});
+    }
+
+    asio::awaitable<void> schedule_loop() {
+        auto self = shared_from_this();
+        while (!stopping) {
+            woken = false;
+            co_await scan();
+            co_await purge_now();
+            if (stopping) break;
+            if (woken) continue;
+            wake_timer->expires_after(settings.poll);
+            co_await wake_timer->async_wait(use_nothrow);
+        }
+    }
+
+    asio::awaitable<void> alert_loop() {
+        auto self = shared_from_this();
+        while (!stopping) {
+            const auto now = now_ms();
+            auto find = [now](storage::Storage& s) { return s.pending_alerts(now, 16); };
+            auto pending = co_await storage.run(std::move(find));
+            if (pending) {
+                for (const auto& alert : *pending) {
+                    bool delivered = true;   // without a webhook the log line and the metric are the alert
+                    std::int64_t next_at = 0;
+                    if (alerts) {
+                        delivered = co_await alerts->send(alert.job);
+                        if (!delivered && static_cast<std::size_t>(alert.alert_attempts + 1) < alerts->max_attempts())
+                            next_at = now_ms() + backoff_ms(settings, alert.alert_attempts + 1,
+                                                            rollout::Error{rollout::ErrorKind::transient, 0, ""}, jitter);
+                        else if (!delivered)
+                            log::error("dead-job alert not delivered; giving up", {{"job", alert.job.id},
+                                                                                   {"attempts", alert.alert_attempts + 1}});
+                    }
+                    auto done = [id = alert.job.id, delivered, next_at](storage::Storage& s) {
+                        return s.finish_alert(id, delivered, next_at);
+                    };
+                    (void)co_await storage.run(std::move(done));
+                }
+            }
+            if (stopping) break;
+            alert_timer->expires_after(settings.poll);
+            co_await alert_timer->async_wait(use_nothrow);
+        }
+    }
+};
+
+SyncWorker::SyncWorker(StorageExecutor& storage, SyncSettings settings, Runner runner,
+                       std::shared_ptr<AlertSender> alerts, JitterSource jitter)
+    : state_(std::make_shared<State>(storage, std::move(settings), std::move(runner), std::move(alerts),
+                                     std::move(jitter))) {}
+
+SyncWorker::~SyncWorker() { stop(); }
+
+void SyncWorker::start(asio::any_io_executor io) {
+    if (state_->started) throw std::logic_error("SyncWorker::start called twice");
+    state_->io = io;
+    state_->strand.emplace(asio::make_strand(io));
+    state_->wake_timer.emplace(*state_->strand);
+    state_->alert_timer.emplace(*state_->strand);
+    const auto now = now_ms();
+    auto requeued = state_->storage.direct().requeue_interrupted_sync_jobs(now);
+    if (!requeued) throw std::runtime_error("cannot re-queue interrupted sync jobs: " + requeued.error().message);
+    if (*requeued > 0)
+        log::warning("re-queued sync jobs interrupted by the previous stop",
+                     {{"count", static_cast<std::int64_t>(*requeued)}});
+    state_->started = true;
+    asio::co_spawn(*state_->strand, state_->schedule_loop(), asio::detached);
+    asio::co_spawn(*state_->strand, state_->alert_loop(), asio::detached);
+}
+
+void SyncWorker::stop() {
+    if (state_->stopping.exchange(true)) return;
+    state_->wake();   // the loops see `stopping` and end
+}
+
+void SyncWorker::release_io() {
+    stop();
+    state_->started = false;   // wake() no longer posts
+    state_->wake_timer.reset();
+    state_->alert_timer.reset();
+    state_->strand.reset();
+}
+
+void SyncWorker::wake() { state_->wake(); }
+
+std::uint64_t SyncWorker::watch(std::vector<std::string> job_ids, Listener listener) {
+    std::lock_guard lock(state_->mu);
+    const auto id = state_->next_listener++;
+    state_->listeners[id] = {std::set<std::string>(job_ids.begin(), job_ids.end()), std::move(listener)};
+    return id;
+}
+
+void SyncWorker::unwatch(std::uint64_t id) {
+    std::lock_guard lock(state_->mu);
+    state_->listeners.erase(id);
+}
+
+}  // namespace rollout_mcp

@@ -1,0 +1,60 @@
+// The outbox workers (docs/ARCHITECTURE.md, "The outbox state machine"): claim due jobs fairly across teams within
+// the in-flight caps, run each attempt, record its outcome, wake waiting tool calls, and deliver dead-job alerts.
+#pragma once
+
+#include "server/app/config.hpp"
+#include "storage/storage_executor.hpp"
+#include "server/sync/sync_policy.hpp"
+#include "server/sync/sync_runner.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace rollout_mcp {
+
+class AlertSender;
+
+class SyncWorker {
+public:
+    // Runs one attempt; the server's is SyncRunner::run, tests plug in their own.
+    using Runner = std::function<boost::asio::awaitable<AttemptResult>(const storage::ClaimedJob&)>;
+    // Called after every recorded attempt of a watched job, on a worker thread.
+    using Listener = std::function<void(const storage::SyncJobInfo&)>;
+
+    SyncWorker(StorageExecutor& storage, SyncSettings settings, Runner runner,
+               std::shared_ptr<AlertSender> alerts = nullptr, JitterSource jitter = default_jitter());
+    ~SyncWorker();
+    SyncWorker(const SyncWorker&) = delete;
+    SyncWorker& operator=(const SyncWorker&) = delete;
+
+    // Re-queues jobs a previous process left running (blocking, on the calling thread: start-up only),
+    // then starts the scheduling and alert loops on `io` (attempts run there too). Call once.
+    void start(boost::asio::any_io_executor io);
+    // Stops claiming; attempts in flight are abandoned where they stand (their claims expire and the next
+    // start re-drives them with recover). Safe from any thread; idempotent.
+    void stop();
+    // Drops the timers and strand made on start()'s executor. Call after the I/O threads have stopped and
+    // before that io_context is destroyed (an I/O object must not outlive its io_context).
+    void release_io();
+    // New jobs may be due: scan now instead of at the next poll.
+    void wake();
+
+    std::uint64_t watch(std::vector<std::string> job_ids, Listener listener);
+    void unwatch(std::uint64_t id);
+
+
+private:
+    struct State;
+    std::shared_ptr<State> state_;
+};
+
+}  // namespace rollout_mcp

@@ -1,0 +1,89 @@
+// Each team's way to Rollout: its sealed settings from the store turned into a RolloutClient over the
+// process-wide connection pool, plus a short per-team cache of Rollout's connector catalogue.
+#pragma once
+
+#include "storage/storage_executor.hpp"
+
+#include "rollout/client.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace rollout_mcp {
+
+// What configure_rollout stores (secret part sealed separately).
+struct RolloutSettings {
+    std::string project_env_key;
+    std::string client_id;                   // empty: `secret` is a pre-minted token
+    rollout::RolloutEndpoints endpoints;
+    std::string time_zone;                   // the team's IANA zone for local times; "" = none
+    boost::json::object to_json() const;
+    static std::optional<RolloutSettings> from_json(std::string_view text);
+};
+
+// A tool-facing failure: the message names the problem (and the field, when it is the caller's).
+struct ToolFailure {
+    std::string message;
+    bool transient = false;   // the store could not be read (busy): a later try may work
+};
+
+class TeamRollout {
+public:
+    // `allowed_base_urls`: [rollout] allowed_base_urls, normalized origins a team may aim its endpoints at
+    // besides Rollout's own hosts.
+    TeamRollout(StorageExecutor& storage, std::shared_ptr<rollout::HttpPool> pool,
+                std::vector<std::string> allowed_base_urls,
+                std::chrono::seconds connector_cache_ttl = std::chrono::seconds(60));
+
+    const std::vector<std::string>& allowed_base_urls() const { return allowed_base_urls_; }
+    // The origin of the first stored endpoint that is neither Rollout's default for it nor in
+    // allowed_base_urls (the raw URL when it has no usable origin); nullopt when all may be used.
+    std::optional<std::string> disallowed_endpoint(const RolloutSettings& settings) const;
+    // The first field rule (rollout_field_rules.hpp) that settings + secret break, as "<field>: <shape>".
+    static std::optional<std::string> settings_field_problem(const RolloutSettings& settings, std::string_view secret);
+    // Why stored settings + secret must not be used (a field rule or a disallowed endpoint), for the team.
+    std::optional<std::string> stored_settings_problem(const RolloutSettings& settings, std::string_view secret) const;
+
+    // A client built from explicit settings (configure_rollout verifies before storing).
+    std::shared_ptr<rollout::RolloutClient> client_for(const std::string& tenant, const RolloutSettings& settings,
+                                                       std::string secret) const;
+    // The team's stored configuration as a client, or a failure saying configure_rollout is needed.
+    boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, ToolFailure>> client(
+        const std::string& tenant);
+    // Rollout's connectors, cached per team for a short time.
+    // The team's default time zone (configure_rollout timeZone), "" when none or not configured.
+    boost::asio::awaitable<std::string> default_time_zone(const std::string& tenant);
+    boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
+                                                                                        rollout::RolloutClient& client);
+    void forget(const std::string& tenant);   // after configure_rollout
+    // Drops pooled connections; call once the I/O threads have stopped, before the io_context goes.
+    void shutdown() { pool_->close_idle(); }
+
+    StorageExecutor& storage() { return storage_; }
+
+private:
+    StorageExecutor& storage_;
+    std::shared_ptr<rollout::HttpPool> pool_;
+    const std::vector<std::string> allowed_base_urls_;
+    const std::chrono::seconds ttl_;
+    std::mutex mu_;
+    struct Cached {
+        std::chrono::steady_clock::time_point at;
+        std::vector<rollout::Connector> connectors;
+    };
+    std::map<std::string, Cached> connectors_;
+};
+
+// Start-up: one warning per team whose stored Rollout endpoints the running server no longer allows (its
+// sync jobs will fail permanently until it runs configure_rollout again).
+void warn_disallowed_base_urls(storage::Storage& storage, const TeamRollout& team);
+
+}  // namespace rollout_mcp

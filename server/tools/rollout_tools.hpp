@@ -1,0 +1,48 @@
+// The product's MCP tools (README, "Tools"; docs/ARCHITECTURE.md, "One sync_tour_data call"): Rollout and CRM
+// connection set-up, tour and feedback sync, automations. Results always carry structuredContent {status, message,
+// ...} and the same JSON as text.
+#pragma once
+
+#include "server/sync/team_rollout.hpp"
+#include "server/mcp/tool_registry.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace rollout_mcp {
+
+class SyncWorker;
+
+// What the sync tools need besides the team's Rollout access.
+struct SyncToolsDeps {
+    TeamRollout* team = nullptr;
+    SyncWorker* worker = nullptr;
+    std::chrono::milliseconds wait{10'000};   // sync.wait_ms: how long a call waits for first attempts
+};
+
+void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout, SyncToolsDeps sync);
+
+// Shared by the tool files.
+namespace tool_results {
+ToolResult success(std::string message, boost::json::object fields = {});
+ToolResult failure(std::string message, boost::json::object fields = {});
+// A Rollout error as a tool error: "<what>: Rollout answered <kind> (HTTP n): <upstream message>".
+ToolResult upstream(const std::string& what, const rollout::Error& error);
+boost::json::object error_json(const rollout::Error& error);
+// {type: object, properties: {status, message, ...extra}, required: [status, message]}
+boost::json::object output_schema(boost::json::object extra_properties = {});
+// A handler calling fn(deps, ctx, args).
+template <class Deps, class Fn>
+ToolHandler bind_deps(Deps deps, Fn fn) {
+    return [deps, fn](ToolContext& ctx, const boost::json::object& args) { return fn(deps, ctx, args); };
+}
+}  // namespace tool_results
+
+void register_config_tools(ToolRegistry& registry, TeamRollout& rollout);
+void register_sync_tools(ToolRegistry& registry, SyncToolsDeps deps);
+void register_sync_status_tools(ToolRegistry& registry, SyncToolsDeps deps);   // get_sync_status, retry_sync
+void register_automation_tool(ToolRegistry& registry, TeamRollout& rollout);
+
+}  // namespace rollout_mcp

@@ -1,0 +1,298 @@
+// sync_tour_data and sync_feedback_data: validate against the limits table, drop unknown fields (listed
+// in ignoredFields), store the normalized payload once with one outbox job per target CRM in one
+// transaction, then wait (bounded) for each job's first attempt with progress per CRM, or return the
+// queued job ids.
+#include "server/tools/json_canonical.hpp"
+#include "base/use_nothrow.hpp"
+#include "server/tools/rollout_tools.hpp"
+
+#include "server/sync/sync_job_view.hpp"
+#include "server/sync/sync_runner.hpp"
+#include "server/sync/sync_worker.hpp"
+
+#include "rollout/adapters/adapter.hpp"
+#include "rollout/limits.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <map>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace tool_results;
+
+namespace {
+
+// Keys sorted at every level, so a client that reorders fields still matches its idempotency key.
+std::vector<unsigned char> arguments_hash(const std::string& tool, json::object args) {
+    args.erase("wait");
+    args.erase("idempotencyKey");
+    return canonical_hash(tool, args);
+}
+
+// The connected CRMs a call targets: one connector key (must be connected) or "all" connected ones.
+asio::awaitable<std::variant<std::vector<std::string>, std::string>> targets_for(TeamRollout& team,
+                                                                                const std::string& tenant,
+                                                                                rollout::RolloutClient& client,
+                                                                                const std::string& requested) {
+    const auto crm_type = rollout::canonical_crm_type(requested.empty() ? "all" : requested);
+    auto connections = co_await team.storage().call(&storage::Storage::list_crm_connections, tenant);
+    if (!connections) co_return "cannot read this team's connections: " + connections.error().message;
+    std::vector<std::string> out;
+    for (const auto& c : *connections)
+        if (crm_type == "all" || c.crm_type == crm_type) out.push_back(c.crm_type);
+    if (!out.empty()) co_return out;
+    if (crm_type == "all") co_return "crmType: no CRM is connected for this team; call configure_crm_connection first";
+    auto connectors = co_await team.connectors(tenant, client);
+    bool known = !connectors;   // when Rollout cannot be asked, do not claim the key is unknown
+    if (connectors)
+        for (const auto& c : *connectors) known = known || (c.crm && c.key == crm_type);
+    co_return known ? "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first"
+                    : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)";
+}
+
+// The jobs with these ids, in this order (a job of another team is never returned).
+storage::Result<std::vector<storage::SyncJobInfo>> read_jobs(storage::Storage& s, const std::string& tenant,
+                                                             const std::vector<std::string>& ids) {
+    std::vector<storage::SyncJobInfo> out;
+    for (const auto& id : ids) {
+        storage::SyncJobQuery q;
+        q.tenant_id = tenant;
+        q.job_id = id;
+        q.limit = 1;
+        auto found = s.find_sync_jobs(q);
+        if (!found) return unexpected(found.error());
+        for (auto& j : *found) out.push_back(std::move(j));
+    }
+    return out;
+}
+
+// Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM.
+asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolContext& ctx,
+                                              const std::vector<std::string>& ids, const std::string& what) {
+    struct Waiter {
+        explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
+        asio::steady_timer timer;
+        std::map<std::string, storage::SyncJobInfo> attempted;
+    };
+    auto executor = co_await asio::this_coro::executor;
+    auto waiter = std::make_shared<Waiter>(executor);
+    // The listener runs on a worker thread; the waiter lives on this call's strand.
+    auto listener = [weak = std::weak_ptr<Waiter>(waiter), executor](const storage::SyncJobInfo& info) {
+        asio::post(executor, [weak, info] {
+            if (auto w = weak.lock()) {
+                w->attempted[info.id] = info;
+                w->timer.cancel();
+            }
+        });
+    };
+    struct Unwatch {
+        SyncWorker* worker;
+        std::uint64_t id;
+        ~Unwatch() { worker->unwatch(id); }
+    } unwatch{deps.worker, deps.worker->watch(ids, std::move(listener))};
+    deps.worker->wake();
+
+    // Attempts that finished before the watch began.
+    auto read = [tenant = ctx.tenant(), ids](storage::Storage& s) { return read_jobs(s, tenant, ids); };
+    auto current = co_await deps.team->storage().run(std::move(read));
+    if (current)
+        for (auto& j : *current)
+            if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter->attempted.count(j.id))
+                waiter->attempted[j.id] = std::move(j);
+
+    const auto deadline = std::chrono::steady_clock::now() + deps.wait;
+    std::set<std::string> reported;
+    const double total = static_cast<double>(ids.size());
+    ctx.progress(0, total, what + ": queued for " + std::to_string(ids.size()) + " CRM(s)");
+    for (;;) {
+        for (const auto& [id, info] : waiter->attempted)
+            if (reported.insert(id).second)
+                ctx.progress(static_cast<double>(reported.size()), total, info.crm_type + ": " + job_outcome(info));
+        if (reported.size() >= ids.size() || std::chrono::steady_clock::now() >= deadline) break;
+        waiter->timer.expires_at(deadline);
+        co_await waiter->timer.async_wait(use_nothrow);
+    }
+}
+
+// The field paths named in a result's message, so clients that read only the text see them too.
+std::string ignored_note(const std::vector<std::string>& ignored) {
+    if (ignored.empty()) return {};
+    std::string out = " (ignored unknown fields: ";
+    for (std::size_t i = 0; i < ignored.size() && i < 20; ++i) out += (i ? ", " : "") + ignored[i];
+    return out + (ignored.size() > 20 ? ", ...)" : ")");
+}
+
+ToolResult summarize(const std::string& what, const std::vector<storage::SyncJobInfo>& jobs, bool replayed,
+                     const std::vector<std::string>& ignored, const std::vector<std::string>& warnings) {
+    json::array results;
+    std::size_t ok = 0, failed = 0;
+    for (const auto& j : jobs) {
+        const auto outcome = job_outcome(j);
+        ok += outcome == "success" ? 1 : 0;
+        failed += outcome == "error" ? 1 : 0;
+        results.push_back(job_json(j));
+    }
+    const auto n = jobs.size();
+    const auto pending = n - ok - failed;
+    json::object fields{{"results", std::move(results)}, {"replayed", replayed}};
+    if (!ignored.empty()) fields["ignoredFields"] = json::value_from(ignored);
+    if (!warnings.empty()) fields["warnings"] = json::value_from(warnings);   // e.g. a local time in a DST overlap
+    const std::string counts = std::to_string(ok) + " of " + std::to_string(n) + " CRM(s)";
+    const std::string note = ignored_note(ignored);
+    if (ok == n) return success(what + " synced to " + std::to_string(n) + " CRM(s)" + note, std::move(fields));
+    if (failed == n) {
+        std::string why;
+        for (const auto& j : jobs) why += (why.empty() ? "" : "; ") + j.crm_type + ": " + j.last_error;
+        return failure(what + " failed in every CRM (" + std::to_string(n) + "): " + why + note, std::move(fields));
+    }
+    if (failed == 0) {
+        fields["status"] = "queued";
+        fields["message"] = what + " synced to " + counts + "; " + std::to_string(pending) +
+                            " still queued (get_sync_status shows progress)" + note;
+    } else {
+        fields["status"] = "partial";
+        fields["message"] = what + " synced to " + counts + ", failed in " + std::to_string(failed) +
+                            (pending ? ", " + std::to_string(pending) + " still queued" : std::string()) + note;
+    }
+    return structured_result(fields);
+}
+
+struct SyncCall {
+    std::string tool;    // sync_tour_data | sync_feedback_data
+    std::string kind;    // tour | feedback
+    std::string what;    // "tour T1", for messages
+    std::string subject, tour_id, lock_key;
+    std::string payload_json;          // the normalized payload (rollout::to_json), shared by every job
+    std::vector<std::string> ignored;  // unknown fields dropped from it
+    std::vector<std::string> warnings; // e.g. a local time that occurs twice (DST overlap): the earlier was used
+};
+
+asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, const json::object& args, SyncCall call) {
+    // The same table bounds these as the schema does (checked here too: the schema is the client's promise).
+    for (const char* name : {"crmType", "idempotencyKey"}) {
+        const auto* v = args.if_contains(name);
+        if (!v || !v->is_string()) continue;
+        if (auto problem = rollout::limits::check_text(*rollout::limits::find(name), v->get_string()))
+            co_return failure(std::string(name) + ": " + *problem);
+    }
+    auto client_or = co_await deps.team->client(ctx.tenant());
+    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
+    const auto* crm = args.if_contains("crmType");
+    const std::string requested = crm && crm->is_string() ? std::string(crm->get_string()) : "all";
+    auto targets_or = co_await targets_for(*deps.team, ctx.tenant(), *std::get<0>(client_or), requested);
+    if (auto* f = std::get_if<std::string>(&targets_or)) co_return failure(*f);
+
+    storage::SyncRequest request;
+    request.tenant_id = ctx.tenant();
+    if (const auto* key = args.if_contains("idempotencyKey"); key && key->is_string()) {
+        request.idempotency_key = std::string(key->get_string());
+        request.args_hash = arguments_hash(call.tool, args);
+    }
+    for (const auto& crm_type : std::get<0>(targets_or))
+        request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, std::string()});
+    request.payload_json = std::move(call.payload_json);   // stored once for all of them
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    auto enqueue = [request = std::move(request), now](storage::Storage& s) { return s.enqueue_sync(request, now); };
+    auto accepted = co_await deps.team->storage().run(std::move(enqueue), ctx.tenant());   // the team's lane
+    if (!accepted) {
+        if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
+        if (accepted.error().code == storage::ErrorCode::limit_exceeded)
+            co_return failure("cannot accept the sync now: " + accepted.error().message, {{"retryable", true}});
+        co_return failure("cannot accept the sync: " + accepted.error().message);
+    }
+    const auto& ids = accepted->job_ids;
+    const auto* wait = args.if_contains("wait");
+    if ((!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0)
+        co_await wait_for_first_attempts(deps, ctx, ids, call.what);
+    else
+        deps.worker->wake();
+    auto read = [tenant = ctx.tenant(), ids](storage::Storage& s) { return read_jobs(s, tenant, ids); };
+    auto jobs = co_await deps.team->storage().run(std::move(read));
+    if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
+                                 {{"jobIds", json::value_from(ids)}});
+    auto result = summarize(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);
+    co_return result;
+}
+
+asio::awaitable<ToolResult> sync_tour_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
+    std::vector<std::string> ignored, warnings;
+    const std::string zone = co_await deps.team->default_time_zone(ctx.tenant());
+    auto tour = rollout::parse_tour(args.at("tourData"), "tourData", &ignored, {zone, &warnings});
+    if (!tour) co_return failure(tour.error().message);
+    SyncCall call{"sync_tour_data", "tour", "tour " + tour->tour_id, tour->tour_id, tour->tour_id,
+                  rollout::buyer_local_id(tour->buyer_id, tour->tour_id), json::serialize(rollout::to_json(*tour)),
+                  std::move(ignored), std::move(warnings)};
+    co_return co_await accept_sync(deps, ctx, args, std::move(call));
+}
+
+asio::awaitable<ToolResult> sync_feedback_data(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
+    std::vector<std::string> ignored, warnings;
+    const std::string zone = co_await deps.team->default_time_zone(ctx.tenant());
+    auto feedback = rollout::parse_feedback(args.at("feedbackData"), "feedbackData", &ignored, {zone, &warnings});
+    if (!feedback) co_return failure(feedback.error().message);
+    SyncCall call{"sync_feedback_data", "feedback", "feedback on " + feedback->property_id,
+                  rollout::feedback_local_id(*feedback), feedback->tour_id,
+                  rollout::buyer_local_id(feedback->buyer_id, feedback->tour_id),
+                  json::serialize(rollout::to_json(*feedback)), std::move(ignored), std::move(warnings)};
+    co_return co_await accept_sync(deps, ctx, args, std::move(call));
+}
+
+ToolDefinition define(std::string name, std::string title, std::string description, json::object input,
+                      ToolHandler handler) {
+    ToolDefinition t;
+    t.name = std::move(name);
+    t.title = std::move(title);
+    t.description = std::move(description);
+    t.input_schema = std::move(input);
+    t.output_schema = output_schema({{"results", json::object{{"type", "array"}}},
+                                     {"replayed", json::object{{"type", "boolean"}}},
+                                     {"ignoredFields", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
+                                     {"warnings", json::object{{"type", "array"}, {"items", json::object{{"type", "string"}}}}},
+                                     {"retryable", json::object{{"type", "boolean"}}}});
+    t.annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", true}, {"openWorldHint", true}};
+    t.streams = true;   // reports progress per CRM and may take a while
+    t.handler = std::move(handler);
+    return t;
+}
+
+// The input schema of a sync tool whose payload argument is `data`: every bound comes from the limits
+// table, which the parser enforces too.
+json::object input_schema(std::string_view data) {
+    json::object crm = rollout::limits::schema("crmType");
+    crm["default"] = "all";
+    const json::object wait{{"type", "boolean"}, {"default", true},
+                            {"description", "wait (bounded) for the first attempt in each CRM; false returns the queued job ids at once"}};
+    json::object properties{{"crmType", std::move(crm)}, {"wait", wait},
+                            {"idempotencyKey", rollout::limits::schema("idempotencyKey")}};
+    properties[data] = rollout::limits::schema(data);
+    return {{"type", "object"}, {"additionalProperties", false}, {"required", json::array{json::string(data)}},
+            {"properties", std::move(properties)}};
+}
+
+}  // namespace
+
+void register_sync_tools(ToolRegistry& registry, SyncToolsDeps deps) {
+    auto bind = [deps](auto fn) { return bind_deps(deps, fn); };
+    registry.add(define("sync_tour_data", "Sync a tour to CRMs",
+                        "Push a REanna Router tour into one CRM or all connected CRMs: the buyer becomes a contact "
+                        "and each property visit an appointment (or task). Each CRM gets a durable job that is "
+                        "retried until delivered; the call waits briefly for the first attempts (wait: false "
+                        "returns at once). One outcome per CRM; repeating a sync updates the same records.",
+                        input_schema("tourData"), bind(sync_tour_data)));
+    registry.add(define("sync_feedback_data", "Sync buyer feedback to CRMs",
+                        "Push a buyer's feedback on a property into one CRM or all connected CRMs as a note on the "
+                        "buyer's contact, naming the property and the tour. Durable and retried like sync_tour_data.",
+                        input_schema("feedbackData"), bind(sync_feedback_data)));
+}
+
+}  // namespace rollout_mcp
