@@ -43,7 +43,7 @@ using namespace std::chrono_literals;
 
 class EndpointWithoutSockets {
 public:
-    EndpointWithoutSockets() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_no_auth()) {
+    EndpointWithoutSockets() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_single_tenant_auth("default")) {
         endpoint_ = std::make_unique<McpEndpoint>(config_, tools_, *sessions_, *auth_);
     }
     HttpReply handle(const HttpRequest& request) {
@@ -105,7 +105,7 @@ std::string exchange(const std::string& request) {
     config.server.request_timeout = std::chrono::milliseconds(10'000);
     ToolRegistry tools;
     auto sessions = mcp::make_in_memory_session_store({});
-    auto auth = make_no_auth();
+    auto auth = make_single_tenant_auth("default");
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     HttpServer server(config, endpoint, *sessions, [] { return boost::json::object{{"ready", true}}; });
     const auto port = server.listen();
@@ -245,17 +245,18 @@ TEST(FuzzRegression, UrlPortFollowedByJunkIsRefused) {
     EXPECT_FALSE(rollout::parse_endpoint("http://[::1]:61&2/platform/api").ok());
 }
 
-TEST(FuzzRegression, UrlEmptyPortMeansDefaultOrIsRefused) {
-    const auto r = rollout::parse_endpoint("https://universal.rollout.com:/api");
-    if (r.ok()) {
-        EXPECT_EQ(r->port, "443");
-        EXPECT_EQ(r->target, "/api");
+// An authority ending in ':' has an empty port: refused, never read as the default port or as no port.
+TEST(FuzzRegression, UrlEmptyPortIsRefused) {
+    for (const char* url : {"https://universal.rollout.com:/api", "https://universal.rolltps://universal.rollout.com/api",
+                            "http://127.0.0.1:/x"}) {
+        const auto r = rollout::parse_endpoint(url);
+        ASSERT_FALSE(r.ok()) << url << " -> port \"" << r->port << "\" target " << r->target;
+        EXPECT_NE(r.error().message.find("no valid port"), std::string::npos) << r.error().message;
     }
-    const auto doubled = rollout::parse_endpoint("https://universal.rolltps://universal.rollout.com/api");
-    if (doubled.ok()) {
-        EXPECT_FALSE(doubled->port.empty());
-        EXPECT_EQ(doubled->target.rfind("/", 0), 0u);
-    }
+    const auto fine = rollout::parse_endpoint("https://universal.rollout.com/api");   // the control
+    ASSERT_TRUE(fine.ok());
+    EXPECT_EQ(fine->port, "443");
+    EXPECT_EQ(fine->target, "/api");
 }
 
 // --- finding "jwt-exp" (fuzz_rollout_responses): double exp cast to int64_t (undefined behaviour) ----------
@@ -264,27 +265,38 @@ std::string token_with_payload(std::string_view payload) {
     return rollout::base64url_encode(R"({"alg":"HS512"})") + "." + rollout::base64url_encode(payload) + ".sig";
 }
 
+// An exp no int64 can hold, or before the epoch, is not a usable expiry: the token counts as having none.
 TEST(FuzzRegression, JwtExpHugeDoubleIsNotUndefinedBehaviour) {
-    const auto far = rollout::jwt_expiry(token_with_payload(R"({"exp":1e300})"));
-    EXPECT_TRUE(!far || *far > 0) << *far;   // unusable or "far future", never a wrapped negative
-    const auto past = rollout::jwt_expiry(token_with_payload(R"({"exp":-1e300})"));
-    EXPECT_TRUE(!past || *past < 0) << *past;
+    for (const char* payload : {R"({"exp":1e300})", R"({"exp":-1e300})", R"({"exp":9.3e18})", R"({"exp":-1.5})"}) {
+        const auto exp = rollout::jwt_expiry(token_with_payload(payload));
+        EXPECT_FALSE(exp.has_value()) << payload << " -> " << *exp;
+    }
+    EXPECT_EQ(rollout::jwt_expiry(token_with_payload(R"({"exp":1.5e9})")), 1'500'000'000);   // the controls
+    EXPECT_EQ(rollout::jwt_expiry(token_with_payload(R"({"exp":1700000000})")), 1'700'000'000);
 }
 
 // --- finding "iso-year" (fuzz_rollout_responses): instants outside years 0000-9999 -------------------------
 
 // parse_iso8601 accepts year 0000 and 9999 with any offset; the UTC instant then lies in year -1 or 10000 and
 // utc_iso() (what the CRMs receive) renders "-001-12-31T23:00:00Z" / "10000-01-01T00:59:00Z".
+// The rule: the local text and the UTC instant must both lie in years 1000-9999, so whatever we send is a
+// four-digit year that parses back to the same instant. The second fuzz run found 1000-01-01T00:00:00+01:00
+// (UTC 0999-12-31); the third 1001-01-01T00:00:00+01:00 (UTC 1000-12-31, which must be accepted).
 TEST(FuzzRegression, IsoYearRenderedTimestampsParseBack) {
-    // The second fuzz run found 1000-01-01T00:00:00+01:00 (UTC 0999-12-31: four digits, but refused on parse).
-    // The third: 1001-01-01T00:00:00+01:00 (UTC 1000-12-31) once years 1000 were refused on input.
     for (const char* text : {"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:00-01:00", "1000-01-01T00:00:00+01:00",
-                             "1000-01-01T00:30:00+14:00", "1001-01-01T00:00:00+01:00", "1000-01-01T00:00:00Z",
-                             "9999-12-31T23:59:59Z", "9999-12-31T23:59:00+01:00"}) {
+                             "1000-01-01T00:30:00+14:00", "0999-12-31T23:59:59Z", "10000-01-01T00:00:00Z"})
+        EXPECT_FALSE(rollout::parse_iso8601(text).has_value()) << text << " lies outside years 1000-9999";
+    for (const char* text : {"1001-01-01T00:00:00+01:00", "1000-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                             "9999-12-31T23:59:00+01:00", "1000-01-01T00:00:00-01:00"}) {
         const auto t = rollout::parse_iso8601(text);
-        if (!t) continue;   // refusing such years is a fix too
-        EXPECT_TRUE(rollout::parse_iso8601(t->utc_iso())) << text << " -> " << t->utc_iso();
-        EXPECT_TRUE(rollout::parse_iso8601(t->local_iso())) << text << " -> " << t->local_iso();
+        ASSERT_TRUE(t.has_value()) << text;
+        const auto utc = rollout::parse_iso8601(t->utc_iso());
+        const auto local = rollout::parse_iso8601(t->local_iso());
+        ASSERT_TRUE(utc.has_value()) << text << " -> " << t->utc_iso();
+        ASSERT_TRUE(local.has_value()) << text << " -> " << t->local_iso();
+        EXPECT_EQ(utc->utc_seconds, t->utc_seconds) << text;
+        EXPECT_EQ(local->utc_seconds, t->utc_seconds) << text;
+        EXPECT_EQ(local->offset_minutes, t->offset_minutes) << text;
     }
 }
 
