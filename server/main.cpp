@@ -26,18 +26,6 @@
 namespace rollout_mcp {
 namespace {
 
-// auth.mode = "none": requests act as the `default` team, created on first start.
-class DefaultTenantAuth final : public Authenticator {
-public:
-    explicit DefaultTenantAuth(std::string tenant_id) : tenant_id_(std::move(tenant_id)) {}
-    boost::asio::awaitable<AuthOutcome> authenticate(std::string_view) override {
-        co_return AuthOutcome{AuthOutcome::Status::ok, tenant_id_};
-    }
-
-private:
-    std::string tenant_id_;
-};
-
 std::string ensure_default_tenant(storage::Storage& s) {
     if (auto t = s.find_tenant_by_name("default")) return t->id;
     auto created = s.create_tenant("default");
@@ -62,8 +50,8 @@ int serve(const Config& config, const std::string& port_file) {
     StorageExecutor storage(open_storage(config));
 
     std::shared_ptr<Authenticator> auth;
-    if (config.auth.mode == "none") {
-        auth = std::make_shared<DefaultTenantAuth>(ensure_default_tenant(storage.direct()));
+    if (config.auth.mode == "none") {   // the `default` team, created on first start
+        auth = make_single_tenant_auth(ensure_default_tenant(storage.direct()));
         log::warning("auth.mode = \"none\": every request acts as the default team (loopback only)");
     } else {
         auth = make_api_key_authenticator(storage);

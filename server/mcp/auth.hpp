@@ -22,7 +22,8 @@ public:
     virtual boost::asio::awaitable<AuthOutcome> authenticate(std::string_view authorization) = 0;
 };
 
-// auth.mode = "none" (loopback only): every request acts as the `default` tenant.
-std::unique_ptr<Authenticator> make_no_auth();
+// auth.mode = "none" (loopback only): every request acts as one tenant, whatever it sends (`serve` passes
+// the `default` team's id).
+std::unique_ptr<Authenticator> make_single_tenant_auth(std::string tenant_id);
 
 }  // namespace rollout_mcp

@@ -68,7 +68,7 @@ inline void check_json_text(std::string_view text, std::string_view where) {
 
 class World {
 public:
-    World() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_no_auth()) {
+    World() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_single_tenant_auth("default")) {
         init_once();
         endpoint_ = std::make_unique<McpEndpoint>(config_, fixture_registry(), *sessions_, *auth_);
     }

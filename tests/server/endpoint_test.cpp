@@ -28,7 +28,7 @@ TEST(AcceptsMediaType, MatchesExactWildcardAndParameters) {
 
 class EndpointRules : public ::testing::Test {
 protected:
-    EndpointRules() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_no_auth()) {
+    EndpointRules() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_single_tenant_auth("default")) {
         config_.server.allowed_origins = {"https://app.example.com"};
         config_.server.allowed_hosts = {"localhost", "127.0.0.1", "[::1]", "mcp.example.com"};
         endpoint_ = std::make_unique<McpEndpoint>(config_, tools_, *sessions_, *auth_);

@@ -102,7 +102,7 @@ TestServer::TestServer(const std::function<void(Config&)>& tweak) : slow_(std::m
     tools_->add(throwing_tool());
     tools_->add(flood_tool());
     sessions_ = mcp::make_in_memory_session_store(session_store_settings(config_));
-    auth_ = make_no_auth();
+    auth_ = make_single_tenant_auth("default");
     endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_);
     server_ = std::make_unique<HttpServer>(config_, *endpoint_, *sessions_,
                                            [] { return json::object{{"ready", true}}; });
