@@ -276,6 +276,8 @@ void validate(Config& cfg) {
     static const char* levels[] = {"debug", "info", "warning", "error"};
     if (std::find(std::begin(levels), std::end(levels), cfg.log.level) == std::end(levels))
         fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");
+    if (cfg.mcp.requests_per_second_per_team != 0 && cfg.mcp.requests_per_second_per_team < 0.001)
+        fail(where, "mcp.requests_per_second_per_team", "must be 0 (no pacing) or at least 0.001");
     if (cfg.mcp.max_streams_per_session <= cfg.mcp.max_pending_requests)
         fail(where, "mcp.max_streams_per_session", "must be greater than mcp.max_pending_requests (" +
                                                        std::to_string(cfg.mcp.max_pending_requests) + ")");

@@ -253,6 +253,8 @@ asio::awaitable<HttpReply> McpEndpoint::handle_batch(std::shared_ptr<mcp::Sessio
     if (batch.size() > config_.mcp.max_batch)
         co_return transport_error(400, jsonrpc::code::invalid_request,
                                   "Invalid Request: batch larger than " + std::to_string(config_.mcp.max_batch));
+    // The POST took one token of the team's pacing; the other calls of the batch are charged here.
+    rate_limiter_.charge(session->tenant(), batch.size() - 1, TeamRateLimiter::Clock::now());
     std::string out = "[";
     bool any = false;
     for (const auto& element : batch) {

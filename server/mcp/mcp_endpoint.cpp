@@ -140,7 +140,8 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
         co_return reply;
     }
     const std::string& tenant = auth.tenant;
-    // Pacing comes before the body is parsed: a flooding team's excess costs a timer or a 429, nothing more.
+    // Pacing comes before the body is parsed: a flooding team's excess costs a timer or a 429, no JSON
+    // parsing and no dispatch. (The body has been read by then: server.max_body_bytes bounds that.)
     const auto pace = rate_limiter_.acquire(tenant, TeamRateLimiter::Clock::now());
     if (pace.kind == TeamRateLimiter::Decision::Kind::refuse) {
         observe::paced_requests().with({"refused"}).inc();
@@ -151,9 +152,14 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
     }
     if (pace.kind == TeamRateLimiter::Decision::Kind::wait) {
         observe::paced_requests().with({"waited"}).inc();
+        // The waiting count drops however the wait ends, the coroutine destroyed at shutdown included.
+        struct WaitSlot {
+            TeamRateLimiter& limiter;
+            const std::string& team;
+            ~WaitSlot() { limiter.done_waiting(team); }
+        } slot{rate_limiter_, tenant};
         boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, pace.wait);
         co_await timer.async_wait(use_nothrow);   // cancelled: go on at once
-        rate_limiter_.done_waiting(tenant);
     }
     if (shutting_down_) {
         auto reply = transport_error(503, -32000, "Service Unavailable: the server is shutting down");

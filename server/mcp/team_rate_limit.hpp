@@ -13,11 +13,13 @@
 
 namespace rollout_mcp {
 
+// The defaults of [mcp] requests_per_second_per_team, request_burst_per_team, max_pace_wait_ms and
+// max_paced_requests_per_team (config.example.toml).
 struct TeamRateSettings {
-    double requests_per_second = 50;   // 0: no limit
-    double burst = 100;                // requests a quiet team may send at once
+    double requests_per_second = 100;   // 0: no limit; else at least 0.001 (the config loader checks)
+    double burst = 200;                 // requests a quiet team may send at once
     std::chrono::milliseconds max_wait{1'000};
-    std::size_t max_waiting = 16;      // a team's requests paced at once; more are refused
+    std::size_t max_waiting = 32;       // a team's requests paced at once; more are refused
 };
 
 class TeamRateLimiter {
@@ -32,6 +34,9 @@ public:
     explicit TeamRateLimiter(TeamRateSettings settings) : settings_(settings) {}
     Decision acquire(const std::string& team, Clock::time_point now);
     void done_waiting(const std::string& team);
+    // Takes `calls` more tokens without waiting (the rest of a JSON-RPC batch: pacing counts calls, not
+    // POSTs). The bucket may go below zero; the team's next requests then wait or are refused.
+    void charge(const std::string& team, std::size_t calls, Clock::time_point now);
 
 private:
     struct Bucket {
@@ -39,6 +44,7 @@ private:
         Clock::time_point at{};
         std::size_t waiting = 0;
     };
+    Bucket& refilled(const std::string& team, Clock::time_point now);   // with mu_ held
     const TeamRateSettings settings_;
     std::mutex mu_;
     std::unordered_map<std::string, Bucket> buckets_;   // one per authenticated team: bounded by the tenants

@@ -220,6 +220,11 @@ TEST(Config, ValidationErrors) {
     EXPECT_NE(error_of("[server]\nallowed_hosts = [\"bad host\"]").find("server.allowed_hosts"), std::string::npos);
     EXPECT_NE(error_of("[server]\nallowed_origins = [\"\"]").find("server.allowed_origins"), std::string::npos);
     EXPECT_NE(error_of("[storage]\ndata_dir = \"\"").find("storage.data_dir"), std::string::npos);
+    // A rate so small its wait cannot be represented is refused; 0 (off) and 0.001 are fine.
+    EXPECT_NE(error_of("[mcp]\nrequests_per_second_per_team = 1e-300").find("mcp.requests_per_second_per_team"),
+              std::string::npos);
+    EXPECT_EQ(error_of("[mcp]\nrequests_per_second_per_team = 0.001"), "");
+    EXPECT_EQ(error_of("[mcp]\nrequests_per_second_per_team = 0"), "");
 }
 
 TEST(Config, SyncAndAlertSettings) {

@@ -73,6 +73,31 @@ TEST(TeamRateLimiter, AtMostMaxWaitingWaitAtOnceAndARefusalCostsNothing) {
     EXPECT_EQ(d.wait, 300ms);
 }
 
+TEST(TeamRateLimiter, ABatchIsChargedPerCallAndItsDebtIsBounded) {
+    TeamRateLimiter limiter(settings(10, 5, 1000ms, 100));
+    const auto t0 = TeamRateLimiter::Clock::now();
+    EXPECT_EQ(limiter.acquire("a", t0).kind, Kind::admit);   // the batch's POST
+    limiter.charge("a", 7, t0);                                // its other calls: 4 - 7 = 3 tokens owed
+    auto d = limiter.acquire("a", t0);
+    ASSERT_EQ(d.kind, Kind::wait);
+    EXPECT_EQ(d.wait, 400ms);                                  // (1 + 3) / 10 s
+    limiter.charge("b", 1'000'000'000, t0);                    // a debt of at most a day's tokens
+    auto refused = limiter.acquire("b", t0);
+    EXPECT_EQ(refused.kind, Kind::refuse);
+    EXPECT_LE(refused.retry_after, 86'401s);
+    EXPECT_EQ(limiter.acquire("b", t0 + 86'401s).kind, Kind::admit);
+}
+
+TEST(TeamRateLimiter, ATinyRateRefusesWithABoundedRetryAfter) {
+    TeamRateLimiter limiter(settings(0.001, 1, 1000ms, 100));
+    const auto t0 = TeamRateLimiter::Clock::now();
+    EXPECT_EQ(limiter.acquire("a", t0).kind, Kind::admit);
+    auto refused = limiter.acquire("a", t0);
+    ASSERT_EQ(refused.kind, Kind::refuse);
+    EXPECT_EQ(refused.retry_after, 1000s);
+    EXPECT_EQ(limiter.acquire("a", t0 - 1h).kind, Kind::refuse) << "a clock that went back refills nothing";
+}
+
 TEST(TeamRateLimiter, ZeroRateMeansNoLimit) {
     TeamRateLimiter limiter(settings(0, 1, 0ms, 0));
     const auto t0 = TeamRateLimiter::Clock::now();
@@ -101,9 +126,10 @@ protected:
         config_.mcp.max_pace_wait = 1000ms;
         endpoint_ = std::make_unique<McpEndpoint>(config_, tools_, *sessions_, auth_);
     }
-    HttpReply post(const std::string& team, const std::string& body) {
+    HttpReply post(const std::string& team, const std::string& body, const std::string& session = {}) {
         const std::string authorization = "Bearer " + team;   // HttpRequest holds views: keep it alive
         HttpRequest r;
+        r.session_id = session;
         r.method = "POST";
         r.target = "/mcp";
         r.host = "localhost:8080";
@@ -116,11 +142,12 @@ protected:
         ioc_.run();
         return future.get();
     }
-    static std::string retry_after(const HttpReply& r) {
+    static std::string header(const HttpReply& r, std::string_view wanted) {
         for (const auto& [name, value] : r.headers)
-            if (name == "Retry-After") return value;
+            if (name == wanted) return value;
         return {};
     }
+    static std::string retry_after(const HttpReply& r) { return header(r, "Retry-After"); }
     const std::string init_ = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})";
     Config config_;
     ToolRegistry tools_;
@@ -151,6 +178,22 @@ TEST_F(EndpointPacing, ARequestOverTheRateWaitsItsTurnAndIsServed) {
     const double waited_before = observe::paced_requests().with({"waited"}).value();
     EXPECT_EQ(post("team-a", init_).status, 200u);
     EXPECT_EQ(observe::paced_requests().with({"waited"}).value(), waited_before + 1);
+}
+
+// Pacing counts calls: a 2025-03-26 batch of eight pings costs eight tokens, not one POST's.
+TEST_F(EndpointPacing, ABatchCostsOneTokenPerCall) {
+    make(1, 10, 0);
+    auto init = post("team-a", R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26"}})");
+    ASSERT_EQ(init.status, 200u);
+    const auto session = header(init, "Mcp-Session-Id");
+    ASSERT_FALSE(session.empty());
+    std::string batch = "[";
+    for (int i = 0; i < 8; ++i) batch += (i ? "," : "") + std::string(R"({"jsonrpc":"2.0","id":)") + std::to_string(10 + i) + R"(,"method":"ping"})";
+    batch += "]";
+    EXPECT_EQ(post("team-a", batch, session).status, 200u);                        // 10 - 1 - 8 = 1 token left
+    EXPECT_EQ(post("team-a", R"({"jsonrpc":"2.0","id":2,"method":"ping"})", session).status, 200u);
+    EXPECT_EQ(post("team-a", R"({"jsonrpc":"2.0","id":3,"method":"ping"})", session).status, 429u)
+        << "charged per POST, the batch would have left seven tokens";
 }
 
 }  // namespace
