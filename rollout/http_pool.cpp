@@ -4,6 +4,7 @@
 #include "http_pool.hpp"
 #include "base/use_nothrow.hpp"
 #include "host_slots.hpp"
+#include "idle_connections.hpp"
 
 #include <charconv>
 
@@ -39,17 +40,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Connection {
-    std::unique_ptr<beast::tcp_stream> plain;
-    std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
-    beast::flat_buffer buffer;
-    Clock::time_point idle_since;
-    beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
-};
-
-struct HostState {
-    std::deque<std::unique_ptr<Connection>> idle;
-};
+using Connection = PoolConnection;
 
 // Idle connections are never shared between partitions (teams), nor between trusted (operator-configured)
 // and untrusted requests: a connection carries whatever desync or destination its opener caused.
@@ -86,6 +77,7 @@ Error transport_error(const Endpoint& ep, std::string what, const boost::system:
 struct HttpPool::Impl {
     explicit Impl(const HttpOptions& o)
         : ctx(ssl::context::tls_client),
+          idle(o.max_idle_per_host, o.max_idle_total, o.idle_expiry),
           slots(std::make_shared<SlotScheduler>(SlotLimits{std::max<std::size_t>(1, o.max_concurrent_per_host),
                                                            o.per_team_host_share,
                                                            std::max<std::size_t>(1, o.max_queued_per_host)})) {
@@ -101,10 +93,10 @@ struct HttpPool::Impl {
     }
 
     ssl::context ctx;
+    IdleConnections idle;
     std::shared_ptr<SlotScheduler> slots;
     std::string ca_error;
     mutable std::mutex mu;
-    std::map<std::string, HostState> hosts;
     PoolStats stats;
 };
 
@@ -123,11 +115,7 @@ HttpPool::~HttpPool() = default;
 
 void HttpPool::close_idle() {
     impl_->slots->shutdown();
-    std::vector<std::unique_ptr<Connection>> doomed;   // destroyed outside the lock
-    std::lock_guard lock(impl_->mu);
-    for (auto& [key, host] : impl_->hosts)
-        for (auto& c : host.idle) doomed.push_back(std::move(c));
-    for (auto& [key, host] : impl_->hosts) host.idle.clear();
+    impl_->idle.close_all();
 }
 
 PoolStats HttpPool::stats() const {
@@ -135,55 +123,11 @@ PoolStats HttpPool::stats() const {
     PoolStats s = impl_->stats;
     s.in_flight_peak = impl_->slots->in_flight_peak();
     s.partition_in_flight_peak = impl_->slots->partition_in_flight_peak();
-    s.idle = 0;
-    for (const auto& [k, h] : impl_->hosts) s.idle += h.idle.size();
+    s.idle = impl_->idle.size();
     return s;
 }
 
 namespace {
-
-// Bytes that arrived on an idle connection were not asked for (a late part of the last reply, or data
-// pushed to desync the stream): such a connection is out of step and must not carry the next request.
-bool has_unsolicited_bytes(Connection& c) {
-    boost::system::error_code ec;
-    const std::size_t n = c.tcp().socket().available(ec);
-    return ec || n > 0 || c.buffer.size() > 0;
-}
-
-// The most recently used idle connection of this key that belongs to the caller's execution context
-// (a connection is bound to the io_context that opened it); expired or out-of-step ones are closed.
-std::unique_ptr<Connection> take_idle(HttpPool::Impl& impl, const std::string& key, std::chrono::seconds expiry,
-                                      const asio::any_io_executor& ex) {
-    std::unique_ptr<Connection> found;
-    std::deque<std::unique_ptr<Connection>> stale;
-    {
-        std::lock_guard lock(impl.mu);
-        auto& idle = impl.hosts[key].idle;
-        const auto now = Clock::now();
-        for (auto it = idle.end(); it != idle.begin() && !found;) {
-            --it;
-            if (now - (*it)->idle_since >= expiry || has_unsolicited_bytes(**it)) {
-                stale.push_back(std::move(*it));
-                it = idle.erase(it);
-            } else if (&asio::query((*it)->tcp().get_executor(), asio::execution::context) ==
-                       &asio::query(ex, asio::execution::context)) {
-                found = std::move(*it);
-                idle.erase(it);
-            }
-        }
-        if (idle.empty()) impl.hosts.erase(key);  // keys are per (partition, origin): do not keep empty ones
-    }
-    return found;  // stale connections close here, outside the lock
-}
-
-void put_idle(HttpPool::Impl& impl, const std::string& key, std::unique_ptr<Connection> c, std::size_t cap) {
-    c->idle_since = Clock::now();
-    c->tcp().expires_never();
-    std::lock_guard lock(impl.mu);
-    auto& idle = impl.hosts[key].idle;
-    if (idle.size() < cap) idle.push_back(std::move(c));
-    else { auto drop = std::move(c); }
-}
 
 asio::awaitable<Result<std::unique_ptr<Connection>>> connect(HttpPool::Impl& impl, const Endpoint& ep,
                                                              const std::vector<tcp::endpoint>& addresses,
@@ -315,8 +259,8 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
 
     for (int attempt = 0;; ++attempt) {
         const auto executor = co_await asio::this_coro::executor;
-        std::unique_ptr<Connection> c = take_idle(impl, idle_key, options_.idle_expiry, executor);
-        while (c && !still_usable(*c)) c = take_idle(impl, idle_key, options_.idle_expiry, executor);
+        std::unique_ptr<Connection> c = impl.idle.take(idle_key, executor);
+        while (c && !still_usable(*c)) c = impl.idle.take(idle_key, executor);
         const bool reused = c != nullptr;
         if (!c) {
             auto addresses = co_await resolve_destination(ep, require_public, options_.resolver, deadline);
@@ -345,7 +289,7 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
                 std::lock_guard lock(impl.mu);
                 ++impl.stats.requests_on_reused;
             }
-            if (ex.reusable) put_idle(impl, idle_key, std::move(c), options_.max_idle_per_host);
+            if (ex.reusable) impl.idle.put(idle_key, std::move(c));
             // Built as a named result first: GCC 12 destroys loop-scoped locals before a converting co_return
             // has read them (ASan: heap-use-after-free).
             Result<HttpResponse> done(std::move(ex.response));

@@ -26,7 +26,10 @@ namespace rollout_mcp::rollout {
 
 struct HttpOptions {
     std::chrono::milliseconds timeout{30'000};       // whole request: queueing + connect + TLS + write + read
-    std::size_t max_idle_per_host = 8;               // idle keep-alive connections kept per host
+    std::size_t max_idle_per_host = 8;               // idle keep-alive connections kept per (team, host)
+    // Idle connections kept in all: with one idle set per team and host, many teams that went quiet would
+    // otherwise keep sockets open until their own next call. Expired ones are swept on every return.
+    std::size_t max_idle_total = 256;
     std::size_t max_concurrent_per_host = 16;        // requests in flight per host; the rest wait in line
     // One partition (team) may hold at most max(1, floor(share x max_concurrent_per_host)) of a host's
     // slots and max(1, floor(share x max_queued_per_host)) of its waiting line; the line holds at most
@@ -93,8 +96,9 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Maps a non-2xx reply to an Error: kind from the status, message from the body (errorMessage,
-// errors[0].message, error, message, else the raw text), retry_after from Retry-After.
+// Maps a non-2xx reply to an Error: kind from the status, our own message, the remote's text apart in
+// `upstream` (only from a JSON body: errorMessage, errors[0].message, error or message; capped, control bytes
+// removed), retry_after from Retry-After.
 Error error_from_response(const HttpResponse& response, std::chrono::system_clock::time_point now =
                                                             std::chrono::system_clock::now());
 // Retry-After: delta-seconds or an HTTP-date (IMF-fixdate); nullopt if absent or unparsable.

@@ -161,6 +161,20 @@ TEST(Destination, LeftoverBytesAfterAReplyCloseTheConnection) {
     EXPECT_TRUE(again->reused_connection);
 }
 
+// Idle sets are per team: teams that went quiet must not keep sockets open until their own next call.
+TEST(Destination, IdleConnectionsOfQuietTeamsAreCappedAndSweptOnExpiry) {
+    StubServer stub([](const StubRequest&) { return StubReply{}; });
+    auto options = fast_options({stub.url()});
+    options.idle_expiry = std::chrono::seconds(1);
+    options.max_idle_total = 10;
+    auto pool = HttpPool::create(options);
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(run_sync(pool->send(get(stub.url() + "/", "team-" + std::to_string(i)))));
+    EXPECT_EQ(pool->stats().idle, 10u) << "thirty teams, one idle connection each, at most ten kept";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    ASSERT_TRUE(run_sync(pool->send(get(stub.url() + "/", "team-late"))));
+    EXPECT_EQ(pool->stats().idle, 1u) << "returning one closes every expired idle connection of every team";
+}
+
 TEST(Destination, PartitionsNeverShareAConnection) {
     StubServer stub([](const StubRequest&) { return StubReply{}; });
     auto pool = HttpPool::create(fast_options({stub.url()}));

@@ -1,0 +1,84 @@
+#include "idle_connections.hpp"
+
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+
+#include <vector>
+
+namespace rollout_mcp::rollout {
+namespace {
+
+// Bytes that arrived on an idle connection were not asked for (a late part of the last reply, or data
+// pushed to desync the stream): such a connection is out of step and must not carry the next request.
+bool has_unsolicited_bytes(PoolConnection& c) {
+    boost::system::error_code ec;
+    const std::size_t n = c.tcp().socket().available(ec);
+    return ec || n > 0 || c.buffer.size() > 0;
+}
+
+}  // namespace
+
+std::unique_ptr<PoolConnection> IdleConnections::take(const std::string& key,
+                                                      const boost::asio::any_io_executor& executor) {
+    std::unique_ptr<PoolConnection> found;
+    std::vector<std::unique_ptr<PoolConnection>> stale;   // closed after the lock is released
+    std::lock_guard lock(mu_);
+    auto set = sets_.find(key);
+    if (set == sets_.end()) return found;
+    auto& idle = set->second;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = idle.end(); it != idle.begin() && !found;) {
+        --it;
+        if (now - (*it)->idle_since >= expiry_ || has_unsolicited_bytes(**it)) {
+            stale.push_back(std::move(*it));
+            it = idle.erase(it);
+            --total_;
+        } else if (&boost::asio::query((*it)->tcp().get_executor(), boost::asio::execution::context) ==
+                   &boost::asio::query(executor, boost::asio::execution::context)) {
+            found = std::move(*it);
+            idle.erase(it);
+            --total_;
+        }
+    }
+    if (idle.empty()) sets_.erase(set);
+    return found;
+}
+
+void IdleConnections::put(const std::string& key, std::unique_ptr<PoolConnection> connection) {
+    const auto now = std::chrono::steady_clock::now();
+    connection->idle_since = now;
+    connection->tcp().expires_never();
+    std::vector<std::unique_ptr<PoolConnection>> doomed;   // closed after the lock is released
+    std::lock_guard lock(mu_);
+    for (auto set = sets_.begin(); set != sets_.end();) {
+        auto& idle = set->second;
+        while (!idle.empty() && now - idle.front()->idle_since >= expiry_) {
+            doomed.push_back(std::move(idle.front()));
+            idle.pop_front();
+            --total_;
+        }
+        set = idle.empty() ? sets_.erase(set) : std::next(set);
+    }
+    auto& idle = sets_[key];
+    if (idle.size() < per_key_ && total_ < total_cap_) {
+        idle.push_back(std::move(connection));
+        ++total_;
+    } else {
+        doomed.push_back(std::move(connection));
+        if (idle.empty()) sets_.erase(key);
+    }
+}
+
+void IdleConnections::close_all() {
+    std::map<std::string, std::deque<std::unique_ptr<PoolConnection>>> doomed;
+    std::lock_guard lock(mu_);
+    doomed.swap(sets_);
+    total_ = 0;
+}
+
+std::size_t IdleConnections::size() const {
+    std::lock_guard lock(mu_);
+    return total_;
+}
+
+}  // namespace rollout_mcp::rollout

@@ -1,0 +1,41 @@
+// The HttpPool's idle keep-alive connections, one set per key (team, trust and origin: connections are
+// never shared across them). A connection is taken most recently used first, only by the io_context that
+// opened it; expired or out-of-step ones are closed instead. Returning one first closes every expired idle
+// connection of every set, so teams that went quiet keep nothing open for long, and the sets hold at most
+// `per_key` each and `total` in all. Thread-safe.
+#pragma once
+
+#include "pool_connection.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace rollout_mcp::rollout {
+
+class IdleConnections {
+public:
+    IdleConnections(std::size_t per_key, std::size_t total, std::chrono::seconds expiry)
+        : per_key_(per_key), total_cap_(total), expiry_(expiry) {}
+
+    std::unique_ptr<PoolConnection> take(const std::string& key, const boost::asio::any_io_executor& executor);
+    void put(const std::string& key, std::unique_ptr<PoolConnection> connection);
+    void close_all();   // shutdown, before the io_context the connections were opened on goes
+    std::size_t size() const;
+
+private:
+    const std::size_t per_key_;
+    const std::size_t total_cap_;
+    const std::chrono::seconds expiry_;
+    mutable std::mutex mu_;
+    std::map<std::string, std::deque<std::unique_ptr<PoolConnection>>> sets_;   // oldest first; no empty sets
+    std::size_t total_ = 0;
+};
+
+}  // namespace rollout_mcp::rollout
