@@ -3,6 +3,7 @@
 #pragma once
 
 #include "server/mcp/event_stream.hpp"
+#include "server/mcp/json_rpc.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -49,5 +50,20 @@ struct HttpReply {
     std::optional<SseReply> sse;
     bool close_connection = false;
 };
+
+// A reply whose body is one JSON-RPC message (or batch).
+inline HttpReply json_reply(std::string body) {
+    HttpReply reply;
+    reply.content_type = "application/json";
+    reply.body = std::move(body);
+    return reply;
+}
+
+// A transport-level failure: status plus a JSON-RPC error body without an id.
+inline HttpReply transport_error(unsigned status, int code, std::string_view message) {
+    HttpReply reply = json_reply(jsonrpc::error(nullptr, code, message));
+    reply.status = status;
+    return reply;
+}
 
 }  // namespace rollout_mcp

@@ -1,6 +1,6 @@
-// JSON-RPC method dispatch for a live session: ping, logging/setLevel, tools/list, tools/call (with
-// progress, logging and cancellation), notifications and 2025-03-26 batches.
-#include "server/mcp/mcp_endpoint.hpp"
+// JSON-RPC method dispatch for a live session (see mcp_dispatch.hpp).
+#include "server/mcp/mcp_dispatch.hpp"
+
 #include "server/app/log.hpp"
 #include "server/app/observability.hpp"
 
@@ -13,7 +13,6 @@
 #include <boost/json/serialize.hpp>
 
 #include <cmath>
-
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -95,9 +94,27 @@ std::string failure_message(std::exception_ptr ep) {
     }
 }
 
+// The one place a tool call's reply is made, whichever way it is delivered: the JSON-RPC message and the
+// outcome it is counted under. A cancelled call's result is not wanted (the client said so): on an SSE stream
+// nothing is sent for it; a JSON reply, which HTTP needs, carries the cancellation error.
+struct FinishedCall {
+    std::string message;
+    std::string outcome;
+};
+
+FinishedCall finish_call(const std::string& tool, const json::value& id, bool cancelled, std::exception_ptr failure,
+                         const ToolResult& result) {
+    if (cancelled) return {jsonrpc::error(id, jsonrpc::code::request_cancelled, "Request cancelled"), "cancelled"};
+    if (failure) {
+        log::error("tool failed", {{"tool", tool}, {"error", failure_message(failure)}});
+        return {jsonrpc::error(id, jsonrpc::code::internal_error, "Internal error while running " + tool), "failed"};
+    }
+    return {jsonrpc::result(id, result), is_tool_error(result) ? "tool_error" : "ok"};
+}
+
 }  // namespace
 
-void McpEndpoint::handle_notification(mcp::Session& session, const jsonrpc::Message& message) {
+void McpDispatcher::notification(mcp::Session& session, const jsonrpc::Message& message) {
     if (message.method == "notifications/cancelled" && message.params) {
         // Unknown, finished or malformed ids are ignored, as the spec allows.
         if (const auto* id = message.params->if_contains("requestId"))
@@ -106,7 +123,7 @@ void McpEndpoint::handle_notification(mcp::Session& session, const jsonrpc::Mess
     // notifications/initialized and anything unknown need no action.
 }
 
-std::string McpEndpoint::dispatch_simple(mcp::Session& session, const jsonrpc::Message& message) {
+std::string McpDispatcher::simple(mcp::Session& session, const jsonrpc::Message& message) {
     const auto& id = message.id;
     if (message.method == "ping") return jsonrpc::result(id, json::object{});
     if (message.method == "logging/setLevel") {
@@ -134,14 +151,14 @@ std::string McpEndpoint::dispatch_simple(mcp::Session& session, const jsonrpc::M
     return jsonrpc::error(id, jsonrpc::code::method_not_found, "Method not found: " + message.method);
 }
 
-asio::awaitable<HttpReply> McpEndpoint::handle_request(std::shared_ptr<mcp::Session> session,
-                                                       const jsonrpc::Message& message, bool allow_sse) {
+asio::awaitable<HttpReply> McpDispatcher::request(std::shared_ptr<mcp::Session> session,
+                                                  const jsonrpc::Message& message, bool allow_sse) {
     if (message.method == "tools/call") co_return co_await call_tool(std::move(session), message, allow_sse);
-    co_return json_reply(dispatch_simple(*session, message));
+    co_return json_reply(simple(*session, message));
 }
 
-asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> session,
-                                                  const jsonrpc::Message& message, bool allow_sse) {
+asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session> session,
+                                                    const jsonrpc::Message& message, bool allow_sse) {
     const auto& id = message.id;
     const json::value* name = message.params ? message.params->if_contains("name") : nullptr;
     if (!name || !name->is_string())
@@ -185,28 +202,20 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
 
     json::value token = progress_token_of(message.params);
     const bool use_sse = allow_sse && (tool->streams || !token.is_null());
-    if (!use_sse) {
+    if (!use_sse) {   // delivered as the JSON body of this POST's reply
         auto ctx = std::make_shared<CallContext>(session, nullptr, nullptr);
-        std::string body;
-        std::string outcome;
+        ToolResult result;
+        std::exception_ptr failure;
         try {
-            auto result = co_await asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
-                                                  asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable));
-            outcome = is_tool_error(result) ? "tool_error" : "ok";
-            body = jsonrpc::result(id, result);
+            result = co_await asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
+                                             asio::bind_cancellation_slot(signal->slot(), asio::use_awaitable));
         } catch (...) {
-            if (cancelled->load()) {
-                outcome = "cancelled";
-                body = jsonrpc::error(id, jsonrpc::code::request_cancelled, "Request cancelled");
-            } else {
-                outcome = "failed";
-                log::error("tool failed", {{"tool", tool->name}, {"error", failure_message(std::current_exception())}});
-                body = jsonrpc::error(id, jsonrpc::code::internal_error, "Internal error while running " + tool->name);
-            }
+            failure = std::current_exception();
         }
         session->remove_in_flight(key);
-        observe::tool_finished(tool->name, outcome, started, session->tenant(), session->id());
-        co_return json_reply(std::move(body));
+        auto done = finish_call(tool->name, id, cancelled->load(), failure, result);
+        observe::tool_finished(tool->name, done.outcome, started, session->tenant(), session->id());
+        co_return json_reply(std::move(done.message));
     }
 
     auto stream = session->open_post_stream();
@@ -217,23 +226,13 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
                    asio::bind_cancellation_slot(
                        signal->slot(), [this, session, stream, signal, cancelled, key, started, id = json::value(id),
-                                        tool_name = tool->name](std::exception_ptr ep, ToolResult result) {
+                                        tool_name = tool->name](std::exception_ptr failure, ToolResult result) {
+                           // delivered as the last event of this call's SSE stream
                            session->remove_in_flight(key);
-                           std::string outcome = "ok";
-                           if (cancelled->load()) {
-                               outcome = "cancelled";
-                               stream->mark_cancelled();   // no response for a cancelled request
-                           } else if (ep) {
-                               outcome = "failed";
-                               log::error("tool failed", {{"tool", tool_name}, {"error", failure_message(ep)}});
-                               stream->append(jsonrpc::error(id, jsonrpc::code::internal_error,
-                                                             "Internal error while running " + tool_name),
-                                              true);
-                           } else {
-                               if (is_tool_error(result)) outcome = "tool_error";
-                               stream->append(jsonrpc::result(id, result), true);
-                           }
-                           observe::tool_finished(tool_name, outcome, started, session->tenant(), session->id());
+                           auto done = finish_call(tool_name, id, cancelled->load(), failure, result);
+                           if (done.outcome == "cancelled") stream->mark_cancelled();
+                           else stream->append(std::move(done.message), true);
+                           observe::tool_finished(tool_name, done.outcome, started, session->tenant(), session->id());
                            --running_tools_;
                        }));
     HttpReply reply;
@@ -248,13 +247,13 @@ asio::awaitable<HttpReply> McpEndpoint::call_tool(std::shared_ptr<mcp::Session> 
     co_return reply;
 }
 
-asio::awaitable<HttpReply> McpEndpoint::handle_batch(std::shared_ptr<mcp::Session> session, const json::array& batch) {
+asio::awaitable<HttpReply> McpDispatcher::batch(std::shared_ptr<mcp::Session> session, const json::array& batch) {
     if (batch.empty()) co_return transport_error(400, jsonrpc::code::invalid_request, "Invalid Request: empty batch");
     if (batch.size() > config_.mcp.max_batch)
         co_return transport_error(400, jsonrpc::code::invalid_request,
                                   "Invalid Request: batch larger than " + std::to_string(config_.mcp.max_batch));
     // The POST took one token of the team's pacing; the other calls of the batch are charged here.
-    rate_limiter_.charge(session->tenant(), batch.size() - 1, TeamRateLimiter::Clock::now());
+    pacing_.charge(session->tenant(), batch.size() - 1, TeamRateLimiter::Clock::now());
     std::string out = "[";
     bool any = false;
     for (const auto& element : batch) {
@@ -263,13 +262,13 @@ asio::awaitable<HttpReply> McpEndpoint::handle_batch(std::shared_ptr<mcp::Sessio
         if (message.kind == jsonrpc::Kind::invalid) {
             reply = jsonrpc::error(message.id, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
         } else if (message.kind == jsonrpc::Kind::notification) {
-            handle_notification(*session, message);
+            notification(*session, message);
         } else if (message.kind == jsonrpc::Kind::request) {
             if (message.method == "initialize")
                 reply = jsonrpc::error(message.id, jsonrpc::code::invalid_request,
                                        "Invalid Request: initialize must not be part of a batch");
             else
-                reply = (co_await handle_request(session, message, false)).body;
+                reply = (co_await request(session, message, false)).body;
         }
         if (reply.empty()) continue;
         if (any) out += ',';

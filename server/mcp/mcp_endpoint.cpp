@@ -1,6 +1,7 @@
 // Streamable HTTP transport rules for the /mcp endpoint, in the order of docs/ARCHITECTURE.md, "Transport rules".
 #include "server/mcp/mcp_endpoint.hpp"
 
+#include "base/loopback.hpp"
 #include "base/use_nothrow.hpp"
 #include "server/app/observability.hpp"
 #include "server/mcp/sse.hpp"
@@ -48,10 +49,6 @@ std::optional<std::string_view> host_name(std::string_view host) {
     return host.substr(0, colon);
 }
 
-bool is_loopback_name(std::string_view name) {
-    return iequals(name, "localhost") || name == "127.0.0.1" || name == "[::1]";
-}
-
 std::uint32_t random_epoch() {
     std::uint32_t epoch = 0;
     RAND_bytes(reinterpret_cast<unsigned char*>(&epoch), sizeof epoch);
@@ -59,21 +56,6 @@ std::uint32_t random_epoch() {
 }
 
 }  // namespace
-
-HttpReply transport_error(unsigned status, int code, std::string_view message) {
-    HttpReply reply;
-    reply.status = status;
-    reply.content_type = "application/json";
-    reply.body = jsonrpc::error(nullptr, code, message);
-    return reply;
-}
-
-HttpReply json_reply(std::string body) {
-    HttpReply reply;
-    reply.content_type = "application/json";
-    reply.body = std::move(body);
-    return reply;
-}
 
 bool accepts_media_type(std::string_view accept, std::string_view type) {
     const auto slash = type.find('/');
@@ -92,10 +74,11 @@ bool accepts_media_type(std::string_view accept, std::string_view type) {
 
 McpEndpoint::McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions,
                          Authenticator& auth)
-    : config_(config), tools_(tools), sessions_(sessions), auth_(auth), epoch_(random_epoch()),
+    : config_(config), sessions_(sessions), auth_(auth), epoch_(random_epoch()),
       rate_limiter_(TeamRateSettings{config.mcp.requests_per_second_per_team,
                                      static_cast<double>(config.mcp.request_burst_per_team), config.mcp.max_pace_wait,
-                                     config.mcp.max_paced_requests_per_team}) {}
+                                     config.mcp.max_paced_requests_per_team}),
+      dispatch_(config, tools, rate_limiter_, epoch_) {}
 
 bool McpEndpoint::host_allowed(std::string_view host) const {
     auto name = host_name(host);
@@ -114,7 +97,7 @@ bool McpEndpoint::origin_allowed(std::string_view origin) const {
     else if (origin.substr(0, 8) == "https://") rest = origin.substr(8);
     else return false;
     auto name = host_name(rest);
-    return name && is_loopback_name(*name);
+    return name && is_loopback_host(*name);
 }
 
 boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request) {
@@ -231,7 +214,7 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
             co_return transport_error(400, jsonrpc::code::invalid_request,
                                       "Invalid Request: JSON-RPC batches are not supported in protocol revision " +
                                           std::string(mcp::to_string(session->revision())));
-        co_return co_await handle_batch(session, *batch);
+        co_return co_await dispatch_.batch(session, *batch);
     }
 
     auto message = jsonrpc::classify(*doc);
@@ -239,7 +222,7 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         case jsonrpc::Kind::invalid:
             co_return transport_error(400, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
         case jsonrpc::Kind::notification:
-            handle_notification(*session, message);
+            dispatch_.notification(*session, message);
             [[fallthrough]];
         case jsonrpc::Kind::response: {
             HttpReply accepted;
@@ -250,7 +233,7 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
             if (message.method == "initialize")
                 co_return json_reply(jsonrpc::error(message.id, jsonrpc::code::invalid_request,
                                                     "Invalid Request: the session is already initialized"));
-            co_return co_await handle_request(session, message, true);
+            co_return co_await dispatch_.request(session, message, true);
     }
     co_return transport_error(500, jsonrpc::code::internal_error, "Internal error");
 }

@@ -7,6 +7,7 @@
 #include "server/app/config.hpp"
 #include "server/mcp/http_message.hpp"
 #include "server/mcp/json_rpc.hpp"
+#include "server/mcp/mcp_dispatch.hpp"
 #include "server/mcp/session.hpp"
 #include "server/mcp/team_rate_limit.hpp"
 #include "server/mcp/tool_registry.hpp"
@@ -32,7 +33,7 @@ public:
     bool origin_allowed(std::string_view origin) const;
     std::uint32_t epoch() const { return epoch_; }
     // Tool handlers still running (SSE replies run detached from their connection).
-    std::size_t running_tools() const { return running_tools_.load(); }
+    std::size_t running_tools() const { return dispatch_.running_tools(); }
     void begin_shutdown() { shutting_down_ = true; }
 
 private:
@@ -44,29 +45,15 @@ private:
     std::shared_ptr<mcp::Session> session_for(const HttpRequest& request, const std::string& tenant,
                                               std::optional<HttpReply>& error);
 
-    // mcp_dispatch.cpp
-    boost::asio::awaitable<HttpReply> handle_request(std::shared_ptr<mcp::Session> session,
-                                                     const jsonrpc::Message& message, bool allow_sse);
-    boost::asio::awaitable<HttpReply> handle_batch(std::shared_ptr<mcp::Session> session,
-                                                   const boost::json::array& batch);
-    void handle_notification(mcp::Session& session, const jsonrpc::Message& message);
-    std::string dispatch_simple(mcp::Session& session, const jsonrpc::Message& message);
-    boost::asio::awaitable<HttpReply> call_tool(std::shared_ptr<mcp::Session> session,
-                                                const jsonrpc::Message& message, bool allow_sse);
-
     const Config& config_;
-    const ToolRegistry& tools_;
     mcp::SessionStore& sessions_;
     Authenticator& auth_;
     const std::uint32_t epoch_;
-    std::atomic<std::size_t> running_tools_{0};
     std::atomic<bool> shutting_down_{false};
     TeamRateLimiter rate_limiter_;
+    McpDispatcher dispatch_;   // after rate_limiter_ and epoch_, which it is given
 };
 
-// A transport-level failure: status plus a JSON-RPC error body without an id.
-HttpReply transport_error(unsigned status, int code, std::string_view message);
-HttpReply json_reply(std::string body);
 bool accepts_media_type(std::string_view accept, std::string_view type);
 
 }  // namespace rollout_mcp
