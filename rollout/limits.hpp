@@ -1,6 +1,7 @@
 // The one table of bounds on the sync tools' input fields. It feeds both the JSON Schemas the tools
-// advertise (server/sync_schemas.cpp builds them from it) and the parsers in model.cpp, so a client that
-// follows the schema is never refused by the parser, and nothing the parser refuses is advertised.
+// advertise (input_schema in server/tools/sync_tools.cpp builds them from it) and the parsers in model.cpp,
+// so a client that follows the schema is never refused by the parser, and nothing the parser refuses is
+// advertised.
 #pragma once
 
 #include <boost/json/object.hpp>

@@ -21,7 +21,7 @@ std::optional<JobStatus> job_status_from(std::string_view text);
 struct NewSyncJob {
     std::string crm_type;      // canonical connector key
     std::string kind;          // "tour" | "feedback"
-    std::string subject;       // tour id, or the feedback's local id "<tour>/<property>[/<buyer>]"
+    std::string subject;       // tour id, or the feedback's local id "<tour>/<property>/<buyer or tour-<tour>>"
     std::string tour_id;
     std::string lock_key;      // jobs with the same (tenant, crm_type, lock_key) never run at the same time
     std::string payload_json;  // what to write (client names, addresses, feedback): sealed at rest; empty:

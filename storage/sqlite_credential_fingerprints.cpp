@@ -1,6 +1,6 @@
 // Fingerprints of CRM credential ids (crm_connections.credential_fingerprint): whether two teams stored the
 // same CRM account decides whether markers written before they named the team may be trusted
-// (docs: README "Exactly once"). Computed with the API-key hashing key, which neither data-key rotation
+// (docs/ARCHITECTURE.md, "Buyer identity"). Computed with the API-key hashing key, which neither data-key rotation
 // nor a new master key changes, over a domain-separated input.
 #include "storage/sqlite_storage.hpp"
 

@@ -206,10 +206,10 @@ public:
     virtual Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
                                                     const AttemptOutcome& outcome,
                                                     std::int64_t now_ms) = 0;
-    // Ledger rows of one tenant and CRM whose local id is one of `local_ids` (any entity kind).
     // The appointment and task rows of one tour's visits ("<tour>/<property>") in one tenant and CRM.
     virtual Result<std::vector<LedgerEntry>> sync_ledger_visits(std::string_view tenant_id, std::string_view crm_type,
                                                                 std::string_view tour_id) = 0;
+    // Ledger rows of one tenant and CRM whose local id is one of `local_ids` (any entity kind).
     virtual Result<std::vector<LedgerEntry>> sync_ledger(std::string_view tenant_id, std::string_view crm_type,
                                                          const std::vector<std::string>& local_ids) = 0;
     // Start-up: jobs left running by a previous process become queued and due now, with recover set.
@@ -224,7 +224,8 @@ public:
     // delivered: the alert is done; otherwise the next try is at next_attempt_at_ms (attempts + 1), or
     // never again when next_attempt_at_ms is 0 (given up).
     virtual Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) = 0;
-    // Deletes succeeded jobs finished before `before_ms` (ledger rows stay); returns how many.
+    // purge_sync_batch until done, for succeeded jobs and idempotency keys older than `before_ms` (each job
+    // leaves a tombstone; ledger rows stay); returns how many jobs went.
     virtual Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) = 0;
     // One bounded purge step in one transaction: at most `max_rows` rows among old jobs (each leaves a
     // tombstone), payloads no job references, old idempotency keys and old tombstones. Call again

@@ -73,8 +73,8 @@ public:
     const std::string& crm_type() const { return crm_type_; }
     const AdapterOptions& options() const { return options_; }
 
-    // Buyer person (known id, else by email, else by marker tag, else created), then one appointment (or
-    // task) per visit. Stops at the first error; records done so far are returned with it.
+    // The buyer's person (buyer_contact.cpp: ledger id, marker tag, email, phone, the tour's placeholder,
+    // else created; docs/ARCHITECTURE.md, "Buyer identity"), then one appointment (or task) per visit. Stops at the first error; records done so far are returned with it.
     boost::asio::awaitable<SyncOutcome> sync_tour(RolloutClient& client, SyncTarget target, Tour tour) const;
     // A note on the buyer's person naming the property and tour (created, or updated when known).
     boost::asio::awaitable<SyncOutcome> sync_feedback(RolloutClient& client, SyncTarget target,

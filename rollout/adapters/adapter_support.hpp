@@ -51,7 +51,7 @@ struct Progress {
     bool failed() const { return out.error.has_value(); }
 };
 
-// One contact per buyer per CRM (docs: README "Buyer identity"). The person a tour's visits go on and the
+// One contact per buyer per CRM (docs/ARCHITECTURE.md, "Buyer identity"). The person a tour's visits go on and the
 // person a feedback note goes on: the buyer's own contact when the ledger, its marker, email or phone
 // finds one; else the tour's placeholder, upgraded in place or bound to the buyer; else a new person. A
 // placeholder another contact won over is tagged reanna:superseded (its visits re-pointed), never deleted.

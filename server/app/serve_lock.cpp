@@ -40,8 +40,7 @@ ServeLock ServeLock::acquire(const std::string& database_path) {
         if (err == EWOULDBLOCK)
             throw std::runtime_error("another rollout-mcp serve (PID " + pid + ") is using the database " +
                                      database_path + " (it holds " + path +
-                                     "); one server per SQLite database: stop it first, or use a PostgreSQL store "
-                                     "for several instances");
+                                     "); one server per SQLite database: stop it first");
         throw std::runtime_error("cannot lock " + path + ": " + std::strerror(err));
     }
     const std::string pid = std::to_string(::getpid()) + "\n";

@@ -10,8 +10,6 @@ namespace rollout_mcp::mcp {
 enum class Revision { v2025_03_26, v2025_06_18, v2025_11_25 };
 
 constexpr Revision kLatestRevision = Revision::v2025_11_25;
-// Assumed when a request carries no MCP-Protocol-Version and nothing else is known (spec 2025-06-18+).
-constexpr Revision kDefaultRevision = Revision::v2025_03_26;
 
 std::optional<Revision> parse_revision(std::string_view text);
 std::string_view to_string(Revision revision);

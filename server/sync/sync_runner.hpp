@@ -21,7 +21,8 @@ struct AttemptResult {
     std::string result_json;                    // JSON array of {kind, localId, externalId, action}
 };
 
-// A job's payload is the tourData or feedbackData object exactly as the caller sent it (validated then).
+// A job's payload is the tourData or feedbackData the caller sent, validated and normalized (rollout::to_json:
+// unknown fields dropped, the tool result lists them as ignoredFields).
 // Its hash (BLAKE2b-256 over CRM type, shaping options and payload) marks what was last written.
 std::vector<unsigned char> payload_hash(std::string_view crm_type, bool appointments, std::string_view payload_json);
 

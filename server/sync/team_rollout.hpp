@@ -58,9 +58,9 @@ public:
     // The team's stored configuration as a client, or a failure saying configure_rollout is needed.
     boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, ToolFailure>> client(
         const std::string& tenant);
-    // Rollout's connectors, cached per team for a short time.
     // The team's default time zone (configure_rollout timeZone), "" when none or not configured.
     boost::asio::awaitable<std::string> default_time_zone(const std::string& tenant);
+    // Rollout's connectors, cached per team for a short time.
     boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
                                                                                         rollout::RolloutClient& client);
     void forget(const std::string& tenant);   // after configure_rollout

@@ -90,7 +90,7 @@ asio::awaitable<ToolResult> retry_sync(SyncToolsDeps deps, ToolContext& ctx, con
 constexpr const char* kQuerySchema = R"json({"type":"object","additionalProperties":false,"properties":{
  "jobId":{"type":"string","minLength":1,"maxLength":64,"description":"a job id from a sync result"},
  "tourId":{"type":"string","minLength":1,"maxLength":128,"description":"every job of this tour (its feedback too)"},
- "feedbackId":{"type":"string","minLength":1,"maxLength":400,"description":"a feedback's id as in sync results: <tourId>/<propertyId>[/<buyerId>]"},
+ "feedbackId":{"type":"string","minLength":1,"maxLength":400,"description":"a feedback's id as in sync results: <tourId>/<propertyId>/<buyerId> (tour-<tourId> when the feedback names no buyer)"},
  "limit":{"type":"integer","minimum":1,"maximum":1000,"default":100}}})json";
 
 ToolDefinition define(std::string name, std::string title, std::string description, bool read_only,
