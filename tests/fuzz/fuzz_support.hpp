@@ -8,6 +8,7 @@
 // that can run without the clock advancing does run, so one input costs microseconds, not 100 ms.
 #pragma once
 
+#include "support/endpoint_request.hpp"
 #include "fuzz_common.hpp"
 
 #include "server/mcp/auth.hpp"
@@ -120,17 +121,9 @@ public:
         if (!id.empty() && sessions_->find(id, "default")) return id;
         const std::string body = std::string(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":")") +
                                  versions[placeholder[1] - '1'] + R"(","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}})";
-        HttpRequest init;
-        init.method = "POST";
-        init.target = "/mcp";
-        init.host = "localhost";
-        init.accept = "application/json, text/event-stream";
-        init.content_type = "application/json";
-        init.body = body;
-        auto reply = handle(init);
+        auto reply = handle(test::mcp_post(body, "localhost"));
         if (!reply || reply->status != 200) fail("initialize of a placeholder session failed", reply ? reply->body : "");
-        for (const auto& [name, value] : reply->headers)
-            if (name == "Mcp-Session-Id") id = value;
+        id = test::header_of(*reply, "Mcp-Session-Id");
         if (id.empty()) fail("initialize answered without Mcp-Session-Id");
         return id;
     }

@@ -1,6 +1,7 @@
 // Regressions for what the fuzz targets of tests/fuzz found: one test per finding, with the smallest input
 // that shows it. tests/fuzz/README.md lists each finding with its id, its fuzz target and the fix.
 // These fail until the finding is fixed; then they keep it fixed.
+#include "support/endpoint_request.hpp"
 #include "server/mcp/auth.hpp"
 #include "server/app/config.hpp"
 #include "server/http/http_server.hpp"
@@ -46,27 +47,11 @@ public:
     EndpointWithoutSockets() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_single_tenant_auth("default")) {
         endpoint_ = std::make_unique<McpEndpoint>(config_, tools_, *sessions_, *auth_);
     }
-    HttpReply handle(const HttpRequest& request) {
-        auto future = asio::co_spawn(io_, endpoint_->handle(request), asio::use_future);
-        io_.restart();
-        io_.run();
-        return future.get();
-    }
-    static HttpRequest post(std::string_view body) {
-        HttpRequest r;
-        r.method = "POST";
-        r.target = "/mcp";
-        r.host = "localhost:8080";
-        r.accept = "application/json, text/event-stream";
-        r.content_type = "application/json";
-        r.body = body;
-        return r;
-    }
+    HttpReply handle(const HttpRequest& request) { return test::handle_now(io_, *endpoint_, request); }
+    static HttpRequest post(std::string_view body) { return test::mcp_post(body); }
     std::string initialize() {
         auto r = handle(post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}})"));
-        for (const auto& [name, value] : r.headers)
-            if (name == "Mcp-Session-Id") return value;
-        return {};
+        return test::header_of(r, "Mcp-Session-Id");
     }
 
 private:

@@ -1,5 +1,6 @@
 // McpEndpoint without sockets: media-type matching, Host/Origin allow-lists, and a few requests driven
 // straight through handle() on an io_context.
+#include "support/endpoint_request.hpp"
 #include "server/mcp/auth.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 
@@ -33,22 +34,8 @@ protected:
         config_.server.allowed_hosts = {"localhost", "127.0.0.1", "[::1]", "mcp.example.com"};
         endpoint_ = std::make_unique<McpEndpoint>(config_, tools_, *sessions_, *auth_);
     }
-    HttpReply handle(HttpRequest request) {
-        auto future = boost::asio::co_spawn(ioc_, endpoint_->handle(request), boost::asio::use_future);
-        ioc_.restart();
-        ioc_.run();
-        return future.get();
-    }
-    HttpRequest post(std::string_view body) {
-        HttpRequest r;
-        r.method = "POST";
-        r.target = "/mcp";
-        r.host = "localhost:8080";
-        r.accept = "application/json, text/event-stream";
-        r.content_type = "application/json";
-        r.body = body;
-        return r;
-    }
+    HttpReply handle(HttpRequest request) { return test::handle_now(ioc_, *endpoint_, request); }
+    HttpRequest post(std::string_view body) { return test::mcp_post(body); }
 
     Config config_;
     ToolRegistry tools_;

@@ -98,13 +98,11 @@ TEST_F(Sse, SecondGetStreamIs409) {
     EXPECT_EQ(second.status, 409);
     // Once the first reader goes away, a new GET stream is possible.
     first.reset();
-    bool reopened = false;
-    for (int i = 0; i < 50 && !reopened; ++i) {
+    const bool reopened = wait_for([&] {
         HttpResponse again;
         auto c = open_get(session, again);
-        reopened = again.status == 200;
-        if (!reopened) std::this_thread::sleep_for(50ms);
-    }
+        return again.status == 200;
+    }, 2500ms, 50ms);
     EXPECT_TRUE(reopened) << "the dead reader was not detached";
 }
 

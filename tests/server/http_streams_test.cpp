@@ -38,14 +38,6 @@ protected:
         if (ev && priming) *priming = ev->id;
         return c;
     }
-    bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 2s) {
-        const auto end = std::chrono::steady_clock::now() + timeout;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > end) return false;
-            std::this_thread::sleep_for(10ms);
-        }
-        return true;
-    }
 };
 
 TEST_F(Streams, DisconnectIsNotCancellation) {
@@ -198,12 +190,7 @@ TEST_F(Streams, ConnectionsBeyondTheCapAreClosed) {
     EXPECT_EQ(extra.read_response(2s).status, 0);
     EXPECT_TRUE(extra.closed());
     held.clear();
-    bool served = false;
-    for (int i = 0; i < 50 && !served; ++i) {
-        served = healthz() == 200;
-        if (!served) std::this_thread::sleep_for(20ms);
-    }
-    EXPECT_TRUE(served) << "room again once connections close";
+    EXPECT_TRUE(wait_for([&] { return healthz() == 200; }, 1s, 20ms)) << "room again once connections close";
 }
 
 TEST_F(Streams, ConcurrentClientsStress) {

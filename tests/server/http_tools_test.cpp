@@ -50,15 +50,6 @@ protected:
         EXPECT_TRUE(priming && priming->has_id && priming->data.empty());
         return c;
     }
-
-    bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 2s) {
-        const auto end = std::chrono::steady_clock::now() + timeout;
-        while (!cond()) {
-            if (std::chrono::steady_clock::now() > end) return false;
-            std::this_thread::sleep_for(10ms);
-        }
-        return true;
-    }
 };
 
 TEST_F(Tools, PingResultIsExactlyEmpty) {

@@ -1,5 +1,6 @@
-// Per-team pacing (server/team_rate_limit.hpp): the token bucket's rules on an injected clock, then the
+// Per-team pacing (server/mcp/team_rate_limit.hpp): the token bucket's rules on an injected clock, then the
 // endpoint: a team over its rate is paced or refused with 429 before its body is parsed, another team not.
+#include "support/endpoint_request.hpp"
 #include "server/mcp/auth.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 #include "server/app/observability.hpp"
@@ -128,25 +129,12 @@ protected:
     }
     HttpReply post(const std::string& team, const std::string& body, const std::string& session = {}) {
         const std::string authorization = "Bearer " + team;   // HttpRequest holds views: keep it alive
-        HttpRequest r;
+        HttpRequest r = test::mcp_post(body);
         r.session_id = session;
-        r.method = "POST";
-        r.target = "/mcp";
-        r.host = "localhost:8080";
-        r.accept = "application/json, text/event-stream";
-        r.content_type = "application/json";
         r.authorization = authorization;
-        r.body = body;
-        auto future = boost::asio::co_spawn(ioc_, endpoint_->handle(r), boost::asio::use_future);
-        ioc_.restart();
-        ioc_.run();
-        return future.get();
+        return test::handle_now(ioc_, *endpoint_, r);
     }
-    static std::string header(const HttpReply& r, std::string_view wanted) {
-        for (const auto& [name, value] : r.headers)
-            if (name == wanted) return value;
-        return {};
-    }
+    static std::string header(const HttpReply& r, std::string_view wanted) { return test::header_of(r, wanted); }
     static std::string retry_after(const HttpReply& r) { return header(r, "Retry-After"); }
     const std::string init_ = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}})";
     Config config_;

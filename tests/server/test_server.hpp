@@ -3,6 +3,7 @@
 #pragma once
 
 #include "server/app/config.hpp"
+#include "support/wait_for.hpp"
 #include "test_client.hpp"
 
 #include <boost/json/value.hpp>
