@@ -59,14 +59,26 @@ void IdleConnections::put(const std::string& key, std::unique_ptr<PoolConnection
         }
         set = idle.empty() ? sets_.erase(set) : std::next(set);
     }
+    if (per_key_ == 0 || total_cap_ == 0) return;   // nothing is kept: `connection` closes on return
     auto& idle = sets_[key];
-    if (idle.size() < per_key_ && total_ < total_cap_) {
-        idle.push_back(std::move(connection));
-        ++total_;
-    } else {
-        doomed.push_back(std::move(connection));
-        if (idle.empty()) sets_.erase(key);
+    if (idle.size() >= per_key_) {   // this set's oldest makes room
+        doomed.push_back(std::move(idle.front()));
+        idle.pop_front();
+        --total_;
     }
+    if (total_ >= total_cap_) {   // the oldest of all makes room: the connection just used is the likeliest reused
+        auto oldest = sets_.end();
+        for (auto set = sets_.begin(); set != sets_.end(); ++set)
+            if (!set->second.empty() &&
+                (oldest == sets_.end() || set->second.front()->idle_since < oldest->second.front()->idle_since))
+                oldest = set;
+        doomed.push_back(std::move(oldest->second.front()));
+        oldest->second.pop_front();
+        --total_;
+        if (oldest->second.empty() && oldest->first != key) sets_.erase(oldest);
+    }
+    idle.push_back(std::move(connection));
+    ++total_;
 }
 
 void IdleConnections::close_all() {

@@ -1,8 +1,8 @@
 // The HttpPool's idle keep-alive connections, one set per key (team, trust and origin: connections are
 // never shared across them). A connection is taken most recently used first, only by the io_context that
 // opened it; expired or out-of-step ones are closed instead. Returning one first closes every expired idle
-// connection of every set, so teams that went quiet keep nothing open for long, and the sets hold at most
-// `per_key` each and `total` in all. Thread-safe.
+// connection of every set, so teams that went quiet keep nothing open for long; at most `per_key` are kept
+// per set and `total` in all, the oldest making room for the one just returned. Thread-safe.
 #pragma once
 
 #include "pool_connection.hpp"

@@ -170,6 +170,14 @@ TEST(Destination, IdleConnectionsOfQuietTeamsAreCappedAndSweptOnExpiry) {
     auto pool = HttpPool::create(options);
     for (int i = 0; i < 30; ++i) ASSERT_TRUE(run_sync(pool->send(get(stub.url() + "/", "team-" + std::to_string(i)))));
     EXPECT_EQ(pool->stats().idle, 10u) << "thirty teams, one idle connection each, at most ten kept";
+    // The oldest made room: the team that called last still has its connection, the first one does not.
+    auto last = run_sync(pool->send(get(stub.url() + "/", "team-29")));
+    ASSERT_TRUE(last);
+    EXPECT_TRUE(last->reused_connection);
+    auto first = run_sync(pool->send(get(stub.url() + "/", "team-0")));
+    ASSERT_TRUE(first);
+    EXPECT_FALSE(first->reused_connection);
+    EXPECT_EQ(pool->stats().idle, 10u);
     std::this_thread::sleep_for(std::chrono::milliseconds(1100));
     ASSERT_TRUE(run_sync(pool->send(get(stub.url() + "/", "team-late"))));
     EXPECT_EQ(pool->stats().idle, 1u) << "returning one closes every expired idle connection of every team";
