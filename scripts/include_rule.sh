@@ -18,9 +18,9 @@ declare -A allowed=(
   [server/mcp]="base server/app"
   [server/http]="base server/app server/mcp storage crypto"
   [server/sync]="base server/app storage rollout crypto"
-  [server/tools]="base server/app server/mcp server/sync storage rollout"
-  [server/admin]="base server/app server/sync storage rollout crypto"
-  [server/fixtures]="base server/mcp server/app"
+  [server/tools]="base server/app server/mcp server/sync storage rollout crypto"
+  [server/admin]="base server/app server/sync storage crypto"
+  [server/fixtures]="base server/mcp"
 )
 
 violations=0
@@ -36,16 +36,20 @@ folder_of() {
   esac
 }
 
-for file in $(find base crypto storage rollout server -name '*.cpp' -o -name '*.hpp' | sort); do
+for file in $(find base crypto storage rollout server \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.ipp' \) | sort); do
   lines=$(wc -l < "$file")
   (( lines > 400 )) && fail "$file has $lines lines (at most 400)"
-  if [[ $file == server/*.cpp || $file == server/*.hpp ]] && [[ $file != server/*/* ]]; then
+  if [[ $file == server/* && $file != server/*/* ]]; then
     [[ $file == server/main.cpp ]] || fail "$file: server/'s top holds main.cpp only; put it in a sub-folder"
     continue
   fi
   from=$(folder_of "$file")
-  [[ -n $from ]] || { fail "$file is in no known folder"; continue; }
+  [[ -n $from && -v allowed[$from] ]] || { fail "$file is in a folder the rule does not know: add it to the table"; continue; }
   while IFS= read -r included; do
+    if [[ $included == *..* ]]; then
+      fail "$file includes \"$included\": no '..' in include paths (spell it from the repository root)"
+      continue
+    fi
     if [[ $included != */* ]]; then   # same folder, spelled without a path
       [[ -f $(dirname "$file")/$included ]] || fail "$file includes \"$included\": spell it from the repository root"
       continue
@@ -59,11 +63,10 @@ for file in $(find base crypto storage rollout server -name '*.cpp' -o -name '*.
     fi
     [[ $to == "$from" ]] && continue
     [[ " ${allowed[$from]} " == *" $to "* ]] || fail "$file ($from) includes \"$included\" ($to): $from may include only: ${allowed[$from]:-nothing of ours}"
-  done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$file")
+  done < <(sed -n -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' \
+                  -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\(\(base\|crypto\|storage\|rollout\|server\)\/[^>]*\)>.*/\1/p' "$file")
 done
 
-top=$(find server -maxdepth 1 \( -name '*.cpp' -o -name '*.hpp' \) | wc -l)
-(( top <= 4 )) || fail "server/ has $top source files at its top (at most 4)"
 
 if (( violations )); then echo "include_rule: $violations violation(s)"; exit 1; fi
 echo "include_rule: ok"
