@@ -46,7 +46,7 @@ public:
     template <class R, class... Params, class... Args>
     boost::asio::awaitable<R> call_in(std::string lane, R (storage::Storage::*fn)(Params...), Args&&... args) {
         auto bound = [fn, ... copies = std::decay_t<Args>(std::forward<Args>(args))](storage::Storage& s) mutable {
-            return (s.*fn)(copies...);
+            return (s.*fn)(std::move(copies)...);   // the closure runs once
         };
         return run(std::move(bound), std::move(lane));
     }

@@ -1,6 +1,8 @@
 // Beast/Asio coroutine server. Each connection is one coroutine on its own strand that owns its stream;
 // the server tracks connections only to wake idle ones at shutdown.
 #include "server/http/http_server.hpp"
+
+#include "base/loopback.hpp"
 #include "base/use_nothrow.hpp"
 
 #include "server/http/http_connection.hpp"
@@ -139,7 +141,15 @@ HttpServer::~HttpServer() = default;
 std::uint16_t HttpServer::listen() {
     const auto& s = impl_->config.server;
     boost::system::error_code ec;
-    auto address = asio::ip::make_address(s.bind == "localhost" ? "127.0.0.1" : s.bind, ec);
+    // Every spelling the loopback predicate accepts binds: "[::1]" is ::1, a loopback name is 127.0.0.1.
+    std::string literal = s.bind;
+    if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']' && literal.find(':') != std::string::npos)
+        literal = literal.substr(1, literal.size() - 2);
+    auto address = asio::ip::make_address(literal, ec);
+    if (ec && is_loopback_host(s.bind)) {
+        ec.clear();
+        address = asio::ip::address_v4::loopback();
+    }
     if (ec) throw std::runtime_error("server.bind: \"" + s.bind + "\" is not an IP address");
     tcp::endpoint ep(address, s.port);
     auto& acceptor = impl_->acceptor;

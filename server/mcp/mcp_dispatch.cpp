@@ -95,8 +95,10 @@ std::string failure_message(std::exception_ptr ep) {
 }
 
 // The one place a tool call's reply is made, whichever way it is delivered: the JSON-RPC message and the
-// outcome it is counted under. A cancelled call's result is not wanted (the client said so): on an SSE stream
-// nothing is sent for it; a JSON reply, which HTTP needs, carries the cancellation error.
+// outcome it is counted under. `cancelled`: the delivery has nothing of the call's to send (on an SSE stream
+// a cancelled call gets no response; a JSON reply, which HTTP needs, carries the cancellation error when the
+// handler stopped because of it, and the result when it finished anyway, as the spec allows:
+// https://modelcontextprotocol.io/specification/2025-11-25/basic/utilities/cancellation).
 struct FinishedCall {
     std::string message;
     std::string outcome;
@@ -213,7 +215,7 @@ asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session
             failure = std::current_exception();
         }
         session->remove_in_flight(key);
-        auto done = finish_call(tool->name, id, cancelled->load(), failure, result);
+        auto done = finish_call(tool->name, id, cancelled->load() && failure, failure, result);
         observe::tool_finished(tool->name, done.outcome, started, session->tenant(), session->id());
         co_return json_reply(std::move(done.message));
     }

@@ -2,7 +2,7 @@
 // pre-serialized tools/list pages.
 // valijson reports schema problems by throwing only with this set; otherwise it prints and abort()s the
 // process (a bad schema at registration, or a $ref it cannot resolve). Only this file includes valijson.
-#ifndef VALIJSON_USE_EXCEPTIONS
+#if !defined(VALIJSON_USE_EXCEPTIONS) || !VALIJSON_USE_EXCEPTIONS
 #error "build tool_registry.cpp with VALIJSON_USE_EXCEPTIONS=1 (server/mcp/CMakeLists.txt sets it)"
 #endif
 #include "server/mcp/tool_registry.hpp"
