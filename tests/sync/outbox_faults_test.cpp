@@ -3,6 +3,8 @@
 // unchanged payloads, restart re-drive. Every check counts records in the fake: nothing twice.
 #include "sync_harness.hpp"
 
+#include "support/wait_for.hpp"
+
 #include "server/app/metrics.hpp"
 #include "server/sync/sync_alerts.hpp"
 #include "tests/rollout/stub_server.hpp"
@@ -69,22 +71,31 @@ TEST(OutboxFaults, RateLimitWaitsForRetryAfter) {
     limited.method = "POST";
     limited.retry_after_seconds = 2;
     h.fake().add_fault(limited);
-    std::mutex mu;
-    std::vector<Clock::time_point> attempts;
-    auto watch = [&](const storage::SyncJobInfo&) {
-        std::lock_guard lock(mu);
-        attempts.push_back(Clock::now());
+    // Shared with the listener: the worker may call it after the job's end is visible in the store (the
+    // listener runs after the attempt is recorded), even after this test's locals are gone.
+    struct Attempts {
+        std::mutex mu;
+        std::vector<Clock::time_point> at;
+        std::size_t count() {
+            std::lock_guard lock(mu);
+            return at.size();
+        }
     };
+    auto attempts = std::make_shared<Attempts>();
     auto ids = h.enqueue_tour(team, make_tour("T-429", "b429"));
-    h.worker().watch(ids, watch);
+    h.worker().watch(ids, [attempts](const storage::SyncJobInfo&) {
+        std::lock_guard lock(attempts->mu);
+        attempts->at.push_back(Clock::now());
+    });
     h.start();
     auto j = h.wait_finished(team, ids[0]);
     ASSERT_EQ(j.status, JobStatus::succeeded) << j.last_error;
     EXPECT_EQ(j.attempts, 2);
-    std::lock_guard lock(mu);
-    ASSERT_EQ(attempts.size(), 2u);
+    ASSERT_TRUE(test::wait_for([&] { return attempts->count() >= 2; }));
+    std::lock_guard lock(attempts->mu);
+    ASSERT_EQ(attempts->at.size(), 2u);
     // Backoff alone would retry within 20 ms; Retry-After asked for 2 s.
-    EXPECT_GE(attempts[1] - attempts[0], std::chrono::milliseconds(1'900));
+    EXPECT_GE(attempts->at[1] - attempts->at[0], std::chrono::milliseconds(1'900));
     EXPECT_EQ(h.fake().records(h.credential(team, "highlevel"), "people").size(), 1u);
 }
 
