@@ -269,6 +269,29 @@ TEST_F(Tools, CancellationStopsTheHandlerAndNoResponseArrives) {
     EXPECT_TRUE(wait_for([&] { return server().endpoint().running_tools() == 0; }));
 }
 
+// Inside a 2025-03-26 batch a tool call is answered in the JSON array, which HTTP needs: cancelled while it
+// runs, its entry is the -32800 error (server/mcp/mcp_dispatch.cpp, finish_call).
+TEST_F(Tools, CancellationInABatchAnswersRequestCancelled) {
+    auto session = initialize("2025-03-26");
+    Client c(port());
+    auto h = base_headers();
+    h.emplace_back("Mcp-Session-Id", session);
+    json::object params{{"name", "test_slow"}, {"arguments", json::object{{"ms", 5000}}}};
+    ASSERT_TRUE(c.send(http_request("POST", "/mcp", h, "[" + rpc_request(7, "tools/call", params) + "]")));
+    ASSERT_TRUE(wait_for([&] { return server().slow().started.load() == 1; }));
+    EXPECT_EQ(post(rpc_notification("notifications/cancelled", {{"requestId", 7}}), session).status, 202);
+    auto r = c.read_response(3s);
+    ASSERT_EQ(r.status, 200) << r.error;
+    const auto body = r.json();
+    ASSERT_TRUE(body.is_array()) << r.body;
+    const auto& reply = body.as_array().at(0).as_object();
+    EXPECT_EQ(reply.at("id"), 7);
+    ASSERT_TRUE(reply.contains("error")) << r.body;
+    EXPECT_EQ(reply.at("error").at("code"), -32800);
+    EXPECT_EQ(server().slow().cancelled.load(), 1);
+    EXPECT_EQ(server().slow().completed.load(), 0);
+}
+
 TEST_F(Tools, CancellationMatchesTheIdWithItsType) {
     auto session = initialize();
     auto c = start_slow(session, 42);
