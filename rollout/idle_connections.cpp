@@ -50,14 +50,19 @@ void IdleConnections::put(const std::string& key, std::unique_ptr<PoolConnection
     connection->tcp().expires_never();
     std::vector<std::unique_ptr<PoolConnection>> doomed;   // closed after the lock is released
     std::lock_guard lock(mu_);
-    for (auto set = sets_.begin(); set != sets_.end();) {
-        auto& idle = set->second;
-        while (!idle.empty() && now - idle.front()->idle_since >= expiry_) {
-            doomed.push_back(std::move(idle.front()));
-            idle.pop_front();
-            --total_;
+    // Expired connections of every set, at most once a second: every request returns a connection, and a
+    // walk over all teams' sets on each would cost the hot path for nothing.
+    if (now - last_sweep_ >= std::chrono::seconds(1)) {
+        last_sweep_ = now;
+        for (auto set = sets_.begin(); set != sets_.end();) {
+            auto& idle = set->second;
+            while (!idle.empty() && now - idle.front()->idle_since >= expiry_) {
+                doomed.push_back(std::move(idle.front()));
+                idle.pop_front();
+                --total_;
+            }
+            set = idle.empty() ? sets_.erase(set) : std::next(set);
         }
-        set = idle.empty() ? sets_.erase(set) : std::next(set);
     }
     if (per_key_ == 0 || total_cap_ == 0) return;   // nothing is kept: `connection` closes on return
     auto& idle = sets_[key];

@@ -1,7 +1,7 @@
 // The HttpPool's idle keep-alive connections, one set per key (team, trust and origin: connections are
 // never shared across them). A connection is taken most recently used first, only by the io_context that
-// opened it; expired or out-of-step ones are closed instead. Returning one first closes every expired idle
-// connection of every set, so teams that went quiet keep nothing open for long; at most `per_key` are kept
+// opened it; expired or out-of-step ones are closed instead. Returning one also closes every expired idle
+// connection of every set (at most once a second), so teams that went quiet keep nothing open for long; at most `per_key` are kept
 // per set and `total` in all, the oldest making room for the one just returned. Thread-safe.
 #pragma once
 
@@ -36,6 +36,7 @@ private:
     mutable std::mutex mu_;
     std::map<std::string, std::deque<std::unique_ptr<PoolConnection>>> sets_;   // oldest first; no empty sets
     std::size_t total_ = 0;
+    std::chrono::steady_clock::time_point last_sweep_{};
 };
 
 }  // namespace rollout_mcp::rollout
