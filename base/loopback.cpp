@@ -1,4 +1,5 @@
 #include "base/loopback.hpp"
+#include "base/ascii.hpp"
 
 #include <arpa/inet.h>
 
@@ -9,9 +10,7 @@
 namespace rollout_mcp {
 
 bool is_loopback_host(std::string_view host) {
-    std::string literal(host);
-    std::transform(literal.begin(), literal.end(), literal.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string literal = ascii_lower(host);
     if (literal == "localhost" || literal == "localhost.") return true;
     in_addr v4{};   // inet_pton takes only the dotted-quad form: "127.1" and "127.evil.com" are not literals
     if (inet_pton(AF_INET, literal.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;

@@ -1,25 +1,15 @@
 // Finding a CRM person by email, phone or our marker tag, the look-ups that keep one buyer one contact
 // (docs/ARCHITECTURE.md, "Buyer identity"). Each filters the replies itself: a connector may ignore the query.
 #include "client.hpp"
-
-#include <algorithm>
-#include <cctype>
+#include "base/ascii.hpp"
 
 namespace rollout_mcp::rollout {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-namespace {
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-}  // namespace
-
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
                                                                                   std::string email) {
-    const std::string want = lower(email);
+    const std::string want = ascii_lower(email);
     std::optional<Record> found;
     auto match = [&](json::object& p) {  // filter here too: a connector may ignore the email query
         const auto* emails = p.if_contains("emails");
@@ -27,7 +17,7 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_ema
         for (const auto& e : emails->as_array())
             if (e.is_object())
                 if (const auto* val = e.as_object().if_contains("value");
-                    val && val->is_string() && lower(val->as_string()) == want) {
+                    val && val->is_string() && ascii_lower(val->as_string()) == want) {
                     found = Record{id_of(p["id"]), std::move(p)};
                     return true;
                 }

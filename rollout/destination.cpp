@@ -1,6 +1,7 @@
 // URL -> Endpoint (with the loopback-only http rule), normalized origins, and the public-address
 // classifier behind the SSRF policy.
 #include "destination.hpp"
+#include "base/ascii.hpp"
 #include "base/use_nothrow.hpp"
 
 #include "base/loopback.hpp"
@@ -21,12 +22,6 @@ namespace ip = asio::ip;
 using tcp = ip::tcp;
 
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
 bool v4_is_public(const ip::address_v4& a) {
     const std::uint32_t v = a.to_uint();
@@ -92,7 +87,7 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
     if (!parsed) return Error{ErrorKind::permanent, 0, "invalid URL '" + std::string(url) + "'"};
     const auto& u = *parsed;
     Endpoint ep;
-    const std::string scheme = lower(u.scheme());
+    const std::string scheme = ascii_lower(u.scheme());
     if (scheme == "https") ep.tls = true;
     else if (scheme == "http") ep.tls = false;
     else return Error{ErrorKind::permanent, 0, "unsupported URL scheme '" + scheme + "' (https only)"};
@@ -105,7 +100,7 @@ Result<Endpoint> parse_endpoint(std::string_view url) {
         break;
     }
     case boost::urls::host_type::ipv4:
-    case boost::urls::host_type::name: ep.host = lower(u.encoded_host()); break;
+    case boost::urls::host_type::name: ep.host = ascii_lower(u.encoded_host()); break;
     default: return Error{ErrorKind::permanent, 0, "URL host is not a name or an IP address: '" + std::string(url) + "'"};
     }
     if (ep.host.empty()) return Error{ErrorKind::permanent, 0, "URL has no host: '" + std::string(url) + "'"};

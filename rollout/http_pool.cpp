@@ -2,6 +2,7 @@
 // origin); one coroutine per request that validates it, checks where it goes, connects (or reuses),
 // writes, reads under one deadline, and classifies what went wrong.
 #include "http_pool.hpp"
+#include "base/ascii.hpp"
 #include "base/use_nothrow.hpp"
 #include "host_slots.hpp"
 #include "idle_connections.hpp"
@@ -201,9 +202,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, Connection& c, const http:
     auto res = parser.release();
     out.response.status = res.result_int();
     for (const auto& f : res) {
-        std::string name(f.name_string());
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char ch) { return std::tolower(ch); });
-        out.response.headers[name] = std::string(f.value());
+        out.response.headers[ascii_lower(f.name_string())] = std::string(f.value());
     }
     out.response.body = std::move(res.body());
     // Bytes after the reply (pipelined or smuggled data) mean the stream is out of step: never reuse it.

@@ -1,6 +1,7 @@
 // Request building and validation for every outbound call (see outbound_request.hpp). Beast copies header
 // values byte for byte, so a CR LF in a team's token or credential id would otherwise end the line.
 #include "outbound_request.hpp"
+#include "base/ascii.hpp"
 
 #include <boost/beast/http/field.hpp>
 #include <boost/beast/http/write.hpp>
@@ -19,12 +20,6 @@ bool is_tchar(unsigned char c) {
     if (std::isalnum(c)) return true;
     static constexpr std::string_view extra = "!#$%&'*+-.^_`|~";
     return c < 0x80 && extra.find(static_cast<char>(c)) != std::string_view::npos;
-}
-
-bool iequal(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-               return std::tolower(x) == std::tolower(y);
-           });
 }
 
 // Framing and hop-by-hop fields: set by the transport only, or one request could be framed as two.
@@ -62,7 +57,7 @@ Result<OutboundMessage> build_request(const HttpRequest& request, const Endpoint
             return Error{ErrorKind::permanent, 0, "a header name is not an HTTP token; nothing was sent"};
         }
         if (std::any_of(kTransportOwned.begin(), kTransportOwned.end(),
-                        [&n = name](std::string_view owned) { return iequal(n, owned); }))
+                        [&n = name](std::string_view owned) { return ascii_iequals(n, owned); }))
             return refuse_header(name, "is set by the transport, not by the caller");
         if (find_forbidden_header_byte(value) != std::string_view::npos)
             return refuse_header(name, "contains a control character");

@@ -1,6 +1,7 @@
 // The sync flow shared by every CRM adapter: buyer person (buyer_contact.cpp), agent user, appointment type,
 // visits, notes, with ledger ids (update instead of create) and marker look-ups after an uncertain attempt.
 #include "adapter_support.hpp"
+#include "base/ascii.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -10,11 +11,10 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using detail::created_without_id;
 using detail::find_marked;
-using detail::lower;
 using detail::Progress;
 
 std::string canonical_crm_type(std::string_view name) {
-    std::string n = lower(name);
+    std::string n = ascii_lower(name);
     n.erase(0, n.find_first_not_of(" \t"));
     n.erase(n.find_last_not_of(" \t") + 1);
     std::replace(n.begin(), n.end(), '_', '-');
@@ -69,7 +69,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
         if (users)
             for (const auto& u : users.value()) {
                 const auto* e = u.if_contains("email");
-                if (e && e->is_string() && lower(e->as_string()) == lower(*tour.agent_email)) {
+                if (e && e->is_string() && ascii_lower(e->as_string()) == ascii_lower(*tour.agent_email)) {
                     if (const auto* id = u.if_contains("id")) user_id = id_of(*id);
                     break;
                 }
@@ -86,7 +86,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
         else {
             for (const auto& t : types.value())
                 if (const auto* n = t.if_contains("name");
-                    n && n->is_string() && lower(n->as_string()) == lower(options_.appointment_type)) {
+                    n && n->is_string() && ascii_lower(n->as_string()) == ascii_lower(options_.appointment_type)) {
                     type_id = id_of(t.at("id"));
                     break;
                 }

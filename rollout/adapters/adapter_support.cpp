@@ -8,11 +8,6 @@ namespace rollout_mcp::rollout::detail {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
 bool has_tag(const json::object& person, const std::string& tag) {
     const auto* tags = person.if_contains("tags");

@@ -14,7 +14,6 @@
 
 namespace rollout_mcp::rollout::detail {
 
-std::string lower(std::string_view s);
 bool has_tag(const boost::json::object& person, const std::string& tag);
 // Whether any of the record's text fields (description, name, title, body, subject) carries the marker.
 bool text_contains(const boost::json::object& o, const std::string& marker);

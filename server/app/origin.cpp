@@ -3,6 +3,7 @@
 // than in the HTTP client would let a team reach a host the list does not name.
 #include "server/app/origin.hpp"
 
+#include "base/ascii.hpp"
 #include "base/loopback.hpp"
 
 #include "server/app/config.hpp"
@@ -16,11 +17,6 @@
 namespace rollout_mcp {
 namespace {
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
 
 bool host_name_ok(std::string_view host) {
     if (host.empty() || host.size() > 253) return false;
@@ -74,7 +70,7 @@ std::optional<std::string> normalize_authority(const std::string& scheme, std::s
         const auto colon = authority.find(':');
         const auto name = authority.substr(0, colon);
         if (!host_name_ok(name)) return std::nullopt;
-        host = lower(name);
+        host = ascii_lower(name);
         if (colon != std::string_view::npos) {
             has_port = true;
             port_text = authority.substr(colon + 1);
@@ -92,7 +88,7 @@ std::optional<std::string> normalize_authority(const std::string& scheme, std::s
 std::optional<std::string> split(std::string_view text, bool allow_path) {
     const auto sep = text.find("://");
     if (sep == std::string_view::npos) return std::nullopt;
-    const std::string scheme = lower(text.substr(0, sep));
+    const std::string scheme = ascii_lower(text.substr(0, sep));
     if (scheme != "http" && scheme != "https") return std::nullopt;
     auto rest = text.substr(sep + 3);
     const auto end = rest.find_first_of("/?#");

@@ -3,6 +3,7 @@
 // `rollout-mcp key revoke` (another process) stops working with the very next request.
 #include "server/http/api_key_auth.hpp"
 
+#include "base/ascii.hpp"
 #include "server/app/log.hpp"
 
 namespace rollout_mcp {
@@ -13,8 +14,7 @@ namespace {
 std::string_view bearer_token(std::string_view header) {
     constexpr std::string_view scheme = "bearer ";
     if (header.size() <= scheme.size()) return {};
-    for (std::size_t i = 0; i < scheme.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return {};
+    if (!ascii_iequals(header.substr(0, scheme.size()), scheme)) return {};
     auto token = header.substr(scheme.size());
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
     while (!token.empty() && token.back() == ' ') token.remove_suffix(1);

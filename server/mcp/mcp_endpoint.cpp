@@ -1,5 +1,6 @@
 // Streamable HTTP transport rules for the /mcp endpoint, in the order of docs/ARCHITECTURE.md, "Transport rules".
 #include "server/mcp/mcp_endpoint.hpp"
+#include "base/ascii.hpp"
 
 #include "base/loopback.hpp"
 #include "base/use_nothrow.hpp"
@@ -24,12 +25,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
 }
 
 // "localhost:8080" -> "localhost", "[::1]:80" -> "[::1]"; nullopt when malformed.
@@ -63,8 +58,8 @@ bool accepts_media_type(std::string_view accept, std::string_view type) {
         auto comma = accept.find(',');
         auto item = trim(accept.substr(0, comma));
         item = trim(item.substr(0, item.find(';')));
-        if (iequals(item, type) || item == "*/*") return true;
-        if (item.size() == slash + 2 && item.substr(slash) == "/*" && iequals(item.substr(0, slash), type.substr(0, slash)))
+        if (ascii_iequals(item, type) || item == "*/*") return true;
+        if (item.size() == slash + 2 && item.substr(slash) == "/*" && ascii_iequals(item.substr(0, slash), type.substr(0, slash)))
             return true;
         if (comma == std::string_view::npos) break;
         accept.remove_prefix(comma + 1);
@@ -84,13 +79,13 @@ bool McpEndpoint::host_allowed(std::string_view host) const {
     auto name = host_name(host);
     if (!name) return false;
     for (const auto& allowed : config_.server.allowed_hosts)
-        if (allowed == "*" || iequals(allowed, *name)) return true;
+        if (allowed == "*" || ascii_iequals(allowed, *name)) return true;
     return false;
 }
 
 bool McpEndpoint::origin_allowed(std::string_view origin) const {
     for (const auto& allowed : config_.server.allowed_origins)
-        if (allowed == "*" || iequals(allowed, origin)) return true;
+        if (allowed == "*" || ascii_iequals(allowed, origin)) return true;
     // Loopback pages are always allowed: DNS rebinding needs a foreign origin.
     std::string_view rest;
     if (origin.substr(0, 7) == "http://") rest = origin.substr(7);
@@ -184,7 +179,7 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         co_return transport_error(406, -32000,
                                   "Not Acceptable: Accept must include application/json and text/event-stream");
     auto content_type = trim(request.content_type.substr(0, request.content_type.find(';')));
-    if (!iequals(content_type, "application/json"))
+    if (!ascii_iequals(content_type, "application/json"))
         co_return transport_error(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
 
     std::string parse_problem;
