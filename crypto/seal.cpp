@@ -37,13 +37,29 @@ void derive_row_key(unsigned char* out, const SecretBytes& data_key, const RowId
     crypto_generichash_final(&st, out, kKeyBytes);
 }
 
-OpenError open_error(OpenFailure reason, const RowIdentity& row, KeyId key_id,
-                     std::string_view what) {
-    return OpenError{reason, "cannot open the secret of " + describe(row) + " (data key " +
+Error open_error(OpenFailure reason, const RowIdentity& row, KeyId key_id, std::string_view what) {
+    return Error{reason, "cannot open the secret of " + describe(row) + " (data key " +
                                  std::to_string(key_id) + "): " + std::string(what)};
 }
 
+class OpenFailureCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "crypto.open"; }
+    std::string message(int value) const override {
+        switch (static_cast<OpenFailure>(value)) {
+            case OpenFailure::unknown_key_id: return "unknown_key_id";
+            case OpenFailure::malformed: return "malformed";
+            case OpenFailure::authentication_failed: return "authentication_failed";
+        }
+        return "open failure " + std::to_string(value);
+    }
+};
 }  // namespace
+
+const std::error_category& open_failure_category() noexcept {
+    static const OpenFailureCategory category;
+    return category;
+}
 
 std::string describe(const RowIdentity& row) {
     return "tenant '" + std::string(row.tenant) + "' " + std::string(row.kind) + "/" +
@@ -73,17 +89,16 @@ SealedSecret seal(const Keyring& keys, const RowIdentity& row,
     return seal_with(id, *keys.find(id), row, plaintext);
 }
 
-Expected<SecretBytes, OpenError> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
-                                      std::span<const unsigned char> nonce,
-                                      std::span<const unsigned char> ciphertext) {
+Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
+                         std::span<const unsigned char> nonce, std::span<const unsigned char> ciphertext) {
     ensure_sodium();
     const SecretBytes* data_key = keys.find(key_id);
     if (data_key == nullptr)
-        return unexpected(open_error(OpenFailure::unknown_key_id, row, key_id,
-                                     "this data key is not in the keyring"));
+        return open_error(OpenFailure::unknown_key_id, row, key_id,
+                                     "this data key is not in the keyring");
     if (nonce.size() != kNonceBytes || ciphertext.size() < kMacBytes)
-        return unexpected(open_error(OpenFailure::malformed, row, key_id,
-                                     "malformed nonce or ciphertext"));
+        return open_error(OpenFailure::malformed, row, key_id,
+                                     "malformed nonce or ciphertext");
     unsigned char row_key[kKeyBytes];
     ScopedWipe wipe(row_key, sizeof row_key);
     derive_row_key(row_key, *data_key, row, key_id);
@@ -93,9 +108,9 @@ Expected<SecretBytes, OpenError> open(const Keyring& keys, const RowIdentity& ro
     unsigned char* dst = plain.empty() ? &empty_sink : plain.data();
     if (crypto_secretbox_open_easy(dst, ciphertext.data(), ciphertext.size(), nonce.data(),
                                    row_key) != 0)
-        return unexpected(open_error(OpenFailure::authentication_failed, row, key_id,
+        return open_error(OpenFailure::authentication_failed, row, key_id,
                                      "authentication failed (wrong key, tampered data, or a "
-                                     "ciphertext that belongs to another row)"));
+                                     "ciphertext that belongs to another row)");
     return plain;
 }
 

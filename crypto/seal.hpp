@@ -3,7 +3,7 @@
 // another row, kind or tenant fail to open.
 #pragma once
 
-#include "crypto/expected.hpp"
+#include "base/result.hpp"
 #include "crypto/keyring.hpp"
 #include "crypto/secret_bytes.hpp"
 
@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace rollout_mcp::crypto {
@@ -33,15 +35,15 @@ struct SealedSecret {
 };
 
 enum class OpenFailure {
-    unknown_key_id,         // the row names a data key this keyring does not hold
+    unknown_key_id = 1,     // the row names a data key this keyring does not hold
     malformed,              // nonce of the wrong size or ciphertext shorter than the MAC
     authentication_failed,  // wrong key, tampered bytes, or a ciphertext moved from another row
 };
 
-struct OpenError {
-    OpenFailure reason;
-    std::string message;  // names the row and the key id; never contains secret bytes
-};
+const std::error_category& open_failure_category() noexcept;
+inline std::error_code make_error_code(OpenFailure failure) noexcept {
+    return {static_cast<int>(failure), open_failure_category()};
+}
 
 // Seals under the keyring's active key with a fresh random nonce.
 SealedSecret seal(const Keyring& keys, const RowIdentity& row,
@@ -51,8 +53,12 @@ SealedSecret seal(const Keyring& keys, const RowIdentity& row,
 SealedSecret seal_with(KeyId key_id, const SecretBytes& data_key, const RowIdentity& row,
                        std::span<const unsigned char> plaintext);
 
-Expected<SecretBytes, OpenError> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
-                                      std::span<const unsigned char> nonce,
-                                      std::span<const unsigned char> ciphertext);
+// A failure's message names the row and the key id; it never contains secret bytes.
+Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
+                         std::span<const unsigned char> nonce,
+                         std::span<const unsigned char> ciphertext);
 
 }  // namespace rollout_mcp::crypto
+
+template <>
+struct std::is_error_code_enum<rollout_mcp::crypto::OpenFailure> : std::true_type {};

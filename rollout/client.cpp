@@ -137,7 +137,7 @@ Result<Record> to_record(Result<json::value> r) {
 
 }  // namespace
 
-asio::awaitable<Status> RolloutClient::for_each_page(std::string cred, std::string path, bool search,
+asio::awaitable<Result<void>> RolloutClient::for_each_page(std::string cred, std::string path, bool search,
                                                      PageVisitor visit) {
     std::string page_path = path;
     const std::size_t max_pages = search ? config_.max_search_pages : config_.max_pages;
@@ -146,17 +146,17 @@ asio::awaitable<Status> RolloutClient::for_each_page(std::string cred, std::stri
         auto r = co_await request_sized(Host::crm, verb::get, page_path, nullptr, cred, bytes);
         if (!r) {
             // Named first: GCC 12 destroys loop-scoped locals before a converting co_return reads them.
-            Status failed(std::move(r).error());
+            Result<void> failed(std::move(r).error());
             co_return failed;
         }
         auto* items = const_cast<json::array*>(items_of(r.value()));
         if (!items) {
-            Status shapeless(Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"});
+            Result<void> shapeless(Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"});
             co_return shapeless;
         }
-        if (visit(*items, bytes)) co_return Unit{};
+        if (visit(*items, bytes)) co_return Result<void>{};
         auto next = next_cursor(r.value());
-        if (!next) co_return Unit{};
+        if (!next) co_return Result<void>{};
         page_path = path + (path.find('?') == std::string::npos ? "?" : "&") + "next=" + url_encode(*next);
     }
     if (search) {
@@ -167,10 +167,10 @@ asio::awaitable<Status> RolloutClient::for_each_page(std::string cred, std::stri
                       "email address, which the CRM can search directly)"};
         co_return cut;
     }
-    co_return Unit{};
+    co_return Result<void>{};
 }
 
-asio::awaitable<Status> RolloutClient::for_each_item(std::string cred, std::string path, bool search,
+asio::awaitable<Result<void>> RolloutClient::for_each_item(std::string cred, std::string path, bool search,
                                                      ItemVisitor visit) {
     auto each = [&visit](json::array& items, std::size_t) {
         for (auto& it : items)
@@ -267,10 +267,10 @@ asio::awaitable<Result<std::vector<Credential>>> RolloutClient::list_credentials
     co_return out;
 }
 
-asio::awaitable<Status> RolloutClient::probe(std::string cred) {
+asio::awaitable<Result<void>> RolloutClient::probe(std::string cred) {
     auto r = co_await request(Host::crm, verb::get, "/people?limit=1", nullptr, cred);
     if (!r) co_return std::move(r).error();
-    co_return Unit{};
+    co_return Result<void>{};
 }
 
 asio::awaitable<Result<Record>> RolloutClient::write(std::string cred, verb method, std::string path,

@@ -4,7 +4,7 @@
 
 #include "http_pool.hpp"
 #include "jwt.hpp"
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -91,7 +91,7 @@ public:
     using ItemVisitor = std::function<bool(boost::json::object& item)>;
     // The same paging and caps as list_all, one page in memory at a time: `visit` sees every item in order
     // until it returns true. A search that neither stops nor reaches the end fails like list_all's.
-    boost::asio::awaitable<Status> for_each_item(std::string credential_id, std::string path_and_query, bool search,
+    boost::asio::awaitable<Result<void>> for_each_item(std::string credential_id, std::string path_and_query, bool search,
                                                  ItemVisitor visit);
 
     // Platform host
@@ -99,7 +99,7 @@ public:
     boost::asio::awaitable<Result<std::vector<Credential>>> list_credentials(std::optional<std::string> app_key = {});
 
     // CRM host; `cred` is the Rollout credential id of the connected CRM
-    boost::asio::awaitable<Status> probe(std::string cred);  // GET /people?limit=1: ready / not_ready / auth
+    boost::asio::awaitable<Result<void>> probe(std::string cred);  // GET /people?limit=1: ready / not_ready / auth
     boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_email(std::string cred, std::string email);
     // By the last ten digits of the number, whatever its formatting.
     boost::asio::awaitable<Result<std::optional<Record>>> find_person_by_phone(std::string cred, std::string phone);
@@ -137,7 +137,7 @@ private:
                                                                      std::size_t& reply_bytes);
     // Pages of a list endpoint: `visit(items, reply_bytes)` returns true to stop.
     using PageVisitor = std::function<bool(boost::json::array& items, std::size_t reply_bytes)>;
-    boost::asio::awaitable<Status> for_each_page(std::string credential_id, std::string path_and_query, bool search,
+    boost::asio::awaitable<Result<void>> for_each_page(std::string credential_id, std::string path_and_query, bool search,
                                                  PageVisitor visit);
     boost::asio::awaitable<Result<Record>> write(std::string cred, boost::beast::http::verb method, std::string path,
                                                  boost::json::object body, Host host = Host::crm);

@@ -3,7 +3,7 @@
 // (loopback, private, link-local, ...) unless the operator listed the origin. Sans-I/O except the resolver.
 #pragma once
 
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/address.hpp>

@@ -7,7 +7,7 @@
 // coroutines with a deadline, thread-safe.
 #pragma once
 
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <boost/asio/awaitable.hpp>
 

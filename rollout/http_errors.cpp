@@ -1,4 +1,5 @@
-// Retry-After parsing, HTTP status -> typed Error mapping, and the one rule for upstream error text.
+// Rollout's error codes, Retry-After parsing, HTTP status -> typed Error mapping, and the one rule for
+// upstream error text.
 #include "http_pool.hpp"
 
 #include <boost/json/parse.hpp>
@@ -11,6 +12,42 @@
 
 namespace rollout_mcp::rollout {
 namespace json = boost::json;
+
+namespace {
+class ErrorKindCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "rollout"; }
+    std::string message(int value) const override { return std::string(to_string(static_cast<ErrorKind>(value))); }
+};
+}  // namespace
+
+const std::error_category& error_kind_category() noexcept {
+    static const ErrorKindCategory category;
+    return category;
+}
+
+std::string_view to_string(ErrorKind kind) {
+    switch (kind) {
+    case ErrorKind::auth: return "auth";
+    case ErrorKind::not_found: return "not_found";
+    case ErrorKind::validation: return "validation";
+    case ErrorKind::rate_limited: return "rate_limited";
+    case ErrorKind::not_ready: return "not_ready";
+    case ErrorKind::transient: return "transient";
+    case ErrorKind::permanent: return "permanent";
+    }
+    return "permanent";
+}
+
+ErrorKind kind_of(const Error& error) noexcept {
+    return error.code.category() == error_kind_category() ? static_cast<ErrorKind>(error.code.value())
+                                                          : ErrorKind::permanent;
+}
+
+bool retryable(const Error& error) noexcept {
+    const ErrorKind kind = kind_of(error);
+    return kind == ErrorKind::rate_limited || kind == ErrorKind::not_ready || kind == ErrorKind::transient;
+}
 
 const std::string* HttpResponse::header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -133,17 +170,17 @@ Error error_from_response(const HttpResponse& r, std::chrono::system_clock::time
     e.status = r.status;
     e.message = "Rollout answered HTTP " + std::to_string(r.status);
     e.upstream = upstream_text(message_from_body(r.body));
-    if (r.status == 400 || r.status == 422) e.kind = ErrorKind::validation;
-    else if (r.status == 401 || r.status == 403) e.kind = ErrorKind::auth;
-    else if (r.status == 404) e.kind = ErrorKind::not_found;
-    else if (r.status == 409) e.kind = ErrorKind::not_ready;
-    else if (r.status == 429) e.kind = ErrorKind::rate_limited;
-    else if (r.status == 408 || r.status >= 500) e.kind = ErrorKind::transient;
-    else e.kind = ErrorKind::permanent;
+    if (r.status == 400 || r.status == 422) e.code = ErrorKind::validation;
+    else if (r.status == 401 || r.status == 403) e.code = ErrorKind::auth;
+    else if (r.status == 404) e.code = ErrorKind::not_found;
+    else if (r.status == 409) e.code = ErrorKind::not_ready;
+    else if (r.status == 429) e.code = ErrorKind::rate_limited;
+    else if (r.status == 408 || r.status >= 500) e.code = ErrorKind::transient;
+    else e.code = ErrorKind::permanent;
     e.uncertain = r.status >= 500;  // the server may have applied the write before failing
     if (auto* ra = r.header("retry-after")) e.retry_after = parse_retry_after(*ra, now);
-    if (!e.retry_after && e.kind == ErrorKind::rate_limited) e.retry_after = rate_limit_reset(r, now);
-    if (e.kind == ErrorKind::not_ready && !e.retry_after) e.retry_after = std::chrono::seconds{30};
+    if (!e.retry_after && e.code == ErrorKind::rate_limited) e.retry_after = rate_limit_reset(r, now);
+    if (e.code == ErrorKind::not_ready && !e.retry_after) e.retry_after = std::chrono::seconds{30};
     return e;
 }
 

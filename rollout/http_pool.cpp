@@ -264,7 +264,7 @@ asio::awaitable<Result<HttpResponse>> HttpPool::send_once(HttpRequest request) {
         if (!c) {
             auto addresses = co_await resolve_destination(ep, require_public, options_.resolver, deadline);
             if (!addresses) {
-                if (require_public && addresses.error().kind == ErrorKind::permanent) {
+                if (require_public && addresses.error().code == ErrorKind::permanent) {
                     std::lock_guard lock(impl.mu);
                     ++impl.stats.destinations_refused;
                 }

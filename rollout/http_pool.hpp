@@ -6,7 +6,7 @@
 
 #include "destination.hpp"
 #include "outbound_request.hpp"
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/verb.hpp>

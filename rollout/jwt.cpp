@@ -11,27 +11,6 @@
 namespace rollout_mcp::rollout {
 namespace json = boost::json;
 
-std::string_view to_string(ErrorKind kind) {
-    switch (kind) {
-    case ErrorKind::auth: return "auth";
-    case ErrorKind::not_found: return "not_found";
-    case ErrorKind::validation: return "validation";
-    case ErrorKind::rate_limited: return "rate_limited";
-    case ErrorKind::not_ready: return "not_ready";
-    case ErrorKind::transient: return "transient";
-    case ErrorKind::permanent: return "permanent";
-    }
-    return "permanent";
-}
-
-std::string Error::describe() const {
-    std::string out(to_string(kind));
-    if (status) out += " (HTTP " + std::to_string(status) + ")";
-    out += ": " + message;
-    if (!upstream.empty()) out += "; upstream says: \"" + upstream + "\"";
-    return out;
-}
-
 namespace {
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

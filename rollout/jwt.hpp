@@ -2,7 +2,7 @@
 // pre-minted token whose exp is checked before use. TokenSource caches and refreshes; it is thread-safe.
 #pragma once
 
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -3,7 +3,7 @@
 // enforce the bounds of limits.hpp, and their normalized JSON (to_json), which is what the outbox stores.
 #pragma once
 
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <boost/json/value.hpp>
 

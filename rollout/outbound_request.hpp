@@ -5,7 +5,7 @@
 #pragma once
 
 #include "destination.hpp"
-#include "result.hpp"
+#include "errors.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>

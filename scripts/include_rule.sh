@@ -2,7 +2,9 @@
 # include_rule.sh [ROOT]: the layering rule of docs/ARCHITECTURE.md ("Layers"), checked on the sources:
 #   - which folder's files may include which folder's headers (quoted includes, spelled from the root);
 #   - server/'s top holds main.cpp only; every library is a sub-folder;
-#   - no source file is over 400 lines.
+#   - no source file is over 400 lines;
+#   - one error vocabulary (base/result.hpp): no layer-private result types, no variant<..., string> or
+#     ToolFailure errors, no `std::string& error`-style out-parameters.
 # Prints every violation and exits 1 if there is any. Run by ctest as `include_rule`.
 set -uo pipefail
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -67,6 +69,15 @@ for file in $(find base crypto storage rollout server \( -name '*.cpp' -o -name 
                   -e 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*<\(\(base\|crypto\|storage\|rollout\|server\)\/[^>]*\)>.*/\1/p' "$file")
 done
 
+# One error vocabulary: every fallible call returns Result<T> (base/result.hpp), an Error with a code.
+while IFS= read -r hit; do
+  fail "$hit: use Result<T> and Error from base/result.hpp (one error vocabulary, docs/ARCHITECTURE.md \"Errors\")"
+done < <(grep -rnE --include='*.cpp' --include='*.hpp' \
+           -e '(storage|rollout|crypto)::(Result|Status|StorageError|OpenError)\b' \
+           -e '\b(StorageError|OpenError|ToolFailure|Expected<|Unexpected<)' \
+           -e 'variant<[^;]*(ToolFailure|std::string)>' \
+           -e '[(,][[:space:]]*std::string[[:space:]]*&[[:space:]]*(error|problem|why|err|reason)[[:space:]]*[,)]' \
+           base crypto storage rollout server)
 
 if (( violations )); then echo "include_rule: $violations violation(s)"; exit 1; fi
 echo "include_rule: ok"

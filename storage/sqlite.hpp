@@ -17,7 +17,7 @@
 
 namespace rollout_mcp::storage {
 
-// Raised inside the storage implementation; SqliteStorage turns it into a StorageError at the API
+// Raised inside the storage implementation; SqliteStorage turns it into an Error value at the API
 // boundary (or into a start-up failure when opening).
 class SqliteError : public std::runtime_error {
 public:

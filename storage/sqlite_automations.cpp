@@ -11,11 +11,11 @@ Result<AutomationReservation> SqliteStorage::reserve_automation(std::string_view
                                                                 const std::vector<unsigned char>& spec_hash,
                                                                 std::int64_t now_ms, std::int64_t stale_before_ms) {
     if (name.empty() || name.size() > 200)
-        return unexpected(error(ErrorCode::invalid_argument, "name must be 1-200 bytes"));
-    if (spec_hash.size() != 32) return unexpected(error(ErrorCode::invalid_argument, "spec_hash must be 32 bytes"));
+        return error(ErrorCode::invalid_argument, "name must be 1-200 bytes");
+    if (spec_hash.size() != 32) return error(ErrorCode::invalid_argument, "spec_hash must be 32 bytes");
     return guarded<AutomationReservation>("reserve automation", [&]() -> Result<AutomationReservation> {
         Transaction tx(*db_);
-        if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
+        if (auto t = require_tenant(tenant_id); !t) return t.error();
         AutomationReservation out;
         auto st = db_->cached(
             "SELECT name, spec_hash, automation_id, created_at, updated_at FROM automations"
@@ -48,14 +48,14 @@ Result<AutomationReservation> SqliteStorage::reserve_automation(std::string_view
 Result<void> SqliteStorage::complete_automation(std::string_view tenant_id, std::string_view name,
                                                 std::string_view automation_id, std::int64_t now_ms) {
     if (automation_id.empty())
-        return unexpected(error(ErrorCode::invalid_argument, "automation_id must not be empty"));
+        return error(ErrorCode::invalid_argument, "automation_id must not be empty");
     return guarded<void>("complete automation", [&]() -> Result<void> {
         auto st = db_->cached(
             "UPDATE automations SET automation_id = ?3, updated_at = ?4 WHERE tenant_id = ?1 AND name = ?2");
         st->bind(1, tenant_id).bind(2, name).bind(3, automation_id).bind(4, now_ms);
         st->run();
         if (db_->changes() == 0)
-            return unexpected(error(ErrorCode::not_found, "no automation named '" + std::string(name) + "'"));
+            return error(ErrorCode::not_found, "no automation named '" + std::string(name) + "'");
         return {};
     });
 }

@@ -84,7 +84,7 @@ std::int64_t clamp_count(std::size_t n) {
 }
 
 Result<void> invalid(std::string message) {
-    return unexpected(error(ErrorCode::invalid_argument, std::move(message)));
+    return error(ErrorCode::invalid_argument, std::move(message));
 }
 
 // Checks that need no database; the messages name the offending field.
@@ -128,19 +128,19 @@ Result<SyncJobInfo> SqliteStorage::load_sync_job(std::string_view job_id) {
         std::string("SELECT ") + detail::kSyncJobColumns + " FROM sync_jobs WHERE id = ?1";
     auto st = db_->cached(sql.c_str());
     st->bind(1, job_id);
-    if (!st->step()) return unexpected(error(ErrorCode::not_found, "no sync job '" + std::string(job_id) + "'"));
+    if (!st->step()) return error(ErrorCode::not_found, "no sync job '" + std::string(job_id) + "'");
     return detail::sync_job_from(*st);
 }
 
 Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, std::int64_t now_ms) {
-    if (auto v = validate_request(request); !v) return unexpected(v.error());
+    if (auto v = validate_request(request); !v) return v.error();
     // Each job's payload text: its own, or the request's shared one.
     const auto payload_of = [&](const NewSyncJob& j) -> const std::string& {
         return j.payload_json.empty() ? request.payload_json : j.payload_json;
     };
     return guarded<EnqueueResult>("enqueue sync", [&]() -> Result<EnqueueResult> {
         Transaction tx(*db_);
-        if (auto t = require_tenant(request.tenant_id); !t) return unexpected(t.error());
+        if (auto t = require_tenant(request.tenant_id); !t) return t.error();
         // Distinct payloads, each checked and (below) stored once.
         std::map<std::string_view, std::string> payload_ids;
         for (std::size_t i = 0; i < request.jobs.size(); ++i) {
@@ -149,8 +149,8 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
             auto valid = db_->cached("SELECT json_valid(?1)");
             valid->bind(1, text);
             if (!valid->step() || valid->int64(0) != 1)
-                return unexpected(error(ErrorCode::invalid_argument,
-                                        "jobs[" + std::to_string(i) + "].payload_json must be valid JSON"));
+                return error(ErrorCode::invalid_argument,
+                                        "jobs[" + std::to_string(i) + "].payload_json must be valid JSON");
             payload_ids.emplace(text, std::string());
         }
         EnqueueResult out;
@@ -160,9 +160,9 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
             seen->bind(1, request.tenant_id).bind(2, *request.idempotency_key);
             if (seen->step()) {
                 if (seen->blob(0) != request.args_hash)
-                    return unexpected(error(ErrorCode::already_exists,
+                    return error(ErrorCode::already_exists,
                                             "idempotencyKey \"" + *request.idempotency_key +
-                                                "\" was already used with different arguments"));
+                                                "\" was already used with different arguments");
                 auto ids = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
                 ids->bind(1, seen->text(1));
                 while (ids->step()) out.job_ids.push_back(ids->text(0));
@@ -178,13 +178,13 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
             const std::int64_t queued = pending->step() ? pending->int64(0) : 0;
             const auto cap = limits_.max_queued_jobs_per_tenant;
             if (static_cast<std::size_t>(queued) + request.jobs.size() > cap)
-                return unexpected(error(ErrorCode::limit_exceeded,
+                return error(ErrorCode::limit_exceeded,
                                         "this team has " + std::to_string(queued) +
                                             " sync jobs queued or running and may have at most " +
                                             std::to_string(cap) +
-                                            " ([sync] max_queued_per_team); retry later, once some have finished"));
+                                            " ([sync] max_queued_per_team); retry later, once some have finished");
         }
-        if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        if (auto k = follow_active_key(); !k) return k.error();
         auto put_payload = db_->cached(
             "INSERT INTO sync_payloads(id, tenant_id, key_id, nonce, ciphertext, created_at)"
             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
@@ -314,8 +314,8 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
                                                        const AttemptOutcome& outcome, std::int64_t now_ms) {
     for (const LedgerEntry& e : outcome.ledger)
         if (e.entity_kind.empty() || e.local_id.empty())
-            return unexpected(error(ErrorCode::invalid_argument,
-                                    "ledger entries need an entity_kind and a local_id"));
+            return error(ErrorCode::invalid_argument,
+                                    "ledger entries need an entity_kind and a local_id");
     using Next = AttemptOutcome::Next;
     const JobStatus status = outcome.next == Next::succeed ? JobStatus::succeeded
                              : outcome.next == Next::retry ? JobStatus::queued
@@ -331,8 +331,8 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
             // Not running, or running under a newer claim: this attempt lost its claim (fencing) and must
             // neither mark the job nor write the ledger.
             if (!st->step())
-                return unexpected(error(ErrorCode::not_found, "sync job '" + std::string(job_id) +
-                                                                  "' is not running under this claim"));
+                return error(ErrorCode::not_found, "sync job '" + std::string(job_id) +
+                                                                  "' is not running under this claim");
             tenant_id = st->text(0);
             crm_type = st->text(1);
         }
@@ -374,7 +374,7 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
             led->reset();
         }
         auto info = load_sync_job(job_id);
-        if (!info) return unexpected(info.error());
+        if (!info) return info.error();
         tx.commit();
         return info;
     });

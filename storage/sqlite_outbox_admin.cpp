@@ -82,7 +82,7 @@ Result<std::vector<SyncJobInfo>> SqliteStorage::retry_sync_jobs(const SyncJobQue
             upd->run();
             upd->reset();
             auto info = load_sync_job(id);
-            if (!info) return unexpected(info.error());
+            if (!info) return info.error();
             out.push_back(std::move(*info));
         }
         tx.commit();
@@ -147,8 +147,8 @@ Result<void> SqliteStorage::finish_alert(std::string_view job_id, bool delivered
         st->bind(1, job_id).bind(2, std::int64_t{delivered ? 1 : 0}).bind(3, next_attempt_at_ms);
         st->run();
         if (db_->changes() == 0)
-            return unexpected(
-                error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' has no pending alert"));
+            return 
+                error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' has no pending alert");
         return {};
     });
 }
@@ -163,7 +163,7 @@ Result<std::size_t> SqliteStorage::purge_finished_sync_jobs(std::int64_t before_
     std::size_t jobs = 0;
     for (;;) {
         auto step = purge_sync_batch(policy, now_ms, 500);
-        if (!step) return unexpected(step.error());
+        if (!step) return step.error();
         jobs += step->jobs;
         if (step->done) return jobs;
     }

@@ -102,7 +102,7 @@ Result<SyncJobTombstone> SqliteStorage::find_sync_job_tombstone(std::string_view
         auto st = db_->cached(
             "SELECT id, tenant_id, purged_at FROM sync_job_tombstones WHERE id = ?1 AND tenant_id = ?2");
         st->bind(1, job_id).bind(2, tenant_id);
-        if (!st->step()) return unexpected(error(ErrorCode::not_found, "no sync job '" + std::string(job_id) + "'"));
+        if (!st->step()) return error(ErrorCode::not_found, "no sync job '" + std::string(job_id) + "'");
         return SyncJobTombstone{st->text(0), st->text(1), st->int64(2)};
     });
 }

@@ -32,8 +32,8 @@ namespace {
 
 Result<void> check_crm_type(std::string_view t) {
     if (detail::valid_crm_type(t)) return {};
-    return unexpected(error(ErrorCode::invalid_argument,
-                            "crm type must be 1-64 characters of [a-z0-9_-] (canonical name)"));
+    return error(ErrorCode::invalid_argument,
+                            "crm type must be 1-64 characters of [a-z0-9_-] (canonical name)");
 }
 
 // A sealed row as read for re-sealing.
@@ -51,13 +51,13 @@ Result<void> SqliteStorage::put_rollout_config(std::string_view tenant_id, std::
                                                std::span<const unsigned char> secret) {
     return guarded<void>("put rollout config", [&]() -> Result<void> {
         Transaction tx(*db_);
-        if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
-        if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        if (auto t = require_tenant(tenant_id); !t) return t.error();
+        if (auto k = follow_active_key(); !k) return k.error();
         {
             auto valid = db_->cached("SELECT json_valid(?1)");
             valid->bind(1, settings_json);
             if (!valid->step() || valid->int64(0) != 1)
-                return unexpected(error(ErrorCode::invalid_argument, "rollout settings must be valid JSON"));
+                return error(ErrorCode::invalid_argument, "rollout settings must be valid JSON");
         }
         const auto sealed = seal_row({tenant_id, kRolloutKind, kRolloutProvider}, secret);
         Statement st = db_->prepare(
@@ -80,10 +80,10 @@ Result<RolloutConfig> SqliteStorage::get_rollout_config(std::string_view tenant_
             "SELECT settings, key_id, nonce, ciphertext, updated_at FROM rollout_configs WHERE tenant_id = ?1");
         st->bind(1, tenant_id);
         if (!st->step())
-            return unexpected(error(ErrorCode::not_found, "no Rollout configuration for this tenant"));
+            return error(ErrorCode::not_found, "no Rollout configuration for this tenant");
         auto secret = open_row({tenant_id, kRolloutKind, kRolloutProvider},
                                static_cast<KeyId>(st->int64(1)), st->blob(2), st->blob(3));
-        if (!secret) return unexpected(secret.error());
+        if (!secret) return secret.error();
         return RolloutConfig{st->text(0), std::move(*secret), st->int64(4)};
     });
 }
@@ -94,7 +94,7 @@ Result<void> SqliteStorage::delete_rollout_config(std::string_view tenant_id) {
         st.bind(1, tenant_id);
         st.run();
         if (db_->changes() == 0)
-            return unexpected(error(ErrorCode::not_found, "no Rollout configuration for this tenant"));
+            return error(ErrorCode::not_found, "no Rollout configuration for this tenant");
         return {};
     });
 }
@@ -104,11 +104,11 @@ Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::
                                                std::span<const unsigned char> credential_key) {
     if (auto c = check_crm_type(crm_type); !c) return c;
     if (label.size() > 200)
-        return unexpected(error(ErrorCode::invalid_argument, "label is longer than 200 bytes"));
+        return error(ErrorCode::invalid_argument, "label is longer than 200 bytes");
     return guarded<void>("put crm connection", [&]() -> Result<void> {
         Transaction tx(*db_);
-        if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
-        if (auto k = follow_active_key(); !k) return unexpected(k.error());
+        if (auto t = require_tenant(tenant_id); !t) return t.error();
+        if (auto k = follow_active_key(); !k) return k.error();
         {
             // Only a new CRM counts against the cap: updating an existing connection always works.
             auto st = db_->cached(
@@ -116,11 +116,11 @@ Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::
             st->bind(1, tenant_id).bind(2, crm_type);
             const auto cap = limits_.max_crm_connections_per_tenant;
             if (st->step() && st->int64(1) == 0 && static_cast<std::size_t>(st->int64(0)) >= cap)
-                return unexpected(error(ErrorCode::limit_exceeded,
+                return error(ErrorCode::limit_exceeded,
                                         "this team already has " + std::to_string(st->int64(0)) +
                                             " CRM connections, the most allowed ([rollout] "
                                             "max_crm_connections_per_team = " + std::to_string(cap) +
-                                            "); remove one first"));
+                                            "); remove one first");
         }
         const auto sealed = seal_row({tenant_id, kCrmKind, crm_type}, credential_key);
         const auto fingerprint = credential_fingerprint(credential_key);
@@ -150,11 +150,11 @@ Result<CrmConnection> SqliteStorage::get_crm_connection(std::string_view tenant_
             " FROM crm_connections c WHERE tenant_id = ?1 AND crm_type = ?2");
         st->bind(1, tenant_id).bind(2, crm_type);
         if (!st->step())
-            return unexpected(error(ErrorCode::not_found,
-                                    "no '" + std::string(crm_type) + "' connection for this tenant"));
+            return error(ErrorCode::not_found,
+                                    "no '" + std::string(crm_type) + "' connection for this tenant");
         auto secret = open_row({tenant_id, kCrmKind, crm_type}, static_cast<KeyId>(st->int64(3)),
                                st->blob(4), st->blob(5));
-        if (!secret) return unexpected(secret.error());
+        if (!secret) return secret.error();
         return CrmConnection{{std::string(crm_type), st->text(0), st->int64(1), st->int64(2)},
                              std::move(*secret), st->int64(6) != 0};
     });
@@ -180,8 +180,8 @@ Result<void> SqliteStorage::delete_crm_connection(std::string_view tenant_id, st
         st.bind(1, tenant_id).bind(2, crm_type);
         st.run();
         if (db_->changes() == 0)
-            return unexpected(error(ErrorCode::not_found,
-                                    "no '" + std::string(crm_type) + "' connection for this tenant"));
+            return error(ErrorCode::not_found,
+                                    "no '" + std::string(crm_type) + "' connection for this tenant");
         // The CRM ids recorded for this connection go with it: a later connection may be another account.
         Statement ledger = db_->prepare("DELETE FROM sync_ledger WHERE tenant_id = ?1 AND crm_type = ?2");
         ledger.bind(1, tenant_id).bind(2, crm_type);
@@ -195,7 +195,7 @@ Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
     return guarded<ResealProgress>("reseal", [&]() -> Result<ResealProgress> {
         Transaction tx(*db_);
         const auto followed = follow_active_key();
-        if (!followed) return unexpected(followed.error());
+        if (!followed) return followed.error();
         const KeyId active = *followed;
 
         struct Table {
@@ -245,7 +245,7 @@ Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
             for (const SealedRow& r : rows) {
                 const RowIdentity id{r.tenant_id, table.kind, r.provider};
                 auto plain = open_row(id, r.key_id, r.nonce, r.ciphertext);
-                if (!plain) return unexpected(plain.error());  // rolls back: never skip a row silently
+                if (!plain) return plain.error();  // rolls back: never skip a row silently
                 const auto sealed = seal_row(id, plain->view());
                 upd.bind(1, std::int64_t{sealed.key_id}).bind(2, sealed.nonce).bind(3, sealed.ciphertext);
                 upd.bind(4, r.tenant_id).bind(5, r.provider).bind(6, std::int64_t{r.key_id}).bind(7, r.nonce);

@@ -9,6 +9,31 @@
 
 namespace rollout_mcp::storage {
 
+namespace {
+class StorageCodeCategory final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "storage"; }
+    std::string message(int value) const override {
+        switch (static_cast<ErrorCode>(value)) {
+            case ErrorCode::not_found: return "not_found";
+            case ErrorCode::already_exists: return "already_exists";
+            case ErrorCode::invalid_argument: return "invalid_argument";
+            case ErrorCode::unauthenticated: return "unauthenticated";
+            case ErrorCode::crypto: return "crypto";
+            case ErrorCode::busy: return "busy";
+            case ErrorCode::limit_exceeded: return "limit_exceeded";
+            case ErrorCode::database: return "database";
+        }
+        return "storage error " + std::to_string(value);
+    }
+};
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const StorageCodeCategory category;
+    return category;
+}
+
 namespace detail {
 
 std::int64_t now_seconds() {
@@ -17,7 +42,7 @@ std::int64_t now_seconds() {
         .count();
 }
 
-StorageError from_sqlite(const SqliteError& e, std::string_view operation) {
+Error from_sqlite(const SqliteError& e, std::string_view operation) {
     ErrorCode code = ErrorCode::database;
     switch (e.code()) {
         case SQLITE_CONSTRAINT_UNIQUE:
@@ -29,7 +54,7 @@ StorageError from_sqlite(const SqliteError& e, std::string_view operation) {
             if (e.is_busy()) code = ErrorCode::busy;
     }
     // SQLite's messages name tables and constraints, never bound values, so they are safe to return.
-    return StorageError{code, std::string(operation) + ": " + e.what()};
+    return Error{code, std::string(operation) + ": " + e.what()};
 }
 
 }  // namespace detail
@@ -132,7 +157,7 @@ void SqliteStorage::bootstrap_keys() {
         tx.commit();
     }
     auto ring = load_keyring();
-    if (!ring) throw StorageStartupError(ring.error());
+    if (!ring) throw StorageStartupError(ring.error().message);
     keyring_ = std::move(*ring);
 
     Statement root_st = db_->prepare("SELECT nonce, wrapped FROM api_key_root WHERE id = 1");
@@ -146,21 +171,21 @@ void SqliteStorage::bootstrap_keys() {
     api_hasher_ = std::make_unique<crypto::ApiKeyHasher>(*root);
 }
 
-Expected<crypto::Keyring, std::string> SqliteStorage::load_keyring() const {
+Result<crypto::Keyring> SqliteStorage::load_keyring() const {
     crypto::Keyring ring;
     Statement st = db_->prepare("SELECT key_id, nonce, wrapped, state FROM data_keys ORDER BY key_id");
     while (st.step()) {
         const auto id = static_cast<KeyId>(st.int64(0));
         auto key = crypto::unwrap_key(master_.key, WrapPurpose::data_key, id, wrapped_from(st, 1, 2));
         if (!key)
-            return unexpected("data key " + std::to_string(id) + " in " + db_->path().string() +
-                              " does not unwrap with the master key from " + master_.source +
-                              " (wrong master key, or the row was altered)");
+            return error(ErrorCode::crypto, "data key " + std::to_string(id) + " in " + db_->path().string() +
+                                                " does not unwrap with the master key from " + master_.source +
+                                                " (wrong master key, or the row was altered)");
         ring.add(id, std::move(*key));
         if (st.text(3) == "active") ring.set_active(id);
     }
     if (!ring.has_active())
-        return unexpected("database " + db_->path().string() + " has no active data key");
+        return error(ErrorCode::crypto, "database " + db_->path().string() + " has no active data key");
     return ring;
 }
 
@@ -168,24 +193,24 @@ Result<SecretBytes> SqliteStorage::open_row(const crypto::RowIdentity& row, KeyI
                                             std::span<const unsigned char> nonce,
                                             std::span<const unsigned char> ciphertext) {
     auto opened = crypto::open(keyring_, row, key_id, nonce, ciphertext);
-    if (!opened && opened.error().reason == crypto::OpenFailure::unknown_key_id) {
+    if (!opened && opened.error().code == crypto::OpenFailure::unknown_key_id) {
         // Another process (`rollout-mcp keys rotate`) may have added a key since we loaded ours.
         auto ring = load_keyring();
-        if (!ring) return unexpected(error(ErrorCode::crypto, ring.error()));
+        if (!ring) return ring.error();
         keyring_ = std::move(*ring);
         opened = crypto::open(keyring_, row, key_id, nonce, ciphertext);
     }
-    if (!opened) return unexpected(error(ErrorCode::crypto, opened.error().message));
+    if (!opened) return error(ErrorCode::crypto, opened.error().message);
     return std::move(*opened);
 }
 
 Result<KeyId> SqliteStorage::follow_active_key() {
     auto st = db_->cached("SELECT key_id FROM data_keys WHERE state = 'active'");
-    if (!st->step()) return unexpected(error(ErrorCode::crypto, "the database has no active data key"));
+    if (!st->step()) return error(ErrorCode::crypto, "the database has no active data key");
     const auto active = static_cast<KeyId>(st->int64(0));
     if (keyring_.has_active() && keyring_.active_id() == active) return active;
     auto ring = load_keyring();
-    if (!ring) return unexpected(error(ErrorCode::crypto, ring.error()));
+    if (!ring) return ring.error();
     keyring_ = std::move(*ring);
     return active;
 }
@@ -223,7 +248,7 @@ Result<KeyId> SqliteStorage::rotate_data_key() {
     return guarded<KeyId>("rotate data key", [&]() -> Result<KeyId> {
         Transaction tx(*db_);
         auto ring = load_keyring();  // under the write lock: sees every key, including other processes'
-        if (!ring) return unexpected(error(ErrorCode::crypto, ring.error()));
+        if (!ring) return ring.error();
         KeyId next = 1;
         for (KeyId id : ring->ids()) next = std::max(next, id + 1);
         SecretBytes key = SecretBytes::random(crypto::kKeyBytes);
@@ -257,21 +282,21 @@ Result<std::size_t> SqliteStorage::destroy_unused_keys() {
             tx.commit();
         }
         auto ring = load_keyring();
-        if (!ring) return unexpected(error(ErrorCode::crypto, ring.error()));
+        if (!ring) return ring.error();
         keyring_ = std::move(*ring);
-        if (auto c = checkpoint(); !c) return unexpected(c.error());
+        if (auto c = checkpoint(); !c) return c.error();
         return n;
     });
 }
 
 Result<void> SqliteStorage::rewrap_master(crypto::MasterKey new_master) {
     if (new_master.key.size() != crypto::kKeyBytes)
-        return unexpected(error(ErrorCode::invalid_argument, "the new master key must be 32 bytes"));
+        return error(ErrorCode::invalid_argument, "the new master key must be 32 bytes");
     return guarded<void>("rewrap master key", [&]() -> Result<void> {
         {
             Transaction tx(*db_);
             auto ring = load_keyring();
-            if (!ring) return unexpected(error(ErrorCode::crypto, ring.error()));
+            if (!ring) return ring.error();
             const std::int64_t now = now_seconds();
             Statement upd = db_->prepare("UPDATE data_keys SET nonce = ?2, wrapped = ?3 WHERE key_id = ?1");
             for (KeyId id : ring->ids()) {
@@ -283,12 +308,12 @@ Result<void> SqliteStorage::rewrap_master(crypto::MasterKey new_master) {
             }
             Statement root_st = db_->prepare("SELECT nonce, wrapped FROM api_key_root WHERE id = 1");
             if (!root_st.step())
-                return unexpected(error(ErrorCode::crypto, "database has no API-key root key"));
+                return error(ErrorCode::crypto, "database has no API-key root key");
             auto root = crypto::unwrap_key(master_.key, WrapPurpose::api_key_root, 1,
                                            wrapped_from(root_st, 0, 1));
             if (!root)
-                return unexpected(error(ErrorCode::crypto,
-                                        "the API-key root key does not unwrap with the current master key"));
+                return error(ErrorCode::crypto,
+                                        "the API-key root key does not unwrap with the current master key");
             const WrappedKey wr = crypto::wrap_key(new_master.key, WrapPurpose::api_key_root, 1, *root);
             Statement upd_root = db_->prepare("UPDATE api_key_root SET nonce = ?1, wrapped = ?2 WHERE id = 1");
             upd_root.bind(1, wr.nonce).bind(2, wr.box);
@@ -310,7 +335,7 @@ Result<void> SqliteStorage::checkpoint() {
     return guarded<void>("checkpoint", [&]() -> Result<void> {
         Statement st = db_->prepare("PRAGMA wal_checkpoint(TRUNCATE)");
         if (st.step() && st.int64(0) != 0)
-            return unexpected(error(ErrorCode::busy, "checkpoint: a reader kept the WAL busy; retry"));
+            return error(ErrorCode::busy, "checkpoint: a reader kept the WAL busy; retry");
         return {};
     });
 }

@@ -102,7 +102,7 @@ private:
     std::vector<unsigned char> credential_fingerprint(std::span<const unsigned char> credential) const;
     void backfill_credential_fingerprints();  // start-up: rows stored before fingerprints existed
     // Unwraps every stored data key with master_; the error names the master-key source.
-    Expected<crypto::Keyring, std::string> load_keyring() const;
+    Result<crypto::Keyring> load_keyring() const;
     Result<crypto::SecretBytes> open_row(const crypto::RowIdentity& row, crypto::KeyId key_id,
                                          std::span<const unsigned char> nonce,
                                          std::span<const unsigned char> ciphertext);
@@ -126,20 +126,20 @@ private:
 namespace detail {
 
 std::int64_t now_seconds();
-StorageError from_sqlite(const SqliteError& e, std::string_view operation);
+Error from_sqlite(const SqliteError& e, std::string_view operation);
 
-// Runs one storage operation, turning SqliteError into a StorageError value at the API boundary.
+// Runs one storage operation, turning SqliteError into an Error value at the API boundary.
 template <class T, class F>
 Result<T> guarded(std::string_view operation, F&& body) {
     try {
         return body();
     } catch (const SqliteError& e) {
-        return unexpected(from_sqlite(e, operation));
+        return from_sqlite(e, operation);
     }
 }
 
-inline StorageError error(ErrorCode code, std::string message) {
-    return StorageError{code, std::move(message)};
+inline Error error(ErrorCode code, std::string message) {
+    return Error{code, std::move(message)};
 }
 
 // Canonical CRM type: [a-z0-9_-]{1,64}.

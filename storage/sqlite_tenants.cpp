@@ -43,15 +43,15 @@ Result<void> SqliteStorage::require_tenant(std::string_view tenant_id) {
     auto st = db_->cached("SELECT 1 FROM tenants WHERE id = ?1");
     st->bind(1, tenant_id);
     if (!st->step())
-        return unexpected(error(ErrorCode::not_found, "no tenant with id '" + std::string(tenant_id) + "'"));
+        return error(ErrorCode::not_found, "no tenant with id '" + std::string(tenant_id) + "'");
     return {};
 }
 
 Result<Tenant> SqliteStorage::create_tenant(std::string_view name) {
     if (!valid_tenant_name(name))
-        return unexpected(error(ErrorCode::invalid_argument,
+        return error(ErrorCode::invalid_argument,
                                 "tenant names are 1-64 characters: letters, digits, '.', '_', '-', "
-                                "starting with a letter or digit"));
+                                "starting with a letter or digit");
     return guarded<Tenant>("create tenant", [&]() -> Result<Tenant> {
         Tenant t{new_tenant_id(), std::string(name), now_seconds()};
         Statement st = db_->prepare("INSERT INTO tenants(id, name, created_at) VALUES (?1, ?2, ?3)");
@@ -60,8 +60,8 @@ Result<Tenant> SqliteStorage::create_tenant(std::string_view name) {
             st.run();
         } catch (const SqliteError& e) {
             if (e.is_constraint())
-                return unexpected(error(ErrorCode::already_exists,
-                                        "tenant '" + t.name + "' already exists"));
+                return error(ErrorCode::already_exists,
+                                        "tenant '" + t.name + "' already exists");
             throw;
         }
         return t;
@@ -82,7 +82,7 @@ Result<Tenant> SqliteStorage::find_tenant_by_name(std::string_view name) {
         auto st = db_->cached("SELECT id, name, created_at FROM tenants WHERE name = ?1");
         st->bind(1, name);
         if (!st->step())
-            return unexpected(error(ErrorCode::not_found, "no tenant named '" + std::string(name) + "'"));
+            return error(ErrorCode::not_found, "no tenant named '" + std::string(name) + "'");
         return tenant_from(*st);
     });
 }
@@ -92,15 +92,15 @@ Result<Tenant> SqliteStorage::find_tenant(std::string_view tenant_id) {
         auto st = db_->cached("SELECT id, name, created_at FROM tenants WHERE id = ?1");
         st->bind(1, tenant_id);
         if (!st->step())
-            return unexpected(
-                error(ErrorCode::not_found, "no tenant with id '" + std::string(tenant_id) + "'"));
+            return 
+                error(ErrorCode::not_found, "no tenant with id '" + std::string(tenant_id) + "'");
         return tenant_from(*st);
     });
 }
 
 Result<IssuedApiKey> SqliteStorage::issue_api_key(std::string_view tenant_id) {
     return guarded<IssuedApiKey>("issue API key", [&]() -> Result<IssuedApiKey> {
-        if (auto t = require_tenant(tenant_id); !t) return unexpected(t.error());
+        if (auto t = require_tenant(tenant_id); !t) return t.error();
         // A 48-bit prefix collision is unlikely but possible; a fresh key resolves it.
         for (int attempt = 0; attempt < 4; ++attempt) {
             crypto::NewApiKey k = api_hasher_->generate();
@@ -115,7 +115,7 @@ Result<IssuedApiKey> SqliteStorage::issue_api_key(std::string_view tenant_id) {
             }
             return IssuedApiKey{std::move(k.key), std::move(k.prefix)};
         }
-        return unexpected(error(ErrorCode::already_exists, "could not find a free API key prefix"));
+        return error(ErrorCode::already_exists, "could not find a free API key prefix");
     });
 }
 
@@ -130,8 +130,8 @@ Result<void> SqliteStorage::revoke_api_key(std::string_view tenant_id, std::stri
         Statement exists = db_->prepare("SELECT 1 FROM api_keys WHERE tenant_id = ?1 AND prefix = ?2");
         exists.bind(1, tenant_id).bind(2, prefix);
         if (exists.step()) return {};  // already revoked: revoking is idempotent
-        return unexpected(error(ErrorCode::not_found,
-                                "tenant has no API key with prefix '" + std::string(prefix) + "'"));
+        return error(ErrorCode::not_found,
+                                "tenant has no API key with prefix '" + std::string(prefix) + "'");
     });
 }
 
@@ -151,7 +151,7 @@ Result<ApiKeyInfo> SqliteStorage::find_api_key(std::string_view prefix) {
         Statement st = db_->prepare(std::string(kKeyColumns) + "WHERE prefix = ?1");
         st.bind(1, prefix);
         if (!st.step())
-            return unexpected(error(ErrorCode::not_found, "no API key with prefix '" + std::string(prefix) + "'"));
+            return error(ErrorCode::not_found, "no API key with prefix '" + std::string(prefix) + "'");
         return key_info_from(st);
     });
 }
@@ -159,7 +159,7 @@ Result<ApiKeyInfo> SqliteStorage::find_api_key(std::string_view prefix) {
 Result<AuthenticatedKey> SqliteStorage::authenticate(std::string_view presented_key) {
     // One message for every failure: a caller must not learn whether a prefix or tenant exists.
     const auto denied = [] {
-        return unexpected(error(ErrorCode::unauthenticated, "invalid or revoked API key"));
+        return error(ErrorCode::unauthenticated, "invalid or revoked API key");
     };
     const auto prefix = crypto::api_key_prefix(presented_key);
     if (!prefix) return denied();

@@ -5,10 +5,11 @@
 // dedicated thread); never from an I/O thread. Implementations are not thread-safe.
 //
 // Errors: data-dependent failures (unknown tenant, wrong key, tampered row, constraint, busy) come
-// back as StorageError values; exceptions mean start-up failures or programmer errors.
+// back as Error values (base/result.hpp) with a storage::ErrorCode; exceptions mean start-up failures or
+// programmer errors.
 #pragma once
 
-#include "crypto/expected.hpp"
+#include "base/result.hpp"
 #include "crypto/keyring.hpp"
 #include "crypto/master_key.hpp"
 #include "crypto/secret_bytes.hpp"
@@ -21,12 +22,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <type_traits>
 #include <vector>
 
 namespace rollout_mcp::storage {
 
 enum class ErrorCode {
-    not_found,         // no such tenant / key / row for this tenant
+    not_found = 1,     // no such tenant / key / row for this tenant
     already_exists,    // unique name or key taken
     invalid_argument,  // malformed name, crm type, JSON
     unauthenticated,   // API key missing, malformed, unknown, wrong or revoked (deliberately one code)
@@ -36,13 +39,10 @@ enum class ErrorCode {
     database,          // any other SQLite failure
 };
 
-struct StorageError {
-    ErrorCode code;
-    std::string message;  // safe to log: never contains secrets or key material
-};
-
-template <class T>
-using Result = Expected<T, StorageError>;
+const std::error_category& error_category() noexcept;
+inline std::error_code make_error_code(ErrorCode code) noexcept {
+    return {static_cast<int>(code), error_category()};
+}
 
 // Start-up failure (the only exception a backend throws for a data-dependent reason): unusable file,
 // schema newer than the binary, wrong master key (the message names its source). Catch it at start-up,
@@ -252,3 +252,6 @@ public:
 };
 
 }  // namespace rollout_mcp::storage
+
+template <>
+struct std::is_error_code_enum<rollout_mcp::storage::ErrorCode> : std::true_type {};

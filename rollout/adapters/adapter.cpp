@@ -81,7 +81,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
     std::string type_id;
     if (!use_tasks) {
         auto types = co_await client.list_appointment_types(cred);
-        if (!types && types.error().kind == ErrorKind::not_found) use_tasks = true;
+        if (!types && types.error().code == ErrorKind::not_found) use_tasks = true;
         else if (!types) co_return p.fail(std::move(types).error());
         else {
             for (const auto& t : types.value())
@@ -127,7 +127,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
                 p.add(kind, local, existing, Action::updated);
                 continue;
             }
-            if (u.error().kind != ErrorKind::not_found) co_return p.fail(std::move(u).error());
+            if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());
         }
         Result<Record> c;
         if (use_tasks) c = co_await client.create_task(cred, std::move(body));
@@ -161,7 +161,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
             p.add("note", local, existing, Action::updated);
             co_return std::move(p.out);
         }
-        if (u.error().kind != ErrorKind::not_found) co_return p.fail(std::move(u).error());
+        if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());
     }
     auto c = co_await client.create_note(cred, std::move(body));
     if (!c) co_return p.fail(std::move(c).error());

@@ -95,7 +95,7 @@ asio::awaitable<void> supersede(RolloutClient& client, const SyncTarget& target,
                 Result<Record> u;  // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
                 if (kind == "task") u = co_await client.update_task(target.credential_id, id, std::move(body));
                 else u = co_await client.update_appointment(target.credential_id, id, std::move(body));
-                if (!u && u.error().kind != ErrorKind::not_found) {
+                if (!u && u.error().code != ErrorKind::not_found) {
                     p.out.error = std::move(u).error();
                     co_return;
                 }
@@ -126,7 +126,7 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
     if (!person_id.empty() && tour.buyer) {   // details written onto the known contact (a placeholder: upgraded)
         auto upd = co_await client.update_person(cred, person_id, adapter.person_body(shaped));
         if (upd) action = Action::updated;
-        else if (upd.error().kind == ErrorKind::not_found) person_id.clear();   // deleted in the CRM
+        else if (upd.error().code == ErrorKind::not_found) person_id.clear();   // deleted in the CRM
         else {
             p.out.error = std::move(upd).error();
             co_return std::string();

@@ -29,7 +29,7 @@ std::unique_ptr<storage::SqliteStorage> open_storage(const Config& config) {
 
 namespace {
 
-int fail(const storage::StorageError& e) {
+int fail(const Error& e) {
     std::cerr << "rollout-mcp: " << e.message << "\n";
     return 1;
 }

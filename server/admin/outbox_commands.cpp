@@ -26,18 +26,20 @@ std::int64_t now_ms() {
         .count();
 }
 
-// The query the flags describe; an error message when a flag is wrong.
-std::variant<storage::SyncJobQuery, std::string> query_of(storage::Storage& s, const AdminRequest& r) {
+// The query the flags describe; an error naming the flag when one is wrong.
+Result<storage::SyncJobQuery> query_of(storage::Storage& s, const AdminRequest& r) {
     storage::SyncJobQuery q;
     q.limit = r.limit;
     if (!r.tenant.empty()) {
         auto tenant = s.find_tenant_by_name(r.tenant);
-        if (!tenant) return "--tenant: " + tenant.error().message;
+        if (!tenant) return invalid_argument("--tenant: " + tenant.error().message);
         q.tenant_id = tenant->id;
     }
     if (!r.status.empty()) {
         q.status = storage::job_status_from(r.status);
-        if (!q.status) return "--status must be queued, running, succeeded, failed or dead, not \"" + r.status + "\"";
+        if (!q.status)
+            return invalid_argument("--status must be queued, running, succeeded, failed or dead, not \"" + r.status +
+                                    "\"");
     }
     if (!r.job.empty()) q.job_id = r.job;
     if (!r.tour.empty()) q.tour_id = r.tour;
@@ -110,9 +112,9 @@ int stats(storage::Storage& s) {
 int run_outbox_command(storage::SqliteStorage& s, const AdminRequest& r) {
     if (r.command == "outbox stats") return stats(s);
     auto q = query_of(s, r);
-    if (auto* problem = std::get_if<std::string>(&q)) return fail(*problem);
-    if (r.command == "outbox list") return list(s, std::get<0>(q), r.json);
-    if (r.command == "outbox retry") return retry(s, std::get<0>(q), r.json);
+    if (!q) return fail(q.error().message);
+    if (r.command == "outbox list") return list(s, *q, r.json);
+    if (r.command == "outbox retry") return retry(s, *q, r.json);
     return fail("unknown command " + r.command);
 }
 

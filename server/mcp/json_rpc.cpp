@@ -34,26 +34,24 @@ TokenSizes longest_tokens(std::string_view json) {
     return sizes;
 }
 
-std::optional<json::value> parse(std::string_view body, const ParseLimits& limits, std::string& error) {
+Result<json::value> parse(std::string_view body, const ParseLimits& limits) {
     json::parse_options options;
     options.max_depth = limits.max_depth;
     json::parser parser(json::storage_ptr(), options);
     boost::system::error_code ec;
     parser.write(body.data(), body.size(), ec);
     if (ec) {
-        error = ec == json::error::too_deep ? "JSON nested too deeply" : "invalid JSON: " + ec.message();
-        return std::nullopt;
+        return Error{std::make_error_code(std::errc::bad_message),
+                     ec == json::error::too_deep ? "JSON nested too deeply" : "invalid JSON: " + ec.message()};
     }
     // Boost.JSON 1.81 has no per-token limits; the text is valid JSON now, so one pass can measure it.
     const auto sizes = longest_tokens(body);
-    if (sizes.string_bytes > limits.max_string_bytes) {
-        error = "a JSON string is longer than " + std::to_string(limits.max_string_bytes) + " bytes";
-        return std::nullopt;
-    }
-    if (sizes.number_chars > limits.max_number_chars) {
-        error = "a JSON number is longer than " + std::to_string(limits.max_number_chars) + " characters";
-        return std::nullopt;
-    }
+    if (sizes.string_bytes > limits.max_string_bytes)
+        return Error{std::make_error_code(std::errc::value_too_large),
+                     "a JSON string is longer than " + std::to_string(limits.max_string_bytes) + " bytes"};
+    if (sizes.number_chars > limits.max_number_chars)
+        return Error{std::make_error_code(std::errc::value_too_large),
+                     "a JSON number is longer than " + std::to_string(limits.max_number_chars) + " characters"};
     return parser.release();
 }
 

@@ -1,6 +1,8 @@
 // JSON-RPC 2.0 framing for MCP, free of I/O: parsing with limits, classifying messages, building replies.
 #pragma once
 
+#include "base/result.hpp"
+
 #include <boost/json/value.hpp>
 
 #include <optional>
@@ -44,8 +46,8 @@ struct TokenSizes {
 };
 TokenSizes longest_tokens(std::string_view json);
 
-// Parses a body; nullopt (and `error` set) when it is not valid JSON or exceeds the limits.
-std::optional<boost::json::value> parse(std::string_view body, const ParseLimits& limits, std::string& error);
+// Parses a body; an error saying why when it is not valid JSON or exceeds the limits.
+Result<boost::json::value> parse(std::string_view body, const ParseLimits& limits);
 
 Message classify(const boost::json::value& message);
 

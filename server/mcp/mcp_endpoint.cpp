@@ -182,9 +182,8 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
     if (!ascii_iequals(content_type, "application/json"))
         co_return transport_error(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
 
-    std::string parse_problem;
-    auto doc = jsonrpc::parse(request.body, parse_limits(config_.mcp), parse_problem);
-    if (!doc) co_return transport_error(400, jsonrpc::code::parse_error, "Parse error: " + parse_problem);
+    auto doc = jsonrpc::parse(request.body, parse_limits(config_.mcp));
+    if (!doc) co_return transport_error(400, jsonrpc::code::parse_error, "Parse error: " + doc.error().message);
 
     if (!doc->is_array()) {
         auto message = jsonrpc::classify(*doc);

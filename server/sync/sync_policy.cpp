@@ -14,7 +14,7 @@ JitterSource default_jitter() {
     };
 }
 
-std::int64_t backoff_ms(const SyncSettings& settings, int attempts, const rollout::Error& error,
+std::int64_t backoff_ms(const SyncSettings& settings, int attempts, const Error& error,
                         const JitterSource& jitter) {
     const std::int64_t base = settings.backoff_base.count();
     const std::int64_t cap = settings.backoff_max.count();
@@ -23,12 +23,12 @@ std::int64_t backoff_ms(const SyncSettings& settings, int attempts, const rollou
     ceiling = std::min(ceiling, cap);
     std::int64_t delay = jitter(ceiling);
     if (error.retry_after) delay = std::max<std::int64_t>(delay, error.retry_after->count() * 1000);
-    if (error.kind == rollout::ErrorKind::not_ready) delay = std::max<std::int64_t>(delay, 30'000);
+    if (error.code == rollout::ErrorKind::not_ready) delay = std::max<std::int64_t>(delay, 30'000);
     return delay;
 }
 
 storage::AttemptOutcome decide_next(const SyncSettings& settings, const storage::SyncJobInfo& job,
-                                    const std::optional<rollout::Error>& error, std::int64_t now_ms,
+                                    const std::optional<Error>& error, std::int64_t now_ms,
                                     const JitterSource& jitter) {
     using Next = storage::AttemptOutcome::Next;
     storage::AttemptOutcome out;
@@ -42,7 +42,7 @@ storage::AttemptOutcome decide_next(const SyncSettings& settings, const storage:
     // when it failed permanently (a 2xx that is not the expected JSON, an oversized reply, "created" without
     // an id): a later retry_sync starts from that doubt. The flag stays set until an attempt succeeds.
     out.recover = error->uncertain || job.recover;
-    if (!error->retryable()) {
+    if (!rollout::retryable(*error)) {
         out.next = Next::fail;
         return out;
     }

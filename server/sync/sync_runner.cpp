@@ -19,9 +19,9 @@ namespace json = boost::json;
 
 namespace {
 
-rollout::Error permanent(std::string message) { return rollout::Error{rollout::ErrorKind::permanent, 0, std::move(message)}; }
+Error permanent(std::string message) { return Error{rollout::ErrorKind::permanent, 0, std::move(message)}; }
 
-rollout::Error transient(std::string message) { return rollout::Error{rollout::ErrorKind::transient, 0, std::move(message)}; }
+Error transient(std::string message) { return Error{rollout::ErrorKind::transient, 0, std::move(message)}; }
 
 std::string records_json(const std::vector<rollout::SyncRecord>& records) {
     json::array out;
@@ -38,20 +38,14 @@ struct Parsed {
     std::vector<std::string> local_ids;
 };
 
-std::optional<Parsed> parse_payload(const storage::ClaimedJob& job, std::string& problem) {
+Result<Parsed> parse_payload(const storage::ClaimedJob& job) {
     json::error_code ec;
     auto value = json::parse(job.payload.text(), ec);
-    if (ec) {
-        problem = "the stored payload is not JSON";
-        return std::nullopt;
-    }
+    if (ec) return invalid_argument("the stored payload is not JSON");
     Parsed p;
     if (job.info.kind == "tour") {
         auto tour = rollout::parse_tour(value, "tourData");
-        if (!tour) {
-            problem = "the stored tour no longer parses: " + tour.error().message;
-            return std::nullopt;
-        }
+        if (!tour) return invalid_argument("the stored tour no longer parses: " + tour.error().message);
         // The buyer, the tour's placeholder and its tour -> buyer binding, each visit.
         if (tour->buyer_id) p.local_ids.push_back(*tour->buyer_id);
         p.local_ids.push_back(rollout::buyer_local_id(std::nullopt, tour->tour_id));
@@ -60,18 +54,14 @@ std::optional<Parsed> parse_payload(const storage::ClaimedJob& job, std::string&
         p.tour = std::move(*tour);
     } else if (job.info.kind == "feedback") {
         auto fb = rollout::parse_feedback(value, "feedbackData");
-        if (!fb) {
-            problem = "the stored feedback no longer parses: " + fb.error().message;
-            return std::nullopt;
-        }
+        if (!fb) return invalid_argument("the stored feedback no longer parses: " + fb.error().message);
         if (fb->buyer_id) p.local_ids.push_back(*fb->buyer_id);
         p.local_ids.push_back(rollout::buyer_local_id(std::nullopt, fb->tour_id));
         p.local_ids.push_back(fb->tour_id);
         p.local_ids.push_back(rollout::feedback_local_id(*fb));
         p.feedback = std::move(*fb);
     } else {
-        problem = "unknown job kind \"" + job.info.kind + "\"";
-        return std::nullopt;
+        return invalid_argument("unknown job kind \"" + job.info.kind + "\"");
     }
     p.local_ids.push_back(job.info.subject);
     return p;
@@ -93,18 +83,18 @@ std::vector<unsigned char> payload_hash(std::string_view crm_type, bool appointm
 asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     AttemptResult result;
     const auto& info = job.info;
-    std::string problem;
-    auto parsed = parse_payload(job, problem);
+    auto parsed = parse_payload(job);
     if (!parsed) {
-        result.error = permanent(problem);
+        result.error = permanent(parsed.error().message);
         co_return result;
     }
     auto client_or = co_await team_.client(info.tenant_id);
-    if (auto* f = std::get_if<ToolFailure>(&client_or)) {
-        result.error = f->transient ? transient(f->message) : permanent(f->message);
+    if (!client_or) {
+        const Error& f = client_or.error();
+        result.error = f.code == storage::ErrorCode::busy ? transient(f.message) : permanent(f.message);
         co_return result;
     }
-    auto client = std::get<0>(client_or);
+    auto client = *client_or;
     auto connection = co_await team_.storage().call(&storage::Storage::get_crm_connection, info.tenant_id, info.crm_type);
     if (!connection) {
         const bool gone = connection.error().code == storage::ErrorCode::not_found;

@@ -4,7 +4,7 @@
 
 #include "server/sync/team_rollout.hpp"
 
-#include "rollout/result.hpp"
+#include "rollout/errors.hpp"
 #include "storage/outbox.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -16,7 +16,7 @@
 namespace rollout_mcp {
 
 struct AttemptResult {
-    std::optional<rollout::Error> error;        // none: the job succeeded
+    std::optional<Error> error;        // none: the job succeeded
     std::vector<storage::LedgerEntry> ledger;   // records to remember (also after an error: progress)
     std::string result_json;                    // JSON array of {kind, localId, externalId, action}
 };

@@ -172,7 +172,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         try {
             result = co_await runner(job);
         } catch (const std::exception& e) {
-            result.error = rollout::Error{rollout::ErrorKind::permanent, 0, std::string("internal error: ") + e.what()};
+            result.error = Error{rollout::ErrorKind::permanent, 0, std::string("internal error: ") + e.what()};
         }
         const auto now = now_ms();
         auto outcome = decide_next(settings, job.info, result.error, now, jitter);
@@ -308,7 +308,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
                         delivered = co_await alerts->send(alert.job);
                         if (!delivered && static_cast<std::size_t>(alert.alert_attempts + 1) < alerts->max_attempts())
                             next_at = now_ms() + backoff_ms(settings, alert.alert_attempts + 1,
-                                                            rollout::Error{rollout::ErrorKind::transient, 0, ""}, jitter);
+                                                            Error{rollout::ErrorKind::transient, 0, ""}, jitter);
                         else if (!delivered)
                             log::error("dead-job alert not delivered; giving up", {{"job", alert.job.id},
                                                                                    {"attempts", alert.alert_attempts + 1}});

@@ -96,31 +96,29 @@ std::shared_ptr<rollout::RolloutClient> TeamRollout::client_for(const std::strin
     return std::make_shared<rollout::RolloutClient>(pool_, std::move(config));
 }
 
-boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, ToolFailure>> TeamRollout::client(
-    const std::string& tenant) {
+boost::asio::awaitable<Result<std::shared_ptr<rollout::RolloutClient>>> TeamRollout::client(const std::string& tenant) {
     // Results are built in named locals before co_return: GCC 12 mis-destroys temporaries in co_return
     // expressions that convert to another type.
-    std::variant<std::shared_ptr<rollout::RolloutClient>, ToolFailure> out;
+    Result<std::shared_ptr<rollout::RolloutClient>> out;
     auto stored = co_await storage_.call(&storage::Storage::get_rollout_config, tenant);
     if (!stored) {
-        ToolFailure failure;
-        failure.message = stored.error().code == storage::ErrorCode::not_found
+        Error failure = std::move(stored).error();   // keeps the storage code: busy is worth a later try
+        failure.message = failure.code == storage::ErrorCode::not_found
                               ? "Rollout is not configured for this team: call configure_rollout first"
-                              : "cannot read this team's Rollout settings: " + stored.error().message;
-        failure.transient = stored.error().code == storage::ErrorCode::busy;
+                              : "cannot read this team's Rollout settings: " + failure.message;
         out = std::move(failure);
         co_return out;
     }
     auto settings = RolloutSettings::from_json(stored->settings_json);
     if (!settings) {
-        out = ToolFailure{"this team's stored Rollout settings are unreadable: configure_rollout again"};
+        out = invalid_argument("this team's stored Rollout settings are unreadable: configure_rollout again");
         co_return out;
     }
     std::string secret(stored->secret.text());
     // Stored values are checked again: they were written by an older version, or the operator has since
     // removed the team's baseUrl from the list. Permanent: retrying cannot help until the team reconfigures.
     if (auto problem = stored_settings_problem(*settings, secret)) {
-        out = ToolFailure{std::move(*problem)};
+        out = invalid_argument(std::move(*problem));
         co_return out;
     }
     out = client_for(tenant, *settings, std::move(secret));
@@ -134,14 +132,14 @@ boost::asio::awaitable<std::string> TeamRollout::default_time_zone(const std::st
     co_return settings ? settings->time_zone : std::string();
 }
 
-boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> TeamRollout::connectors(
+boost::asio::awaitable<Result<std::vector<rollout::Connector>>> TeamRollout::connectors(
     const std::string& tenant, rollout::RolloutClient& client) {
     const auto now = std::chrono::steady_clock::now();
     {
         std::lock_guard lock(mu_);
         auto it = connectors_.find(tenant);
         if (it != connectors_.end() && now - it->second.at < ttl_) {
-            rollout::Result<std::vector<rollout::Connector>> cached(it->second.connectors);
+            Result<std::vector<rollout::Connector>> cached(it->second.connectors);
             co_return cached;
         }
     }

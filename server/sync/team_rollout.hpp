@@ -14,7 +14,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace rollout_mcp {
@@ -27,12 +26,6 @@ struct RolloutSettings {
     std::string time_zone;                   // the team's IANA zone for local times; "" = none
     boost::json::object to_json() const;
     static std::optional<RolloutSettings> from_json(std::string_view text);
-};
-
-// A tool-facing failure: the message names the problem (and the field, when it is the caller's).
-struct ToolFailure {
-    std::string message;
-    bool transient = false;   // the store could not be read (busy): a later try may work
 };
 
 class TeamRollout {
@@ -55,13 +48,14 @@ public:
     // A client built from explicit settings (configure_rollout verifies before storing).
     std::shared_ptr<rollout::RolloutClient> client_for(const std::string& tenant, const RolloutSettings& settings,
                                                        std::string secret) const;
-    // The team's stored configuration as a client, or a failure saying configure_rollout is needed.
-    boost::asio::awaitable<std::variant<std::shared_ptr<rollout::RolloutClient>, ToolFailure>> client(
-        const std::string& tenant);
+    // The team's stored configuration as a client, or a failure whose message names the problem for the
+    // team (configure_rollout is needed, or a stored field is refused); storage::ErrorCode::busy when the
+    // store could not be read and a later try may work.
+    boost::asio::awaitable<Result<std::shared_ptr<rollout::RolloutClient>>> client(const std::string& tenant);
     // The team's default time zone (configure_rollout timeZone), "" when none or not configured.
     boost::asio::awaitable<std::string> default_time_zone(const std::string& tenant);
     // Rollout's connectors, cached per team for a short time.
-    boost::asio::awaitable<rollout::Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
+    boost::asio::awaitable<Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
                                                                                         rollout::RolloutClient& client);
     void forget(const std::string& tenant);   // after configure_rollout
     // Drops pooled connections; call once the I/O threads have stopped, before the io_context goes.

@@ -63,7 +63,7 @@ json::object normalized_spec(const json::object& args) {
 }
 
 // The automation called `name` in Rollout's list for this project environment, if any.
-asio::awaitable<rollout::Result<std::optional<std::string>>> find_by_name(rollout::RolloutClient& client,
+asio::awaitable<Result<std::optional<std::string>>> find_by_name(rollout::RolloutClient& client,
                                                                         const std::string& name) {
     auto listed = co_await client.request(rollout::Host::automation, boost::beast::http::verb::get, "/automations");
     if (!listed) co_return std::move(listed).error();
@@ -85,8 +85,8 @@ asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ct
         if (const auto* params = args.at(part).as_object().if_contains("inputParams"))
             if (auto problem = bad_template(*params, std::string(part) + ".inputParams")) co_return failure(*problem);
     auto client_or = co_await team.client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
-    auto client = std::get<0>(client_or);
+    if (!client_or) co_return failure(client_or.error().message);
+    auto client = client_or.value();
     if (client->endpoints().automation.empty())
         co_return failure("create_automation is not available: this team's Rollout settings have no project environment");
 
@@ -128,7 +128,7 @@ asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ct
 
     auto created = co_await client->create_automation(spec);
     if (!created || created->id.empty()) {
-        const rollout::Error e = created ? rollout::Error{rollout::ErrorKind::permanent, 0,
+        const Error e = created ? Error{rollout::ErrorKind::permanent, 0,
                                                           "Rollout created the automation without an id", true}
                                          : created.error();
         // Refused: the name is free again. Uncertain: the next call looks the automation up by name first.

@@ -30,14 +30,14 @@ ToolResult failure(std::string message, json::object fields) {
     return structured_result(fields, true);
 }
 
-json::object error_json(const rollout::Error& e) {
-    json::object o{{"kind", rollout::to_string(e.kind)}, {"httpStatus", e.status}, {"message", e.message}};
+json::object error_json(const Error& e) {
+    json::object o{{"kind", e.code.message()}, {"httpStatus", e.status}, {"message", e.message}};
     if (e.retry_after) o["retryAfterSeconds"] = e.retry_after->count();
     if (!e.upstream.empty()) o["upstreamMessage"] = e.upstream;  // Rollout's words, apart from ours
     return o;
 }
 
-ToolResult upstream(const std::string& what, const rollout::Error& e) {
+ToolResult upstream(const std::string& what, const Error& e) {
     return failure(what + ": " + e.describe(), {{"error", error_json(e)}});
 }
 
@@ -130,8 +130,8 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
 
 asio::awaitable<ToolResult> list_available_crms(TeamRollout& team, ToolContext& ctx, const json::object&) {
     auto client = co_await team.client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client)) co_return failure(f->message);
-    auto& rc = *std::get<0>(client);
+    if (!client) co_return failure(client.error().message);
+    auto& rc = *client.value();
     auto connectors = co_await team.connectors(ctx.tenant(), rc);
     if (!connectors) co_return upstream("cannot list Rollout's CRM connectors", connectors.error());
     auto connected = co_await team.storage().call(&storage::Storage::list_crm_connections, ctx.tenant());
@@ -153,8 +153,8 @@ asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, ToolCont
     const auto credential = str(args, "credentialKey");
     if (auto bad = field_problem(RolloutField::credential_key, credential)) co_return failure(*bad);
     auto client = co_await team.client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client)) co_return failure(f->message);
-    auto& rc = *std::get<0>(client);
+    if (!client) co_return failure(client.error().message);
+    auto& rc = *client.value();
     auto connectors = co_await team.connectors(ctx.tenant(), rc);
     if (!connectors) co_return upstream("cannot list Rollout's CRM connectors", connectors.error());
     bool known = false;
@@ -194,11 +194,11 @@ asio::awaitable<ToolResult> test_crm_connection(TeamRollout& team, ToolContext& 
         co_return failure(*bad);
     }
     auto client = co_await team.client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client)) co_return failure(f->message);
-    auto probe = co_await std::get<0>(client)->probe(credential);
+    if (!client) co_return failure(client.error().message);
+    auto probe = co_await client.value()->probe(credential);
     if (probe) co_return success(crm_type + " is ready", {{"crmType", crm_type}, {"state", "ready"}});
     const auto& e = probe.error();
-    if (e.kind == rollout::ErrorKind::not_ready)
+    if (e.code == rollout::ErrorKind::not_ready)
         co_return success(crm_type + " is connected but Rollout is still syncing its data; try again in a minute",
                           {{"crmType", crm_type}, {"state", "not_ready"}, {"error", error_json(e)}});
     co_return failure(crm_type + " connection is not usable: " + e.describe(),

@@ -29,8 +29,8 @@ namespace tool_results {
 ToolResult success(std::string message, boost::json::object fields = {});
 ToolResult failure(std::string message, boost::json::object fields = {});
 // A Rollout error as a tool error: "<what>: Rollout answered <kind> (HTTP n): <upstream message>".
-ToolResult upstream(const std::string& what, const rollout::Error& error);
-boost::json::object error_json(const rollout::Error& error);
+ToolResult upstream(const std::string& what, const Error& error);
+boost::json::object error_json(const Error& error);
 // {type: object, properties: {status, message, ...extra}, required: [status, message]}
 boost::json::object output_schema(boost::json::object extra_properties = {});
 // A handler calling fn(deps, ctx, args).

@@ -15,7 +15,7 @@ using namespace tool_results;
 namespace {
 
 // Exactly one of jobId, tourId, feedbackId (the schema cannot say "exactly one" in every client's dialect).
-std::variant<storage::SyncJobQuery, std::string> query_of(const std::string& tenant, const json::object& args) {
+Result<storage::SyncJobQuery> query_of(const std::string& tenant, const json::object& args) {
     storage::SyncJobQuery q;
     q.tenant_id = tenant;
     int given = 0;
@@ -26,7 +26,7 @@ std::variant<storage::SyncJobQuery, std::string> query_of(const std::string& ten
         q.kind = "feedback";
         ++given;
     }
-    if (given != 1) return std::string("give exactly one of jobId, tourId or feedbackId");
+    if (given != 1) return invalid_argument("give exactly one of jobId, tourId or feedbackId");
     if (const auto* v = args.if_contains("limit")) q.limit = static_cast<std::size_t>(v->to_number<std::int64_t>());
     return q;
 }
@@ -45,12 +45,12 @@ json::array jobs_json(const std::vector<storage::SyncJobInfo>& jobs) {
 
 asio::awaitable<ToolResult> get_sync_status(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
     auto q = query_of(ctx.tenant(), args);
-    if (auto* problem = std::get_if<std::string>(&q)) co_return failure(*problem);
-    auto jobs = co_await deps.team->storage().call(&storage::Storage::find_sync_jobs, std::get<0>(q));
+    if (!q) co_return failure(q.error().message);
+    auto jobs = co_await deps.team->storage().call(&storage::Storage::find_sync_jobs, (*q));
     if (!jobs) co_return failure("cannot read sync jobs: " + jobs.error().message);
-    if (jobs->empty() && std::get<0>(q).job_id) {
+    if (jobs->empty() && (*q).job_id) {
         // A job purged by retention ([sync] keep_*_s) is answered as expired, to its own team only.
-        auto tomb = [tenant = ctx.tenant(), id = *std::get<0>(q).job_id](storage::Storage& s) {
+        auto tomb = [tenant = ctx.tenant(), id = *(*q).job_id](storage::Storage& s) {
             return s.find_sync_job_tombstone(tenant, id);
         };
         auto expired = co_await deps.team->storage().run(std::move(tomb));
@@ -73,10 +73,10 @@ asio::awaitable<ToolResult> get_sync_status(SyncToolsDeps deps, ToolContext& ctx
 
 asio::awaitable<ToolResult> retry_sync(SyncToolsDeps deps, ToolContext& ctx, const json::object& args) {
     auto q = query_of(ctx.tenant(), args);
-    if (auto* problem = std::get_if<std::string>(&q)) co_return failure(*problem);
+    if (!q) co_return failure(q.error().message);
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
-    auto retry = [query = std::get<0>(q), now](storage::Storage& s) { return s.retry_sync_jobs(query, now); };
+    auto retry = [query = (*q), now](storage::Storage& s) { return s.retry_sync_jobs(query, now); };
     auto jobs = co_await deps.team->storage().run(std::move(retry));
     if (!jobs) co_return failure("cannot re-queue sync jobs: " + jobs.error().message);
     if (jobs->empty())

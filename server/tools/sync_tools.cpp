@@ -39,28 +39,33 @@ std::vector<unsigned char> arguments_hash(const std::string& tool, json::object 
 }
 
 // The connected CRMs a call targets: one connector key (must be connected) or "all" connected ones.
-asio::awaitable<std::variant<std::vector<std::string>, std::string>> targets_for(TeamRollout& team,
-                                                                                const std::string& tenant,
-                                                                                rollout::RolloutClient& client,
-                                                                                const std::string& requested) {
+asio::awaitable<Result<std::vector<std::string>>> targets_for(TeamRollout& team, const std::string& tenant,
+                                                              rollout::RolloutClient& client,
+                                                              const std::string& requested) {
     const auto crm_type = rollout::canonical_crm_type(requested.empty() ? "all" : requested);
     auto connections = co_await team.storage().call(&storage::Storage::list_crm_connections, tenant);
-    if (!connections) co_return "cannot read this team's connections: " + connections.error().message;
+    if (!connections) {
+        Error failed = std::move(connections).error();
+        failed.message = "cannot read this team's connections: " + failed.message;
+        co_return failed;
+    }
     std::vector<std::string> out;
     for (const auto& c : *connections)
         if (crm_type == "all" || c.crm_type == crm_type) out.push_back(c.crm_type);
     if (!out.empty()) co_return out;
-    if (crm_type == "all") co_return "crmType: no CRM is connected for this team; call configure_crm_connection first";
+    if (crm_type == "all")
+        co_return invalid_argument("crmType: no CRM is connected for this team; call configure_crm_connection first");
     auto connectors = co_await team.connectors(tenant, client);
     bool known = !connectors;   // when Rollout cannot be asked, do not claim the key is unknown
     if (connectors)
         for (const auto& c : *connectors) known = known || (c.crm && c.key == crm_type);
-    co_return known ? "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first"
-                    : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)";
+    co_return invalid_argument(
+        known ? "crmType: \"" + crm_type + "\" is not connected for this team; call configure_crm_connection first"
+              : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)");
 }
 
 // The jobs with these ids, in this order (a job of another team is never returned).
-storage::Result<std::vector<storage::SyncJobInfo>> read_jobs(storage::Storage& s, const std::string& tenant,
+Result<std::vector<storage::SyncJobInfo>> read_jobs(storage::Storage& s, const std::string& tenant,
                                                              const std::vector<std::string>& ids) {
     std::vector<storage::SyncJobInfo> out;
     for (const auto& id : ids) {
@@ -69,7 +74,7 @@ storage::Result<std::vector<storage::SyncJobInfo>> read_jobs(storage::Storage& s
         q.job_id = id;
         q.limit = 1;
         auto found = s.find_sync_jobs(q);
-        if (!found) return unexpected(found.error());
+        if (!found) return found.error();
         for (auto& j : *found) out.push_back(std::move(j));
     }
     return out;
@@ -185,11 +190,11 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
             co_return failure(std::string(name) + ": " + *problem);
     }
     auto client_or = co_await deps.team->client(ctx.tenant());
-    if (auto* f = std::get_if<ToolFailure>(&client_or)) co_return failure(f->message);
+    if (!client_or) co_return failure(client_or.error().message);
     const auto* crm = args.if_contains("crmType");
     const std::string requested = crm && crm->is_string() ? std::string(crm->get_string()) : "all";
-    auto targets_or = co_await targets_for(*deps.team, ctx.tenant(), *std::get<0>(client_or), requested);
-    if (auto* f = std::get_if<std::string>(&targets_or)) co_return failure(*f);
+    auto targets_or = co_await targets_for(*deps.team, ctx.tenant(), *client_or.value(), requested);
+    if (!targets_or) co_return failure(targets_or.error().message);
 
     storage::SyncRequest request;
     request.tenant_id = ctx.tenant();
@@ -197,7 +202,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         request.idempotency_key = std::string(key->get_string());
         request.args_hash = arguments_hash(call.tool, args);
     }
-    for (const auto& crm_type : std::get<0>(targets_or))
+    for (const auto& crm_type : *targets_or)
         request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, std::string()});
     request.payload_json = std::move(call.payload_json);   // stored once for all of them
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(

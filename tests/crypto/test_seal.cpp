@@ -49,7 +49,7 @@ TEST_F(Seal, FlippingAnyNonceByteFailsWithRowNamed) {
             nonce[i] ^= bit;
             auto opened = open(ring, row, s.key_id, nonce, s.ciphertext);
             ASSERT_FALSE(opened) << "nonce byte " << i;
-            EXPECT_EQ(opened.error().reason, OpenFailure::authentication_failed);
+            EXPECT_EQ(opened.error().code, OpenFailure::authentication_failed);
             EXPECT_NE(opened.error().message.find("tenant 't_aaaa' crm_connection/hubspot"),
                       std::string::npos)
                 << opened.error().message;
@@ -64,7 +64,7 @@ TEST_F(Seal, FlippingAnyCiphertextByteFails) {
         ct[i] ^= 0x01;
         auto opened = open(ring, row, s.key_id, s.nonce, ct);
         ASSERT_FALSE(opened) << "ciphertext byte " << i;
-        EXPECT_EQ(opened.error().reason, OpenFailure::authentication_failed);
+        EXPECT_EQ(opened.error().code, OpenFailure::authentication_failed);
     }
 }
 
@@ -79,7 +79,7 @@ TEST_F(Seal, AnotherRowIdentityDoesNotOpen) {
     for (const RowIdentity& other : others) {
         auto opened = open(ring, other, s.key_id, s.nonce, s.ciphertext);
         ASSERT_FALSE(opened) << describe(other);
-        EXPECT_EQ(opened.error().reason, OpenFailure::authentication_failed);
+        EXPECT_EQ(opened.error().code, OpenFailure::authentication_failed);
         EXPECT_NE(opened.error().message.find(describe(other)), std::string::npos);
     }
 }
@@ -97,15 +97,15 @@ TEST_F(Seal, UnknownKeyIdAndMalformedInputFailCleanly) {
     const SealedSecret s = seal(ring, row, bytes("secret"));
     auto unknown = open(ring, row, 99, s.nonce, s.ciphertext);
     ASSERT_FALSE(unknown);
-    EXPECT_EQ(unknown.error().reason, OpenFailure::unknown_key_id);
+    EXPECT_EQ(unknown.error().code, OpenFailure::unknown_key_id);
     EXPECT_NE(unknown.error().message.find("data key 99"), std::string::npos);
 
     auto short_nonce = open(ring, row, s.key_id, std::span(s.nonce).first(23), s.ciphertext);
     ASSERT_FALSE(short_nonce);
-    EXPECT_EQ(short_nonce.error().reason, OpenFailure::malformed);
+    EXPECT_EQ(short_nonce.error().code, OpenFailure::malformed);
     auto short_ct = open(ring, row, s.key_id, s.nonce, std::span(s.ciphertext).first(kMacBytes - 1));
     ASSERT_FALSE(short_ct);
-    EXPECT_EQ(short_ct.error().reason, OpenFailure::malformed);
+    EXPECT_EQ(short_ct.error().code, OpenFailure::malformed);
 }
 
 TEST_F(Seal, RetiredKeysStillOpenAfterRotation) {

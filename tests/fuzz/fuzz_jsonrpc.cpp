@@ -54,13 +54,12 @@ std::size_t longest_string(const json::value& v) {
 // they accept holds no longer string, and they never accept what the depth limit alone refuses.
 void check_token_limits(std::string_view body, std::size_t max_depth, bool parsed) {
     constexpr std::size_t tight = 8;
-    std::string problem;
-    const auto doc = jsonrpc::parse(body, {max_depth, tight, tight}, problem);
+    const auto doc = jsonrpc::parse(body, {max_depth, tight, tight});
     if (doc && !parsed) fuzz::fail("token limits accepted what the parser alone refused");
     if (!parsed) return;
     const auto sizes = jsonrpc::longest_tokens(body);
     const bool over = sizes.string_bytes > tight || sizes.number_chars > tight;
-    if (doc.has_value() == over) fuzz::fail("token limits disagree with longest_tokens()", problem);
+    if (doc.has_value() == over) fuzz::fail("token limits disagree with longest_tokens()", doc ? std::string() : doc.error().message);
     if (doc && longest_string(*doc) > tight) fuzz::fail("a string past max_string_bytes was accepted");
 }
 
@@ -83,14 +82,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string_view body(reinterpret_cast<const char*>(data), size);
     fuzz::World world;
 
-    std::string problem;
-    const auto doc = jsonrpc::parse(body, parse_limits(world.config().mcp), problem);
+    const auto doc = jsonrpc::parse(body, parse_limits(world.config().mcp));
     if (doc) {
         if (const auto* batch = doc->if_array())
             for (const auto& element : *batch) check_message(element);
         else
             check_message(*doc);
-    } else if (problem.empty()) {
+    } else if (doc.error().message.empty()) {
         fuzz::fail("parse failed without saying why");
     }
     check_token_limits(body, world.config().mcp.max_json_depth, doc.has_value());

@@ -56,8 +56,7 @@ const std::vector<const ToolDefinition*>& tools() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::init_once();
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    std::string problem;
-    auto doc = jsonrpc::parse(text, parse_limits(Config{}.mcp), problem);
+    auto doc = jsonrpc::parse(text, parse_limits(Config{}.mcp));
     if (!doc || !doc->is_object()) return 0;
     const auto& args = doc->get_object();
     const auto& registry = all_tools_registry();

@@ -227,7 +227,7 @@ TEST_F(FuzzRegressionHttp, HeaderLimitCountsTheRequestLineToo) {
 
 // Boost.URL 1.81 parses "http://[::1]:61&2/x" as port 61 + path "&2/x", and "https://h:/x" with an empty port.
 TEST(FuzzRegression, UrlPortFollowedByJunkIsRefused) {
-    EXPECT_FALSE(rollout::parse_endpoint("http://[::1]:61&2/platform/api").ok());
+    EXPECT_FALSE(rollout::parse_endpoint("http://[::1]:61&2/platform/api").has_value());
 }
 
 // An authority ending in ':' has an empty port: refused, never read as the default port or as no port.
@@ -235,11 +235,11 @@ TEST(FuzzRegression, UrlEmptyPortIsRefused) {
     for (const char* url : {"https://universal.rollout.com:/api", "https://universal.rolltps://universal.rollout.com/api",
                             "http://127.0.0.1:/x"}) {
         const auto r = rollout::parse_endpoint(url);
-        ASSERT_FALSE(r.ok()) << url << " -> port \"" << r->port << "\" target " << r->target;
+        ASSERT_FALSE(r.has_value()) << url << " -> port \"" << r->port << "\" target " << r->target;
         EXPECT_NE(r.error().message.find("no valid port"), std::string::npos) << r.error().message;
     }
     const auto fine = rollout::parse_endpoint("https://universal.rollout.com/api");   // the control
-    ASSERT_TRUE(fine.ok());
+    ASSERT_TRUE(fine.has_value());
     EXPECT_EQ(fine->port, "443");
     EXPECT_EQ(fine->target, "/api");
 }

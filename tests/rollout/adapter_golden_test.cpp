@@ -276,8 +276,8 @@ TEST(GoldenErrors, FailureKeepsRecordsDoneSoFar) {
     t.agent_email.reset();
     auto out = run_sync(make_adapter("highlevel")->sync_tour(client, {"c", {}, false}, t));
     ASSERT_FALSE(out.ok());
-    EXPECT_EQ(out.error->kind, ErrorKind::not_ready);
-    EXPECT_TRUE(out.error->retryable());
+    EXPECT_EQ(out.error->code, ErrorKind::not_ready);
+    EXPECT_TRUE(rollout::retryable(*out.error));
     ASSERT_EQ(out.records.size(), 2u);  // the person and the first appointment: the ledger must keep them
     EXPECT_EQ(out.records[1].external_id, "appo-1");
 }

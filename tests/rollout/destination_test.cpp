@@ -56,7 +56,7 @@ TEST(Destination, ResolvedPrivateAddressIsRefusedWithoutConnecting) {
     auto pool = HttpPool::create(o);
     auto r = run_sync(pool->send(get("https://rollout.test/api/people")));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+    EXPECT_EQ(r.error().code, ErrorKind::permanent);
     EXPECT_EQ(r.error().status, 0u);
     EXPECT_EQ(r.error().message,
               "https://rollout.test:443 resolves to a non-public address (10.1.2.3): a team may reach it only when "

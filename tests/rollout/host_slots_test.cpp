@@ -125,7 +125,7 @@ TEST(HostSlots, FloodingTeamDoesNotStarveAnother) {
         asio::co_spawn(ioc, [&]() -> asio::awaitable<void> {
             auto r = co_await pool->send(request_for("A"));
             if (r) ++a_ok;
-            else if (r.error().kind == ErrorKind::rate_limited) {
+            else if (r.error().code == ErrorKind::rate_limited) {
                 ++a_full;
                 full_message = r.error().message;
                 EXPECT_EQ(r.error().retry_after, std::chrono::seconds{1});

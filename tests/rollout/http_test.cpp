@@ -48,7 +48,7 @@ TEST(Http, ErrorStatusesBecomeTypedErrors) {
         StubServer stub([&](const StubRequest&) { return StubReply{c.status, c.body}; });
         auto r = get_once(stub);
         ASSERT_FALSE(r) << c.status;
-        EXPECT_EQ(r.error().kind, c.kind) << c.status;
+        EXPECT_EQ(r.error().code, c.kind) << c.status;
         EXPECT_EQ(r.error().status, c.status);
         EXPECT_EQ(r.error().message, "Rollout answered HTTP " + std::to_string(c.status));
         EXPECT_EQ(r.error().upstream, c.upstream);
@@ -62,14 +62,14 @@ TEST(Http, RateLimitedCarriesRetryAfter) {
     });
     auto r = get_once(secs);
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::rate_limited);
-    EXPECT_TRUE(r.error().retryable());
+    EXPECT_EQ(r.error().code, ErrorKind::rate_limited);
+    EXPECT_TRUE(retryable(r.error()));
     EXPECT_FALSE(r.error().uncertain);
     EXPECT_EQ(r.error().retry_after, std::chrono::seconds{7});
 
     StubServer none([](const StubRequest&) { return StubReply{429, R"({"errorMessage":"slow down"})"}; });
     auto n = get_once(none);
-    EXPECT_EQ(n.error().kind, ErrorKind::rate_limited);
+    EXPECT_EQ(n.error().code, ErrorKind::rate_limited);
     EXPECT_FALSE(n.error().retry_after);
 }
 
@@ -132,7 +132,7 @@ TEST(Http, TimeoutAfterWriteIsUncertain) {
     auto r = get_once(stub, o);
     ASSERT_FALSE(r);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds{3});
-    EXPECT_EQ(r.error().kind, ErrorKind::transient);
+    EXPECT_EQ(r.error().code, ErrorKind::transient);
     EXPECT_TRUE(r.error().uncertain);
     EXPECT_NE(r.error().message.find("timed out"), std::string::npos);
 }
@@ -143,7 +143,7 @@ TEST(Http, ConnectFailureIsTransientAndCertain) {
     RolloutClient client(HttpPool::create(fast_options({url})), config_for(url));
     auto r = run_sync(client.request(Host::crm, verb::post, "/notes", boost::json::object{}, "c"));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::transient);
+    EXPECT_EQ(r.error().code, ErrorKind::transient);
     EXPECT_FALSE(r.error().uncertain);
 }
 
@@ -157,7 +157,7 @@ TEST(Http, PlainHttpOnlyForLoopback) {
                             "http://[::2]/", "ftp://127.0.0.1/"}) {
         auto r = parse_endpoint(bad);
         ASSERT_FALSE(r) << bad;
-        EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+        EXPECT_EQ(r.error().code, ErrorKind::permanent);
     }
     auto refused = parse_endpoint("http://crm.example.com/api");
     EXPECT_NE(refused.error().message.find("plain http:// is refused"), std::string::npos);
@@ -236,7 +236,7 @@ TEST(Http, QueueWaitCountsAgainstTheTimeout) {
     o.timeout = std::chrono::milliseconds{300};
     RolloutClient client(HttpPool::create(o), config_for(stub.url()));
     auto& ioc = test_ioc();
-    std::vector<Status> results;
+    std::vector<Result<void>> results;
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < 2; ++i)
         asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { results.push_back(co_await client.probe("c")); },
@@ -249,15 +249,15 @@ TEST(Http, QueueWaitCountsAgainstTheTimeout) {
     EXPECT_LT(elapsed, std::chrono::milliseconds{550});
     for (const auto& r : results) {
         ASSERT_FALSE(r);
-        EXPECT_EQ(r.error().kind, ErrorKind::transient) << r.error().message;
+        EXPECT_EQ(r.error().code, ErrorKind::transient) << r.error().message;
     }
     // The first call was sent and then timed out (uncertain). The second either timed out in the queue
     // (never sent) or got the slot only at its deadline; both calls ending at almost the same instant
     // makes the order a race, so the test accepts either but never more than two requests on the wire.
-    const bool queued = std::any_of(results.begin(), results.end(), [](const Status& r) {
+    const bool queued = std::any_of(results.begin(), results.end(), [](const Result<void>& r) {
         return r.error().message.find("free request slot") != std::string::npos;
     });
-    EXPECT_TRUE(std::any_of(results.begin(), results.end(), [](const Status& r) { return r.error().uncertain; }));
+    EXPECT_TRUE(std::any_of(results.begin(), results.end(), [](const Result<void>& r) { return r.error().uncertain; }));
     EXPECT_LE(stub.requests().size(), queued ? 1u : 2u);
 }
 
@@ -267,7 +267,7 @@ TEST(Http, OversizedReplyIsRefused) {
     o.max_response_bytes = 1024;
     auto r = get_once(stub, o);
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+    EXPECT_EQ(r.error().code, ErrorKind::permanent);
     EXPECT_NE(r.error().message.find("exceeds 1024 bytes"), std::string::npos);
 }
 
@@ -352,7 +352,7 @@ TEST(Tls, UntrustedCertificateFails) {
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));  // no extra CA
     auto r = run_sync(client.list_credentials());
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+    EXPECT_EQ(r.error().code, ErrorKind::permanent);
     EXPECT_NE(r.error().message.find("TLS certificate verification failed"), std::string::npos) << r.error().message;
     EXPECT_TRUE(stub.requests().empty());
 }

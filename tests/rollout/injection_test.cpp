@@ -36,9 +36,9 @@ TEST(Injection, BearerTokenWithControlBytesIsRefusedBeforeSending) {
         EXPECT_EQ(r.error().status, 0u);
         // Two layers refuse it before anything is written: the token source (a JWT is three base64url
         // segments, so a control byte never passes it) and, behind it, the outbound header check.
-        const bool by_token = r.error().kind == ErrorKind::auth &&
+        const bool by_token = r.error().code == ErrorKind::auth &&
                               r.error().message.find("not a JWT (three base64url segments)") != std::string::npos;
-        const bool by_header = r.error().kind == ErrorKind::permanent &&
+        const bool by_header = r.error().code == ErrorKind::permanent &&
                                r.error().message == "header Authorization: contains a control character; nothing was sent";
         EXPECT_TRUE(by_token || by_header) << r.error().describe();
         EXPECT_EQ(r.error().describe().find(jwt), std::string::npos);  // the secret is not echoed
@@ -52,7 +52,7 @@ TEST(Injection, CredentialIdWithControlBytesIsRefusedBeforeSending) {
         RolloutClient client(HttpPool::create(fast_options({listener.url()})), config_with(listener, test_auth()));
         auto r = run_sync(client.probe("cred" + bad));
         ASSERT_FALSE(r);
-        EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+        EXPECT_EQ(r.error().code, ErrorKind::permanent);
         EXPECT_EQ(r.error().message,
                   "header X-Rollout-Credential-Id: contains a control character; nothing was sent");
         EXPECT_TRUE(listener.received().empty());

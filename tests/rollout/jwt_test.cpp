@@ -61,10 +61,10 @@ TEST(Jwt, PreMintedTokenExpiryIsCheckedLocally) {
     auto expired = TokenSource::pre_minted(mint_hs512({"c", "t", 0, 1'799'999'000}, "k"));
     auto r = expired.token(now);
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::auth);
+    EXPECT_EQ(r.error().code, ErrorKind::auth);
     EXPECT_NE(r.error().message.find("expired"), std::string::npos);
     auto garbage = TokenSource::pre_minted("not-a-jwt");
-    EXPECT_EQ(garbage.token(now).error().kind, ErrorKind::auth);
+    EXPECT_EQ(garbage.token(now).error().code, ErrorKind::auth);
 }
 
 // The token goes into the Authorization header as it is: every segment, not only the exp one, must be
@@ -81,7 +81,7 @@ TEST(Jwt, PreMintedTokenMustBeThreeBase64UrlSegments) {
         auto source = TokenSource::pre_minted(bad);
         auto r = source.token(now);
         ASSERT_FALSE(r) << bad;
-        EXPECT_EQ(r.error().kind, ErrorKind::auth);
+        EXPECT_EQ(r.error().code, ErrorKind::auth);
     }
 }
 
@@ -91,7 +91,7 @@ TEST(Jwt, ExpiredTokenNeverCallsOut) {
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url(), auth));
     auto r = run_sync(client.list_credentials());
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::auth);
+    EXPECT_EQ(r.error().code, ErrorKind::auth);
     EXPECT_EQ(r.error().status, 0u);
     EXPECT_TRUE(stub.requests().empty());
 }

@@ -64,7 +64,7 @@ TEST(Model, TourErrorsNameTheField) {
     for (const auto& c : cases) {
         auto r = parse_tour(J(c.json));
         ASSERT_FALSE(r) << c.json;
-        EXPECT_EQ(r.error().kind, ErrorKind::validation);
+        EXPECT_EQ(r.error().code, ErrorKind::validation);
         EXPECT_EQ(r.error().message, c.message);
     }
 }

@@ -25,7 +25,7 @@ inline std::optional<std::string> outbound_property_violation(const HttpRequest&
     if (!endpoint) return std::nullopt;
     auto built = build_request(request, *endpoint);
     if (!built) {
-        if (built.error().kind != ErrorKind::permanent || built.error().status != 0)
+        if (built.error().code != ErrorKind::permanent || built.error().status != 0)
             return "a refusal that is not permanent with status 0";
         // Refusals never echo an offending value (it may be a secret or an attack string).
         for (const auto& [name, value] : request.headers)

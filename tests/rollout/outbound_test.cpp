@@ -26,7 +26,7 @@ TEST(Outbound, ControlBytesInHeaderValuesAreRefusedNamingTheHeader) {
         const auto ep = parse_endpoint("https://crm.example.com/api/people").value();
         auto r = build_request(with_header("X-Rollout-Credential-Id", value), ep);
         ASSERT_FALSE(r) << static_cast<int>(bad[0]);
-        EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+        EXPECT_EQ(r.error().code, ErrorKind::permanent);
         EXPECT_EQ(r.error().status, 0u);
         EXPECT_EQ(r.error().message,
                   "header X-Rollout-Credential-Id: contains a control character; nothing was sent");
@@ -59,7 +59,7 @@ TEST(Outbound, TargetWithControlBytesOrSpacesIsRefused) {
         ep.target = bad;
         auto r = build_request(with_header("X-A", "v"), ep);
         ASSERT_FALSE(r);
-        EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+        EXPECT_EQ(r.error().code, ErrorKind::permanent);
         EXPECT_NE(r.error().message.find("request target"), std::string::npos);
     }
     // parse_endpoint never yields such a target in the first place.

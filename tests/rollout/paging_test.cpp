@@ -65,7 +65,7 @@ TEST(Paging, PlainListsAreCappedInBytes) {
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config);
     auto r = run_sync(client.list_users("c"));
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().kind, ErrorKind::permanent);
+    EXPECT_EQ(r.error().code, ErrorKind::permanent);
     EXPECT_NE(r.error().message.find("larger than max_list_bytes"), std::string::npos) << r.error().message;
     EXPECT_LE(stub.requests().size(), 5u);
 

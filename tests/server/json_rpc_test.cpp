@@ -9,10 +9,10 @@ namespace rollout_mcp::jsonrpc {
 namespace {
 namespace json = boost::json;
 
-std::optional<json::value> parse_text(std::string_view text, std::size_t depth = 64) {
-    std::string error;
-    return parse(text, {depth}, error);
-}
+Result<json::value> parse_text(std::string_view text, std::size_t depth = 64) { return parse(text, {depth}); }
+
+// What a failed parse said; empty when it parsed.
+std::string problem(const Result<json::value>& parsed) { return parsed ? std::string() : parsed.error().message; }
 
 // Message::params points into the document: keep the last one alive.
 Message classify_text(std::string_view text) {
@@ -31,23 +31,23 @@ TEST(JsonRpcParse, AcceptsValidJson) {
 
 TEST(JsonRpcParse, StringAndNumberSizesAreCappedAsWritten) {
     const ParseLimits limits{64, 8, 4};
-    std::string error;
+    Result<json::value> last;
     // Exactly at the limits: accepted. Strings count the bytes between the quotes, keys too.
-    EXPECT_TRUE(parse(R"({"12345678":["abcdefgh",1234,-1.5,1e10,true,false,null]})", limits, error)) << error;
+    EXPECT_TRUE((last = parse(R"({"12345678":["abcdefgh",1234,-1.5,1e10,true,false,null]})", limits))) << problem(last);
     for (std::string_view over : {R"(["123456789"])", R"({"123456789":1})", R"([12345])", R"([-1234])",
                                   R"([1.5e10])"}) {
-        EXPECT_FALSE(parse(over, limits, error)) << over;
+        EXPECT_FALSE((last = parse(over, limits))) << over;
     }
-    EXPECT_FALSE(parse(R"(["123456789"])", limits, error));
-    EXPECT_EQ(error, "a JSON string is longer than 8 bytes");
-    EXPECT_FALSE(parse("[123456]", limits, error));
-    EXPECT_EQ(error, "a JSON number is longer than 4 characters");
+    EXPECT_FALSE((last = parse(R"(["123456789"])", limits)));
+    EXPECT_EQ(problem(last), "a JSON string is longer than 8 bytes");
+    EXPECT_FALSE((last = parse("[123456]", limits)));
+    EXPECT_EQ(problem(last), "a JSON number is longer than 4 characters");
     // Escapes count as written; an escaped quote does not end the string.
-    EXPECT_FALSE(parse(R"(["\u00e9\u00e9"])", limits, error));
-    EXPECT_TRUE(parse(R"(["a\"b\\"])", limits, error)) << error;
-    EXPECT_FALSE(parse(R"(["a\"bcdefgh"])", limits, error));
+    EXPECT_FALSE((last = parse(R"(["\u00e9\u00e9"])", limits)));
+    EXPECT_TRUE((last = parse(R"(["a\"b\\"])", limits))) << problem(last);
+    EXPECT_FALSE((last = parse(R"(["a\"bcdefgh"])", limits)));
     // Digits inside strings are not numbers.
-    EXPECT_TRUE(parse(R"(["12345678"])", limits, error)) << error;
+    EXPECT_TRUE((last = parse(R"(["12345678"])", limits))) << problem(last);
     const auto sizes = longest_tokens(R"({"ab":[-12.5e3,"x\"yz"]})");
     EXPECT_EQ(sizes.string_bytes, 5u);
     EXPECT_EQ(sizes.number_chars, 7u);
@@ -56,23 +56,23 @@ TEST(JsonRpcParse, StringAndNumberSizesAreCappedAsWritten) {
 TEST(JsonRpcParse, RejectsMalformedAndIncompleteText) {
     for (std::string_view bad : {"", "{", R"({"a":)", "{'a':1}", R"({"a":1} x)", R"({"a":1}{"b":2})", "nul",
                                  "[1,]", "\"\xff\""}) {
-        std::string error;
-        EXPECT_FALSE(parse(bad, {64}, error)) << bad;
-        EXPECT_NE(error.find("invalid JSON"), std::string::npos) << bad << " -> " << error;
+        Result<json::value> last;
+        EXPECT_FALSE((last = parse(bad, {64}))) << bad;
+        EXPECT_NE(problem(last).find("invalid JSON"), std::string::npos) << bad << " -> " << problem(last);
     }
 }
 
 TEST(JsonRpcParse, NestingDepthLimitIsEnforced) {
     EXPECT_TRUE(parse_text(nested_arrays(8), 8));
-    std::string error;
-    EXPECT_FALSE(parse(nested_arrays(9), {8}, error));
-    EXPECT_EQ(error, "JSON nested too deeply");
+    Result<json::value> last;
+    EXPECT_FALSE((last = parse(nested_arrays(9), {8})));
+    EXPECT_EQ(problem(last), "JSON nested too deeply");
     // Objects count too, and the default limit stops a hostile document early.
     std::string deep_objects;
     for (int i = 0; i < 100; ++i) deep_objects += R"({"a":)";
     deep_objects += "1" + std::string(100, '}');
-    EXPECT_FALSE(parse(deep_objects, {64}, error));
-    EXPECT_EQ(error, "JSON nested too deeply");
+    EXPECT_FALSE((last = parse(deep_objects, {64})));
+    EXPECT_EQ(problem(last), "JSON nested too deeply");
     EXPECT_TRUE(parse_text(deep_objects, 128));
 }
 

@@ -6,7 +6,6 @@
 
 namespace rollout_mcp {
 namespace {
-using rollout::Error;
 using rollout::ErrorKind;
 using Next = storage::AttemptOutcome::Next;
 

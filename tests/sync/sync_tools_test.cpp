@@ -122,14 +122,14 @@ TEST_F(SyncTools, PurgedJobIsExpiredForItsOwnTeamOnly) {
     ASSERT_FALSE(is_error(r)) << text_of(r);
     const std::string id(sc(r).at("results").at(0).at("jobId").as_string());
     const auto now = soon_ms();
-    auto purged = h.on_storage([id, now](storage::Storage& s) -> storage::Result<storage::PurgeProgress> {
+    auto purged = h.on_storage([id, now](storage::Storage& s) -> Result<storage::PurgeProgress> {
         auto c = s.claim_sync_jobs({id}, now, now + 1);
         if (!c || c->size() != 1)
-            return unexpected(storage::StorageError{storage::ErrorCode::not_found, "not claimed"});
+            return Error{storage::ErrorCode::not_found, "not claimed"};
         storage::AttemptOutcome fail;
         fail.next = storage::AttemptOutcome::Next::fail;
         fail.error = "refused";
-        if (auto f = s.finish_sync_attempt(id, c->front().claim_token, fail, now); !f) return unexpected(f.error());
+        if (auto f = s.finish_sync_attempt(id, c->front().claim_token, fail, now); !f) return f.error();
         storage::PurgePolicy policy;
         policy.failed_before_ms = std::numeric_limits<std::int64_t>::max();
         return s.purge_sync_batch(policy, now, 500);
