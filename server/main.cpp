@@ -1,30 +1,42 @@
 // rollout-mcp: the command line. `serve` runs the MCP server; `check-config` validates a config file;
 // `tenant`, `key`, `keys` and `outbox` administer teams, API keys, data keys and sync jobs.
-#include "server/mcp/session_settings.hpp"
 #include "server/admin/admin_commands.hpp"
-#include "server/http/api_key_auth.hpp"
 #include "server/app/config.hpp"
-#include "server/fixtures/fixture_tools.hpp"
-#include "server/http/http_server.hpp"
 #include "server/app/log.hpp"
-#include "server/mcp/mcp_endpoint.hpp"
+#include "server/app/periodic_tasks.hpp"
 #include "server/app/readiness.hpp"
-#include "server/tools/rollout_tools.hpp"
 #include "server/app/serve_lock.hpp"
+#include "server/fixtures/fixture_tools.hpp"
+#include "server/http/api_key_auth.hpp"
+#include "server/http/http_server.hpp"
+#include "server/mcp/mcp_endpoint.hpp"
 #include "server/mcp/session.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "server/mcp/session_settings.hpp"
+#include "server/mcp/tool_registry.hpp"
 #include "server/sync/sync_alerts.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/sync_worker.hpp"
-#include "server/mcp/tool_registry.hpp"
+#include "server/tools/rollout_tools.hpp"
+#include "storage/sqlite_storage.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 
+#include <condition_variable>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <sched.h>
 
 namespace rollout_mcp {
 namespace {
+namespace asio = boost::asio;
 
 std::string ensure_default_tenant(storage::Storage& s) {
     if (auto t = s.find_tenant_by_name("default")) return t->id;
@@ -42,11 +54,60 @@ void write_port_file(const std::string& path, std::uint16_t port) {
     std::rename((path + ".tmp").c_str(), path.c_str());
 }
 
+// One I/O thread per CPU this process may run on (taskset/cgroup cpusets shrink it) unless [server] threads
+// says otherwise, so a server pinned to one core does not make two threads fight over it.
+unsigned io_thread_count(const Config& config) {
+    if (config.server.threads) return config.server.threads;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// The last resort of a shutdown: if the io_context has not run dry `limit` after the shutdown began (a
+// Rollout call of an abandoned attempt still waiting on a hung CRM, or a bug), the process ends here.
+// Nothing is lost: every write is committed as it happens, and an abandoned attempt's claim expires and
+// the next start re-drives it with recover (docs/ARCHITECTURE.md, "The outbox state machine").
+class ShutdownWatchdog {
+public:
+    ~ShutdownWatchdog() { disarm(); }
+    void arm(std::chrono::milliseconds limit) {
+        std::lock_guard lock(mu_);
+        if (thread_.joinable() || done_) return;
+        thread_ = std::thread([this, limit] {
+            std::unique_lock lock(mu_);
+            if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
+            log::warning("shutdown did not finish in time: exiting with work in flight (it is re-driven on the next start)",
+                         {{"limit_ms", static_cast<std::int64_t>(limit.count())}});
+            std::_Exit(0);
+        });
+    }
+    void disarm() {
+        {
+            std::lock_guard lock(mu_);
+            done_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool done_ = false;
+    std::thread thread_;
+};
+
 int serve(const Config& config, const std::string& port_file) {
     log::set_level(config.log.level);
     crypto::disable_core_dumps();
     // Before anything touches the database: a second `serve` on it must change nothing.
     const auto lock = ServeLock::acquire(config.storage.database);
+    // First, so it is destroyed last: every I/O object below is made on it. run() returns once the
+    // shutdown has ended every coroutine; then the objects go in reverse order, the storage thread
+    // finishing its queue (the last-use flush included) before the io_context goes.
+    const unsigned io_threads = io_thread_count(config);
+    asio::io_context ioc(static_cast<int>(io_threads));
     StorageExecutor storage(open_storage(config));
 
     std::shared_ptr<Authenticator> auth;
@@ -90,26 +151,45 @@ int serve(const Config& config, const std::string& port_file) {
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     Readiness readiness;
     readiness.refresh_now(storage.direct());
-    HttpServer server(config, endpoint, *sessions, [&readiness] { return readiness.state(); });
-    server.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
+    HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); });
+    PeriodicTasks periodic(ioc.get_executor());
+    periodic.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
     // last_used_at is remembered in memory per request and written in one transaction a minute.
-    server.every(std::chrono::seconds(60), [&storage] {
+    const auto flush_last_used = [&storage] {
         storage.post([](storage::Storage& s) {
             if (auto r = s.flush_last_used(); !r) log::warning("last-use flush failed", {{"error", r.error().message}});
         });
+    };
+    periodic.every(std::chrono::seconds(60), flush_last_used);
+
+    ShutdownWatchdog watchdog;
+    // Each step ends what it started: after it, nothing is left waiting on the io_context.
+    const auto shut_down = [&]() -> asio::awaitable<void> {
+        watchdog.arm(config.server.shutdown_grace + std::chrono::seconds(3));
+        co_await server.shutdown();   // requests in flight finish, then connections and sessions close
+        worker.stop();                // no new attempts; the scheduling and alert loops end
+        periodic.stop();
+        team_rollout.shutdown();      // idle Rollout connections close, waiters for a slot are dropped
+        alert_pool->close_idle();
+        flush_last_used();
+    };
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (!ec) asio::co_spawn(ioc, shut_down(), asio::detached);
     });
+
     const auto port = server.listen();
+    server.start();
     // Workers start once the listener is bound and the lock is held: a server that cannot serve claims nothing.
-    worker.start(server.executor());
+    worker.start(ioc.get_executor());
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
-    const int code = server.run();
-    worker.release_io();   // its timers were made on the server's io_context, which goes first
-    alert_pool->close_idle();
-    team_rollout.shutdown();
-    storage.stop();
-    (void)storage.direct().flush_last_used();
-    return code;
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+    ioc.run();
+    for (auto& t : threads) t.join();
+    watchdog.disarm();
+    return 0;
 }
 
 }  // namespace

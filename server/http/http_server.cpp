@@ -13,30 +13,22 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <thread>
-#include <vector>
-
-#include <sched.h>
-#include <vector>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 struct HttpServer::Impl {
-    Impl(const Config& c, McpEndpoint& e, mcp::SessionStore& s, ReadinessProbe r)
+    Impl(asio::any_io_executor io, const Config& c, McpEndpoint& e, mcp::SessionStore& s, ReadinessProbe r)
         : config(c),
-          ioc(static_cast<int>(thread_count(c))),
-          acceptor(ioc),
-          signals(ioc, SIGINT, SIGTERM),
-          sweeper(ioc),
+          io(std::move(io)),
+          acceptor(this->io),
+          sweeper(this->io),
           sessions(&s),
           shared{c, e, std::move(r), connections} {
         auto& connections_gauge = metrics::registry().gauge("rollout_mcp_connections", "Open HTTP connections");
@@ -48,24 +40,14 @@ struct HttpServer::Impl {
     }
     ~Impl() { metrics::registry().remove_collect(collect_hook); }
 
-    // Default: one I/O thread per CPU this process may run on (taskset/cgroup cpusets shrink it), so a
-    // server pinned to one core does not make two threads fight over it.
-    static unsigned thread_count(const Config& c) {
-        if (c.server.threads) return c.server.threads;
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-        return std::max(1u, std::thread::hardware_concurrency());
-    }
-
     asio::awaitable<void> accept_loop() {
         for (;;) {
-            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_nothrow);
+            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_nothrow);
             if (ec) {
                 if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
                 // EMFILE and friends: back off instead of spinning, keep serving existing connections.
                 log::warning("accept failed", {{"error", ec.message()}});
-                asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+                asio::steady_timer pause(io, std::chrono::milliseconds(50));
                 co_await pause.async_wait(use_nothrow);
                 continue;
             }
@@ -99,7 +81,7 @@ struct HttpServer::Impl {
         shared.endpoint.begin_shutdown();
         sessions->end_standalone_streams();
         const auto deadline = std::chrono::steady_clock::now() + config.server.shutdown_grace;
-        asio::steady_timer tick(ioc);
+        asio::steady_timer tick(io);
         // In-flight requests finish; idle keep-alive connections are woken and close.
         while ((connections.count() > 0 || shared.endpoint.running_tools() > 0) &&
                std::chrono::steady_clock::now() < deadline) {
@@ -117,24 +99,21 @@ struct HttpServer::Impl {
             co_await tick.async_wait(use_nothrow);
         }
         log::info("stopped", {{"connections_left", connections.count()}});
-        ioc.stop();
     }
 
     const Config& config;
-    asio::io_context ioc;
+    asio::any_io_executor io;
     tcp::acceptor acceptor;
-    asio::signal_set signals;
     asio::steady_timer sweeper;
     ConnectionTracker connections;
     mcp::SessionStore* sessions = nullptr;
     ServerShared shared;
-    std::atomic<bool> shutdown_started{false};
     std::size_t collect_hook = 0;
 };
 
-HttpServer::HttpServer(const Config& config, McpEndpoint& endpoint, mcp::SessionStore& sessions,
-                       ReadinessProbe readiness)
-    : impl_(std::make_unique<Impl>(config, endpoint, sessions, std::move(readiness))) {}
+HttpServer::HttpServer(asio::any_io_executor io, const Config& config, McpEndpoint& endpoint,
+                       mcp::SessionStore& sessions, ReadinessProbe readiness)
+    : impl_(std::make_unique<Impl>(std::move(io), config, endpoint, sessions, std::move(readiness))) {}
 
 HttpServer::~HttpServer() = default;
 
@@ -161,42 +140,11 @@ std::uint16_t HttpServer::listen() {
     return acceptor.local_endpoint().port();
 }
 
-int HttpServer::run() {
-    auto& impl = *impl_;
-    impl.signals.async_wait([this](const boost::system::error_code& ec, int) {
-        if (!ec) stop();
-    });
-    asio::co_spawn(impl.ioc, impl.accept_loop(), asio::detached);
-    asio::co_spawn(impl.ioc, impl.sweep_loop(), asio::detached);
-    const unsigned n = Impl::thread_count(impl.config);
-    std::vector<std::thread> threads;
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
-    impl.ioc.run();
-    for (auto& t : threads) t.join();
-    return 0;
+void HttpServer::start() {
+    asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+    asio::co_spawn(impl_->io, impl_->sweep_loop(), asio::detached);
 }
 
-void HttpServer::every(std::chrono::milliseconds period, std::function<void()> task) {
-    auto& impl = *impl_;
-    asio::co_spawn(
-        impl.ioc,
-        [](Impl& impl, std::chrono::milliseconds period, std::function<void()> task) -> asio::awaitable<void> {
-            asio::steady_timer timer(impl.ioc);
-            while (!impl.shared.stopping) {
-                timer.expires_after(period);
-                auto [ec] = co_await timer.async_wait(use_nothrow);
-                if (ec || impl.shared.stopping) co_return;
-                task();
-            }
-        }(impl, period, std::move(task)),
-        asio::detached);
-}
-
-boost::asio::any_io_executor HttpServer::executor() { return impl_->ioc.get_executor(); }
-
-void HttpServer::stop() {
-    if (impl_->shutdown_started.exchange(true)) return;
-    asio::co_spawn(impl_->ioc, impl_->shutdown(), asio::detached);
-}
+asio::awaitable<void> HttpServer::shutdown() { return impl_->shutdown(); }
 
 }  // namespace rollout_mcp

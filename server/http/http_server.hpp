@@ -1,13 +1,15 @@
 // The HTTP/1.1 listener: one coroutine per connection on its own strand, limits and timeouts, routing
-// to /healthz, /readyz and the MCP endpoint, SSE writing, and graceful shutdown on SIGINT/SIGTERM.
+// to /healthz, /readyz and the MCP endpoint, SSE writing, and a graceful shutdown that ends every
+// coroutine it started. It runs on an executor its owner gives it; the owner (main, or a test) owns the
+// io_context and its threads (docs/ARCHITECTURE.md, "Lifetime and shutdown").
 #pragma once
 
 #include "server/app/config.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -24,19 +26,20 @@ public:
     // Readiness of dependencies for /readyz: {"ready": bool, ...details}.
     using ReadinessProbe = std::function<boost::json::object()>;
 
-    HttpServer(const Config& config, McpEndpoint& endpoint, mcp::SessionStore& sessions, ReadinessProbe readiness);
+    HttpServer(boost::asio::any_io_executor io, const Config& config, McpEndpoint& endpoint,
+               mcp::SessionStore& sessions, ReadinessProbe readiness);
     ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
 
     // Binds and listens; throws std::runtime_error naming the address on failure. Returns the bound port.
     std::uint16_t listen();
-    // Serves until a signal (or stop()) and the graceful shutdown finish; returns the process exit code.
-    int run();
-    // Starts a graceful shutdown from any thread.
-    void stop();
-    // Runs `task` on an I/O thread every `period` until shutdown (keep it short and non-blocking).
-    void every(std::chrono::milliseconds period, std::function<void()> task);
-    // The I/O threads' executor (background work such as the sync workers runs there).
-    boost::asio::any_io_executor executor();
+    // Starts accepting connections and expiring idle sessions (after listen()).
+    void start();
+    // The graceful shutdown: stops accepting, lets requests in flight finish for [server] shutdown_grace,
+    // then closes sessions and cancels what is left. Completes when no connection coroutine is left (or a
+    // second after the grace). Call once.
+    boost::asio::awaitable<void> shutdown();
 
 private:
     struct Impl;

@@ -175,7 +175,8 @@ if kill -0 "$spid" 2>/dev/null; then
 fi
 wait "$spid"; src=$?; spid=""
 ((src == 0)) || die "server exited with status $src after SIGTERM"
-echo "ok - server exited 0 after SIGTERM"
+grep -q "shutdown did not finish" "$tmp/server.log" && die "the shutdown left work running (the watchdog ended the process)"
+echo "ok - server exited 0 after SIGTERM, every coroutine ended"
 
 # 5. The check.
 "$SERVER" outbox list --json --limit 1000 -c "$CONFIG" > "$tmp/outbox.jsonl" 2>>"$tmp/admin.log" || die "outbox list failed: $(tail -n 3 "$tmp/admin.log")"

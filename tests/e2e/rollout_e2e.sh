@@ -186,7 +186,9 @@ if kill -0 "$spid" 2>/dev/null; then
   else
     wait "$spid"; rc=$?
     if ((rc != 0)); then echo "rollout_e2e.sh: FAIL server exited with status $rc after SIGTERM"; src=1
-    else echo "ok - server exited 0 after SIGTERM"; fi
+    elif grep -q "shutdown did not finish" "$tmp/server.log"; then
+      echo "rollout_e2e.sh: FAIL the shutdown left work running (the watchdog ended the process)"; src=1
+    else echo "ok - server exited 0 after SIGTERM, every coroutine ended"; fi
   fi
 else
   wait "$spid"; rc=$?; echo "rollout_e2e.sh: FAIL server died while the checks ran (status $rc)"; src=1

@@ -83,7 +83,7 @@ timeout --kill-after=5 "$CMD_TIMEOUT" "${args[@]}"
 crc=$?
 ((crc == 124)) && echo "with_server.sh: command timed out after ${CMD_TIMEOUT}s"
 
-# Graceful stop: SIGTERM, then the server must exit 0 within 10 s.
+# Graceful stop: SIGTERM, then the server must exit 0 within 10 s with its io_context run dry (no watchdog).
 src=0
 if kill -0 "$spid" 2>/dev/null; then
   kill -TERM "$spid"
@@ -94,7 +94,9 @@ if kill -0 "$spid" 2>/dev/null; then
   else
     wait "$spid"; rc=$?; spid=""
     if ((rc != 0)); then echo "with_server.sh: FAIL server exited with status $rc after SIGTERM"; src=1
-    else echo "with_server.sh: server exited 0 after SIGTERM"; fi
+    elif grep -q "shutdown did not finish" "$tmp/server.log"; then
+      echo "with_server.sh: FAIL the shutdown left work running (the watchdog ended the process)"; src=1
+    else echo "with_server.sh: server exited 0 after SIGTERM, every coroutine ended"; fi
   fi
 else
   wait "$spid"; rc=$?; spid=""

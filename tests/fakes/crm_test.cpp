@@ -1,6 +1,6 @@
 // Tests of the fake CRM host (/crm/api): credential header checks, 409 not-ready, CRUD per entity kind with
 // required-field validation, 404s, paging with _metadata, filters, and separation between credentials.
-#include "test_client.hpp"
+#include "fake_test.hpp"
 
 #include <thread>
 
@@ -12,30 +12,30 @@ TEST_F(FakeTest, CredentialHeaderIsRequiredAndMustBelongToTheSub) {
     auto mine = credential("highlevel");
     auto theirs = credential("highlevel", "team-2");
     auto r = api("GET", "/crm/api/people");
-    EXPECT_EQ(r.status, 400u);
+    EXPECT_EQ(r.status, 400);
     EXPECT_EQ(r.json().at("errorMessage").as_string(), "X-Rollout-Credential-Id header is required");
-    EXPECT_EQ(crm("GET", "/people", "unknown").status, 403u);
-    EXPECT_EQ(crm("GET", "/people", theirs).status, 403u);
-    EXPECT_EQ(crm("GET", "/people", mine).status, 200u);
+    EXPECT_EQ(crm("GET", "/people", "unknown").status, 403);
+    EXPECT_EQ(crm("GET", "/people", theirs).status, 403);
+    EXPECT_EQ(crm("GET", "/people", mine).status, 200);
     CallOptions no_jwt;
     no_jwt.headers.emplace_back("X-Rollout-Credential-Id", mine);
-    EXPECT_EQ(call(fake->port(), "GET", "/crm/api/people", {}, no_jwt).status, 401u);
+    EXPECT_EQ(call(fake->port(), "GET", "/crm/api/people", {}, no_jwt).status, 401);
 }
 
 TEST_F(FakeTest, NewCredentialIsNotReadyUntilItsTimeOrTheReadySwitch) {
     const std::string id(fake->add_credential("lofty", "team-1", "L", 300ms).at("id").as_string());
     auto r = crm("GET", "/people?limit=1", id);
-    EXPECT_EQ(r.status, 409u);
+    EXPECT_EQ(r.status, 409);
     EXPECT_EQ(r.json().at("errorMessage").as_string(), "Data for this credential is not ready yet. Please try again.");
     std::this_thread::sleep_for(350ms);
-    EXPECT_EQ(crm("GET", "/people?limit=1", id).status, 200u);
+    EXPECT_EQ(crm("GET", "/people?limit=1", id).status, 200);
 
     auto c = control("POST", "/credentials", R"({"appKey":"lofty","sub":"team-1","notReadyMs":600000})");
     const std::string slow(c.json().at("id").as_string());
     EXPECT_FALSE(c.json().at("ready").as_bool());
-    EXPECT_EQ(crm("GET", "/people", slow).status, 409u);
-    EXPECT_EQ(control("POST", "/credentials/" + slow + "/ready").status, 200u);
-    EXPECT_EQ(crm("GET", "/people", slow).status, 200u);
+    EXPECT_EQ(crm("GET", "/people", slow).status, 409);
+    EXPECT_EQ(control("POST", "/credentials/" + slow + "/ready").status, 200);
+    EXPECT_EQ(crm("GET", "/people", slow).status, 200);
 }
 
 TEST_F(FakeTest, PeopleCrud) {
@@ -43,7 +43,7 @@ TEST_F(FakeTest, PeopleCrud) {
     auto created = crm("POST", "/people", cred,
                        R"({"firstName":"Ann","lastName":"Buyer","emails":[{"value":"ann@example.com","type":"home"}],
                            "phones":[{"value":"+1 (555) 010-2000"}],"tags":["tour"]})");
-    ASSERT_EQ(created.status, 201u) << created.body;
+    ASSERT_EQ(created.status, 201) << created.body;
     auto p = created.json().as_object();
     const std::string id(p["id"].as_string());
     EXPECT_EQ(p["name"].as_string(), "Ann Buyer");
@@ -52,7 +52,7 @@ TEST_F(FakeTest, PeopleCrud) {
 
     EXPECT_EQ(crm("GET", "/people/" + id, cred).json(), created.json());
     auto put = crm("PUT", "/people/" + id, cred, R"({"lastName":"Seller","tags":["vip"]})");
-    ASSERT_EQ(put.status, 200u) << put.body;
+    ASSERT_EQ(put.status, 200) << put.body;
     EXPECT_EQ(put.json().at("name").as_string(), "Ann Seller");
     EXPECT_EQ(put.json().at("tags"), json::parse(R"(["vip"])"));
     auto merged = crm("PUT", "/people/" + id + "?mergeTags=true", cred, R"({"tags":["hot"]})");
@@ -61,24 +61,24 @@ TEST_F(FakeTest, PeopleCrud) {
               json::parse(R"(["vip","hot","a"])"));
     EXPECT_EQ(crm("POST", "/people/" + id + "/tags/delete", cred, R"({"tags":["vip"]})").json().at("tags"),
               json::parse(R"(["hot","a"])"));
-    EXPECT_EQ(crm("POST", "/people/" + id + "/tags/apply", cred, R"({})").status, 400u);
+    EXPECT_EQ(crm("POST", "/people/" + id + "/tags/apply", cred, R"({})").status, 400);
 
     auto del = crm("DELETE", "/people/" + id, cred);
-    EXPECT_EQ(del.status, 200u);
+    EXPECT_EQ(del.status, 200);
     EXPECT_EQ(del.body, "[]");
     auto gone = crm("GET", "/people/" + id, cred);
-    EXPECT_EQ(gone.status, 404u);
+    EXPECT_EQ(gone.status, 404);
     EXPECT_TRUE(gone.json().at("errorMessage").is_string());
-    EXPECT_EQ(crm("PUT", "/people/nope", cred, "{}").status, 404u);
-    EXPECT_EQ(crm("DELETE", "/people/nope", cred).status, 404u);
-    EXPECT_EQ(crm("GET", "/widgets", cred).status, 404u);
+    EXPECT_EQ(crm("PUT", "/people/nope", cred, "{}").status, 404);
+    EXPECT_EQ(crm("DELETE", "/people/nope", cred).status, 404);
+    EXPECT_EQ(crm("GET", "/widgets", cred).status, 404);
 }
 
 TEST_F(FakeTest, RequiredFieldsAreValidated) {
     auto cred = credential("highlevel");
     auto expect_400 = [&](const std::string& kind, const std::string& body, const std::string& message) {
         auto r = crm("POST", kind, cred, body);
-        EXPECT_EQ(r.status, 400u) << kind << " " << body;
+        EXPECT_EQ(r.status, 400) << kind << " " << body;
         EXPECT_EQ(r.json().at("errorMessage").as_string(), message) << kind << " " << body;
     };
     expect_400("/people", R"({"lastName":"B"})", "firstName is required");
@@ -98,7 +98,7 @@ TEST_F(FakeTest, RequiredFieldsAreValidated) {
     expect_400("/appointment-types", R"({"name":"Tour"})", "orderWeight is required");
     expect_400("/appointment-types", R"({"name":"Tour","orderWeight":"1"})", "orderWeight must be a number");
     expect_400("/users", R"({"name":"U"})", "email is required");
-    EXPECT_EQ(crm("PUT", "/people/" + pid, cred, R"({"firstName":null})").status, 400u);
+    EXPECT_EQ(crm("PUT", "/people/" + pid, cred, R"({"firstName":null})").status, 400);
     EXPECT_EQ(fake->records(cred, "notes").size(), 0u);
     EXPECT_EQ(fake->records(cred, "people").size(), 1u);
 }
@@ -122,7 +122,7 @@ TEST_F(FakeTest, EveryKindCanBeCreatedReadAndListed) {
     };
     for (const auto& [kind, body] : bodies) {
         auto r = crm("POST", "/" + kind, cred, body);
-        ASSERT_EQ(r.status, 201u) << kind << ": " << r.body;
+        ASSERT_EQ(r.status, 201) << kind << ": " << r.body;
         const std::string id(r.json().at("id").as_string());
         EXPECT_EQ(crm("GET", "/" + kind + "/" + id, cred).json(), r.json()) << kind;
         auto list = crm("GET", "/" + kind, cred).json();
@@ -168,10 +168,10 @@ TEST_F(FakeTest, PagingFollowsMetadata) {
     EXPECT_EQ(tail.at("people").as_array().size(), 5u);
     EXPECT_TRUE(tail.at("_metadata").at("next").is_null());
     EXPECT_EQ(crm("GET", "/people?limit=1000", cred).json().at("_metadata").at("limit").as_int64(), 100);
-    EXPECT_EQ(crm("GET", "/people?limit=0", cred).status, 400u);
-    EXPECT_EQ(crm("GET", "/people?limit=abc", cred).status, 400u);
-    EXPECT_EQ(crm("GET", "/people?offset=-1", cred).status, 400u);
-    EXPECT_EQ(crm("GET", "/people?next=garbage", cred).status, 400u);
+    EXPECT_EQ(crm("GET", "/people?limit=0", cred).status, 400);
+    EXPECT_EQ(crm("GET", "/people?limit=abc", cred).status, 400);
+    EXPECT_EQ(crm("GET", "/people?offset=-1", cred).status, 400);
+    EXPECT_EQ(crm("GET", "/people?next=garbage", cred).status, 400);
 
     auto by_email = crm("GET", "/people?email=P7%40Example.com", cred).json();
     ASSERT_EQ(by_email.at("_metadata").at("total").as_int64(), 1);
@@ -188,10 +188,10 @@ TEST_F(FakeTest, EachCredentialHasItsOwnRecords) {
     person(lofty, "Bob", "bob@example.com");
     EXPECT_EQ(crm("GET", "/people", ghl).json().at("_metadata").at("total").as_int64(), 1);
     EXPECT_EQ(crm("GET", "/people", lofty).json().at("_metadata").at("total").as_int64(), 2);
-    EXPECT_EQ(crm("GET", "/people/" + ghl_person, lofty).status, 404u);
+    EXPECT_EQ(crm("GET", "/people/" + ghl_person, lofty).status, 404);
     // A note in Lofty cannot point at a GoHighLevel person.
-    EXPECT_EQ(crm("POST", "/notes", lofty, R"({"personId":")" + ghl_person + R"("})").status, 400u);
-    EXPECT_EQ(crm("POST", "/notes", ghl, R"({"personId":")" + ghl_person + R"(","body":"hi"})").status, 201u);
+    EXPECT_EQ(crm("POST", "/notes", lofty, R"({"personId":")" + ghl_person + R"("})").status, 400);
+    EXPECT_EQ(crm("POST", "/notes", ghl, R"({"personId":")" + ghl_person + R"(","body":"hi"})").status, 201);
     EXPECT_EQ(fake->records(ghl, "notes").size(), 1u);
     EXPECT_EQ(fake->records(lofty, "notes").size(), 0u);
     auto state = fake->state().at("crm");

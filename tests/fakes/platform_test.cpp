@@ -1,7 +1,7 @@
 // Tests of the fake Rollout's platform host (/platform/api), JWT checks, the v2 automation host and the
 // /_fake/ control API, over real loopback sockets.
 #include "fake_jwt.hpp"
-#include "test_client.hpp"
+#include "fake_test.hpp"
 
 namespace rollout_mcp::fake::test {
 namespace json = boost::json;
@@ -9,7 +9,7 @@ using namespace std::chrono_literals;
 
 TEST_F(FakeTest, ConnectorsIsAnObjectKeyedByAppKey) {
     auto r = api("GET", "/platform/api/connectors");
-    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body;
     auto c = r.json().as_object();
     for (auto key : {"highlevel", "lofty", "follow-up-boss", "boldtrail", "hubspot", "salesforce"}) {
         ASSERT_TRUE(c.contains(key)) << key;
@@ -27,7 +27,7 @@ TEST_F(FakeTest, CredentialsListIsABareArrayOfTheTokensSub) {
     auto lofty = credential("lofty");
     credential("highlevel", "team-2");
     auto r = api("GET", "/platform/api/credentials");
-    ASSERT_EQ(r.status, 200u);
+    ASSERT_EQ(r.status, 200);
     auto list = r.json().as_array();
     ASSERT_EQ(list.size(), 2u);
     EXPECT_EQ(list[0].at("id").as_string(), ghl);
@@ -46,20 +46,20 @@ TEST_F(FakeTest, CredentialsListIsABareArrayOfTheTokensSub) {
 
 TEST_F(FakeTest, CreateAndDeleteCredential) {
     auto r = api("POST", "/platform/api/credentials", R"({"appKey":"follow-up-boss","userInputs":{"apiKey":"k","label":"FUB main"}})");
-    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body;
     const std::string id(r.json().at("id").as_string());
     EXPECT_EQ(r.json().at("label").as_string(), "FUB main");
     EXPECT_EQ(api("GET", "/platform/api/credentials?appKey=follow-up-boss").json().as_array().size(), 1u);
 
-    EXPECT_EQ(api("POST", "/platform/api/credentials", R"({"userInputs":{}})").status, 400u);
-    EXPECT_EQ(api("POST", "/platform/api/credentials", R"({"appKey":"nope"})").status, 400u);
-    EXPECT_EQ(api("POST", "/platform/api/credentials", "[1]").status, 400u);
+    EXPECT_EQ(api("POST", "/platform/api/credentials", R"({"userInputs":{}})").status, 400);
+    EXPECT_EQ(api("POST", "/platform/api/credentials", R"({"appKey":"nope"})").status, 400);
+    EXPECT_EQ(api("POST", "/platform/api/credentials", "[1]").status, 400);
 
-    EXPECT_EQ(api("DELETE", "/platform/api/credentials?credentialId=missing").status, 404u);
-    EXPECT_EQ(api("DELETE", "/platform/api/credentials").status, 400u);
-    EXPECT_EQ(api("DELETE", "/platform/api/credentials?credentialId=" + id).status, 200u);
+    EXPECT_EQ(api("DELETE", "/platform/api/credentials?credentialId=missing").status, 404);
+    EXPECT_EQ(api("DELETE", "/platform/api/credentials").status, 400);
+    EXPECT_EQ(api("DELETE", "/platform/api/credentials?credentialId=" + id).status, 200);
     EXPECT_TRUE(api("GET", "/platform/api/credentials").json().as_array().empty());
-    EXPECT_EQ(crm("GET", "/people", id).status, 403u);   // gone
+    EXPECT_EQ(crm("GET", "/people", id).status, 403);   // gone
 }
 
 TEST_F(FakeTest, JwtIsVerified) {
@@ -68,23 +68,23 @@ TEST_F(FakeTest, JwtIsVerified) {
         if (!auth.empty()) o.headers.emplace_back("Authorization", auth);
         return call(fake->port(), "GET", "/platform/api/credentials", {}, o);
     };
-    EXPECT_EQ(with("").status, 401u);
-    EXPECT_EQ(with("Basic abc").status, 401u);
-    EXPECT_EQ(with("Bearer not-a-jwt").status, 401u);
+    EXPECT_EQ(with("").status, 401);
+    EXPECT_EQ(with("Basic abc").status, 401);
+    EXPECT_EQ(with("Bearer not-a-jwt").status, 401);
     auto wrong_key = with("Bearer " + mint_hs512_jwt("other-secret", "team-1", 3600s));
-    EXPECT_EQ(wrong_key.status, 401u);
+    EXPECT_EQ(wrong_key.status, 401);
     EXPECT_NE(wrong_key.json().at("errorMessage").as_string().find("signature"), json::string::npos);
     auto expired = with("Bearer " + mint_hs512_jwt(kSecret, "team-1", -10s));
-    EXPECT_EQ(expired.status, 401u);
+    EXPECT_EQ(expired.status, 401);
     EXPECT_NE(expired.json().at("errorMessage").as_string().find("expired"), json::string::npos);
     // alg "none" with the signature stripped is refused.
     const auto good = mint_hs512_jwt(kSecret, "team-1", 3600s);
     const auto payload = good.substr(good.find('.') + 1, good.rfind('.') - good.find('.') - 1);
-    EXPECT_EQ(with("Bearer " + base64url_encode(R"({"alg":"none"})") + "." + payload + ".").status, 401u);
+    EXPECT_EQ(with("Bearer " + base64url_encode(R"({"alg":"none"})") + "." + payload + ".").status, 401);
     // A tampered payload (another sub) breaks the signature.
     const auto other = base64url_encode(R"({"sub":"team-2","exp":9999999999})");
-    EXPECT_EQ(with("Bearer " + good.substr(0, good.find('.') + 1) + other + good.substr(good.rfind('.'))).status, 401u);
-    EXPECT_EQ(with("Bearer " + good).status, 200u);
+    EXPECT_EQ(with("Bearer " + good.substr(0, good.find('.') + 1) + other + good.substr(good.rfind('.'))).status, 401);
+    EXPECT_EQ(with("Bearer " + good).status, 200);
 }
 
 TEST(FakeNoSecret, SignatureIsNotCheckedWithoutASecretButExpIs) {
@@ -92,9 +92,9 @@ TEST(FakeNoSecret, SignatureIsNotCheckedWithoutASecretButExpIs) {
     fake.start();
     CallOptions o;
     o.headers.emplace_back("Authorization", "Bearer " + mint_hs512_jwt("anything", "t", 60s));
-    EXPECT_EQ(call(fake.port(), "GET", "/platform/api/connectors", {}, o).status, 200u);
+    EXPECT_EQ(call(fake.port(), "GET", "/platform/api/connectors", {}, o).status, 200);
     o.headers.back().second = "Bearer " + mint_hs512_jwt("anything", "t", -60s);
-    EXPECT_EQ(call(fake.port(), "GET", "/platform/api/connectors", {}, o).status, 401u);
+    EXPECT_EQ(call(fake.port(), "GET", "/platform/api/connectors", {}, o).status, 401);
 }
 
 TEST_F(FakeTest, AutomationHostCreatesAndListsAutomations) {
@@ -105,7 +105,7 @@ TEST_F(FakeTest, AutomationHostCreatesAndListsAutomations) {
         auto refused = api("POST", "/automation/api/automations",
                            std::string(R"({"name":"x","trigger":{"appKey":"highlevel","triggerKey":"t","credentialKey":")") +
                                cred + R"(","inputParams":{}},"action":{"appKey":"highlevel","actionKey":"a","credentialKey":"c1","inputParams":{}}})");
-        EXPECT_EQ(refused.status, 400u) << cred;
+        EXPECT_EQ(refused.status, 400) << cred;
         EXPECT_NE(refused.body.find("trigger.credentialKey"), std::string::npos) << refused.body;
     }
     const std::string body = R"({"name":"Tour follow-up",
@@ -113,7 +113,7 @@ TEST_F(FakeTest, AutomationHostCreatesAndListsAutomations) {
         "action":{"appKey":"highlevel","actionKey":"create_task","credentialKey":"c1",
                   "inputParams":{"title":"Follow up {{trigger.name}}"}}})";
     auto r = api("POST", "/automation/api/automations", body);
-    ASSERT_EQ(r.status, 200u) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body;
     auto a = r.json().as_object();
     EXPECT_TRUE(a["id"].is_string());
     EXPECT_EQ(a["status"].as_string(), "READY");
@@ -125,29 +125,29 @@ TEST_F(FakeTest, AutomationHostCreatesAndListsAutomations) {
     EXPECT_EQ(fake->state().at("automations").as_array().size(), 1u);
 
     auto missing = api("POST", "/automation/api/automations", R"({"name":"x","trigger":{"appKey":"a"}})");
-    EXPECT_EQ(missing.status, 400u);
+    EXPECT_EQ(missing.status, 400);
     EXPECT_EQ(missing.json().at("errorMessage").as_string(), "trigger.triggerKey is required");
     EXPECT_EQ(api("POST", "/automation/api/automations", R"({"trigger":{}})").json().at("errorMessage").as_string(),
               "name is required");
     EXPECT_EQ(api("GET", "/automation/api/automation-runs").json().as_array().size(), 0u);
-    EXPECT_EQ(api("POST", "/automation/api/trigger-push-event", R"({"appKey":"a","triggerKey":"t","payload":{}})").status, 200u);
-    EXPECT_EQ(api("POST", "/automation/api/trigger-push-event", R"({"appKey":"a"})").status, 400u);
+    EXPECT_EQ(api("POST", "/automation/api/trigger-push-event", R"({"appKey":"a","triggerKey":"t","payload":{}})").status, 200);
+    EXPECT_EQ(api("POST", "/automation/api/trigger-push-event", R"({"appKey":"a"})").status, 400);
     EXPECT_FALSE(api("GET", "/automation/api/apps").json().as_array().empty());
     credential("lofty");
     auto creds = api("GET", "/automation/api/credentials?appKey=lofty").json().as_array();
     ASSERT_EQ(creds.size(), 1u);
     EXPECT_EQ(creds[0].at("credentialType").as_string(), "PRIMARY");
     CallOptions none;
-    EXPECT_EQ(call(fake->port(), "GET", "/automation/api/automations", {}, none).status, 401u);
+    EXPECT_EQ(call(fake->port(), "GET", "/automation/api/automations", {}, none).status, 401);
 }
 
 TEST_F(FakeTest, ControlApiCreatesCredentialsMintsTokensAndResets) {
     auto c = control("POST", "/credentials", R"({"appKey":"highlevel","sub":"team-9","label":"GHL"})");
-    ASSERT_EQ(c.status, 201u) << c.body;
+    ASSERT_EQ(c.status, 201) << c.body;
     EXPECT_EQ(c.json().at("sub").as_string(), "team-9");
-    EXPECT_EQ(control("POST", "/credentials", R"({"appKey":"highlevel"})").status, 400u);
+    EXPECT_EQ(control("POST", "/credentials", R"({"appKey":"highlevel"})").status, 400);
     auto t = control("POST", "/jwt", R"({"sub":"team-9"})");
-    ASSERT_EQ(t.status, 200u);
+    ASSERT_EQ(t.status, 200);
     CallOptions o;
     o.headers.emplace_back("Authorization", "Bearer " + std::string(t.json().at("token").as_string()));
     auto list = call(fake->port(), "GET", "/platform/api/credentials", {}, o).json().as_array();
@@ -161,12 +161,12 @@ TEST_F(FakeTest, ControlApiCreatesCredentialsMintsTokensAndResets) {
     EXPECT_EQ(state["crm"].at(id).at("appKey").as_string(), "highlevel");
     EXPECT_EQ(state["requestCount"].as_int64(), 1);   // /_fake/ calls are not recorded
 
-    EXPECT_EQ(control("POST", "/reset").status, 200u);
+    EXPECT_EQ(control("POST", "/reset").status, 200);
     state = control("GET", "/state").json().as_object();
     EXPECT_TRUE(state["credentials"].as_array().empty());
     EXPECT_EQ(state["requestCount"].as_int64(), 0);
-    EXPECT_EQ(control("GET", "/nope").status, 404u);
-    EXPECT_EQ(call(fake->port(), "GET", "/elsewhere").status, 404u);
+    EXPECT_EQ(control("GET", "/nope").status, 404);
+    EXPECT_EQ(call(fake->port(), "GET", "/elsewhere").status, 404);
 }
 
 TEST_F(FakeTest, EveryRequestIsRecorded) {
@@ -184,7 +184,7 @@ TEST_F(FakeTest, EveryRequestIsRecorded) {
     EXPECT_EQ(log[0].headers.at("content-type"), "application/json");
     EXPECT_EQ(log[0].jwt_claims.at("sub").as_string(), "team-1");
     EXPECT_EQ(log[0].json.at("firstName").as_string(), "Bo");
-    EXPECT_EQ(log[0].status, 201u);
+    EXPECT_EQ(log[0].status, 201);
     EXPECT_FALSE(log[0].tls);
     EXPECT_EQ(log[1].path, "/platform/api/connectors");
     EXPECT_LT(log[0].seq, log[1].seq);

@@ -1,7 +1,7 @@
 // Tests of the fake Rollout's TLS listener: a client verifying with the generated CA and the host name (SNI)
 // succeeds; one without the CA, with another CA, or expecting another host name is refused.
 #include "fake_tls.hpp"
-#include "test_client.hpp"
+#include "fake_test.hpp"
 
 namespace rollout_mcp::fake::test {
 using namespace std::chrono_literals;
@@ -24,9 +24,9 @@ TEST_F(FakeTlsTest, ServesTheSameApiOverVerifiedTls) {
     EXPECT_EQ(fake->crm_url(true), "https://localhost:" + std::to_string(fake->tls_port()) + "/crm/api");
     auto cred = credential("highlevel");
     auto r = crm("POST", "/people", cred, R"({"firstName":"Tls","lastName":"Buyer"})", tls());
-    ASSERT_EQ(r.status, 201u) << r.error << r.body;
-    EXPECT_EQ(api("GET", "/platform/api/connectors", {}, tls("127.0.0.1")).status, 200u);   // IP SAN
-    EXPECT_EQ(api("GET", "/platform/api/credentials", {}).status, 200u);   // plain listener still there
+    ASSERT_EQ(r.status, 201) << r.error << r.body;
+    EXPECT_EQ(api("GET", "/platform/api/connectors", {}, tls("127.0.0.1")).status, 200);   // IP SAN
+    EXPECT_EQ(api("GET", "/platform/api/credentials", {}).status, 200);   // plain listener still there
     auto log = fake->requests();
     ASSERT_EQ(log.size(), 3u);
     EXPECT_TRUE(log[0].tls);
@@ -38,17 +38,17 @@ TEST_F(FakeTlsTest, VerificationFailuresAreRefused) {
     auto no_ca = tls();
     no_ca.ca_pem.clear();
     auto r = api("GET", "/platform/api/connectors", {}, no_ca);
-    EXPECT_EQ(r.status, 0u);
+    EXPECT_EQ(r.status, 0);
     EXPECT_NE(r.error.find("handshake"), std::string::npos) << r.error;
 
     auto other_ca = tls();
     other_ca.ca_pem = make_test_tls().ca_pem;
-    EXPECT_EQ(api("GET", "/platform/api/connectors", {}, other_ca).status, 0u);
+    EXPECT_EQ(api("GET", "/platform/api/connectors", {}, other_ca).status, 0);
 
     auto wrong_name = tls("rollout.example.com");
     wrong_name.connect_host = "127.0.0.1";
     auto w = api("GET", "/platform/api/connectors", {}, wrong_name);
-    EXPECT_EQ(w.status, 0u);
+    EXPECT_EQ(w.status, 0);
     EXPECT_NE(w.error.find("handshake"), std::string::npos) << w.error;
     EXPECT_TRUE(fake->requests().empty());
 }

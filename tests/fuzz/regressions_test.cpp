@@ -9,7 +9,7 @@
 #include "server/mcp/session.hpp"
 #include "server/mcp/tool_registry.hpp"
 
-#include "test_client.hpp"
+#include "support/http_client.hpp"
 #include "test_server.hpp"
 
 #include "rollout/http_pool.hpp"
@@ -18,6 +18,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
@@ -92,9 +93,12 @@ std::string exchange(const std::string& request) {
     auto sessions = mcp::make_in_memory_session_store({});
     auto auth = make_single_tenant_auth("default");
     McpEndpoint endpoint(config, tools, *sessions, *auth);
-    HttpServer server(config, endpoint, *sessions, [] { return boost::json::object{{"ready", true}}; });
+    asio::io_context server_io(1);
+    HttpServer server(server_io.get_executor(), config, endpoint, *sessions,
+                      [] { return boost::json::object{{"ready", true}}; });
     const auto port = server.listen();
-    std::thread runner([&] { server.run(); });
+    server.start();
+    std::thread runner([&] { server_io.run(); });
 
     asio::io_context io;
     asio::ip::tcp::socket socket(io);
@@ -116,7 +120,7 @@ std::string exchange(const std::string& request) {
         break;
     }
     socket.close();
-    server.stop();
+    asio::co_spawn(server_io, server.shutdown(), asio::detached);
     runner.join();
     return answer;
 }

@@ -10,6 +10,8 @@
 #include "server/mcp/session.hpp"
 #include "server/mcp/tool_registry.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -104,10 +106,17 @@ TestServer::TestServer(const std::function<void(Config&)>& tweak) : slow_(std::m
     sessions_ = mcp::make_in_memory_session_store(session_store_settings(config_));
     auth_ = make_single_tenant_auth("default");
     endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_);
-    server_ = std::make_unique<HttpServer>(config_, *endpoint_, *sessions_,
+    server_ = std::make_unique<HttpServer>(ioc_.get_executor(), config_, *endpoint_, *sessions_,
                                            [] { return json::object{{"ready", true}}; });
     port_ = server_->listen();
-    std::packaged_task<int()> task([this] { return server_->run(); });
+    server_->start();
+    // Two I/O threads, as [server] threads = 2 asks; run() returns only when no work is left.
+    std::packaged_task<int()> task([this] {
+        std::thread second([this] { ioc_.run(); });
+        ioc_.run();
+        second.join();
+        return 0;
+    });
     exit_ = task.get_future();
     thread_ = std::thread(std::move(task));
 }
@@ -120,7 +129,7 @@ TestServer::~TestServer() {
 void TestServer::stop() {
     if (stopped_) return;
     stopped_ = true;
-    server_->stop();
+    boost::asio::co_spawn(ioc_, server_->shutdown(), boost::asio::detached);
 }
 
 std::optional<int> TestServer::wait_exit(std::chrono::milliseconds timeout) {

@@ -1,11 +1,12 @@
 // Loopback integration test support: the real HttpServer in-process on an ephemeral port (TestServer), and
-// a GoogleTest fixture that checks GET /healthz still answers after every test. The client is test_client.hpp.
+// a GoogleTest fixture that checks GET /healthz still answers after every test. The client is support/http_client.hpp.
 #pragma once
 
 #include "server/app/config.hpp"
 #include "support/wait_for.hpp"
-#include "test_client.hpp"
+#include "support/http_client.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 #include <gtest/gtest.h>
 
@@ -56,11 +57,13 @@ public:
     SlowToolFlags& slow() { return *slow_; }
 
     void stop();                                             // starts a graceful shutdown
-    std::optional<int> wait_exit(std::chrono::milliseconds timeout);   // run()'s result, nullopt on timeout
+    // 0 once the io_context has run dry (the shutdown ended every coroutine); nullopt on timeout.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
     bool running() const { return !stopped_; }
 
 private:
     Config config_;
+    boost::asio::io_context ioc_{2};   // owned here, as main owns it; destroyed after everything made on it
     std::shared_ptr<SlowToolFlags> slow_;
     std::unique_ptr<ToolRegistry> tools_;
     std::unique_ptr<mcp::SessionStore> sessions_;

@@ -122,7 +122,7 @@ if kill -0 "$spid" 2>/dev/null; then
   else
     wait "$spid"; rc=$?; spid=""
     if ((rc != 0)); then echo "soak.sh: FAIL server exited with status $rc after SIGTERM"; failed=1
-    else echo "soak.sh: server exited 0 after SIGTERM"; fi
+    else echo "soak.sh: server exited 0 after SIGTERM (a watchdog exit would be an unexpected warning below)"; fi
   fi
 else
   wait "$spid"; rc=$?; spid=""

@@ -1,8 +1,9 @@
-// Tests of the fake Rollout: a small blocking HTTP/HTTPS client over real loopback sockets (Beast stays in
-// test_client.cpp so the test files compile fast) and a fixture that runs one FakeRollout per test.
+// Tests of the fake Rollout: a fixture that runs one FakeRollout per test and reaches it with the one test
+// client (tests/support/http_client.hpp) over real loopback sockets.
 #pragma once
 
 #include "fake_rollout.hpp"
+#include "support/http_client.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -17,36 +18,11 @@
 
 namespace rollout_mcp::fake::test {
 
-struct CallOptions {
-    bool tls = false;
-    std::string connect_host = "127.0.0.1";      // the address dialled
-    std::string verify_host = "localhost";       // SNI + certificate host-name check (tls)
-    std::string ca_pem;                          // trusted CA (tls); empty = system store only
-    std::chrono::milliseconds timeout{5000};     // whole exchange
-    std::vector<std::pair<std::string, std::string>> headers;
-};
-
-struct HttpResult {
-    unsigned status = 0;                         // 0 when no answer arrived
-    std::string body;
-    std::map<std::string, std::string> headers;  // lower-cased names
-    std::string error;                           // transport error ("" when a response arrived)
-    bool timed_out = false;
-    std::chrono::milliseconds elapsed{0};
-    boost::json::value json() const { return boost::json::parse(body); }
-};
-
-HttpResult call(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body = {},
-                const CallOptions& options = {});
-
-struct SequencedRequest {
-    std::string method, target, body;
-    std::vector<std::pair<std::string, std::string>> headers;
-};
-// The requests one after another on ONE kept-alive plain-HTTP connection; stops after the first transport
-// error (that result carries it), so the 2nd+ requests exercise faults on a reused connection.
-std::vector<HttpResult> call_kept_alive(std::uint16_t port, const std::vector<SequencedRequest>& requests,
-                                        const CallOptions& options = {});
+using rollout_mcp::test::call;
+using rollout_mcp::test::call_kept_alive;
+using rollout_mcp::test::CallOptions;
+using rollout_mcp::test::HttpResponse;
+using rollout_mcp::test::SequencedRequest;
 
 class FakeTest : public ::testing::Test {
 protected:
@@ -63,19 +39,19 @@ protected:
     virtual bool with_tls() const { return false; }
 
     // A platform / automation call with the team's JWT.
-    HttpResult api(const std::string& method, const std::string& target, const std::string& body = {},
+    HttpResponse api(const std::string& method, const std::string& target, const std::string& body = {},
                    CallOptions options = {}) {
         options.headers.emplace_back("Authorization", "Bearer " + token);
         if (!body.empty()) options.headers.emplace_back("Content-Type", "application/json");
         return call(options.tls ? fake->tls_port() : fake->port(), method, target, body, options);
     }
     // A CRM call for one credential.
-    HttpResult crm(const std::string& method, const std::string& target, const std::string& credential,
+    HttpResponse crm(const std::string& method, const std::string& target, const std::string& credential,
                    const std::string& body = {}, CallOptions options = {}) {
         options.headers.emplace_back("X-Rollout-Credential-Id", credential);
         return api(method, "/crm/api" + target, body, std::move(options));
     }
-    HttpResult control(const std::string& method, const std::string& target, const std::string& body = {}) {
+    HttpResponse control(const std::string& method, const std::string& target, const std::string& body = {}) {
         return call(fake->port(), method, "/_fake" + target, body);
     }
     std::string credential(const std::string& app_key, const std::string& sub = "team-1") {
@@ -85,7 +61,7 @@ protected:
     std::string person(const std::string& cred, const std::string& first = "Ann", const std::string& email = "ann@example.com") {
         auto r = crm("POST", "/people", cred,
                      R"({"firstName":")" + first + R"(","lastName":"Buyer","emails":[{"value":")" + email + R"("}]})");
-        EXPECT_EQ(r.status, 201u) << r.body;
+        EXPECT_EQ(r.status, 201) << r.body;
         return std::string(r.json().at("id").as_string());
     }
 

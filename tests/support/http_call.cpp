@@ -1,6 +1,8 @@
-// The blocking test client: one request per connection over Beast (plain or TLS with CA + host-name
-// verification and SNI), bounded by a deadline so a server that never answers shows up as timed_out.
-#include "test_client.hpp"
+// The Beast side of the test client: whole exchanges (plain or TLS with CA + host-name verification and
+// SNI), bounded by a deadline so a server that never answers shows up as timed_out.
+#include "support/http_client.hpp"
+
+#include "base/ascii.hpp"
 #include "base/use_nothrow.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,7 +19,7 @@
 
 #include <openssl/ssl.h>
 
-namespace rollout_mcp::fake::test {
+namespace rollout_mcp::test {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -26,7 +28,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 template <class Stream>
-asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResult& out,
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResponse& out,
                                beast::flat_buffer& buffer) {
     auto [wec, wn] = co_await http::async_write(stream, req, use_nothrow);
     if (wec) {
@@ -41,26 +43,23 @@ asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>&
         out.timed_out = rec == beast::error::timeout;
         co_return;
     }
-    out.status = res.result_int();
+    out.status = static_cast<int>(res.result_int());
+    out.minor_version = res.version() % 10;
     out.body = res.body();
-    for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.headers[name] = std::string(f.value());
-    }
+    for (const auto& f : res) out.headers[ascii_lower(f.name_string())] = std::string(f.value());
 }
 
 template <class Stream>
-asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResult& out) {
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& req, HttpResponse& out) {
     beast::flat_buffer buffer;
     co_await exchange(stream, req, out, buffer);
 }
 
 }  // namespace
 
-HttpResult call(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
-                const CallOptions& options) {
-    HttpResult out;
+HttpResponse call(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
+                  const CallOptions& options) {
+    HttpResponse out;
     const auto start = std::chrono::steady_clock::now();
     asio::io_context ioc;
     http::request<http::string_body> req{http::string_to_verb(method), target, 11};
@@ -107,9 +106,9 @@ HttpResult call(std::uint16_t port, const std::string& method, const std::string
     return out;
 }
 
-std::vector<HttpResult> call_kept_alive(std::uint16_t port, const std::vector<SequencedRequest>& requests,
-                                        const CallOptions& options) {
-    std::vector<HttpResult> out;
+std::vector<HttpResponse> call_kept_alive(std::uint16_t port, const std::vector<SequencedRequest>& requests,
+                                          const CallOptions& options) {
+    std::vector<HttpResponse> out;
     asio::io_context ioc;
     asio::co_spawn(
         ioc,
@@ -119,7 +118,7 @@ std::vector<HttpResult> call_kept_alive(std::uint16_t port, const std::vector<Se
             tcp::endpoint ep(asio::ip::make_address(options.connect_host), port);
             auto [cec] = co_await stream.async_connect(ep, use_nothrow);
             if (cec) {
-                out.push_back(HttpResult{});
+                out.push_back(HttpResponse{});
                 out.back().error = "connect: " + cec.message();
                 co_return;
             }
@@ -145,4 +144,4 @@ std::vector<HttpResult> call_kept_alive(std::uint16_t port, const std::vector<Se
     return out;
 }
 
-}  // namespace rollout_mcp::fake::test
+}  // namespace rollout_mcp::test

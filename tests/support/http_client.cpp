@@ -1,6 +1,8 @@
-// A minimal blocking HTTP/1.x client over POSIX sockets for the loopback tests: arbitrary bytes out,
-// full responses (Content-Length, chunked, read-to-close) or SSE events in, always with a deadline.
-#include "test_client.hpp"
+// The raw side of the test client, over POSIX sockets: arbitrary bytes out, full responses
+// (Content-Length, chunked, read-to-close) or SSE events in, always with a deadline.
+#include "support/http_client.hpp"
+
+#include "base/ascii.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -24,11 +26,6 @@ namespace rollout_mcp::test {
 namespace json = boost::json;
 
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.pop_back();
@@ -184,11 +181,11 @@ bool Client::read_head_into(HttpResponse& r, Deadline deadline) {
         while (std::getline(head, line)) {
             auto colon = line.find(':');
             if (colon == std::string::npos) continue;
-            r.headers[lower(line.substr(0, colon))] = trim(line.substr(colon + 1));
+            r.headers[ascii_lower(line.substr(0, colon))] = trim(line.substr(colon + 1));
         }
         if (r.status >= 200) break;   // skip 100 Continue
     }
-    chunked_ = lower(r.header("transfer-encoding")).find("chunked") != std::string::npos;
+    chunked_ = ascii_lower(r.header("transfer-encoding")).find("chunked") != std::string::npos;
     body_done_ = false;
     sse_buf_.clear();
     return true;
@@ -285,7 +282,7 @@ std::string http_request(std::string_view method, std::string_view target, const
     bool has_length = false;
     for (const auto& [name, value] : headers) {
         out.append(name).append(": ").append(value).append("\r\n");
-        if (lower(name) == "content-length" || lower(name) == "transfer-encoding") has_length = true;
+        if (ascii_lower(name) == "content-length" || ascii_lower(name) == "transfer-encoding") has_length = true;
     }
     if (!has_length && (!body.empty() || method == "POST"))
         out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");

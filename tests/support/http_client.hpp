@@ -1,5 +1,9 @@
-// A minimal blocking HTTP/1.x client for the loopback tests (POSIX sockets): sends arbitrary bytes, reads
-// full responses or SSE events incrementally, always with a deadline.
+// The one HTTP test client of every test folder, always with a deadline, to loopback only:
+//  - Client: one raw TCP connection (POSIX sockets) that sends arbitrary bytes and reads full responses or
+//    SSE events incrementally (the server's transport tests);
+//  - call() / call_kept_alive(): whole exchanges over Beast, plain or TLS with CA + host-name verification
+//    and SNI, one per connection or several on one kept-alive connection (the fake Rollout's tests).
+// Both answer with the same HttpResponse.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -24,7 +28,9 @@ struct HttpResponse {
     unsigned minor_version = 1;
     std::map<std::string, std::string> headers;   // lowercase names
     std::string body;
-    std::string error;
+    std::string error;                       // transport error ("" when a response arrived)
+    bool timed_out = false;                  // call(): the deadline passed before the answer
+    std::chrono::milliseconds elapsed{0};    // call(): the whole exchange
 
     std::string header(const std::string& lowercase_name) const;
     bool has_header(const std::string& lowercase_name) const { return headers.count(lowercase_name) != 0; }
@@ -82,6 +88,28 @@ std::string http_request(std::string_view method, std::string_view target, const
 std::string rpc_request(const boost::json::value& id, std::string_view method,
                         const boost::json::object& params = {});
 std::string rpc_notification(std::string_view method, const boost::json::object& params = {});
+
+struct CallOptions {
+    bool tls = false;
+    std::string connect_host = "127.0.0.1";      // the address dialled (loopback)
+    std::string verify_host = "localhost";       // SNI + certificate host-name check (tls)
+    std::string ca_pem;                          // trusted CA (tls); empty = system store only
+    std::chrono::milliseconds timeout{5000};     // whole exchange
+    Headers headers;
+};
+
+// One request on its own connection ("Connection: close").
+HttpResponse call(std::uint16_t port, const std::string& method, const std::string& target,
+                  const std::string& body = {}, const CallOptions& options = {});
+
+struct SequencedRequest {
+    std::string method, target, body;
+    Headers headers;
+};
+// The requests one after another on ONE kept-alive plain-HTTP connection; stops after the first transport
+// error (that result carries it), so the 2nd+ requests exercise faults on a reused connection.
+std::vector<HttpResponse> call_kept_alive(std::uint16_t port, const std::vector<SequencedRequest>& requests,
+                                          const CallOptions& options = {});
 
 // VmRSS of this process in KiB.
 std::size_t rss_kib();
