@@ -1,5 +1,6 @@
 // FakeRollout: the listeners (plain HTTP and TLS) and the Beast coroutine per connection, as in
-// server/http_connection.cpp: read a request, record it, apply latency and faults, answer from the Store.
+// server/http/http_connection.cpp: read a request, record it, apply latency and faults, answer from the Store
+// (or, in scripted mode, from the test's script).
 #include "fake_rollout.hpp"
 #include "base/use_nothrow.hpp"
 
@@ -20,8 +21,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <atomic>
 #include <cctype>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -41,11 +44,12 @@ struct FakeRollout::Impl {
     std::string ca_pem;
     std::thread thread;
     bool started = false;
+    std::atomic<int> connections{0}, in_flight{0}, peak_in_flight{0};
 
     explicit Impl(Options o) : options(std::move(o)), store(options.client_secret) {}
 
     template <class Stream>
-    asio::awaitable<void> serve(Stream& stream, bool tls);
+    asio::awaitable<void> serve(Stream& stream, bool tls, int connection);
     asio::awaitable<Reply> answer(const Request& req);
     asio::awaitable<void> accept_loop(tcp::acceptor acceptor, bool tls);
 };
@@ -56,6 +60,7 @@ Request to_request(const http::request<http::string_body>& msg, bool tls) {
     Request r;
     r.method = std::string(msg.method_string());
     const std::string target(msg.target());
+    r.target = target;
     const auto q = target.find('?');
     r.path = target.substr(0, q);
     r.query = q == std::string::npos ? std::string{} : target.substr(q + 1);
@@ -91,30 +96,69 @@ Reply fault_reply(const FaultRule& rule) {
     }
 }
 
+Reply reply_of(ScriptedReply scripted) {
+    Reply r;
+    r.status = scripted.status;
+    r.body = std::move(scripted.body);
+    bool typed = false;
+    for (auto& [name, value] : scripted.headers) {
+        std::string lower = name;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        typed = typed || lower == "content-type";
+        r.headers.emplace_back(name, std::move(value));
+    }
+    if (!typed) r.headers.emplace_back("Content-Type", "application/json");
+    if (scripted.hang) r.delivery = Reply::Delivery::hang;
+    r.trailing = std::move(scripted.trailing);
+    return r;
+}
+
+// Counts a request from its arrival until its answer is chosen (peak_in_flight()).
+class InFlight {
+public:
+    InFlight(std::atomic<int>& now, std::atomic<int>& peak) : now_(now) {
+        const int mine = ++now_;
+        int prev = peak.load();
+        while (mine > prev && !peak.compare_exchange_weak(prev, mine)) {}
+    }
+    ~InFlight() { --now_; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+private:
+    std::atomic<int>& now_;
+};
+
 }  // namespace
 
 asio::awaitable<Reply> FakeRollout::Impl::answer(const Request& req) {
     if (req.path.rfind("/_fake/", 0) == 0) co_return store.handle(req);
-    const auto seq = store.record(req);
+    const InFlight counted(in_flight, peak_in_flight);
+    const auto recorded = store.record(req);
+    const auto seq = recorded.seq;
     auto decision = store.decide_faults(req);
-    const auto delay = options.latency + decision.latency;
+    std::optional<ScriptedReply> scripted;
+    if (options.script) scripted = options.script(recorded);
+    const auto delay = options.latency + decision.latency + (scripted ? scripted->delay : std::chrono::milliseconds{0});
     if (delay.count() > 0) {
         asio::steady_timer timer(co_await asio::this_coro::executor, delay);
         co_await timer.async_wait(use_nothrow);
     }
+    // What the request does when it is handled: the script's answer, or the emulated Rollout's.
+    auto handle = [&] { return scripted ? reply_of(*scripted) : store.handle(req); };
     Reply reply;
     using Action = FaultRule::Action;
     const auto action = decision.terminal ? std::optional<Action>(decision.terminal->action) : std::nullopt;
     if (!action) {
-        reply = store.handle(req);
+        reply = handle();
     } else if (*action == Action::close_after_reply) {
-        reply = store.handle(req);
+        reply = handle();
         reply.delivery = Reply::Delivery::close;
     } else if (*action == Action::reset_before_handle) {
         reply.delivery = Reply::Delivery::reset;   // nothing applied
     } else if (*action == Action::timeout_after_write || *action == Action::reset_after_write ||
                *action == Action::half_close_after_write || *action == Action::truncated_body) {
-        reply = store.handle(req);                 // applied and stored first
+        reply = handle();                 // applied and stored first
         reply.delivery = *action == Action::timeout_after_write  ? Reply::Delivery::hang
                          : *action == Action::reset_after_write ? Reply::Delivery::reset
                          : *action == Action::half_close_after_write ? Reply::Delivery::half_close
@@ -131,7 +175,7 @@ asio::awaitable<Reply> FakeRollout::Impl::answer(const Request& req) {
 }
 
 template <class Stream>
-asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
+asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls, int connection) {
     beast::flat_buffer buffer;
     auto& tcp_layer = beast::get_lowest_layer(stream);
     for (std::size_t served = 0;; ++served) {
@@ -156,6 +200,7 @@ asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
         const auto& msg = parser.get();
         Request req = to_request(msg, tls);
         req.reused_connection = served > 0;
+        req.connection = connection;
         Reply reply = co_await answer(req);
         beast::error_code ignored;
         switch (reply.delivery) {
@@ -205,6 +250,16 @@ asio::awaitable<void> FakeRollout::Impl::serve(Stream& stream, bool tls) {
         res.keep_alive(msg.keep_alive() && reply.delivery != Reply::Delivery::close);
         res.prepare_payload();
         tcp_layer.expires_after(std::chrono::seconds(30));
+        if (!reply.trailing.empty()) {
+            // The reply and the bytes after it in one write, as a desynchronised peer sends them: they arrive
+            // together, so the client sees them as leftovers of this exchange.
+            std::ostringstream wire;
+            wire << res;
+            const std::string bytes = wire.str() + reply.trailing;
+            auto [tec, tn] = co_await asio::async_write(stream, asio::buffer(bytes), use_nothrow);
+            if (tec || !res.keep_alive()) break;
+            continue;
+        }
         auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
         if (wec || !res.keep_alive()) break;
     }
@@ -217,20 +272,21 @@ asio::awaitable<void> FakeRollout::Impl::accept_loop(tcp::acceptor acceptor, boo
         auto [ec, socket] = co_await acceptor.async_accept(use_nothrow);
         if (ec == asio::error::operation_aborted) co_return;
         if (ec) continue;
+        const int connection = ++connections;
         asio::co_spawn(
             acceptor.get_executor(),
-            [this, tls, s = std::move(socket)]() mutable -> asio::awaitable<void> {
+            [this, tls, connection, s = std::move(socket)]() mutable -> asio::awaitable<void> {
                 try {
                     if (!tls) {
                         beast::tcp_stream stream(std::move(s));
-                        co_await serve(stream, false);
+                        co_await serve(stream, false, connection);
                         co_return;
                     }
                     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(s)), *ssl);
                     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
                     auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, use_nothrow);
                     if (hec) co_return;
-                    co_await serve(stream, true);
+                    co_await serve(stream, true, connection);
                 } catch (const std::exception& e) {
                     std::cerr << "fake-rollout: connection failed: " << e.what() << std::endl;
                 }
@@ -298,6 +354,9 @@ std::string FakeRollout::url(bool tls) const {
     const std::string host = bind == "0.0.0.0" ? "127.0.0.1" : bind.find(':') != std::string::npos ? "[" + bind + "]" : bind;
     return "http://" + host + ":" + std::to_string(impl_->port);
 }
+
+int FakeRollout::connections() const { return impl_->connections.load(); }
+int FakeRollout::peak_in_flight() const { return impl_->peak_in_flight.load(); }
 
 std::vector<RecordedRequest> FakeRollout::requests() const { return impl_->store.requests(); }
 void FakeRollout::clear_requests() { impl_->store.clear_requests(); }

@@ -6,6 +6,10 @@
 //   CRM        http://127.0.0.1:PORT/crm/api          (crm.universal.rollout.com/api)
 //   automation http://127.0.0.1:PORT/automation/api   (<projectEnvKey>.rolloutapp.com/api, v2)
 // plus the test/inspection API under /_fake/ (tests/fakes/README.md lists every path and JSON shape).
+//
+// Scripted mode (Options::script, for the rollout/ client tests): the test's script answers every request
+// instead of the emulated Rollout, with a chosen status, body, headers, delay, no answer at all, or bytes
+// after the reply; requests are recorded with the connection they came on, and peak concurrency is measured.
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -13,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +25,24 @@
 #include <vector>
 
 namespace rollout_mcp::fake {
+
+struct RecordedRequest;
+
+// Scripted mode: the answer to one request.
+struct ScriptedReply {
+    ScriptedReply() = default;
+    ScriptedReply(unsigned s, std::string b = "{}", std::map<std::string, std::string> h = {})
+        : status(s), body(std::move(b)), headers(std::move(h)) {}
+
+    unsigned status = 200;
+    std::string body = "{}";
+    std::map<std::string, std::string> headers;   // Content-Type is application/json unless set here
+    std::chrono::milliseconds delay{0};            // before answering
+    bool hang = false;                             // never answer (the connection closes at stop())
+    std::string trailing;                          // raw bytes written with the reply (a desynced stream)
+};
+// Called on the fake's thread, one request at a time; must not block (use `delay`).
+using Script = std::function<ScriptedReply(const RecordedRequest&)>;
 
 struct Options {
     std::string bind = "127.0.0.1";
@@ -30,6 +53,7 @@ struct Options {
     std::string client_secret;                     // HS512 key for JWTs; empty = signatures not checked
     std::chrono::milliseconds latency{0};          // added before every Rollout answer (not /_fake/)
     bool quiet = true;                             // no per-request log lines on stderr
+    Script script;                                 // set: scripted mode (see above)
 };
 
 // One request as received (the /_fake/ API is not recorded).
@@ -38,6 +62,7 @@ struct RecordedRequest {
     std::string method;                            // "POST"
     std::string path;                              // "/crm/api/people" (no query)
     std::string query;                             // "limit=1&offset=0" (raw, may be empty)
+    std::string target;                            // as sent: path, then "?" and the query when there is one
     std::map<std::string, std::string> params;     // decoded query parameters
     std::map<std::string, std::string> headers;    // every header, names lower-cased
     std::string credential_id;                     // X-Rollout-Credential-Id ("" if absent)
@@ -46,6 +71,7 @@ struct RecordedRequest {
     boost::json::value json;                       // parsed body (null when empty or not JSON)
     unsigned status = 0;                           // what the fake answered; 0 = no answer (timeout fault)
     bool tls = false;
+    int connection = 0;                            // 1, 2, ... in accept order (both listeners count together)
     boost::json::object to_json() const;
 };
 
@@ -92,6 +118,8 @@ public:
     std::uint16_t tls_port() const;                // 0 when TLS is off
     const std::string& ca_pem() const;             // CA of the generated certificate ("" when given certs)
     std::string url(bool tls = false) const;       // "http://127.0.0.1:PORT" / "https://localhost:TLS_PORT"
+    int connections() const;                       // accepted so far, both listeners
+    int peak_in_flight() const;                    // most requests between arrival and answer at once
     std::string platform_url(bool tls = false) const { return url(tls) + "/platform/api"; }
     std::string crm_url(bool tls = false) const { return url(tls) + "/crm/api"; }
     std::string automation_url(bool tls = false) const { return url(tls) + "/automation/api"; }

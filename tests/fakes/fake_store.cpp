@@ -88,7 +88,7 @@ json::object RecordedRequest::to_json() const {
     return {{"seq", seq},       {"method", method},         {"path", path},          {"query", query},
             {"params", params_json}, {"headers", headers_json}, {"credentialId", credential_id},
             {"jwtClaims", jwt_claims}, {"body", body},        {"json", json},          {"status", status},
-            {"tls", tls}};
+            {"tls", tls},          {"target", target},         {"connection", connection}};
 }
 
 std::string Store::next_id(std::string_view prefix) {
@@ -139,11 +139,13 @@ Credential* Store::find_credential(const std::string& id) {
     return nullptr;
 }
 
-std::uint64_t Store::record(const Request& req) {
+RecordedRequest Store::record(const Request& req) {
     RecordedRequest r;
     r.method = req.method;
     r.path = req.path;
     r.query = req.query;
+    r.target = req.target;
+    r.connection = req.connection;
     r.params = req.params;
     r.headers = req.headers;
     r.credential_id = req.header("x-rollout-credential-id");
@@ -157,9 +159,9 @@ std::uint64_t Store::record(const Request& req) {
     r.tls = req.tls;
     std::lock_guard lock(mu_);
     r.seq = ++log_seq_;
-    log_.push_back(std::move(r));
+    log_.push_back(r);
     if (log_.size() > 100000) log_.pop_front();
-    return log_seq_;
+    return r;
 }
 
 void Store::set_status(std::uint64_t seq, unsigned status) {

@@ -26,11 +26,13 @@ struct Request {
     std::string method;
     std::string path;                               // without the query
     std::string query;
+    std::string target;                             // path and query as sent
     std::map<std::string, std::string> params;
     std::map<std::string, std::string> headers;     // lower-cased names
     std::string body;
     bool tls = false;
     bool reused_connection = false;                 // not the first request on its connection
+    int connection = 0;                             // 1, 2, ... in accept order
     std::string header(const std::string& lower_name) const;
 };
 
@@ -41,6 +43,7 @@ struct Reply {
     // How the answer is delivered (the after-write faults of FaultRule).
     enum class Delivery { normal, close, hang, reset, half_close, truncate };
     Delivery delivery = Delivery::normal;
+    std::string trailing;                           // raw bytes sent with the reply (scripted mode)
     bool answered() const {
         return delivery == Delivery::normal || delivery == Delivery::close || delivery == Delivery::truncate;
     }
@@ -79,7 +82,7 @@ public:
 
     Reply handle(const Request& req);                     // any path; locks
     FaultDecision decide_faults(const Request& req);      // consumes counts; locks
-    std::uint64_t record(const Request& req);             // appends to the log; locks
+    RecordedRequest record(const Request& req);           // appends to the log, returns the entry; locks
     void set_status(std::uint64_t seq, unsigned status);
 
     // The C++ test API (FakeRollout forwards here); each locks.

@@ -17,14 +17,14 @@ struct MiniCrm {
     std::mutex mu;
     std::map<std::string, int> counters;
 
-    static StubReply list(const char* collection, const json::array& items) {
+    static ScriptedReply list(const char* collection, const json::array& items) {
         json::object o;
         o["_metadata"] = json::object{{"collection", collection}, {"offset", 0}, {"limit", 100},
                                       {"total", items.size()}, {"next", nullptr}};
         o[collection] = items;
-        return StubReply{200, json::serialize(o)};
+        return ScriptedReply{200, json::serialize(o)};
     }
-    StubReply operator()(const StubRequest& q) {
+    ScriptedReply operator()(const RecordedRequest& q) {
         const std::string path = q.target.substr(0, q.target.find('?'));
         if (q.method == "GET" && path == "/crm/api/people") return list("people", people);
         if (q.method == "GET" && path == "/crm/api/users")
@@ -33,21 +33,21 @@ struct MiniCrm {
             return list("appointmentTypes", json::array{json::object{{"id", "at-1"}, {"name", "Showing"}}});
         if (q.method == "GET" && path == "/crm/api/appointments") return list("appointments", appointments);
         if (q.method == "POST") {
-            json::object rec = q.json().as_object();
+            json::object rec = q.json.as_object();
             if (path == "/crm/api/people") rec["id"] = person_id;
             else {
                 std::lock_guard lock(mu);
                 const std::string kind = path.substr(path.rfind('/') + 1);
                 rec["id"] = kind.substr(0, 4) + "-" + std::to_string(++counters[kind]);
             }
-            return StubReply{201, json::serialize(rec)};
+            return ScriptedReply{201, json::serialize(rec)};
         }
         if (q.method == "PUT") {
-            json::object rec = q.json().as_object();
+            json::object rec = q.json.as_object();
             rec["id"] = path.substr(path.rfind('/') + 1);
-            return StubReply{200, json::serialize(rec)};
+            return ScriptedReply{200, json::serialize(rec)};
         }
-        return StubReply{404, R"({"errorMessage":"no such route"})"};
+        return ScriptedReply{404, R"({"errorMessage":"no such route"})"};
     }
 };
 
@@ -57,7 +57,7 @@ struct Expected {
     const char* body = nullptr;  // JSON text, nullptr = no body
 };
 
-void expect_requests(const StubServer& stub, const std::vector<Expected>& want, const std::string& cred) {
+void expect_requests(const ScriptedRollout& stub, const std::vector<Expected>& want, const std::string& cred) {
     auto got = stub.requests();
     ASSERT_EQ(got.size(), want.size()) << [&] {
         std::string s;
@@ -72,7 +72,7 @@ void expect_requests(const StubServer& stub, const std::vector<Expected>& want, 
         EXPECT_EQ(got[i].headers.at("authorization").rfind("Bearer ey", 0), 0u);
         if (want[i].body) {
             EXPECT_EQ(got[i].headers.at("content-type"), "application/json");
-            EXPECT_EQ(got[i].json(), J(want[i].body)) << got[i].body;
+            EXPECT_EQ(got[i].json, J(want[i].body)) << got[i].body;
         } else {
             EXPECT_TRUE(got[i].body.empty()) << got[i].body;
         }
@@ -111,7 +111,7 @@ std::string appt(const char* desc, const char* title_addr, const char* start, co
 
 struct Golden : ::testing::Test {
     MiniCrm crm;
-    StubServer stub{[this](const StubRequest& q) { return crm(q); }};
+    ScriptedRollout stub{[this](const RecordedRequest& q) { return crm(q); }};
     RolloutClient client{HttpPool::create(fast_options({stub.url()})), config_for(stub.url())};
 
     SyncOutcome tour(const CrmAdapter& a, SyncTarget t, Tour tour = sample_tour()) {
@@ -150,11 +150,11 @@ TEST_F(Golden, LoftyTourKeepsLargeIdsExact) {
     ASSERT_TRUE(out.ok()) << out.error->describe();
     auto reqs = stub.requests();
     ASSERT_EQ(reqs.size(), 8u);   // email, phone, tag look-ups first
-    EXPECT_EQ(reqs[3].json(), J(R"({"firstName":"Ann","lastName":"Lee",
+    EXPECT_EQ(reqs[3].json, J(R"({"firstName":"Ann","lastName":"Lee",
             "emails":[{"value":"ann@x.com","type":"personal","isPrimary":true}],
             "phones":[{"value":"5125550100","type":"mobile","isPrimary":true}],
             "tags":["reanna","reanna:buyer:B-17"],"source":"REanna Router","contactTypes":["Buyer"]})"));
-    auto a1 = reqs[6].json().as_object();
+    auto a1 = reqs[6].json.as_object();
     EXPECT_EQ(a1.at("personId"), "9007199254740993");
     EXPECT_EQ(a1.at("startsAt"), "2026-03-01T14:00:00-06:00");
     EXPECT_EQ(a1.at("endsAt"), "2026-03-01T14:45:00-06:00");
@@ -187,7 +187,7 @@ TEST_F(Golden, GenericWithoutAppointmentsUsesTasks) {
     auto reqs = stub.requests();
     ASSERT_EQ(reqs.size(), 7u);
     EXPECT_EQ(reqs[5].target, "/crm/api/tasks");
-    EXPECT_EQ(reqs[5].json(), J(R"({"personId":"person-1","name":"Showing: 123 Main St, Austin TX [reanna:visit:T-1/P-1]",
+    EXPECT_EQ(reqs[5].json, J(R"({"personId":"person-1","name":"Showing: 123 Main St, Austin TX [reanna:visit:T-1/P-1]",
         "type":"Appointment","dueDateTime":"2026-03-01T20:00:00Z","isCompleted":false,"assignedUserId":"u-7"})"));
     EXPECT_EQ(out.records[1].kind, "task");
     EXPECT_EQ(out.records[1].external_id, "task-1");
@@ -261,15 +261,15 @@ TEST_F(Golden, KnownNoteIsUpdated) {
 
 TEST(GoldenErrors, FailureKeepsRecordsDoneSoFar) {
     int appts = 0;
-    StubServer stub([&](const StubRequest& q) {
+    ScriptedRollout stub([&](const RecordedRequest& q) {
         if (q.method == "GET") return MiniCrm::list(q.target.find("appointment-types") != std::string::npos
                                                         ? "appointmentTypes" : "people",
                                                     q.target.find("appointment-types") != std::string::npos
                                                         ? json::array{json::object{{"id", "at-1"}, {"name", "showing"}}}
                                                         : json::array{});
-        if (q.target == "/crm/api/people") return StubReply{201, R"({"id":"person-1"})"};
-        if (++appts == 2) return StubReply{409, R"({"errorMessage":"Data for this credential is not ready yet. Please try again."})"};
-        return StubReply{201, R"({"id":"appo-1"})"};
+        if (q.target == "/crm/api/people") return ScriptedReply{201, R"({"id":"person-1"})"};
+        if (++appts == 2) return ScriptedReply{409, R"({"errorMessage":"Data for this credential is not ready yet. Please try again."})"};
+        return ScriptedReply{201, R"({"id":"appo-1"})"};
     });
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));
     Tour t = sample_tour();

@@ -84,7 +84,7 @@ TEST(Destination, OneNonPublicAnswerAmongPublicOnesIsEnough) {
 }
 
 TEST(Destination, LocalhostThroughTheResolverOnlyWhenListed) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, R"({"ok":true})"}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, R"({"ok":true})"}; });
     TableResolver dns;
     dns.table["localhost"] = "127.0.0.1";
     const std::string url = "http://localhost:" + std::to_string(stub.port()) + "/x";
@@ -107,7 +107,7 @@ TEST(Destination, LocalhostThroughTheResolverOnlyWhenListed) {
 }
 
 TEST(Destination, IpLiteralIsCheckedWithoutResolving) {
-    StubServer stub([](const StubRequest&) { return StubReply{}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{}; });
     TableResolver dns;
     auto o = fast_options();
     o.resolver = dns.get();
@@ -121,7 +121,7 @@ TEST(Destination, IpLiteralIsCheckedWithoutResolving) {
 }
 
 TEST(Destination, TrustedDestinationSkipsTheAddressCheckButNotHeaderValidation) {
-    StubServer stub([](const StubRequest&) { return StubReply{}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{}; });
     auto pool = HttpPool::create(fast_options());  // nothing listed
     auto trusted = get(stub.url() + "/alerts", "");
     trusted.trusted_destination = true;
@@ -138,8 +138,8 @@ TEST(Destination, TrustedDestinationSkipsTheAddressCheckButNotHeaderValidation) 
 }
 
 TEST(Destination, LeftoverBytesAfterAReplyCloseTheConnection) {
-    StubServer stub([](const StubRequest& q) {
-        StubReply r{200, R"({"ok":true})"};
+    ScriptedRollout stub([](const RecordedRequest& q) {
+        ScriptedReply r{200, R"({"ok":true})"};
         if (q.target == "/desync") r.trailing = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
         return r;
     });
@@ -163,7 +163,7 @@ TEST(Destination, LeftoverBytesAfterAReplyCloseTheConnection) {
 
 // Idle sets are per team: teams that went quiet must not keep sockets open until their own next call.
 TEST(Destination, IdleConnectionsOfQuietTeamsAreCappedAndSweptOnExpiry) {
-    StubServer stub([](const StubRequest&) { return StubReply{}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{}; });
     auto options = fast_options({stub.url()});
     options.idle_expiry = std::chrono::seconds(1);
     options.max_idle_total = 10;
@@ -184,7 +184,7 @@ TEST(Destination, IdleConnectionsOfQuietTeamsAreCappedAndSweptOnExpiry) {
 }
 
 TEST(Destination, PartitionsNeverShareAConnection) {
-    StubServer stub([](const StubRequest&) { return StubReply{}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{}; });
     auto pool = HttpPool::create(fast_options({stub.url()}));
     for (int i = 0; i < 3; ++i)
         for (const char* team : {"team-a", "team-b", ""}) ASSERT_TRUE(run_sync(pool->send(get(stub.url() + "/" + team, team))));
@@ -206,7 +206,7 @@ TEST(Destination, PartitionsNeverShareAConnection) {
 // certificate names localhost, so "rollout.test" mapped onto it is connected to (listed) and then refused.
 TEST(Destination, ResolvedNameIsStillTheTlsName) {
     const auto& m = fake::shared_test_tls();
-    StubServer stub([](const StubRequest&) { return StubReply{}; }, StubOptions{"127.0.0.1", true, m.cert_pem, m.key_pem});
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{}; }, ScriptedOptions{"127.0.0.1", true, m.cert_pem, m.key_pem});
     TableResolver dns;
     dns.table["rollout.test"] = "127.0.0.1";
     dns.table["localhost"] = "127.0.0.1";

@@ -90,8 +90,8 @@ TEST(HostSlots, CancelledWaiterLeavesTheLine) {
 
 // Team A floods a slow origin; team B's sequential calls must not take even twice as long as unloaded.
 TEST(HostSlots, FloodingTeamDoesNotStarveAnother) {
-    StubServer stub([](const StubRequest&) {
-        StubReply r;
+    ScriptedRollout stub([](const RecordedRequest&) {
+        ScriptedReply r;
         r.delay = std::chrono::milliseconds{100};
         return r;
     });

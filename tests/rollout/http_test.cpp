@@ -18,7 +18,7 @@ namespace {
 namespace asio = boost::asio;
 using boost::beast::http::verb;
 
-Result<boost::json::value> get_once(const StubServer& stub, HttpOptions o = fast_options()) {
+Result<boost::json::value> get_once(const ScriptedRollout& stub, HttpOptions o = fast_options()) {
     o.allowed_origins.push_back(origin_of(stub.url()).value());
     RolloutClient client(HttpPool::create(o), config_for(stub.url()));
     return run_sync(client.request(Host::crm, verb::get, "/people?limit=1", nullptr, "cred-1"));
@@ -45,7 +45,7 @@ TEST(Http, ErrorStatusesBecomeTypedErrors) {
         {418, R"({"error":"teapot"})", ErrorKind::permanent, "teapot", false},
     };
     for (const auto& c : cases) {
-        StubServer stub([&](const StubRequest&) { return StubReply{c.status, c.body}; });
+        ScriptedRollout stub([&](const RecordedRequest&) { return ScriptedReply{c.status, c.body}; });
         auto r = get_once(stub);
         ASSERT_FALSE(r) << c.status;
         EXPECT_EQ(r.error().code, c.kind) << c.status;
@@ -57,8 +57,8 @@ TEST(Http, ErrorStatusesBecomeTypedErrors) {
 }
 
 TEST(Http, RateLimitedCarriesRetryAfter) {
-    StubServer secs([](const StubRequest&) {
-        return StubReply{429, R"({"errorMessage":"Too many requests"})", {{"Retry-After", "7"}}};
+    ScriptedRollout secs([](const RecordedRequest&) {
+        return ScriptedReply{429, R"({"errorMessage":"Too many requests"})", {{"Retry-After", "7"}}};
     });
     auto r = get_once(secs);
     ASSERT_FALSE(r);
@@ -67,7 +67,7 @@ TEST(Http, RateLimitedCarriesRetryAfter) {
     EXPECT_FALSE(r.error().uncertain);
     EXPECT_EQ(r.error().retry_after, std::chrono::seconds{7});
 
-    StubServer none([](const StubRequest&) { return StubReply{429, R"({"errorMessage":"slow down"})"}; });
+    ScriptedRollout none([](const RecordedRequest&) { return ScriptedReply{429, R"({"errorMessage":"slow down"})"}; });
     auto n = get_once(none);
     EXPECT_EQ(n.error().code, ErrorKind::rate_limited);
     EXPECT_FALSE(n.error().retry_after);
@@ -104,7 +104,7 @@ TEST(Http, SpentRateLimitHeadersSayWhenToComeBack) {
 }
 
 TEST(Http, RateLimitRemainingReachesTheObserver) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, "{}", {{"X-RateLimit-Remaining", "37"}}}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, "{}", {{"X-RateLimit-Remaining", "37"}}}; });
     auto o = fast_options({stub.url()});
     std::atomic<std::int64_t> seen{-1};
     std::string label_seen;
@@ -125,7 +125,7 @@ TEST(Http, RateLimitRemainingReachesTheObserver) {
 }
 
 TEST(Http, TimeoutAfterWriteIsUncertain) {
-    StubServer stub([](const StubRequest&) { StubReply r; r.hang = true; return r; });
+    ScriptedRollout stub([](const RecordedRequest&) { ScriptedReply r; r.hang = true; return r; });
     auto o = fast_options();
     o.timeout = std::chrono::milliseconds{300};
     const auto t0 = std::chrono::steady_clock::now();
@@ -139,7 +139,7 @@ TEST(Http, TimeoutAfterWriteIsUncertain) {
 
 TEST(Http, ConnectFailureIsTransientAndCertain) {
     std::string url;
-    { StubServer gone([](const StubRequest&) { return StubReply{}; }); url = gone.url(); }
+    { ScriptedRollout gone([](const RecordedRequest&) { return ScriptedReply{}; }); url = gone.url(); }
     RolloutClient client(HttpPool::create(fast_options({url})), config_for(url));
     auto r = run_sync(client.request(Host::crm, verb::post, "/notes", boost::json::object{}, "c"));
     ASSERT_FALSE(r);
@@ -170,7 +170,7 @@ TEST(Http, PlainHttpOnlyForLoopback) {
 }
 
 TEST(Http, KeepAliveConnectionIsReused) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, R"({"ok":true})"}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, R"({"ok":true})"}; });
     auto pool = HttpPool::create(fast_options({stub.url()}));
     RolloutClient client(pool, config_for(stub.url()));
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(run_sync(client.probe("cred-1")));
@@ -189,7 +189,7 @@ TEST(Http, StaleIdleConnectionIsReplaced) {
     std::shared_ptr<HttpPool> pool;
     std::string url;
     {
-        StubServer first([](const StubRequest&) { return StubReply{}; });
+        ScriptedRollout first([](const RecordedRequest&) { return ScriptedReply{}; });
         url = first.url();
         pool = HttpPool::create(fast_options({url}));
         RolloutClient client(pool, config_for(url));
@@ -204,8 +204,8 @@ TEST(Http, StaleIdleConnectionIsReplaced) {
 }
 
 TEST(Http, ConcurrencyCapPerHost) {
-    StubServer stub([](const StubRequest&) {
-        StubReply r;
+    ScriptedRollout stub([](const RecordedRequest&) {
+        ScriptedReply r;
         r.delay = std::chrono::milliseconds{150};
         return r;
     });
@@ -230,7 +230,7 @@ TEST(Http, ConcurrencyCapPerHost) {
 }
 
 TEST(Http, QueueWaitCountsAgainstTheTimeout) {
-    StubServer stub([](const StubRequest&) { StubReply r; r.delay = std::chrono::milliseconds{600}; return r; });
+    ScriptedRollout stub([](const RecordedRequest&) { ScriptedReply r; r.delay = std::chrono::milliseconds{600}; return r; });
     auto o = fast_options({stub.url()});
     o.max_concurrent_per_host = 1;
     o.timeout = std::chrono::milliseconds{300};
@@ -262,7 +262,7 @@ TEST(Http, QueueWaitCountsAgainstTheTimeout) {
 }
 
 TEST(Http, OversizedReplyIsRefused) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, "[" + std::string(5000, ' ') + "]"}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, "[" + std::string(5000, ' ') + "]"}; });
     auto o = fast_options();
     o.max_response_bytes = 1024;
     auto r = get_once(stub, o);
@@ -272,10 +272,10 @@ TEST(Http, OversizedReplyIsRefused) {
 }
 
 TEST(Http, ListFollowsMetadataNext) {
-    StubServer stub([](const StubRequest& q) {
+    ScriptedRollout stub([](const RecordedRequest& q) {
         if (q.target.find("next=c2") != std::string::npos)
-            return StubReply{200, R"({"_metadata":{"collection":"people","next":null},"people":[{"id":3}]})"};
-        return StubReply{200, R"({"_metadata":{"collection":"people","next":"c2"},"people":[{"id":"1"},{"id":"2"}]})"};
+            return ScriptedReply{200, R"({"_metadata":{"collection":"people","next":null},"people":[{"id":3}]})"};
+        return ScriptedReply{200, R"({"_metadata":{"collection":"people","next":"c2"},"people":[{"id":"1"},{"id":"2"}]})"};
     });
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));
     auto r = run_sync(client.list_all("cred-9", "/people?limit=2"));
@@ -291,8 +291,8 @@ TEST(Http, ListFollowsMetadataNext) {
 // A look-up that decides whether to create must not act on a cut-off list: past max_search_pages it is an
 // error (nothing gets created), while a plain listing just stops at max_pages.
 TEST(Http, SearchesThatRunPastThePageCapFailInsteadOfMissingTheRecord) {
-    StubServer endless([](const StubRequest&) {
-        return StubReply{200, R"({"_metadata":{"collection":"people","next":"more"},"people":[{"id":"x","tags":["other"]}]})"};
+    ScriptedRollout endless([](const RecordedRequest&) {
+        return ScriptedReply{200, R"({"_metadata":{"collection":"people","next":"more"},"people":[{"id":"x","tags":["other"]}]})"};
     });
     auto config = config_for(endless.url());
     config.max_pages = 3;
@@ -308,8 +308,8 @@ TEST(Http, SearchesThatRunPastThePageCapFailInsteadOfMissingTheRecord) {
 }
 
 TEST(Http, ConnectorsAreParsed) {
-    StubServer stub([](const StubRequest&) {
-        return StubReply{200, R"({"lofty":{"name":"Lofty","entities":{"crm":{"people":{"list":true,"create":true},
+    ScriptedRollout stub([](const RecordedRequest&) {
+        return ScriptedReply{200, R"({"lofty":{"name":"Lofty","entities":{"crm":{"people":{"list":true,"create":true},
             "appointments":{"create":false}}},"authByPlan":{"default":{"type":"apiToken"}}},
             "gmail":{"name":"Gmail","entities":{"email":{}},"authByPlan":{"x":{"type":"oauth2"}}}})"};
     });
@@ -330,13 +330,13 @@ TEST(Http, ConnectorsAreParsed) {
 }
 
 #ifdef ROLLOUT_HAVE_TEST_TLS
-StubOptions tls_stub(const std::string& bind = "127.0.0.1") {
+ScriptedOptions tls_stub(const std::string& bind = "127.0.0.1") {
     const auto& m = fake::shared_test_tls();
-    return StubOptions{bind, true, m.cert_pem, m.key_pem};
+    return ScriptedOptions{bind, true, m.cert_pem, m.key_pem};
 }
 
 TEST(Tls, VerifiedConnectionWithTestCa) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, "[]"}; }, tls_stub());
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, "[]"}; }, tls_stub());
     auto o = fast_options({stub.url(), "https://localhost:" + std::to_string(stub.port())});
     o.extra_ca_pem = fake::shared_test_tls().ca_pem;
     auto pool = HttpPool::create(o);
@@ -348,7 +348,7 @@ TEST(Tls, VerifiedConnectionWithTestCa) {
 }
 
 TEST(Tls, UntrustedCertificateFails) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, "[]"}; }, tls_stub());
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, "[]"}; }, tls_stub());
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));  // no extra CA
     auto r = run_sync(client.list_credentials());
     ASSERT_FALSE(r);
@@ -359,7 +359,7 @@ TEST(Tls, UntrustedCertificateFails) {
 
 TEST(Tls, WrongHostCertificateFails) {
     // The certificate names localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback but not in it.
-    StubServer stub([](const StubRequest&) { return StubReply{200, "[]"}; }, tls_stub("127.0.0.2"));
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, "[]"}; }, tls_stub("127.0.0.2"));
     auto o = fast_options({stub.url()});
     o.extra_ca_pem = fake::shared_test_tls().ca_pem;
     RolloutClient client(HttpPool::create(o), config_for(stub.url()));

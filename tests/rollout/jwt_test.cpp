@@ -86,7 +86,7 @@ TEST(Jwt, PreMintedTokenMustBeThreeBase64UrlSegments) {
 }
 
 TEST(Jwt, ExpiredTokenNeverCallsOut) {
-    StubServer stub([](const StubRequest&) { return StubReply{}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{}; });
     auto auth = std::make_shared<TokenSource>(TokenSource::pre_minted(mint_hs512({"c", "t", 0, 1000}, "k")));
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url(), auth));
     auto r = run_sync(client.list_credentials());
@@ -97,7 +97,7 @@ TEST(Jwt, ExpiredTokenNeverCallsOut) {
 }
 
 TEST(Jwt, BearerTokenIsSentAndVerifiable) {
-    StubServer stub([](const StubRequest&) { return StubReply{200, R"([{"id":"cred-1","appKey":"lofty"}])"}; });
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, R"([{"id":"cred-1","appKey":"lofty"}])"}; });
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url(), test_auth("abc")));
     auto r = run_sync(client.list_credentials(std::string("lofty")));
     ASSERT_TRUE(r) << r.error().describe();

@@ -7,18 +7,18 @@ namespace rollout_mcp::rollout::test {
 namespace {
 
 // Page n (1-based) of an endless people list: ids "<n>a", "<n>b", tags ["t<n>"], personId "p<n % 2>".
-StubReply page_reply(const StubRequest& q) {
+ScriptedReply page_reply(const RecordedRequest& q) {
     int n = 1;
     if (auto at = q.target.find("next=c"); at != std::string::npos) n = std::stoi(q.target.substr(at + 6));
     const std::string s = std::to_string(n);
     const std::string person = "p" + std::to_string(n % 2);
-    return StubReply{200, R"({"_metadata":{"collection":"people","next":"c)" + std::to_string(n + 1) +
+    return ScriptedReply{200, R"({"_metadata":{"collection":"people","next":"c)" + std::to_string(n + 1) +
                               R"("},"people":[{"id":")" + s + R"(a","tags":["t)" + s + R"("],"personId":")" + person +
                               R"("},{"id":")" + s + R"(b","emails":[{"value":"B)" + s + R"(@x.io"}]}]})"};
 }
 
 TEST(Paging, LookupsStopAtTheFirstMatch) {
-    StubServer stub(page_reply);
+    ScriptedRollout stub(page_reply);
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config_for(stub.url()));
     auto tagged = run_sync(client.find_person_by_tag("c", "t3"));
     ASSERT_TRUE(tagged) << tagged.error().describe();
@@ -33,9 +33,9 @@ TEST(Paging, LookupsStopAtTheFirstMatch) {
 }
 
 TEST(Paging, ListForPersonKeepsOnlyMatchesAndStillFailsPastTheSearchCap) {
-    StubServer stub([](const StubRequest& q) {
+    ScriptedRollout stub([](const RecordedRequest& q) {
         if (q.target.find("next=c4") != std::string::npos)
-            return StubReply{200, R"({"_metadata":{"collection":"notes"},"notes":[{"id":"4a","personId":"p0"}]})"};
+            return ScriptedReply{200, R"({"_metadata":{"collection":"notes"},"notes":[{"id":"4a","personId":"p0"}]})"};
         return page_reply(q);
     });
     auto config = config_for(stub.url());
@@ -46,7 +46,7 @@ TEST(Paging, ListForPersonKeepsOnlyMatchesAndStillFailsPastTheSearchCap) {
     EXPECT_EQ(id_of(mine->at(0).at("id")), "1a");
     EXPECT_EQ(id_of(mine->at(1).at("id")), "3a");
 
-    StubServer endless(page_reply);
+    ScriptedRollout endless(page_reply);
     auto capped = config_for(endless.url());
     capped.max_search_pages = 4;
     RolloutClient cut(HttpPool::create(fast_options({endless.url()})), capped);
@@ -57,10 +57,10 @@ TEST(Paging, ListForPersonKeepsOnlyMatchesAndStillFailsPastTheSearchCap) {
 }
 
 TEST(Paging, PlainListsAreCappedInBytes) {
-    StubServer stub(page_reply);
+    ScriptedRollout stub(page_reply);
     auto config = config_for(stub.url());
     config.max_pages = 50;
-    const std::size_t page_bytes = page_reply(StubRequest{}).body.size();
+    const std::size_t page_bytes = page_reply(RecordedRequest{}).body.size();
     config.max_list_bytes = page_bytes * 3;  // three pages fit, the fourth does not
     RolloutClient client(HttpPool::create(fast_options({stub.url()})), config);
     auto r = run_sync(client.list_users("c"));

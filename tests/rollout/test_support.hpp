@@ -1,9 +1,9 @@
 // Helpers for the rollout/ tests: run a coroutine to completion on a private io_context, and build a
-// RolloutClient whose every host points at a StubServer.
+// RolloutClient whose every host points at a ScriptedRollout.
 #pragma once
 
 #include "rollout/client.hpp"
-#include "stub_server.hpp"
+#include "scripted_rollout.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

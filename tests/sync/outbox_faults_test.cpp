@@ -7,7 +7,7 @@
 
 #include "server/app/metrics.hpp"
 #include "server/sync/sync_alerts.hpp"
-#include "tests/rollout/stub_server.hpp"
+#include "tests/rollout/scripted_rollout.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
@@ -175,8 +175,8 @@ TEST(OutboxFaults, PermanentErrorFailsAtOnceWithTheCrmMessageAndCanBeRetried) {
 
 TEST(OutboxFaults, DeadJobLogsCountsAndPostsASignedAlertThatIsRetried) {
     std::atomic<int> hits{0};
-    rollout::test::StubServer hook([&](const rollout::test::StubRequest&) {
-        return rollout::test::StubReply(++hits == 1 ? 500 : 204, "");
+    rollout::test::ScriptedRollout hook([&](const rollout::test::RecordedRequest&) {
+        return rollout::test::ScriptedReply(++hits == 1 ? 500 : 204, "");
     });
     // The alert sender does not mark its webhook as an operator-trusted destination yet, so the loopback
     // hook is listed like any loopback origin.
