@@ -30,6 +30,8 @@
 namespace {
 
 using namespace rollout_mcp::rollout;
+using rollout_mcp::Error;
+using rollout_mcp::Result;
 namespace json = boost::json;
 
 using rollout_mcp::fuzz::fail;
@@ -56,7 +58,7 @@ template <class T>
 void check_validation(const Result<T>& r, std::string_view root) {
     if (r) return;
     const auto& e = r.error();
-    if (e.kind != ErrorKind::validation) fail("a parse error that is not a validation error", e.message);
+    if (e.code != ErrorKind::validation) fail("a parse error that is not a validation error", e.message);
     if (e.message.rfind(root, 0) != 0) fail("a validation error that does not name the field", e.message);
 }
 
@@ -111,7 +113,7 @@ void error_response(std::string_view in) {
                            : s == 429             ? ErrorKind::rate_limited
                            : s == 408 || s >= 500 ? ErrorKind::transient
                                                   : ErrorKind::permanent;
-    if (e.kind != want) fail("status " + std::to_string(s) + " mapped to " + std::string(to_string(e.kind)));
+    if (e.code != want) fail("status " + std::to_string(s) + " mapped to " + std::string(to_string(kind_of(e))));
     if (e.retry_after && (e.retry_after->count() < 0 || e.retry_after->count() > 24 * 3600))
         fail("retry_after out of [0, 24 h]");
     (void)e.describe();

@@ -49,7 +49,7 @@ const Fixture& fixture() {
 
 void check(const Keyring& keys, const RowIdentity& row, KeyId key_id, std::span<const unsigned char> nonce,
            std::span<const unsigned char> ciphertext, bool genuine, bool tampered) {
-    rollout_mcp::Expected<SecretBytes, OpenError> r = [&]() -> rollout_mcp::Expected<SecretBytes, OpenError> {
+    rollout_mcp::Result<SecretBytes> r = [&]() -> rollout_mcp::Result<SecretBytes> {
         try {
             return open(keys, row, key_id, nonce, ciphertext);
         } catch (const std::exception& e) {
@@ -66,7 +66,7 @@ void check(const Keyring& keys, const RowIdentity& row, KeyId key_id, std::span<
     OpenFailure want = OpenFailure::authentication_failed;
     if (!keys.find(key_id)) want = OpenFailure::unknown_key_id;
     else if (nonce.size() != kNonceBytes || ciphertext.size() < kMacBytes) want = OpenFailure::malformed;
-    if (e.reason != want) fail("wrong failure reason: " + e.message);
+    if (e.code != want) fail("wrong failure reason: " + e.message);
     if (e.message.empty()) fail("empty error message");
     if (tampered && e.message.find(kPlain) != std::string::npos) fail("the error message reveals the plaintext", e.message);
 }
