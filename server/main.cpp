@@ -9,6 +9,7 @@
 #include "server/fixtures/fixture_tools.hpp"
 #include "server/http/api_key_auth.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/tls_certificates.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 #include "server/mcp/session.hpp"
 #include "server/mcp/session_settings.hpp"
@@ -27,6 +28,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -151,9 +153,12 @@ int serve(const Config& config, const std::string& port_file) {
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     Readiness readiness;
     readiness.refresh_now(storage.direct());
-    HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); });
+    std::shared_ptr<TlsCertificates> tls;
+    if (config.server.tls()) tls = std::make_shared<TlsCertificates>(config.server);   // throws naming the file
+    HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); }, tls);
     PeriodicTasks periodic(ioc.get_executor());
     periodic.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
+    if (tls) periodic.every(std::chrono::hours(12), [&tls] { tls->rotate_ticket_key(); });
     // last_used_at is remembered in memory per request and written in one transaction a minute.
     const auto flush_last_used = [&storage] {
         storage.post([](storage::Storage& s) {
@@ -173,10 +178,29 @@ int serve(const Config& config, const std::string& port_file) {
         alert_pool->close_idle();
         flush_last_used();
     };
-    asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) asio::co_spawn(ioc, shut_down(), asio::detached);
-    });
+    // One signal set, so nothing has to cancel it: SIGINT/SIGTERM start the shutdown and leave no wait
+    // pending; SIGHUP reloads the TLS certificate and key (open connections keep the pair they started
+    // with) and waits again.
+    asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+    std::function<void()> await_signal = [&] {
+        signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            if (signal != SIGHUP) {
+                asio::co_spawn(ioc, shut_down(), asio::detached);
+                return;
+            }
+            if (!tls) {
+                log::info("SIGHUP: no TLS certificate to reload ([server] tls_cert_file is not set)");
+            } else if (auto reloaded = tls->reload(); !reloaded) {
+                log::error("SIGHUP: the new TLS certificate or key is refused; still serving the old pair",
+                           {{"error", reloaded.error().message}});
+            } else {
+                log::info("SIGHUP: TLS certificate reloaded", {{"not_after", tls->status().at("notAfter")}});
+            }
+            await_signal();
+        });
+    };
+    await_signal();
 
     const auto port = server.listen();
     server.start();

@@ -52,6 +52,10 @@ const KeySpec kKeys[] = {
     {"server", "write_timeout_ms", [](Config& c) -> Target { return &c.server.write_timeout; }, 100, kDay * 1000},
     {"server", "shutdown_grace_ms", [](Config& c) -> Target { return &c.server.shutdown_grace; }, 0, kDay * 1000},
     {"server", "max_connections", [](Config& c) -> Target { return &c.server.max_connections; }, 1, 1'000'000},
+    {"server", "tls_cert_file", [](Config& c) -> Target { return &c.server.tls_cert_file; }},
+    {"server", "tls_key_file", [](Config& c) -> Target { return &c.server.tls_key_file; }},
+    {"server", "tls_min_version", [](Config& c) -> Target { return &c.server.tls_min_version; }},
+    {"server", "behind_tls_proxy", [](Config& c) -> Target { return &c.server.behind_tls_proxy; }},
     {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
     {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},
     {"mcp", "max_sessions_per_team", [](Config& c) -> Target { return &c.mcp.max_sessions_per_team; }, 1, 10'000'000},
@@ -270,9 +274,20 @@ void validate(Config& cfg) {
         if (!origin_or_host_ok(o)) fail(where, "server.allowed_origins", "invalid entry \"" + o + "\"");
     if (cfg.auth.mode != "api_key" && cfg.auth.mode != "none")
         fail(where, "auth.mode", "must be \"api_key\" or \"none\", got \"" + cfg.auth.mode + "\"");
+    if (cfg.server.tls_cert_file.empty() != cfg.server.tls_key_file.empty())
+        fail(where, cfg.server.tls_cert_file.empty() ? "server.tls_cert_file" : "server.tls_key_file",
+             "must be set together with server." +
+                 std::string(cfg.server.tls_cert_file.empty() ? "tls_key_file" : "tls_cert_file"));
+    if (cfg.server.tls_min_version != "1.2" && cfg.server.tls_min_version != "1.3")
+        fail(where, "server.tls_min_version", "must be \"1.2\" or \"1.3\", got \"" + cfg.server.tls_min_version + "\"");
     if (cfg.auth.mode == "none" && !is_loopback_host(cfg.server.bind))
         fail(where, "auth.mode", "\"none\" is only allowed when server.bind is a loopback address, not \"" +
                                      cfg.server.bind + "\"");
+    // Off loopback every team's API key crosses the network: it must travel inside TLS, ours or a proxy's.
+    if (!is_loopback_host(cfg.server.bind) && !cfg.server.tls() && !cfg.server.behind_tls_proxy)
+        fail(where, "server.bind", "\"" + cfg.server.bind +
+                                       "\" is not a loopback address: set server.tls_cert_file and server.tls_key_file, "
+                                       "or server.behind_tls_proxy = true when a reverse proxy terminates TLS");
     static const char* levels[] = {"debug", "info", "warning", "error"};
     if (std::find(std::begin(levels), std::end(levels), cfg.log.level) == std::end(levels))
         fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");

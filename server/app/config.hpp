@@ -23,6 +23,13 @@ struct ServerSettings {
     std::chrono::milliseconds write_timeout{30'000};    // one write to a client, SSE included
     std::chrono::milliseconds shutdown_grace{10'000};
     std::size_t max_connections = 10'000;
+    // Inbound TLS (server/http/tls_certificates.hpp): both files set = every connection is TLS.
+    std::string tls_cert_file;                  // PEM: the certificate, then its chain
+    std::string tls_key_file;                   // PEM private key; refused when group or others may read it
+    std::string tls_min_version = "1.2";        // "1.2" or "1.3"
+    // A non-loopback bind needs TLS, or this stated: a reverse proxy in front terminates TLS.
+    bool behind_tls_proxy = false;
+    bool tls() const { return !tls_cert_file.empty(); }
 };
 
 struct McpSettings {

@@ -1,5 +1,6 @@
-// The per-connection coroutine: read one request within limits and deadlines, route it, write the reply
-// (a full response or an SSE stream), repeat while keep-alive allows.
+// The per-connection coroutine: (over TLS, the handshake first) read one request within limits and
+// deadlines, route it, write the reply (a full response or an SSE stream), repeat while keep-alive allows.
+// The same code serves plain TCP and TLS streams: Connection is a template over the stream.
 #include "server/http/http_connection.hpp"
 #include "base/use_nothrow.hpp"
 
@@ -17,9 +18,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/detect_ssl.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <optional>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -92,9 +97,10 @@ asio::awaitable<HttpReply> route(ServerShared& shared, const Request& req) {
     co_return small_json(404, {{"error", "not found"}});
 }
 
+template <class Stream>
 class Connection {
 public:
-    Connection(ServerShared& shared, beast::tcp_stream& stream, ConnectionTracker::Handle& handle)
+    Connection(ServerShared& shared, Stream& stream, ConnectionTracker::Handle& handle)
         : shared_(shared), cfg_(shared.config.server), stream_(stream), handle_(handle) {}
 
     asio::awaitable<void> serve() {
@@ -104,7 +110,7 @@ public:
             configure_request_parser(parser, cfg_);
             handle_.idle = true;
             if (shared_.stopping) co_return;
-            stream_.expires_after(cfg_.request_timeout);
+            tcp().expires_after(cfg_.request_timeout);
             auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, use_nothrow);
             handle_.idle = false;
             if (ec) co_return co_await reject_read(ec);
@@ -123,7 +129,7 @@ public:
                 auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, use_nothrow);
                 if (bec) co_return co_await reject_read(bec);
             }
-            stream_.expires_never();
+            tcp().expires_never();
             const Request& req = parser.get();
             const auto started = std::chrono::steady_clock::now();
             const auto request_id = observe::request_id(sv(req["X-Request-Id"]));
@@ -135,11 +141,11 @@ public:
             else keep = co_await write_reply(reply, req.version(), keep);
             if (!keep) break;
         }
-        beast::error_code ignored;
-        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     }
 
 private:
+    beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
     // Counts the request and logs it: 5xx as warnings, 4xx as info, the rest at debug level.
     void account(const Request& req, const HttpReply& reply, const std::string& request_id,
                  std::chrono::steady_clock::time_point started) {
@@ -193,18 +199,18 @@ private:
         res.body() = std::move(reply.body);
         res.keep_alive(keep);
         res.prepare_payload();
-        stream_.expires_after(cfg_.write_timeout);
+        tcp().expires_after(cfg_.write_timeout);
         auto [ec, n] = co_await http::async_write(stream_, res, use_nothrow);
-        stream_.expires_never();
+        tcp().expires_never();
         co_return !ec && keep;
     }
 
     asio::awaitable<bool> write_bytes(const std::string& bytes, bool chunked) {
-        stream_.expires_after(cfg_.write_timeout);
+        tcp().expires_after(cfg_.write_timeout);
         boost::system::error_code ec;
         if (chunked) std::tie(ec, std::ignore) = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(bytes)), use_nothrow);
         else std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(bytes), use_nothrow);
-        stream_.expires_never();
+        tcp().expires_never();
         co_return !ec;
     }
 
@@ -223,9 +229,9 @@ private:
         res.keep_alive(keep);
         if (chunked) res.chunked(true);
         http::response_serializer<http::empty_body> serializer{res};
-        stream_.expires_after(cfg_.write_timeout);
+        tcp().expires_after(cfg_.write_timeout);
         auto [hec, hn] = co_await http::async_write_header(stream_, serializer, use_nothrow);
-        stream_.expires_never();
+        tcp().expires_never();
         if (hec) {
             stream->detach(sse.generation);
             co_return false;
@@ -271,9 +277,9 @@ private:
         }
         stream->detach(sse.generation);
         if (ok && chunked) {
-            stream_.expires_after(cfg_.write_timeout);
+            tcp().expires_after(cfg_.write_timeout);
             auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), use_nothrow);
-            stream_.expires_never();
+            tcp().expires_never();
             ok = !ec;
         }
         co_return ok && keep;
@@ -281,29 +287,81 @@ private:
 
     ServerShared& shared_;
     const ServerSettings& cfg_;
-    beast::tcp_stream& stream_;
+    Stream& stream_;
     ConnectionTracker::Handle& handle_;
 };
 
+// A client that speaks plain HTTP to the TLS port gets one plain answer saying so, then the connection closes.
+asio::awaitable<void> refuse_plaintext(beast::tcp_stream& stream, const ServerSettings& cfg) {
+    http::response<http::string_body> res{http::status::bad_request, 11};
+    res.set(http::field::server, "rollout-mcp");
+    res.set(http::field::content_type, "application/json");
+    res.body() = json::serialize(json::object{
+        {"jsonrpc", "2.0"},
+        {"error", {{"code", -32000}, {"message", "Bad Request: this port speaks HTTPS; use https://"}}}});
+    res.keep_alive(false);
+    res.prepare_payload();
+    stream.expires_after(cfg.write_timeout);
+    co_await http::async_write(stream, res, use_nothrow);
+    beast::error_code ignored;
+    stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+}
+
+// TLS: the client's first bytes must be a TLS handshake, and the whole handshake must finish within
+// request_timeout (a stalled one is cut off like a slow request). Then the connection is served as over
+// TCP, and ends with a TLS close_notify.
+asio::awaitable<void> serve_tls(ServerShared& shared, beast::ssl_stream<beast::tcp_stream>& stream,
+                                ConnectionTracker::Handle& handle) {
+    const auto& cfg = shared.config.server;
+    auto& tcp = stream.next_layer();
+    tcp.expires_after(cfg.request_timeout);
+    beast::flat_buffer buffer;
+    auto [dec, is_tls] = co_await beast::async_detect_ssl(tcp, buffer, use_nothrow);
+    if (dec) co_return;
+    if (!is_tls) co_return co_await refuse_plaintext(tcp, cfg);
+    auto [hec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(), use_nothrow);
+    if (hec) {
+        log::debug("TLS handshake failed", {{"error", hec.message()}});
+        co_return;
+    }
+    tcp.expires_never();
+    Connection<beast::ssl_stream<beast::tcp_stream>> connection(shared, stream, handle);
+    co_await connection.serve();
+    tcp.expires_after(std::chrono::seconds(2));   // a peer that never answers close_notify does not hold us
+    co_await stream.async_shutdown(use_nothrow);
+}
+
 }  // namespace
 
-asio::awaitable<void> run_connection(ServerShared& shared, asio::ip::tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
+asio::awaitable<void> run_connection(ServerShared& shared, asio::ip::tcp::socket socket,
+                                     std::shared_ptr<asio::ssl::context> tls) {
+    // One stream object for the connection's life (TLS or not), so the tracker's cancel closure stays valid.
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+    if (tls) secure.emplace(std::move(socket), *tls);
+    else plain.emplace(std::move(socket));
+    beast::tcp_stream& tcp = secure ? secure->next_layer() : *plain;
     auto handle = std::make_shared<ConnectionTracker::Handle>();
-    handle->executor = stream.get_executor();
-    handle->cancel = [&stream] {
+    handle->executor = tcp.get_executor();
+    handle->cancel = [&tcp] {
         beast::error_code ignored;
-        stream.socket().cancel(ignored);
-        stream.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+        tcp.socket().cancel(ignored);
+        tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     };
     shared.connections.add(handle);
     try {
-        Connection connection(shared, stream, *handle);
-        co_await connection.serve();
+        if (secure) {
+            co_await serve_tls(shared, *secure, *handle);
+        } else {
+            Connection<beast::tcp_stream> connection(shared, *plain, *handle);
+            co_await connection.serve();
+            beast::error_code ignored;
+            plain->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        }
     } catch (const std::exception& e) {
         log::error("connection failed", {{"error", e.what()}});
     }
-    // The cancel closure refers to `stream`: clear it on this strand before the stream goes away.
+    // The cancel closure refers to the stream: clear it on this strand before the stream goes away.
     handle->cancel = [] {};
     shared.connections.remove(handle.get());
 }

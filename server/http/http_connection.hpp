@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/json/object.hpp>
 
@@ -49,6 +50,8 @@ struct ServerShared {
 };
 
 
-boost::asio::awaitable<void> run_connection(ServerShared& shared, boost::asio::ip::tcp::socket socket);
+// Serves one accepted connection until it ends; over TLS when `tls` is set (the context must outlive it).
+boost::asio::awaitable<void> run_connection(ServerShared& shared, boost::asio::ip::tcp::socket socket,
+                                            std::shared_ptr<boost::asio::ssl::context> tls);
 
 }  // namespace rollout_mcp

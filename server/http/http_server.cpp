@@ -6,6 +6,7 @@
 #include "base/use_nothrow.hpp"
 
 #include "server/http/http_connection.hpp"
+#include "server/http/tls_certificates.hpp"
 #include "server/app/log.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 #include "server/app/metrics.hpp"
@@ -23,14 +24,28 @@ namespace rollout_mcp {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+namespace {
+// /readyz also says when the served certificate lapses, so an operator sees it before clients do.
+HttpServer::ReadinessProbe with_tls_status(HttpServer::ReadinessProbe probe, std::shared_ptr<TlsCertificates> tls) {
+    if (!tls) return probe;
+    return [probe = std::move(probe), tls = std::move(tls)] {
+        auto state = probe();
+        state["tls"] = tls->status();
+        return state;
+    };
+}
+}  // namespace
+
 struct HttpServer::Impl {
-    Impl(asio::any_io_executor io, const Config& c, McpEndpoint& e, mcp::SessionStore& s, ReadinessProbe r)
+    Impl(asio::any_io_executor io, const Config& c, McpEndpoint& e, mcp::SessionStore& s, ReadinessProbe r,
+         std::shared_ptr<TlsCertificates> t)
         : config(c),
+          tls(std::move(t)),
           io(std::move(io)),
           acceptor(this->io),
           sweeper(this->io),
           sessions(&s),
-          shared{c, e, std::move(r), connections} {
+          shared{c, e, with_tls_status(std::move(r), tls), connections} {
         auto& connections_gauge = metrics::registry().gauge("rollout_mcp_connections", "Open HTTP connections");
         auto& sessions_gauge = metrics::registry().gauge("rollout_mcp_sessions", "Live MCP sessions");
         collect_hook = metrics::registry().on_collect([this, &connections_gauge, &sessions_gauge] {
@@ -57,7 +72,8 @@ struct HttpServer::Impl {
                 continue;
             }
             auto executor = socket.get_executor();
-            asio::co_spawn(executor, run_connection(shared, std::move(socket)), asio::detached);
+            asio::co_spawn(executor, run_connection(shared, std::move(socket), tls ? tls->context() : nullptr),
+                           asio::detached);
         }
     }
 
@@ -102,6 +118,7 @@ struct HttpServer::Impl {
     }
 
     const Config& config;
+    std::shared_ptr<TlsCertificates> tls;
     asio::any_io_executor io;
     tcp::acceptor acceptor;
     asio::steady_timer sweeper;
@@ -112,8 +129,8 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(asio::any_io_executor io, const Config& config, McpEndpoint& endpoint,
-                       mcp::SessionStore& sessions, ReadinessProbe readiness)
-    : impl_(std::make_unique<Impl>(std::move(io), config, endpoint, sessions, std::move(readiness))) {}
+                       mcp::SessionStore& sessions, ReadinessProbe readiness, std::shared_ptr<TlsCertificates> tls)
+    : impl_(std::make_unique<Impl>(std::move(io), config, endpoint, sessions, std::move(readiness), std::move(tls))) {}
 
 HttpServer::~HttpServer() = default;
 

@@ -17,6 +17,7 @@
 namespace rollout_mcp {
 
 class McpEndpoint;
+class TlsCertificates;
 namespace mcp {
 class SessionStore;
 }
@@ -26,8 +27,9 @@ public:
     // Readiness of dependencies for /readyz: {"ready": bool, ...details}.
     using ReadinessProbe = std::function<boost::json::object()>;
 
+    // `tls`: serve HTTPS with these certificates ([server] tls_cert_file); null: plain HTTP.
     HttpServer(boost::asio::any_io_executor io, const Config& config, McpEndpoint& endpoint,
-               mcp::SessionStore& sessions, ReadinessProbe readiness);
+               mcp::SessionStore& sessions, ReadinessProbe readiness, std::shared_ptr<TlsCertificates> tls = nullptr);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

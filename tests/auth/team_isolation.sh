@@ -95,7 +95,7 @@ head -c 32 /dev/urandom | base64 > "$work/other.key"; chmod 600 "$work/other.key
 out=$(ROLLOUT_MCP_STORAGE_MASTER_KEY_FILE="$work/other.key" "$bin" serve -c "$work/config.toml" 2>&1 >/dev/null); rc=$?
 check "wrong master key refused at start-up" test $rc -ne 0
 check "refusal names the key source" grep -qF "$work/other.key" <<<"$out"
-sed -i 's/^\[server\]$/[server]\nbind = "0.0.0.0"/' "$work/config.toml"
+sed -i 's/^\[server\]$/[server]\nbind = "0.0.0.0"\nbehind_tls_proxy = true/' "$work/config.toml"
 out=$("$bin" serve -c "$work/config.toml" 2>&1 >/dev/null); rc=$?
 check "non-loopback bind without a configured master key refused" test $rc -ne 0
 

@@ -51,7 +51,8 @@ void add_ext(X509* cert, X509* issuer, int nid, const char* value) {
 }
 
 // A certificate for `key` named `cn`, issued by (issuer, issuer_key); a null issuer means self-signed.
-Cert new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca) {
+Cert new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca,
+              const TlsOptions& options = {}) {
     Cert cert(X509_new());
     if (!cert) fail("X509_new");
     check(X509_set_version(cert.get(), 2), "X509_set_version");
@@ -61,8 +62,8 @@ Cert new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
     BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
     if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()))) fail("serial number");
     BN_free(bn);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 2 * 24 * 3600);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), ca ? -2 * 24 * 3600 : options.not_before.count());
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), ca ? 2 * 24 * 3600 : options.not_after.count());
     check(X509_set_pubkey(cert.get(), key), "X509_set_pubkey");
     X509_NAME* name = X509_get_subject_name(cert.get());
     check(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("rollout-mcp tests"),
@@ -81,7 +82,7 @@ Cert new_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
         add_ext(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
         add_ext(cert.get(), signer, NID_key_usage, "critical,digitalSignature,keyEncipherment");
         add_ext(cert.get(), signer, NID_ext_key_usage, "serverAuth");
-        add_ext(cert.get(), signer, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
+        add_ext(cert.get(), signer, NID_subject_alt_name, options.subject_alt_names.c_str());
     }
     check(X509_sign(cert.get(), issuer_key ? issuer_key : key, EVP_sha256()), "X509_sign");
     return cert;
@@ -107,11 +108,11 @@ std::string key_pem(EVP_PKEY* key) {
 
 }  // namespace
 
-TlsMaterial make_test_tls() {
+TlsMaterial make_test_tls(const TlsOptions& options) {
     Key ca_key = new_key();
     Cert ca = new_cert(ca_key.get(), "rollout-mcp test CA", nullptr, nullptr, true);
     Key server_key = new_key();
-    Cert server = new_cert(server_key.get(), "localhost", ca.get(), ca_key.get(), false);
+    Cert server = new_cert(server_key.get(), "localhost", ca.get(), ca_key.get(), false, options);
     return TlsMaterial{cert_pem(ca.get()), cert_pem(server.get()), key_pem(server_key.get())};
 }
 

@@ -2,6 +2,7 @@
 // certificate it signs for localhost, 127.0.0.1 and ::1. Nothing is written to disk; no openssl CLI needed.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 namespace rollout_mcp::fake {
@@ -12,9 +13,16 @@ struct TlsMaterial {
     std::string key_pem;     // server private key (PKCS#8)
 };
 
-// A fresh CA and server certificate (P-256, SHA-256, valid from an hour ago for two days). Throws
-// std::runtime_error naming the failing OpenSSL call.
-TlsMaterial make_test_tls();
+// The server certificate's validity (offsets from now) and names; the defaults make a good certificate.
+struct TlsOptions {
+    std::chrono::seconds not_before{-3600};
+    std::chrono::seconds not_after{2 * 24 * 3600};
+    std::string subject_alt_names = "DNS:localhost,IP:127.0.0.1,IP:::1";
+};
+
+// A fresh CA and server certificate (P-256, SHA-256). Throws std::runtime_error naming the failing OpenSSL
+// call.
+TlsMaterial make_test_tls(const TlsOptions& options = {});
 
 // One set per process, made on first use (tests share it to stay fast).
 const TlsMaterial& shared_test_tls();

@@ -38,6 +38,13 @@ check "compose builds docker/Dockerfile from the repository root" \
 check "compose provides the master_key secret" grep -q '^  master_key:' "$root/docker/compose.yaml"
 check "compose's env override names a real key" bash -c \
   "ROLLOUT_MCP_SERVER_ALLOWED_HOSTS=localhost,example.com '$bin' check-config -c '$root/docker/config.toml' >/dev/null"
+check "the container serves TLS from the compose secrets" bash -c \
+  "grep -q '^tls_cert_file = \"/run/secrets/tls_cert\"' '$root/docker/config.toml' && grep -q '^tls_key_file = \"/run/secrets/tls_key\"' '$root/docker/config.toml'"
+check "compose provides the TLS secrets and publishes 443" bash -c \
+  "grep -q '^  tls_cert:' '$root/docker/compose.yaml' && grep -q '^  tls_key:' '$root/docker/compose.yaml' && grep -q '\"443:8443\"' '$root/docker/compose.yaml'"
+check "the container's port is the one its health check and EXPOSE use" bash -c \
+  "grep -q '^port = 8443' '$root/docker/config.toml' && grep -q 'EXPOSE 8443' '$root/docker/Dockerfile' && grep -q 'https://127.0.0.1:8443/healthz' '$root/docker/Dockerfile'"
+check "the unit reloads TLS with SIGHUP" grep -q '^ExecReload=/bin/kill -HUP \$MAINPID' "$root/docker/rollout-mcp.service"
 # systemd: LoadCredential hands over master_key, which the server reads from $CREDENTIALS_DIRECTORY.
 unit=$root/docker/rollout-mcp.service
 check "the unit loads the master key as a credential" grep -q '^LoadCredential=master_key:' "$unit"

@@ -208,8 +208,29 @@ TEST(Config, AuthNoneRequiresALoopbackBind) {
     for (const char* bind : {"127.0.0.1", "127.0.0.5", "::1", "localhost"})
         EXPECT_NO_THROW(load_config("", {"ROLLOUT_MCP_AUTH_MODE=none", std::string("ROLLOUT_MCP_SERVER_BIND=") + bind}))
             << bind;
-    // api_key may bind anywhere.
-    EXPECT_NO_THROW(load_config("", {"ROLLOUT_MCP_SERVER_BIND=0.0.0.0"}));
+    // api_key may bind anywhere once TLS is ours or a proxy's.
+    EXPECT_NO_THROW(load_config("", {"ROLLOUT_MCP_SERVER_BIND=0.0.0.0", "ROLLOUT_MCP_SERVER_BEHIND_TLS_PROXY=true"}));
+}
+
+// Off loopback, API keys would cross the network in clear: TLS (files) or a stated TLS proxy is required.
+// (A configuration check only: nothing binds a non-loopback address in tests.)
+TEST(Config, NonLoopbackBindRequiresTlsOrAStatedProxy) {
+    for (const char* bind : {"0.0.0.0", "10.1.2.3", "::", "192.168.1.1"}) {
+        auto what = env_error_of({std::string("ROLLOUT_MCP_SERVER_BIND=") + bind});
+        EXPECT_NE(what.find("server.bind"), std::string::npos) << bind << " -> " << what;
+        EXPECT_NE(what.find("behind_tls_proxy"), std::string::npos) << what;
+        EXPECT_NO_THROW(load_config("", {std::string("ROLLOUT_MCP_SERVER_BIND=") + bind,
+                                         "ROLLOUT_MCP_SERVER_TLS_CERT_FILE=/etc/rollout-mcp/cert.pem",
+                                         "ROLLOUT_MCP_SERVER_TLS_KEY_FILE=/etc/rollout-mcp/key.pem"}))
+            << bind;
+    }
+    EXPECT_NE(env_error_of({"ROLLOUT_MCP_SERVER_TLS_CERT_FILE=/x/cert.pem"}).find("server.tls_key_file"),
+              std::string::npos);
+    EXPECT_NE(env_error_of({"ROLLOUT_MCP_SERVER_TLS_KEY_FILE=/x/key.pem"}).find("server.tls_cert_file"),
+              std::string::npos);
+    EXPECT_NE(env_error_of({"ROLLOUT_MCP_SERVER_TLS_MIN_VERSION=1.1"}).find("server.tls_min_version"),
+              std::string::npos);
+    EXPECT_EQ(env_error_of({"ROLLOUT_MCP_SERVER_TLS_MIN_VERSION=1.3"}), "");
 }
 
 TEST(Config, ValidationErrors) {

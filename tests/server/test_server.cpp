@@ -5,6 +5,7 @@
 #include "server/mcp/auth.hpp"
 #include "server/fixtures/fixture_tools.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/tls_certificates.hpp"
 #include "server/app/log.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 #include "server/mcp/session.hpp"
@@ -106,8 +107,9 @@ TestServer::TestServer(const std::function<void(Config&)>& tweak) : slow_(std::m
     sessions_ = mcp::make_in_memory_session_store(session_store_settings(config_));
     auth_ = make_single_tenant_auth("default");
     endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_);
+    if (config_.server.tls()) tls_ = std::make_shared<TlsCertificates>(config_.server);
     server_ = std::make_unique<HttpServer>(ioc_.get_executor(), config_, *endpoint_, *sessions_,
-                                           [] { return json::object{{"ready", true}}; });
+                                           [] { return json::object{{"ready", true}}; }, tls_);
     port_ = server_->listen();
     server_->start();
     // Two I/O threads, as [server] threads = 2 asks; run() returns only when no work is left.

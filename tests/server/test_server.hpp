@@ -27,6 +27,7 @@ namespace rollout_mcp {
 class ToolRegistry;
 class McpEndpoint;
 class HttpServer;
+class TlsCertificates;
 class Authenticator;
 namespace mcp {
 class SessionStore;
@@ -55,6 +56,7 @@ public:
     mcp::SessionStore& sessions() { return *sessions_; }
     ToolRegistry& tools() { return *tools_; }
     SlowToolFlags& slow() { return *slow_; }
+    TlsCertificates* tls() { return tls_.get(); }      // set when the config names a certificate
 
     void stop();                                             // starts a graceful shutdown
     // 0 once the io_context has run dry (the shutdown ended every coroutine); nullopt on timeout.
@@ -69,6 +71,7 @@ private:
     std::unique_ptr<mcp::SessionStore> sessions_;
     std::unique_ptr<Authenticator> auth_;
     std::unique_ptr<McpEndpoint> endpoint_;
+    std::shared_ptr<TlsCertificates> tls_;
     std::unique_ptr<HttpServer> server_;
     std::uint16_t port_ = 0;
     std::future<int> exit_;
@@ -91,7 +94,7 @@ protected:
     HttpResponse post_on(Client& c, const std::string& body, const std::string& session = {},
                          const Headers& extra = {}, const std::string& version = {});
     HttpResponse send_raw(const std::string& wire, std::chrono::milliseconds timeout = 5s);
-    int healthz();
+    virtual int healthz();   // TearDown's check that the server still serves
     // initialize; returns the session id ("" + a test failure when it does not succeed).
     std::string initialize(const std::string& version = "2025-11-25");
     // POST a request and return its JSON-RPC reply (JSON body or the last SSE message event).

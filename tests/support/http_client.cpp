@@ -7,7 +7,13 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -107,7 +113,7 @@ std::vector<SseEvent> parse_sse(std::string_view body) {
 
 // ---------------------------------------------------------------- Client
 
-Client::Client(std::uint16_t port) {
+Client::Client(std::uint16_t port, const ClientTls* tls) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
     sockaddr_in addr{};
@@ -120,14 +126,79 @@ Client::Client(std::uint16_t port) {
     }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!tls) return;
+    auto fail = [this](const std::string& what) {
+        const unsigned long code = ERR_get_error();
+        char text[256] = "";
+        if (code) ERR_error_string_n(code, text, sizeof text);
+        ERR_clear_error();
+        release();
+        throw std::runtime_error("TLS " + what + (code ? std::string(": ") + text : std::string()));
+    };
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (!ctx_) fail("SSL_CTX_new");
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    BIO* bio = BIO_new_mem_buf(tls->ca_pem.data(), static_cast<int>(tls->ca_pem.size()));
+    while (X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+        X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), ca);
+        X509_free(ca);
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    ssl_ = SSL_new(ctx_);
+    if (!ssl_) fail("SSL_new");
+    SSL_set_fd(ssl_, fd_);
+    SSL_set_tlsext_host_name(ssl_, tls->verify_host.c_str());
+    if (SSL_set1_host(ssl_, tls->verify_host.c_str()) != 1) fail("SSL_set1_host");
+    static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+    SSL_set_alpn_protos(ssl_, kAlpn, sizeof kAlpn);
+    timeval tv{5, 0};   // the handshake is blocking, bounded by socket timeouts
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (SSL_connect(ssl_) != 1) fail("handshake");
+    // From here reads poll with their own deadlines.
+    ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
 }
 
-Client::~Client() {
+Client::~Client() { release(); }
+
+void Client::release() {
+    if (ssl_) SSL_free(ssl_);
+    if (ctx_) SSL_CTX_free(ctx_);
+    ssl_ = nullptr;
+    ctx_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+}
+
+long Client::read_some(char* buf, std::size_t size) {
+    if (!ssl_) {
+        const auto n = ::recv(fd_, buf, size, 0);
+        return n > 0 ? n : n == 0 ? 0 : (errno == EINTR || errno == EAGAIN) ? -2 : -1;
+    }
+    const int n = SSL_read(ssl_, buf, static_cast<int>(size));
+    if (n > 0) return n;
+    const int why = SSL_get_error(ssl_, n);
+    ERR_clear_error();
+    if (why == SSL_ERROR_WANT_READ || why == SSL_ERROR_WANT_WRITE) return -2;   // a record without data yet
+    return why == SSL_ERROR_ZERO_RETURN ? 0 : -1;
 }
 
 bool Client::send(std::string_view bytes) {
     while (!bytes.empty()) {
+        if (ssl_) {
+            const int n = SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+            if (n > 0) {
+                bytes.remove_prefix(static_cast<std::size_t>(n));
+                continue;
+            }
+            const int why = SSL_get_error(ssl_, n);
+            ERR_clear_error();
+            if (why != SSL_ERROR_WANT_WRITE && why != SSL_ERROR_WANT_READ) return false;
+            pollfd p{fd_, static_cast<short>(why == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN), 0};
+            ::poll(&p, 1, 5000);
+            continue;
+        }
         auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -143,13 +214,15 @@ bool Client::fill(Deadline deadline) {
     for (;;) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) return false;
-        pollfd p{fd_, POLLIN, 0};
-        int r = ::poll(&p, 1, static_cast<int>(left.count()));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
+        if (!ssl_ || SSL_pending(ssl_) == 0) {   // decrypted bytes may already wait inside OpenSSL
+            pollfd p{fd_, POLLIN, 0};
+            int r = ::poll(&p, 1, static_cast<int>(left.count()));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) return false;
+        }
         char buf[16384];
-        auto n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
+        const auto n = read_some(buf, sizeof buf);
+        if (n == -2) continue;
         if (n <= 0) {
             eof_ = true;
             return false;

@@ -18,6 +18,9 @@
 #include <utility>
 #include <vector>
 
+struct ssl_st;       // OpenSSL's SSL and SSL_CTX, kept out of this header
+struct ssl_ctx_st;
+
 namespace rollout_mcp::test {
 
 using namespace std::chrono_literals;
@@ -47,10 +50,17 @@ struct SseEvent {
 
 std::vector<SseEvent> parse_sse(std::string_view body);
 
-// One TCP connection to the server; blocking with deadlines, single-threaded use.
+// TLS for a Client: the CA to trust and the name to verify (and send as SNI).
+struct ClientTls {
+    std::string ca_pem;
+    std::string verify_host = "localhost";
+};
+
+// One TCP (or TLS) connection to the server on 127.0.0.1; blocking with deadlines, single-threaded use.
 class Client {
 public:
-    explicit Client(std::uint16_t port);
+    // Connects; with `tls`, completes the handshake within 5 s. Throws std::runtime_error when either fails.
+    explicit Client(std::uint16_t port, const ClientTls* tls = nullptr);
     ~Client();
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
@@ -72,7 +82,11 @@ private:
     bool fill(Deadline deadline);            // more raw bytes; false on timeout or EOF
     bool read_head_into(HttpResponse& r, Deadline deadline);
     bool read_chunk(std::string& out, Deadline deadline);   // one chunk; sets body_done_ on the last
+    void release();                          // frees the TLS state and closes the socket
+    long read_some(char* buf, std::size_t size);   // >0 bytes, 0 EOF, -1 error, -2 nothing yet (TLS)
     int fd_ = -1;
+    ::ssl_ctx_st* ctx_ = nullptr;
+    ::ssl_st* ssl_ = nullptr;
     std::string raw_;
     bool eof_ = false;
     bool chunked_ = false;
