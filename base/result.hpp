@@ -24,7 +24,9 @@ struct Error {
     Error(std::error_code c, unsigned http_status, std::string msg, bool may_have_reached = false)
         : code(c), status(http_status), message(std::move(msg)), uncertain(may_have_reached) {}
 
-    std::error_code code;       // which layer failed and how; compare with the layer's enum
+    // Which layer failed and how; compare with the layer's enum. Never 0 ("no error"): a default Error is
+    // state_not_recoverable until a layer sets its code.
+    std::error_code code = std::make_error_code(std::errc::state_not_recoverable);
     unsigned status = 0;        // HTTP status of a remote reply; 0 when there was none
     std::string message;        // our own text only: safe to log, never a secret
     // What a remote party (Rollout, or the CRM behind it) said, cleaned by rollout::upstream_text(); empty
@@ -51,8 +53,9 @@ inline Error invalid_argument(std::string message) {
 template <class T>
 class [[nodiscard]] Result {
 public:
-    // Default: an error (co_spawn with use_future needs default-constructible results).
-    Result() : v_(std::in_place_index<1>, Error{std::make_error_code(std::errc::state_not_recoverable), "no result"}) {}
+    // Default: an error, and explicit, so `return {};` does not compile for a Result<T> (for Result<void> it
+    // means success). It exists for co_spawn with use_future, which default-constructs its result.
+    explicit Result() : v_(std::in_place_index<1>, Error{std::make_error_code(std::errc::state_not_recoverable), "no result"}) {}
     // Reference overloads, not by-value parameters: GCC 12 can destroy a by-value parameter of a
     // converting constructor twice when the conversion happens in a co_return.
     Result(const T& value) : v_(std::in_place_index<0>, value) {}

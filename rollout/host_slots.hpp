@@ -98,9 +98,9 @@ public:
     boost::asio::awaitable<Result<std::shared_ptr<SlotLease>>> acquire(std::string origin, std::string partition,
                                                                         std::chrono::steady_clock::time_point deadline);
 
-    // Before the io_context the waiters run on is destroyed (server shutdown): drops every waiting request's
-    // wake-up channel now, and later releases (the frames of abandoned requests being destroyed) hand nothing
-    // over, as nothing may be sent on a channel of a dying io_context.
+    // Before the io_context the waiters run on is destroyed with requests abandoned (HttpPool::close_idle):
+    // drops every waiting request's wake-up channel now, and later releases (the frames of abandoned
+    // requests being destroyed) hand nothing over, as nothing may be sent on a channel of a dying io_context.
     void shutdown();
 
     std::size_t in_flight_peak() const;                                 // any one origin

@@ -82,8 +82,10 @@ public:
     boost::asio::awaitable<Result<HttpResponse>> send(HttpRequest request);
 
     PoolStats stats() const;
-    // Shutdown, before the io_context the pool ran on is destroyed: closes every idle keep-alive connection
-    // (a socket must not outlive its io_context) and drops the requests waiting for a slot.
+    // For an owner that stops its io_context with requests still in flight (the test harness), before that
+    // io_context is destroyed: closes every idle keep-alive connection (a socket must not outlive its
+    // io_context) and drops the requests waiting for a slot. main does not need it: its io_context runs
+    // dry first, and the pool goes before it.
     void close_idle();
     const HttpOptions& options() const { return options_; }
 

@@ -18,10 +18,10 @@ declare -A allowed=(
   [rollout]="base"
   [server/app]="base crypto storage rollout"
   [server/mcp]="base server/app"
-  [server/http]="base server/app server/mcp storage crypto"
-  [server/sync]="base server/app storage rollout crypto"
-  [server/tools]="base server/app server/mcp server/sync storage rollout crypto"
-  [server/admin]="base server/app server/sync storage crypto"
+  [server/http]="base server/app server/mcp storage"
+  [server/sync]="base server/app storage rollout"
+  [server/tools]="base server/app server/mcp server/sync"
+  [server/admin]="base server/app server/sync storage"
   [server/fixtures]="base server/mcp"
 )
 

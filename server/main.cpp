@@ -110,6 +110,8 @@ int serve(const Config& config, const std::string& port_file) {
     // finishing its queue (the last-use flush included) before the io_context goes.
     const unsigned io_threads = io_thread_count(config);
     asio::io_context ioc(static_cast<int>(io_threads));
+    // Before the storage thread: its refreshes run there, so it must outlive that thread's last task.
+    Readiness readiness;
     StorageExecutor storage(open_storage(config));
 
     std::shared_ptr<Authenticator> auth;
@@ -151,7 +153,6 @@ int serve(const Config& config, const std::string& port_file) {
     }
     auto sessions = mcp::make_in_memory_session_store(session_store_settings(config));
     McpEndpoint endpoint(config, tools, *sessions, *auth);
-    Readiness readiness;
     readiness.refresh_now(storage.direct());
     std::shared_ptr<TlsCertificates> tls;
     if (config.server.tls()) tls = std::make_shared<TlsCertificates>(config.server);   // throws naming the file
@@ -168,14 +169,14 @@ int serve(const Config& config, const std::string& port_file) {
     periodic.every(std::chrono::seconds(60), flush_last_used);
 
     ShutdownWatchdog watchdog;
-    // Each step ends what it started: after it, nothing is left waiting on the io_context.
+    // Each step ends what it started: after the last, nothing waits on the io_context. Attempts already
+    // running finish during the grace (their Rollout calls and slot waits end by themselves); idle pooled
+    // connections wait on nothing and close with their pools.
     const auto shut_down = [&]() -> asio::awaitable<void> {
         watchdog.arm(config.server.shutdown_grace + std::chrono::seconds(3));
-        co_await server.shutdown();   // requests in flight finish, then connections and sessions close
-        worker.stop();                // no new attempts; the scheduling and alert loops end
+        worker.stop();                // no new claims; the scheduling and alert loops end
         periodic.stop();
-        team_rollout.shutdown();      // idle Rollout connections close, waiters for a slot are dropped
-        alert_pool->close_idle();
+        co_await server.shutdown();   // requests in flight finish, then connections and sessions close
         flush_last_used();
     };
     // One signal set, so nothing has to cancel it: SIGINT/SIGTERM start the shutdown and leave no wait
@@ -208,9 +209,20 @@ int serve(const Config& config, const std::string& port_file) {
     worker.start(ioc.get_executor());
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
+    // A handler that throws is a bug: it is logged and the thread goes back to serving, as the others do.
+    const auto run_io = [&ioc] {
+        for (;;) {
+            try {
+                ioc.run();
+                return;
+            } catch (const std::exception& e) {
+                log::error("unhandled exception on an I/O thread", {{"error", e.what()}});
+            }
+        }
+    };
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
-    ioc.run();
+    for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back(run_io);
+    run_io();
     for (auto& t : threads) t.join();
     watchdog.disarm();
     return 0;

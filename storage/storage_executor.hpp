@@ -38,7 +38,9 @@ public:
     StorageExecutor& operator=(const StorageExecutor&) = delete;
 
     // One repository call with its arguments copied as given (a std::string stays an owned copy; a
-    // string_view must view something the awaiting coroutine keeps alive, as its locals are).
+    // string_view must view something the awaiting coroutine keeps alive, as its locals are). Pass named
+    // objects, never a temporary with a destructor (a std::string built in the call): GCC 12 destroys a
+    // temporary inside a co_await expression twice.
     template <class R, class... Params, class... Args>
     boost::asio::awaitable<R> call(R (storage::Storage::*fn)(Params...), Args&&... args) {
         return call_in({}, fn, std::forward<Args>(args)...);
@@ -50,23 +52,18 @@ public:
         };
         return run(std::move(bound), std::move(lane));
     }
-
-    // Any work on the storage thread. Pass a named closure, never a lambda written inside the co_await:
-    // GCC 12 destroys a closure temporary in a co_await expression twice (call() above does this for you).
-    template <class F>
-    boost::asio::awaitable<std::invoke_result_t<F, storage::Storage&>> run(F f, std::string lane = {}) {
-        // The result travels in an optional (Result<T> is not default-constructible).
-        std::optional<std::invoke_result_t<F, storage::Storage&>> out;
-        auto initiation = [this, &f, &out, lane = std::move(lane)](auto handler) mutable {
-            enqueue(std::move(lane), [this, fn = std::move(f), &out, h = std::move(handler)]() mutable {
-                out.emplace(fn(*storage_));
-                auto ex = boost::asio::get_associated_executor(h);
-                boost::asio::post(ex, std::move(h));   // resume on the coroutine's own executor
-            });
+    // Several repository calls as one step: a function `R fn(storage::Storage&, Params...)` (a transaction's
+    // worth of work, such as reading two ledgers), its arguments copied as above.
+    template <class R, class... Params, class... Args>
+    boost::asio::awaitable<R> call(R (*fn)(storage::Storage&, Params...), Args&&... args) {
+        return call_in({}, fn, std::forward<Args>(args)...);
+    }
+    template <class R, class... Params, class... Args>
+    boost::asio::awaitable<R> call_in(std::string lane, R (*fn)(storage::Storage&, Params...), Args&&... args) {
+        auto bound = [fn, ... copies = std::decay_t<Args>(std::forward<Args>(args))](storage::Storage& s) mutable {
+            return fn(s, std::move(copies)...);
         };
-        co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void()>(std::move(initiation),
-                                                                                          boost::asio::use_awaitable);
-        co_return std::move(*out);
+        return run(std::move(bound), std::move(lane));
     }
 
     // Fire-and-forget work on the storage thread (periodic maintenance), in the default lane.
@@ -80,6 +77,24 @@ public:
     void stop() { pool_.join(); }
 
 private:
+    // The one place a closure crosses to the storage thread. call() names the closure here, outside any
+    // co_await expression: GCC 12 destroys a closure temporary in a co_await expression twice.
+    template <class F>
+    boost::asio::awaitable<std::invoke_result_t<F, storage::Storage&>> run(F f, std::string lane = {}) {
+        // The result travels in an optional: set on the storage thread, read here once the handler ran.
+        std::optional<std::invoke_result_t<F, storage::Storage&>> out;
+        auto initiation = [this, &f, &out, lane = std::move(lane)](auto handler) mutable {
+            enqueue(std::move(lane), [this, fn = std::move(f), &out, h = std::move(handler)]() mutable {
+                out.emplace(fn(*storage_));
+                auto ex = boost::asio::get_associated_executor(h);
+                boost::asio::post(ex, std::move(h));   // resume on the coroutine's own executor
+            });
+        };
+        co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void()>(std::move(initiation),
+                                                                                          boost::asio::use_awaitable);
+        co_return std::move(*out);
+    }
+
     struct Task {
         virtual ~Task() = default;
         virtual void run() = 0;

@@ -42,8 +42,9 @@ struct HttpServer::Impl {
         : config(c),
           tls(std::move(t)),
           io(std::move(io)),
-          acceptor(this->io),
-          sweeper(this->io),
+          strand(asio::make_strand(this->io)),
+          acceptor(strand),
+          sweeper(strand),
           sessions(&s),
           shared{c, e, with_tls_status(std::move(r), tls), connections} {
         auto& connections_gauge = metrics::registry().gauge("rollout_mcp_connections", "Open HTTP connections");
@@ -120,6 +121,9 @@ struct HttpServer::Impl {
     const Config& config;
     std::shared_ptr<TlsCertificates> tls;
     asio::any_io_executor io;
+    // The accept loop, the session sweep and the shutdown run here: the acceptor and the sweep timer are
+    // touched by one of them at a time.
+    asio::strand<asio::any_io_executor> strand;
     tcp::acceptor acceptor;
     asio::steady_timer sweeper;
     ConnectionTracker connections;
@@ -158,10 +162,14 @@ std::uint16_t HttpServer::listen() {
 }
 
 void HttpServer::start() {
-    asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-    asio::co_spawn(impl_->io, impl_->sweep_loop(), asio::detached);
+    asio::co_spawn(impl_->strand, impl_->accept_loop(), asio::detached);
+    asio::co_spawn(impl_->strand, impl_->sweep_loop(), asio::detached);
 }
 
-asio::awaitable<void> HttpServer::shutdown() { return impl_->shutdown(); }
+asio::awaitable<void> HttpServer::shutdown() {
+    // On the strand that owns the acceptor and the sweep timer (a coroutine resumes on its own executor, so
+    // the work is spawned there and awaited).
+    co_await asio::co_spawn(impl_->strand, impl_->shutdown(), asio::use_awaitable);
+}
 
 }  // namespace rollout_mcp

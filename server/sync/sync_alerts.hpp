@@ -4,7 +4,7 @@
 
 #include "server/app/config.hpp"
 
-#include "crypto/secret_bytes.hpp"
+#include "storage/storage.hpp"   // crypto::SecretBytes, as storage hands it over
 #include "rollout/http_pool.hpp"
 #include "storage/outbox.hpp"
 

@@ -67,6 +67,18 @@ Result<Parsed> parse_payload(const storage::ClaimedJob& job) {
     return p;
 }
 
+// The ledger rows of these local ids, and for feedback also its tour's visits: one storage step.
+Result<std::vector<storage::LedgerEntry>> read_ledger(storage::Storage& s, const std::string& tenant,
+                                                      const std::string& crm_type, const std::vector<std::string>& ids,
+                                                      const std::string& visits_of) {
+    auto rows = s.sync_ledger(tenant, crm_type, ids);
+    if (!rows || visits_of.empty()) return rows;
+    auto visits = s.sync_ledger_visits(tenant, crm_type, visits_of);
+    if (!visits) return visits;
+    rows->insert(rows->end(), visits->begin(), visits->end());
+    return rows;
+}
+
 }  // namespace
 
 std::vector<unsigned char> payload_hash(std::string_view crm_type, bool appointments, std::string_view payload_json) {
@@ -112,16 +124,10 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     }
     // Feedback also reads its tour's visits: if the buyer's own contact wins over the tour's placeholder,
     // the feedback job re-points them (rollout/adapters/buyer_contact.cpp).
-    auto read_ledger = [t = info.tenant_id, c = info.crm_type, ids = parsed->local_ids,
-                        visits_of = parsed->feedback ? parsed->feedback->tour_id : std::string()](storage::Storage& s) {
-        auto rows = s.sync_ledger(t, c, ids);
-        if (!rows || visits_of.empty()) return rows;
-        auto visits = s.sync_ledger_visits(t, c, visits_of);
-        if (!visits) return visits;
-        rows->insert(rows->end(), visits->begin(), visits->end());
-        return rows;
-    };
-    auto ledger = co_await team_.storage().run(std::move(read_ledger));
+    // Arguments are named first: GCC 12 destroys a temporary inside a co_await expression twice.
+    const std::string visits_of = parsed->feedback ? parsed->feedback->tour_id : std::string();
+    auto ledger = co_await team_.storage().call(&read_ledger, info.tenant_id, info.crm_type, parsed->local_ids,
+                                                visits_of);
     if (!ledger) {
         result.error = transient("cannot read the sync ledger: " + ledger.error().message);
         co_return result;

@@ -211,10 +211,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         const auto now = now_ms();
         const std::size_t per_team_window = settings.per_team_in_flight * 2;
         const std::size_t limit = std::min<std::size_t>(2000, std::max<std::size_t>(64, capacity * 4));
-        auto find_due = [now, per_team_window, limit](storage::Storage& s) {
-            return s.due_sync_jobs(now, per_team_window, limit);
-        };
-        auto due = co_await storage.run(std::move(find_due));
+        auto due = co_await storage.call(&storage::Storage::due_sync_jobs, now, per_team_window, limit);
         if (!due) {
             log::warning("cannot scan the sync outbox", {{"error", due.error().message}});
             co_return;
@@ -222,12 +219,14 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         auto ids = pick(*due, capacity);
         if (ids.empty()) co_return;
         const auto lease_until = now + settings.lease.count();
-        auto claim = [ids, now, lease_until](storage::Storage& s) { return s.claim_sync_jobs(ids, now, lease_until); };
-        auto claimed = co_await storage.run(std::move(claim));
+        auto claimed = co_await storage.call(&storage::Storage::claim_sync_jobs, ids, now, lease_until);
         if (!claimed) {
             log::warning("cannot claim sync jobs", {{"error", claimed.error().message}});
             co_return;
         }
+        // Stopped while the claim was on the storage thread: start nothing new. The claims are left to
+        // expire, and the next start re-queues them (requeue_interrupted_sync_jobs).
+        if (stopping) co_return;
         for (auto& job : *claimed) {
             hold(job.info);
             asio::co_spawn(asio::make_strand(io), shared_from_this()->attempt(std::move(job)), asio::detached);
@@ -254,8 +253,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         storage::PurgeProgress total;
         purge_unfinished = true;
         while (!stopping) {
-            auto batch = [policy, now](storage::Storage& s) { return s.purge_sync_batch(policy, now, kPurgeBatchRows); };
-            auto step = co_await storage.run(std::move(batch));
+            auto step = co_await storage.call(&storage::Storage::purge_sync_batch, policy, now, kPurgeBatchRows);
             if (!step) {
                 log::warning("cannot purge the sync outbox", {{"error", step.error().message}});
                 purge_unfinished = false;   // try again at the next hourly pass
@@ -298,8 +296,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         auto self = shared_from_this();
         while (!stopping) {
             const auto now = now_ms();
-            auto find = [now](storage::Storage& s) { return s.pending_alerts(now, 16); };
-            auto pending = co_await storage.run(std::move(find));
+            auto pending = co_await storage.call(&storage::Storage::pending_alerts, now, std::size_t{16});
             if (pending) {
                 for (const auto& alert : *pending) {
                     bool delivered = true;   // without a webhook the log line and the metric are the alert
@@ -313,10 +310,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
                             log::error("dead-job alert not delivered; giving up", {{"job", alert.job.id},
                                                                                    {"attempts", alert.alert_attempts + 1}});
                     }
-                    auto done = [id = alert.job.id, delivered, next_at](storage::Storage& s) {
-                        return s.finish_alert(id, delivered, next_at);
-                    };
-                    (void)co_await storage.run(std::move(done));
+                    (void)co_await storage.call(&storage::Storage::finish_alert, alert.job.id, delivered, next_at);
                 }
             }
             if (stopping) break;

@@ -39,11 +39,13 @@ public:
     // Re-queues jobs a previous process left running (blocking, on the calling thread: start-up only),
     // then starts the scheduling and alert loops on `io` (attempts run there too). Call once.
     void start(boost::asio::any_io_executor io);
-    // Stops claiming; attempts in flight are abandoned where they stand (their claims expire and the next
-    // start re-drives them with recover). Safe from any thread; idempotent.
+    // Stops claiming and ends the scheduling and alert loops. Attempts in flight run to their end; if the
+    // process ends first, their claims expire and the next start re-drives them with recover. Safe from
+    // any thread; idempotent.
     void stop();
-    // Drops the timers and strand made on start()'s executor. Call after the I/O threads have stopped and
-    // before that io_context is destroyed (an I/O object must not outlive its io_context).
+    // For an owner that stops its io_context with attempts still in flight (the test harness): drops the
+    // timers and strand made on start()'s executor before that io_context is destroyed. main does not need
+    // it: its io_context runs dry first.
     void release_io();
     // New jobs may be due: scan now instead of at the next poll.
     void wake();

@@ -58,8 +58,6 @@ public:
     boost::asio::awaitable<Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
                                                                                         rollout::RolloutClient& client);
     void forget(const std::string& tenant);   // after configure_rollout
-    // Drops pooled connections; call once the I/O threads have stopped, before the io_context goes.
-    void shutdown() { pool_->close_idle(); }
 
     StorageExecutor& storage() { return storage_; }
 

@@ -4,7 +4,7 @@
 #include "server/tools/json_canonical.hpp"
 #include "server/tools/rollout_tools.hpp"
 
-#include "rollout/adapters/adapter.hpp"
+#include "server/sync/crm_model.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -96,10 +96,8 @@ asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ct
     const std::string name(args.at("name").as_string());
     const auto hash = canonical_hash("create_automation", spec);
     const auto now = now_ms();
-    auto reserve = [tenant = ctx.tenant(), name, hash, now](storage::Storage& s) {
-        return s.reserve_automation(tenant, name, hash, now, now - kStaleReservationMs);
-    };
-    auto reserved = co_await team.storage().run(std::move(reserve));
+    auto reserved = co_await team.storage().call(&storage::Storage::reserve_automation, ctx.tenant(), name, hash, now,
+                                                 now - kStaleReservationMs);
     if (!reserved) co_return failure("cannot record the automation: " + reserved.error().message);
     if (!reserved->reserved_now) {
         const auto& existing = reserved->existing;
@@ -118,10 +116,8 @@ asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ct
         auto found = co_await find_by_name(*client, name);
         if (!found) co_return upstream("cannot check whether automation \"" + name + "\" exists", found.error());
         if (found.value() && !found.value()->empty()) {
-            auto complete = [tenant = ctx.tenant(), name, id = *found.value()](storage::Storage& s) {
-                return s.complete_automation(tenant, name, id, now_ms());
-            };
-            (void)co_await team.storage().run(std::move(complete));
+            (void)co_await team.storage().call(&storage::Storage::complete_automation, ctx.tenant(), name,
+                                               *found.value(), now_ms());
             co_return success("automation \"" + name + "\" already exists", {{"id", *found.value()}, {"replayed", true}});
         }
     }
@@ -132,18 +128,13 @@ asio::awaitable<ToolResult> create_automation(TeamRollout& team, ToolContext& ct
                                                           "Rollout created the automation without an id", true}
                                          : created.error();
         // Refused: the name is free again. Uncertain: the next call looks the automation up by name first.
-        auto release = [tenant = ctx.tenant(), name, may_exist = e.uncertain](storage::Storage& s) {
-            return s.release_automation(tenant, name, may_exist);
-        };
-        (void)co_await team.storage().run(std::move(release));
+        (void)co_await team.storage().call(&storage::Storage::release_automation, ctx.tenant(), name, e.uncertain);
         co_return upstream(e.uncertain ? "Rollout may or may not have created the automation (call again to check)"
                                        : "Rollout did not create the automation",
                            e);
     }
-    auto complete = [tenant = ctx.tenant(), name, id = created->id](storage::Storage& s) {
-        return s.complete_automation(tenant, name, id, now_ms());
-    };
-    auto recorded = co_await team.storage().run(std::move(complete));
+    auto recorded = co_await team.storage().call(&storage::Storage::complete_automation, ctx.tenant(), name,
+                                                 created->id, now_ms());
     if (!recorded) co_return failure("the automation was created (id " + created->id + ") but cannot be recorded: " +
                                      recorded.error().message, {{"id", created->id}});
     co_return success("automation \"" + name + "\" created", {{"id", created->id}, {"replayed", false}});

@@ -5,8 +5,7 @@
 #include "server/app/origin.hpp"
 #include "server/sync/rollout_field_rules.hpp"
 
-#include "rollout/adapters/adapter.hpp"
-#include "rollout/local_time.hpp"
+#include "server/sync/crm_model.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -50,6 +49,19 @@ json::object output_schema(json::object extra) {
 }  // namespace tool_results
 
 namespace {
+
+// The secrets travel to the storage thread in their locked, zeroed memory, not in a std::string.
+using SharedSecret = std::shared_ptr<const crypto::SecretBytes>;
+
+Result<void> store_rollout_settings(storage::Storage& s, const std::string& tenant, const std::string& settings_json,
+                                    const SharedSecret& secret) {
+    return s.put_rollout_config(tenant, settings_json, secret->view());
+}
+
+Result<void> store_crm_connection(storage::Storage& s, const std::string& tenant, const std::string& crm_type,
+                                  const std::string& label, const SharedSecret& credential) {
+    return s.put_crm_connection(tenant, crm_type, label, credential->view());
+}
 
 json::object schema(std::string_view text) { return json::parse(text).as_object(); }
 
@@ -115,11 +127,10 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
     auto client = team.client_for(ctx.tenant(), settings, secret);
     auto verified = co_await client->list_credentials();
     if (!verified) co_return upstream("Rollout did not accept these settings; nothing was stored", verified.error());
-    auto store_settings = [tenant = ctx.tenant(), json_text = json::serialize(settings.to_json()),
-         sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(secret))](storage::Storage& s) {
-            return s.put_rollout_config(tenant, json_text, sealed->view());
-        };
-    auto stored = co_await team.storage().run(std::move(store_settings));
+    // Arguments are named first: GCC 12 destroys a temporary inside a co_await expression twice.
+    const std::string settings_json = json::serialize(settings.to_json());
+    const SharedSecret sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(secret));
+    auto stored = co_await team.storage().call(&store_rollout_settings, ctx.tenant(), settings_json, sealed);
     if (!stored) co_return failure("could not store the Rollout settings: " + stored.error().message);
     team.forget(ctx.tenant());
     co_return success("Rollout is configured for this team (" + std::to_string(verified->size()) +
@@ -169,11 +180,8 @@ asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, ToolCont
         co_return failure("credentialKey: Rollout has no credential \"" + credential + "\" for connector \"" + crm_type + "\"");
     if (match->app_key != crm_type)
         co_return failure("credentialKey: credential \"" + credential + "\" belongs to \"" + match->app_key + "\", not \"" + crm_type + "\"");
-    auto store_connection = [tenant = ctx.tenant(), crm_type, label = match->label,
-         sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(credential))](storage::Storage& s) {
-            return s.put_crm_connection(tenant, crm_type, label, sealed->view());
-        };
-    auto stored = co_await team.storage().run(std::move(store_connection));
+    const SharedSecret sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(credential));
+    auto stored = co_await team.storage().call(&store_crm_connection, ctx.tenant(), crm_type, match->label, sealed);
     if (!stored) co_return failure("could not store the connection: " + stored.error().message);
     co_return success(crm_type + " is connected for this team", {{"crmType", crm_type}, {"label", match->label}});
 }

@@ -50,10 +50,8 @@ asio::awaitable<ToolResult> get_sync_status(SyncToolsDeps deps, ToolContext& ctx
     if (!jobs) co_return failure("cannot read sync jobs: " + jobs.error().message);
     if (jobs->empty() && (*q).job_id) {
         // A job purged by retention ([sync] keep_*_s) is answered as expired, to its own team only.
-        auto tomb = [tenant = ctx.tenant(), id = *(*q).job_id](storage::Storage& s) {
-            return s.find_sync_job_tombstone(tenant, id);
-        };
-        auto expired = co_await deps.team->storage().run(std::move(tomb));
+        auto expired = co_await deps.team->storage().call(&storage::Storage::find_sync_job_tombstone, ctx.tenant(),
+                                                            *q->job_id);
         if (expired) {
             json::array listed{json::object{{"jobId", expired->id}, {"status", "expired"},
                                             {"purgedAt", iso8601_utc_ms(expired->purged_at_ms)}}};
@@ -76,8 +74,7 @@ asio::awaitable<ToolResult> retry_sync(SyncToolsDeps deps, ToolContext& ctx, con
     if (!q) co_return failure(q.error().message);
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
-    auto retry = [query = (*q), now](storage::Storage& s) { return s.retry_sync_jobs(query, now); };
-    auto jobs = co_await deps.team->storage().run(std::move(retry));
+    auto jobs = co_await deps.team->storage().call(&storage::Storage::retry_sync_jobs, *q, now);
     if (!jobs) co_return failure("cannot re-queue sync jobs: " + jobs.error().message);
     if (jobs->empty())
         co_return failure("no failed or dead sync jobs for " + described(args) +

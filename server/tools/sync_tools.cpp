@@ -10,8 +10,7 @@
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/sync_worker.hpp"
 
-#include "rollout/adapters/adapter.hpp"
-#include "rollout/limits.hpp"
+#include "server/sync/crm_model.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -107,8 +106,7 @@ asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolCon
     deps.worker->wake();
 
     // Attempts that finished before the watch began.
-    auto read = [tenant = ctx.tenant(), ids](storage::Storage& s) { return read_jobs(s, tenant, ids); };
-    auto current = co_await deps.team->storage().run(std::move(read));
+    auto current = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
     if (current)
         for (auto& j : *current)
             if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter->attempted.count(j.id))
@@ -207,8 +205,8 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     request.payload_json = std::move(call.payload_json);   // stored once for all of them
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
-    auto enqueue = [request = std::move(request), now](storage::Storage& s) { return s.enqueue_sync(request, now); };
-    auto accepted = co_await deps.team->storage().run(std::move(enqueue), ctx.tenant());   // the team's lane
+    auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &storage::Storage::enqueue_sync,   // the team's lane
+                                                          std::move(request), now);
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
         if (accepted.error().code == storage::ErrorCode::limit_exceeded)
@@ -221,8 +219,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         co_await wait_for_first_attempts(deps, ctx, ids, call.what);
     else
         deps.worker->wake();
-    auto read = [tenant = ctx.tenant(), ids](storage::Storage& s) { return read_jobs(s, tenant, ids); };
-    auto jobs = co_await deps.team->storage().run(std::move(read));
+    auto jobs = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
     if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
                                  {{"jobIds", json::value_from(ids)}});
     auto result = summarize(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);

@@ -10,6 +10,7 @@
 // every JSON reply and SSE payload is valid JSON.
 #include "fuzz_support.hpp"
 #include "server/mcp/json_rpc.hpp"
+#include "support/endpoint_request.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -64,15 +65,9 @@ void check_token_limits(std::string_view body, std::size_t max_depth, bool parse
 }
 
 HttpRequest post(std::string_view body, std::string_view session, std::string_view version) {
-    HttpRequest r;
-    r.method = "POST";
-    r.target = "/mcp";
-    r.host = "localhost:8080";
-    r.accept = "application/json, text/event-stream";
-    r.content_type = "application/json";
+    HttpRequest r = rollout_mcp::test::mcp_post(body);
     r.session_id = session;
     r.protocol_version = version;
-    r.body = body;
     return r;
 }
 

@@ -83,45 +83,15 @@ TEST(FuzzRegression, Utf8UnsupportedProtocolVersionReplyIsValidJson) {
 
 // --- finding "te-framing" (fuzz_http_request): Transfer-Encoding without a final chunked -------------------
 
-// The real server on 127.0.0.1, one raw request, everything it answers until it closes (or 3 s pass).
+// The real server on 127.0.0.1 (the loopback tests' TestServer), one raw request with the tests' one client,
+// everything it answers until it closes (or 3 s pass).
 std::string exchange(const std::string& request) {
-    Config config;
-    config.server.port = 0;
-    config.server.threads = 1;
-    config.server.request_timeout = std::chrono::milliseconds(10'000);
-    ToolRegistry tools;
-    auto sessions = mcp::make_in_memory_session_store({});
-    auto auth = make_single_tenant_auth("default");
-    McpEndpoint endpoint(config, tools, *sessions, *auth);
-    asio::io_context server_io(1);
-    HttpServer server(server_io.get_executor(), config, endpoint, *sessions,
-                      [] { return boost::json::object{{"ready", true}}; });
-    const auto port = server.listen();
-    server.start();
-    std::thread runner([&] { server_io.run(); });
-
-    asio::io_context io;
-    asio::ip::tcp::socket socket(io);
-    socket.connect({asio::ip::make_address("127.0.0.1"), port});
-    timeval tv{3, 0};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string answer;
-    char buf[4096];
-    asio::write(socket, asio::buffer(request));
-    for (;;) {
-        // recv itself (not Asio's read_some, which would poll again past SO_RCVTIMEO).
-        const auto n = ::recv(socket.native_handle(), buf, sizeof buf, 0);
-        if (n > 0) {
-            answer.append(buf, static_cast<std::size_t>(n));
-            continue;
-        }
-        // A reset (the server closed with request bytes unread) is a close too; only the timeout is not.
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) answer += "\n<connection still open after 3 s>";
-        break;
-    }
-    socket.close();
-    asio::co_spawn(server_io, server.shutdown(), asio::detached);
-    runner.join();
+    test::TestServer server([](Config& c) { c.server.request_timeout = std::chrono::milliseconds(10'000); });
+    test::Client client(server.port());
+    client.send(request);
+    bool closed = false;
+    std::string answer = client.read_until_closed(std::chrono::seconds(3), closed);
+    if (!closed) answer += "\n<connection still open after 3 s>";
     return answer;
 }
 

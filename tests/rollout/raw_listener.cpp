@@ -1,5 +1,7 @@
 #include "raw_listener.hpp"
 
+#include "support/wait_for.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -68,8 +70,7 @@ void RawListener::run() {
 
 std::vector<std::string> RawListener::received() {
     // A connection still being read is waited for (at most its 300 ms idle limit, plus a margin).
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{2};
-    while (busy_ > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds{5});
+    rollout_mcp::test::wait_for([this] { return busy_ == 0; }, std::chrono::seconds{2}, std::chrono::milliseconds{5});
     std::lock_guard lock(mu_);
     return connections_;
 }

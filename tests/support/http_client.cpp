@@ -346,6 +346,13 @@ bool Client::wait_closed(std::chrono::milliseconds timeout) {
     return true;
 }
 
+std::string Client::read_until_closed(std::chrono::milliseconds timeout, bool& closed) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!eof_ && fill(deadline)) {}
+    closed = eof_;
+    return std::exchange(raw_, std::string());
+}
+
 // ---------------------------------------------------------------- builders
 
 std::string http_request(std::string_view method, std::string_view target, const Headers& headers,

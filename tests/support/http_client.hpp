@@ -75,6 +75,9 @@ public:
     bool body_ended() const { return body_done_; }
     // Reads and discards until the server closes the connection; false on timeout.
     bool wait_closed(std::chrono::milliseconds timeout);
+    // Every byte not read yet and every byte that arrives until the server closes (a reset counts as a
+    // close) or `timeout` passes; `closed` says which.
+    std::string read_until_closed(std::chrono::milliseconds timeout, bool& closed);
     bool closed() const { return eof_; }
 
 private:

@@ -2,6 +2,7 @@
 // in-flight caps, jobs on the same CRM record never overlap, and memory stays bounded. The attempts are a
 // stand-in runner (1 ms each) so the test measures the scheduler and the real SQLite outbox, not the fake.
 #include "sync_harness.hpp"
+#include "support/http_client.hpp"   // rss_kib
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -15,14 +16,6 @@
 namespace rollout_mcp::sync_test {
 namespace {
 namespace asio = boost::asio;
-
-long rss_kib() {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    return 0;
-}
 
 struct Tracker {
     std::mutex mu;
@@ -64,7 +57,7 @@ TEST(OutboxFairness, TenThousandJobsAcrossTenTeamsDrainFairly) {
     // One big team (9,100 jobs) and nine small ones (100 each), all queued before the workers start.
     std::vector<std::string> teams;
     for (int t = 0; t < 10; ++t) teams.push_back(h.add_team("team" + std::to_string(t)));
-    const auto rss_before = rss_kib();
+    const auto rss_before = static_cast<long>(test::rss_kib());
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     for (int t = 0; t < 10; ++t) {
@@ -85,7 +78,7 @@ TEST(OutboxFairness, TenThousandJobsAcrossTenTeamsDrainFairly) {
     const auto deadline = started + std::chrono::seconds(300);
     long rss_peak = 0;
     for (;;) {
-        rss_peak = std::max(rss_peak, rss_kib());
+        rss_peak = std::max(rss_peak, static_cast<long>(test::rss_kib()));
         {
             std::lock_guard lock(tracker->mu);
             if (tracker->finished.size() >= 10'000) break;

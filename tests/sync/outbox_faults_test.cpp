@@ -200,8 +200,7 @@ TEST(OutboxFaults, DeadJobLogsCountsAndPostsASignedAlertThatIsRetried) {
     EXPECT_EQ(j.attempts, 2);
     EXPECT_NE(j.last_error.find("gave up after 2 attempt(s)"), std::string::npos) << j.last_error;
 
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (hits < 2 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(test::wait_for([&] { return hits >= 2; }, std::chrono::seconds(20), std::chrono::milliseconds(20)));
     ASSERT_EQ(hits.load(), 2);
     const auto req = hook.requests().back();
     EXPECT_EQ(req.method, "POST");

@@ -6,6 +6,7 @@
 #include "rollout/adapters/adapter.hpp"
 #include "rollout/model.hpp"
 #include "storage/sqlite_storage.hpp"
+#include "support/wait_for.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -134,14 +135,15 @@ storage::SyncJobInfo Harness::job(const std::string& tenant, const std::string& 
 
 storage::SyncJobInfo Harness::wait_finished(const std::string& tenant, const std::string& id,
                                             std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        auto j = job(tenant, id);
-        const bool done = j.status == storage::JobStatus::succeeded || j.status == storage::JobStatus::failed ||
-                          j.status == storage::JobStatus::dead;
-        if (done || std::chrono::steady_clock::now() >= deadline) return j;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    storage::SyncJobInfo j;
+    test::wait_for(
+        [&] {
+            j = job(tenant, id);
+            return j.status == storage::JobStatus::succeeded || j.status == storage::JobStatus::failed ||
+                   j.status == storage::JobStatus::dead;
+        },
+        timeout, std::chrono::milliseconds(20));
+    return j;   // the last state read: the caller's assertions say what was expected
 }
 
 namespace {

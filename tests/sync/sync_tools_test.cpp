@@ -3,6 +3,7 @@
 // retryable error naming its setting, and a job id purged by retention answers "expired" to its own team
 // only. Also the worker's retention pass over a large backlog of failed jobs.
 #include "sync_harness.hpp"
+#include "support/wait_for.hpp"
 
 #include "server/tools/rollout_tools.hpp"
 
@@ -185,19 +186,20 @@ TEST(SyncRetention, WorkerPurgesFailedJobsInBatches) {
     });
     ASSERT_EQ(failed, 600u);
     h.start();
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     std::size_t left = ids.size();
-    while (left > 0 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        auto jobs = h.on_storage([team](storage::Storage& s) {
-            storage::SyncJobQuery q;
-            q.tenant_id = team;
-            q.limit = 1000;
-            return s.find_sync_jobs(q);
-        });
-        ASSERT_TRUE(jobs);
-        left = jobs->size();
-    }
+    const bool purged = test::wait_for(
+        [&] {
+            auto jobs = h.on_storage([team](storage::Storage& s) {
+                storage::SyncJobQuery q;
+                q.tenant_id = team;
+                q.limit = 1000;
+                return s.find_sync_jobs(q);
+            });
+            left = jobs ? jobs->size() : left;
+            return jobs && left == 0;
+        },
+        std::chrono::seconds(30), std::chrono::milliseconds(50));
+    EXPECT_TRUE(purged);
     EXPECT_EQ(left, 0u);
     for (const auto& id : {ids.front(), ids.back()}) {
         auto tomb = h.on_storage([team, id](storage::Storage& s) { return s.find_sync_job_tombstone(team, id); });
