@@ -1,12 +1,14 @@
 # Sourced (bash) by the test and benchmark drivers that start rollout-mcp or the fake Rollout as a child
 # process: waiting until it listens and answers, and picking the Node that runs the JavaScript clients.
 
-# await_listening PID PORT_FILE PATH SECONDS: polls until PORT_FILE (written by --port-file; its first
-# number is the port) names a port and GET http://127.0.0.1:PORT/PATH answers 200, for at most SECONDS.
+# await_listening PID PORT_FILE PATH SECONDS [BASE [CURL_ARG...]]: polls until PORT_FILE (written by
+# --port-file; its first number is the port) names a port and GET BASE:PORT/PATH answers 200, for at most
+# SECONDS. BASE defaults to http://127.0.0.1; for a TLS server pass https://localhost --cacert CA.pem.
 # Success: LISTEN_PORT is set, status 0. Failure: status 1 and LISTEN_PROBLEM says what went wrong, for
 # the caller's message; a PID that exited meanwhile is reaped and its exit status is in the problem.
 await_listening() {
-  local pid=$1 port_file=$2 path=$3 secs=$4
+  local pid=$1 port_file=$2 path=$3 secs=$4 base=${5:-http://127.0.0.1}
+  local curl_args=("${@:6}")
   local stop_at=$((SECONDS + secs)) port="" code="" rc
   LISTEN_PORT=""
   LISTEN_PROBLEM=""
@@ -19,7 +21,7 @@ await_listening() {
     fi
     if [[ -z $port && -s $port_file ]]; then port=$(tr -dc '0-9 ' < "$port_file" | awk '{ print $1 }'); fi
     if [[ -n $port ]]; then
-      code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port$path" || true)
+      code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "${curl_args[@]}" "$base:$port$path" || true)
       if [[ $code == 200 ]]; then
         LISTEN_PORT=$port
         return 0

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# rollout_e2e.sh --server RMCP_BIN --fake FAKE_BIN [--tls] [--timeout SECS]
+# rollout_e2e.sh --server RMCP_BIN --fake FAKE_BIN [--tls] [--inbound-tls] [--timeout SECS]
+# (--inbound-tls: rollout-mcp itself serves HTTPS with a throw-away CA from `FAKE_BIN --write-test-tls`, and
+#  the SDK client reaches https://localhost:PORT/mcp trusting that CA through NODE_EXTRA_CA_CERTS)
 # End-to-end test of the Rollout tools (issue 6 "Proof", issue 3 team isolation):
 #  1. starts fake-rollout on free loopback port(s) with a random client secret (--tls: also its TLS
 #     listener, with a throw-away CA written to CA.pem, plus a second TLS fake whose CA is not trusted),
@@ -18,12 +20,13 @@ set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tests_dir=$(cd "$here/.." && pwd)
 . "$here/../../scripts/lib/server_start.sh"
-SERVER=""; FAKE=""; TLS=0; CMD_TIMEOUT=150
+SERVER=""; FAKE=""; TLS=0; INBOUND_TLS=0; CMD_TIMEOUT=150
 while [[ $# -gt 0 ]]; do
   case $1 in
     --server) SERVER=$2; shift 2;;
     --fake) FAKE=$2; shift 2;;
     --tls) TLS=1; shift;;
+    --inbound-tls) INBOUND_TLS=1; shift;;
     --timeout) CMD_TIMEOUT=$2; shift 2;;
     *) echo "rollout_e2e.sh: unknown option $1" >&2; exit 2;;
   esac
@@ -91,10 +94,15 @@ fi
 # untrusted TLS fake (so its check fails on the certificate, not on the list).
 ALLOWED="\"$BASE_URL\""
 ((TLS)) && ALLOWED+=", \"$UNTRUSTED_URL\""
+if ((INBOUND_TLS)); then
+  mkdir -p "$tmp/inbound"
+  "$FAKE" --write-test-tls "$tmp/inbound" || die "fake-rollout --write-test-tls failed"
+fi
 cat > "$tmp/config.toml" <<EOF
 [server]
 bind = "127.0.0.1"
 port = 0
+$( ((INBOUND_TLS)) && printf 'tls_cert_file = "%s"\ntls_key_file = "%s"\n' "$tmp/inbound/cert.pem" "$tmp/inbound/key.pem")
 
 [storage]
 data_dir = "$tmp/data"
@@ -139,9 +147,14 @@ read -r -a wrapper <<<"${ROLLOUT_E2E_SERVER_WRAPPER:-}"
 ( cd "$tmp" && exec "${wrapper[@]}" "$SERVER" serve -c "$tmp/config.toml" --port-file "$tmp/server.port" ) > "$tmp/server.out" 2> "$tmp/server.log" &
 spid=$!
 start_secs=20; ((${#wrapper[@]})) && start_secs=120
-await_listening "$spid" "$tmp/server.port" /healthz "$start_secs" || die "server $LISTEN_PROBLEM"
+mcp_base=http://127.0.0.1; curl_tls=()
+if ((INBOUND_TLS)); then
+  mcp_base=https://localhost; curl_tls=(--cacert "$tmp/inbound/ca.pem")
+  export NODE_EXTRA_CA_CERTS="$tmp/inbound/ca.pem"
+fi
+await_listening "$spid" "$tmp/server.port" /healthz "$start_secs" "$mcp_base" "${curl_tls[@]}" || die "server $LISTEN_PROBLEM"
 port=$LISTEN_PORT
-MCP_URL="http://127.0.0.1:$port/mcp"
+MCP_URL="$mcp_base:$port/mcp"
 echo "rollout_e2e.sh: rollout-mcp at $MCP_URL, pid $spid"
 
 # 5. The checks.
@@ -157,7 +170,7 @@ crc=$?
 # 5b. /metrics after the whole run (tool calls, Rollout calls by CRM, outbox attempts and depth). promtool's
 # parser (Debian's prometheus package; scripts/install-deps.sh unpacks it) is the reference for the format.
 mrc=0
-if curl -s -m 5 "http://127.0.0.1:$port/metrics" > "$tmp/metrics.txt"; then
+if curl -s -m 5 "${curl_tls[@]}" "$mcp_base:$port/metrics" > "$tmp/metrics.txt"; then
   for m in 'rollout_mcp_tool_calls_total{tool="sync_tour_data"' 'rollout_mcp_rollout_requests_total{host="crm",crm="highlevel"' \
            'rollout_mcp_rollout_request_duration_seconds_bucket{host="crm",crm="lofty"' \
            'rollout_mcp_sync_attempts_total{crm="lofty",outcome="retry"}' 'rollout_mcp_sync_attempts_total{crm="lofty",outcome="failed"}' \

@@ -14,6 +14,8 @@
 #                       repeating [server], [mcp], [storage], [auth])
 #   --path PATH         MCP endpoint path (default /mcp)
 #   --timeout SECS      bound on COMMAND (default 300); on expiry it is killed and counts as failed
+#   --tls FAKE_BIN      serve HTTPS: FAKE_BIN --write-test-tls makes a CA and a localhost certificate; the
+#                       URL becomes https://localhost:PORT/... and NODE_EXTRA_CA_CERTS trusts the CA
 # Environment: WITH_SERVER_KEEP=1 keeps the temporary directory (config, data dir, server.log).
 # ROLLOUT_MCP_* variables reach the server: a COMMAND that runs a fake Rollout passes its exact origin as
 # ROLLOUT_MCP_ROLLOUT_ALLOWED_BASE_URLS (none of today's COMMANDs configures a Rollout baseUrl).
@@ -21,7 +23,7 @@
 # [storage] data_dir = <temp dir>/data; [auth] mode = "none".
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/server_start.sh"
-SERVER=${ROLLOUT_MCP_BIN:-}; REQUIRE=(); EXTRA=""; MCP_PATH=/mcp; CMD_TIMEOUT=300
+SERVER=${ROLLOUT_MCP_BIN:-}; REQUIRE=(); EXTRA=""; MCP_PATH=/mcp; CMD_TIMEOUT=300; TLS_FROM=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --server) SERVER=$2; shift 2;;
@@ -29,6 +31,7 @@ while [[ $# -gt 0 ]]; do
     --toml-extra) EXTRA=$2; shift 2;;
     --path) MCP_PATH=$2; shift 2;;
     --timeout) CMD_TIMEOUT=$2; shift 2;;
+    --tls) TLS_FROM=$2; shift 2;;
     --) shift; break;;
     *) echo "with_server.sh: unknown option $1" >&2; exit 2;;
   esac
@@ -42,10 +45,18 @@ SERVER=$(readlink -f "$SERVER")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/with_server.XXXXXX")
 mkdir -p "$tmp/data"
+TLS_LINES=""
+if [[ -n $TLS_FROM ]]; then
+  mkdir -p "$tmp/tls"
+  "$TLS_FROM" --write-test-tls "$tmp/tls" || { echo "with_server.sh: $TLS_FROM --write-test-tls failed" >&2; exit 1; }
+  TLS_LINES="tls_cert_file = \"$tmp/tls/cert.pem\"
+tls_key_file = \"$tmp/tls/key.pem\""
+fi
 cat > "$tmp/config.toml" <<EOF
 [server]
 bind = "127.0.0.1"
 port = 0
+$TLS_LINES
 
 [mcp]
 test_fixtures = true
@@ -70,11 +81,16 @@ trap 'echo "with_server.sh: interrupted"; exit 130' INT TERM
 ( cd "$tmp" && exec "$SERVER" serve --config "$tmp/config.toml" --port-file "$tmp/port" ) > "$tmp/server.log" 2>&1 &
 spid=$!
 
-if ! await_listening "$spid" "$tmp/port" /healthz 20; then
+base=http://127.0.0.1; curl_tls=()
+if [[ -n $TLS_FROM ]]; then
+  base=https://localhost; curl_tls=(--cacert "$tmp/tls/ca.pem")
+  export NODE_EXTRA_CA_CERTS="$tmp/tls/ca.pem"
+fi
+if ! await_listening "$spid" "$tmp/port" /healthz 20 "$base" "${curl_tls[@]}"; then
   echo "with_server.sh: server $LISTEN_PROBLEM"; server_log_tail; exit 1
 fi
 port=$LISTEN_PORT
-export MCP_BASE_URL="http://127.0.0.1:$port" MCP_URL="http://127.0.0.1:$port$MCP_PATH" MCP_SERVER_PID=$spid
+export MCP_BASE_URL="$base:$port" MCP_URL="$base:$port$MCP_PATH" MCP_SERVER_PID=$spid
 echo "with_server.sh: $SERVER serving $MCP_URL (pid $spid)"
 
 args=()

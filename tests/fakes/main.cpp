@@ -1,9 +1,13 @@
 // fake-rollout: the fake Rollout as a stand-alone program for local demos and benchmarks
 // (fake-rollout --port 8090 --client-secret dev-secret); prints the bound ports and base URLs, runs until SIGINT/SIGTERM.
+// `fake-rollout --write-test-tls DIR` only writes a throw-away CA and a localhost certificate signed by it
+// (DIR/ca.pem, DIR/cert.pem, DIR/key.pem mode 0600) for scripts that serve rollout-mcp over TLS, and exits.
 #include "fake_rollout.hpp"
 #include "fake_tls.hpp"
 
 #include <CLI/CLI.hpp>
+
+#include <sys/stat.h>
 
 #include <csignal>
 #include <fstream>
@@ -31,7 +35,7 @@ int main(int argc, char** argv) {
     options.quiet = false;
     int tls_port = -1;
     int latency_ms = 0;
-    std::string port_file, tls_cert, tls_key, ca_out;
+    std::string port_file, tls_cert, tls_key, ca_out, write_test_tls;
     bool quiet = false;
     app.add_option("--bind", options.bind, "address to listen on")->capture_default_str();
     app.add_option("--port", options.port, "plain HTTP port (0 = a free port)")->capture_default_str();
@@ -44,10 +48,22 @@ int main(int argc, char** argv) {
     app.add_option("--client-secret", options.client_secret,
                    "HS512 key that JWTs must be signed with (default: signatures not checked)");
     app.add_flag("--quiet", quiet, "no per-request log lines");
+    app.add_option("--write-test-tls", write_test_tls,
+                   "write a test CA, a localhost certificate and its key to this directory, then exit");
     CLI11_PARSE(app, argc, argv);
     options.quiet = quiet;
     options.latency = std::chrono::milliseconds(latency_ms);
     try {
+        if (!write_test_tls.empty()) {
+            const auto material = make_test_tls();
+            write_file(write_test_tls + "/ca.pem", material.ca_pem);
+            write_file(write_test_tls + "/cert.pem", material.cert_pem);
+            const std::string key = write_test_tls + "/key.pem";
+            write_file(key, "");
+            ::chmod(key.c_str(), 0600);   // before the key is in it: rollout-mcp refuses a readable key
+            write_file(key, material.key_pem);
+            return 0;
+        }
         if (tls_port >= 0) {
             options.tls = true;
             options.tls_port = static_cast<std::uint16_t>(tls_port);
