@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rollout_e2e.sh --server RMCP_BIN --fake FAKE_BIN [--tls] [--inbound-tls] [--timeout SECS]
-# (--inbound-tls: rollout-mcp itself serves HTTPS with a throw-away CA from `FAKE_BIN --write-test-tls`, and
-#  the SDK client reaches https://localhost:PORT/mcp trusting that CA through NODE_EXTRA_CA_CERTS)
+# (--inbound-tls: rollout-mcp itself serves HTTPS with a throw-away CA from `FAKE_BIN --write-test-tls`, the
+#  SDK client reaches https://localhost:PORT/mcp trusting that CA through NODE_EXTRA_CA_CERTS, and SIGHUP
+#  reloads the certificate: a mismatched pair is refused, a new pair is served)
 # End-to-end test of the Rollout tools (issue 6 "Proof", issue 3 team isolation):
 #  1. starts fake-rollout on free loopback port(s) with a random client secret (--tls: also its TLS
 #     listener, with a throw-away CA written to CA.pem, plus a second TLS fake whose CA is not trusted),
@@ -188,6 +189,27 @@ else
   echo "rollout_e2e.sh: FAIL GET /metrics did not answer"; mrc=1
 fi
 
+# 5c. --inbound-tls: SIGHUP reloads the certificate on the running binary. A pair that does not match is
+# refused and the old one keeps serving; a good new pair is served to new connections.
+hrc=0
+if ((INBOUND_TLS)); then
+  mkdir -p "$tmp/inbound2"
+  "$FAKE" --write-test-tls "$tmp/inbound2" || die "fake-rollout --write-test-tls failed"
+  health() { curl -s -o /dev/null -m 3 -w '%{http_code}' --cacert "$1" "https://localhost:$port/healthz"; }
+  cp "$tmp/inbound2/key.pem" "$tmp/inbound/key.pem"   # the new key beside the old certificate: no match
+  kill -HUP "$spid"
+  for ((i = 0; i < 50; i++)); do grep -q "new TLS certificate or key is refused" "$tmp/server.log" && break; sleep 0.1; done
+  if grep -q "new TLS certificate or key is refused" "$tmp/server.log" && [[ $(health "$tmp/inbound/ca.pem") == 200 ]]; then
+    echo "ok - SIGHUP with a mismatched pair: refused in the log, the old certificate still serves"
+  else echo "rollout_e2e.sh: FAIL SIGHUP with a mismatched pair was not refused, or the old certificate stopped serving"; hrc=1; fi
+  cp "$tmp/inbound2/cert.pem" "$tmp/inbound/cert.pem"
+  kill -HUP "$spid"
+  for ((i = 0; i < 50; i++)); do grep -q "TLS certificate reloaded" "$tmp/server.log" && break; sleep 0.1; done
+  if [[ $(health "$tmp/inbound2/ca.pem") == 200 && $(health "$tmp/inbound/ca.pem") != 200 ]]; then
+    echo "ok - SIGHUP with a new pair: new connections get it, the old CA no longer verifies"
+  else echo "rollout_e2e.sh: FAIL after SIGHUP the new certificate is not served"; hrc=1; fi
+fi
+
 # 6. Stop both; the server must exit 0 after SIGTERM.
 src=0
 if kill -0 "$spid" 2>/dev/null; then
@@ -235,7 +257,7 @@ done
 if ((${#leaks[@]})); then echo "rollout_e2e.sh: FAIL secrets in the server's log: ${leaks[*]}"; lrc=1
 else echo "ok - the server's log ($(wc -l < "$tmp/server.log") lines) contains none of ${#secrets[@]} secrets"; fi
 
-((crc != 0 || src != 0 || lrc != 0 || mrc != 0)) && log_tail "$tmp/server.log"
+((crc != 0 || src != 0 || lrc != 0 || mrc != 0 || hrc != 0)) && log_tail "$tmp/server.log"
 ((crc != 0)) && exit "$crc"
-((src != 0 || lrc != 0 || mrc != 0)) && exit 1
+((src != 0 || lrc != 0 || mrc != 0 || hrc != 0)) && exit 1
 exit 0

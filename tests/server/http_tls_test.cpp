@@ -97,6 +97,17 @@ TEST_F(Tls, PlaintextToTheTlsPortIsRefusedWithAPlainAnswer) {
     EXPECT_EQ(healthz(), 200) << "the server keeps serving TLS clients";
 }
 
+TEST_F(Tls, HostCheckAndBodyLimitHoldOverTls) {
+    start_tls([](Config& c) { c.server.max_body_bytes = 4096; });
+    auto o = https(material_.ca_pem);
+    o.headers.emplace_back("Host", "attacker.example:443");   // DNS rebinding: refused as over plain HTTP
+    auto rebound = test::call(port(), "POST", "/mcp", kInitialize, o);
+    EXPECT_EQ(rebound.status, 403) << rebound.body << rebound.error;
+    auto big = test::call(port(), "POST", "/mcp", std::string(8192, ' '), https(material_.ca_pem));
+    EXPECT_EQ(big.status, 413) << big.error;
+    EXPECT_EQ(healthz(), 200);
+}
+
 TEST_F(Tls, StalledHandshakeIsCutOffWhileOthersAreServed) {
     start_tls([](Config& c) { c.server.request_timeout = std::chrono::milliseconds(600); });
     // One sends nothing at all, one a ClientHello's first bytes and then nothing.
