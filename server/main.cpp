@@ -27,6 +27,7 @@
 #include <CLI/CLI.hpp>
 
 #include <condition_variable>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -101,6 +102,9 @@ private:
 };
 
 int serve(const Config& config, const std::string& port_file) {
+    // SIGHUP's default ends the process; until the signal set below takes it, a reload sent early (an ACME
+    // hook right after a restart) is ignored, not fatal.
+    std::signal(SIGHUP, SIG_IGN);
     log::set_level(config.log.level);
     crypto::disable_core_dumps();
     // Before anything touches the database: a second `serve` on it must change nothing.
@@ -155,7 +159,13 @@ int serve(const Config& config, const std::string& port_file) {
     McpEndpoint endpoint(config, tools, *sessions, *auth);
     readiness.refresh_now(storage.direct());
     std::shared_ptr<TlsCertificates> tls;
-    if (config.server.tls()) tls = std::make_shared<TlsCertificates>(config.server);   // throws naming the file
+    if (config.server.tls()) {
+        tls = std::make_shared<TlsCertificates>(config.server);   // throws naming the file
+        const auto status = tls->status();
+        if (status.at("expiresInSeconds").as_int64() < 14 * 86'400)
+            log::warning("the TLS certificate expires within 14 days, or has expired: renew it and send SIGHUP",
+                         {{"not_after", status.at("notAfter")}});
+    }
     HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); }, tls);
     PeriodicTasks periodic(ioc.get_executor());
     periodic.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
@@ -190,15 +200,24 @@ int serve(const Config& config, const std::string& port_file) {
                 asio::co_spawn(ioc, shut_down(), asio::detached);
                 return;
             }
-            if (!tls) {
-                log::info("SIGHUP: no TLS certificate to reload ([server] tls_cert_file is not set)");
-            } else if (auto reloaded = tls->reload(); !reloaded) {
-                log::error("SIGHUP: the new TLS certificate or key is refused; still serving the old pair",
-                           {{"error", reloaded.error().message}});
-            } else {
-                log::info("SIGHUP: TLS certificate reloaded", {{"not_after", tls->status().at("notAfter")}});
+            await_signal();   // first: whatever the reload does, SIGTERM is still heard
+            try {
+                if (!tls) {
+                    log::info("SIGHUP: no TLS certificate to reload ([server] tls_cert_file is not set)");
+                } else if (auto reloaded = tls->reload(); !reloaded) {
+                    log::error("SIGHUP: the new TLS certificate or key is refused; still serving the old pair",
+                               {{"error", reloaded.error().message}});
+                } else {
+                    const auto status = tls->status();
+                    const bool lapsed = status.at("expiresInSeconds").as_int64() <= 0;
+                    log::write(lapsed ? log::Level::warning : log::Level::info,
+                               lapsed ? "SIGHUP: TLS certificate reloaded, but it has expired"
+                                      : "SIGHUP: TLS certificate reloaded",
+                               {{"not_after", status.at("notAfter")}});
+                }
+            } catch (const std::exception& e) {
+                log::error("SIGHUP: the TLS reload failed; still serving the old pair", {{"error", e.what()}});
             }
-            await_signal();
         });
     };
     await_signal();

@@ -55,6 +55,7 @@ const KeySpec kKeys[] = {
     {"server", "tls_cert_file", [](Config& c) -> Target { return &c.server.tls_cert_file; }},
     {"server", "tls_key_file", [](Config& c) -> Target { return &c.server.tls_key_file; }},
     {"server", "tls_min_version", [](Config& c) -> Target { return &c.server.tls_min_version; }},
+    {"server", "max_tls_handshakes", [](Config& c) -> Target { return &c.server.max_tls_handshakes; }, 1, 1'000'000},
     {"server", "behind_tls_proxy", [](Config& c) -> Target { return &c.server.behind_tls_proxy; }},
     {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
     {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},

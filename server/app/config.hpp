@@ -27,6 +27,9 @@ struct ServerSettings {
     std::string tls_cert_file;                  // PEM: the certificate, then its chain
     std::string tls_key_file;                   // PEM private key; refused when group or others may read it
     std::string tls_min_version = "1.2";        // "1.2" or "1.3"
+    // TLS connections still in their handshake at most (unauthenticated memory: ~90 KiB each); more are
+    // closed at accept until some finish.
+    std::size_t max_tls_handshakes = 256;
     // A non-loopback bind needs TLS, or this stated: a reverse proxy in front terminates TLS.
     bool behind_tls_proxy = false;
     bool tls() const { return !tls_cert_file.empty(); }

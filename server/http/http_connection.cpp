@@ -25,6 +25,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <optional>
+#include <utility>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -100,8 +101,10 @@ asio::awaitable<HttpReply> route(ServerShared& shared, const Request& req) {
 template <class Stream>
 class Connection {
 public:
-    Connection(ServerShared& shared, Stream& stream, ConnectionTracker::Handle& handle)
-        : shared_(shared), cfg_(shared.config.server), stream_(stream), handle_(handle) {}
+    // `deadline_set`: the caller already set the first request's deadline (TLS: at accept).
+    Connection(ServerShared& shared, Stream& stream, ConnectionTracker::Handle& handle, bool deadline_set = false)
+        : shared_(shared), cfg_(shared.config.server), stream_(stream), handle_(handle),
+          first_deadline_set_(deadline_set) {}
 
     asio::awaitable<void> serve() {
         beast::flat_buffer buffer;
@@ -110,7 +113,9 @@ public:
             configure_request_parser(parser, cfg_);
             handle_.idle = true;
             if (shared_.stopping) co_return;
-            tcp().expires_after(cfg_.request_timeout);
+            // Over TLS the first request shares the deadline the handshake began: one request_timeout
+            // from accept to a whole first request, so a slow handshake cannot buy a second period.
+            if (!std::exchange(first_deadline_set_, false)) tcp().expires_after(cfg_.request_timeout);
             auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, use_nothrow);
             handle_.idle = false;
             if (ec) co_return co_await reject_read(ec);
@@ -173,7 +178,9 @@ private:
 
     // A request that could not be read: answer what can be answered, then close.
     asio::awaitable<void> reject_read(beast::error_code ec) {
+        // (stream_truncated: a TLS client closed TCP without close_notify, which is a close, not a bad request)
         if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            ec == asio::ssl::error::stream_truncated ||
             ec == asio::error::eof || ec == asio::error::connection_reset)
             co_return;
         HttpReply reply;
@@ -289,6 +296,7 @@ private:
     const ServerSettings& cfg_;
     Stream& stream_;
     ConnectionTracker::Handle& handle_;
+    bool first_deadline_set_ = false;
 };
 
 // A client that speaks plain HTTP to the TLS port gets one plain answer saying so, then the connection closes.
@@ -314,18 +322,39 @@ asio::awaitable<void> serve_tls(ServerShared& shared, beast::ssl_stream<beast::t
                                 ConnectionTracker::Handle& handle) {
     const auto& cfg = shared.config.server;
     auto& tcp = stream.next_layer();
+    static auto& failures = metrics::registry().counter(
+        "rollout_mcp_tls_handshake_failures_total", "TLS connections that ended before their handshake completed",
+        {"reason"});
+    // Unauthenticated work is capped: a connection over the cap is closed before it costs a TLS state.
+    struct Handshaking {
+        std::atomic<std::size_t>& n;
+        bool counted = true;
+        void done() { if (std::exchange(counted, false)) --n; }
+        ~Handshaking() { done(); }
+    } handshaking{shared.handshaking};
+    if (++shared.handshaking > cfg.max_tls_handshakes) {
+        failures.with({"over_cap"}).inc();
+        co_return;
+    }
     tcp.expires_after(cfg.request_timeout);
     beast::flat_buffer buffer;
     auto [dec, is_tls] = co_await beast::async_detect_ssl(tcp, buffer, use_nothrow);
-    if (dec) co_return;
-    if (!is_tls) co_return co_await refuse_plaintext(tcp, cfg);
+    if (dec) {
+        failures.with({dec == beast::error::timeout ? "timeout" : "closed"}).inc();
+        co_return;
+    }
+    if (!is_tls) {
+        failures.with({"plaintext"}).inc();
+        co_return co_await refuse_plaintext(tcp, cfg);
+    }
     auto [hec, used] = co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(), use_nothrow);
     if (hec) {
+        failures.with({hec == beast::error::timeout ? "timeout" : "handshake"}).inc();
         log::debug("TLS handshake failed", {{"error", hec.message()}});
         co_return;
     }
-    tcp.expires_never();
-    Connection<beast::ssl_stream<beast::tcp_stream>> connection(shared, stream, handle);
+    handshaking.done();
+    Connection<beast::ssl_stream<beast::tcp_stream>> connection(shared, stream, handle, true);
     co_await connection.serve();
     tcp.expires_after(std::chrono::seconds(2));   // a peer that never answers close_notify does not hold us
     co_await stream.async_shutdown(use_nothrow);

@@ -47,6 +47,7 @@ struct ServerShared {
     std::function<boost::json::object()> readiness;
     ConnectionTracker& connections;
     std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> handshaking{0};   // TLS connections not past their handshake yet
 };
 
 

@@ -2,8 +2,10 @@
 // cipher preference, no renegotiation, no compression, ALPN "http/1.1" only, session tickets on.
 #include "server/http/tls_certificates.hpp"
 
+#include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -93,7 +95,25 @@ std::int64_t now_seconds() {
         .count();
 }
 
+void wipe(std::string& secret) {
+    OPENSSL_cleanse(secret.data(), secret.size());
+    secret.clear();
+}
+
 }  // namespace
+
+TlsCertificates::Pair& TlsCertificates::Pair::operator=(Pair&& other) noexcept {
+    if (this != &other) {
+        wipe(key_pem);
+        cert_pem = std::move(other.cert_pem);
+        key_pem = std::move(other.key_pem);
+        context = std::move(other.context);
+        not_after = other.not_after;
+    }
+    return *this;
+}
+
+TlsCertificates::Pair::~Pair() { wipe(key_pem); }
 
 TlsCertificates::TlsCertificates(const ServerSettings& settings) : settings_(settings) {
     auto pair = load();
@@ -168,7 +188,11 @@ void TlsCertificates::rotate_ticket_key() {
         key = current_.key_pem;
     }
     auto pair = build(std::move(cert), std::move(key));
-    if (!pair) return;   // the same PEM built a moment ago; nothing changed on disk to make it fail
+    wipe(key);   // (moved from; cleared either way)
+    if (!pair) {
+        log::warning("TLS session-ticket key rotation failed; the current key stays", {{"error", pair.error().message}});
+        return;
+    }
     std::lock_guard lock(mu_);
     // A reload in between installed another pair: keep it (it has a fresh ticket key of its own).
     if (current_.cert_pem == pair->cert_pem && current_.key_pem == pair->key_pem) current_.context = std::move(pair->context);

@@ -39,7 +39,14 @@ public:
     boost::json::object status() const;
 
 private:
+    // The PEM stays in memory for the ticket-key rebuild; the key text is wiped when a Pair lets it go.
     struct Pair {
+        Pair() = default;
+        Pair(Pair&&) = default;
+        Pair& operator=(Pair&& other) noexcept;
+        Pair(const Pair&) = delete;
+        Pair& operator=(const Pair&) = delete;
+        ~Pair();
         std::string cert_pem, key_pem;
         std::shared_ptr<boost::asio::ssl::context> context;
         std::int64_t not_after = 0;

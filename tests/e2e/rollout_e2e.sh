@@ -167,6 +167,11 @@ timeout --kill-after=5 "$CMD_TIMEOUT" "$tests_dir/node22.sh" "$here/rollout_e2e.
 crc=$?
 ((crc == 124)) && echo "rollout_e2e.sh: FAIL node script timed out after ${CMD_TIMEOUT}s"
 ((crc == 77)) && { echo "SKIP: no Node 22 under tests/node_modules"; exit 77; }
+# --inbound-tls: the official client 2.x too, over https, syncing with team A's settings.
+if ((INBOUND_TLS && crc == 0)); then
+  timeout --kill-after=5 60 "$tests_dir/node22.sh" "$here/sdk_v2_client_e2e.mjs" --url "$MCP_URL" --bearer "$KEY_A" --sync
+  crc=$?
+fi
 
 # 5b. /metrics after the whole run (tool calls, Rollout calls by CRM, outbox attempts and depth). promtool's
 # parser (Debian's prometheus package; scripts/install-deps.sh unpacks it) is the reference for the format.

@@ -12,7 +12,10 @@
 
 #include <sys/stat.h>
 
+#include <openssl/ssl.h>
+
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -83,7 +86,13 @@ TEST_F(Tls, HealthReadinessAndMcpWorkOverTls) {
                      https(material_.ca_pem));
     ASSERT_EQ(init.status, 200) << init.body << init.error;
     EXPECT_FALSE(init.header("mcp-session-id").empty());
-    EXPECT_NE(metrics::registry().render().find("rollout_mcp_tls_cert_expiry_seconds"), std::string::npos);
+    const auto text = metrics::registry().render();
+    const auto at = text.find("\nrollout_mcp_tls_cert_expiry_seconds ");
+    ASSERT_NE(at, std::string::npos) << "no sample of rollout_mcp_tls_cert_expiry_seconds";
+    const double expiry = std::stod(text.substr(at + std::string("\nrollout_mcp_tls_cert_expiry_seconds ").size()));
+    const double now = static_cast<double>(std::time(nullptr));
+    EXPECT_GT(expiry, now + 24 * 3600);   // the test certificate is valid for two days
+    EXPECT_LT(expiry, now + 3 * 24 * 3600);
 }
 
 TEST_F(Tls, PlaintextToTheTlsPortIsRefusedWithAPlainAnswer) {
@@ -108,6 +117,58 @@ TEST_F(Tls, HostCheckAndBodyLimitHoldOverTls) {
     EXPECT_EQ(healthz(), 200);
 }
 
+TEST_F(Tls, OldProtocolsAndForeignAlpnAreRefused) {
+    start_tls();
+    ClientTls tls11{material_.ca_pem};
+    tls11.min_version = TLS1_1_VERSION;
+    tls11.max_version = TLS1_1_VERSION;
+    EXPECT_THROW(Client c(port(), &tls11), std::runtime_error) << "TLS 1.1 was accepted";
+    ClientTls h2_only{material_.ca_pem};
+    h2_only.alpn = {"h2"};
+    EXPECT_THROW(Client c(port(), &h2_only), std::runtime_error) << "an h2-only client was accepted";
+    ClientTls both{material_.ca_pem};
+    both.alpn = {"h2", "http/1.1"};
+    Client ok(port(), &both);   // http/1.1 is chosen among the offers
+    ok.send(http_request("GET", "/healthz", {{"Host", "localhost"}}));
+    EXPECT_EQ(ok.read_response().status, 200);
+}
+
+TEST_F(Tls, MinimumVersionOneThreeRefusesTlsOneTwo) {
+    start_tls([](Config& c) { c.server.tls_min_version = "1.3"; });
+    ClientTls tls12{material_.ca_pem};
+    tls12.max_version = TLS1_2_VERSION;
+    EXPECT_THROW(Client c(port(), &tls12), std::runtime_error);
+    ClientTls tls13{material_.ca_pem};
+    tls13.min_version = TLS1_3_VERSION;
+    Client c(port(), &tls13);
+    c.send(http_request("GET", "/healthz", {{"Host", "localhost"}}));
+    EXPECT_EQ(c.read_response().status, 200);
+}
+
+TEST_F(Tls, HandshakesPastTheCapAreClosedAtOnce) {
+    start_tls([](Config& c) {
+        c.server.max_tls_handshakes = 2;
+        c.server.request_timeout = std::chrono::milliseconds(1500);
+    });
+    Client first(port()), second(port());   // two connections that never start their handshake
+    std::this_thread::sleep_for(100ms);     // both reached the handshake stage
+    Client third(port());
+    EXPECT_TRUE(third.wait_closed(500ms)) << "a third pending handshake was not closed at once";
+    EXPECT_FALSE(first.wait_closed(200ms)) << "the first two keep their request_timeout";
+    EXPECT_TRUE(first.wait_closed(3s));
+    EXPECT_TRUE(second.wait_closed(3s));
+    EXPECT_EQ(healthz(), 200) << "served again once the stalled handshakes timed out";
+}
+
+TEST_F(Tls, HandshakeAndFirstRequestShareOneRequestTimeout) {
+    start_tls([](Config& c) { c.server.request_timeout = std::chrono::milliseconds(800); });
+    const auto t0 = Clock::now();
+    const auto trusted = trust(material_.ca_pem);
+    Client quiet(port(), &trusted);   // handshakes, then never sends a request
+    EXPECT_TRUE(quiet.wait_closed(3s));
+    EXPECT_LT(Clock::now() - t0, 1300ms) << "the handshake bought the first request a second period";
+}
+
 TEST_F(Tls, StalledHandshakeIsCutOffWhileOthersAreServed) {
     start_tls([](Config& c) { c.server.request_timeout = std::chrono::milliseconds(600); });
     // One sends nothing at all, one a ClientHello's first bytes and then nothing.
@@ -123,11 +184,14 @@ TEST_F(Tls, StalledHandshakeIsCutOffWhileOthersAreServed) {
 
 TEST_F(Tls, WrongHostAndExpiredCertificatesFailTheClient) {
     start_tls();
+    // The same server answers a correct client, so each failure below is the client's verification.
+    ASSERT_EQ(healthz(), 200);
     auto wrong = test::call(port(), "GET", "/healthz", {}, https(material_.ca_pem, "mcp.example.test"));
     EXPECT_EQ(wrong.status, 0);
-    EXPECT_NE(wrong.error.find("handshake"), std::string::npos) << wrong.error;
+    EXPECT_NE(wrong.error.find("certificate verify failed"), std::string::npos) << wrong.error;
     auto untrusted = test::call(port(), "GET", "/healthz", {}, https(fake::make_test_tls().ca_pem));
     EXPECT_EQ(untrusted.status, 0) << "a CA the client does not trust";
+    EXPECT_NE(untrusted.error.find("certificate verify failed"), std::string::npos) << untrusted.error;
 
     fake::TlsOptions lapsed;
     lapsed.not_before = std::chrono::hours(-72);
@@ -137,7 +201,9 @@ TEST_F(Tls, WrongHostAndExpiredCertificatesFailTheClient) {
     ASSERT_TRUE(server().tls()->reload()) << "an expired pair still loads: the server does not hide it";
     auto r = test::call(port(), "GET", "/healthz", {}, https(expired.ca_pem));
     EXPECT_EQ(r.status, 0);
-    EXPECT_NE(r.error.find("handshake"), std::string::npos) << r.error;
+    EXPECT_NE(r.error.find("certificate verify failed"), std::string::npos) << r.error;
+    ClientTls raw{expired.ca_pem};   // the SSE client fails the same way
+    EXPECT_THROW(Client refused(port(), &raw), std::runtime_error);
     write_pair(material_);
     ASSERT_TRUE(server().tls()->reload());
 }

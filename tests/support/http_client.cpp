@@ -150,8 +150,12 @@ Client::Client(std::uint16_t port, const ClientTls* tls) {
     SSL_set_fd(ssl_, fd_);
     SSL_set_tlsext_host_name(ssl_, tls->verify_host.c_str());
     if (SSL_set1_host(ssl_, tls->verify_host.c_str()) != 1) fail("SSL_set1_host");
-    static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    SSL_set_alpn_protos(ssl_, kAlpn, sizeof kAlpn);
+    std::string alpn;
+    for (const auto& p : tls->alpn) alpn += static_cast<char>(p.size()) + p;
+    if (!alpn.empty())
+        SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(alpn.data()), static_cast<unsigned>(alpn.size()));
+    if (tls->min_version) SSL_set_min_proto_version(ssl_, tls->min_version);
+    if (tls->max_version) SSL_set_max_proto_version(ssl_, tls->max_version);
     timeval tv{5, 0};   // the handshake is blocking, bounded by socket timeouts
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);

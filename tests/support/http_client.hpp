@@ -54,6 +54,8 @@ std::vector<SseEvent> parse_sse(std::string_view body);
 struct ClientTls {
     std::string ca_pem;
     std::string verify_host = "localhost";
+    std::vector<std::string> alpn = {"http/1.1"};   // offered protocols, in order
+    int min_version = 0, max_version = 0;            // TLS1_1_VERSION...; 0 = OpenSSL's default
 };
 
 // One TCP (or TLS) connection to the server on 127.0.0.1; blocking with deadlines, single-threaded use.
