@@ -264,6 +264,21 @@ CREATE INDEX sync_jobs_live ON sync_jobs(tenant_id, crm_type, status);
 ALTER TABLE crm_connections ADD COLUMN credential_fingerprint BLOB;
 CREATE INDEX crm_connections_fingerprint ON crm_connections(credential_fingerprint);
 )sql"},
+    {6, "tasks over sync jobs (MCP Tasks), W3C trace context on jobs", R"sql(
+-- A task's state is derived from its jobs; the row holds who owns it, which jobs, and a cancellation request.
+CREATE TABLE sync_tasks (
+  id               TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 22 AND 64),
+  tenant_id        TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  job_ids          TEXT    NOT NULL,
+  context          TEXT    NOT NULL,
+  created_at       INTEGER NOT NULL,
+  cancel_requested INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX sync_tasks_created ON sync_tasks(created_at);
+-- The accepting call's traceparent / tracestate, sent again on every Rollout call of the job.
+ALTER TABLE sync_jobs ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
+ALTER TABLE sync_jobs ADD COLUMN tracestate  TEXT NOT NULL DEFAULT '';
+)sql"},
 };
 
 }  // namespace

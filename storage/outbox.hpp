@@ -36,6 +36,8 @@ struct SyncRequest {
     std::vector<unsigned char> args_hash;        // 32 bytes; a reused key must come with the same hash
     std::vector<NewSyncJob> jobs;
     std::string payload_json = {};               // for the jobs whose own payload_json is empty
+    std::string traceparent = {};                // W3C trace context of the accepting call, validated by the
+    std::string tracestate = {};                 // caller ("" when none); sent on the jobs' Rollout calls
 };
 
 struct EnqueueResult {
@@ -61,6 +63,19 @@ struct SyncJobInfo {
     unsigned last_http_status = 0;
     std::string result_json;           // JSON array of records of the last attempt ("" before any)
     bool recover = false;              // the next attempt must look records up by marker first
+    std::string traceparent;           // the accepting call's W3C trace context ("" when none)
+    std::string tracestate;
+};
+
+// A durable handle over some sync jobs of one tenant (an MCP task, docs/ARCHITECTURE.md "Tasks"): its state is
+// derived from the jobs', so it needs no updates of its own besides a cancellation request.
+struct SyncTask {
+    std::string id;                    // chosen by the caller: >= 128 random bits
+    std::string tenant_id;
+    std::vector<std::string> job_ids;  // at least one, all of this tenant
+    std::string context_json;          // the caller's own JSON (how to describe the result); opaque here
+    std::int64_t created_at_ms = 0;
+    bool cancel_requested = false;
 };
 
 // A due job as offered to the scheduler (no payload).
@@ -117,7 +132,7 @@ struct OutboxStats {
 struct PurgePolicy {
     std::int64_t succeeded_before_ms = 0;    // succeeded jobs finished before this
     std::int64_t failed_before_ms = 0;       // failed and dead jobs finished before this
-    std::int64_t requests_before_ms = 0;     // idempotency keys (sync_requests) created before this
+    std::int64_t requests_before_ms = 0;     // idempotency keys (sync_requests) and tasks created before this
     std::int64_t tombstones_before_ms = 0;   // tombstones of purged jobs purged before this
 };
 

@@ -68,6 +68,8 @@ SyncJobInfo sync_job_from(const Statement& st) {
     j.last_http_status = static_cast<unsigned>(st.int64(14));
     j.result_json = st.text(15);
     j.recover = st.int64(16) != 0;
+    j.traceparent = st.text(17);
+    j.tracestate = st.text(18);
     return j;
 }
 
@@ -201,13 +203,14 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
         const std::string batch_id = detail::random_id("bat_");
         auto ins = db_->cached(
             "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key,"
-            " payload_id, status, next_attempt_at, created_at, updated_at)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10, ?10)");
+            " payload_id, status, next_attempt_at, created_at, updated_at, traceparent, tracestate)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10, ?10, ?11, ?12)");
         for (const NewSyncJob& j : request.jobs) {
             std::string id = detail::random_id("job_");
             ins->bind(1, id).bind(2, request.tenant_id).bind(3, batch_id);
             ins->bind(4, j.kind).bind(5, j.crm_type).bind(6, j.subject).bind(7, j.tour_id).bind(8, j.lock_key);
             ins->bind(9, payload_ids.at(payload_of(j))).bind(10, now_ms);
+            ins->bind(11, request.traceparent).bind(12, request.tracestate);
             ins->run();
             ins->reset();
             out.job_ids.push_back(std::move(id));

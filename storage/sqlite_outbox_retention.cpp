@@ -81,6 +81,17 @@ Result<PurgeProgress> SqliteStorage::purge_sync_batch(const PurgePolicy& policy,
             exhausted = static_cast<std::int64_t>(p.requests) >= allowance;
         }
         if (!exhausted) {
+            // Task handles live as long as idempotency keys: both name calls, not jobs.
+            auto del = db_->cached(
+                "DELETE FROM sync_tasks WHERE id IN (SELECT id FROM sync_tasks WHERE created_at < ?1 LIMIT ?2)");
+            const auto allowance = left();
+            del->bind(1, policy.requests_before_ms).bind(2, allowance);
+            del->run();
+            const auto tasks = static_cast<std::size_t>(db_->changes());
+            p.requests += tasks;
+            exhausted = static_cast<std::int64_t>(tasks) >= allowance;
+        }
+        if (!exhausted) {
             auto del = db_->cached(
                 "DELETE FROM sync_job_tombstones WHERE id IN"
                 " (SELECT id FROM sync_job_tombstones WHERE purged_at < ?1 LIMIT ?2)");

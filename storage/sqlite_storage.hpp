@@ -76,6 +76,11 @@ public:
     Result<std::vector<SyncJobInfo>> find_sync_jobs(const SyncJobQuery& query) override;
     Result<std::vector<SyncJobInfo>> retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) override;
     Result<OutboxStats> outbox_stats(std::int64_t now_ms) override;
+    // Tasks over sync jobs (sqlite_sync_tasks.cpp).
+    Result<void> create_sync_task(const SyncTask& task) override;
+    Result<SyncTask> find_sync_task(std::string_view tenant_id, std::string_view task_id) override;
+    Result<SyncTask> cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
+                                      std::int64_t now_ms) override;
     Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) override;
     Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) override;
     Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) override;
@@ -147,12 +152,12 @@ bool valid_crm_type(std::string_view t);
 // prefix + 24 lowercase hex characters from libsodium's CSPRNG.
 std::string random_id(std::string_view prefix);
 
-// The sync_jobs columns behind SyncJobInfo, in the order sync_job_from reads them (17 columns; a query
+// The sync_jobs columns behind SyncJobInfo, in the order sync_job_from reads them (19 columns; a query
 // may append more after them).
 inline constexpr const char* kSyncJobColumns =
     "id, tenant_id, kind, crm_type, subject, tour_id, lock_key, status, attempts, next_attempt_at,"
-    " created_at, updated_at, finished_at, last_error, last_http_status, result, recover";
-inline constexpr int kSyncJobColumnCount = 17;
+    " created_at, updated_at, finished_at, last_error, last_http_status, result, recover, traceparent, tracestate";
+inline constexpr int kSyncJobColumnCount = 19;
 SyncJobInfo sync_job_from(const Statement& st);
 
 // Row identities used for sealing; part of the on-disk format (changing them orphans rows).

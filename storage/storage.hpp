@@ -187,6 +187,14 @@ public:
     // another hash: already_exists. limit_exceeded when the tenant would have more queued + running jobs
     // than StorageLimits::max_queued_jobs_per_tenant (retry later).
     virtual Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) = 0;
+    // Tasks over sync jobs (storage/outbox.hpp, SyncTask). create: invalid_argument when a job id is not the
+    // tenant's or the id is taken. find/cancel: not_found for an unknown id and for another tenant's task (the
+    // same answer, so ids cannot be probed). cancel marks the task and fails its jobs that never started
+    // (queued, no attempt) with a "cancelled" error; running and retrying jobs go on.
+    virtual Result<void> create_sync_task(const SyncTask& task) = 0;
+    virtual Result<SyncTask> find_sync_task(std::string_view tenant_id, std::string_view task_id) = 0;
+    virtual Result<SyncTask> cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
+                                              std::int64_t now_ms) = 0;
     // Claimable jobs (queued and due, or running with an expired lease), fair across tenants: every
     // tenant's oldest due job comes before any tenant's second one, and so on; at most `per_tenant`
     // per tenant and `limit` in all.

@@ -1,0 +1,103 @@
+// SqliteStorage: tasks over sync jobs (storage/outbox.hpp, SyncTask). A task row never changes state itself:
+// readers derive it from the jobs, so a job finishing needs no second write and cannot leave them disagreeing.
+#include "storage/sqlite_storage.hpp"
+
+namespace rollout_mcp::storage {
+
+using detail::error;
+using detail::guarded;
+
+namespace {
+
+std::string json_ids(const std::vector<std::string>& ids) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ",\"" : "\"") + ids[i] + "\"";   // ids are [a-z0-9_]
+    return out + "]";
+}
+
+bool plain_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+constexpr const char* kTaskColumns = "id, tenant_id, job_ids, context, created_at, cancel_requested";
+
+}  // namespace
+
+Result<void> SqliteStorage::create_sync_task(const SyncTask& task) {
+    if (task.id.size() < 22 || !plain_id(task.id))
+        return error(ErrorCode::invalid_argument, "task id must be 22-64 characters of [A-Za-z0-9_-]");
+    if (task.job_ids.empty()) return error(ErrorCode::invalid_argument, "a task needs at least one job");
+    for (const auto& id : task.job_ids)
+        if (!plain_id(id)) return error(ErrorCode::invalid_argument, "job ids must be [A-Za-z0-9_-]");
+    return guarded<void>("create sync task", [&]() -> Result<void> {
+        Transaction tx(*db_);
+        if (auto t = require_tenant(task.tenant_id); !t) return t.error();
+        auto own = db_->cached("SELECT 1 FROM sync_jobs WHERE id = ?1 AND tenant_id = ?2");
+        for (const auto& id : task.job_ids) {
+            own->bind(1, id).bind(2, task.tenant_id);
+            const bool found = own->step();
+            own->reset();
+            if (!found) return error(ErrorCode::invalid_argument, "job " + id + " is not one of this team's jobs");
+        }
+        auto ins = db_->cached(
+            "INSERT INTO sync_tasks(id, tenant_id, job_ids, context, created_at) VALUES (?1, ?2, ?3, ?4, ?5)");
+        ins->bind(1, task.id).bind(2, task.tenant_id).bind(3, json_ids(task.job_ids));
+        ins->bind(4, task.context_json.empty() ? std::string_view("{}") : std::string_view(task.context_json));
+        ins->bind(5, task.created_at_ms);
+        ins->run();
+        tx.commit();
+        return {};
+    });
+}
+
+Result<SyncTask> SqliteStorage::find_sync_task(std::string_view tenant_id, std::string_view task_id) {
+    return guarded<SyncTask>("find sync task", [&]() -> Result<SyncTask> {
+        auto st = db_->cached((std::string("SELECT ") + kTaskColumns +
+                               " FROM sync_tasks WHERE id = ?1 AND tenant_id = ?2").c_str());
+        st->bind(1, task_id).bind(2, tenant_id);
+        if (!st->step()) return error(ErrorCode::not_found, "no such task");
+        SyncTask t;
+        t.id = st->text(0);
+        t.tenant_id = st->text(1);
+        const std::string ids = st->text(2);
+        t.context_json = st->text(3);
+        t.created_at_ms = st->int64(4);
+        t.cancel_requested = st->int64(5) != 0;
+        st->reset();
+        auto each = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
+        each->bind(1, ids);
+        while (each->step()) t.job_ids.push_back(each->text(0));
+        return t;
+    });
+}
+
+Result<SyncTask> SqliteStorage::cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
+                                                 std::int64_t now_ms) {
+    auto task = find_sync_task(tenant_id, task_id);
+    if (!task) return task;
+    return guarded<SyncTask>("cancel sync task", [&]() -> Result<SyncTask> {
+        Transaction tx(*db_);
+        auto mark = db_->cached("UPDATE sync_tasks SET cancel_requested = 1 WHERE id = ?1 AND tenant_id = ?2");
+        mark->bind(1, task_id).bind(2, tenant_id);
+        mark->run();
+        // Only jobs no worker has touched: a claimed or retried job may already have written to the CRM.
+        auto fail = db_->cached(
+            "UPDATE sync_jobs SET status = 'failed', finished_at = ?3, updated_at = ?3,"
+            " last_error = 'cancelled before its first attempt (tasks/cancel)', last_http_status = 0"
+            " WHERE id = ?1 AND tenant_id = ?2 AND status = 'queued' AND attempts = 0");
+        for (const auto& id : task->job_ids) {
+            fail->bind(1, id).bind(2, tenant_id).bind(3, now_ms);
+            fail->run();
+            fail->reset();
+        }
+        tx.commit();
+        task->cancel_requested = true;
+        return std::move(*task);
+    });
+}
+
+}  // namespace rollout_mcp::storage
