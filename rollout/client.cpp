@@ -84,6 +84,10 @@ asio::awaitable<Result<json::value>> RolloutClient::request_sized(Host host, ver
     req.partition = config_.partition;
     req.headers.emplace_back("Authorization", "Bearer " + token.value());
     if (!cred.empty()) req.headers.emplace_back("X-Rollout-Credential-Id", cred);
+    if (!config_.traceparent.empty()) {
+        req.headers.emplace_back("traceparent", config_.traceparent);
+        if (!config_.tracestate.empty()) req.headers.emplace_back("tracestate", config_.tracestate);
+    }
     if (!body.is_null()) req.body = json::serialize(body);
     auto res = co_await pool_->send(std::move(req));
     if (!res) co_return std::move(res).error();

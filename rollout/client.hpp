@@ -38,6 +38,10 @@ struct ClientConfig {
     std::size_t max_pages = 20;                    // cap when following _metadata.next
     std::size_t max_search_pages = 100;            // cap for look-ups that decide whether to create
     std::string metrics_label;                     // tags every request (the CRM type) for the metrics hook
+    // W3C trace context (https://www.w3.org/TR/trace-context/) sent on every request when not empty; the
+    // caller has validated both (server/mcp/trace_context.hpp).
+    std::string traceparent;
+    std::string tracestate;
     // The team this client calls for (HttpRequest::partition): its own pooled connections and its own
     // share of request slots. "" = the operator's own calls.
     std::string partition;
@@ -73,6 +77,11 @@ class RolloutClient {
 public:
     // Tags the following requests (e.g. with the CRM type) for HttpOptions::observer.
     void set_metrics_label(std::string label) { config_.metrics_label = std::move(label); }
+    // The following requests carry this traceparent / tracestate ("" = none).
+    void set_trace_context(std::string traceparent, std::string tracestate) {
+        config_.traceparent = std::move(traceparent);
+        config_.tracestate = traceparent_set() ? std::move(tracestate) : std::string();
+    }
     RolloutClient(std::shared_ptr<HttpPool> pool, ClientConfig config);
 
     // Raw call: `path_and_query` is relative to the host's base URL. 2xx -> parsed JSON (null if empty).
@@ -129,6 +138,7 @@ public:
     const RolloutEndpoints& endpoints() const { return config_.endpoints; }
 
 private:
+    bool traceparent_set() const { return !config_.traceparent.empty(); }
     // request(), also telling the size of the reply body.
     boost::asio::awaitable<Result<boost::json::value>> request_sized(Host host, boost::beast::http::verb method,
                                                                      std::string path_and_query,

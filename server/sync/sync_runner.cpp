@@ -159,6 +159,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     }
 
     client->set_metrics_label(info.crm_type);   // Rollout calls are counted per CRM
+    client->set_trace_context(info.traceparent, info.tracestate);   // the accepting call's trace, if it sent one
     auto adapter = rollout::make_adapter(info.crm_type, options);
     rollout::SyncOutcome outcome;
     if (parsed->tour) outcome = co_await adapter->sync_tour(*client, std::move(target), *parsed->tour);
