@@ -150,13 +150,20 @@ int serve(const Config& config, const std::string& port_file) {
     SyncRunner runner(team_rollout);
     SyncWorker worker(storage, config.sync, [&runner](const storage::ClaimedJob& job) { return runner.run(job); },
                       alerts);
+    // 2026-07-28 requests: listen streams, tasks, and input-required state sealed under a master-derived key.
+    mcp::ListenHub listen_hub;
+    mcp::TaskRouter task_router;
+    const auto state_key = storage.direct().derive_purpose_key(1, "mrtrstat");
+    const mcp::RequestStateCodec request_state(
+        std::string_view(reinterpret_cast<const char*>(state_key.data()), state_key.size()), std::chrono::minutes(10));
+    SessionlessServices sessionless{&listen_hub, &task_router, &request_state};
     register_rollout_tools(tools, team_rollout, SyncToolsDeps{&team_rollout, &worker, config.sync.wait});
     if (config.mcp.test_fixtures) {
-        register_fixture_tools(tools);
+        register_fixture_tools(tools, sessionless);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");
     }
     auto sessions = mcp::make_in_memory_session_store(session_store_settings(config));
-    McpEndpoint endpoint(config, tools, *sessions, *auth);
+    McpEndpoint endpoint(config, tools, *sessions, *auth, sessionless);
     readiness.refresh_now(storage.direct());
     std::shared_ptr<TlsCertificates> tls;
     if (config.server.tls()) {

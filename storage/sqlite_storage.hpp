@@ -76,6 +76,7 @@ public:
     Result<std::vector<SyncJobInfo>> find_sync_jobs(const SyncJobQuery& query) override;
     Result<std::vector<SyncJobInfo>> retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) override;
     Result<OutboxStats> outbox_stats(std::int64_t now_ms) override;
+    crypto::SecretBytes derive_purpose_key(std::uint64_t id, std::string_view context) const override;
     // Tasks over sync jobs (sqlite_sync_tasks.cpp).
     Result<void> create_sync_task(const SyncTask& task) override;
     Result<SyncTask> find_sync_task(std::string_view tenant_id, std::string_view task_id) override;

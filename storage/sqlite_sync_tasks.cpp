@@ -2,6 +2,10 @@
 // readers derive it from the jobs, so a job finishing needs no second write and cannot leave them disagreeing.
 #include "storage/sqlite_storage.hpp"
 
+#include <sodium.h>
+
+#include <stdexcept>
+
 namespace rollout_mcp::storage {
 
 using detail::error;
@@ -98,6 +102,14 @@ Result<SyncTask> SqliteStorage::cancel_sync_task(std::string_view tenant_id, std
         task->cancel_requested = true;
         return std::move(*task);
     });
+}
+
+crypto::SecretBytes SqliteStorage::derive_purpose_key(std::uint64_t id, std::string_view context) const {
+    // Purposes must not collide with the keyring's wrapping contexts (crypto/keyring.cpp), which use other ids.
+    if (context.size() != crypto_kdf_CONTEXTBYTES) throw std::logic_error("a key purpose context is 8 characters");
+    crypto::SecretBytes key(crypto_kdf_KEYBYTES);
+    crypto_kdf_derive_from_key(key.data(), key.size(), id, std::string(context).c_str(), master_.key.data());
+    return key;
 }
 
 }  // namespace rollout_mcp::storage

@@ -187,6 +187,10 @@ public:
     // another hash: already_exists. limit_exceeded when the tenant would have more queued + running jobs
     // than StorageLimits::max_queued_jobs_per_tenant (retry later).
     virtual Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) = 0;
+    // A 32-byte key derived from the master key for one purpose (libsodium crypto_kdf; `context` is exactly
+    // 8 characters): the same on every instance sharing the master key, useless for opening sealed rows.
+    virtual crypto::SecretBytes derive_purpose_key(std::uint64_t id, std::string_view context) const = 0;
+
     // Tasks over sync jobs (storage/outbox.hpp, SyncTask). create: invalid_argument when a job id is not the
     // tenant's or the id is taken. find/cancel: not_found for an unknown id and for another tenant's task (the
     // same answer, so ids cannot be probed). cancel marks the task and fails its jobs that never started

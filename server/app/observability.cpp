@@ -41,14 +41,18 @@ metrics::Family<metrics::Gauge>& sse_streams() {
 }
 
 void tool_finished(const std::string& tool, const std::string& outcome, std::chrono::steady_clock::time_point start,
-                   const std::string& tenant, const std::string& session) {
+                   const std::string& tenant, const std::string& session, const std::string& traceparent) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     tool_calls().with({tool, outcome}).inc();
     tool_seconds().with({tool}).observe(seconds);
     const auto level = outcome == "failed" ? log::Level::error : log::Level::info;
-    if (log::enabled(level))
+    if (!log::enabled(level)) return;
+    if (traceparent.empty())
         log::write(level, "tool call", {{"tool", tool}, {"outcome", outcome}, {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
                                         {"tenant", tenant}, {"session", session}});
+    else   // validated W3C syntax (server/mcp/trace_context.hpp): safe to log
+        log::write(level, "tool call", {{"tool", tool}, {"outcome", outcome}, {"duration_us", static_cast<std::int64_t>(seconds * 1e6)},
+                                        {"tenant", tenant}, {"session", session}, {"traceparent", traceparent}});
 }
 
 std::string request_id(std::string_view offered) {

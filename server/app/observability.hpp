@@ -16,10 +16,11 @@ metrics::Family<metrics::Counter>& paced_requests();    // {outcome} over the te
 metrics::Family<metrics::Histogram>& tool_seconds();    // {tool}
 metrics::Family<metrics::Gauge>& sse_streams();         // {} open SSE responses
 
-// A finished tools/call: counts it, times it and writes one log line (tenant, session, tool, outcome, ms).
-// Outcomes: ok, tool_error, invalid_arguments, cancelled, failed.
+// A finished tools/call: counts it, times it and writes one log line (tenant, session, tool, outcome, ms, and the
+// request's validated traceparent when it sent one). Outcomes: ok, tool_error, invalid_arguments, cancelled,
+// failed, refused (a JSON-RPC error from the handler), task (answered with a task).
 void tool_finished(const std::string& tool, const std::string& outcome, std::chrono::steady_clock::time_point start,
-                   const std::string& tenant, const std::string& session);
+                   const std::string& tenant, const std::string& session, const std::string& traceparent = {});
 
 // X-Request-Id: the client's when it is short visible ASCII, else 16 random hex characters.
 std::string request_id(std::string_view offered);

@@ -1,6 +1,8 @@
 // Parser set-up, framing checks and the endpoint's view of a request.
 #include "server/http/http_request_view.hpp"
 
+#include "base/ascii.hpp"
+
 namespace rollout_mcp {
 namespace http = boost::beast::http;
 
@@ -44,6 +46,17 @@ HttpRequest view_of(const BeastRequest& req) {
     v.content_type = sv(req[http::field::content_type]);
     v.session_id = sv(req["Mcp-Session-Id"]);
     v.protocol_version = sv(req["MCP-Protocol-Version"]);
+    v.has_protocol_version = req.find("MCP-Protocol-Version") != req.end();
+    if (auto it = req.find("Mcp-Method"); it != req.end()) v.mcp_method = sv(it->value());
+    if (auto it = req.find("Mcp-Name"); it != req.end()) v.mcp_name = sv(it->value());
+    v.mcp_method_repeated = req.count("Mcp-Method") > 1;
+    v.mcp_name_repeated = req.count("Mcp-Name") > 1;
+    constexpr std::string_view param_prefix = "mcp-param-";
+    for (const auto& field : req) {
+        const auto name = sv(field.name_string());
+        if (name.size() > param_prefix.size() && ascii_iequals(name.substr(0, param_prefix.size()), param_prefix))
+            v.mcp_params.emplace_back(name.substr(param_prefix.size()), sv(field.value()));
+    }
     if (auto it = req.find("Last-Event-ID"); it != req.end()) {
         v.has_last_event_id = true;
         v.last_event_id = sv(it->value());

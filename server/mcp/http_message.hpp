@@ -26,6 +26,15 @@ struct HttpRequest {
     std::string_view content_type;
     std::string_view session_id;
     std::string_view protocol_version;
+    bool has_protocol_version = false;
+    // MCP 2026-07-28 standard headers (basic/transports/streamable-http, "Standard headers"): values as sent;
+    // a header sent twice counts as a mismatch (*_repeated).
+    std::optional<std::string_view> mcp_method;
+    std::optional<std::string_view> mcp_name;
+    bool mcp_method_repeated = false;
+    bool mcp_name_repeated = false;
+    // Every Mcp-Param-* header: the name after the prefix (as sent) and the value.
+    std::vector<std::pair<std::string_view, std::string_view>> mcp_params;
     std::string_view last_event_id;
     bool has_last_event_id = false;
     std::string_view authorization;

@@ -30,8 +30,11 @@ json::value number(double v) {
 class CallContext final : public ToolContext {
 public:
     CallContext(std::shared_ptr<mcp::Session> session, std::shared_ptr<mcp::EventStream> stream,
-                json::value progress_token)
-        : session_(std::move(session)), stream_(std::move(stream)), token_(std::move(progress_token)) {}
+                json::value progress_token, CallInfo info, bool logs)
+        : session_(std::move(session)), stream_(std::move(stream)), token_(std::move(progress_token)),
+          info_(std::move(info)), logs_(logs) {}
+
+    const CallInfo& call() const override { return info_; }
 
     const std::string& tenant() const override { return session_->tenant(); }
     mcp::Revision revision() const override { return session_->revision(); }
@@ -48,7 +51,7 @@ public:
     }
 
     void log(mcp::LogLevel level, json::value data) override {
-        if (!stream_ || level < session_->log_level()) return;
+        if (!stream_ || !logs_ || level < session_->log_level()) return;
         json::object params{{"level", mcp::to_string(level)}, {"logger", "rollout-mcp"}, {"data", std::move(data)}};
         stream_->append(jsonrpc::notification("notifications/message", params));
     }
@@ -61,6 +64,8 @@ private:
     std::shared_ptr<mcp::Session> session_;
     std::shared_ptr<mcp::EventStream> stream_;
     json::value token_;
+    CallInfo info_;
+    bool logs_;
     bool sent_progress_ = false;
     double last_progress_ = 0;
 };
@@ -102,16 +107,27 @@ std::string failure_message(std::exception_ptr ep) {
 struct FinishedCall {
     std::string message;
     std::string outcome;
+    unsigned status = 200;   // for a plain JSON reply
 };
 
 FinishedCall finish_call(const std::string& tool, const json::value& id, bool cancelled, std::exception_ptr failure,
-                         const ToolResult& result) {
+                         ToolResult result, mcp::Revision revision) {
     if (cancelled) return {jsonrpc::error(id, jsonrpc::code::request_cancelled, "Request cancelled"), "cancelled"};
     if (failure) {
+        try {
+            std::rethrow_exception(failure);
+        } catch (const ToolProtocolError& e) {
+            return {jsonrpc::error(id, e.code, e.what(), e.data.is_null() ? nullptr : &e.data), "refused", 400};
+        } catch (...) {
+        }
         log::error("tool failed", {{"tool", tool}, {"error", failure_message(failure)}});
         return {jsonrpc::error(id, jsonrpc::code::internal_error, "Internal error while running " + tool), "failed"};
     }
-    return {jsonrpc::result(id, result), is_tool_error(result) ? "tool_error" : "ok"};
+    // 2026-07-28: every result says what it is; a task or input-required result already does.
+    if (mcp::policy(revision).result_type && !result.contains("resultType")) result["resultType"] = "complete";
+    const auto* type = result.if_contains("resultType");
+    const bool task = type && type->is_string() && type->get_string() == "task";
+    return {jsonrpc::result(id, result), task ? "task" : is_tool_error(result) ? "tool_error" : "ok"};
 }
 
 }  // namespace
@@ -160,7 +176,8 @@ asio::awaitable<HttpReply> McpDispatcher::request(std::shared_ptr<mcp::Session> 
 }
 
 asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session> session,
-                                                    const jsonrpc::Message& message, bool allow_sse) {
+                                                    const jsonrpc::Message& message, bool allow_sse, CallInfo info,
+                                                    bool logs) {
     const auto& id = message.id;
     const json::value* name = message.params ? message.params->if_contains("name") : nullptr;
     if (!name || !name->is_string())
@@ -205,7 +222,7 @@ asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session
     json::value token = progress_token_of(message.params);
     const bool use_sse = allow_sse && (tool->streams || !token.is_null());
     if (!use_sse) {   // delivered as the JSON body of this POST's reply
-        auto ctx = std::make_shared<CallContext>(session, nullptr, nullptr);
+        auto ctx = std::make_shared<CallContext>(session, nullptr, nullptr, std::move(info), logs);
         ToolResult result;
         std::exception_ptr failure;
         try {
@@ -215,26 +232,32 @@ asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session
             failure = std::current_exception();
         }
         session->remove_in_flight(key);
-        auto done = finish_call(tool->name, id, cancelled->load() && failure, failure, result);
-        observe::tool_finished(tool->name, done.outcome, started, session->tenant(), session->id());
-        co_return json_reply(std::move(done.message));
+        auto done = finish_call(tool->name, id, cancelled->load() && failure, failure, std::move(result),
+                                session->revision());
+        observe::tool_finished(tool->name, done.outcome, started, session->tenant(), session->id(),
+                               ctx->call().trace.traceparent);
+        auto reply = json_reply(std::move(done.message));
+        reply.status = done.status;
+        co_return reply;
     }
 
     auto stream = session->open_post_stream();
     std::uint64_t generation = 0;
     stream->attach(0, nullptr, false, &generation);   // reserved for this connection before the handler emits
-    auto ctx = std::make_shared<CallContext>(session, stream, std::move(token));
+    auto ctx = std::make_shared<CallContext>(session, stream, std::move(token), std::move(info), logs);
     ++running_tools_;
     asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
                    asio::bind_cancellation_slot(
                        signal->slot(), [this, session, stream, signal, cancelled, key, started, id = json::value(id),
-                                        tool_name = tool->name](std::exception_ptr failure, ToolResult result) {
+                                        tool_name = tool->name, ctx](std::exception_ptr failure, ToolResult result) {
                            // delivered as the last event of this call's SSE stream
                            session->remove_in_flight(key);
-                           auto done = finish_call(tool_name, id, cancelled->load(), failure, result);
+                           auto done = finish_call(tool_name, id, cancelled->load(), failure, std::move(result),
+                                                   session->revision());
                            if (done.outcome == "cancelled") stream->mark_cancelled();
                            else stream->append(std::move(done.message), true);
-                           observe::tool_finished(tool_name, done.outcome, started, session->tenant(), session->id());
+                           observe::tool_finished(tool_name, done.outcome, started, session->tenant(), session->id(),
+                                                  ctx->call().trace.traceparent);
                            --running_tools_;
                        }));
     HttpReply reply;

@@ -68,12 +68,18 @@ bool accepts_media_type(std::string_view accept, std::string_view type) {
 }
 
 McpEndpoint::McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions,
-                         Authenticator& auth)
+                         Authenticator& auth, SessionlessServices sessionless)
     : config_(config), sessions_(sessions), auth_(auth), epoch_(random_epoch()),
       rate_limiter_(TeamRateSettings{config.mcp.requests_per_second_per_team,
                                      static_cast<double>(config.mcp.request_burst_per_team), config.mcp.max_pace_wait,
                                      config.mcp.max_paced_requests_per_team}),
-      dispatch_(config, tools, rate_limiter_, epoch_) {}
+      dispatch_(config, tools, rate_limiter_, epoch_), listen_(sessionless.listen),
+      sessionless_(config, tools, dispatch_, std::move(sessionless)) {}
+
+void McpEndpoint::begin_shutdown() {
+    shutting_down_ = true;
+    if (listen_) listen_->close_all();
+}
 
 bool McpEndpoint::host_allowed(std::string_view host) const {
     auto name = host_name(host);
@@ -163,7 +169,8 @@ std::shared_ptr<mcp::Session> McpEndpoint::session_for(const HttpRequest& reques
         error = transport_error(404, -32001, "Session not found");
         return nullptr;
     }
-    if (!request.protocol_version.empty() && !mcp::parse_revision(request.protocol_version)) {
+    const auto header_revision = mcp::parse_revision(request.protocol_version);
+    if (!request.protocol_version.empty() && (!header_revision || !mcp::policy(*header_revision).sessions)) {
         // The header's bytes are not echoed: they may be anything, and the body must stay valid JSON.
         error = transport_error(400, -32000,
                                 "Bad Request: Unsupported protocol version in MCP-Protocol-Version (supported: 2025-11-25, 2025-06-18, 2025-03-26)");
@@ -190,6 +197,8 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         // Not a JSON-RPC message: 400 -32600 before any session lookup (docs/ARCHITECTURE.md, "Transport rules").
         if (message.kind == jsonrpc::Kind::invalid)
             co_return transport_error(400, jsonrpc::code::invalid_request, "Invalid Request: " + message.problem);
+        // 2026-07-28 requests carry their revision and need no session (docs/ARCHITECTURE.md, "Two protocol eras").
+        if (mcp::is_sessionless(request, message)) co_return co_await sessionless_.handle(request, message, tenant);
         if (message.kind == jsonrpc::Kind::request && message.method == "initialize") {
             // A live session must not be initialized twice; a stale id is simply replaced.
             if (!request.session_id.empty() && sessions_.find(request.session_id, tenant))

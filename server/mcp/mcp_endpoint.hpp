@@ -9,6 +9,7 @@
 #include "server/mcp/json_rpc.hpp"
 #include "server/mcp/mcp_dispatch.hpp"
 #include "server/mcp/session.hpp"
+#include "server/mcp/sessionless_dispatch.hpp"
 #include "server/mcp/team_rate_limit.hpp"
 #include "server/mcp/tool_registry.hpp"
 
@@ -25,7 +26,8 @@ inline jsonrpc::ParseLimits parse_limits(const McpSettings& mcp) {
 
 class McpEndpoint {
 public:
-    McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions, Authenticator& auth);
+    McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::SessionStore& sessions, Authenticator& auth,
+                SessionlessServices sessionless = {});
 
     boost::asio::awaitable<HttpReply> handle(const HttpRequest& request);
 
@@ -34,7 +36,8 @@ public:
     std::uint32_t epoch() const { return epoch_; }
     // Tool handlers still running (SSE replies run detached from their connection).
     std::size_t running_tools() const { return dispatch_.running_tools(); }
-    void begin_shutdown() { shutting_down_ = true; }
+    // Refuses new requests and ends every subscriptions/listen stream.
+    void begin_shutdown();
 
 private:
     boost::asio::awaitable<HttpReply> handle_post(const HttpRequest& request, const std::string& tenant);
@@ -52,6 +55,8 @@ private:
     std::atomic<bool> shutting_down_{false};
     TeamRateLimiter rate_limiter_;
     McpDispatcher dispatch_;   // after rate_limiter_ and epoch_, which it is given
+    mcp::ListenHub* listen_ = nullptr;
+    SessionlessDispatcher sessionless_;   // after dispatch_
 };
 
 bool accepts_media_type(std::string_view accept, std::string_view type);

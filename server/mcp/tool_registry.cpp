@@ -82,6 +82,11 @@ void ToolRegistry::add(ToolDefinition tool) {
         throw std::invalid_argument("tool \"" + tool.name + "\": inputSchema must have \"type\": \"object\"");
     if (!tool.handler) throw std::invalid_argument("tool \"" + tool.name + "\" has no handler");
 
+    try {
+        tool.header_params = mcp::header_params_of(tool.input_schema);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("tool \"" + tool.name + "\": " + e.what());
+    }
     auto entry = std::make_unique<Impl::Entry>();
     entry->schema = std::make_unique<valijson::Schema>();
     const json::value schema_doc = tool.input_schema;
@@ -152,6 +157,7 @@ std::optional<std::string> ToolRegistry::list_page(mcp::Revision revision, std::
     }
     out += ']';
     if (last < impl_->entries.size()) out += R"(,"nextCursor":"t)" + std::to_string(last) + '"';
+    if (mcp::policy(revision).result_type) out += R"(,"resultType":"complete","ttlMs":60000,"cacheScope":"public")";
     out += '}';
     return out;
 }

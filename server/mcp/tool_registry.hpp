@@ -2,8 +2,10 @@
 // Arguments are validated against the input schema before a handler runs; tool lists are serialized once.
 #pragma once
 
+#include "server/mcp/param_headers.hpp"
 #include "server/mcp/protocol.hpp"
 #include "server/mcp/session.hpp"
+#include "server/mcp/trace_context.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -12,16 +14,34 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace rollout_mcp {
 
+inline constexpr std::string_view kTasksExtension = "io.modelcontextprotocol/tasks";
+struct SessionlessServices;
+
+// What the request that runs a tool carried besides its arguments.
+struct CallInfo {
+    bool sessionless = false;                 // a 2026-07-28 request (no session)
+    boost::json::object client_capabilities;  // declared in this request's _meta (sessionless only)
+    bool tasks = false;                       // the request declared the Tasks extension
+    mcp::TraceContext trace;                  // validated W3C trace context, if any
+    boost::json::object params;               // the request's params (inputResponses, requestState, ...)
+    const SessionlessServices* services = nullptr;   // sessionless only: request state codec, tasks, listeners
+};
+
 // What a running tool can do besides returning its result.
 class ToolContext {
 public:
     virtual ~ToolContext() = default;
+    virtual const CallInfo& call() const {
+        static const CallInfo none;
+        return none;
+    }
     virtual const std::string& tenant() const = 0;
     virtual mcp::Revision revision() const = 0;
     // notifications/progress on the request's stream (dropped when the client sent no progressToken).
@@ -32,8 +52,21 @@ public:
     virtual void end_sse_connection() = 0;
 };
 
-// A tools/call result: {content: [...], structuredContent?, isError?}.
+// A tools/call result: {content: [...], structuredContent?, isError?}; under 2026-07-28 a handler may instead
+// return a task ({resultType: "task", taskId, ...}) or an input-required result ({resultType: "input_required",
+// inputRequests, requestState?}), which go out as they are.
 using ToolResult = boost::json::object;
+
+// Thrown by a handler to answer with a JSON-RPC error instead of a result (e.g. -32602 for a tampered
+// requestState). HTTP 400 when the reply is a plain JSON body.
+struct ToolProtocolError : std::runtime_error {
+    ToolProtocolError(int code, std::string message, boost::json::value data = nullptr)
+        : std::runtime_error(message), code(code), data(std::move(data)) {}
+    int code;
+    boost::json::value data;
+};
+
+enum class TaskSupport { forbidden, optional, required };
 using ToolHandler = std::function<boost::asio::awaitable<ToolResult>(ToolContext&, const boost::json::object&)>;
 
 struct ToolDefinition {
@@ -44,7 +77,13 @@ struct ToolDefinition {
     std::optional<boost::json::object> output_schema;
     boost::json::object annotations;
     bool streams = false;   // emits progress/logs or runs long: always answered as an SSE stream
+    // Tasks extension: optional = a task when the request declares the extension, else in line; required = a
+    // request without it gets -32021 before the handler runs.
+    TaskSupport task_support = TaskSupport::forbidden;
+    // Client capabilities a sessionless request must declare (e.g. {"sampling": {}}), else -32021.
+    boost::json::object required_capabilities = {};
     ToolHandler handler;
+    std::vector<mcp::HeaderParam> header_params = {};   // filled by ToolRegistry::add from the input schema
 };
 
 // Helpers for handlers.
@@ -68,7 +107,9 @@ public:
     std::optional<std::string> validate_arguments(const ToolDefinition& tool,
                                                   const boost::json::object& arguments) const;
 
-    // The serialized tools/list result for a page; nullopt for a cursor this registry never issued.
+    // The serialized tools/list result for a page; nullopt for a cursor this registry never issued. Under a
+    // revision with result types it carries resultType and the caching hints (ttlMs, cacheScope "public": the
+    // list is the same for every caller).
     std::optional<std::string> list_page(mcp::Revision revision, std::string_view cursor,
                                          std::size_t page_size) const;
 

@@ -41,7 +41,7 @@ const std::vector<const ToolDefinition*>& tools() {
     static const std::vector<const ToolDefinition*> all = [] {
         std::vector<const ToolDefinition*> out;
         const auto& registry = all_tools_registry();
-        const auto page = registry.list_page(mcp::kLatestRevision, "", registry.size() + 1);
+        const auto page = registry.list_page(mcp::kLatestSessionRevision, "", registry.size() + 1);
         const json::value listed = json::parse(*page);
         for (const auto& t : listed.at("tools").as_array())
             out.push_back(registry.find(t.at("name").as_string()));

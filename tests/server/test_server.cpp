@@ -100,13 +100,13 @@ TestServer::TestServer(const std::function<void(Config&)>& tweak) : slow_(std::m
     if (tweak) tweak(config_);
     log::set_level(config_.log.level);
     tools_ = std::make_unique<ToolRegistry>();
-    register_fixture_tools(*tools_);
+    register_fixture_tools(*tools_, sessionless_);
     tools_->add(slow_tool(slow_));
     tools_->add(throwing_tool());
     tools_->add(flood_tool());
     sessions_ = mcp::make_in_memory_session_store(session_store_settings(config_));
     auth_ = make_single_tenant_auth("default");
-    endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_);
+    endpoint_ = std::make_unique<McpEndpoint>(config_, *tools_, *sessions_, *auth_, sessionless_);
     if (config_.server.tls()) tls_ = std::make_shared<TlsCertificates>(config_.server);
     server_ = std::make_unique<HttpServer>(ioc_.get_executor(), config_, *endpoint_, *sessions_,
                                            [] { return json::object{{"ready", true}}; }, tls_);

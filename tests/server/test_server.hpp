@@ -2,6 +2,7 @@
 // a GoogleTest fixture that checks GET /healthz still answers after every test. The client is support/http_client.hpp.
 #pragma once
 
+#include "server/mcp/sessionless_dispatch.hpp"
 #include "server/app/config.hpp"
 #include "support/wait_for.hpp"
 #include "support/http_client.hpp"
@@ -67,6 +68,10 @@ private:
     Config config_;
     boost::asio::io_context ioc_{2};   // owned here, as main owns it; destroyed after everything made on it
     std::shared_ptr<SlowToolFlags> slow_;
+    mcp::ListenHub listen_;
+    mcp::TaskRouter task_router_;
+    mcp::RequestStateCodec request_state_{std::string(32, 'k'), std::chrono::minutes(10)};
+    SessionlessServices sessionless_{&listen_, &task_router_, &request_state_};
     std::unique_ptr<ToolRegistry> tools_;
     std::unique_ptr<mcp::SessionStore> sessions_;
     std::unique_ptr<Authenticator> auth_;

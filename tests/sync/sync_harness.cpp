@@ -151,7 +151,7 @@ class TestToolContext final : public ToolContext {
 public:
     explicit TestToolContext(std::string tenant) : tenant_(std::move(tenant)) {}
     const std::string& tenant() const override { return tenant_; }
-    mcp::Revision revision() const override { return mcp::kLatestRevision; }
+    mcp::Revision revision() const override { return mcp::kLatestSessionRevision; }
     void progress(double, std::optional<double>, std::string_view) override {}
     void log(mcp::LogLevel, json::value) override {}
     void end_sse_connection() override {}

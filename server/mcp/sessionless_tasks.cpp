@@ -1,0 +1,160 @@
+// Sessionless task methods and subscriptions/listen (see sessionless_dispatch.hpp; the Tasks extension:
+// https://github.com/modelcontextprotocol/ext-tasks, specification/2026-07-28/tasks.md). Order of checks: the
+// extension must be declared (-32021) before params (-32602) and before the id is looked up, so an unknown id
+// from a client without the extension still learns what it is missing.
+#include "server/mcp/sessionless_dispatch.hpp"
+
+#include "base/use_nothrow.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <map>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using mcp::sessionless_error;
+
+namespace {
+
+constexpr std::size_t kMaxWatchedTasks = 32;   // task ids one listen stream may follow
+
+HttpReply missing_tasks_extension(const json::value& id) {
+    const json::value data = json::object{
+        {"requiredCapabilities", json::object{{"extensions", json::object{{kTasksExtension, json::object{}}}}}}};
+    return sessionless_error(id, mcp::code::missing_required_client_capability,
+                             "Missing required client capability: tasks need the io.modelcontextprotocol/tasks extension "
+                             "in _meta io.modelcontextprotocol/clientCapabilities",
+                             &data);
+}
+
+HttpReply ack(const json::value& id) { return json_reply(jsonrpc::result(id, json::object{{"resultType", "complete"}})); }
+
+// Follows some tasks for one listen stream: a notifications/tasks whenever one changes, until every one is
+// terminal or the stream is gone. Polling the backends keeps this independent of how a backend stores tasks.
+asio::awaitable<void> watch_tasks(mcp::TaskRouter* router, std::string tenant, std::vector<std::string> ids,
+                                  std::weak_ptr<mcp::EventStream> weak, json::value subscription_id) {
+    std::map<std::string, std::pair<mcp::TaskStatus, std::int64_t>> seen;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (;;) {
+        auto stream = weak.lock();
+        if (!stream || stream->finished()) co_return;
+        stream.reset();
+        std::size_t open = 0;
+        for (const auto& id : ids) {
+            auto* backend = router->find(id);
+            if (!backend) continue;
+            auto task = co_await backend->get(tenant, id);
+            if (!task) continue;
+            const auto key = std::make_pair(task->status, task->updated_at_ms);
+            if (!mcp::terminal(task->status)) ++open;
+            auto it = seen.find(id);
+            if (it != seen.end() && it->second == key) continue;
+            seen[id] = key;
+            if (auto s = weak.lock())
+                s->append(mcp::ListenHub::tagged("notifications/tasks", mcp::detailed_task(*task), subscription_id));
+        }
+        if (open == 0) co_return;
+        timer.expires_after(std::chrono::milliseconds(500));
+        co_await timer.async_wait(use_nothrow);
+    }
+}
+
+}  // namespace
+
+asio::awaitable<HttpReply> SessionlessDispatcher::task_method(const mcp::SessionlessCall& call, const std::string& tenant) {
+    const auto& id = call.message.id;
+    const auto& params = *call.message.params;
+    if (!mcp::declares(call.client_capabilities, {"extensions", kTasksExtension})) co_return missing_tasks_extension(id);
+    const auto* task_id = params.if_contains("taskId");
+    if (!task_id || !task_id->is_string())
+        co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: taskId must be a string");
+    const std::string tid(task_id->get_string());
+    auto* backend = services_.tasks->find(tid);
+    const auto& method = call.message.method;
+    if (method == "tasks/update") {
+        const auto* responses = params.if_contains("inputResponses");
+        if (!responses || !responses->is_object())
+            co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: inputResponses must be an object");
+        if (!backend) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+        auto done = co_await backend->update(tenant, tid, responses->get_object());
+        if (!done) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+        co_return ack(id);
+    }
+    if (!backend) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+    if (method == "tasks/cancel") {
+        auto done = co_await backend->cancel(tenant, tid);
+        if (!done) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+        co_return ack(id);
+    }
+    auto task = co_await backend->get(tenant, tid);
+    if (!task) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+    auto result = mcp::detailed_task(*task);
+    result["resultType"] = "complete";
+    co_return json_reply(jsonrpc::result(id, result));
+}
+
+asio::awaitable<HttpReply> SessionlessDispatcher::listen(const mcp::SessionlessCall& call, const std::string& tenant) {
+    const auto& id = call.message.id;
+    const auto* wanted_v = call.message.params->if_contains("notifications");
+    if (!wanted_v || !wanted_v->is_object())
+        co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: notifications must be an object");
+    const auto& wanted = wanted_v->get_object();
+    auto flag = [&](const char* key) {
+        const auto* v = wanted.if_contains(key);
+        return v && v->is_bool() && v->get_bool();
+    };
+    mcp::ListenFilter filter;
+    json::object honoured;
+    if (flag("toolsListChanged")) {
+        filter.tools_list_changed = true;
+        honoured["toolsListChanged"] = true;
+    }
+    std::vector<std::string> task_ids;
+    if (const auto* ids = wanted.if_contains("taskIds")) {
+        if (!mcp::declares(call.client_capabilities, {"extensions", kTasksExtension})) co_return missing_tasks_extension(id);
+        if (!ids->is_array() || ids->get_array().size() > kMaxWatchedTasks)
+            co_return sessionless_error(id, jsonrpc::code::invalid_params,
+                                        "Invalid params: notifications.taskIds must be an array of at most " +
+                                            std::to_string(kMaxWatchedTasks) + " task ids");
+        json::array agreed;
+        for (const auto& v : ids->get_array()) {
+            if (!v.is_string() || !services_.tasks) continue;
+            const std::string tid(v.get_string());
+            auto* backend = services_.tasks->find(tid);
+            if (!backend || !(co_await backend->get(tenant, tid))) continue;   // unknown or another team's: left out
+            task_ids.push_back(tid);
+            agreed.emplace_back(tid);
+        }
+        honoured["taskIds"] = std::move(agreed);
+    }
+    auto stream = services_.listen ? services_.listen->open(tenant, filter, id, std::move(honoured)) : nullptr;
+    if (!stream) {
+        auto reply = sessionless_error(id, jsonrpc::code::server_busy,
+                                       "Too many open subscriptions/listen streams for this team; close one first",
+                                       nullptr, 429);
+        reply.headers.emplace_back("Retry-After", "5");
+        co_return reply;
+    }
+    std::uint64_t generation = 0;
+    stream->attach(0, nullptr, false, &generation);
+    if (!task_ids.empty())
+        asio::co_spawn(co_await asio::this_coro::executor,
+                       watch_tasks(services_.tasks, tenant, std::move(task_ids), stream, id), asio::detached);
+    SseReply sse;
+    sse.stream = std::move(stream);
+    sse.epoch = calls_.epoch();
+    sse.after_seq = 0;
+    sse.generation = generation;
+    sse.prime = false;
+    sse.retry_ms = static_cast<std::uint64_t>(config_.mcp.sse_retry.count());
+    HttpReply reply;
+    reply.sse = std::move(sse);
+    co_return reply;
+}
+
+}  // namespace rollout_mcp
