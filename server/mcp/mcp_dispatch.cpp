@@ -171,13 +171,16 @@ std::string McpDispatcher::simple(mcp::Session& session, const jsonrpc::Message&
 
 asio::awaitable<HttpReply> McpDispatcher::request(std::shared_ptr<mcp::Session> session,
                                                   const jsonrpc::Message& message, bool allow_sse) {
-    if (message.method == "tools/call") co_return co_await call_tool(std::move(session), message, allow_sse);
+    if (message.method == "tools/call") {
+        const CallInfo in_session;   // named: see call_tool
+        co_return co_await call_tool(std::move(session), message, allow_sse, in_session, true);
+    }
     co_return json_reply(simple(*session, message));
 }
 
 asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session> session,
-                                                    const jsonrpc::Message& message, bool allow_sse, CallInfo info,
-                                                    bool logs) {
+                                                    const jsonrpc::Message& message, bool allow_sse,
+                                                    const CallInfo& info, bool logs) {
     const auto& id = message.id;
     const json::value* name = message.params ? message.params->if_contains("name") : nullptr;
     if (!name || !name->is_string())
@@ -222,7 +225,7 @@ asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session
     json::value token = progress_token_of(message.params);
     const bool use_sse = allow_sse && (tool->streams || !token.is_null());
     if (!use_sse) {   // delivered as the JSON body of this POST's reply
-        auto ctx = std::make_shared<CallContext>(session, nullptr, nullptr, std::move(info), logs);
+        auto ctx = std::make_shared<CallContext>(session, nullptr, nullptr, info, logs);
         ToolResult result;
         std::exception_ptr failure;
         try {
@@ -244,7 +247,7 @@ asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session
     auto stream = session->open_post_stream();
     std::uint64_t generation = 0;
     stream->attach(0, nullptr, false, &generation);   // reserved for this connection before the handler emits
-    auto ctx = std::make_shared<CallContext>(session, stream, std::move(token), std::move(info), logs);
+    auto ctx = std::make_shared<CallContext>(session, stream, std::move(token), info, logs);
     ++running_tools_;
     asio::co_spawn(executor, run_handler(tool->handler, ctx, std::move(args)),
                    asio::bind_cancellation_slot(

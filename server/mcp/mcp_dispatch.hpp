@@ -32,10 +32,11 @@ public:
     boost::asio::awaitable<HttpReply> batch(std::shared_ptr<mcp::Session> session, const boost::json::array& batch);
     void notification(mcp::Session& session, const jsonrpc::Message& message);
     // tools/call: the session's own or, for a sessionless request, a session made for this one request.
-    // `info` travels to the handler (ToolContext::call()); a sessionless request without a log level gets no
-    // log notifications.
+    // `info` travels to the handler (ToolContext::call(), copied); a sessionless request without a log level gets
+    // no log notifications. `info` is a reference to the caller's named object: GCC 12 destroys a by-value
+    // temporary made inside a co_await expression twice.
     boost::asio::awaitable<HttpReply> call_tool(std::shared_ptr<mcp::Session> session, const jsonrpc::Message& message,
-                                                bool allow_sse, CallInfo info = {}, bool logs = true);
+                                                bool allow_sse, const CallInfo& info, bool logs);
     // Tool handlers still running (SSE replies run detached from their connection).
     std::size_t running_tools() const { return running_tools_.load(); }
     std::uint32_t epoch() const { return epoch_; }

@@ -73,12 +73,13 @@ McpEndpoint::McpEndpoint(const Config& config, const ToolRegistry& tools, mcp::S
       rate_limiter_(TeamRateSettings{config.mcp.requests_per_second_per_team,
                                      static_cast<double>(config.mcp.request_burst_per_team), config.mcp.max_pace_wait,
                                      config.mcp.max_paced_requests_per_team}),
-      dispatch_(config, tools, rate_limiter_, epoch_), listen_(sessionless.listen),
+      dispatch_(config, tools, rate_limiter_, epoch_), listen_(sessionless.listen), tasks_(sessionless.tasks),
       sessionless_(config, tools, dispatch_, std::move(sessionless)) {}
 
 void McpEndpoint::begin_shutdown() {
     shutting_down_ = true;
     if (listen_) listen_->close_all();
+    if (tasks_) tasks_->shutdown();
 }
 
 bool McpEndpoint::host_allowed(std::string_view host) const {

@@ -56,6 +56,7 @@ private:
     TeamRateLimiter rate_limiter_;
     McpDispatcher dispatch_;   // after rate_limiter_ and epoch_, which it is given
     mcp::ListenHub* listen_ = nullptr;
+    mcp::TaskRouter* tasks_ = nullptr;
     SessionlessDispatcher sessionless_;   // after dispatch_
 };
 

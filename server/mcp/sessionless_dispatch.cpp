@@ -90,6 +90,16 @@ boost::asio::awaitable<HttpReply> SessionlessDispatcher::handle(const HttpReques
         }
         if (method == "prompts/get") co_return get_prompt(call, tenant);
     }
+    if (services_.empty_resources) {
+        if (method == "resources/list") co_return json_reply(complete(id, {{"resources", json::array{}}}, true));
+        if (method == "resources/templates/list")
+            co_return json_reply(complete(id, {{"resourceTemplates", json::array{}}}, true));
+        if (method == "resources/read") {
+            const auto* uri = message.params->if_contains("uri");
+            const json::value data = json::object{{"uri", uri && uri->is_string() ? *uri : json::value(nullptr)}};
+            co_return sessionless_error(id, jsonrpc::code::invalid_params, "Resource not found", &data, 200);
+        }
+    }
     co_return not_found(id, method);
 }
 
@@ -98,6 +108,7 @@ HttpReply SessionlessDispatcher::discover(const mcp::SessionlessCall& call) cons
     for (auto v : mcp::kStatelessRevisions) versions.emplace_back(v);
     json::object capabilities{{"tools", json::object{{"listChanged", true}}}, {"logging", json::object{}}};
     if (!services_.prompts.empty()) capabilities["prompts"] = json::object{{"listChanged", false}};
+    if (services_.empty_resources) capabilities["resources"] = json::object{};
     if (services_.tasks && !services_.tasks->empty())
         capabilities["extensions"] = json::object{{kTasksExtension, json::object{}}};
     json::object result{
@@ -151,7 +162,8 @@ boost::asio::awaitable<HttpReply> SessionlessDispatcher::call_tool(const HttpReq
     limits.max_streams = 1;
     auto session = std::make_shared<mcp::Session>(std::string(), tenant, call.revision, limits);
     if (call.log_level) session->set_log_level(*call.log_level);
-    co_return co_await calls_.call_tool(std::move(session), message, true, std::move(info), call.log_level.has_value());
+    const bool logs = call.log_level.has_value();
+    co_return co_await calls_.call_tool(std::move(session), message, true, info, logs);
 }
 
 HttpReply SessionlessDispatcher::get_prompt(const mcp::SessionlessCall& call, const std::string& tenant) const {

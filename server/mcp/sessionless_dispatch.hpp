@@ -35,6 +35,9 @@ struct SessionlessServices {
     mcp::TaskRouter* tasks = nullptr;
     const mcp::RequestStateCodec* request_state = nullptr;
     std::vector<PromptDefinition> prompts = {};
+    // Test fixtures: declare resources and answer resources/list and resources/templates/list with empty lists
+    // (resources/read: -32602, "Resource not found", data.uri) so the caching scenario can run.
+    bool empty_resources = false;
 };
 
 class SessionlessDispatcher {

@@ -81,7 +81,8 @@ asio::awaitable<HttpReply> SessionlessDispatcher::task_method(const mcp::Session
         if (!responses || !responses->is_object())
             co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: inputResponses must be an object");
         if (!backend) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
-        auto done = co_await backend->update(tenant, tid, responses->get_object());
+        const auto& answers = responses->get_object();
+        auto done = co_await backend->update(tenant, tid, answers);
         if (!done) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
         co_return ack(id);
     }
@@ -142,9 +143,10 @@ asio::awaitable<HttpReply> SessionlessDispatcher::listen(const mcp::SessionlessC
     }
     std::uint64_t generation = 0;
     stream->attach(0, nullptr, false, &generation);
-    if (!task_ids.empty())
-        asio::co_spawn(co_await asio::this_coro::executor,
-                       watch_tasks(services_.tasks, tenant, std::move(task_ids), stream, id), asio::detached);
+    if (!task_ids.empty()) {
+        const auto executor = co_await asio::this_coro::executor;
+        asio::co_spawn(executor, watch_tasks(services_.tasks, tenant, std::move(task_ids), stream, id), asio::detached);
+    }
     SseReply sse;
     sse.stream = std::move(stream);
     sse.epoch = calls_.epoch();

@@ -49,13 +49,17 @@ std::string new_task_id(std::string_view prefix);
 class TaskBackend {
 public:
     virtual ~TaskBackend() = default;
-    // not_found (ErrorCode-free: use std::errc::no_such_file_or_directory) for unknown or foreign ids.
-    virtual boost::asio::awaitable<Result<TaskSnapshot>> get(std::string tenant, std::string id) = 0;
+    // References: the caller's frame owns the arguments until the call completes (GCC 12 mishandles parameter
+    // temporaries inside co_await expressions).
+    // task_not_found() for unknown ids and for another team's (the same answer).
+    virtual boost::asio::awaitable<Result<TaskSnapshot>> get(const std::string& tenant, const std::string& id) = 0;
     // Idempotent: a terminal task is left as it is.
-    virtual boost::asio::awaitable<Result<void>> cancel(std::string tenant, std::string id) = 0;
+    virtual boost::asio::awaitable<Result<void>> cancel(const std::string& tenant, const std::string& id) = 0;
     // Applies the responses to outstanding input requests (unknown keys ignored) before it returns.
-    virtual boost::asio::awaitable<Result<void>> update(std::string tenant, std::string id,
-                                                       boost::json::object input_responses) = 0;
+    virtual boost::asio::awaitable<Result<void>> update(const std::string& tenant, const std::string& id,
+                                                       const boost::json::object& input_responses) = 0;
+    // The server is stopping: work the backend drives itself ends now (stored tasks are unaffected).
+    virtual void shutdown() {}
 };
 
 // Routes a task id to the backend that minted it, by id prefix.
@@ -64,6 +68,9 @@ public:
     void add(std::string prefix, std::shared_ptr<TaskBackend> backend);
     TaskBackend* find(std::string_view id) const;
     bool empty() const { return routes_.empty(); }
+    void shutdown() const {
+        for (const auto& route : routes_) route.second->shutdown();
+    }
 
 private:
     std::vector<std::pair<std::string, std::shared_ptr<TaskBackend>>> routes_;

@@ -9,6 +9,8 @@
 #      (DELETE then 404), which 0.1.16 does not have.
 #   3. 0.2.0-alpha.12 `--requirements 2025-11-25` with the same baseline: every message the server
 #      sends is validated against the 2025-11-25 JSON Schema (wire-schema-valid checks).
+#   4. 0.2.0-alpha.12 `--requirements 2026-07-28`: the sessionless revision (37 scored scenarios plus the 10
+#      tasks-* extension scenarios and the 3 pending ones), baseline baseline-2026-07-28.yml.
 #
 # Environment: CONFORMANCE_ALPHA=0 skips 2 and 3; CONFORMANCE_ALPHA=lifecycle runs only 2.
 #   CONFORMANCE_TIMEOUT (seconds, default 600) bounds each run.
@@ -52,6 +54,8 @@ if [[ $MODE != 0 ]]; then
     if [[ $MODE != lifecycle ]]; then
       run "0.2.0-alpha.12 --requirements 2025-11-25 (wire-schema checks; baseline)" \
         "$ALPHA" server --url "$URL" --requirements 2025-11-25 --expected-failures "$here/baseline.yml"
+      run "0.2.0-alpha.12 --requirements 2026-07-28 (sessionless, Tasks; baseline-2026-07-28.yml)" \
+        "$ALPHA" server --url "$URL" --requirements 2026-07-28 --expected-failures "$here/baseline-2026-07-28.yml"
     fi
   else
     results+=("FAIL  0.2.0-alpha.12: $ALPHA missing (npm ci in tests/)")
