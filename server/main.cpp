@@ -18,6 +18,7 @@
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/sync_worker.hpp"
 #include "server/tools/rollout_tools.hpp"
+#include "server/tools/sync_tasks.hpp"
 #include "storage/sqlite_storage.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -157,7 +158,9 @@ int serve(const Config& config, const std::string& port_file) {
     const mcp::RequestStateCodec request_state(
         std::string_view(reinterpret_cast<const char*>(state_key.data()), state_key.size()), std::chrono::minutes(10));
     SessionlessServices sessionless{&listen_hub, &task_router, &request_state};
-    register_rollout_tools(tools, team_rollout, SyncToolsDeps{&team_rollout, &worker, config.sync.wait});
+    const SyncToolsDeps sync_deps{&team_rollout, &worker, config.sync.wait, config.sync.keep_idempotency};
+    register_rollout_tools(tools, team_rollout, sync_deps);
+    task_router.add("st_", make_sync_task_backend(sync_deps, config.sync.keep_idempotency));
     if (config.mcp.test_fixtures) {
         register_fixture_tools(tools, sessionless);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");

@@ -20,6 +20,7 @@ struct SyncToolsDeps {
     TeamRollout* team = nullptr;
     SyncWorker* worker = nullptr;
     std::chrono::milliseconds wait{10'000};   // sync.wait_ms: how long a call waits for first attempts
+    std::chrono::seconds keep_tasks{7 * 86'400};   // sync.keep_idempotency: tasks are purged with idempotency keys
 };
 
 void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout, SyncToolsDeps sync);

@@ -1,6 +1,7 @@
 // get_sync_status and retry_sync: a team's outbox jobs by job id, tour id or feedback id, and re-queuing
 // the failed or dead ones.
 #include "server/tools/rollout_tools.hpp"
+#include "server/tools/sync_tasks.hpp"
 
 #include "server/sync/sync_job_view.hpp"
 #include "server/sync/sync_worker.hpp"
@@ -80,6 +81,12 @@ asio::awaitable<ToolResult> retry_sync(SyncToolsDeps deps, ToolContext& ctx, con
         co_return failure("no failed or dead sync jobs for " + described(args) +
                           " in this team (get_sync_status shows their state)");
     deps.worker->wake();
+    if (ctx.call().tasks) {   // a new task over the re-queued jobs; a finished task is never reopened
+        std::vector<std::string> ids;
+        for (const auto& j : *jobs) ids.push_back(j.id);
+        const SyncTaskContext context{"retry of " + described(args), false, {}, {}};
+        co_return co_await start_sync_task(deps, ctx.tenant(), ids, context);
+    }
     co_return success("re-queued " + std::to_string(jobs->size()) + " job(s) for " + described(args),
                       {{"jobs", jobs_json(*jobs)}});
 }
@@ -112,10 +119,13 @@ void register_sync_status_tools(ToolRegistry& registry, SyncToolsDeps deps) {
                         "running, retrying, success, error; expired for a job id purged by retention), attempts, next "
                         "attempt, last error and records written.",
                         true, bind(get_sync_status)));
-    registry.add(define("retry_sync", "Retry failed syncs",
+    auto retry = define("retry_sync", "Retry failed syncs",
                         "Re-queue the failed or dead sync jobs of a job id, a tour id or a feedback id (for example "
-                        "after fixing a CRM connection). Records already written are updated, not duplicated.",
-                        false, bind(retry_sync)));
+                        "after fixing a CRM connection). Records already written are updated, not duplicated. A "
+                        "client with the Tasks extension gets a new task over the re-queued jobs.",
+                        false, bind(retry_sync));
+    retry.task_support = TaskSupport::optional;
+    registry.add(std::move(retry));
 }
 
 }  // namespace rollout_mcp

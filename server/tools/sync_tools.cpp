@@ -7,6 +7,7 @@
 #include "server/tools/rollout_tools.hpp"
 
 #include "server/sync/sync_job_view.hpp"
+#include "server/tools/sync_tasks.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/sync_worker.hpp"
 
@@ -63,22 +64,6 @@ asio::awaitable<Result<std::vector<std::string>>> targets_for(TeamRollout& team,
               : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)");
 }
 
-// The jobs with these ids, in this order (a job of another team is never returned).
-Result<std::vector<storage::SyncJobInfo>> read_jobs(storage::Storage& s, const std::string& tenant,
-                                                             const std::vector<std::string>& ids) {
-    std::vector<storage::SyncJobInfo> out;
-    for (const auto& id : ids) {
-        storage::SyncJobQuery q;
-        q.tenant_id = tenant;
-        q.job_id = id;
-        q.limit = 1;
-        auto found = s.find_sync_jobs(q);
-        if (!found) return found.error();
-        for (auto& j : *found) out.push_back(std::move(j));
-    }
-    return out;
-}
-
 // Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM.
 asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolContext& ctx,
                                               const std::vector<std::string>& ids, const std::string& what) {
@@ -126,49 +111,6 @@ asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolCon
     }
 }
 
-// The field paths named in a result's message, so clients that read only the text see them too.
-std::string ignored_note(const std::vector<std::string>& ignored) {
-    if (ignored.empty()) return {};
-    std::string out = " (ignored unknown fields: ";
-    for (std::size_t i = 0; i < ignored.size() && i < 20; ++i) out += (i ? ", " : "") + ignored[i];
-    return out + (ignored.size() > 20 ? ", ...)" : ")");
-}
-
-ToolResult summarize(const std::string& what, const std::vector<storage::SyncJobInfo>& jobs, bool replayed,
-                     const std::vector<std::string>& ignored, const std::vector<std::string>& warnings) {
-    json::array results;
-    std::size_t ok = 0, failed = 0;
-    for (const auto& j : jobs) {
-        const auto outcome = job_outcome(j);
-        ok += outcome == "success" ? 1 : 0;
-        failed += outcome == "error" ? 1 : 0;
-        results.push_back(job_json(j));
-    }
-    const auto n = jobs.size();
-    const auto pending = n - ok - failed;
-    json::object fields{{"results", std::move(results)}, {"replayed", replayed}};
-    if (!ignored.empty()) fields["ignoredFields"] = json::value_from(ignored);
-    if (!warnings.empty()) fields["warnings"] = json::value_from(warnings);   // e.g. a local time in a DST overlap
-    const std::string counts = std::to_string(ok) + " of " + std::to_string(n) + " CRM(s)";
-    const std::string note = ignored_note(ignored);
-    if (ok == n) return success(what + " synced to " + std::to_string(n) + " CRM(s)" + note, std::move(fields));
-    if (failed == n) {
-        std::string why;
-        for (const auto& j : jobs) why += (why.empty() ? "" : "; ") + j.crm_type + ": " + j.last_error;
-        return failure(what + " failed in every CRM (" + std::to_string(n) + "): " + why + note, std::move(fields));
-    }
-    if (failed == 0) {
-        fields["status"] = "queued";
-        fields["message"] = what + " synced to " + counts + "; " + std::to_string(pending) +
-                            " still queued (get_sync_status shows progress)" + note;
-    } else {
-        fields["status"] = "partial";
-        fields["message"] = what + " synced to " + counts + ", failed in " + std::to_string(failed) +
-                            (pending ? ", " + std::to_string(pending) + " still queued" : std::string()) + note;
-    }
-    return structured_result(fields);
-}
-
 struct SyncCall {
     std::string tool;    // sync_tour_data | sync_feedback_data
     std::string kind;    // tour | feedback
@@ -203,6 +145,8 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     for (const auto& crm_type : *targets_or)
         request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, std::string()});
     request.payload_json = std::move(call.payload_json);   // stored once for all of them
+    request.traceparent = ctx.call().trace.traceparent;     // validated W3C syntax, or ""
+    request.tracestate = ctx.call().trace.tracestate;
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &storage::Storage::enqueue_sync,   // the team's lane
@@ -214,6 +158,10 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         co_return failure("cannot accept the sync: " + accepted.error().message);
     }
     const auto& ids = accepted->job_ids;
+    if (ctx.call().tasks) {   // the client polls the task: no waiting here
+        const SyncTaskContext context{call.what, accepted->replayed, call.ignored, call.warnings};
+        co_return co_await start_sync_task(deps, ctx.tenant(), ids, context);
+    }
     const auto* wait = args.if_contains("wait");
     if ((!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0)
         co_await wait_for_first_attempts(deps, ctx, ids, call.what);
@@ -222,7 +170,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     auto jobs = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
     if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
                                  {{"jobIds", json::value_from(ids)}});
-    auto result = summarize(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);
+    auto result = summarize_sync(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);
     co_return result;
 }
 
@@ -263,6 +211,7 @@ ToolDefinition define(std::string name, std::string title, std::string descripti
                                      {"retryable", json::object{{"type", "boolean"}}}});
     t.annotations = {{"readOnlyHint", false}, {"destructiveHint", false}, {"idempotentHint", true}, {"openWorldHint", true}};
     t.streams = true;   // reports progress per CRM and may take a while
+    t.task_support = TaskSupport::optional;   // a task for clients that declare the Tasks extension
     t.handler = std::move(handler);
     return t;
 }

@@ -167,6 +167,12 @@ timeout --kill-after=5 "$CMD_TIMEOUT" "$tests_dir/node22.sh" "$here/rollout_e2e.
 crc=$?
 ((crc == 124)) && echo "rollout_e2e.sh: FAIL node script timed out after ${CMD_TIMEOUT}s"
 ((crc == 77)) && { echo "SKIP: no Node 22 under tests/node_modules"; exit 77; }
+# Plain run: the official client 2.x in legacy, auto and pinned 2026-07-28 mode, syncs as MCP tasks (issue 18).
+if ((!TLS && !INBOUND_TLS && crc == 0)); then
+  timeout --kill-after=5 60 "$tests_dir/node22.sh" "$here/sdk_v2_eras_e2e.mjs" --url "$MCP_URL" --bearer "$KEY_A" \
+    --other-bearer "$KEY_B"
+  crc=$?
+fi
 # --inbound-tls: the official client 2.x too, over https, syncing with team A's settings.
 if ((INBOUND_TLS && crc == 0)); then
   timeout --kill-after=5 60 "$tests_dir/node22.sh" "$here/sdk_v2_client_e2e.mjs" --url "$MCP_URL" --bearer "$KEY_A" --sync
