@@ -221,6 +221,9 @@ ToolDefinition define(std::string name, std::string title, std::string descripti
 json::object input_schema(std::string_view data) {
     json::object crm = rollout::limits::schema("crmType");
     crm["default"] = "all";
+    // 2026-07-28 clients mirror it as Mcp-Param-CrmType, so a gateway can route or rate-limit per CRM without
+    // reading the body; the server checks the two agree (server/mcp/param_headers.hpp).
+    crm["x-mcp-header"] = "CrmType";
     const json::object wait{{"type", "boolean"}, {"default", true},
                             {"description", "wait (bounded) for the first attempt in each CRM; false returns the queued job ids at once"}};
     json::object properties{{"crmType", std::move(crm)}, {"wait", wait},

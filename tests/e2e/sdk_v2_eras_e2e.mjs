@@ -4,7 +4,8 @@
 //  - 'auto': server/discover first, then the sessionless 2026-07-28 era;
 //  - { pin: '2026-07-28' }: the 2026-07-28 era only.
 // In each: tools/list, then a call (get_sync_status of an unknown tour: an answer, not a protocol error). In
-// 'auto' and pinned mode, with the Tasks extension declared: sync_tour_data answered as a task (stored before the
+// 'auto' and pinned mode: sync_tour_data in line with crmType (the client mirrors it as Mcp-Param-CrmType, which
+// the server checks); then, with the Tasks extension declared: sync_tour_data answered as a task (stored before the
 // answer: tasks/get right away finds it), polled with tasks/get to `completed`, whose result is exactly a sync
 // result (status success in every connected CRM); another team's key gets "no such task" for the same id.
 //   node sdk_v2_eras_e2e.mjs --url URL --bearer KEY_A --other-bearer KEY_B [--timeout-ms 50000]
@@ -57,9 +58,9 @@ async function rawRequest(c, method, params) {
   return answer;
 }
 
-async function connect(mode, key) {
+async function connect(mode, key, tasks = true) {
   const client = new Client({ name: `rollout-mcp-e2e-${typeof mode === 'string' ? mode : 'pin'}`, version: '1.0.0' },
-                            { capabilities: { extensions: { [TASKS]: {} } }, versionNegotiation: { mode } });
+                            { capabilities: tasks ? { extensions: { [TASKS]: {} } } : {}, versionNegotiation: { mode } });
   const transport = new StreamableHTTPClientTransport(url, {
     requestInit: { headers: { Authorization: `Bearer ${key}` } },
   });
@@ -97,10 +98,20 @@ for (const [label, mode, era] of [['legacy', 'legacy', 'legacy'], ['auto', 'auto
     return 'isError: no sync jobs';
   });
   if (era !== 'modern') { await c.client.close(); continue; }
+  await check(`${label}: sync_tour_data in line (no Tasks extension), crmType mirrored in Mcp-Param-CrmType`, async () => {
+    const plain = await connect(mode, bearer, false);
+    await plain.client.listTools();   // the client learns which arguments it mirrors into Mcp-Param-* headers
+    const tourId = `era-inline-${label.replace(/\W/g, '')}-${Date.now()}`;
+    const r = await plain.client.callTool({ name: 'sync_tour_data', arguments: { tourData: tourData(tourId), crmType: 'all' } });
+    await plain.client.close();
+    const sc = r.structuredContent ?? {};
+    expect(!r.isError && sc.status === 'success', JSON.stringify(r).slice(0, 400));
+    return `${tourId}: ${(sc.results ?? []).map(x => `${x.crmType}=${x.status}`).join(', ')}`;
+  });
   await check(`${label}: sync_tour_data as a task, polled with tasks/get to completed`, async () => {
     const tourId = `era-${label.replace(/\W/g, '')}-${Date.now()}`;
-    const created = await rawRequest(c, 'tools/call', { name: 'sync_tour_data',
-                                                        arguments: { tourData: tourData(tourId), crmType: 'all' } });
+    // crmType left to its default ("all"): this raw call carries no Mcp-Param-CrmType header.
+    const created = await rawRequest(c, 'tools/call', { name: 'sync_tour_data', arguments: { tourData: tourData(tourId) } });
     expect(created.resultType === 'task' && /^st_[0-9a-f]{32}$/.test(created.taskId ?? ''),
            `not a task: ${JSON.stringify(created).slice(0, 300)}`);
     expect(!('result' in created) && !('requestState' in created), 'a task handle carries no result');
