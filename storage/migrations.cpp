@@ -272,7 +272,10 @@ CREATE TABLE sync_tasks (
   job_ids          TEXT    NOT NULL,
   context          TEXT    NOT NULL,
   created_at       INTEGER NOT NULL,
-  cancel_requested INTEGER NOT NULL DEFAULT 0
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  -- Set once the task is seen finished: later retries of its jobs never reopen it.
+  final_status     TEXT,
+  final_result     TEXT
 ) STRICT;
 CREATE INDEX sync_tasks_created ON sync_tasks(created_at);
 -- The accepting call's traceparent / tracestate, sent again on every Rollout call of the job.

@@ -76,6 +76,10 @@ struct SyncTask {
     std::string context_json;          // the caller's own JSON (how to describe the result); opaque here
     std::int64_t created_at_ms = 0;
     bool cancel_requested = false;
+    // Frozen outcome (the caller's own text), once the caller saw the task finished: "" while it is not.
+    std::string final_status;
+    std::string final_result;
+    std::int64_t finished_at_ms = 0;
 };
 
 // A due job as offered to the scheduler (no payload).

@@ -82,6 +82,10 @@ public:
     Result<SyncTask> find_sync_task(std::string_view tenant_id, std::string_view task_id) override;
     Result<SyncTask> cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
                                       std::int64_t now_ms) override;
+    Result<void> freeze_sync_task(std::string_view tenant_id, std::string_view task_id, std::string_view status,
+                                  std::string_view result_json, std::int64_t finished_at_ms) override;
+    Result<std::vector<SyncTask>> open_sync_tasks_with_jobs(std::string_view tenant_id,
+                                                            const std::vector<std::string>& job_ids) override;
     Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) override;
     Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) override;
     Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) override;
@@ -118,6 +122,7 @@ private:
     // Reloads the keyring when the database's active key is not ours (another process rotated), so
     // we never seal under a key that `destroy_unused_keys` may remove. Call inside a write transaction.
     Result<crypto::KeyId> follow_active_key();
+    SyncTask read_task(Statement& st);   // a sync_tasks row (sqlite_sync_tasks.cpp's column list)
     // One outbox job's columns (no payload), or not_found.
     Result<SyncJobInfo> load_sync_job(std::string_view job_id);
 

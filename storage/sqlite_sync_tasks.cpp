@@ -27,7 +27,9 @@ bool plain_id(std::string_view id) {
     return true;
 }
 
-constexpr const char* kTaskColumns = "id, tenant_id, job_ids, context, created_at, cancel_requested";
+constexpr const char* kTaskColumns =
+    "id, tenant_id, job_ids, context, created_at, cancel_requested, coalesce(final_status, ''),"
+    " coalesce(final_result, ''), coalesce(json_extract(final_result, '$.__finishedAt'), 0)";
 
 }  // namespace
 
@@ -58,23 +60,71 @@ Result<void> SqliteStorage::create_sync_task(const SyncTask& task) {
     });
 }
 
+SyncTask SqliteStorage::read_task(Statement& st) {
+    SyncTask t;
+    t.id = st.text(0);
+    t.tenant_id = st.text(1);
+    const std::string ids = st.text(2);
+    t.context_json = st.text(3);
+    t.created_at_ms = st.int64(4);
+    t.cancel_requested = st.int64(5) != 0;
+    t.final_status = st.text(6);
+    t.final_result = st.text(7);
+    t.finished_at_ms = st.int64(8);
+    auto each = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
+    each->bind(1, ids);
+    while (each->step()) t.job_ids.push_back(each->text(0));
+    each->reset();
+    return t;
+}
+
+Result<void> SqliteStorage::freeze_sync_task(std::string_view tenant_id, std::string_view task_id,
+                                             std::string_view status, std::string_view result_json,
+                                             std::int64_t finished_at_ms) {
+    return guarded<void>("freeze sync task", [&]() -> Result<void> {
+        // The finish time rides inside the frozen JSON (no extra column): {"__finishedAt": ms, "result": ...}.
+        auto st = db_->cached(
+            "UPDATE sync_tasks SET final_status = ?3, final_result = json_object('__finishedAt', ?5, 'result', json(?4))"
+            " WHERE id = ?1 AND tenant_id = ?2 AND final_status IS NULL");
+        st->bind(1, task_id).bind(2, tenant_id).bind(3, status);
+        st->bind(4, result_json.empty() ? std::string_view("null") : result_json).bind(5, finished_at_ms);
+        st->run();
+        return {};
+    });
+}
+
+Result<std::vector<SyncTask>> SqliteStorage::open_sync_tasks_with_jobs(std::string_view tenant_id,
+                                                                       const std::vector<std::string>& job_ids) {
+    using Out = std::vector<SyncTask>;
+    return guarded<Out>("open sync tasks with jobs", [&]() -> Result<Out> {
+        Out out;
+        if (job_ids.empty()) return out;
+        std::string ids = "[";
+        for (std::size_t i = 0; i < job_ids.size(); ++i) {
+            if (!plain_id(job_ids[i])) return error(ErrorCode::invalid_argument, "job ids must be [A-Za-z0-9_-]");
+            ids += (i ? ",\"" : "\"") + job_ids[i] + "\"";
+        }
+        ids += "]";
+        auto st = db_->cached((std::string("SELECT ") + kTaskColumns +
+                               " FROM sync_tasks WHERE tenant_id = ?1 AND final_status IS NULL AND EXISTS"
+                               " (SELECT 1 FROM json_each(sync_tasks.job_ids) j, json_each(?2) w WHERE j.value = w.value)")
+                                  .c_str());
+        st->bind(1, tenant_id).bind(2, ids);
+        std::vector<SyncTask> found;
+        while (st->step()) found.push_back(read_task(*st));
+        st->reset();
+        return found;
+    });
+}
+
 Result<SyncTask> SqliteStorage::find_sync_task(std::string_view tenant_id, std::string_view task_id) {
     return guarded<SyncTask>("find sync task", [&]() -> Result<SyncTask> {
         auto st = db_->cached((std::string("SELECT ") + kTaskColumns +
                                " FROM sync_tasks WHERE id = ?1 AND tenant_id = ?2").c_str());
         st->bind(1, task_id).bind(2, tenant_id);
         if (!st->step()) return error(ErrorCode::not_found, "no such task");
-        SyncTask t;
-        t.id = st->text(0);
-        t.tenant_id = st->text(1);
-        const std::string ids = st->text(2);
-        t.context_json = st->text(3);
-        t.created_at_ms = st->int64(4);
-        t.cancel_requested = st->int64(5) != 0;
+        auto t = read_task(*st);
         st->reset();
-        auto each = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
-        each->bind(1, ids);
-        while (each->step()) t.job_ids.push_back(each->text(0));
         return t;
     });
 }
@@ -88,11 +138,13 @@ Result<SyncTask> SqliteStorage::cancel_sync_task(std::string_view tenant_id, std
         auto mark = db_->cached("UPDATE sync_tasks SET cancel_requested = 1 WHERE id = ?1 AND tenant_id = ?2");
         mark->bind(1, task_id).bind(2, tenant_id);
         mark->run();
-        // Only jobs no worker has touched: a claimed or retried job may already have written to the CRM.
+        // Only jobs no worker has ever claimed (claim_token counts claims and survives retry_sync's reset of
+        // attempts): a job that was claimed once may already have written to the CRM.
         auto fail = db_->cached(
             "UPDATE sync_jobs SET status = 'failed', finished_at = ?3, updated_at = ?3,"
             " last_error = 'cancelled before its first attempt (tasks/cancel)', last_http_status = 0"
-            " WHERE id = ?1 AND tenant_id = ?2 AND status = 'queued' AND attempts = 0");
+            " WHERE id = ?1 AND tenant_id = ?2 AND status = 'queued' AND attempts = 0 AND recover = 0"
+            " AND claim_token = 0");
         for (const auto& id : task->job_ids) {
             fail->bind(1, id).bind(2, tenant_id).bind(3, now_ms);
             fail->run();

@@ -199,6 +199,12 @@ public:
     virtual Result<SyncTask> find_sync_task(std::string_view tenant_id, std::string_view task_id) = 0;
     virtual Result<SyncTask> cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
                                               std::int64_t now_ms) = 0;
+    // Records a finished task's outcome once (a second call changes nothing): retried jobs never reopen it.
+    virtual Result<void> freeze_sync_task(std::string_view tenant_id, std::string_view task_id, std::string_view status,
+                                          std::string_view result_json, std::int64_t finished_at_ms) = 0;
+    // The tenant's tasks not yet frozen that include any of these jobs.
+    virtual Result<std::vector<SyncTask>> open_sync_tasks_with_jobs(std::string_view tenant_id,
+                                                                    const std::vector<std::string>& job_ids) = 0;
     // Claimable jobs (queued and due, or running with an expired lease), fair across tenants: every
     // tenant's oldest due job comes before any tenant's second one, and so on; at most `per_tenant`
     // per tenant and `limit` in all.

@@ -117,7 +117,9 @@ FinishedCall finish_call(const std::string& tool, const json::value& id, bool ca
         try {
             std::rethrow_exception(failure);
         } catch (const ToolProtocolError& e) {
-            return {jsonrpc::error(id, e.code, e.what(), e.data.is_null() ? nullptr : &e.data), "refused", 400};
+            // 2026-07-28 gives these errors HTTP 400; a 2025 client reads a JSON-RPC error only from a 200.
+            const unsigned status = mcp::policy(revision).sessions ? 200 : 400;
+            return {jsonrpc::error(id, e.code, e.what(), e.data.is_null() ? nullptr : &e.data), "refused", status};
         } catch (...) {
         }
         log::error("tool failed", {{"tool", tool}, {"error", failure_message(failure)}});
@@ -189,6 +191,10 @@ asio::awaitable<HttpReply> McpDispatcher::call_tool(std::shared_ptr<mcp::Session
     if (!tool)
         co_return json_reply(jsonrpc::error(id, jsonrpc::code::invalid_params,
                                             "Invalid params: unknown tool \"" + std::string(name->get_string()) + "\""));
+    if (tool->task_support == TaskSupport::required && !info.tasks)   // sessions have no Tasks extension
+        co_return json_reply(jsonrpc::error(id, jsonrpc::code::invalid_params,
+                                            "Invalid params: " + tool->name + " runs only as a task (protocol revision 2026-07-28 "
+                                            "with the io.modelcontextprotocol/tasks extension)"));
     json::object args;
     if (const auto* a = message.params->if_contains("arguments")) {
         if (!a->is_object())

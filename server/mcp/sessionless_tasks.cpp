@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <map>
 
 namespace rollout_mcp {
@@ -34,6 +35,17 @@ HttpReply missing_tasks_extension(const json::value& id) {
 
 HttpReply ack(const json::value& id) { return json_reply(jsonrpc::result(id, json::object{{"resultType", "complete"}})); }
 
+bool is_not_found(const Error& e) { return e.code == mcp::task_not_found().code; }
+
+// "No such task" only when the backend says so; a store that cannot answer now is a retryable 503, so a client
+// never mistakes a busy database for a lost task (and re-submits the sync).
+HttpReply task_failure(const json::value& id, const Error& e) {
+    if (is_not_found(e)) return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+    auto reply = sessionless_error(id, jsonrpc::code::internal_error, "the task store cannot answer now; retry", nullptr, 503);
+    reply.headers.emplace_back("Retry-After", "1");
+    return reply;
+}
+
 // Follows some tasks for one listen stream: a notifications/tasks whenever one changes, until every one is
 // terminal or the stream is gone. Polling the backends keeps this independent of how a backend stores tasks.
 asio::awaitable<void> watch_tasks(mcp::TaskRouter* router, std::string tenant, std::vector<std::string> ids,
@@ -49,7 +61,10 @@ asio::awaitable<void> watch_tasks(mcp::TaskRouter* router, std::string tenant, s
             auto* backend = router->find(id);
             if (!backend) continue;
             auto task = co_await backend->get(tenant, id);
-            if (!task) continue;
+            if (!task) {
+                if (!is_not_found(task.error())) ++open;   // the store could not answer: ask again next round
+                continue;
+            }
             const auto key = std::make_pair(task->status, task->updated_at_ms);
             if (!mcp::terminal(task->status)) ++open;
             auto it = seen.find(id);
@@ -59,7 +74,8 @@ asio::awaitable<void> watch_tasks(mcp::TaskRouter* router, std::string tenant, s
                 s->append(mcp::ListenHub::tagged("notifications/tasks", mcp::detailed_task(*task), subscription_id));
         }
         if (open == 0) co_return;
-        timer.expires_after(std::chrono::milliseconds(500));
+        // Every 2 s: a listen stream costs at most 32 task reads per interval, and streams are capped per team.
+        timer.expires_after(std::chrono::seconds(2));
         co_await timer.async_wait(use_nothrow);
     }
 }
@@ -83,17 +99,17 @@ asio::awaitable<HttpReply> SessionlessDispatcher::task_method(const mcp::Session
         if (!backend) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
         const auto& answers = responses->get_object();
         auto done = co_await backend->update(tenant, tid, answers);
-        if (!done) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+        if (!done) co_return task_failure(id, done.error());
         co_return ack(id);
     }
     if (!backend) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
     if (method == "tasks/cancel") {
         auto done = co_await backend->cancel(tenant, tid);
-        if (!done) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+        if (!done) co_return task_failure(id, done.error());
         co_return ack(id);
     }
     auto task = co_await backend->get(tenant, tid);
-    if (!task) co_return sessionless_error(id, jsonrpc::code::invalid_params, "Invalid params: no such task");
+    if (!task) co_return task_failure(id, task.error());
     auto result = mcp::detailed_task(*task);
     result["resultType"] = "complete";
     co_return json_reply(jsonrpc::result(id, result));
@@ -126,8 +142,11 @@ asio::awaitable<HttpReply> SessionlessDispatcher::listen(const mcp::SessionlessC
         for (const auto& v : ids->get_array()) {
             if (!v.is_string() || !services_.tasks) continue;
             const std::string tid(v.get_string());
+            if (std::find(task_ids.begin(), task_ids.end(), tid) != task_ids.end()) continue;   // once each
             auto* backend = services_.tasks->find(tid);
-            if (!backend || !(co_await backend->get(tenant, tid))) continue;   // unknown or another team's: left out
+            if (!backend) continue;
+            auto found = co_await backend->get(tenant, tid);   // named: no temporary inside the co_await
+            if (!found) continue;   // unknown or another team's: left out
             task_ids.push_back(tid);
             agreed.emplace_back(tid);
         }

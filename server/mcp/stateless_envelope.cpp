@@ -18,12 +18,15 @@ const json::object* meta_of(const jsonrpc::Message& message) {
 
 bool is_sessionless(const HttpRequest& request, const jsonrpc::Message& message) {
     if (!request.session_id.empty()) return false;
+    const auto* meta = meta_of(message);
+    const bool meta_version = meta && meta->contains(kMetaProtocolVersion);
+    // A 2025 initialize names the version it wants in its params: whatever its header says, it negotiates.
+    if (message.method == "initialize" && !meta_version) return false;
     if (request.has_protocol_version) {
         const auto revision = parse_revision(request.protocol_version);
         if (!revision || !policy(*revision).sessions) return true;
     }
-    const auto* meta = meta_of(message);
-    return meta && meta->contains(kMetaProtocolVersion);
+    return meta_version;
 }
 
 HttpReply sessionless_error(const json::value& id, int code, std::string_view message, const json::value* data,

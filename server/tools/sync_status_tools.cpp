@@ -75,6 +75,8 @@ asio::awaitable<ToolResult> retry_sync(SyncToolsDeps deps, ToolContext& ctx, con
     if (!q) co_return failure(q.error().message);
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
+    if (auto frozen = co_await deps.team->storage().call(&freeze_finished_tasks, ctx.tenant(), *q); !frozen)
+        co_return failure("cannot re-queue sync jobs: " + frozen.error().message);
     auto jobs = co_await deps.team->storage().call(&storage::Storage::retry_sync_jobs, *q, now);
     if (!jobs) co_return failure("cannot re-queue sync jobs: " + jobs.error().message);
     if (jobs->empty())

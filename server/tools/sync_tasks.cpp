@@ -93,13 +93,53 @@ mcp::TaskSnapshot snapshot(const storage::SyncTask& task, const std::vector<stor
     return out;
 }
 
+// A frozen task's snapshot (see storage::SyncTask::final_status).
+mcp::TaskSnapshot frozen(const storage::SyncTask& task, std::chrono::milliseconds keep_for) {
+    mcp::TaskSnapshot out;
+    out.id = task.id;
+    out.created_at_ms = task.created_at_ms;
+    out.updated_at_ms = std::max(task.created_at_ms, task.finished_at_ms);
+    out.ttl_ms = keep_for.count();
+    out.poll_interval_ms = 1000;
+    json::error_code ec;
+    auto saved = json::parse(task.final_result, ec);
+    const json::value* inner = !ec && saved.is_object() ? saved.get_object().if_contains("result") : nullptr;
+    const json::object body = inner && inner->is_object() ? inner->get_object() : json::object{};
+    if (task.final_status == "completed") {
+        out.status = mcp::TaskStatus::completed;
+        out.result = body;
+    } else if (task.final_status == "cancelled") {
+        out.status = mcp::TaskStatus::cancelled;
+        out.status_message = "CRM job(s) cancelled before their first attempt";
+    } else {
+        out.status = mcp::TaskStatus::failed;
+        out.error = body.empty() ? json::object{{"code", -32603}, {"message", "the task failed"}} : body;
+    }
+    return out;
+}
+
+// The task as it stands; the first time it is seen finished its outcome is frozen, so a later retry of its
+// jobs (retry_sync, the admin CLI) never reopens it.
+Result<mcp::TaskSnapshot> current(storage::Storage& s, const storage::SyncTask& task, std::chrono::milliseconds keep_for) {
+    if (!task.final_status.empty()) return frozen(task, keep_for);
+    auto jobs = read_jobs(s, task.tenant_id, task.job_ids);
+    if (!jobs) return jobs.error();
+    auto snap = snapshot(task, *jobs, keep_for);
+    if (mcp::terminal(snap.status)) {
+        const auto& body = snap.status == mcp::TaskStatus::failed ? snap.error : snap.result;
+        if (auto f = s.freeze_sync_task(task.tenant_id, task.id, std::string(mcp::to_string(snap.status)),
+                                        json::serialize(body), snap.updated_at_ms);
+            !f)
+            return f.error();
+    }
+    return snap;
+}
+
 Result<mcp::TaskSnapshot> load(storage::Storage& s, const std::string& tenant, const std::string& id,
                                std::chrono::milliseconds keep_for) {
     auto task = s.find_sync_task(tenant, id);
     if (!task) return task.error().code == storage::ErrorCode::not_found ? mcp::task_not_found() : task.error();
-    auto jobs = read_jobs(s, tenant, task->job_ids);
-    if (!jobs) return jobs.error();
-    return snapshot(*task, *jobs, keep_for);
+    return current(s, *task, keep_for);
 }
 
 Result<void> cancel_task(storage::Storage& s, const std::string& tenant, const std::string& id) {
@@ -212,6 +252,22 @@ asio::awaitable<ToolResult> start_sync_task(const SyncToolsDeps& deps, const std
                               "; repeat the call with the same idempotencyKey to get a task",
                           {{"retryable", true}});
     co_return mcp::create_task_result(*made);   // committed: tasks/get already answers it
+}
+
+Result<void> freeze_finished_tasks(storage::Storage& s, const std::string& tenant, const storage::SyncJobQuery& query) {
+    std::vector<std::string> ids;
+    for (auto status : {storage::JobStatus::failed, storage::JobStatus::dead}) {
+        auto q = query;
+        q.status = status;
+        auto jobs = s.find_sync_jobs(q);
+        if (!jobs) return jobs.error();
+        for (const auto& j : *jobs) ids.push_back(j.id);
+    }
+    auto tasks = s.open_sync_tasks_with_jobs(tenant, ids);
+    if (!tasks) return tasks.error();
+    for (const auto& t : *tasks)
+        if (auto snap = current(s, t, std::chrono::milliseconds(0)); !snap) return snap.error();
+    return {};
 }
 
 std::shared_ptr<mcp::TaskBackend> make_sync_task_backend(SyncToolsDeps deps, std::chrono::milliseconds keep_for) {

@@ -37,6 +37,10 @@ boost::asio::awaitable<ToolResult> start_sync_task(const SyncToolsDeps& deps, co
                                                    const std::vector<std::string>& job_ids,
                                                    const SyncTaskContext& context);
 
+// Freezes the outcome of every finished task over the failed or dead jobs `query` selects, before they are
+// re-queued: a completed task is never reopened (its jobs' new attempts belong to the retry's own task).
+Result<void> freeze_finished_tasks(storage::Storage& s, const std::string& tenant, const storage::SyncJobQuery& query);
+
 // The backend for task ids "st_...": tasks/get, tasks/cancel, tasks/update against the database.
 std::shared_ptr<mcp::TaskBackend> make_sync_task_backend(SyncToolsDeps deps, std::chrono::milliseconds keep_for);
 

@@ -82,6 +82,32 @@ TEST_F(SyncTasks, CancelFailsOnlyJobsNoWorkerStarted) {
     EXPECT_TRUE(store->find_sync_task(a.id, kId)->cancel_requested);
 }
 
+TEST_F(SyncTasks, CancelNeverTouchesAJobThatWasClaimedBeforeARetry) {
+    auto ids = enqueue(a, {job("T1")}, 1'000);
+    ASSERT_TRUE(store->create_sync_task(task(a, kId, ids)));
+    settle(ids[0], Next::fail, 2'000);   // claimed, wrote (maybe), failed
+    ASSERT_TRUE(store->retry_sync_jobs(Q().tenant(a.id).job(ids[0]), 3'000));   // attempts back to 0
+    ASSERT_TRUE(store->cancel_sync_task(a.id, kId, 4'000));
+    EXPECT_EQ(store->find_sync_jobs(Q().tenant(a.id).job(ids[0]))->front().status, JobStatus::queued);
+}
+
+TEST_F(SyncTasks, AFrozenOutcomeStaysAndFrozenTasksAreNotOpen) {
+    auto ids = enqueue(a, {job("T1"), job("T2")}, 1'000);
+    ASSERT_TRUE(store->create_sync_task(task(a, kId, ids)));
+    auto open = store->open_sync_tasks_with_jobs(a.id, {ids[1]});
+    ASSERT_TRUE(open);
+    ASSERT_EQ(open->size(), 1u);
+    EXPECT_TRUE(store->open_sync_tasks_with_jobs(b.id, {ids[1]})->empty()) << "another team's view";
+    ASSERT_TRUE(store->freeze_sync_task(a.id, kId, "completed", R"({"content":[]})", 5'000));
+    ASSERT_TRUE(store->freeze_sync_task(a.id, kId, "failed", R"({"code":1})", 6'000));   // no effect
+    auto t = store->find_sync_task(a.id, kId);
+    EXPECT_EQ(t->final_status, "completed");
+    EXPECT_NE(t->final_result.find("content"), std::string::npos);
+    EXPECT_EQ(t->finished_at_ms, 5'000);
+    EXPECT_TRUE(store->open_sync_tasks_with_jobs(a.id, {ids[0], ids[1]})->empty());
+    EXPECT_FALSE(store->open_sync_tasks_with_jobs(a.id, {"job_x' OR 1=1"}));
+}
+
 TEST_F(SyncTasks, TraceContextIsStoredWithTheJobs) {
     SyncRequest r{a.id, std::nullopt, {}, {job("T1")}};
     r.traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";

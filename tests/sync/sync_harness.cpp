@@ -149,8 +149,9 @@ storage::SyncJobInfo Harness::wait_finished(const std::string& tenant, const std
 namespace {
 class TestToolContext final : public ToolContext {
 public:
-    explicit TestToolContext(std::string tenant) : tenant_(std::move(tenant)) {}
+    TestToolContext(std::string tenant, CallInfo info) : tenant_(std::move(tenant)), info_(std::move(info)) {}
     const std::string& tenant() const override { return tenant_; }
+    const CallInfo& call() const override { return info_; }
     mcp::Revision revision() const override { return mcp::kLatestSessionRevision; }
     void progress(double, std::optional<double>, std::string_view) override {}
     void log(mcp::LogLevel, json::value) override {}
@@ -158,15 +159,16 @@ public:
 
 private:
     std::string tenant_;
+    CallInfo info_;
 };
 }  // namespace
 
 json::object call_tool(Harness& h, const ToolRegistry& tools, const std::string& tenant, const std::string& name,
-                       const json::object& args) {
+                       const json::object& args, const CallInfo& info) {
     const ToolDefinition* tool = tools.find(name);
     if (!tool) throw std::runtime_error("no tool " + name);
     if (auto problem = tools.validate_arguments(*tool, args)) throw std::runtime_error(name + ": " + *problem);
-    auto ctx = std::make_shared<TestToolContext>(tenant);
+    auto ctx = std::make_shared<TestToolContext>(tenant, info);
     auto done = std::make_shared<std::promise<json::object>>();
     auto future = done->get_future();
     boost::asio::co_spawn(

@@ -96,7 +96,7 @@ private:
 // Runs a registered tool's handler for `tenant` on the harness's io_context and returns its result
 // (arguments validated against the tool's schema first, as the server does; a schema error throws).
 boost::json::object call_tool(Harness& h, const ToolRegistry& tools, const std::string& tenant,
-                              const std::string& name, const boost::json::object& args);
+                              const std::string& name, const boost::json::object& args, const CallInfo& info = {});
 
 // A tour with `visits` properties for buyer `buyer` (email <buyer>@example.com).
 boost::json::object make_tour(const std::string& tour_id, const std::string& buyer, int visits = 2);
