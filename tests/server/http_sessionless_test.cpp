@@ -32,8 +32,10 @@ protected:
         Headers h{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", method}};
         for (const char* field : {"name", "taskId", "uri"})
             if (const auto* v = params.if_contains(field); v && v->is_string()) h.emplace_back("Mcp-Name", std::string(v->as_string()));
-        for (const auto& [k, v] : extra)   // an override replaces a default; extras may repeat a name
-            std::erase_if(h, [&](const auto& p) { return ascii_lower(p.first) == ascii_lower(k); });
+        for (const auto& override : extra) {   // an override replaces a default; extras may repeat a name
+            const std::string name = ascii_lower(override.first);
+            std::erase_if(h, [&](const auto& p) { return ascii_lower(p.first) == name; });
+        }
         for (const auto& [k, v] : extra)
             if (!v.empty()) h.emplace_back(k, v);
         return post(rpc_request(id, method, params), {}, h);
