@@ -17,6 +17,7 @@
 #include "server/mcp/http_message.hpp"
 #include "server/app/log.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
+#include "server/mcp/sessionless_dispatch.hpp"
 #include "server/mcp/protocol.hpp"
 #include "server/mcp/session.hpp"
 #include "server/mcp/sse.hpp"
@@ -45,11 +46,23 @@ inline void init_once() {
     (void)done;
 }
 
+// What 2026-07-28 requests use (listen streams, tasks, sealed request state), once per process like the tools.
+inline SessionlessServices& sessionless_services() {
+    static SessionlessServices* services = [] {
+        auto* s = new SessionlessServices;
+        s->listen = new mcp::ListenHub;
+        s->tasks = new mcp::TaskRouter;
+        s->request_state = new mcp::RequestStateCodec(std::string(32, 'f'), std::chrono::minutes(10));
+        return s;
+    }();
+    return *services;
+}
+
 // The fixture tools, registered once per process (registration compiles the schemas).
 inline const ToolRegistry& fixture_registry() {
     static const ToolRegistry* registry = [] {
         auto* r = new ToolRegistry;
-        register_fixture_tools(*r);
+        register_fixture_tools(*r, sessionless_services());
         return r;
     }();
     return *registry;
@@ -71,7 +84,8 @@ class World {
 public:
     World() : sessions_(mcp::make_in_memory_session_store({})), auth_(make_single_tenant_auth("default")) {
         init_once();
-        endpoint_ = std::make_unique<McpEndpoint>(config_, fixture_registry(), *sessions_, *auth_);
+        const auto& tools = fixture_registry();   // registers the fixture prompt and task backend first
+        endpoint_ = std::make_unique<McpEndpoint>(config_, tools, *sessions_, *auth_, sessionless_services());
     }
     ~World() {
         // Handlers still waiting on a timer hold sessions and refer to the endpoint: drop them first.

@@ -31,7 +31,7 @@ const ToolRegistry& all_tools_registry() {
         auto* team = new TeamRollout(*storage, rollout::HttpPool::create({}), {});
         auto* r = new ToolRegistry;
         register_rollout_tools(*r, *team, SyncToolsDeps{team, nullptr, std::chrono::milliseconds(0)});
-        register_fixture_tools(*r);
+        register_fixture_tools(*r, fuzz::sessionless_services());
         return r;
     }();
     return *registry;
