@@ -152,6 +152,14 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
         co_return reply;
     }
     if (request.method == "POST") co_return co_await handle_post(request, tenant);
+    // 2026-07-28 has no session streams and nothing to end: only POST (a GET or DELETE without a session that
+    // names that revision is answered so, not with the 2025 "session id required").
+    if ((request.method == "GET" || request.method == "DELETE") && request.session_id.empty() &&
+        mcp::parse_revision(request.protocol_version) == mcp::Revision::v2026_07_28) {
+        auto reply = transport_error(405, -32000, "Method Not Allowed: protocol revision 2026-07-28 uses POST only");
+        reply.headers.emplace_back("Allow", "POST");
+        co_return reply;
+    }
     if (request.method == "GET") co_return handle_get(request, tenant);
     if (request.method == "DELETE") co_return handle_delete(request, tenant);
     auto reply = transport_error(405, -32000, "Method Not Allowed");
@@ -209,6 +217,11 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         }
     }
 
+    // A batch without a session under 2026-07-28, which has neither.
+    if (doc->is_array() && request.session_id.empty() && request.has_protocol_version &&
+        mcp::parse_revision(request.protocol_version) == mcp::Revision::v2026_07_28)
+        co_return transport_error(400, jsonrpc::code::invalid_request,
+                                  "Invalid Request: protocol revision 2026-07-28 has no JSON-RPC batches");
     std::optional<HttpReply> error;
     auto session = session_for(request, tenant, error);
     if (!session) co_return std::move(*error);

@@ -246,12 +246,18 @@ asio::awaitable<ToolResult> start_sync_task(const SyncToolsDeps& deps, const std
     const auto keep = std::chrono::duration_cast<std::chrono::milliseconds>(deps.keep_tasks);
     auto made = co_await deps.team->storage().call(&create, std::move(task), keep);
     deps.worker->wake();
-    if (!made)
-        co_return failure("the sync was accepted (jobs " + std::to_string(job_ids.size()) +
-                              "), but its task could not be stored: " + made.error().message +
-                              "; repeat the call with the same idempotencyKey to get a task",
-                          {{"retryable", true}});
-    co_return mcp::create_task_result(*made);   // committed: tasks/get already answers it
+    if (made) co_return mcp::create_task_result(*made);   // committed: tasks/get already answers it
+    // The jobs are committed and will run: answer as a client without the extension would be answered (the
+    // queued jobs, followed with get_sync_status), saying why there is no task, never as an error that invites a
+    // repeat (which, without an idempotency key, would sync twice).
+    auto jobs = co_await deps.team->storage().call(&read_jobs, tenant, job_ids);
+    auto warnings = context.warnings;
+    warnings.push_back("no task could be stored (" + made.error().message +
+                       "): follow these jobs with get_sync_status");
+    if (!jobs) co_return failure("the sync was accepted, but neither its task nor its jobs can be read now: " +
+                                 jobs.error().message + " (get_sync_status shows them)",
+                                 {{"jobIds", json::value_from(job_ids)}});
+    co_return summarize_sync(context.what, *jobs, context.replayed, context.ignored, warnings);
 }
 
 Result<void> freeze_finished_tasks(storage::Storage& s, const std::string& tenant, const storage::SyncJobQuery& query) {

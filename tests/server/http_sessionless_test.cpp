@@ -98,6 +98,19 @@ TEST_F(Sessionless, EnvelopeErrorsEchoTheIdWithTheirCodesAndStatuses) {
     }
 }
 
+TEST_F(Sessionless, NoBatchesAndNoSessionStreams) {
+    Headers h{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/list"}};
+    auto r = post("[" + rpc_request(1, "tools/list", json::object{{"_meta", meta()}}) + "]", {}, h);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(code(json::parse(r.body)), -32600);
+    for (const char* method : {"GET", "DELETE"}) {
+        Headers g = base_headers();
+        g.emplace_back("MCP-Protocol-Version", "2026-07-28");
+        auto reply = send_raw(http_request(method, "/mcp", g));
+        EXPECT_EQ(reply.status, 405) << method;
+    }
+}
+
 TEST_F(Sessionless, StandardHeadersMustMatchTheBody) {
     json::object call{{"name", "test_simple_text"}, {"arguments", json::object{}}};
     EXPECT_EQ(send(1, "tools/call", call).status, 200);
@@ -212,6 +225,35 @@ TEST_F(Sessionless, ListenStreamCarriesOnlyWhatWasAskedAndIsTagged) {
     // Task ids need the extension.
     json::object tasks_listen{{"notifications", json::object{{"taskIds", json::array{"fx_x"}}}}, {"_meta", meta()}};
     EXPECT_EQ(code(body(send(2, "subscriptions/listen", tasks_listen))), -32021);
+}
+
+TEST_F(Sessionless, ListenFollowsOnlyTheCallersOwnTasks) {
+    auto created = body(send(1, "tools/call", json::object{{"name", "slow_compute"}, {"arguments", json::object{{"seconds", 1}}}},
+                             {}, tasks_caps())).at("result").as_object();
+    const std::string id(created.at("taskId").as_string());
+    Client c(port());
+    json::object params{{"notifications", json::object{{"taskIds", json::array{json::string(id), "fx_unknown", json::string(id)}}}},
+                        {"_meta", meta(tasks_caps())}};
+    Headers h = base_headers();
+    h.emplace_back("MCP-Protocol-Version", "2026-07-28");
+    h.emplace_back("Mcp-Method", "subscriptions/listen");
+    ASSERT_TRUE(c.send(http_request("POST", "/mcp", h, rpc_request("L1", "subscriptions/listen", params))));
+    ASSERT_EQ(c.read_head().status, 200);
+    auto ack = c.next_event(2s);
+    ASSERT_TRUE(ack);
+    const auto agreed = json::parse(ack->data).at("params").at("notifications").at("taskIds");
+    EXPECT_EQ(agreed, (json::array{json::string(id)})) << "unknown ids left out, duplicates once";
+    std::string last_status;
+    for (int i = 0; i < 4 && last_status != "completed"; ++i) {
+        auto e = c.next_event(3s);
+        ASSERT_TRUE(e);
+        auto n = json::parse(e->data).as_object();
+        ASSERT_EQ(n.at("method"), "notifications/tasks");
+        EXPECT_EQ(n.at("params").at("_meta").at("io.modelcontextprotocol/subscriptionId"), "L1");
+        EXPECT_EQ(n.at("params").at("taskId"), json::value(id));
+        last_status = std::string(n.at("params").at("status").as_string());
+    }
+    EXPECT_EQ(last_status, "completed");
 }
 
 }  // namespace
