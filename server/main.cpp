@@ -158,7 +158,10 @@ int serve(const Config& config, const std::string& port_file) {
     const mcp::RequestStateCodec request_state(
         std::string_view(reinterpret_cast<const char*>(state_key.data()), state_key.size()), std::chrono::minutes(10));
     SessionlessServices sessionless{&listen_hub, &task_router, &request_state};
-    const SyncToolsDeps sync_deps{&team_rollout, &worker, config.sync.wait, config.sync.keep_idempotency};
+    const auto task_key = storage.direct().derive_purpose_key(2, "syncttid");
+    const SyncToolsDeps sync_deps{&team_rollout, &worker, config.sync.wait, config.sync.keep_idempotency,
+                                  std::make_shared<const std::string>(reinterpret_cast<const char*>(task_key.data()),
+                                                                      task_key.size())};
     register_rollout_tools(tools, team_rollout, sync_deps);
     task_router.add("st_", make_sync_task_backend(sync_deps, config.sync.keep_idempotency));
     if (config.mcp.test_fixtures) {

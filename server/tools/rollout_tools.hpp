@@ -9,6 +9,7 @@
 #include <boost/json/object.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace rollout_mcp {
@@ -21,6 +22,9 @@ struct SyncToolsDeps {
     SyncWorker* worker = nullptr;
     std::chrono::milliseconds wait{10'000};   // sync.wait_ms: how long a call waits for first attempts
     std::chrono::seconds keep_tasks{7 * 86'400};   // sync.keep_idempotency: tasks are purged with idempotency keys
+    // 32 secret bytes (master-derived): a call with an idempotency key gets the task id HMAC(key, team, key), so
+    // its replays answer with the same task instead of a second one over the same jobs. Empty: random ids.
+    std::shared_ptr<const std::string> task_id_key = {};
 };
 
 void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout, SyncToolsDeps sync);

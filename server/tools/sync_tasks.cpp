@@ -10,6 +10,9 @@
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <algorithm>
 
 namespace rollout_mcp {
@@ -53,6 +56,23 @@ SyncTaskContext context_from(const std::string& text) {
             if (s.is_string()) out.emplace_back(s.get_string());
     }
     return c;
+}
+
+// "st_" + 32 hex of HMAC-SHA256(key, tenant NUL idempotency key): unguessable without the key, the same for
+// every replay of one call, different for every team.
+std::string derived_task_id(const std::string& key, const std::string& tenant, const std::string& idempotency_key) {
+    const std::string message = tenant + std::string(1, '\0') + idempotency_key;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(message.data()),
+         message.size(), mac, &len);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string id = "st_";
+    for (unsigned i = 0; i < 16 && i < len; ++i) {
+        id += hex[mac[i] >> 4];
+        id += hex[mac[i] & 0xf];
+    }
+    return id;
 }
 
 constexpr std::string_view kCancelledMark = "cancelled before its first attempt";
@@ -155,7 +175,12 @@ Result<void> task_exists(storage::Storage& s, const std::string& tenant, const s
 }
 
 Result<mcp::TaskSnapshot> create(storage::Storage& s, storage::SyncTask task, std::chrono::milliseconds keep_for) {
-    if (auto made = s.create_sync_task(task); !made) return made.error();
+    if (auto made = s.create_sync_task(task); !made) {
+        // A replay of an idempotent call: its id is taken by the first call's task, which answers instead.
+        if (auto first = s.find_sync_task(task.tenant_id, task.id); first && first->job_ids == task.job_ids)
+            return current(s, *first, keep_for);
+        return made.error();
+    }
     auto jobs = read_jobs(s, task.tenant_id, task.job_ids);
     if (!jobs) return jobs.error();
     return snapshot(task, *jobs, keep_for);
@@ -236,9 +261,11 @@ ToolResult summarize_sync(const std::string& what, const std::vector<storage::Sy
 
 
 asio::awaitable<ToolResult> start_sync_task(const SyncToolsDeps& deps, const std::string& tenant,
-                                            const std::vector<std::string>& job_ids, const SyncTaskContext& context) {
+                                            const std::vector<std::string>& job_ids, const SyncTaskContext& context,
+                                            const std::string& idempotency_key) {
     storage::SyncTask task;
-    task.id = mcp::new_task_id("st_");
+    task.id = idempotency_key.empty() || !deps.task_id_key ? mcp::new_task_id("st_")
+                                                           : derived_task_id(*deps.task_id_key, tenant, idempotency_key);
     task.tenant_id = tenant;
     task.job_ids = job_ids;
     task.context_json = json::serialize(context_json(context));

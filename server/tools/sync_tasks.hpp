@@ -32,10 +32,12 @@ struct SyncTaskContext {
     std::vector<std::string> ignored, warnings;
 };
 
-// Stores a task over `job_ids` (committed before this returns) and answers the call with it.
+// Stores a task over `job_ids` (committed before this returns) and answers the call with it. With an
+// idempotency key the task id is derived from it: a replay answers with the task the first call made.
 boost::asio::awaitable<ToolResult> start_sync_task(const SyncToolsDeps& deps, const std::string& tenant,
                                                    const std::vector<std::string>& job_ids,
-                                                   const SyncTaskContext& context);
+                                                   const SyncTaskContext& context,
+                                                   const std::string& idempotency_key = {});
 
 // Freezes the outcome of every finished task over the failed or dead jobs `query` selects, before they are
 // re-queued: a completed task is never reopened (its jobs' new attempts belong to the retry's own task).

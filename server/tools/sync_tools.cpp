@@ -145,6 +145,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     for (const auto& crm_type : *targets_or)
         request.jobs.push_back({crm_type, call.kind, call.subject, call.tour_id, call.lock_key, std::string()});
     request.payload_json = std::move(call.payload_json);   // stored once for all of them
+    const std::string idempotency_key = request.idempotency_key.value_or(std::string());   // request moves below
     request.traceparent = ctx.call().trace.traceparent;     // validated W3C syntax, or ""
     request.tracestate = ctx.call().trace.tracestate;
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -160,7 +161,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     const auto& ids = accepted->job_ids;
     if (ctx.call().tasks) {   // the client polls the task: no waiting here
         const SyncTaskContext context{call.what, accepted->replayed, call.ignored, call.warnings};
-        co_return co_await start_sync_task(deps, ctx.tenant(), ids, context);
+        co_return co_await start_sync_task(deps, ctx.tenant(), ids, context, idempotency_key);
     }
     const auto* wait = args.if_contains("wait");
     if ((!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0)

@@ -20,7 +20,8 @@ namespace json = boost::json;
 class SyncTasks : public ::testing::Test {
 protected:
     SyncTasks() {
-        SyncToolsDeps deps{&h.team(), &h.worker(), std::chrono::milliseconds(0), std::chrono::hours(1)};
+        SyncToolsDeps deps{&h.team(), &h.worker(), std::chrono::milliseconds(0), std::chrono::hours(1),
+                           std::make_shared<const std::string>(32, 'k')};
         register_sync_tools(tools, deps);
         register_sync_status_tools(tools, deps);
         backend = make_sync_task_backend(deps, std::chrono::hours(1));
@@ -96,6 +97,24 @@ TEST_F(SyncTasks, CancelBeforeTheFirstAttemptThenRetryUnderANewTask) {
     EXPECT_EQ(get(team, id).status, mcp::TaskStatus::cancelled) << "a finished task is never reopened";
     cancel(team, id);   // idempotent on a finished task
     EXPECT_EQ(get(team, id).status, mcp::TaskStatus::cancelled);
+}
+
+TEST_F(SyncTasks, AnIdempotentReplayAnswersWithTheFirstCallsTask) {
+    const auto team = h.add_team("a");
+    const auto other = h.add_team("b");
+    json::object args{{"tourData", make_tour("T4", "b4", 1)}, {"idempotencyKey", "k-1"}};
+    auto first = call_tool(h, tools, team, "sync_tour_data", args, info);
+    auto again = call_tool(h, tools, team, "sync_tour_data", args, info);
+    ASSERT_EQ(first.at("resultType"), "task") << json::serialize(first);
+    EXPECT_EQ(again.at("taskId"), first.at("taskId")) << "one task per call, however often it is replayed";
+    // The same key in another team is another call: another task, and it does not see the first.
+    auto theirs = call_tool(h, tools, other, "sync_tour_data", args, info);
+    EXPECT_NE(theirs.at("taskId"), first.at("taskId"));
+    EXPECT_TRUE(gone(other, std::string(first.at("taskId").as_string())));
+    // Without a key every call is its own task.
+    json::object plain{{"tourData", make_tour("T5", "b5", 1)}};
+    EXPECT_NE(call_tool(h, tools, team, "sync_tour_data", plain, info).at("taskId"),
+              call_tool(h, tools, team, "sync_tour_data", plain, info).at("taskId"));
 }
 
 TEST_F(SyncTasks, WithoutTheExtensionTheCallAnswersInLine) {
