@@ -1,28 +1,14 @@
 // Task wire shapes and routing (see tasks.hpp).
 #include "server/mcp/tasks.hpp"
 
-#include <openssl/rand.h>
+#include "base/utc_time.hpp"
+#include "server/mcp/session.hpp"   // random_session_id: 128 CSPRNG bits as hex
 
-#include <chrono>
-#include <ctime>
 #include <system_error>
 
 namespace rollout_mcp::mcp {
 namespace json = boost::json;
 
-namespace {
-
-std::string iso8601(std::int64_t unix_ms) {
-    const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
-    return buf;
-}
-
-}  // namespace
 
 std::string_view to_string(TaskStatus status) {
     switch (status) {
@@ -42,8 +28,8 @@ bool terminal(TaskStatus status) {
 json::object task_fields(const TaskSnapshot& task) {
     json::object o{{"taskId", task.id}, {"status", to_string(task.status)}};
     if (!task.status_message.empty()) o["statusMessage"] = task.status_message;
-    o["createdAt"] = iso8601(task.created_at_ms);
-    o["lastUpdatedAt"] = iso8601(task.updated_at_ms);
+    o["createdAt"] = iso8601_utc_ms(task.created_at_ms);
+    o["lastUpdatedAt"] = iso8601_utc_ms(task.updated_at_ms);
     o["ttlMs"] = task.ttl_ms ? json::value(*task.ttl_ms) : json::value(nullptr);
     o["pollIntervalMs"] = task.poll_interval_ms;
     return o;
@@ -63,17 +49,7 @@ json::object detailed_task(const TaskSnapshot& task) {
     return o;
 }
 
-std::string new_task_id(std::string_view prefix) {
-    unsigned char bytes[16];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness for a task id");
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string id(prefix);
-    for (auto b : bytes) {
-        id += hex[b >> 4];
-        id += hex[b & 0xf];
-    }
-    return id;
-}
+std::string new_task_id(std::string_view prefix) { return std::string(prefix) + random_session_id(); }
 
 void TaskRouter::add(std::string prefix, std::shared_ptr<TaskBackend> backend) {
     routes_.emplace_back(std::move(prefix), std::move(backend));

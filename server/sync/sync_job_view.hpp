@@ -1,6 +1,8 @@
 // How an outbox job is shown to clients and operators (tools and the `outbox` command agree on it).
 #pragma once
 
+#include "base/utc_time.hpp"   // iso8601_utc_ms, used with these views
+
 #include "storage/outbox.hpp"
 
 #include <boost/json/object.hpp>
@@ -10,7 +12,6 @@
 
 namespace rollout_mcp {
 
-std::string iso8601_utc_ms(std::int64_t unix_ms);   // "2026-11-24T14:15:24.123Z"
 
 // A job's outcome in tool words: success (succeeded), error (failed or dead), queued (not tried yet),
 // retrying (tried, next attempt scheduled), running.
