@@ -7,29 +7,13 @@
 // then session termination.
 //   node sdk_v2_client_e2e.mjs --url https://localhost:PORT/mcp [--bearer KEY --sync] [--timeout-ms 50000]
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { arg, check, deadline, expect, finish, flag } from './tap_checks.mjs';
 
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
 const url = new URL(arg('--url', ''));
 const timeoutMs = Number(arg('--timeout-ms', '50000'));
 const bearer = arg('--bearer', '');
-const syncMode = args.includes('--sync');
-setTimeout(() => { console.error(`FAIL: timed out after ${timeoutMs} ms`); process.exit(1); }, timeoutMs).unref();
-
-let failures = 0;
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    console.log(`ok - ${name}${detail ? ` (${detail})` : ''}`);
-  } catch (e) {
-    failures++;
-    console.log(`not ok - ${name}: ${e?.stack ?? e}`);
-  }
-}
-const expect = (cond, what) => { if (!cond) throw new Error(what); };
+const syncMode = flag('--sync');
+deadline(timeoutMs);
 
 const client = new Client({ name: 'rollout-mcp-e2e-v2', version: '1.0.0' });
 // Every request the client sends, to see the resumption GET on the wire.
@@ -95,5 +79,4 @@ await check('DELETE ends the session', async () => {
   await transport.terminateSession();
   await client.close();
 });
-console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
-process.exit(failures ? 1 : 0);
+finish();

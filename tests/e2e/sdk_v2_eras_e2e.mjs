@@ -10,29 +10,14 @@
 // result (status success in every connected CRM); another team's key gets "no such task" for the same id.
 //   node sdk_v2_eras_e2e.mjs --url URL --bearer KEY_A --other-bearer KEY_B [--timeout-ms 50000]
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { arg, check, deadline, expect, finish, flag } from './tap_checks.mjs';
 
-const args = process.argv.slice(2);
-const arg = (name, fallback) => {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-};
 const url = new URL(arg('--url', ''));
 const timeoutMs = Number(arg('--timeout-ms', '50000'));
 const bearer = arg('--bearer', '');
 const otherBearer = arg('--other-bearer', '');
-setTimeout(() => { console.error(`FAIL: timed out after ${timeoutMs} ms`); process.exit(1); }, timeoutMs).unref();
+deadline(timeoutMs);
 
-let failures = 0;
-async function check(name, fn) {
-  try {
-    const detail = await fn();
-    console.log(`ok - ${name}${detail ? ` (${detail})` : ''}`);
-  } catch (e) {
-    failures++;
-    console.log(`not ok - ${name}: ${e?.stack ?? e}`);
-  }
-}
-const expect = (cond, what) => { if (!cond) throw new Error(what); };
 // Any JSON-RPC result (a Standard Schema that accepts everything), for tasks/get.
 const anyResult = { '~standard': { version: 1, vendor: 'rollout-mcp-e2e', validate: value => ({ value }) } };
 const TASKS = 'io.modelcontextprotocol/tasks';
@@ -143,5 +128,4 @@ for (const [label, mode, era] of [['legacy', 'legacy', 'legacy'], ['auto', 'auto
   await c.client.close();
 }
 
-console.log(failures ? `FAIL: ${failures} check(s) failed` : 'PASS: every check passed');
-process.exit(failures ? 1 : 0);
+finish();
