@@ -9,7 +9,7 @@ want_npm=1
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates procps
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libsodium-dev
+  libssl-dev libsqlite3-dev libsodium-dev libpq-dev postgresql-15
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev libvalijson-dev libhowardhinnant-date-dev tzdata
   wrk
@@ -23,6 +23,11 @@ done
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
+  # The tests start a throwaway PostgreSQL cluster of their own (scripts/pg_cluster.sh): installing the server
+  # must not create and start the system-wide "main" cluster.
+  mkdir -p /etc/postgresql-common/createcluster.d
+  [[ -e /etc/postgresql-common/createcluster.d/rollout-mcp.conf ]] ||
+    echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.d/rollout-mcp.conf
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"

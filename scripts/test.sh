@@ -18,7 +18,17 @@ status=0
 
 stage "build (RelWithDebInfo)"
 "$root/scripts/build.sh" "$root/build" -DROLLOUT_MCP_WERROR=ON || exit 1
-stage "tests (RelWithDebInfo)"
+
+# A throwaway PostgreSQL cluster for the storage, sync and tool suites' second run (label `postgresql`), on a
+# loopback port, stopped however this script ends.
+stage "start PostgreSQL (throwaway cluster)"
+pg_dir=$(mktemp -d /tmp/rollout-mcp-pg.XXXXXX)
+trap '"$root/scripts/pg_cluster.sh" stop "$pg_dir"' EXIT
+pg_port=$((20000 + RANDOM % 20000))   # a collision makes pg_cluster.sh fail with PostgreSQL's log
+ROLLOUT_MCP_TEST_PG_URL=$("$root/scripts/pg_cluster.sh" start "$pg_dir" "$pg_port") || exit 1
+export ROLLOUT_MCP_TEST_PG_URL
+
+stage "tests (RelWithDebInfo; SQLite, and PostgreSQL for the storage, sync and tool suites)"
 ctest --test-dir "$root/build" --output-on-failure --timeout 600 -j 2 || status=1
 
 # One clang-14 build serves the sanitizer tests and the fuzz targets (compiling Beast/Asio once, not twice).
@@ -27,7 +37,8 @@ CC=clang-14 CXX=clang++-14 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_B
   -DROLLOUT_MCP_SANITIZE=ON -DROLLOUT_MCP_FUZZ=ON -DROLLOUT_MCP_BENCH=OFF -DROLLOUT_MCP_WERROR=ON || exit 1
 stage "tests (ASan + UBSan: unit and integration)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir "$root/build-asan" --output-on-failure --timeout 600 -j 2 -LE node || status=1
+# The PostgreSQL runs repeat the same code paths; under the sanitizers the SQLite runs cover them.
+ctest --test-dir "$root/build-asan" --output-on-failure --timeout 600 -j 2 -LE "node|postgresql" || status=1
 
 stage "fuzz smoke (every target ${FUZZ_SECONDS:=12} s, ASan + UBSan)"
 unset ASAN_OPTIONS UBSAN_OPTIONS   # fuzz.sh sets its own (a finding must not abort before libFuzzer reports it)

@@ -19,7 +19,7 @@
 #include "server/sync/sync_worker.hpp"
 #include "server/tools/rollout_tools.hpp"
 #include "server/tools/sync_tasks.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

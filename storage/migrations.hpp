@@ -1,7 +1,8 @@
-// Numbered schema migrations embedded in the binary, applied in one transaction at start-up.
+// Numbered schema migrations embedded in the binary, one list per engine (sqlite_migrations.cpp,
+// postgres_migrations.cpp), applied in one transaction at start-up.
 #pragma once
 
-#include "storage/sqlite.hpp"
+#include "storage/sql.hpp"
 #include "storage/storage.hpp"
 
 #include <span>
@@ -21,12 +22,15 @@ public:
     using StorageStartupError::StorageStartupError;
 };
 
-std::span<const Migration> migrations();
-int latest_schema_version();
+std::span<const Migration> sqlite_migrations();
+std::span<const Migration> postgres_migrations();
+std::span<const Migration> migrations(Dialect dialect);
+int latest_schema_version(Dialect dialect = Dialect::sqlite);
 
-// Creates schema_migrations if needed and applies every missing migration inside one IMMEDIATE
-// transaction (all or nothing). Refuses a database whose version is newer than this binary knows.
-// Returns the number of migrations applied. Throws SchemaError.
+// Creates schema_migrations if needed and applies every missing migration inside one transaction (all or
+// nothing). On PostgreSQL the transaction first takes an advisory lock, so instances starting together migrate
+// once: the others wait, then find nothing left to apply. Refuses a database whose version is newer than this
+// binary knows. Returns the number of migrations applied. Throws SchemaError.
 int apply_migrations(Database& db);
 
 }  // namespace rollout_mcp::storage

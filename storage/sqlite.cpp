@@ -10,11 +10,25 @@
 namespace rollout_mcp::storage {
 namespace {
 
+SqlError::Kind kind_of(int rc) {
+    switch (rc) {
+        case SQLITE_CONSTRAINT_UNIQUE:
+        case SQLITE_CONSTRAINT_PRIMARYKEY: return SqlError::Kind::unique;
+        case SQLITE_CONSTRAINT_FOREIGNKEY: return SqlError::Kind::foreign_key;
+        case SQLITE_CONSTRAINT_CHECK: return SqlError::Kind::check;
+        case SQLITE_CONSTRAINT_NOTNULL: return SqlError::Kind::not_null;
+        default: break;
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) return SqlError::Kind::check;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) return SqlError::Kind::busy;
+    return SqlError::Kind::other;
+}
+
 [[noreturn]] void fail(sqlite3* db, int rc, std::string_view context) {
     std::string msg(context);
     msg += ": ";
     msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    throw SqliteError(rc, msg);
+    throw SqlError(kind_of(rc), msg);
 }
 
 void check(sqlite3* db, int rc, std::string_view context) {
@@ -44,86 +58,62 @@ std::string pragma_text(Database& db, const char* sql) {
     return st.step() ? st.text(0) : std::string();
 }
 
+class SqliteStatement final : public StatementImpl {
+public:
+    SqliteStatement(sqlite3* db, std::string_view sql) : db_(db) {
+        const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+        if (rc != SQLITE_OK) fail(db, rc, "prepare");
+    }
+    SqliteStatement(const SqliteStatement&) = delete;
+    SqliteStatement& operator=(const SqliteStatement&) = delete;
+    ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+
+    void bind(int index, std::int64_t value) override { check(db_, sqlite3_bind_int64(stmt_, index, value), "bind"); }
+    void bind(int index, std::string_view value) override {
+        check(db_, sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+              "bind");
+    }
+    void bind(int index, std::span<const unsigned char> value) override {
+        // A zero-length blob must still be a blob, not NULL, so never pass a null pointer.
+        static const unsigned char empty = 0;
+        check(db_, sqlite3_bind_blob64(stmt_, index, value.empty() ? &empty : value.data(), value.size(),
+                                       SQLITE_TRANSIENT),
+              "bind");
+    }
+    void bind_null(int index) override { check(db_, sqlite3_bind_null(stmt_, index), "bind"); }
+
+    bool step() override {
+        const int rc = sqlite3_step(stmt_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        fail(db_, rc, "step");
+    }
+    void reset() noexcept override {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+
+    bool is_null(int column) const override { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+    std::int64_t int64(int column) const override { return sqlite3_column_int64(stmt_, column); }
+    std::string text(int column) const override {
+        const auto* p = sqlite3_column_text(stmt_, column);
+        const int n = sqlite3_column_bytes(stmt_, column);
+        return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
+    }
+    std::vector<unsigned char> blob(int column) const override {
+        const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, column));
+        const int n = sqlite3_column_bytes(stmt_, column);
+        return p == nullptr ? std::vector<unsigned char>() : std::vector<unsigned char>(p, p + n);
+    }
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
 }  // namespace
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-    if (rc != SQLITE_OK) fail(db, rc, "prepare");
-}
-
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
-    other.stmt_ = nullptr;
-}
-
-Statement::~Statement() { sqlite3_finalize(stmt_); }
-
-Statement& Statement::bind(int index, std::int64_t value) {
-    check(db_, sqlite3_bind_int64(stmt_, index, value), "bind");
-    return *this;
-}
-
-Statement& Statement::bind(int index, std::string_view value) {
-    check(db_, sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                                   SQLITE_UTF8),
-          "bind");
-    return *this;
-}
-
-Statement& Statement::bind(int index, std::span<const unsigned char> value) {
-    // A zero-length blob must still be a blob, not NULL, so never pass a null pointer.
-    static const unsigned char empty = 0;
-    check(db_, sqlite3_bind_blob64(stmt_, index, value.empty() ? &empty : value.data(), value.size(),
-                                   SQLITE_TRANSIENT),
-          "bind");
-    return *this;
-}
-
-Statement& Statement::bind_null(int index) {
-    check(db_, sqlite3_bind_null(stmt_, index), "bind");
-    return *this;
-}
-
-bool Statement::step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(db_, rc, "step");
-}
-
-void Statement::run() {
-    while (step()) {
-    }
-}
-
-void Statement::reset() noexcept {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-}
-
-bool Statement::is_null(int column) const {
-    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
-}
-
-std::int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
-
-std::optional<std::int64_t> Statement::optional_int64(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return int64(column);
-}
-
-std::string Statement::text(int column) const {
-    const auto* p = sqlite3_column_text(stmt_, column);
-    const int n = sqlite3_column_bytes(stmt_, column);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
-}
-
-std::vector<unsigned char> Statement::blob(int column) const {
-    const auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, column));
-    const int n = sqlite3_column_bytes(stmt_, column);
-    return p == nullptr ? std::vector<unsigned char>() : std::vector<unsigned char>(p, p + n);
-}
-
-std::unique_ptr<Database> Database::open(const std::filesystem::path& path) {
+std::unique_ptr<SqliteDatabase> SqliteDatabase::open(const std::filesystem::path& path) {
     if (sqlite3_libversion_number() < 3037000)
         throw std::runtime_error(std::string("SQLite ") + sqlite3_libversion() +
                                  " is too old: STRICT tables need 3.37 or newer");
@@ -139,7 +129,7 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path) {
     sqlite3* raw = nullptr;
     const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW,
                                    nullptr);
-    std::unique_ptr<Database> db(new Database(raw, path));  // closes `raw` even when open failed
+    std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw, path));  // closes `raw` even when open failed
     if (rc != SQLITE_OK) fail(raw, rc, "open " + path.string());
     sqlite3_extended_result_codes(raw, 1);
     check(raw, sqlite3_busy_timeout(raw, 5000), "busy_timeout");
@@ -155,39 +145,23 @@ std::unique_ptr<Database> Database::open(const std::filesystem::path& path) {
     return db;
 }
 
-Database::~Database() {
-    cache_.clear();  // statements must be finalized before the connection closes
+SqliteDatabase::~SqliteDatabase() {
+    clear_statement_cache();  // statements must be finalized before the connection closes
     sqlite3_close_v2(db_);
 }
 
-void Database::exec(const char* sql) {
+void SqliteDatabase::exec(const char* sql) {
     char* err = nullptr;
     const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
     if (rc != SQLITE_OK) {
         std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
-        throw SqliteError(rc, "exec: " + msg);
+        throw SqlError(kind_of(rc), "exec: " + msg);
     }
 }
 
-Statement Database::prepare(std::string_view sql) { return Statement(db_, sql); }
-
-Database::Lease Database::cached(const char* sql) {
-    auto it = cache_.find(std::string_view(sql));
-    if (it == cache_.end())
-        it = cache_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
-    return Lease(*it->second);
-}
-
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
-
-Transaction::~Transaction() {
-    if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-}
-
-void Transaction::commit() {
-    db_.exec("COMMIT");
-    done_ = true;
+Statement SqliteDatabase::prepare(std::string_view sql) {
+    return Statement(std::make_unique<SqliteStatement>(db_, sql));
 }
 
 }  // namespace rollout_mcp::storage

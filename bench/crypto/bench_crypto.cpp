@@ -1,9 +1,9 @@
 // Cost of sealing/opening one secret and of the per-request API-key check (pure hash, and the full
-// SqliteStorage::authenticate with a prepared-statement lookup on a real database file).
+// SqlStorage::authenticate with a prepared-statement lookup on a real database file).
 #include "crypto/api_key.hpp"
 #include "crypto/keyring.hpp"
 #include "crypto/seal.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -61,7 +61,7 @@ void BM_Authenticate(benchmark::State& state) {
     const auto dir = std::filesystem::temp_directory_path() / ("rmcp-bench-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     {
-        auto store = storage::SqliteStorage::open(
+        auto store = storage::SqlStorage::open(
             dir / "bench.db", crypto::MasterKey{crypto::SecretBytes::random(32), "bench", {}});
         std::string key;
         for (int t = 0; t < 100; ++t) {

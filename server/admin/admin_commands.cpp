@@ -4,13 +4,13 @@
 
 #include "base/loopback.hpp"
 
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <iostream>
 
 namespace rollout_mcp {
 
-std::unique_ptr<storage::SqliteStorage> open_storage(const Config& config) {
+std::unique_ptr<storage::SqlStorage> open_storage(const Config& config) {
     crypto::ensure_sodium();
     crypto::MasterKeyOptions options;
     options.master_key_file = config.storage.master_key_file;
@@ -18,7 +18,7 @@ std::unique_ptr<storage::SqliteStorage> open_storage(const Config& config) {
     options.bind_is_loopback = is_loopback_host(config.server.bind);
     auto master = crypto::load_master_key(options);
     for (const auto& warning : master.warnings) std::cerr << "rollout-mcp: warning: " << warning << "\n";
-    auto s = storage::SqliteStorage::open(config.storage.database, std::move(master));
+    auto s = storage::SqlStorage::open(config.storage.database, std::move(master));
     // The store enforces the per-team caps, so every caller (tools, admin commands) gets the same ones.
     storage::StorageLimits limits;
     limits.max_queued_jobs_per_tenant = config.sync.max_queued_per_team;

@@ -9,11 +9,11 @@
 namespace rollout_mcp {
 
 namespace storage {
-class SqliteStorage;
+class SqlStorage;
 }
 
 // Loads the master key (as config and environment say) and opens the database; throws on failure.
-std::unique_ptr<storage::SqliteStorage> open_storage(const Config& config);
+std::unique_ptr<storage::SqlStorage> open_storage(const Config& config);
 
 struct AdminRequest {
     std::string command;         // "tenant create", "tenant list", "key issue", "key revoke",
@@ -34,6 +34,6 @@ struct AdminRequest {
 // Runs one command, printing to stdout/stderr; returns the process exit code.
 int run_admin_command(const Config& config, const AdminRequest& request);
 // `outbox list|retry|stats` (outbox_commands.cpp).
-int run_outbox_command(storage::SqliteStorage& storage, const AdminRequest& request);
+int run_outbox_command(storage::SqlStorage& storage, const AdminRequest& request);
 
 }  // namespace rollout_mcp

@@ -4,7 +4,7 @@
 
 #include "server/sync/sync_job_view.hpp"
 
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -109,7 +109,7 @@ int stats(storage::Storage& s) {
 
 }  // namespace
 
-int run_outbox_command(storage::SqliteStorage& s, const AdminRequest& r) {
+int run_outbox_command(storage::SqlStorage& s, const AdminRequest& r) {
     if (r.command == "outbox stats") return stats(s);
     auto q = query_of(s, r);
     if (!q) return fail(q.error().message);

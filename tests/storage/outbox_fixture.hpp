@@ -39,6 +39,8 @@ struct Outcome {
 class Outbox : public StorageTest {
 protected:
     void SetUp() override {
+        StorageTest::SetUp();
+        if (IsSkipped()) return;
         store = open_store();
         a = make_tenant(*store, "team-a");
         b = make_tenant(*store, "team-b");
@@ -67,7 +69,7 @@ protected:
         return *f;
     }
 
-    std::unique_ptr<SqliteStorage> store;
+    std::unique_ptr<SqlStorage> store;
     Tenant a, b;
 };
 

@@ -1,16 +1,22 @@
 // Fixture for storage tests: a temporary directory, a master key and helpers to (re)open the store
-// and to poke at the database file directly, the way an attacker with file access would.
+// and to poke at the database directly, the way an attacker with file or database access would. The same tests
+// run on SQLite and on PostgreSQL (tests/support/test_database.hpp); tests of SQLite's file itself call
+// sqlite_only() first.
 #pragma once
 
 #include "crypto/master_key.hpp"
-#include "storage/sqlite.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
+#include "tests/support/test_database.hpp"
 #include "tests/crypto/test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <memory>
 #include <string>
+
+// Tests of SQLite's own file or migration history skip on the PostgreSQL run.
+#define SQLITE_ONLY() \
+    if (on_postgresql()) GTEST_SKIP() << "a test of the SQLite file or its migration history"
 
 namespace rollout_mcp::storage::test {
 
@@ -23,24 +29,28 @@ inline crypto::MasterKey master_copy(const crypto::SecretBytes& key, std::string
 
 class StorageTest : public ::testing::Test {
 protected:
-    std::filesystem::path db_path() const { return dir / "rollout-mcp.db"; }
-
-    std::unique_ptr<SqliteStorage> open_store() {
-        return SqliteStorage::open(db_path(), master_copy(master, "test master key"));
+    void SetUp() override {
+        if (const std::string why = database.unavailable(); !why.empty()) GTEST_SKIP() << why;
     }
 
-    // A second, raw connection to the same file.
-    std::unique_ptr<Database> raw() { return Database::open(db_path()); }
+    std::filesystem::path db_path() const { return dir / "rollout-mcp.db"; }
+
+    std::unique_ptr<SqlStorage> open_store() { return database.open(master_copy(master, "test master key")); }
+
+    // A second, raw connection to the same database.
+    std::unique_ptr<Database> raw() { return database.raw(); }
+    bool on_postgresql() const { return database.postgresql(); }
 
     void exec_raw(const std::string& sql) { raw()->exec(sql.c_str()); }
 
-    Tenant make_tenant(SqliteStorage& s, const std::string& name) {
+    Tenant make_tenant(SqlStorage& s, const std::string& name) {
         auto t = s.create_tenant(name);
         if (!t) throw std::runtime_error(t.error().message);
         return *t;
     }
 
     TempDir dir;
+    rollout_mcp::test::TestDatabase database{dir / "rollout-mcp.db"};
     crypto::SecretBytes master = crypto::SecretBytes::random(crypto::kKeyBytes);
 };
 

@@ -14,6 +14,7 @@ std::string pragma(Database& db, const char* sql) {
 class DatabaseTest : public StorageTest {};
 
 TEST_F(DatabaseTest, FilesAreCreatedMode0600EvenWithPermissiveUmask) {
+    SQLITE_ONLY();
     const mode_t old = ::umask(0);
     auto s = open_store();
     make_tenant(*s, "acme");  // forces WAL traffic
@@ -25,20 +26,23 @@ TEST_F(DatabaseTest, FilesAreCreatedMode0600EvenWithPermissiveUmask) {
 }
 
 TEST_F(DatabaseTest, ExistingLooseFileIsTightened) {
+    SQLITE_ONLY();
     rollout_mcp::test::write_file(db_path(), "", 0644);
     auto s = open_store();
     EXPECT_EQ(rollout_mcp::test::file_mode(db_path()), 0600u);
 }
 
 TEST_F(DatabaseTest, MissingDataDirectoryIsCreatedPrivate) {
+    SQLITE_ONLY();
     const auto path = dir / "data" / "rollout-mcp.db";
-    auto s = SqliteStorage::open(path, master_copy(master, "test"));
+    auto s = SqlStorage::open(path, master_copy(master, "test"));
     EXPECT_EQ(rollout_mcp::test::file_mode(dir / "data"), 0700u);
     EXPECT_EQ(rollout_mcp::test::file_mode(path), 0600u);
 }
 
 TEST_F(DatabaseTest, ConnectionPragmas) {
-    auto db = Database::open(db_path());
+    SQLITE_ONLY();
+    auto db = raw();
     EXPECT_EQ(pragma(*db, "PRAGMA journal_mode"), "wal");
     EXPECT_EQ(pragma(*db, "PRAGMA foreign_keys"), "1");
     EXPECT_EQ(pragma(*db, "PRAGMA secure_delete"), "1");
@@ -47,11 +51,12 @@ TEST_F(DatabaseTest, ConnectionPragmas) {
 }
 
 TEST_F(DatabaseTest, MigrationsCreateStrictTablesAndAreIdempotent) {
-    auto db = Database::open(db_path());
-    EXPECT_EQ(apply_migrations(*db), static_cast<int>(migrations().size()));
+    SQLITE_ONLY();
+    auto db = raw();
+    EXPECT_EQ(apply_migrations(*db), static_cast<int>(migrations(Dialect::sqlite).size()));
     EXPECT_EQ(apply_migrations(*db), 0);
     EXPECT_EQ(pragma(*db, "SELECT count(*) FROM schema_migrations"),
-              std::to_string(migrations().size()));
+              std::to_string(migrations(Dialect::sqlite).size()));
     EXPECT_EQ(pragma(*db, "SELECT max(version) FROM schema_migrations"),
               std::to_string(latest_schema_version()));
     for (const char* table : {"tenants", "api_keys", "data_keys", "master_key_check", "api_key_root",
@@ -64,7 +69,7 @@ TEST_F(DatabaseTest, MigrationsCreateStrictTablesAndAreIdempotent) {
     }
     // STRICT really rejects a mistyped value.
     EXPECT_THROW(db->exec("INSERT INTO tenants(id, name, created_at) VALUES ('t', 'n', 'yesterday')"),
-                 SqliteError);
+                 SqlError);
 }
 
 TEST_F(DatabaseTest, ReopeningStoreKeepsDataAndSchema) {
@@ -91,9 +96,12 @@ TEST_F(DatabaseTest, ForeignKeysAreEnforced) {
     auto r = s->put_crm_connection("t_nobody", "hubspot", "", bytes("cred"));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::not_found);
-    EXPECT_THROW(exec_raw("INSERT INTO api_keys(tenant_id, prefix, hash, created_at) "
-                          "VALUES ('t_nobody', 'abcdefgh', zeroblob(32), 0)"),
-                 SqliteError);
+    try {
+        exec_raw("INSERT INTO api_keys(tenant_id, prefix, hash, created_at) VALUES ('t_nobody', 'abcdefgh', zeroblob(32), 0)");
+        FAIL() << "a key of no tenant was stored";
+    } catch (const SqlError& e) {
+        EXPECT_EQ(e.kind(), SqlError::Kind::foreign_key) << e.what();
+    }
 }
 
 }  // namespace

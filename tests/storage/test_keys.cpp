@@ -12,7 +12,7 @@ namespace {
 class Keys : public StorageTest {
 protected:
     // Fills two tenants with n rows each across both sealed tables; returns expected plaintexts.
-    std::map<std::string, std::string> populate(SqliteStorage& s, int n) {
+    std::map<std::string, std::string> populate(SqlStorage& s, int n) {
         std::map<std::string, std::string> expected;
         // More CRMs per tenant than the default cap ([rollout] max_crm_connections_per_team, 16) allows.
         StorageLimits roomy;
@@ -34,7 +34,7 @@ protected:
     }
 
     // Every row opens to the value written, and there are no more rows than that.
-    void verify_all(SqliteStorage& s, const std::map<std::string, std::string>& expected) {
+    void verify_all(SqlStorage& s, const std::map<std::string, std::string>& expected) {
         std::size_t rows = 0;
         for (const Tenant& t : *s.list_tenants()) {
             auto rc = s.get_rollout_config(t.id);
@@ -51,7 +51,7 @@ protected:
         EXPECT_EQ(rows, expected.size());
     }
 
-    void finish_reseal(SqliteStorage& s) {
+    void finish_reseal(SqlStorage& s) {
         for (int guard = 0; guard < 10'000; ++guard) {
             auto p = s.reseal_batch(7);
             ASSERT_TRUE(p) << p.error().message;
@@ -64,7 +64,7 @@ protected:
 TEST_F(Keys, WrongMasterKeyRefusedAtStartupNamingTheSource) {
     { auto s = open_store(); make_tenant(*s, "acme"); }
     try {
-        (void)SqliteStorage::open(db_path(), crypto::MasterKey{crypto::SecretBytes::random(32),
+        (void)SqlStorage::open(db_path(), crypto::MasterKey{crypto::SecretBytes::random(32),
                                                                "file /etc/rollout-mcp/wrong.key", {}});
         FAIL() << "opened with the wrong master key";
     } catch (const StorageStartupError& e) {
@@ -152,7 +152,7 @@ TEST_F(Keys, RewrapMasterKeepsRowsAndApiKeys) {
         EXPECT_EQ(s->key_status()->master_key_source, "file /new.key");
     }
     EXPECT_THROW((void)open_store(), StorageStartupError);  // the old master no longer opens it
-    auto s = SqliteStorage::open(db_path(), master_copy(new_master, "file /new.key"));
+    auto s = SqlStorage::open(db_path(), master_copy(new_master, "file /new.key"));
     verify_all(*s, expected);
     EXPECT_TRUE(s->authenticate(api_key));
 }

@@ -205,12 +205,13 @@ TEST_F(Outbox, JobsEnqueuedAfterAnotherProcessRotatesUseTheNewKey) {
 
 // Version 1 shipped an unused sync_jobs table; version 2 replaces it and keeps the ledger's rows.
 TEST_F(StorageTest, OutboxMigrationUpgradesAVersion1Database) {
+    SQLITE_ONLY();
     {
         auto db = raw();
         Transaction tx(*db);
         db->exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                  " applied_at INTEGER NOT NULL) STRICT");
-        db->exec(migrations()[0].sql);
+        db->exec(migrations(Dialect::sqlite)[0].sql);
         db->exec("INSERT INTO schema_migrations VALUES (1, 'v1', 0)");
         db->exec("INSERT INTO tenants VALUES ('t_1', 'acme', 0)");
         db->exec("INSERT INTO sync_ledger VALUES ('t_1', 'hubspot', 'person', 'buyer-1', 'crm-1', NULL, 0, 0)");

@@ -262,12 +262,13 @@ TEST_F(Retention, LegacyPerJobPayloadStillOpensAndIsResealed) {
 
 // Migrations 3 and later on a version-2 database: its jobs (own ciphertext) survive the table rebuild and run.
 TEST_F(Retention, Version2JobsSurviveMigration3) {
+    SQLITE_ONLY();
     const std::string id = "job_00000000000000000000cafe";
     {
         // Take this database back to version 2: the v2 sync_jobs table, none of version 3's objects.
         store.reset();
         auto db = raw();
-        const std::string v2(migrations()[1].sql);
+        const std::string v2(migrations(Dialect::sqlite)[1].sql);
         const auto from = v2.find("CREATE TABLE sync_jobs");
         const auto to = v2.find("-- Idempotency keys");
         ASSERT_NE(from, std::string::npos);

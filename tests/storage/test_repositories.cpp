@@ -6,11 +6,13 @@ namespace {
 class Repositories : public StorageTest {
 protected:
     void SetUp() override {
+        StorageTest::SetUp();
+        if (IsSkipped()) return;
         store = open_store();
         a = make_tenant(*store, "team-a");
         b = make_tenant(*store, "team-b");
     }
-    std::unique_ptr<SqliteStorage> store;
+    std::unique_ptr<SqlStorage> store;
     Tenant a, b;
 };
 

@@ -2,7 +2,7 @@
 #include "sync_harness.hpp"
 
 #include "server/admin/admin_commands.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +29,7 @@ protected:
         ::testing::internal::CaptureStdout();
         ::testing::internal::CaptureStderr();
         out.code = h.on_storage([&](storage::Storage& s) {
-            return run_outbox_command(dynamic_cast<storage::SqliteStorage&>(s), r);
+            return run_outbox_command(dynamic_cast<storage::SqlStorage&>(s), r);
         });
         out.out = ::testing::internal::GetCapturedStdout();
         out.err = ::testing::internal::GetCapturedStderr();

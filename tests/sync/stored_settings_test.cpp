@@ -7,7 +7,7 @@
 #include "server/app/origin.hpp"
 #include "server/sync/rollout_field_rules.hpp"
 #include "server/tools/rollout_tools.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 #include "server/sync/team_rollout.hpp"
 #include "server/mcp/tool_registry.hpp"
 

@@ -5,7 +5,7 @@
 
 #include "rollout/adapters/adapter.hpp"
 #include "rollout/model.hpp"
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 #include "support/wait_for.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -36,7 +36,7 @@ Harness::Harness(Options options) : options_(std::move(options)) {
         fake_->start();
     }
     crypto::MasterKey master{crypto::SecretBytes::random(32), "test master key", {}};
-    storage_ = std::make_unique<StorageExecutor>(storage::SqliteStorage::open(dir_.path() / "db.sqlite", std::move(master)));
+    storage_ = std::make_unique<StorageExecutor>(database_.open(std::move(master)));
     guard_.emplace(io_.get_executor());
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     rollout::HttpOptions http;

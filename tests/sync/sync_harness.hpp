@@ -2,6 +2,8 @@
 // threads, the fake Rollout over loopback, a TeamRollout and a SyncWorker wired as in `serve`.
 #pragma once
 
+#include "support/test_database.hpp"
+
 #include "server/app/config.hpp"
 #include "storage/storage_executor.hpp"
 #include "server/sync/sync_runner.hpp"
@@ -81,6 +83,7 @@ public:
 private:
     Options options_;
     rollout_mcp::test::TempDir dir_;
+    rollout_mcp::test::TestDatabase database_{dir_.path() / "db.sqlite"};   // SQLite, or a PostgreSQL schema
     std::unique_ptr<fake::FakeRollout> fake_;
     std::unique_ptr<StorageExecutor> storage_;
     boost::asio::io_context io_;

@@ -1,7 +1,7 @@
-// SqliteStorage: the sealed repositories (Rollout configs, CRM connections: capped per tenant, their
+// SqlStorage: the sealed repositories (Rollout configs, CRM connections: capped per tenant, their
 // ledger rows deleted with them) and re-sealing rows (those two and the outbox's payloads, shared and
 // per-job) during data-key rotation.
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 namespace rollout_mcp::storage {
 
@@ -47,7 +47,7 @@ struct SealedRow {
 
 }  // namespace
 
-Result<void> SqliteStorage::put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
+Result<void> SqlStorage::put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
                                                std::span<const unsigned char> secret) {
     return guarded<void>("put rollout config", [&]() -> Result<void> {
         Transaction tx(*db_);
@@ -74,7 +74,7 @@ Result<void> SqliteStorage::put_rollout_config(std::string_view tenant_id, std::
     });
 }
 
-Result<RolloutConfig> SqliteStorage::get_rollout_config(std::string_view tenant_id) {
+Result<RolloutConfig> SqlStorage::get_rollout_config(std::string_view tenant_id) {
     return guarded<RolloutConfig>("get rollout config", [&]() -> Result<RolloutConfig> {
         auto st = db_->cached(
             "SELECT settings, key_id, nonce, ciphertext, updated_at FROM rollout_configs WHERE tenant_id = ?1");
@@ -88,7 +88,7 @@ Result<RolloutConfig> SqliteStorage::get_rollout_config(std::string_view tenant_
     });
 }
 
-Result<void> SqliteStorage::delete_rollout_config(std::string_view tenant_id) {
+Result<void> SqlStorage::delete_rollout_config(std::string_view tenant_id) {
     return guarded<void>("delete rollout config", [&]() -> Result<void> {
         Statement st = db_->prepare("DELETE FROM rollout_configs WHERE tenant_id = ?1");
         st.bind(1, tenant_id);
@@ -99,7 +99,7 @@ Result<void> SqliteStorage::delete_rollout_config(std::string_view tenant_id) {
     });
 }
 
-Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::string_view crm_type,
+Result<void> SqlStorage::put_crm_connection(std::string_view tenant_id, std::string_view crm_type,
                                                std::string_view label,
                                                std::span<const unsigned char> credential_key) {
     if (auto c = check_crm_type(crm_type); !c) return c;
@@ -107,12 +107,13 @@ Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::
         return error(ErrorCode::invalid_argument, "label is longer than 200 bytes");
     return guarded<void>("put crm connection", [&]() -> Result<void> {
         Transaction tx(*db_);
+        db_->lock_for_transaction("crm connections " + std::string(tenant_id));   // the cap counts exactly
         if (auto t = require_tenant(tenant_id); !t) return t.error();
         if (auto k = follow_active_key(); !k) return k.error();
         {
             // Only a new CRM counts against the cap: updating an existing connection always works.
             auto st = db_->cached(
-                "SELECT count(*), coalesce(sum(crm_type = ?2), 0) FROM crm_connections WHERE tenant_id = ?1");
+                "SELECT count(*), coalesce(sum(CASE WHEN crm_type = ?2 THEN 1 ELSE 0 END), 0) FROM crm_connections WHERE tenant_id = ?1");
             st->bind(1, tenant_id).bind(2, crm_type);
             const auto cap = limits_.max_crm_connections_per_tenant;
             if (st->step() && st->int64(1) == 0 && static_cast<std::size_t>(st->int64(0)) >= cap)
@@ -140,7 +141,7 @@ Result<void> SqliteStorage::put_crm_connection(std::string_view tenant_id, std::
     });
 }
 
-Result<CrmConnection> SqliteStorage::get_crm_connection(std::string_view tenant_id,
+Result<CrmConnection> SqlStorage::get_crm_connection(std::string_view tenant_id,
                                                         std::string_view crm_type) {
     return guarded<CrmConnection>("get crm connection", [&]() -> Result<CrmConnection> {
         auto st = db_->cached(
@@ -160,7 +161,7 @@ Result<CrmConnection> SqliteStorage::get_crm_connection(std::string_view tenant_
     });
 }
 
-Result<std::vector<CrmConnectionInfo>> SqliteStorage::list_crm_connections(std::string_view tenant_id) {
+Result<std::vector<CrmConnectionInfo>> SqlStorage::list_crm_connections(std::string_view tenant_id) {
     using Out = std::vector<CrmConnectionInfo>;
     return guarded<Out>("list crm connections", [&]() -> Result<Out> {
         Out out;
@@ -173,7 +174,7 @@ Result<std::vector<CrmConnectionInfo>> SqliteStorage::list_crm_connections(std::
     });
 }
 
-Result<void> SqliteStorage::delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) {
+Result<void> SqlStorage::delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) {
     return guarded<void>("delete crm connection", [&]() -> Result<void> {
         Transaction tx(*db_);
         Statement st = db_->prepare("DELETE FROM crm_connections WHERE tenant_id = ?1 AND crm_type = ?2");
@@ -191,7 +192,7 @@ Result<void> SqliteStorage::delete_crm_connection(std::string_view tenant_id, st
     });
 }
 
-Result<ResealProgress> SqliteStorage::reseal_batch(std::size_t max_rows) {
+Result<ResealProgress> SqlStorage::reseal_batch(std::size_t max_rows) {
     return guarded<ResealProgress>("reseal", [&]() -> Result<ResealProgress> {
         Transaction tx(*db_);
         const auto followed = follow_active_key();

@@ -1,5 +1,5 @@
-// SqliteStorage: the tenants and API-key repositories.
-#include "storage/sqlite_storage.hpp"
+// SqlStorage: the tenants and API-key repositories.
+#include "storage/sql_storage.hpp"
 
 #include <sodium.h>
 
@@ -39,7 +39,7 @@ constexpr const char* kKeyColumns =
 
 }  // namespace
 
-Result<void> SqliteStorage::require_tenant(std::string_view tenant_id) {
+Result<void> SqlStorage::require_tenant(std::string_view tenant_id) {
     auto st = db_->cached("SELECT 1 FROM tenants WHERE id = ?1");
     st->bind(1, tenant_id);
     if (!st->step())
@@ -47,7 +47,7 @@ Result<void> SqliteStorage::require_tenant(std::string_view tenant_id) {
     return {};
 }
 
-Result<Tenant> SqliteStorage::create_tenant(std::string_view name) {
+Result<Tenant> SqlStorage::create_tenant(std::string_view name) {
     if (!valid_tenant_name(name))
         return error(ErrorCode::invalid_argument,
                                 "tenant names are 1-64 characters: letters, digits, '.', '_', '-', "
@@ -58,7 +58,7 @@ Result<Tenant> SqliteStorage::create_tenant(std::string_view name) {
         st.bind(1, t.id).bind(2, t.name).bind(3, t.created_at);
         try {
             st.run();
-        } catch (const SqliteError& e) {
+        } catch (const SqlError& e) {
             if (e.is_constraint())
                 return error(ErrorCode::already_exists,
                                         "tenant '" + t.name + "' already exists");
@@ -68,7 +68,7 @@ Result<Tenant> SqliteStorage::create_tenant(std::string_view name) {
     });
 }
 
-Result<std::vector<Tenant>> SqliteStorage::list_tenants() {
+Result<std::vector<Tenant>> SqlStorage::list_tenants() {
     return guarded<std::vector<Tenant>>("list tenants", [&]() -> Result<std::vector<Tenant>> {
         std::vector<Tenant> out;
         Statement st = db_->prepare("SELECT id, name, created_at FROM tenants ORDER BY name");
@@ -77,7 +77,7 @@ Result<std::vector<Tenant>> SqliteStorage::list_tenants() {
     });
 }
 
-Result<Tenant> SqliteStorage::find_tenant_by_name(std::string_view name) {
+Result<Tenant> SqlStorage::find_tenant_by_name(std::string_view name) {
     return guarded<Tenant>("find tenant", [&]() -> Result<Tenant> {
         auto st = db_->cached("SELECT id, name, created_at FROM tenants WHERE name = ?1");
         st->bind(1, name);
@@ -87,7 +87,7 @@ Result<Tenant> SqliteStorage::find_tenant_by_name(std::string_view name) {
     });
 }
 
-Result<Tenant> SqliteStorage::find_tenant(std::string_view tenant_id) {
+Result<Tenant> SqlStorage::find_tenant(std::string_view tenant_id) {
     return guarded<Tenant>("find tenant", [&]() -> Result<Tenant> {
         auto st = db_->cached("SELECT id, name, created_at FROM tenants WHERE id = ?1");
         st->bind(1, tenant_id);
@@ -98,7 +98,7 @@ Result<Tenant> SqliteStorage::find_tenant(std::string_view tenant_id) {
     });
 }
 
-Result<IssuedApiKey> SqliteStorage::issue_api_key(std::string_view tenant_id) {
+Result<IssuedApiKey> SqlStorage::issue_api_key(std::string_view tenant_id) {
     return guarded<IssuedApiKey>("issue API key", [&]() -> Result<IssuedApiKey> {
         if (auto t = require_tenant(tenant_id); !t) return t.error();
         // A 48-bit prefix collision is unlikely but possible; a fresh key resolves it.
@@ -109,8 +109,8 @@ Result<IssuedApiKey> SqliteStorage::issue_api_key(std::string_view tenant_id) {
             st.bind(1, tenant_id).bind(2, k.prefix).bind(3, k.hash).bind(4, now_seconds());
             try {
                 st.run();
-            } catch (const SqliteError& e) {
-                if (e.code() == SQLITE_CONSTRAINT_UNIQUE) continue;
+            } catch (const SqlError& e) {
+                if (e.kind() == SqlError::Kind::unique) continue;
                 throw;
             }
             return IssuedApiKey{std::move(k.key), std::move(k.prefix)};
@@ -119,7 +119,7 @@ Result<IssuedApiKey> SqliteStorage::issue_api_key(std::string_view tenant_id) {
     });
 }
 
-Result<void> SqliteStorage::revoke_api_key(std::string_view tenant_id, std::string_view prefix) {
+Result<void> SqlStorage::revoke_api_key(std::string_view tenant_id, std::string_view prefix) {
     prefix = normalize_prefix(prefix);
     return guarded<void>("revoke API key", [&]() -> Result<void> {
         Statement st = db_->prepare(
@@ -135,7 +135,7 @@ Result<void> SqliteStorage::revoke_api_key(std::string_view tenant_id, std::stri
     });
 }
 
-Result<std::vector<ApiKeyInfo>> SqliteStorage::list_api_keys(std::string_view tenant_id) {
+Result<std::vector<ApiKeyInfo>> SqlStorage::list_api_keys(std::string_view tenant_id) {
     return guarded<std::vector<ApiKeyInfo>>("list API keys", [&]() -> Result<std::vector<ApiKeyInfo>> {
         std::vector<ApiKeyInfo> out;
         Statement st = db_->prepare(std::string(kKeyColumns) + "WHERE tenant_id = ?1 ORDER BY created_at, id");
@@ -145,7 +145,7 @@ Result<std::vector<ApiKeyInfo>> SqliteStorage::list_api_keys(std::string_view te
     });
 }
 
-Result<ApiKeyInfo> SqliteStorage::find_api_key(std::string_view prefix) {
+Result<ApiKeyInfo> SqlStorage::find_api_key(std::string_view prefix) {
     prefix = normalize_prefix(prefix);
     return guarded<ApiKeyInfo>("find API key", [&]() -> Result<ApiKeyInfo> {
         Statement st = db_->prepare(std::string(kKeyColumns) + "WHERE prefix = ?1");
@@ -156,7 +156,7 @@ Result<ApiKeyInfo> SqliteStorage::find_api_key(std::string_view prefix) {
     });
 }
 
-Result<AuthenticatedKey> SqliteStorage::authenticate(std::string_view presented_key) {
+Result<AuthenticatedKey> SqlStorage::authenticate(std::string_view presented_key) {
     // One message for every failure: a caller must not learn whether a prefix or tenant exists.
     const auto denied = [] {
         return error(ErrorCode::unauthenticated, "invalid or revoked API key");
@@ -178,12 +178,12 @@ Result<AuthenticatedKey> SqliteStorage::authenticate(std::string_view presented_
     });
 }
 
-Result<std::size_t> SqliteStorage::flush_last_used() {
+Result<std::size_t> SqlStorage::flush_last_used() {
     if (last_used_.empty()) return std::size_t{0};
     return guarded<std::size_t>("flush API key last use", [&]() -> Result<std::size_t> {
         Transaction tx(*db_);
         Statement st = db_->prepare(
-            "UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?2) WHERE prefix = ?1");
+            "UPDATE api_keys SET last_used_at = CASE WHEN coalesce(last_used_at, 0) > ?2 THEN last_used_at ELSE ?2 END WHERE prefix = ?1");
         for (const auto& [prefix, when] : last_used_) {
             st.bind(1, prefix).bind(2, when);
             st.run();

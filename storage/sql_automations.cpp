@@ -1,13 +1,13 @@
-// SqliteStorage: create_automation's records (storage/automations.hpp). One row per (team, name); the
+// SqlStorage: create_automation's records (storage/automations.hpp). One row per (team, name); the
 // reservation is taken in the same transaction that reads it, so two calls with one name never both create.
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 namespace rollout_mcp::storage {
 
 using detail::error;
 using detail::guarded;
 
-Result<AutomationReservation> SqliteStorage::reserve_automation(std::string_view tenant_id, std::string_view name,
+Result<AutomationReservation> SqlStorage::reserve_automation(std::string_view tenant_id, std::string_view name,
                                                                 const std::vector<unsigned char>& spec_hash,
                                                                 std::int64_t now_ms, std::int64_t stale_before_ms) {
     if (name.empty() || name.size() > 200)
@@ -15,6 +15,7 @@ Result<AutomationReservation> SqliteStorage::reserve_automation(std::string_view
     if (spec_hash.size() != 32) return error(ErrorCode::invalid_argument, "spec_hash must be 32 bytes");
     return guarded<AutomationReservation>("reserve automation", [&]() -> Result<AutomationReservation> {
         Transaction tx(*db_);
+        db_->lock_for_transaction("automations " + std::string(tenant_id));   // one reservation decision at a time
         if (auto t = require_tenant(tenant_id); !t) return t.error();
         AutomationReservation out;
         auto st = db_->cached(
@@ -45,7 +46,7 @@ Result<AutomationReservation> SqliteStorage::reserve_automation(std::string_view
     });
 }
 
-Result<void> SqliteStorage::complete_automation(std::string_view tenant_id, std::string_view name,
+Result<void> SqlStorage::complete_automation(std::string_view tenant_id, std::string_view name,
                                                 std::string_view automation_id, std::int64_t now_ms) {
     if (automation_id.empty())
         return error(ErrorCode::invalid_argument, "automation_id must not be empty");
@@ -60,7 +61,7 @@ Result<void> SqliteStorage::complete_automation(std::string_view tenant_id, std:
     });
 }
 
-Result<void> SqliteStorage::release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) {
+Result<void> SqlStorage::release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) {
     return guarded<void>("release automation", [&]() -> Result<void> {
         auto st = db_->cached(may_exist ? "UPDATE automations SET updated_at = 0 WHERE tenant_id = ?1 AND name = ?2"
                                           " AND automation_id = ''"

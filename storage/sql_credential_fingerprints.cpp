@@ -2,7 +2,7 @@
 // same CRM account decides whether markers written before they named the team may be trusted
 // (docs/ARCHITECTURE.md, "Buyer identity"). Computed with the API-key hashing key, which neither data-key rotation
 // nor a new master key changes, over a domain-separated input.
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <sodium.h>
 
@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view kDomain = "rollout-mcp crm credential fingerprint\n";
 }
 
-std::vector<unsigned char> SqliteStorage::credential_fingerprint(std::span<const unsigned char> credential) const {
+std::vector<unsigned char> SqlStorage::credential_fingerprint(std::span<const unsigned char> credential) const {
     std::string input(kDomain);
     input.append(reinterpret_cast<const char*>(credential.data()), credential.size());
     const auto h = api_hasher_->hash(input);
@@ -22,7 +22,7 @@ std::vector<unsigned char> SqliteStorage::credential_fingerprint(std::span<const
     return {h.begin(), h.end()};
 }
 
-void SqliteStorage::backfill_credential_fingerprints() {
+void SqlStorage::backfill_credential_fingerprints() {
     Transaction tx(*db_);
     struct Row {
         std::string tenant, crm;

@@ -1,7 +1,7 @@
-// SqliteStorage: reading the CRM-id ledger (sync_ledger). Its rows are written with each attempt's outcome
-// (sqlite_outbox.cpp) and live as long as the team's connection to that CRM (delete_crm_connection in
-// sqlite_secrets.cpp removes them with it; a deleted tenant's cascade removes the rest).
-#include "storage/sqlite_storage.hpp"
+// SqlStorage: reading the CRM-id ledger (sync_ledger). Its rows are written with each attempt's outcome
+// (sql_outbox.cpp) and live as long as the team's connection to that CRM (delete_crm_connection in
+// sql_secrets.cpp removes them with it; a deleted tenant's cascade removes the rest).
+#include "storage/sql_storage.hpp"
 
 #include <algorithm>
 #include <set>
@@ -16,7 +16,7 @@ constexpr std::size_t kLedgerChunk = 200;  // well under SQLite's bound-paramete
 
 }  // namespace
 
-Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger(std::string_view tenant_id, std::string_view crm_type,
+Result<std::vector<LedgerEntry>> SqlStorage::sync_ledger(std::string_view tenant_id, std::string_view crm_type,
                                                             const std::vector<std::string>& local_ids) {
     using Out = std::vector<LedgerEntry>;
     return guarded<Out>("sync ledger", [&]() -> Result<Out> {
@@ -39,7 +39,7 @@ Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger(std::string_view ten
     });
 }
 
-Result<std::vector<LedgerEntry>> SqliteStorage::sync_ledger_visits(std::string_view tenant_id,
+Result<std::vector<LedgerEntry>> SqlStorage::sync_ledger_visits(std::string_view tenant_id,
                                                                    std::string_view crm_type,
                                                                    std::string_view tour_id) {
     using Out = std::vector<LedgerEntry>;

@@ -1,6 +1,8 @@
-// SqliteStorage: tasks over sync jobs (storage/outbox.hpp, SyncTask). A task row never changes state itself:
+// SqlStorage: tasks over sync jobs (storage/outbox.hpp, SyncTask). A task row never changes state itself:
 // readers derive it from the jobs, so a job finishing needs no second write and cannot leave them disagreeing.
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
+
+#include <charconv>
 
 #include <sodium.h>
 
@@ -29,11 +31,23 @@ bool plain_id(std::string_view id) {
 
 constexpr const char* kTaskColumns =
     "id, tenant_id, job_ids, context, created_at, cancel_requested, coalesce(final_status, ''),"
-    " coalesce(final_result, ''), coalesce(json_extract(final_result, '$.__finishedAt'), 0)";
+    " coalesce(final_result, '')";
+
+// A frozen result is {"__finishedAt":<ms>,"result":<the caller's JSON>}, written by freeze_sync_task (SQLite's
+// json_object wrote the same text before): the finish time rides inside it, with no column of its own.
+constexpr std::string_view kFinishedAtPrefix = "{\"__finishedAt\":";
+
+std::int64_t finished_at_of(std::string_view frozen) {
+    if (!frozen.starts_with(kFinishedAtPrefix)) return 0;
+    frozen.remove_prefix(kFinishedAtPrefix.size());
+    std::int64_t ms = 0;
+    std::from_chars(frozen.data(), frozen.data() + frozen.size(), ms);
+    return ms;
+}
 
 }  // namespace
 
-Result<void> SqliteStorage::create_sync_task(const SyncTask& task) {
+Result<void> SqlStorage::create_sync_task(const SyncTask& task) {
     if (task.id.size() < 22 || !plain_id(task.id))
         return error(ErrorCode::invalid_argument, "task id must be 22-64 characters of [A-Za-z0-9_-]");
     if (task.job_ids.empty()) return error(ErrorCode::invalid_argument, "a task needs at least one job");
@@ -60,7 +74,7 @@ Result<void> SqliteStorage::create_sync_task(const SyncTask& task) {
     });
 }
 
-SyncTask SqliteStorage::read_task(Statement& st) {
+SyncTask SqlStorage::read_task(Statement& st) {
     SyncTask t;
     t.id = st.text(0);
     t.tenant_id = st.text(1);
@@ -70,7 +84,7 @@ SyncTask SqliteStorage::read_task(Statement& st) {
     t.cancel_requested = st.int64(5) != 0;
     t.final_status = st.text(6);
     t.final_result = st.text(7);
-    t.finished_at_ms = st.int64(8);
+    t.finished_at_ms = finished_at_of(t.final_result);
     auto each = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
     each->bind(1, ids);
     while (each->step()) t.job_ids.push_back(each->text(0));
@@ -78,22 +92,26 @@ SyncTask SqliteStorage::read_task(Statement& st) {
     return t;
 }
 
-Result<void> SqliteStorage::freeze_sync_task(std::string_view tenant_id, std::string_view task_id,
+Result<void> SqlStorage::freeze_sync_task(std::string_view tenant_id, std::string_view task_id,
                                              std::string_view status, std::string_view result_json,
                                              std::int64_t finished_at_ms) {
     return guarded<void>("freeze sync task", [&]() -> Result<void> {
-        // The finish time rides inside the frozen JSON (no extra column): {"__finishedAt": ms, "result": ...}.
+        auto valid = db_->cached("SELECT json_valid(?1)");
+        valid->bind(1, result_json);
+        if (!result_json.empty() && !(valid->step() && valid->int64(0) == 1))
+            return error(ErrorCode::invalid_argument, "a frozen task result must be JSON");
+        const std::string frozen = std::string(kFinishedAtPrefix) + std::to_string(finished_at_ms) + ",\"result\":" +
+                                   std::string(result_json.empty() ? std::string_view("null") : result_json) + "}";
         auto st = db_->cached(
-            "UPDATE sync_tasks SET final_status = ?3, final_result = json_object('__finishedAt', ?5, 'result', json(?4))"
+            "UPDATE sync_tasks SET final_status = ?3, final_result = ?4"
             " WHERE id = ?1 AND tenant_id = ?2 AND final_status IS NULL");
-        st->bind(1, task_id).bind(2, tenant_id).bind(3, status);
-        st->bind(4, result_json.empty() ? std::string_view("null") : result_json).bind(5, finished_at_ms);
+        st->bind(1, task_id).bind(2, tenant_id).bind(3, status).bind(4, frozen);
         st->run();
         return {};
     });
 }
 
-Result<std::vector<SyncTask>> SqliteStorage::open_sync_tasks_with_jobs(std::string_view tenant_id,
+Result<std::vector<SyncTask>> SqlStorage::open_sync_tasks_with_jobs(std::string_view tenant_id,
                                                                        const std::vector<std::string>& job_ids) {
     using Out = std::vector<SyncTask>;
     return guarded<Out>("open sync tasks with jobs", [&]() -> Result<Out> {
@@ -117,7 +135,7 @@ Result<std::vector<SyncTask>> SqliteStorage::open_sync_tasks_with_jobs(std::stri
     });
 }
 
-Result<SyncTask> SqliteStorage::find_sync_task(std::string_view tenant_id, std::string_view task_id) {
+Result<SyncTask> SqlStorage::find_sync_task(std::string_view tenant_id, std::string_view task_id) {
     return guarded<SyncTask>("find sync task", [&]() -> Result<SyncTask> {
         auto st = db_->cached((std::string("SELECT ") + kTaskColumns +
                                " FROM sync_tasks WHERE id = ?1 AND tenant_id = ?2").c_str());
@@ -129,7 +147,7 @@ Result<SyncTask> SqliteStorage::find_sync_task(std::string_view tenant_id, std::
     });
 }
 
-Result<SyncTask> SqliteStorage::cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
+Result<SyncTask> SqlStorage::cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
                                                  std::int64_t now_ms) {
     auto task = find_sync_task(tenant_id, task_id);
     if (!task) return task;
@@ -156,7 +174,7 @@ Result<SyncTask> SqliteStorage::cancel_sync_task(std::string_view tenant_id, std
     });
 }
 
-crypto::SecretBytes SqliteStorage::derive_purpose_key(std::uint64_t id, std::string_view context) const {
+crypto::SecretBytes SqlStorage::derive_purpose_key(std::uint64_t id, std::string_view context) const {
     // Purposes must not collide with the keyring's wrapping contexts (crypto/keyring.cpp), which use other ids.
     if (context.size() != crypto_kdf_CONTEXTBYTES) throw std::logic_error("a key purpose context is 8 characters");
     crypto::SecretBytes key(crypto_kdf_KEYBYTES);

@@ -1,13 +1,14 @@
-// SqliteStorage: the sync outbox's worker path (docs/ARCHITECTURE.md, "The outbox state machine"): enqueueing jobs
+// SqlStorage: the sync outbox's worker path (docs/ARCHITECTURE.md, "The outbox state machine"): enqueueing jobs
 // with idempotency keys (each distinct payload sealed once, shared by its jobs; a per-tenant queue cap), fair due
-// lists, compare-and-set claims and attempt outcomes (which upsert the CRM-id ledger; reads: sqlite_ledger.cpp).
-#include "storage/sqlite_storage.hpp"
+// lists, compare-and-set claims and attempt outcomes (which upsert the CRM-id ledger; reads: sql_ledger.cpp).
+#include "storage/sql_storage.hpp"
 
 #include <sodium.h>
 
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 
 namespace rollout_mcp::storage {
@@ -123,9 +124,16 @@ std::string json_id_array(const std::vector<std::string>& ids) {
 #define ROLLOUT_CLAIMABLE \
     "((status = 'queued' AND next_attempt_at <= ?2) OR (status = 'running' AND lease_until <= ?2))"
 
+// No other live claim of the same team and CRM shares the job's tour or its lock key (the buyer): shared by both
+// engines' claims.
+#define ROLLOUT_NO_LIVE_OVERLAP \
+    "NOT EXISTS (SELECT 1 FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id" \
+    " AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2 AND o.id <> sync_jobs.id" \
+    " AND ((sync_jobs.tour_id <> '' AND o.tour_id = sync_jobs.tour_id) OR o.lock_key = sync_jobs.lock_key))"
+
 }  // namespace
 
-Result<SyncJobInfo> SqliteStorage::load_sync_job(std::string_view job_id) {
+Result<SyncJobInfo> SqlStorage::load_sync_job(std::string_view job_id) {
     static const std::string sql =
         std::string("SELECT ") + detail::kSyncJobColumns + " FROM sync_jobs WHERE id = ?1";
     auto st = db_->cached(sql.c_str());
@@ -134,7 +142,7 @@ Result<SyncJobInfo> SqliteStorage::load_sync_job(std::string_view job_id) {
     return detail::sync_job_from(*st);
 }
 
-Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, std::int64_t now_ms) {
+Result<EnqueueResult> SqlStorage::enqueue_sync(const SyncRequest& request, std::int64_t now_ms) {
     if (auto v = validate_request(request); !v) return v.error();
     // Each job's payload text: its own, or the request's shared one.
     const auto payload_of = [&](const NewSyncJob& j) -> const std::string& {
@@ -142,6 +150,9 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
     };
     return guarded<EnqueueResult>("enqueue sync", [&]() -> Result<EnqueueResult> {
         Transaction tx(*db_);
+        // One enqueue per team at a time across instances: the queue cap counts exactly, and a second call with
+        // the same idempotency key waits for the first and then replays it.
+        db_->lock_for_transaction("enqueue " + request.tenant_id);
         if (auto t = require_tenant(request.tenant_id); !t) return t.error();
         // Distinct payloads, each checked and (below) stored once.
         std::map<std::string_view, std::string> payload_ids;
@@ -228,7 +239,7 @@ Result<EnqueueResult> SqliteStorage::enqueue_sync(const SyncRequest& request, st
     });
 }
 
-Result<std::vector<DueJob>> SqliteStorage::due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
+Result<std::vector<DueJob>> SqlStorage::due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
                                                          std::size_t limit) {
     using Out = std::vector<DueJob>;
     return guarded<Out>("due sync jobs", [&]() -> Result<Out> {
@@ -239,7 +250,7 @@ Result<std::vector<DueJob>> SqliteStorage::due_sync_jobs(std::int64_t now_ms, st
             " SELECT id, tenant_id, crm_type, lock_key, tour_id, next_attempt_at, created_at,"
             "  ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, created_at, id) AS rn"
             " FROM sync_jobs WHERE " ROLLOUT_CLAIMABLE
-            ") WHERE rn <= ?3 ORDER BY rn, next_attempt_at, created_at, id LIMIT ?4");
+            ") AS ranked WHERE rn <= ?3 ORDER BY rn, next_attempt_at, created_at, id LIMIT ?4");
         st->bind(2, now_ms).bind(3, clamp_count(per_tenant)).bind(4, clamp_count(limit));
         Out out;
         while (st->step()) out.push_back({st->text(0), st->text(1), st->text(2), st->text(3), st->text(4)});
@@ -247,7 +258,7 @@ Result<std::vector<DueJob>> SqliteStorage::due_sync_jobs(std::int64_t now_ms, st
     });
 }
 
-Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector<std::string>& job_ids,
+Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<std::string>& job_ids,
                                                                std::int64_t now_ms, std::int64_t lease_until_ms) {
     using Out = std::vector<ClaimedJob>;
     return guarded<Out>("claim sync jobs", [&]() -> Result<Out> {
@@ -256,12 +267,29 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
             std::string("SELECT ") + detail::kSyncJobColumns +
             ", pid, coalesce(pkey, key_id), coalesce(pnonce, nonce), coalesce(pct, ciphertext), claim_token"
             " FROM sync_jobs"
-            " LEFT JOIN (SELECT id AS pid, key_id AS pkey, nonce AS pnonce, ciphertext AS pct FROM sync_payloads)"
+            " LEFT JOIN (SELECT id AS pid, key_id AS pkey, nonce AS pnonce, ciphertext AS pct FROM sync_payloads) AS p"
             " ON pid = payload_id WHERE id = ?1";
+        const bool postgresql = db_->dialect() == Dialect::postgresql;
         Transaction tx(*db_);
+        if (postgresql) lock_claim_scopes(job_ids);
         Out out;
         for (const std::string& id : job_ids) {
-            {
+            if (postgresql) {
+                // The same claim as below, as PostgreSQL queues claim (docs/ARCHITECTURE.md, "Several instances"):
+                // the row is taken FOR UPDATE SKIP LOCKED in a CTE, so a row another transaction is finishing,
+                // retrying or cancelling is skipped rather than waited for; the tour and buyer check runs under
+                // the (team, CRM) advisory lock taken above, so two instances cannot both pass it.
+                auto upd = db_->cached(
+                    "WITH c AS (SELECT id FROM sync_jobs WHERE id = ?1 AND " ROLLOUT_CLAIMABLE " FOR UPDATE SKIP LOCKED)"
+                    " UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
+                    " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2,"
+                    " claim_token = claim_token + 1"
+                    " FROM c WHERE sync_jobs.id = c.id"
+                    " AND " ROLLOUT_NO_LIVE_OVERLAP);
+                upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
+                upd->run();
+                if (db_->changes() == 0) continue;
+            } else {
                 // SET expressions see the old row: a job still 'running' here had its lease expire.
                 // Each claim gets a new fencing token (finish_sync_attempt checks it). A job holds every
                 // identity it touches: no other live claim of the same team and CRM may share its tour or
@@ -269,12 +297,9 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
                 // whatever the in-memory scheduler believes (a second worker or instance included).
                 auto upd = db_->cached(
                     "UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
-                    " recover = (recover OR status = 'running'), updated_at = ?2, claim_token = claim_token + 1"
+                    " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2, claim_token = claim_token + 1"
                     " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE
-                    " AND NOT EXISTS (SELECT 1 FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id"
-                    "  AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2"
-                    "  AND o.id <> sync_jobs.id"
-                    "  AND ((sync_jobs.tour_id <> '' AND o.tour_id = sync_jobs.tour_id) OR o.lock_key = sync_jobs.lock_key))");
+                    " AND " ROLLOUT_NO_LIVE_OVERLAP);
                 upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
                 upd->run();
                 if (db_->changes() == 0) continue;
@@ -313,7 +338,7 @@ Result<std::vector<ClaimedJob>> SqliteStorage::claim_sync_jobs(const std::vector
     });
 }
 
-Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
+Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
                                                        const AttemptOutcome& outcome, std::int64_t now_ms) {
     for (const LedgerEntry& e : outcome.ledger)
         if (e.entity_kind.empty() || e.local_id.empty())
@@ -348,7 +373,7 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
                 " next_attempt_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE next_attempt_at END,"
                 " last_error = ?5, last_http_status = ?6,"
                 " result = CASE WHEN ?7 = '' THEN result ELSE ?7 END,"
-                " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE (recover OR ?8) END,"
+                " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE CASE WHEN recover = 1 OR ?8 = 1 THEN 1 ELSE 0 END END,"
                 " alert_pending = (?2 = 'dead'), alert_attempts = 0,"
                 " alert_next_at = CASE WHEN ?2 = 'dead' THEN ?3 ELSE alert_next_at END"
                 " WHERE id = ?1 AND status = 'running'");
@@ -383,18 +408,36 @@ Result<SyncJobInfo> SqliteStorage::finish_sync_attempt(std::string_view job_id, 
     });
 }
 
-Result<std::size_t> SqliteStorage::requeue_interrupted_sync_jobs(std::int64_t now_ms) {
+Result<std::size_t> SqlStorage::requeue_interrupted_sync_jobs(std::int64_t now_ms) {
     return guarded<std::size_t>("requeue interrupted sync jobs", [&]() -> Result<std::size_t> {
-        // The previous process may have written to the CRM before it died: look markers up first.
-        Statement st = db_->prepare(
-            "UPDATE sync_jobs SET status = 'queued', next_attempt_at = ?1, recover = 1, lease_until = NULL,"
-            " updated_at = ?1 WHERE status = 'running'");
+        // The previous process may have written to the CRM before it died: look markers up first. On PostgreSQL
+        // a running job may belong to another live instance: only expired leases are taken back (the due list
+        // offers those anyway; a restarted instance's own jobs wait out their lease).
+        Statement st = db_->prepare(db_->dialect() == Dialect::postgresql
+                                        ? "UPDATE sync_jobs SET status = 'queued', next_attempt_at = ?1, recover = 1,"
+                                          " lease_until = NULL, updated_at = ?1"
+                                          " WHERE status = 'running' AND lease_until <= ?1"
+                                        : "UPDATE sync_jobs SET status = 'queued', next_attempt_at = ?1, recover = 1,"
+                                          " lease_until = NULL, updated_at = ?1 WHERE status = 'running'");
         st.bind(1, now_ms);
         st.run();
         return static_cast<std::size_t>(db_->changes());
     });
 }
 
+void SqlStorage::lock_claim_scopes(const std::vector<std::string>& job_ids) {
+    // Every claimer takes its (team, CRM) locks in one global order (the set's), so two never deadlock.
+    std::set<std::string> scopes;
+    auto st = db_->cached("SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1");
+    for (const std::string& id : job_ids) {
+        st->bind(1, id);
+        if (st->step()) scopes.insert("claim " + st->text(0) + " " + st->text(1));
+        st->reset();
+    }
+    for (const std::string& scope : scopes) db_->lock_for_transaction(scope);
+}
+
 #undef ROLLOUT_CLAIMABLE
+#undef ROLLOUT_NO_LIVE_OVERLAP
 
 }  // namespace rollout_mcp::storage

@@ -1,12 +1,13 @@
-// SqliteStorage: the embedded Storage backend (one SQLite file in WAL mode). Owns the master key,
-// the unwrapped data keys and the API-key hasher for the lifetime of the server.
+// SqlStorage: the Storage backend, written once against storage/sql.hpp and run on either engine: SQLite (one
+// file in WAL mode, the embedded default) or PostgreSQL (shared by several server instances). Owns the master
+// key, the unwrapped data keys and the API-key hasher for the lifetime of the server.
 #pragma once
 
 #include "crypto/api_key.hpp"
 #include "crypto/keyring.hpp"
 #include "crypto/master_key.hpp"
 #include "crypto/seal.hpp"
-#include "storage/sqlite.hpp"
+#include "storage/sql.hpp"
 #include "storage/storage.hpp"
 
 #include <filesystem>
@@ -16,14 +17,17 @@
 
 namespace rollout_mcp::storage {
 
-class SqliteStorage final : public Storage {
+class SqlStorage final : public Storage {
 public:
     // Opens (creating if needed, mode 0600) the database, applies migrations, verifies the master key
     // against the stored check value and unwraps every data key; on a new database creates the check
     // value, the first data key and the API-key root. Throws StorageStartupError (or SchemaError).
-    static std::unique_ptr<SqliteStorage> open(const std::filesystem::path& db_path,
+    static std::unique_ptr<SqlStorage> open(const std::filesystem::path& db_path,
                                                crypto::MasterKey master);
-    ~SqliteStorage() override;  // flushes last-use times, best effort
+    // The same on a PostgreSQL database (a libpq URL): migrations run under an advisory lock, so instances
+    // starting together migrate once and only one of them creates the first keys.
+    static std::unique_ptr<SqlStorage> connect_postgres(const std::string& url, crypto::MasterKey master);
+    ~SqlStorage() override;  // flushes last-use times, best effort
 
     void set_limits(const StorageLimits& limits) override { limits_ = limits; }
 
@@ -59,7 +63,7 @@ public:
     Result<void> rewrap_master(crypto::MasterKey new_master) override;
     Result<void> checkpoint() override;
 
-    // The sync outbox (sqlite_outbox.cpp, sqlite_outbox_admin.cpp).
+    // The sync outbox (sql_outbox.cpp, sql_outbox_admin.cpp).
     Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) override;
     Result<std::vector<DueJob>> due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
                                               std::size_t limit) override;
@@ -77,7 +81,7 @@ public:
     Result<std::vector<SyncJobInfo>> retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) override;
     Result<OutboxStats> outbox_stats(std::int64_t now_ms) override;
     crypto::SecretBytes derive_purpose_key(std::uint64_t id, std::string_view context) const override;
-    // Tasks over sync jobs (sqlite_sync_tasks.cpp).
+    // Tasks over sync jobs (sql_sync_tasks.cpp).
     Result<void> create_sync_task(const SyncTask& task) override;
     Result<SyncTask> find_sync_task(std::string_view tenant_id, std::string_view task_id) override;
     Result<SyncTask> cancel_sync_task(std::string_view tenant_id, std::string_view task_id,
@@ -95,16 +99,16 @@ public:
     Result<void> complete_automation(std::string_view tenant_id, std::string_view name,
                                      std::string_view automation_id, std::int64_t now_ms) override;
     Result<void> release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) override;
-    // Retention (sqlite_outbox_retention.cpp).
+    // Retention (sql_outbox_retention.cpp).
     Result<PurgeProgress> purge_sync_batch(const PurgePolicy& policy, std::int64_t now_ms,
                                            std::size_t max_rows) override;
     Result<SyncJobTombstone> find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) override;
 
-    // For tests and diagnostics: the database path.
-    const std::filesystem::path& path() const noexcept { return db_->path(); }
+    Dialect dialect() const noexcept { return db_->dialect(); }
 
 private:
-    SqliteStorage(std::unique_ptr<Database> db, crypto::MasterKey master);
+    SqlStorage(std::unique_ptr<Database> db, crypto::MasterKey master);
+    static std::unique_ptr<SqlStorage> start(std::unique_ptr<Database> db, crypto::MasterKey master);
 
     void bootstrap_keys();  // start-up only; throws StorageStartupError
     // Keyed hash (the API-key hashing key, domain-separated) of a CRM credential id: equal for the same
@@ -122,7 +126,9 @@ private:
     // Reloads the keyring when the database's active key is not ours (another process rotated), so
     // we never seal under a key that `destroy_unused_keys` may remove. Call inside a write transaction.
     Result<crypto::KeyId> follow_active_key();
-    SyncTask read_task(Statement& st);   // a sync_tasks row (sqlite_sync_tasks.cpp's column list)
+    SyncTask read_task(Statement& st);   // a sync_tasks row (sql_sync_tasks.cpp's column list)
+    // PostgreSQL claims: the (team, CRM) advisory locks of these jobs, in one global order.
+    void lock_claim_scopes(const std::vector<std::string>& job_ids);
     // One outbox job's columns (no payload), or not_found.
     Result<SyncJobInfo> load_sync_job(std::string_view job_id);
 
@@ -137,15 +143,15 @@ private:
 namespace detail {
 
 std::int64_t now_seconds();
-Error from_sqlite(const SqliteError& e, std::string_view operation);
+Error from_sql(const SqlError& e, std::string_view operation);
 
-// Runs one storage operation, turning SqliteError into an Error value at the API boundary.
+// Runs one storage operation, turning SqlError into an Error value at the API boundary.
 template <class T, class F>
 Result<T> guarded(std::string_view operation, F&& body) {
     try {
         return body();
-    } catch (const SqliteError& e) {
-        return from_sqlite(e, operation);
+    } catch (const SqlError& e) {
+        return from_sql(e, operation);
     }
 }
 

@@ -1,7 +1,9 @@
-// SqliteStorage: opening, the envelope keys (bootstrap, reload) and key administration.
-#include "storage/sqlite_storage.hpp"
+// SqlStorage: opening (SQLite or PostgreSQL), the envelope keys (bootstrap, reload) and key administration.
+#include "storage/sql_storage.hpp"
 
 #include "storage/migrations.hpp"
+#include "storage/postgres.hpp"
+#include "storage/sqlite.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -42,18 +44,18 @@ std::int64_t now_seconds() {
         .count();
 }
 
-Error from_sqlite(const SqliteError& e, std::string_view operation) {
+Error from_sql(const SqlError& e, std::string_view operation) {
     ErrorCode code = ErrorCode::database;
-    switch (e.code()) {
-        case SQLITE_CONSTRAINT_UNIQUE:
-        case SQLITE_CONSTRAINT_PRIMARYKEY: code = ErrorCode::already_exists; break;
-        case SQLITE_CONSTRAINT_FOREIGNKEY: code = ErrorCode::not_found; break;
-        case SQLITE_CONSTRAINT_CHECK:
-        case SQLITE_CONSTRAINT_NOTNULL: code = ErrorCode::invalid_argument; break;
-        default:
-            if (e.is_busy()) code = ErrorCode::busy;
+    switch (e.kind()) {
+        case SqlError::Kind::unique: code = ErrorCode::already_exists; break;
+        case SqlError::Kind::foreign_key: code = ErrorCode::not_found; break;
+        case SqlError::Kind::check:
+        case SqlError::Kind::not_null: code = ErrorCode::invalid_argument; break;
+        case SqlError::Kind::busy: code = ErrorCode::busy; break;
+        case SqlError::Kind::connection:
+        case SqlError::Kind::other: break;
     }
-    // SQLite's messages name tables and constraints, never bound values, so they are safe to return.
+    // The messages name tables and constraints, never bound values, so they are safe to return.
     return Error{code, std::string(operation) + ": " + e.what()};
 }
 
@@ -89,41 +91,56 @@ void insert_data_key(Database& db, KeyId id, const WrappedKey& w, std::int64_t n
 
 }  // namespace
 
-SqliteStorage::SqliteStorage(std::unique_ptr<Database> db, crypto::MasterKey master)
+SqlStorage::SqlStorage(std::unique_ptr<Database> db, crypto::MasterKey master)
     : db_(std::move(db)), master_(std::move(master)) {}
 
-SqliteStorage::~SqliteStorage() {
+SqlStorage::~SqlStorage() {
     try {
         (void)flush_last_used();
     } catch (...) {  // a destructor must not throw; last-use times are advisory
     }
 }
 
-std::unique_ptr<SqliteStorage> SqliteStorage::open(const std::filesystem::path& db_path,
-                                                   crypto::MasterKey master) {
-    if (master.key.size() != crypto::kKeyBytes)
-        throw std::logic_error("SqliteStorage::open: master key must be 32 bytes");
+std::unique_ptr<SqlStorage> SqlStorage::open(const std::filesystem::path& db_path, crypto::MasterKey master) {
     std::unique_ptr<Database> db;
     try {
-        db = Database::open(db_path);
+        db = SqliteDatabase::open(db_path);
     } catch (const std::exception& e) {
         throw StorageStartupError(std::string("cannot open database: ") + e.what());
     }
+    return start(std::move(db), std::move(master));
+}
+
+std::unique_ptr<SqlStorage> SqlStorage::connect_postgres(const std::string& url, crypto::MasterKey master) {
+    std::unique_ptr<Database> db;
+    try {
+        db = PgDatabase::connect(url);
+    } catch (const std::exception& e) {
+        throw StorageStartupError(e.what());   // libpq's message: host and port, never the URL or a password
+    }
+    return start(std::move(db), std::move(master));
+}
+
+std::unique_ptr<SqlStorage> SqlStorage::start(std::unique_ptr<Database> db, crypto::MasterKey master) {
+    if (master.key.size() != crypto::kKeyBytes)
+        throw std::logic_error("SqlStorage: the master key must be 32 bytes");
     apply_migrations(*db);
-    std::unique_ptr<SqliteStorage> s(new SqliteStorage(std::move(db), std::move(master)));
+    const std::string where = db->description();
+    std::unique_ptr<SqlStorage> s(new SqlStorage(std::move(db), std::move(master)));
     try {
         s->bootstrap_keys();
         s->backfill_credential_fingerprints();
-    } catch (const SqliteError& e) {
-        throw StorageStartupError("cannot load data keys from " + db_path.string() + ": " + e.what());
+    } catch (const SqlError& e) {
+        throw StorageStartupError("cannot load data keys from " + where + ": " + e.what());
     }
     return s;
 }
 
-void SqliteStorage::bootstrap_keys() {
-    const std::string where = db_->path().string();
+void SqlStorage::bootstrap_keys() {
+    const std::string where = db_->description();
     {
         Transaction tx(*db_);
+        db_->lock_for_transaction("rollout-mcp data keys");   // instances starting together create one first key
         Statement check = db_->prepare("SELECT check_value FROM master_key_check WHERE id = 1");
         if (check.step()) {
             if (!crypto::master_key_matches(master_.key, check.blob(0)))
@@ -171,25 +188,25 @@ void SqliteStorage::bootstrap_keys() {
     api_hasher_ = std::make_unique<crypto::ApiKeyHasher>(*root);
 }
 
-Result<crypto::Keyring> SqliteStorage::load_keyring() const {
+Result<crypto::Keyring> SqlStorage::load_keyring() const {
     crypto::Keyring ring;
     Statement st = db_->prepare("SELECT key_id, nonce, wrapped, state FROM data_keys ORDER BY key_id");
     while (st.step()) {
         const auto id = static_cast<KeyId>(st.int64(0));
         auto key = crypto::unwrap_key(master_.key, WrapPurpose::data_key, id, wrapped_from(st, 1, 2));
         if (!key)
-            return error(ErrorCode::crypto, "data key " + std::to_string(id) + " in " + db_->path().string() +
+            return error(ErrorCode::crypto, "data key " + std::to_string(id) + " in " + db_->description() +
                                                 " does not unwrap with the master key from " + master_.source +
                                                 " (wrong master key, or the row was altered)");
         ring.add(id, std::move(*key));
         if (st.text(3) == "active") ring.set_active(id);
     }
     if (!ring.has_active())
-        return error(ErrorCode::crypto, "database " + db_->path().string() + " has no active data key");
+        return error(ErrorCode::crypto, "database " + db_->description() + " has no active data key");
     return ring;
 }
 
-Result<SecretBytes> SqliteStorage::open_row(const crypto::RowIdentity& row, KeyId key_id,
+Result<SecretBytes> SqlStorage::open_row(const crypto::RowIdentity& row, KeyId key_id,
                                             std::span<const unsigned char> nonce,
                                             std::span<const unsigned char> ciphertext) {
     auto opened = crypto::open(keyring_, row, key_id, nonce, ciphertext);
@@ -204,7 +221,7 @@ Result<SecretBytes> SqliteStorage::open_row(const crypto::RowIdentity& row, KeyI
     return std::move(*opened);
 }
 
-Result<KeyId> SqliteStorage::follow_active_key() {
+Result<KeyId> SqlStorage::follow_active_key() {
     auto st = db_->cached("SELECT key_id FROM data_keys WHERE state = 'active'");
     if (!st->step()) return error(ErrorCode::crypto, "the database has no active data key");
     const auto active = static_cast<KeyId>(st->int64(0));
@@ -215,12 +232,12 @@ Result<KeyId> SqliteStorage::follow_active_key() {
     return active;
 }
 
-crypto::SealedSecret SqliteStorage::seal_row(const crypto::RowIdentity& row,
+crypto::SealedSecret SqlStorage::seal_row(const crypto::RowIdentity& row,
                                              std::span<const unsigned char> plaintext) const {
     return crypto::seal(keyring_, row, plaintext);
 }
 
-Result<KeyStatus> SqliteStorage::key_status() {
+Result<KeyStatus> SqlStorage::key_status() {
     return guarded<KeyStatus>("key status", [&]() -> Result<KeyStatus> {
         KeyStatus out;
         out.master_key_source = master_.source;
@@ -244,9 +261,10 @@ Result<KeyStatus> SqliteStorage::key_status() {
     });
 }
 
-Result<KeyId> SqliteStorage::rotate_data_key() {
+Result<KeyId> SqlStorage::rotate_data_key() {
     return guarded<KeyId>("rotate data key", [&]() -> Result<KeyId> {
         Transaction tx(*db_);
+        db_->lock_for_transaction("rollout-mcp data keys");
         auto ring = load_keyring();  // under the write lock: sees every key, including other processes'
         if (!ring) return ring.error();
         KeyId next = 1;
@@ -266,7 +284,7 @@ Result<KeyId> SqliteStorage::rotate_data_key() {
     });
 }
 
-Result<std::size_t> SqliteStorage::destroy_unused_keys() {
+Result<std::size_t> SqlStorage::destroy_unused_keys() {
     return guarded<std::size_t>("destroy unused keys", [&]() -> Result<std::size_t> {
         std::size_t n = 0;
         {
@@ -289,12 +307,13 @@ Result<std::size_t> SqliteStorage::destroy_unused_keys() {
     });
 }
 
-Result<void> SqliteStorage::rewrap_master(crypto::MasterKey new_master) {
+Result<void> SqlStorage::rewrap_master(crypto::MasterKey new_master) {
     if (new_master.key.size() != crypto::kKeyBytes)
         return error(ErrorCode::invalid_argument, "the new master key must be 32 bytes");
     return guarded<void>("rewrap master key", [&]() -> Result<void> {
         {
             Transaction tx(*db_);
+            db_->lock_for_transaction("rollout-mcp data keys");
             auto ring = load_keyring();
             if (!ring) return ring.error();
             const std::int64_t now = now_seconds();
@@ -331,7 +350,9 @@ Result<void> SqliteStorage::rewrap_master(crypto::MasterKey new_master) {
     });
 }
 
-Result<void> SqliteStorage::checkpoint() {
+Result<void> SqlStorage::checkpoint() {
+    // PostgreSQL recycles its own WAL; there is no file of ours to truncate.
+    if (db_->dialect() == Dialect::postgresql) return {};
     return guarded<void>("checkpoint", [&]() -> Result<void> {
         Statement st = db_->prepare("PRAGMA wal_checkpoint(TRUNCATE)");
         if (st.step() && st.int64(0) != 0)

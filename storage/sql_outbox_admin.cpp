@@ -1,6 +1,6 @@
-// SqliteStorage: the sync outbox's operator side: finding and retrying jobs, statistics, dead-job
-// alerts and purging finished jobs (retention itself: sqlite_outbox_retention.cpp).
-#include "storage/sqlite_storage.hpp"
+// SqlStorage: the sync outbox's operator side: finding and retrying jobs, statistics, dead-job
+// alerts and purging finished jobs (retention itself: sql_outbox_retention.cpp).
+#include "storage/sql_storage.hpp"
 
 #include <algorithm>
 
@@ -45,7 +45,7 @@ std::string limit_clause(std::size_t limit) {
 
 }  // namespace
 
-Result<std::vector<SyncJobInfo>> SqliteStorage::find_sync_jobs(const SyncJobQuery& query) {
+Result<std::vector<SyncJobInfo>> SqlStorage::find_sync_jobs(const SyncJobQuery& query) {
     using Out = std::vector<SyncJobInfo>;
     return guarded<Out>("find sync jobs", [&]() -> Result<Out> {
         const Filter f = filter_of(query, true);
@@ -58,7 +58,7 @@ Result<std::vector<SyncJobInfo>> SqliteStorage::find_sync_jobs(const SyncJobQuer
     });
 }
 
-Result<std::vector<SyncJobInfo>> SqliteStorage::retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) {
+Result<std::vector<SyncJobInfo>> SqlStorage::retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) {
     using Out = std::vector<SyncJobInfo>;
     return guarded<Out>("retry sync jobs", [&]() -> Result<Out> {
         Transaction tx(*db_);
@@ -90,7 +90,7 @@ Result<std::vector<SyncJobInfo>> SqliteStorage::retry_sync_jobs(const SyncJobQue
     });
 }
 
-Result<OutboxStats> SqliteStorage::outbox_stats(std::int64_t now_ms) {
+Result<OutboxStats> SqlStorage::outbox_stats(std::int64_t now_ms) {
     return guarded<OutboxStats>("outbox stats", [&]() -> Result<OutboxStats> {
         // One statement: one consistent snapshot of the counts.
         auto st = db_->cached(
@@ -117,7 +117,7 @@ Result<OutboxStats> SqliteStorage::outbox_stats(std::int64_t now_ms) {
     });
 }
 
-Result<std::vector<PendingAlert>> SqliteStorage::pending_alerts(std::int64_t now_ms, std::size_t limit) {
+Result<std::vector<PendingAlert>> SqlStorage::pending_alerts(std::int64_t now_ms, std::size_t limit) {
     using Out = std::vector<PendingAlert>;
     return guarded<Out>("pending alerts", [&]() -> Result<Out> {
         static const std::string sql = std::string("SELECT ") + detail::kSyncJobColumns +
@@ -136,7 +136,7 @@ Result<std::vector<PendingAlert>> SqliteStorage::pending_alerts(std::int64_t now
     });
 }
 
-Result<void> SqliteStorage::finish_alert(std::string_view job_id, bool delivered,
+Result<void> SqlStorage::finish_alert(std::string_view job_id, bool delivered,
                                          std::int64_t next_attempt_at_ms) {
     return guarded<void>("finish alert", [&]() -> Result<void> {
         auto st = db_->cached(
@@ -153,9 +153,9 @@ Result<void> SqliteStorage::finish_alert(std::string_view job_id, bool delivered
     });
 }
 
-Result<std::size_t> SqliteStorage::purge_finished_sync_jobs(std::int64_t before_ms) {
+Result<std::size_t> SqlStorage::purge_finished_sync_jobs(std::int64_t before_ms) {
     // Succeeded jobs and idempotency keys older than the cut-off, through the batched retention path
-    // (sqlite_outbox_retention.cpp) so tombstones and shared payloads are handled the same way.
+    // (sql_outbox_retention.cpp) so tombstones and shared payloads are handled the same way.
     PurgePolicy policy;
     policy.succeeded_before_ms = before_ms;
     policy.requests_before_ms = before_ms;

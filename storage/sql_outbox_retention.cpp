@@ -1,9 +1,9 @@
-// SqliteStorage: retention of the sync outbox. Old finished jobs (succeeded, or failed and dead, each with
+// SqlStorage: retention of the sync outbox. Old finished jobs (succeeded, or failed and dead, each with
 // its own cut-off), the shared payloads no job references any more, old idempotency keys and old
 // tombstones are purged in small transactions, so one large purge never holds the single storage thread
 // (and every team's calls behind it) for long. A purged job leaves a tombstone so its team can still ask
 // about it (get_sync_status answers "expired").
-#include "storage/sqlite_storage.hpp"
+#include "storage/sql_storage.hpp"
 
 #include <algorithm>
 #include <set>
@@ -13,7 +13,7 @@ namespace rollout_mcp::storage {
 using detail::error;
 using detail::guarded;
 
-Result<PurgeProgress> SqliteStorage::purge_sync_batch(const PurgePolicy& policy, std::int64_t now_ms,
+Result<PurgeProgress> SqlStorage::purge_sync_batch(const PurgePolicy& policy, std::int64_t now_ms,
                                                       std::size_t max_rows) {
     return guarded<PurgeProgress>("purge sync outbox", [&]() -> Result<PurgeProgress> {
         Transaction tx(*db_);
@@ -72,8 +72,8 @@ Result<PurgeProgress> SqliteStorage::purge_sync_batch(const PurgePolicy& policy,
             // An idempotency key may outlive its jobs or go before them; a later reuse of the key then
             // enqueues afresh, which the ledger keeps harmless.
             auto del = db_->cached(
-                "DELETE FROM sync_requests WHERE rowid IN"
-                " (SELECT rowid FROM sync_requests WHERE created_at < ?1 LIMIT ?2)");
+                "DELETE FROM sync_requests WHERE (tenant_id, idempotency_key) IN"
+                " (SELECT tenant_id, idempotency_key FROM sync_requests WHERE created_at < ?1 LIMIT ?2)");
             const auto allowance = left();
             del->bind(1, policy.requests_before_ms).bind(2, allowance);
             del->run();
@@ -107,7 +107,7 @@ Result<PurgeProgress> SqliteStorage::purge_sync_batch(const PurgePolicy& policy,
     });
 }
 
-Result<SyncJobTombstone> SqliteStorage::find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) {
+Result<SyncJobTombstone> SqlStorage::find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) {
     return guarded<SyncJobTombstone>("find sync job tombstone", [&]() -> Result<SyncJobTombstone> {
         // Scoped by tenant: another team's purged id reads exactly like an id that never existed.
         auto st = db_->cached(

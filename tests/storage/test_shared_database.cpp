@@ -1,0 +1,150 @@
+// One database shared by several server instances (docs/ARCHITECTURE.md, "Several instances"): the two engines'
+// schemas match table for table and column for column; instances starting together migrate once and create one
+// first key; instances claiming from one outbox never claim a job twice nor run two jobs of one tour or one buyer
+// in one CRM at once.
+#include "storage/migrations.hpp"
+#include "tests/storage/outbox_fixture.hpp"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace rollout_mcp::storage::test {
+namespace {
+
+using Columns = std::map<std::string, std::set<std::string>>;
+
+Columns sqlite_columns(Database& db) {
+    Columns out;
+    Statement st = db.prepare(
+        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p"
+        " WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'");
+    while (st.step()) out[st.text(0)].insert(st.text(1));
+    return out;
+}
+
+Columns postgres_columns(Database& db) {
+    Columns out;
+    Statement st = db.prepare(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()");
+    while (st.step()) out[st.text(0)].insert(st.text(1));
+    return out;
+}
+
+class SharedDatabase : public StorageTest {};
+
+TEST_F(SharedDatabase, BothEnginesHaveTheSameTablesAndColumns) {
+    if (!on_postgresql()) GTEST_SKIP() << "compares the SQLite schema with the PostgreSQL one";
+    { auto pg = open_store(); }
+    rollout_mcp::test::TempDir other;
+    { auto sqlite = SqlStorage::open(other / "schema.db", master_copy(master, "test")); }
+    auto sqlite_db = SqliteDatabase::open(other / "schema.db");
+    const Columns sqlite = sqlite_columns(*sqlite_db);
+    const Columns pg = postgres_columns(*raw());
+    EXPECT_GE(sqlite.size(), 14u);
+    EXPECT_EQ(sqlite, pg);
+}
+
+TEST_F(SharedDatabase, InstancesStartingTogetherMigrateOnceAndShareOneFirstKey) {
+    constexpr int kInstances = 4;
+    std::vector<std::unique_ptr<SqlStorage>> stores(kInstances);
+    std::vector<std::string> errors(kInstances);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kInstances; ++i)
+        threads.emplace_back([&, i] {
+            try {
+                stores[i] = open_store();
+            } catch (const std::exception& e) {
+                errors[i] = e.what();
+            }
+        });
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) ASSERT_EQ(e, "");
+    auto db = raw();
+    const auto count = [&](const char* sql) {
+        Statement st = db->prepare(sql);
+        return st.step() ? st.int64(0) : -1;
+    };
+    EXPECT_EQ(count("SELECT count(*) FROM schema_migrations"),
+              static_cast<std::int64_t>(migrations(db->dialect()).size()));
+    EXPECT_EQ(count("SELECT count(*) FROM data_keys"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM master_key_check"), 1);
+    // Every instance opens what another one sealed, and accepts the API keys another issued.
+    const Tenant t = make_tenant(*stores[0], "acme");
+    ASSERT_TRUE(stores[1]->put_rollout_config(t.id, "{}", bytes("secret")));
+    auto key = stores[2]->issue_api_key(t.id);
+    ASSERT_TRUE(key);
+    for (auto& s : stores) {
+        auto config = s->get_rollout_config(t.id);
+        ASSERT_TRUE(config) << config.error().message;
+        EXPECT_EQ(config->secret.text(), "secret");
+        EXPECT_TRUE(s->authenticate(key->key.text()));
+    }
+}
+
+class SharedOutbox : public Outbox {};
+
+// Two instances drain one outbox at once. Jobs share tours and buyers; each claim is checked against the jobs the
+// other instance holds at that moment.
+TEST_F(SharedOutbox, TwoInstancesNeverClaimAJobTwiceNorOverlapATourOrABuyer) {
+    constexpr int kJobs = 120;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kJobs; i += 4) {
+        std::vector<NewSyncJob> jobs;
+        for (int k = 0; k < 4; ++k) {
+            const int n = i + k;
+            NewSyncJob j = job("tour-" + std::to_string(n % 10) + "/p" + std::to_string(n));
+            j.lock_key = "buyer-" + std::to_string(n % 7);   // the same buyer across tours
+            jobs.push_back(std::move(j));
+        }
+        for (auto& id : enqueue((i / 4) % 2 ? b : a, std::move(jobs), 1'000)) ids.push_back(std::move(id));
+    }
+    std::mutex mu;
+    std::map<std::string, int> claims;               // job -> successful claims
+    std::set<std::string> held_tours, held_buyers;   // what is running now, across both instances
+    std::string violation;
+    std::atomic<int> finished{0};
+    const auto drain = [&](SqlStorage& s) {
+        for (int round = 0; round < 2000 && finished.load() < kJobs; ++round) {
+            auto due = s.due_sync_jobs(1'000, 8, 16);
+            if (!due) continue;   // busy: try again
+            std::vector<std::string> wanted;
+            for (const auto& d : *due) wanted.push_back(d.id);
+            auto got = s.claim_sync_jobs(wanted, 1'000, 1'000'000);
+            if (!got) continue;
+            for (const auto& c : *got) {
+                const std::string tour = c.info.tenant_id + c.info.tour_id, buyer = c.info.tenant_id + c.info.lock_key;
+                {
+                    std::lock_guard lock(mu);
+                    if (++claims[c.info.id] > 1) violation = "job claimed twice: " + c.info.id;
+                    if (!held_tours.insert(tour).second) violation = "two jobs of one tour at once: " + tour;
+                    if (!held_buyers.insert(buyer).second) violation = "two jobs of one buyer at once: " + buyer;
+                }
+                std::this_thread::yield();
+                {
+                    std::lock_guard lock(mu);
+                    held_tours.erase(tour);
+                    held_buyers.erase(buyer);
+                }
+                auto done = s.finish_sync_attempt(c.info.id, c.claim_token, Outcome(Next::succeed), 1'000);
+                if (done) ++finished;
+            }
+        }
+    };
+    auto other = open_store();
+    std::thread one([&] { drain(*store); });
+    std::thread two([&] { drain(*other); });
+    one.join();
+    two.join();
+    EXPECT_EQ(violation, "");
+    EXPECT_EQ(finished.load(), kJobs);
+    EXPECT_EQ(claims.size(), static_cast<std::size_t>(kJobs));
+    auto stats = store->outbox_stats(1'000);
+    ASSERT_TRUE(stats);
+    EXPECT_EQ(stats->succeeded, kJobs);
+}
+
+}  // namespace
+}  // namespace rollout_mcp::storage::test
