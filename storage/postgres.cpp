@@ -154,13 +154,7 @@ private:
             throw;
         }
         row_ = -1;
-        const std::string_view status = PQcmdStatus(result_.get());
-        if (!status.starts_with("SELECT")) {
-            std::int64_t n = 0;
-            const char* tuples = PQcmdTuples(result_.get());
-            std::from_chars(tuples, tuples + std::strlen(tuples), n);
-            db_.set_changes(n);
-        }
+        db_.record_changes(result_.get());
     }
 
     PgDatabase& db_;
@@ -260,6 +254,16 @@ void PgDatabase::exec(const char* sql) {
     PGconn* conn = connection();
     ResultPtr r(PQexec(conn, sql));
     check_command(conn, r, "exec");
+    record_changes(r.get());
+}
+
+void PgDatabase::record_changes(const PGresult* result) noexcept {
+    // SQLite's changes() counts only INSERT, UPDATE and DELETE; a SELECT leaves it alone.
+    if (std::string_view(PQcmdStatus(const_cast<PGresult*>(result))).starts_with("SELECT")) return;
+    const char* tuples = PQcmdTuples(const_cast<PGresult*>(result));
+    std::int64_t n = 0;
+    std::from_chars(tuples, tuples + std::strlen(tuples), n);
+    changes_ = n;
 }
 
 Statement PgDatabase::prepare(std::string_view sql) {

@@ -12,6 +12,7 @@
 #include <string>
 
 typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
 
 namespace rollout_mcp::storage {
 
@@ -34,7 +35,7 @@ public:
 
     // For PgStatement: the live connection (reconnected first when the last one broke outside a transaction).
     PGconn* connection();
-    void set_changes(std::int64_t n) noexcept { changes_ = n; }
+    void record_changes(const PGresult* result) noexcept;   // after each statement: rows it changed
 
 private:
     PgDatabase(PGconn* conn, std::string url);

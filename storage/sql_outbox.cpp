@@ -374,7 +374,7 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
                 " last_error = ?5, last_http_status = ?6,"
                 " result = CASE WHEN ?7 = '' THEN result ELSE ?7 END,"
                 " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE CASE WHEN recover = 1 OR ?8 = 1 THEN 1 ELSE 0 END END,"
-                " alert_pending = (?2 = 'dead'), alert_attempts = 0,"
+                " alert_pending = CASE WHEN ?2 = 'dead' THEN 1 ELSE 0 END, alert_attempts = 0,"
                 " alert_next_at = CASE WHEN ?2 = 'dead' THEN ?3 ELSE alert_next_at END"
                 " WHERE id = ?1 AND status = 'running'");
             upd->bind(1, job_id).bind(2, to_string(status)).bind(3, now_ms).bind(4, outcome.next_attempt_at_ms);
@@ -389,8 +389,8 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
             "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
             " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"
             " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
-            " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE external_id END,"
-            " payload_hash = coalesce(excluded.payload_hash, payload_hash), updated_at = excluded.updated_at");
+            " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE sync_ledger.external_id END,"
+            " payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash), updated_at = excluded.updated_at");
         for (const LedgerEntry& e : outcome.ledger) {
             led->bind(1, tenant_id).bind(2, crm_type).bind(3, e.entity_kind).bind(4, e.local_id);
             led->bind(5, e.external_id).bind(7, now_ms);

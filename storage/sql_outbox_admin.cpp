@@ -141,8 +141,8 @@ Result<void> SqlStorage::finish_alert(std::string_view job_id, bool delivered,
     return guarded<void>("finish alert", [&]() -> Result<void> {
         auto st = db_->cached(
             "UPDATE sync_jobs SET alert_attempts = alert_attempts + 1,"
-            " alert_pending = CASE WHEN ?2 OR ?3 = 0 THEN 0 ELSE 1 END,"
-            " alert_next_at = CASE WHEN ?2 OR ?3 = 0 THEN alert_next_at ELSE ?3 END"
+            " alert_pending = CASE WHEN ?2 = 1 OR ?3 = 0 THEN 0 ELSE 1 END,"
+            " alert_next_at = CASE WHEN ?2 = 1 OR ?3 = 0 THEN alert_next_at ELSE ?3 END"
             " WHERE id = ?1 AND alert_pending = 1");
         st->bind(1, job_id).bind(2, std::int64_t{delivered ? 1 : 0}).bind(3, next_attempt_at_ms);
         st->run();

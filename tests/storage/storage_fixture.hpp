@@ -36,6 +36,7 @@ protected:
     std::filesystem::path db_path() const { return dir / "rollout-mcp.db"; }
 
     std::unique_ptr<SqlStorage> open_store() { return database.open(master_copy(master, "test master key")); }
+    std::unique_ptr<SqlStorage> open_store_with(crypto::MasterKey other) { return database.open(std::move(other)); }
 
     // A second, raw connection to the same database.
     std::unique_ptr<Database> raw() { return database.raw(); }

@@ -64,7 +64,7 @@ protected:
 TEST_F(Keys, WrongMasterKeyRefusedAtStartupNamingTheSource) {
     { auto s = open_store(); make_tenant(*s, "acme"); }
     try {
-        (void)SqlStorage::open(db_path(), crypto::MasterKey{crypto::SecretBytes::random(32),
+        (void)open_store_with(crypto::MasterKey{crypto::SecretBytes::random(32),
                                                                "file /etc/rollout-mcp/wrong.key", {}});
         FAIL() << "opened with the wrong master key";
     } catch (const StorageStartupError& e) {
@@ -152,7 +152,7 @@ TEST_F(Keys, RewrapMasterKeepsRowsAndApiKeys) {
         EXPECT_EQ(s->key_status()->master_key_source, "file /new.key");
     }
     EXPECT_THROW((void)open_store(), StorageStartupError);  // the old master no longer opens it
-    auto s = SqlStorage::open(db_path(), master_copy(new_master, "file /new.key"));
+    auto s = open_store_with(master_copy(new_master, "file /new.key"));
     verify_all(*s, expected);
     EXPECT_TRUE(s->authenticate(api_key));
 }
