@@ -125,6 +125,14 @@ void write_all(int fd, const unsigned char* p, std::size_t n, const fs::path& pa
 }
 
 MasterKey development_key(const MasterKeyOptions& options) {
+    // Checked first, and even when <data_dir>/master.key exists: a key found on one machine would
+    // leave the other instances unable to open what this one seals.
+    if (options.storage_is_postgresql)
+        throw MasterKeyError(
+            "no master key configured, and storage.backend is \"postgresql\": PostgreSQL needs a configured "
+            "master key, the same on every instance (no development key is generated); set "
+            "storage.master_key_file, ROLLOUT_MCP_MASTER_KEY_FILE, $CREDENTIALS_DIRECTORY/master_key (a "
+            "systemd credential), or ROLLOUT_MCP_MASTER_KEY");
     if (!options.bind_is_loopback)
         throw MasterKeyError(
             "no master key configured, and the server binds to a non-loopback address: set "

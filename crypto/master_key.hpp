@@ -22,6 +22,9 @@ struct MasterKeyOptions {
     std::string master_key_file;        // storage.master_key_file from the config; empty = not set
     std::filesystem::path data_dir;     // where the generated development key lives (master.key)
     bool bind_is_loopback = true;       // false: a configured key is mandatory
+    // true (storage.backend = "postgresql"): a configured key is mandatory. Every instance sharing the
+    // database must seal and open with the same key, and a generated key lives on one machine only.
+    bool storage_is_postgresql = false;
 };
 
 struct MasterKey {
@@ -34,7 +37,7 @@ struct MasterKey {
 //   1. options.master_key_file, or env ROLLOUT_MCP_MASTER_KEY_FILE (both set and different: refused)
 //   2. $CREDENTIALS_DIRECTORY/master_key (systemd LoadCredential=), when that file exists
 //   3. env ROLLOUT_MCP_MASTER_KEY (standard base64 of 32 bytes)
-//   4. loopback bind only: <data_dir>/master.key, generated on first run
+//   4. loopback bind and SQLite storage only: <data_dir>/master.key, generated on first run
 // ROLLOUT_MCP_MASTER_KEY is wiped and unset in every case, so child processes never inherit it.
 // Key files: a regular file with no group/other permission bits, holding exactly 32 raw bytes or the
 // 44-character standard base64 of 32 bytes (one trailing newline allowed).

@@ -4,6 +4,7 @@
 #include "base/loopback.hpp"
 
 #include "server/app/origin.hpp"
+#include "server/app/postgresql_url.hpp"
 
 #include <toml++/toml.h>
 
@@ -24,7 +25,8 @@ namespace rollout_mcp {
 namespace {
 
 using Target = std::variant<std::string*, bool*, std::size_t*, unsigned*, std::uint16_t*, double*,
-                            std::chrono::milliseconds*, std::chrono::seconds*, std::vector<std::string>*>;
+                            std::chrono::milliseconds*, std::chrono::seconds*, std::vector<std::string>*,
+                            StorageBackend*>;
 
 struct KeySpec {
     const char* section;
@@ -77,9 +79,11 @@ const KeySpec kKeys[] = {
     {"mcp", "max_paced_requests_per_team", [](Config& c) -> Target { return &c.mcp.max_paced_requests_per_team; }, 0, 100'000},
     {"mcp", "max_pace_wait_ms", [](Config& c) -> Target { return &c.mcp.max_pace_wait; }, 0, 60'000},
     {"mcp", "test_fixtures", [](Config& c) -> Target { return &c.mcp.test_fixtures; }},
+    {"storage", "backend", [](Config& c) -> Target { return &c.storage.backend; }},
     {"storage", "data_dir", [](Config& c) -> Target { return &c.storage.data_dir; }},
     {"storage", "database", [](Config& c) -> Target { return &c.storage.database; }},
     {"storage", "master_key_file", [](Config& c) -> Target { return &c.storage.master_key_file; }},
+    {"storage", "postgresql_url", [](Config& c) -> Target { return &c.storage.postgresql_url; }},
     {"auth", "mode", [](Config& c) -> Target { return &c.auth.mode; }},
     {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
     {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
@@ -152,6 +156,18 @@ void assign_double(const KeySpec& spec, Config& cfg, double v, const std::string
     *std::get<double*>(spec.target(cfg)) = v;
 }
 
+void assign_backend(StorageBackend* p, const std::string& value, const std::string& where, const std::string& key) {
+    for (auto b : {StorageBackend::sqlite, StorageBackend::postgresql})
+        if (value == storage_backend_name(b)) {
+            *p = b;
+            return;
+        }
+    // A mistyped word is shown; anything else may be a connection string put in the wrong key.
+    const bool word =
+        std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    fail(where, key, "must be \"sqlite\" or \"postgresql\"" + (word ? ", got \"" + value + "\"" : std::string()));
+}
+
 void apply_toml(const KeySpec& spec, Config& cfg, const toml::node& node, const std::string& where,
                 const std::string& key) {
     std::visit(
@@ -160,6 +176,9 @@ void apply_toml(const KeySpec& spec, Config& cfg, const toml::node& node, const 
             if constexpr (std::is_same_v<T, std::string>) {
                 if (!node.is_string()) fail(where, key, "must be a string");
                 *p = *node.value<std::string>();
+            } else if constexpr (std::is_same_v<T, StorageBackend>) {
+                if (!node.is_string()) fail(where, key, "must be a string");
+                assign_backend(p, *node.value<std::string>(), where, key);
             } else if constexpr (std::is_same_v<T, bool>) {
                 if (!node.is_boolean()) fail(where, key, "must be true or false");
                 *p = *node.value<bool>();
@@ -204,6 +223,8 @@ void apply_env(const KeySpec& spec, Config& cfg, const std::string& value, const
             using T = std::remove_pointer_t<decltype(p)>;
             if constexpr (std::is_same_v<T, std::string>) {
                 *p = value;
+            } else if constexpr (std::is_same_v<T, StorageBackend>) {
+                assign_backend(p, value, where, spec.key);
             } else if constexpr (std::is_same_v<T, bool>) {
                 if (value == "true" || value == "1") *p = true;
                 else if (value == "false" || value == "0") *p = false;
@@ -314,14 +335,38 @@ void validate(Config& cfg) {
         entry = *origin;
     }
     if (cfg.storage.data_dir.empty()) fail(where, "storage.data_dir", "must not be empty");
+    // The URL is never quoted here: it may hold a password (from the environment).
+    if (cfg.storage.backend == StorageBackend::postgresql && cfg.storage.postgresql_url.empty())
+        fail(where, "storage.postgresql_url",
+             "is required with storage.backend = \"postgresql\" (or set ROLLOUT_MCP_STORAGE_POSTGRESQL_URL)");
+    if (!cfg.storage.postgresql_url.empty() && !is_postgresql_uri(cfg.storage.postgresql_url))
+        fail(where, "storage.postgresql_url",
+             "must be a libpq connection URI starting with postgresql:// or postgres:// (value not shown)");
     if (cfg.storage.database.empty()) cfg.storage.database = cfg.storage.data_dir + "/rollout-mcp.db";
+}
+
+// A password in the file would sit in a config that is copied, committed and read by many; the
+// environment override may carry one (a deployment's secret store sets it).
+void refuse_password_in_file(const Config& cfg, const std::string& path) {
+    if (postgresql_conninfo_has_password(cfg.storage.postgresql_url))
+        fail(path, "storage.postgresql_url",
+             "must not hold a password (user:password@ or password=) in the config file: use a password "
+             "file (PGPASSFILE, ~/.pgpass) or PGPASSWORD, or give the whole URL in the environment as "
+             "ROLLOUT_MCP_STORAGE_POSTGRESQL_URL (value not shown)");
 }
 
 }  // namespace
 
+const char* storage_backend_name(StorageBackend backend) {
+    return backend == StorageBackend::postgresql ? "postgresql" : "sqlite";
+}
+
 Config load_config(const std::string& path, const std::vector<std::string>& environment) {
     Config cfg;
-    if (!path.empty()) load_file(cfg, path);
+    if (!path.empty()) {
+        load_file(cfg, path);
+        refuse_password_in_file(cfg, path);
+    }
     for (const auto& entry : environment) {
         auto eq = entry.find('=');
         if (eq == std::string::npos || entry.rfind("ROLLOUT_MCP_", 0) != 0) continue;

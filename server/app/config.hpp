@@ -60,11 +60,22 @@ struct McpSettings {
     std::chrono::milliseconds max_pace_wait{1'000};
 };
 
+// SQLite: one file beside this process. PostgreSQL: a database several instances may share, so they need
+// one configured master key (crypto::MasterKeyOptions::storage_is_postgresql).
+enum class StorageBackend { sqlite, postgresql };
+
 struct StorageSettings {
+    StorageBackend backend = StorageBackend::sqlite;
     std::string data_dir = "./data";
-    std::string database;                    // default <data_dir>/rollout-mcp.db
+    std::string database;                    // SQLite file; default <data_dir>/rollout-mcp.db
     std::string master_key_file;
+    // libpq URI (postgresql:// or postgres://), required with the postgresql backend. It may hold a password
+    // when it came from ROLLOUT_MCP_STORAGE_POSTGRESQL_URL: never log, print or put it in an error message.
+    std::string postgresql_url;
 };
+
+// "sqlite" or "postgresql", as written in the config.
+const char* storage_backend_name(StorageBackend backend);
 
 struct AuthSettings {
     std::string mode = "api_key";            // "api_key" | "none" (loopback only)

@@ -155,6 +155,34 @@ TEST_F(MasterKeyTest, NonLoopbackWithoutKeyRefused) {
     EXPECT_FALSE(std::filesystem::exists(dir / "data" / "master.key"));
 }
 
+// Instances sharing a PostgreSQL database need one configured key: no development key, not even an
+// existing one, and on loopback too.
+TEST_F(MasterKeyTest, PostgresqlWithoutKeyRefused) {
+    MasterKeyOptions o{"", dir / "data", true};
+    o.storage_is_postgresql = true;
+    const std::string msg = load_error(o);
+    for (const char* part : {"postgresql", "same on every instance", "storage.master_key_file",
+                             "ROLLOUT_MCP_MASTER_KEY_FILE", "$CREDENTIALS_DIRECTORY/master_key",
+                             "ROLLOUT_MCP_MASTER_KEY"})
+        EXPECT_NE(msg.find(part), std::string::npos) << part << " -> " << msg;
+    EXPECT_FALSE(std::filesystem::exists(dir / "data" / "master.key"));
+    (void)load_master_key({"", dir / "data", true});   // SQLite: the development key is generated
+    ASSERT_TRUE(std::filesystem::exists(dir / "data" / "master.key"));
+    EXPECT_NE(load_error(o).find("postgresql"), std::string::npos);
+}
+
+TEST_F(MasterKeyTest, PostgresqlUsesAConfiguredKey) {
+    MasterKeyOptions o{"", dir.path(), true};
+    o.storage_is_postgresql = true;
+    ::setenv("ROLLOUT_MCP_MASTER_KEY", base64_of(raw_key('P')).c_str(), 1);
+    EXPECT_EQ(load_master_key(o).key.text(), raw_key('P'));
+    write_file(dir / "k", raw_key('F'), 0600);
+    o.master_key_file = (dir / "k").string();
+    MasterKey k = load_master_key(o);
+    EXPECT_EQ(k.key.text(), raw_key('F'));
+    EXPECT_TRUE(k.warnings.empty());
+}
+
 TEST_F(MasterKeyTest, CreateKeyFileNeverOverwrites) {
     auto k = create_master_key_file(dir / "new.key");
     ASSERT_TRUE(k);

@@ -5,11 +5,13 @@
 // loads satisfies what validate() promises.
 #include "base/loopback.hpp"
 #include "server/app/config.hpp"
+#include "server/app/postgresql_url.hpp"
 #include "fuzz_common.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +84,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (cfg.auth.mode != "api_key" && cfg.auth.mode != "none") fail("unknown auth.mode accepted");
     if (cfg.auth.mode == "none" && !is_loopback_host(cfg.server.bind)) fail("auth none on a non-loopback bind");
     if (cfg.storage.data_dir.empty() || cfg.storage.database.empty()) fail("empty storage paths");
+    if (cfg.storage.backend == StorageBackend::postgresql && cfg.storage.postgresql_url.empty())
+        fail("postgresql backend without storage.postgresql_url");
+    // Only the environment override may carry a password.
+    const bool url_from_env = std::any_of(env.begin(), env.end(), [](const std::string& e) {
+        return e.rfind("ROLLOUT_MCP_STORAGE_POSTGRESQL_URL=", 0) == 0;
+    });
+    if (!url_from_env && postgresql_conninfo_has_password(cfg.storage.postgresql_url))
+        fail("a password in the file's storage.postgresql_url was accepted");
     if (cfg.server.max_body_bytes < 1024 || cfg.server.max_header_bytes < 1024) fail("limit below its minimum");
     if (cfg.mcp.max_json_depth < 4 || cfg.mcp.max_batch < 1 || cfg.mcp.max_sessions < 1) fail("mcp limit below its minimum");
     for (const auto* list : {&cfg.server.allowed_hosts, &cfg.server.allowed_origins})

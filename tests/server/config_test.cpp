@@ -1,54 +1,18 @@
 // Config loading: defaults, TOML keys of every type, errors naming file and key, env overrides, validation.
 #include "server/app/config.hpp"
 #include "base/loopback.hpp"
+#include "tests/server/config_file.hpp"
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <filesystem>
 #include <fstream>
-
-#include <unistd.h>
 
 namespace rollout_mcp {
 namespace {
 using namespace std::chrono_literals;
-
-class ConfigFile {
-public:
-    explicit ConfigFile(const std::string& text) {
-        static std::atomic<int> n{0};
-        path_ = (std::filesystem::temp_directory_path() /
-                 ("rollout-mcp-config-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml"))
-                    .string();
-        std::ofstream(path_) << text;
-    }
-    ~ConfigFile() { std::filesystem::remove(path_); }
-    const std::string& path() const { return path_; }
-
-private:
-    std::string path_;
-};
-
-// The ConfigError message of loading `text` (with `env`), or "" when it loads.
-std::string error_of(const std::string& text, const std::vector<std::string>& env = {}) {
-    ConfigFile file(text);
-    try {
-        load_config(file.path(), env);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return {};
-}
-
-std::string env_error_of(const std::vector<std::string>& env) {
-    try {
-        load_config("", env);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return {};
-}
+using test::ConfigFile;
+using test::env_error_of;
+using test::error_of;
 
 TEST(Config, Defaults) {
     auto c = load_config("", {});
