@@ -2,8 +2,9 @@
 # No Docker engine runs on the test machines, so this keeps docker/ and the systemd unit from rotting:
 # every file the Dockerfile copies exists, its build steps call the README's scripts, the binary path it
 # copies is where the build puts it, the container config and CLI it runs are valid, and the same holds
-# for compose.yaml and the systemd unit; and for several instances on PostgreSQL, compose.postgres.yaml and
-# config.postgres.toml (parsed with python3's yaml and tomllib where present, checked with grep where not).
+# for compose.yaml and the systemd unit; and for several instances on PostgreSQL, compose.postgres.yaml,
+# config.postgres.toml and the template unit rollout-mcp@.service (parsed with python3's yaml and tomllib
+# where present, checked with grep where not).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:?usage: packaging_test.sh /path/to/built/rollout-mcp}
@@ -52,9 +53,10 @@ unit=$root/docker/rollout-mcp.service
 check "the unit loads the master key as a credential" grep -q '^LoadCredential=master_key:' "$unit"
 check "the unit's ExecStart runs serve --config" grep -q '^ExecStart=/usr/local/bin/rollout-mcp serve --config ' "$unit"
 check "the server reads \$CREDENTIALS_DIRECTORY/master_key" grep -q 'CREDENTIALS_DIRECTORY' "$root/crypto/master_key.cpp"
-# Several instances on PostgreSQL: docker/compose.postgres.yaml and docker/config.postgres.toml.
+# Several instances on PostgreSQL: docker/compose.postgres.yaml, docker/config.postgres.toml and the template unit.
 pg_compose=$root/docker/compose.postgres.yaml
 pg_config=$root/docker/config.postgres.toml
+template=$root/docker/rollout-mcp@.service
 check "compose.postgres.yaml has a postgres service on postgres:15" \
   bash -c "grep -q '^  postgres:' '$pg_compose' && grep -q '^    image: postgres:15\$' '$pg_compose'"
 check "compose.postgres.yaml notes routing on Mcp-Session-Id" grep -q 'Mcp-Session-Id' "$pg_compose"
@@ -143,6 +145,42 @@ if grep -Eq 'storage\.(backend|postgresql_url): unknown key' <<<"$pg_check"; the
   skip "config.postgres.toml passes check-config" "this build has no PostgreSQL backend yet: $(grep -Eo 'storage\.[a-z_]+: unknown key' <<<"$pg_check")"
 else
   check "config.postgres.toml passes check-config" bash -c "\"$bin\" check-config -c \"$pg_config\" >/dev/null"
+  check "the template unit's ROLLOUT_MCP_STORAGE_BACKEND is read" bash -c \
+    "! ROLLOUT_MCP_STORAGE_BACKEND=nonesuch \"$bin\" check-config -c \"$pg_config\" >/dev/null 2>&1"
+fi
+
+# The template unit: the single unit's hardening, credentials for the master key and libpq's password file,
+# the listen port from the instance name.
+hardening=$(grep -E '^(User|Group|NoNewPrivileges|Protect[A-Za-z]*|Private[A-Za-z]*|Restrict[A-Za-z]*|UMask|LimitCORE)=' "$unit")
+check "the single unit has hardening to copy" bash -c "grep -q '^NoNewPrivileges=yes' <<<'$hardening' && grep -q '^ProtectSystem=strict' <<<'$hardening'"
+while read -r line; do
+  check "the template unit has the single unit's $line" grep -qxF "$line" "$template"
+done <<<"$hardening"
+check "the template unit loads the master key as a credential" grep -q '^LoadCredential=master_key:/etc/rollout-mcp/master_key$' "$template"
+check "the template unit loads libpq's password file as a credential and points PGPASSFILE at it" bash -c \
+  "grep -q '^LoadCredential=pgpass:/etc/rollout-mcp/pgpass\$' '$template' && grep -q '^Environment=PGPASSFILE=%d/pgpass\$' '$template'"
+check "the template unit sets the port from the instance name" grep -q '^Environment=ROLLOUT_MCP_SERVER_PORT=%i$' "$template"
+check "ROLLOUT_MCP_SERVER_PORT is read (a bad value is refused)" bash -c \
+  "! ROLLOUT_MCP_SERVER_PORT=notaport \"$bin\" check-config -c \"$root/docker/config.toml\" >/dev/null 2>&1 &&
+   ROLLOUT_MCP_SERVER_PORT=8081 \"$bin\" check-config -c \"$root/docker/config.toml\" >/dev/null"
+check "the template unit forces the postgresql backend" grep -q '^Environment=ROLLOUT_MCP_STORAGE_BACKEND=postgresql$' "$template"
+check "each instance has its own state directory" bash -c \
+  "grep -q '^StateDirectory=rollout-mcp/%i\$' '$template' && grep -q '^Environment=ROLLOUT_MCP_STORAGE_DATA_DIR=/var/lib/rollout-mcp/%i\$' '$template'"
+check "the template unit runs serve --config and reloads TLS with SIGHUP" bash -c \
+  "grep -q '^ExecStart=/usr/local/bin/rollout-mcp serve --config ' '$template' && grep -q '^ExecReload=/bin/kill -HUP \\\$MAINPID' '$template'"
+check "the template unit notes routing on Mcp-Session-Id" grep -q 'Mcp-Session-Id' "$template"
+# systemd-analyze verify (where it works here: the single unit, with an executable ExecStart, is clean)
+# catches misspelt directives and specifiers in an instance of the template.
+verify_unit() {  # verify_unit FILE INSTANCE-NAME: no output from systemd-analyze verify
+  local dir out; dir=$(mktemp -d)
+  sed 's|^ExecStart=/usr/local/bin/rollout-mcp |ExecStart=/bin/true |' "$1" >"$dir/$2"
+  out=$(systemd-analyze verify "$dir/$2" 2>&1); local rc=$?
+  rm -rf "$dir"; [[ $rc -eq 0 && -z $out ]] || { echo "$out"; return 1; }
+}
+if command -v systemd-analyze >/dev/null && verify_unit "$unit" rollout-mcp.service >/dev/null; then
+  check "systemd-analyze verify accepts rollout-mcp@8081.service" verify_unit "$template" rollout-mcp@8081.service
+else
+  skip "systemd-analyze verify accepts rollout-mcp@8081.service" "no usable systemd-analyze here"
 fi
 echo "$passes passed, $failures failed, $skips skipped"
 [[ $failures -eq 0 ]]
