@@ -33,6 +33,7 @@
 #include <functional>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -108,8 +109,11 @@ int serve(const Config& config, const std::string& port_file) {
     std::signal(SIGHUP, SIG_IGN);
     log::set_level(config.log.level);
     crypto::disable_core_dumps();
-    // Before anything touches the database: a second `serve` on it must change nothing.
-    const auto lock = ServeLock::acquire(config.storage.database);
+    // Before anything touches the database: a second `serve` on a SQLite file must change nothing. Instances on
+    // one PostgreSQL database share it by design (claims, caps and keys live in the database).
+    std::optional<ServeLock> lock;
+    if (config.storage.backend == StorageBackend::sqlite) lock.emplace(ServeLock::acquire(config.storage.database));
+    log::info("storage", {{"backend", storage_backend_name(config.storage.backend)}});
     // First, so it is destroyed last: every I/O object below is made on it. run() returns once the
     // shutdown has ended every coroutine; then the objects go in reverse order, the storage thread
     // finishing its queue (the last-use flush included) before the io_context goes.

@@ -1,5 +1,5 @@
-// `rollout-mcp tenant|key|keys ...`: administration against the same SQLite file the server uses
-// (WAL mode lets it run beside a live server).
+// `rollout-mcp tenant|key|keys ...`: administration against the same database the server uses: the SQLite file
+// (WAL mode lets it run beside a live server) or the PostgreSQL database every instance shares.
 #include "server/admin/admin_commands.hpp"
 
 #include "base/loopback.hpp"
@@ -16,9 +16,13 @@ std::unique_ptr<storage::SqlStorage> open_storage(const Config& config) {
     options.master_key_file = config.storage.master_key_file;
     options.data_dir = config.storage.data_dir;
     options.bind_is_loopback = is_loopback_host(config.server.bind);
+    // Every instance on one PostgreSQL database needs the same key: no development key is made up.
+    options.storage_is_postgresql = config.storage.backend == StorageBackend::postgresql;
     auto master = crypto::load_master_key(options);
     for (const auto& warning : master.warnings) std::cerr << "rollout-mcp: warning: " << warning << "\n";
-    auto s = storage::SqlStorage::open(config.storage.database, std::move(master));
+    auto s = options.storage_is_postgresql
+                 ? storage::SqlStorage::connect_postgres(config.storage.postgresql_url, std::move(master))
+                 : storage::SqlStorage::open(config.storage.database, std::move(master));
     // The store enforces the per-team caps, so every caller (tools, admin commands) gets the same ones.
     storage::StorageLimits limits;
     limits.max_queued_jobs_per_tenant = config.sync.max_queued_per_team;

@@ -227,8 +227,15 @@ TEST(OutboxFaults, JobInterruptedByAStopIsRedrivenOnceAfterRestart) {
     Harness h;
     const auto team = h.add_team("restart");
     auto ids = h.enqueue_tour(team, make_tour("T-restart", "brestart"));
-    // A previous process claimed it and died mid-attempt (its lease is far in the future).
-    auto claimed = h.on_storage([ids](storage::Storage& s) { return s.claim_sync_jobs(ids, INT64_MAX / 4, INT64_MAX / 2); });
+    // A previous process claimed it and died mid-attempt. SQLite: its lease is far in the future, and the next
+    // start re-queues whatever was running. PostgreSQL: a running job may be another live instance's, so a dead
+    // instance's job is taken back once its lease expires (here, a millisecond after the claim).
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch()).count();
+    const bool pg = rollout_mcp::test::testing_postgresql();
+    const std::int64_t claim_at = pg ? now_ms : INT64_MAX / 4, lease_until = pg ? now_ms + 1 : INT64_MAX / 2;
+    auto claimed = h.on_storage(
+        [ids, claim_at, lease_until](storage::Storage& s) { return s.claim_sync_jobs(ids, claim_at, lease_until); });
     ASSERT_TRUE(claimed);
     ASSERT_EQ(claimed->size(), 1u);
     h.start();   // re-queues interrupted jobs with recover set
