@@ -16,7 +16,9 @@
 #include "server/mcp/tool_registry.hpp"
 #include "server/sync/sync_alerts.hpp"
 #include "server/sync/sync_runner.hpp"
+#include "server/sync/outbox_notifications.hpp"
 #include "server/sync/sync_worker.hpp"
+#include "storage/postgres_listener.hpp"
 #include "server/tools/rollout_tools.hpp"
 #include "server/tools/sync_tasks.hpp"
 #include "storage/sql_storage.hpp"
@@ -243,6 +245,15 @@ int serve(const Config& config, const std::string& port_file) {
     server.start();
     // Workers start once the listener is bound and the lock is held: a server that cannot serve claims nothing.
     worker.start(ioc.get_executor());
+    // Several instances on one PostgreSQL database: what another one queues or records wakes this one's worker and
+    // its waiting tool calls. Declared after the worker, so it stops first.
+    std::unique_ptr<storage::PgListener> outbox_listener;
+    if (config.storage.backend == StorageBackend::postgresql)
+        outbox_listener = storage::PgListener::start(
+            config.storage.postgresql_url,
+            [&worker](std::string_view channel, std::string_view payload) {
+                hear_outbox_notification(worker, channel, payload);
+            });
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
     // A handler that throws is a bug: it is logged and the thread goes back to serving, as the others do.

@@ -212,7 +212,9 @@ void configure(PGconn* conn) {
     check_command(conn, r, "configure the PostgreSQL session");
 }
 
-PGconn* open_connection(const std::string& url) {
+}  // namespace
+
+PGconn* open_pg_connection(const std::string& url) {
     // Defaults first: the URL's own parameters (expanded from dbname) override them.
     const char* keys[] = {"application_name", "connect_timeout", "dbname", nullptr};
     const char* values[] = {"rollout-mcp", "10", url.c_str(), nullptr};
@@ -232,10 +234,9 @@ PGconn* open_connection(const std::string& url) {
     }
     return conn;
 }
-}  // namespace
 
 std::unique_ptr<PgDatabase> PgDatabase::connect(const std::string& url) {
-    return std::unique_ptr<PgDatabase>(new PgDatabase(open_connection(url), url));
+    return std::unique_ptr<PgDatabase>(new PgDatabase(open_pg_connection(url), url));
 }
 
 PGconn* PgDatabase::connection() {
@@ -244,7 +245,7 @@ PGconn* PgDatabase::connection() {
     if (in_transaction_)
         throw SqlError(SqlError::Kind::connection, "the PostgreSQL connection broke inside a transaction");
     clear_statement_cache();
-    PGconn* fresh = open_connection(url_);
+    PGconn* fresh = open_pg_connection(url_);
     PQfinish(conn_);
     conn_ = fresh;
     return conn_;

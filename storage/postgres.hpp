@@ -46,6 +46,10 @@ private:
     bool in_transaction_ = false;
 };
 
+// A configured libpq connection (hex bytea, UTC, UTF-8, bounded waits); the caller owns it (PQfinish). Throws
+// SqlError (kind connection) with libpq's message, which never repeats the URL.
+PGconn* open_pg_connection(const std::string& url);
+
 // The ?N -> $N rewrite (outside quoted strings and identifiers), exposed for tests.
 std::string postgres_parameters(std::string_view sqlite_text);
 

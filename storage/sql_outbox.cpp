@@ -3,6 +3,8 @@
 // lists and claims (sql_outbox_claims.cpp), attempt outcomes (which upsert the CRM-id ledger; reads: sql_ledger.cpp).
 #include "storage/sql_storage.hpp"
 
+#include "storage/postgres_listener.hpp"
+
 #include <sodium.h>
 
 #include <algorithm>
@@ -218,6 +220,7 @@ Result<EnqueueResult> SqlStorage::enqueue_sync(const SyncRequest& request, std::
             req->bind(4, batch_id).bind(5, json_id_array(out.job_ids)).bind(6, now_ms);
             req->run();
         }
+        notify_others(kJobsQueuedChannel, out.job_ids);
         tx.commit();
         return out;
     });
@@ -288,6 +291,7 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
         }
         auto info = load_sync_job(job_id);
         if (!info) return info.error();
+        notify_others(kJobAttemptChannel, {std::string(job_id)});
         tx.commit();
         return info;
     });

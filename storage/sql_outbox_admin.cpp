@@ -2,6 +2,8 @@
 // alerts and purging finished jobs (retention itself: sql_outbox_retention.cpp).
 #include "storage/sql_storage.hpp"
 
+#include "storage/postgres_listener.hpp"
+
 #include <algorithm>
 
 namespace rollout_mcp::storage {
@@ -85,6 +87,7 @@ Result<std::vector<SyncJobInfo>> SqlStorage::retry_sync_jobs(const SyncJobQuery&
             if (!info) return info.error();
             out.push_back(std::move(*info));
         }
+        notify_others(kJobsQueuedChannel, ids);
         tx.commit();
         return out;
     });

@@ -150,6 +150,18 @@ Result<std::size_t> SqlStorage::requeue_interrupted_sync_jobs(std::int64_t now_m
     });
 }
 
+void SqlStorage::notify_others(std::string_view channel, const std::vector<std::string>& ids) {
+    if (db_->dialect() != Dialect::postgresql || ids.empty()) return;
+    std::string payload;
+    for (const auto& id : ids) {
+        if (payload.size() + id.size() + 1 > 7'000) break;   // a listener rescans on any wake anyway
+        payload += (payload.empty() ? "" : ",") + id;
+    }
+    auto st = db_->cached("SELECT pg_notify(?1, ?2)");
+    st->bind(1, channel).bind(2, payload);
+    st->run();
+}
+
 void SqlStorage::lock_claim_scopes(const std::vector<std::string>& job_ids) {
     // Every claimer takes its (team, CRM) locks in one global order (the set's), so two never deadlock.
     std::set<std::string> scopes;

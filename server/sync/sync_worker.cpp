@@ -166,6 +166,15 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         for (const auto& l : targets) l(info);
     }
 
+    // Another instance recorded an attempt of a job someone here watches: read it and tell them.
+    asio::awaitable<void> reload_and_notify(std::string job_id) {
+        storage::SyncJobQuery query;
+        query.job_id = std::move(job_id);
+        query.limit = 1;
+        auto found = co_await storage.call(&storage::Storage::find_sync_jobs, query);
+        if (found && !found->empty()) notify(found->front());
+    }
+
     asio::awaitable<void> attempt(storage::ClaimedJob job) {
         auto self = shared_from_this();
         AttemptResult result;
@@ -358,6 +367,17 @@ void SyncWorker::release_io() {
 }
 
 void SyncWorker::wake() { state_->wake(); }
+
+void SyncWorker::attempt_recorded_elsewhere(std::string job_id) {
+    if (!state_->started) return;
+    {
+        std::lock_guard lock(state_->mu);
+        bool watched = false;
+        for (const auto& [id, entry] : state_->listeners) watched = watched || entry.first.count(job_id) != 0;
+        if (!watched) return;
+    }
+    asio::co_spawn(*state_->strand, state_->reload_and_notify(std::move(job_id)), asio::detached);
+}
 
 std::uint64_t SyncWorker::watch(std::vector<std::string> job_ids, Listener listener) {
     std::lock_guard lock(state_->mu);

@@ -49,6 +49,9 @@ public:
     void release_io();
     // New jobs may be due: scan now instead of at the next poll.
     void wake();
+    // Several instances on one PostgreSQL database (storage/postgres_listener.hpp): another instance recorded an
+    // attempt of this job; watchers here hear of it as if this worker had run it. Safe from any thread.
+    void attempt_recorded_elsewhere(std::string job_id);
 
     std::uint64_t watch(std::vector<std::string> job_ids, Listener listener);
     void unwatch(std::uint64_t id);

@@ -3,9 +3,11 @@
 // first key; instances claiming from one outbox never claim a job twice nor run two jobs of one tour or one buyer
 // in one CRM at once.
 #include "storage/migrations.hpp"
+#include "storage/postgres_listener.hpp"
 #include "tests/storage/outbox_fixture.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -144,6 +146,45 @@ TEST_F(SharedOutbox, TwoInstancesNeverClaimAJobTwiceNorOverlapATourOrABuyer) {
     auto stats = store->outbox_stats(1'000);
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->succeeded, kJobs);
+}
+
+// What one instance writes wakes the others: enqueues and retries name their jobs on one channel, every recorded
+// attempt names its job on the other, and only once the transaction commits.
+TEST_F(SharedOutbox, AnotherInstanceHearsQueuedJobsAndRecordedAttempts) {
+    if (!on_postgresql()) GTEST_SKIP() << "LISTEN/NOTIFY is PostgreSQL's";
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::pair<std::string, std::string>> heard;
+    auto listener = PgListener::start(database.url(), [&](std::string_view channel, std::string_view payload) {
+        std::lock_guard lock(mu);
+        heard.emplace_back(channel, payload);
+        cv.notify_all();
+    });
+    const auto wait_for = [&](std::string_view channel, const std::string& payload) {
+        std::unique_lock lock(mu);
+        return cv.wait_for(lock, std::chrono::seconds(10), [&] {
+            for (const auto& [c, p] : heard)
+                if (c == channel && p == payload) return true;
+            return false;
+        });
+    };
+    auto other = open_store();
+    const auto ids = enqueue(a, {job("t1"), job("t2")}, 1'000);
+    EXPECT_TRUE(wait_for(kJobsQueuedChannel, ids[0] + "," + ids[1]));
+    auto claimed = other->claim_sync_jobs({ids[0]}, 1'000, 60'000);
+    ASSERT_TRUE(claimed && claimed->size() == 1);
+    ASSERT_TRUE(other->finish_sync_attempt(ids[0], claimed->front().claim_token, Outcome(Next::fail), 2'000));
+    EXPECT_TRUE(wait_for(kJobAttemptChannel, ids[0]));
+    ASSERT_TRUE(store->retry_sync_jobs(Q().tenant(a.id).job(ids[0]), 3'000));
+    EXPECT_TRUE(wait_for(kJobsQueuedChannel, ids[0]));
+    // Exactly those three (channels are database-wide: other tests' schemas may be talking too).
+    std::lock_guard lock(mu);
+    EXPECT_EQ(std::count_if(heard.begin(), heard.end(),
+                            [&](const auto& h) {
+                                return h.second.find(ids[0]) != std::string::npos ||
+                                       h.second.find(ids[1]) != std::string::npos;
+                            }),
+              3);
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ public:
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
     const std::filesystem::path& dir() const { return dir_.path(); }
+    const rollout_mcp::test::TestDatabase& database() const { return database_; }
     void start();   // starts the worker (the constructor does not)
 
 private:

@@ -1,0 +1,38 @@
+// Wakes this instance when another one changes the shared outbox (docs/ARCHITECTURE.md, "Several instances"): one
+// libpq connection that LISTENs on the outbox's channels, on a thread of its own (never an I/O thread), waiting in
+// poll() on the connection's socket. Payloads carry ids only. When the connection breaks it reconnects with a
+// growing pause and reports a gap (channel ""): a notification may have been missed, so look again.
+//
+// The channels, written by SqlStorage inside the transactions that cause them (delivered at commit):
+//   rollout_mcp_jobs_queued  payload: job ids, comma-separated (enqueue, retry)
+//   rollout_mcp_job_attempt  payload: one job id (an attempt was recorded: finished, retried or given up)
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace rollout_mcp::storage {
+
+inline constexpr std::string_view kJobsQueuedChannel = "rollout_mcp_jobs_queued";
+inline constexpr std::string_view kJobAttemptChannel = "rollout_mcp_job_attempt";
+
+class PgListener {
+public:
+    // Called on the listener's thread: keep it short (post the work elsewhere).
+    using Callback = std::function<void(std::string_view channel, std::string_view payload)>;
+
+    // Connects and starts listening; throws SqlError when the first connection fails.
+    static std::unique_ptr<PgListener> start(const std::string& url, Callback callback);
+    ~PgListener();   // stops the thread
+    PgListener(const PgListener&) = delete;
+    PgListener& operator=(const PgListener&) = delete;
+
+private:
+    struct State;
+    explicit PgListener(std::unique_ptr<State> state);
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace rollout_mcp::storage
