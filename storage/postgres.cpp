@@ -244,7 +244,8 @@ PGconn* PgDatabase::connection() {
     // Reconnecting inside a transaction would run its remaining statements outside it.
     if (in_transaction_)
         throw SqlError(SqlError::Kind::connection, "the PostgreSQL connection broke inside a transaction");
-    clear_statement_cache();
+    // The cached statements stay: they hold text and parameters only (no server-side state), and one of them may
+    // be the statement asking for this connection.
     PGconn* fresh = open_pg_connection(url_);
     PQfinish(conn_);
     conn_ = fresh;

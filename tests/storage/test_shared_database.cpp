@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
 namespace rollout_mcp::storage::test {
 namespace {
 
@@ -84,6 +86,29 @@ TEST_F(SharedDatabase, InstancesStartingTogetherMigrateOnceAndShareOneFirstKey) 
         EXPECT_EQ(config->secret.text(), "secret");
         EXPECT_TRUE(s->authenticate(key->key.text()));
     }
+}
+
+// A PostgreSQL restart or a killed backend: the call that meets the broken connection fails with a database
+// error, and the next call connects again (the storage thread never dies, nothing is retried blindly).
+TEST_F(SharedDatabase, ALostConnectionFailsOneCallAndTheNextReconnects) {
+    if (!on_postgresql()) GTEST_SKIP() << "a PostgreSQL connection";
+    { auto first = open_store(); }   // migrated
+    const std::string name = "rmcp_reconnect_" + std::to_string(::getpid());
+    auto s = SqlStorage::connect_postgres(database.url() + "&application_name=" + name, master_copy(master, "test"));
+    const Tenant t = make_tenant(*s, "acme");
+    raw()->exec(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name + "'").c_str());
+    bool failed_once = false;
+    for (int i = 0; i < 3; ++i) {
+        auto found = s->find_tenant(t.id);
+        if (found) break;
+        EXPECT_EQ(found.error().code, ErrorCode::database) << found.error().message;
+        EXPECT_FALSE(failed_once) << "a second call failed too: " << found.error().message;
+        failed_once = true;
+    }
+    EXPECT_TRUE(failed_once) << "the terminated connection was never noticed";
+    auto again = s->find_tenant(t.id);
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_EQ(again->name, "acme");
 }
 
 class SharedOutbox : public Outbox {};
