@@ -81,6 +81,7 @@ async function deliver(team, tool, args, what) {
                 problem(what, `isError result from instance ${slot.i}: ${short(r.text)}`);
                 return null;
             }
+            slot.calls = (slot.calls || 0) + 1;
             return { sc: r.sc, instance: slot.i, tries: attempt };
         } catch (err) {
             if (err instanceof Gone) {
@@ -270,10 +271,32 @@ const stopProblems = await pool.stopAll();
 for (const p of stopProblems) problem('shutdown', p);
 for (const p of pool.unexpected) problem('crash', p);
 
+const perInstance = pool.slots.map(s => `#${s.i}: ${s.starts} start(s), ${s.calls || 0} calls answered, >= ${s.attempts || 0} job attempts`);
+log(`per instance: ${perInstance.join('; ')}`);
+for (const s of pool.slots)
+    if (!s.attempts) problem('spread', `instance ${s.i} ran no job attempt that its /metrics showed before a kill or the stop`);
+
 // ---- 7. check ----------------------------------------------------------------------------------------
+// MULTI_INSTANCE_INJECT=duplicate|lost plants a violation first (a self-test of the check: the run must FAIL).
+const inject = process.env.MULTI_INSTANCE_INJECT || '';
+if (inject === 'duplicate') {
+    const team = teams[0];
+    const st = await fake(FAKE, '/_fake/state', { ms: 60000 });
+    const victim = st.crm[team.creds.highlevel]?.appointments?.[0];
+    const { token } = await fake(FAKE, '/_fake/jwt', { method: 'POST', body: { sub: team.tenant } });
+    const { id, created, updated, rolloutUpdated, originalIds, original, ...body } = victim;
+    await fake(FAKE, '/crm/api/appointments', { method: 'POST', body, headers: { Authorization: `Bearer ${token}`, 'X-Rollout-Credential-Id': team.creds.highlevel } });
+    log(`MULTI_INSTANCE_INJECT=duplicate: planted a copy of ${team.name}'s highlevel appointment ${id}`);
+} else if (inject === 'lost') {
+    const t = tours[0];
+    tours.push({ ...t, args: { ...t.args, tourData: { ...t.args.tourData, tourId: `${t.args.tourData.tourId}-ghost`,
+                                                     buyerId: 'buyer-ghost', buyer: { name: 'Ghost Buyer', email: 'ghost@example.com' } } },
+                 feedback: undefined });
+    log('MULTI_INSTANCE_INJECT=lost: pretending one more tour was accepted');
+}
 const state = await fake(FAKE, '/_fake/state', { ms: 60000 });
 const report = { tours: TOURS, instances: INSTANCES, teams: teams.length, stats, kills: killLog, loadSeconds: loadSecs,
-                 starts: pool.slots.map(s => s.starts), faultsArmed };
+                 perInstance, faultsArmed };
 const ok = check({ teams, tours, jobs, state, problems, report });
 report.seconds = (Date.now() - t0) / 1000;
 writeFileSync(join(DIR, 'report.json'), JSON.stringify(report, null, 1));

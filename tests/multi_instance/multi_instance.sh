@@ -16,7 +16,8 @@
 # Exit: 0 all good; 1 failure; 2 bad usage; 77 (CTest skip) when ROLLOUT_MCP_TEST_PG_URL is unset, psql is
 # missing, or no Node >= 18 is found.
 # MULTI_INSTANCE_KEEP=1 keeps the temporary directory (config, instance logs, report.json) and the schema.
-# MULTI_INSTANCE_TOURS=N overrides --tours (e.g. a shorter local run).
+# MULTI_INSTANCE_TOURS=N overrides --tours (e.g. a shorter local run). MULTI_INSTANCE_INJECT=duplicate|lost plants
+# a duplicate appointment in the fake / a never-sent "accepted" tour before the check (a self-test: must FAIL).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../../scripts/lib/server_start.sh"

@@ -167,11 +167,25 @@ export class Pool {
         }
         throw new Error(`instance ${i} not healthy within ${boundMs} ms (see ${logFile})`);
     }
+    // Adds the instance's outbox attempts so far (rollout_mcp_sync_attempts_total, all labels) to slot.attempts:
+    // read just before each kill and stop, a lower bound of what each instance ran.
+    async scrape(i) {
+        const slot = this.slots[i];
+        if (!slot.url) return;
+        try {
+            const r = await fetch(slot.url.replace(/\/mcp$/, '/metrics'), { signal: AbortSignal.timeout(3000) });
+            const text = await r.text();
+            let n = 0;
+            for (const m of text.matchAll(/^rollout_mcp_sync_attempts_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
+            slot.attempts = (slot.attempts || 0) + n;
+        } catch { /* a lower bound anyway */ }
+    }
     // SIGKILL instance i (no chance to finish anything), wait for it to be gone.
     async kill(i) {
         const slot = this.slots[i];
         const proc = slot.proc;
         if (!proc) return;
+        await this.scrape(i);
         slot.killed = true;
         slot.url = null;
         const gone = new Promise(r => proc.once('exit', r));
@@ -186,6 +200,7 @@ export class Pool {
         await Promise.all(this.slots.map(async slot => {
             const proc = slot.proc;
             if (!proc) return;
+            await this.scrape(slot.i);
             slot.killed = true;
             slot.url = null;
             const done = new Promise(r => proc.once('exit', (code, signal) => r({ code, signal })));
