@@ -18,6 +18,9 @@ int apply_migrations(Database& db) {
     const Dialect dialect = db.dialect();
     try {
         Transaction tx(db);
+        // The session's bounded waits (storage/postgres.cpp) are for requests, not for waiting on another instance's
+        // migration or for running a long one.
+        if (dialect == Dialect::postgresql) db.exec("SET LOCAL lock_timeout = '10min'; SET LOCAL statement_timeout = 0");
         db.lock_for_transaction("rollout-mcp schema migrations");
         db.exec(dialect == Dialect::postgresql ? "CREATE TABLE IF NOT EXISTS schema_migrations ("
                                                  "  version    BIGINT PRIMARY KEY,"

@@ -215,15 +215,32 @@ void configure(PGconn* conn) {
 }  // namespace
 
 PGconn* open_pg_connection(const std::string& url) {
-    // Defaults first: the URL's own parameters (expanded from dbname) override them.
-    const char* keys[] = {"application_name", "connect_timeout", "dbname", nullptr};
-    const char* values[] = {"rollout-mcp", "10", url.c_str(), nullptr};
+    // libpq's own parse errors quote the URL, password included: check it first and say only that it is wrong.
+    char* parse_error = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &parse_error);
+    if (parse_error != nullptr) PQfreemem(parse_error);
+    if (parsed == nullptr)
+        throw SqlError(SqlError::Kind::connection,
+                       "the PostgreSQL URL ([storage] postgresql_url or ROLLOUT_MCP_STORAGE_POSTGRESQL_URL) is not a "
+                       "valid libpq connection string");
+    std::string password;
+    for (const PQconninfoOption* o = parsed; o->keyword != nullptr; ++o)
+        if (std::string_view(o->keyword) == "password" && o->val != nullptr) password = o->val;
+    PQconninfoFree(parsed);
+    // Defaults first: the URL's own parameters (expanded from dbname) override them. Keepalives end a connection
+    // whose peer vanished (a fail-over, a dropped NAT entry) instead of waiting on it for ever.
+    const char* keys[] = {"application_name", "connect_timeout", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", "dbname", nullptr};
+    const char* values[] = {"rollout-mcp", "10", "30", "10", "3", "60000", url.c_str(), nullptr};
     PGconn* conn = PQconnectdbParams(keys, values, 1);
     if (conn == nullptr) throw SqlError(SqlError::Kind::connection, "cannot allocate a PostgreSQL connection");
     if (PQstatus(conn) != CONNECTION_OK) {
         std::string msg = PQerrorMessage(conn);
         PQfinish(conn);
         while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+        for (const std::string& secret : {url, password})   // never in a log, whatever libpq chose to quote
+            for (std::size_t at; !secret.empty() && (at = msg.find(secret)) != std::string::npos;)
+                msg.replace(at, secret.size(), "<redacted>");
         throw SqlError(SqlError::Kind::connection, "cannot connect to the PostgreSQL database: " + msg);
     }
     try {

@@ -11,14 +11,17 @@ constexpr Migration kMigrations[] = {
     {1, "the schema of SQLite version 6: tenants, keys, sealed credentials, the outbox, ledger, tasks", R"sql(
 -- SQLite's json_valid() and json_each() over a JSON array of strings, under the same names, so the repositories'
 -- SQL text is the same on both engines. PostgreSQL's own json_each(json) takes json, not text: no clash.
-CREATE FUNCTION json_valid(doc text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $$
+-- search_path pinned: nothing another role creates can stand in for what they call. json, not jsonb: SQLite's
+-- json_valid accepts \u0000, which jsonb refuses.
+CREATE FUNCTION json_valid(doc text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog AS $$
 BEGIN
-  PERFORM doc::jsonb;
+  PERFORM doc::json;
   RETURN 1;
 EXCEPTION WHEN others THEN
   RETURN 0;
 END $$;
-CREATE FUNCTION json_each(doc text) RETURNS TABLE (key bigint, value text) LANGUAGE sql IMMUTABLE AS $$
+CREATE FUNCTION json_each(doc text) RETURNS TABLE (key bigint, value text) LANGUAGE sql IMMUTABLE
+  SET search_path = pg_catalog AS $$
   SELECT e.o - 1, e.v FROM json_array_elements_text(doc::json) WITH ORDINALITY AS e(v, o)
 $$;
 

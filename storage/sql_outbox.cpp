@@ -264,13 +264,17 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
                 " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE CASE WHEN recover = 1 OR ?8 = 1 THEN 1 ELSE 0 END END,"
                 " alert_pending = CASE WHEN ?2 = 'dead' THEN 1 ELSE 0 END, alert_attempts = 0,"
                 " alert_next_at = CASE WHEN ?2 = 'dead' THEN ?3 ELSE alert_next_at END"
-                " WHERE id = ?1 AND status = 'running'");
+                " WHERE id = ?1 AND status = 'running' AND claim_token = ?9");
             upd->bind(1, job_id).bind(2, to_string(status)).bind(3, now_ms).bind(4, outcome.next_attempt_at_ms);
             // "" rather than an empty view: a null text pointer would bind SQL NULL.
             upd->bind(5, status == JobStatus::succeeded ? std::string_view("") : std::string_view(outcome.error));
             upd->bind(6, std::int64_t{outcome.http_status}).bind(7, outcome.result_json);
-            upd->bind(8, std::int64_t{outcome.recover ? 1 : 0});
+            upd->bind(8, std::int64_t{outcome.recover ? 1 : 0}).bind(9, claim_token);
             upd->run();
+            // The token again, in the UPDATE that holds the row: on PostgreSQL another instance may have claimed
+            // the job (its lease expired) between the SELECT above and here.
+            if (db_->changes() != 1)
+                return error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running under this claim");
         }
         // Empty ids or hashes never overwrite known ones: a partial attempt must not erase progress.
         auto led = db_->cached(

@@ -32,6 +32,14 @@ std::int64_t clamp_count(std::size_t n) {
     " AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2 AND o.id <> sync_jobs.id" \
     " AND ((sync_jobs.tour_id <> '' AND o.tour_id = sync_jobs.tour_id) OR o.lock_key = sync_jobs.lock_key))"
 
+// The team's and the team's CRM's live claims stay under their caps (?4, ?5; 0: none), whichever instance holds
+// them.
+#define ROLLOUT_UNDER_RUNNING_CAPS \
+    "(?4 = 0 OR (SELECT count(*) FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id" \
+    " AND o.status = 'running' AND o.lease_until > ?2) < ?4)" \
+    " AND (?5 = 0 OR (SELECT count(*) FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id" \
+    " AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2) < ?5)"
+
 }  // namespace
 
 Result<std::vector<DueJob>> SqlStorage::due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
@@ -73,15 +81,16 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
                 // The same claim as below, as PostgreSQL queues claim (docs/ARCHITECTURE.md, "Several instances"):
                 // the row is taken FOR UPDATE SKIP LOCKED in a CTE, so a row another transaction is finishing,
                 // retrying or cancelling is skipped rather than waited for; the tour and buyer check runs under
-                // the (team, CRM) advisory lock taken above, so two instances cannot both pass it.
+                // the team's advisory lock taken above, so two instances cannot both pass it (nor both the caps).
                 auto upd = db_->cached(
                     "WITH c AS (SELECT id FROM sync_jobs WHERE id = ?1 AND " ROLLOUT_CLAIMABLE " FOR UPDATE SKIP LOCKED)"
                     " UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
                     " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2,"
                     " claim_token = claim_token + 1"
                     " FROM c WHERE sync_jobs.id = c.id"
-                    " AND " ROLLOUT_NO_LIVE_OVERLAP);
+                    " AND " ROLLOUT_NO_LIVE_OVERLAP " AND " ROLLOUT_UNDER_RUNNING_CAPS);
                 upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
+                upd->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
                 upd->run();
                 if (db_->changes() == 0) continue;
             } else {
@@ -94,8 +103,9 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
                     "UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
                     " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2, claim_token = claim_token + 1"
                     " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE
-                    " AND " ROLLOUT_NO_LIVE_OVERLAP);
+                    " AND " ROLLOUT_NO_LIVE_OVERLAP " AND " ROLLOUT_UNDER_RUNNING_CAPS);
                 upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
+                upd->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
                 upd->run();
                 if (db_->changes() == 0) continue;
             }
@@ -163,12 +173,13 @@ void SqlStorage::notify_others(std::string_view channel, const std::vector<std::
 }
 
 void SqlStorage::lock_claim_scopes(const std::vector<std::string>& job_ids) {
-    // Every claimer takes its (team, CRM) locks in one global order (the set's), so two never deadlock.
+    // One team's claims run one at a time (its tours, buyers and caps span its CRMs); every claimer takes its
+    // teams' locks in one global order (the set's), so two never deadlock.
     std::set<std::string> scopes;
-    auto st = db_->cached("SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1");
+    auto st = db_->cached("SELECT tenant_id FROM sync_jobs WHERE id = ?1");
     for (const std::string& id : job_ids) {
         st->bind(1, id);
-        if (st->step()) scopes.insert("claim " + st->text(0) + " " + st->text(1));
+        if (st->step()) scopes.insert("claim " + st->text(0));
         st->reset();
     }
     for (const std::string& scope : scopes) db_->lock_for_transaction(scope);
@@ -176,5 +187,6 @@ void SqlStorage::lock_claim_scopes(const std::vector<std::string>& job_ids) {
 
 #undef ROLLOUT_CLAIMABLE
 #undef ROLLOUT_NO_LIVE_OVERLAP
+#undef ROLLOUT_UNDER_RUNNING_CAPS
 
 }  // namespace rollout_mcp::storage

@@ -40,17 +40,21 @@ Result<PurgeProgress> SqlStorage::purge_sync_batch(const PurgePolicy& policy, st
             auto tomb = db_->cached(
                 "INSERT INTO sync_job_tombstones(id, tenant_id, purged_at) VALUES (?1, ?2, ?3)"
                 " ON CONFLICT(id) DO UPDATE SET purged_at = excluded.purged_at");
-            auto del = db_->cached("DELETE FROM sync_jobs WHERE id = ?1");
+            // The age test again in the DELETE: another instance may have re-queued the job (retry_sync) since.
+            auto del = db_->cached(
+                "DELETE FROM sync_jobs WHERE id = ?1 AND ((status = 'succeeded' AND finished_at < ?2)"
+                " OR (status IN ('failed', 'dead') AND finished_at < ?3))");
             for (const Old& j : old) {
+                del->bind(1, j.id).bind(2, policy.succeeded_before_ms).bind(3, policy.failed_before_ms);
+                del->run();
+                del->reset();
+                if (db_->changes() != 1) continue;
                 tomb->bind(1, j.id).bind(2, j.tenant_id).bind(3, now_ms);
                 tomb->run();
                 tomb->reset();
-                del->bind(1, j.id);
-                del->run();
-                del->reset();
+                ++p.jobs;
                 if (!j.payload_id.empty()) payloads.insert(j.payload_id);
             }
-            p.jobs = old.size();
         }
         {
             // Only the payloads of the jobs just purged can have lost their last reference.

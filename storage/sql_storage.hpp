@@ -130,7 +130,7 @@ private:
     // PostgreSQL: NOTIFY the other instances (storage/postgres_listener.hpp) when this transaction commits; ids
     // only, comma-separated, at most 7,000 bytes (PostgreSQL's payload limit is 8,000). SQLite: nothing to do.
     void notify_others(std::string_view channel, const std::vector<std::string>& ids);
-    // PostgreSQL claims: the (team, CRM) advisory locks of these jobs, in one global order.
+    // PostgreSQL claims: the per-team advisory locks of these jobs, in one global order.
     void lock_claim_scopes(const std::vector<std::string>& job_ids);
     // One outbox job's columns (no payload), or not_found.
     Result<SyncJobInfo> load_sync_job(std::string_view job_id);

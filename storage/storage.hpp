@@ -99,6 +99,10 @@ struct CrmConnection {
 struct StorageLimits {
     std::size_t max_queued_jobs_per_tenant = 10'000;   // [sync] max_queued_per_team: queued + running jobs
     std::size_t max_crm_connections_per_tenant = 16;   // [rollout] max_crm_connections_per_team
+    // Live claims (running, lease not expired) a claim may add to: [sync] per_team_in_flight and per_crm_in_flight,
+    // held by the database so they count every instance's work. 0: no cap.
+    std::size_t max_running_per_tenant = 0;
+    std::size_t max_running_per_crm = 0;
 };
 
 struct DataKeyStatus {

@@ -27,6 +27,8 @@ std::unique_ptr<storage::SqlStorage> open_storage(const Config& config) {
     storage::StorageLimits limits;
     limits.max_queued_jobs_per_tenant = config.sync.max_queued_per_team;
     limits.max_crm_connections_per_tenant = config.rollout.max_crm_connections_per_team;
+    limits.max_running_per_tenant = config.sync.per_team_in_flight;
+    limits.max_running_per_crm = config.sync.per_crm_in_flight;
     s->set_limits(limits);
     return s;
 }

@@ -168,6 +168,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
 
     // Another instance recorded an attempt of a job someone here watches: read it and tell them.
     asio::awaitable<void> reload_and_notify(std::string job_id) {
+        auto self = shared_from_this();   // the state outlives this coroutine's suspension, as attempt()'s does
         storage::SyncJobQuery query;
         query.job_id = std::move(job_id);
         query.limit = 1;

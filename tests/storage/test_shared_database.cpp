@@ -96,7 +96,9 @@ TEST_F(SharedDatabase, ALostConnectionFailsOneCallAndTheNextReconnects) {
     const std::string name = "rmcp_reconnect_" + std::to_string(::getpid());
     auto s = SqlStorage::connect_postgres(database.url() + "&application_name=" + name, master_copy(master, "test"));
     const Tenant t = make_tenant(*s, "acme");
-    raw()->exec(("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name + "'").c_str());
+    // Waits (up to 5 s) until the backend is gone, so the next call surely meets a dead connection.
+    raw()->exec(
+        ("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = '" + name + "'").c_str());
     bool failed_once = false;
     for (int i = 0; i < 3; ++i) {
         auto found = s->find_tenant(t.id);
@@ -131,6 +133,8 @@ TEST_F(SharedOutbox, TwoInstancesNeverClaimAJobTwiceNorOverlapATourOrABuyer) {
     std::mutex mu;
     std::map<std::string, int> claims;               // job -> successful claims
     std::set<std::string> held_tours, held_buyers;   // what is running now, across both instances
+    std::map<std::string, int> held_per_team;
+    constexpr int kTeamCap = 3;
     std::string violation;
     std::atomic<int> finished{0};
     const auto drain = [&](SqlStorage& s) {
@@ -141,26 +145,36 @@ TEST_F(SharedOutbox, TwoInstancesNeverClaimAJobTwiceNorOverlapATourOrABuyer) {
             for (const auto& d : *due) wanted.push_back(d.id);
             auto got = s.claim_sync_jobs(wanted, 1'000, 1'000'000);
             if (!got) continue;
-            for (const auto& c : *got) {
-                const std::string tour = c.info.tenant_id + c.info.tour_id, buyer = c.info.tenant_id + c.info.lock_key;
-                {
-                    std::lock_guard lock(mu);
+            // The whole batch is held at once (as a worker holds it), each job until just before its finish.
+            {
+                std::lock_guard lock(mu);
+                for (const auto& c : *got) {
+                    const std::string tour = c.info.tenant_id + c.info.tour_id, buyer = c.info.tenant_id + c.info.lock_key;
                     if (++claims[c.info.id] > 1) violation = "job claimed twice: " + c.info.id;
                     if (!held_tours.insert(tour).second) violation = "two jobs of one tour at once: " + tour;
                     if (!held_buyers.insert(buyer).second) violation = "two jobs of one buyer at once: " + buyer;
+                    if (++held_per_team[c.info.tenant_id] > kTeamCap) violation = "team over its in-flight cap";
                 }
+            }
+            for (const auto& c : *got) {
+                const std::string tour = c.info.tenant_id + c.info.tour_id, buyer = c.info.tenant_id + c.info.lock_key;
                 std::this_thread::yield();
                 {
                     std::lock_guard lock(mu);
                     held_tours.erase(tour);
                     held_buyers.erase(buyer);
+                    --held_per_team[c.info.tenant_id];
                 }
                 auto done = s.finish_sync_attempt(c.info.id, c.claim_token, Outcome(Next::succeed), 1'000);
                 if (done) ++finished;
             }
         }
     };
+    StorageLimits caps;
+    caps.max_running_per_tenant = kTeamCap;
+    store->set_limits(caps);
     auto other = open_store();
+    other->set_limits(caps);
     std::thread one([&] { drain(*store); });
     std::thread two([&] { drain(*other); });
     one.join();
@@ -171,6 +185,35 @@ TEST_F(SharedOutbox, TwoInstancesNeverClaimAJobTwiceNorOverlapATourOrABuyer) {
     auto stats = store->outbox_stats(1'000);
     ASSERT_TRUE(stats);
     EXPECT_EQ(stats->succeeded, kJobs);
+}
+
+// [sync] per_team_in_flight and per_crm_in_flight are counted in the database: a second instance cannot claim
+// past them while the first one's claims are live, and an expired claim no longer counts.
+TEST_F(SharedOutbox, InFlightCapsCountEveryInstancesLiveClaims) {
+    StorageLimits caps;
+    caps.max_running_per_tenant = 3;
+    caps.max_running_per_crm = 2;
+    store->set_limits(caps);
+    auto other = open_store();
+    other->set_limits(caps);
+    std::vector<NewSyncJob> jobs;
+    for (int i = 0; i < 3; ++i) jobs.push_back(job("h" + std::to_string(i) + "/p", "hubspot"));
+    for (int i = 0; i < 3; ++i) jobs.push_back(job("l" + std::to_string(i) + "/p", "lofty"));
+    const auto ids = enqueue(a, std::move(jobs), 1'000);
+    const auto b_ids = enqueue(b, {job("bt/p", "hubspot")}, 1'000);
+    auto first = store->claim_sync_jobs({ids[0], ids[1], ids[2]}, 1'000, 60'000);   // hubspot: 2 of 3
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->size(), 2u);
+    auto second = other->claim_sync_jobs({ids[2], ids[3], ids[4], ids[5], b_ids[0]}, 1'000, 60'000);
+    ASSERT_TRUE(second);
+    // hubspot is full (2), the team has room for one more (3): one lofty job; team b is not counted against a.
+    ASSERT_EQ(second->size(), 2u);
+    EXPECT_EQ(second->at(0).info.crm_type, "lofty");
+    EXPECT_EQ(second->at(1).info.tenant_id, b.id);
+    // The first instance's claims expire (it died): their slots are free again.
+    auto later = other->claim_sync_jobs({ids[2], ids[4]}, 70'000, 130'000);
+    ASSERT_TRUE(later);
+    EXPECT_EQ(later->size(), 2u);
 }
 
 // What one instance writes wakes the others: enqueues and retries name their jobs on one channel, every recorded
