@@ -26,6 +26,9 @@ struct Tracker {
 };
 
 TEST(OutboxFairness, TenThousandJobsAcrossTenTeamsDrainFairly) {
+    // The scheduler and the fair due list are the same SQL on both engines; PostgreSQL at scale is
+    // multi_instance.shared_postgresql's (3,800 jobs, three instances, kills), which keeps CI inside its budget.
+    if (rollout_mcp::test::testing_postgresql()) GTEST_SKIP() << "runs on SQLite; PostgreSQL at scale: tests/multi_instance";
     auto tracker = std::make_shared<Tracker>();
     Harness::Options o;
     o.start_fake = false;
