@@ -37,20 +37,28 @@ function table(file) {
     const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '-');
     // CPU milliseconds per synced tour (CPU % of one core x 10 / tours per second).
     const cpuMs = (r, k) => (r.toursPerSec > 0 ? ((10 * r.cpu[k]) / r.toursPerSec).toFixed(1) : '-');
-    const capsText = c => `${c.max_in_flight}/${c.per_team_in_flight}/${c.per_crm_in_flight}/${c.max_concurrent_per_host}`;
+    const capsText = c => `${c.max_in_flight}/${c.per_team_in_flight}/${c.per_crm_in_flight}/${c.max_concurrent_per_host}` +
+        (c.instances ? `, ${c.instances} instance${c.instances > 1 ? 's' : ''} on PostgreSQL` : '');
     console.log(`Fake Rollout with ${rows[0].latencyMs} ms added latency; one tour = new buyer (email) + 2 visits to highlevel, ` +
         `${rows[0].emptyCalls} sequential Rollout calls on an empty CRM (${rows[0].callSeq.join(', ')}).`);
     console.log('Caps = [sync] max_in_flight / per_team_in_flight / per_crm_in_flight / [rollout] max_concurrent_per_host. ' +
         'Limit = slots / (Rollout calls per tour x latency), with the calls per tour measured in the window.');
     console.log('');
-    console.log('| caps | teams | C | slots (bound by) | tours/s | p50 ms | p99 ms | Rollout calls/tour | mean call ms | limit tours/s | % of limit | CPU ms/tour server / fake / driver | storage thread % on CPU + waiting for one |');
+    console.log('| caps | teams | C | slots (bound by) | tours/s | p50 ms | p99 ms | Rollout calls/tour | mean call ms | limit tours/s | % of limit | CPU ms/tour server / fake / driver (/ PostgreSQL) | storage thread % on CPU + waiting for one |');
     console.log('|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|');
     for (const r of rows) {
         const bad = Object.entries(r.outcomes).filter(([k]) => k !== 'success').map(([k, n]) => `${n} ${k}`).join(', ');
         const st = r.serverThreads ? storageThread(r.serverThreads) : null;
         console.log(`| ${r.label} ${capsText(r.caps)} | ${r.teams} | ${r.conc} | ${r.slots} (${r.bound}) | ${f(r.toursPerSec, 1)}${bad ? ` (+${bad})` : ''} | ` +
             `${f(r.p50)} | ${f(r.p99)} | ${f(r.callsPerTour, 2)} | ${f(r.meanCallMs, 1)} | ${f(r.limit, 1)} | ${f(r.pct)} % | ` +
-            `${cpuMs(r, 'server')} / ${cpuMs(r, 'fake')} / ${cpuMs(r, 'driver')} | ${st ? `${f(st.cpu)} + ${f(st.runq)}` : '-'} |`);
+            `${cpuMs(r, 'server')} / ${cpuMs(r, 'fake')} / ${cpuMs(r, 'driver')}${r.cpu.db !== undefined ? ` / ${cpuMs(r, 'db')}` : ''} | ${st ? `${f(st.cpu)} + ${f(st.runq)}` : '-'} |`);
+    }
+    // Several instances against one: the same caps, teams and C on 1 and on N instances, in this run.
+    for (const r of rows.filter(x => x.caps.instances > 1)) {
+        const one = rows.find(o => o.caps.instances === 1 && o.label === r.label && o.teams === r.teams && o.conc === r.conc);
+        if (one && one.toursPerSec > 0)
+            console.log(`\n${r.label} ${r.teams} teams C=${r.conc}: ${r.caps.instances} instances ${f(r.toursPerSec, 1)} tours/s = ` +
+                `${(r.toursPerSec / one.toursPerSec).toFixed(2)}x one instance (${f(one.toursPerSec, 1)}).`);
     }
     const loads = rows.flatMap(r => r.loadavg || []);
     if (loads.length) console.log(`\nLoad average during the windows: ${Math.min(...loads).toFixed(2)} to ${Math.max(...loads).toFixed(2)}.`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/sync_throughput.sh: sync throughput against the fake Rollout with added latency (issue 4 "Proof").
 #
-#   bench/sync_throughput.sh [--server PATH/rollout-mcp] [--fake PATH/fake-rollout] [--rows "SET:TEAMS:C ..."]
+#   bench/sync_throughput.sh [--server PATH/rollout-mcp] [--fake PATH/fake-rollout] [--rows "SET:TEAMS:C[:pgN] ..."]
 #                            [--dur 10] [--warmup 2] [--latency-ms 50] [--raised-cap 512] [--out DIR]
 #
 # Every row runs on a fresh fake-rollout (--latency-ms, --quiet) and a fresh rollout-mcp (api_key auth, temp
@@ -13,7 +13,11 @@
 #   default  [sync] max_in_flight 64, per_team_in_flight 8, per_crm_in_flight 4, [rollout] max_concurrent_per_host 16
 #   raised   all four = --raised-cap (512), so that only the latency and C bound the throughput
 # Default rows: "default:1:1 default:1:16 default:1:256 default:32:256 raised:32:1 raised:32:16 raised:32:256
-# raised:1:256" (about 3 minutes). Prints one markdown table: tours/s, p50/p99, Rollout calls per tour, the
+# raised:1:256" (about 3 minutes). A row ending in `:pgN` runs N `serve` instances on one PostgreSQL instead of
+# one on SQLite (README "Several instances on PostgreSQL"): a throwaway cluster (scripts/pg_cluster.sh, as
+# `postgres`, loopback) started once for the run, a fresh schema per row, one master key; client i talks to
+# instance i mod N, and the caps are per instance except per_team_in_flight / per_crm_in_flight (global). The
+# multi-instance comparison is `--rows "default:32:256:pg1 default:32:256:pg3 raised:32:256:pg1 raised:32:256:pg3"`. Prints one markdown table: tours/s, p50/p99, Rollout calls per tour, the
 # limit slots / (calls per tour x latency) and the share of it reached, CPU, and how busy the storage thread was.
 # Results (JSON lines, with per-thread detail) and logs stay in --out (default: a new temp dir). Everything
 # on 127.0.0.1. Needs node (>= 18), curl, and /proc (Linux) for the CPU and thread figures.
@@ -50,13 +54,14 @@ find_bin() {  # find_bin NAME SUBDIR...: the first executable build*/SUBDIR/NAME
 SERVER=$(readlink -f "$SERVER"); FAKE=$(readlink -f "$FAKE")
 
 for row in $ROWS; do
-  [[ $row =~ ^(default|raised):[0-9]+:[0-9]+$ ]] || { echo "sync_throughput.sh: bad row '$row' (SET:TEAMS:C, SET default|raised)" >&2; exit 2; }
+  [[ $row =~ ^(default|raised):[0-9]+:[0-9]+(:pg[1-9])?$ ]] ||
+    { echo "sync_throughput.sh: bad row '$row' (SET:TEAMS:C[:pgN], SET default|raised, N 1-9)" >&2; exit 2; }
 done
 [[ -n $OUT ]] || OUT=$(mktemp -d "${TMPDIR:-/tmp}/rollout-mcp-sync-bench.XXXXXX")
 mkdir -p "$OUT"
 : > "$OUT/results.jsonl"
 work=$(mktemp -d "${TMPDIR:-/tmp}/rollout-mcp-sync-bench-run.XXXXXX")
-spid=""; fpid=""; dpid=""
+spids=(); fpid=""; dpid=""; pg_dir=""; PG_URL=""
 stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
   local p=$1
   [[ -n $p ]] || return 0
@@ -67,8 +72,13 @@ stop_pid() {  # stop_pid PID: SIGTERM, up to 5 s, then SIGKILL
   fi
   wait "$p" 2>/dev/null || true
 }
-stop_all() { stop_pid "$dpid"; dpid=""; stop_pid "$spid"; spid=""; stop_pid "$fpid"; fpid=""; }
-trap 'stop_all; rm -rf "$work"' EXIT
+stop_all() {
+  local p
+  stop_pid "$dpid"; dpid=""
+  for p in "${spids[@]}"; do stop_pid "$p"; done
+  spids=(); stop_pid "$fpid"; fpid=""
+}
+trap 'stop_all; [[ -z $pg_dir ]] || "$here/../scripts/pg_cluster.sh" stop "$pg_dir"; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -dc '0-9a-f')"
@@ -80,15 +90,24 @@ await_up() {
   echo "sync_throughput.sh: $5 $LISTEN_PROBLEM" >&2; tail "$4" >&2; exit 1
 }
 
-# run_row SET C TEAMS MAX_IN_FLIGHT PER_TEAM PER_CRM PER_HOST
+# run_row SET C TEAMS MAX_IN_FLIGHT PER_TEAM PER_CRM PER_HOST INSTANCES (0: one on SQLite, N: N on PostgreSQL)
 run_row() {
-  local set=$1 conc=$2 teams=$3 mif=$4 pt=$5 pc=$6 ph=$7 tag="$1-t$3-c$2"
+  local set=$1 conc=$2 teams=$3 mif=$4 pt=$5 pc=$6 ph=$7 inst=$8 tag="$1-t$3-c$2-pg$8"
   local dir=$work/$tag; mkdir -p "$dir/data"
   "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$dir/fake.port" --latency-ms "$LATENCY" --client-secret "$SECRET" --quiet \
     > "$OUT/$tag.fake.log" 2>&1 &
   fpid=$!
   await_up "$fpid" "$dir/fake.port" /_fake/health "$OUT/$tag.fake.log" fake-rollout
   local fport=$LISTEN_PORT
+  local storage_lines="" n=$((inst > 0 ? inst : 1)) i
+  if ((inst > 0)); then
+    # A fresh schema per row in the run's cluster; every instance the same master key.
+    psql_admin -c "SET client_min_messages = warning" -c "DROP SCHEMA IF EXISTS public CASCADE" -c "CREATE SCHEMA public AUTHORIZATION rollout"
+    ( umask 077 && head -c 32 /dev/urandom > "$dir/master.key" )
+    storage_lines="backend = \"postgresql\"
+postgresql_url = \"$PG_URL\"
+master_key_file = \"$dir/master.key\""
+  fi
   cat > "$dir/config.toml" <<EOF
 [server]
 bind = "127.0.0.1"
@@ -101,6 +120,7 @@ requests_per_second_per_team = 0
 
 [storage]
 data_dir = "$dir/data"
+$storage_lines
 
 [auth]
 mode = "api_key"
@@ -130,32 +150,45 @@ EOF
     [[ -n $tenant ]] || { echo "sync_throughput.sh: no tenant id for bench-$t" >&2; exit 1; }
     teamargs+="${teamargs:+,}${keys[t]}:$tenant"
   done
-  (cd "$dir" && exec "$SERVER" serve -c "$dir/config.toml" --port-file "$dir/server.port") > "$OUT/$tag.server.out" 2> "$OUT/$tag.server.log" &
-  spid=$!
-  await_up "$spid" "$dir/server.port" /healthz "$OUT/$tag.server.log" rollout-mcp
-  local sport=$LISTEN_PORT
-  local caps="{\"max_in_flight\":$mif,\"per_team_in_flight\":$pt,\"per_crm_in_flight\":$pc,\"max_concurrent_per_host\":$ph}"
+  local urls="" pids=""
+  for ((i = 0; i < n; i++)); do
+    (cd "$dir" && exec "$SERVER" serve -c "$dir/config.toml" --port-file "$dir/server$i.port") \
+      > "$OUT/$tag.server$i.out" 2> "$OUT/$tag.server$i.log" &
+    spids+=($!)
+    await_up "$!" "$dir/server$i.port" /healthz "$OUT/$tag.server$i.log" "rollout-mcp $i"
+    urls+="${urls:+,}http://127.0.0.1:$LISTEN_PORT/mcp"
+    pids+="${pids:++}$!"
+  done
+  local dbpid=""
+  ((inst == 0)) || dbpid=",db:$(head -1 "$pg_dir/data/postmaster.pid")"
+  local caps="{\"max_in_flight\":$mif,\"per_team_in_flight\":$pt,\"per_crm_in_flight\":$pc,\"max_concurrent_per_host\":$ph,\"instances\":$inst}"
   # In the background (and waited for) so that a signal reaches the traps at once; stop_all ends it.
-  node "$here/sync_throughput.mjs" row --url "http://127.0.0.1:$sport/mcp" --fake "http://127.0.0.1:$fport" \
+  node "$here/sync_throughput.mjs" row --url "$urls" --fake "http://127.0.0.1:$fport" \
     --secret "$SECRET" --teams "$teamargs" --conc "$conc" --caps "$caps" --label "$set" --dur "$DUR" \
-    --warmup "$WARMUP" --latency-ms "$LATENCY" --pids "server:$spid,fake:$fpid" --out "$OUT/results.jsonl" &
+    --warmup "$WARMUP" --latency-ms "$LATENCY" --pids "server:$pids,fake:$fpid$dbpid" --out "$OUT/results.jsonl" &
   dpid=$!
   local drc=0
   wait "$dpid" || drc=$?
   dpid=""
-  ((drc == 0)) || { echo "sync_throughput.sh: the driver failed ($set, C=$conc); server log: $OUT/$tag.server.log" >&2; exit 1; }
+  ((drc == 0)) || { echo "sync_throughput.sh: the driver failed ($set, C=$conc); server logs: $OUT/$tag.server*.log" >&2; exit 1; }
   stop_all
   rm -rf "$dir"
 }
 
 echo "# sync throughput: rows='$ROWS' dur=${DUR}s latency=${LATENCY}ms out=$OUT" >&2
 echo "# server $SERVER, fake $FAKE" >&2
+if [[ $ROWS == *:pg* ]]; then
+  pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollout-mcp-sync-bench-pg.XXXXXX")   # outside $work: postgres must reach it
+  PG_URL=$("$here/../scripts/pg_cluster.sh" start "$pg_dir" $((20000 + RANDOM % 20000))) || exit 1
+fi
+psql_admin() { /usr/lib/postgresql/15/bin/psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 "$@" > /dev/null; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 for row in $ROWS; do
-  IFS=: read -r set teams c <<<"$row"
+  IFS=: read -r set teams c pg <<<"$row"
+  inst=${pg#pg}; inst=${inst:-0}
   case $set in
-    default) run_row default "$c" "$teams" 64 8 4 16;;
-    raised) run_row raised "$c" "$teams" "$RAISED" "$RAISED" "$RAISED" "$RAISED";;
+    default) run_row default "$c" "$teams" 64 8 4 16 "$inst";;
+    raised) run_row raised "$c" "$teams" "$RAISED" "$RAISED" "$RAISED" "$RAISED" "$inst";;
   esac
 done
 node "$here/sync_throughput.mjs" table "$OUT/results.jsonl"

@@ -4,8 +4,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const now = () => performance.now();
 
-// CPU seconds (user + system) of a process, from /proc (0 when unreadable).
+// CPU seconds (user + system) of a process, from /proc (0 when unreadable). `A+B+C`: the sum of several
+// processes (the instances of a multi-instance row); `tree:PID`: PID and its children (PostgreSQL's postmaster
+// and its backends, whose CPU is not in the postmaster's own figures while they live).
 export function cpuSeconds(pid) {
+    if (typeof pid === 'string' && pid.includes('+')) return pid.split('+').reduce((s, p) => s + cpuSeconds(p), 0);
+    if (typeof pid === 'string' && pid.startsWith('tree:')) {
+        const root = pid.slice(5);
+        return cpuSeconds(root) + children(root).reduce((s, p) => s + cpuSeconds(p), 0);
+    }
     if (pid === 'self') {
         const u = process.cpuUsage();
         return (u.user + u.system) / 1e6;
@@ -17,6 +24,19 @@ export function cpuSeconds(pid) {
     } catch {
         return 0;
     }
+}
+
+function children(pid) {
+    const out = [];
+    for (const p of readdirSync('/proc').filter(d => /^[0-9]+$/.test(d))) {
+        try {
+            const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+            if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid)) out.push(p);
+        } catch {
+            // the process ended
+        }
+    }
+    return out;
 }
 
 // Where a process's threads spend the window: CPU time and run-queue wait from /proc/TID/schedstat, and what

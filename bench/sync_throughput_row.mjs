@@ -37,15 +37,18 @@ function percentile(sorted, p) {
 }
 
 // Jobs that can be in their attempt at once, and which cap (or C) decides it. One CRM per team.
+// In a multi-instance row (caps.instances > 0) max_in_flight and max_concurrent_per_host are per instance,
+// per_team_in_flight and per_crm_in_flight global (held by the database).
 function slots(conc, teams, caps) {
+    const perInstance = Math.max(1, caps.instances || 0);
     const perTeamClients = Array.from({ length: teams }, (_, t) => Math.floor(conc / teams) + (t < conc % teams ? 1 : 0));
     const byTeam = (limit) => perTeamClients.reduce((s, n) => s + Math.min(n, limit), 0);
     const candidates = [
         ['C', conc],
         ['per_crm_in_flight', byTeam(caps.per_crm_in_flight)],
         ['per_team_in_flight', byTeam(caps.per_team_in_flight)],
-        ['max_in_flight', caps.max_in_flight],
-        ['max_concurrent_per_host', caps.max_concurrent_per_host]
+        ['max_in_flight', caps.max_in_flight * perInstance],
+        ['max_concurrent_per_host', caps.max_concurrent_per_host * perInstance]
     ];
     let best = candidates[0];
     for (const c of candidates) if (c[1] < best[1]) best = c;
@@ -54,7 +57,9 @@ function slots(conc, teams, caps) {
 
 // ---- one row ------------------------------------------------------------------------------------------
 export async function row() {
-    const url = arg('url');
+    // One URL per instance (comma-separated): client i talks to instance i mod N.
+    const urls = (arg('url') || '').split(',').filter(Boolean);
+    const url = urls[0];
     const fakeUrl = (arg('fake') || '').replace(/\/+$/, '');
     const secret = arg('secret');
     const conc = Number(arg('conc', '1'));
@@ -74,7 +79,11 @@ export async function row() {
         console.error('usage: sync_throughput.mjs row --url MCP --fake FAKE --secret S --teams KEY:TENANT,... --conc C --caps JSON');
         process.exit(2);
     }
-    const metricsUrl = new URL('/metrics', url).href;
+    const metricsUrls = urls.map(u => new URL('/metrics', u).href);
+    const sumMetrics = async () => {
+        const all = await Promise.all(metricsUrls.map(metrics));
+        return Object.fromEntries(Object.keys(all[0]).map(k => [k, all.reduce((s, m) => s + m[k], 0)]));
+    };
     const log = msg => console.error(`# [${label} C=${conc}] ${msg}`);
 
     // Teams: Rollout configured, one admin session each.
@@ -108,7 +117,7 @@ export async function row() {
     const clients = [];
     for (let i = 0; i < conc; i += 32) {
         const batch = [];
-        for (let j = i; j < Math.min(conc, i + 32); j++) batch.push(new Mcp(url, teams[j % teams.length].key).init());
+        for (let j = i; j < Math.min(conc, i + 32); j++) batch.push(new Mcp(urls[j % urls.length], teams[j % teams.length].key).init());
         clients.push(...(await Promise.all(batch)));
     }
 
@@ -153,17 +162,18 @@ export async function row() {
         await sleep(50);
     }
     const warmedMs = now() - tStart;
-    const m0 = await metrics(metricsUrl);
-    const cpu0 = { server: cpuSeconds(pids.server), fake: cpuSeconds(pids.fake), driver: cpuSeconds('self') };
-    const serverThreads = new ThreadSampler(pids.server).start();
+    const m0 = await sumMetrics();
+    const db = pids.db ? `tree:${pids.db}` : undefined;
+    const cpu0 = { server: cpuSeconds(pids.server), fake: cpuSeconds(pids.fake), driver: cpuSeconds('self'), ...(db && { db: cpuSeconds(db) }) };
+    const serverThreads = new ThreadSampler(pids.server.split('+')[0]).start();
     const fakeThreads = new ThreadSampler(pids.fake).start();
     const load0 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     windowStart = now();
     log(`warm-up ${(warmedMs / 1000).toFixed(1)} s; measuring ${dur} s`);
     await sleep(dur * 1000);
     windowEnd = now();
-    const m1 = await metrics(metricsUrl);
-    const cpu1 = { server: cpuSeconds(pids.server), fake: cpuSeconds(pids.fake), driver: cpuSeconds('self') };
+    const m1 = await sumMetrics();
+    const cpu1 = { server: cpuSeconds(pids.server), fake: cpuSeconds(pids.fake), driver: cpuSeconds('self'), ...(db && { db: cpuSeconds(db) }) };
     const threads = serverThreads.stop();
     const fakeT = fakeThreads.stop();
     const load1 = readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
