@@ -18,6 +18,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -99,6 +100,7 @@ protected:
         for (auto* out : {&key_a_, &key_b_}) {
             auto team = store->create_tenant(out == &key_a_ ? "team-a" : "team-b");
             ASSERT_TRUE(team) << team.error().message;
+            if (out == &key_a_) tenant_a_ = team->id;
             auto key = store->issue_api_key(team->id);
             ASSERT_TRUE(key) << key.error().message;
             *out = std::string(key->key.text());
@@ -156,7 +158,7 @@ protected:
     test::TempDir dir_;
     test::TestDatabase database_{dir_.path() / "db.sqlite"};
     crypto::SecretBytes master_ = crypto::SecretBytes::random(32);
-    std::string key_a_, key_b_;
+    std::string key_a_, key_b_, tenant_a_;
 };
 
 TEST_F(SharedSessions, AnotherInstanceServesTheSessionAndADeleteEndsItEverywhere) {
@@ -245,6 +247,37 @@ TEST_F(SharedSessions, StreamsStayWithTheirInstance) {
     auto listen = send(*b, "GET", key_a_, id);
     EXPECT_EQ(listen.status, 200);
     EXPECT_EQ(listen.header("mcp-session-id"), id);
+}
+
+// The store alone, fed notifications by hand: an ended session's hash stops an adoption even while its row is still
+// readable, and after a gap in notifications (the listener reconnected) a local copy is not trusted until its row is
+// read again.
+TEST_F(SharedSessions, HeardEndsAndGapsAreCheckedBeforeServing) {
+    StorageExecutor storage(database_.open(master_of(master_)));
+    SharedSessionStore store(mcp::SessionStoreSettings{}, storage);
+    boost::asio::io_context io;
+    const auto run = [&io](auto awaitable) {
+        auto done = boost::asio::co_spawn(io, std::move(awaitable), boost::asio::use_future);
+        io.restart();
+        io.run();
+        return done.get();
+    };
+    const auto first = run(store.open(tenant_a_, mcp::Revision::v2025_06_18));
+    const auto second = run(store.open(tenant_a_, mcp::Revision::v2025_11_25));
+    ASSERT_TRUE(first.session && second.session);
+    const std::string gone = first.session->id();
+    const std::string ended = second.session->id();
+    // Another instance deletes `gone` and this one misses the notification: its copy still serves, until a gap.
+    ASSERT_TRUE(database_.open(master_of(master_))->delete_mcp_session(gone, tenant_a_));
+    EXPECT_TRUE(run(store.lookup(gone, tenant_a_)).session);
+    store.hear("", "");
+    EXPECT_EQ(run(store.lookup(gone, tenant_a_)).miss, mcp::SessionLookup::Miss::unknown);
+    // `ended` was heard ended (its row is still there, as if read just before the DELETE): never served again.
+    store.hear(storage::kSessionEndedChannel, "00ff," + storage::mcp_session_id_hash(ended));
+    EXPECT_EQ(store.size(), 0u);
+    EXPECT_EQ(run(store.lookup(ended, tenant_a_)).miss, mcp::SessionLookup::Miss::unknown);
+    EXPECT_EQ(store.size(), 0u);
+    storage.stop();
 }
 
 }  // namespace
