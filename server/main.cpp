@@ -9,6 +9,7 @@
 #include "server/fixtures/fixture_tools.hpp"
 #include "server/http/api_key_auth.hpp"
 #include "server/http/http_server.hpp"
+#include "server/http/shared_session_store.hpp"
 #include "server/http/tls_certificates.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 #include "server/mcp/session.hpp"
@@ -174,7 +175,16 @@ int serve(const Config& config, const std::string& port_file) {
         register_fixture_tools(tools, sessionless);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");
     }
-    auto sessions = mcp::make_in_memory_session_store(session_store_settings(config));
+    // 2025 sessions: in memory with SQLite (one process); in the database with PostgreSQL, so any instance serves them.
+    std::unique_ptr<mcp::SessionStore> sessions;
+    SharedSessionStore* shared_sessions = nullptr;
+    if (config.storage.backend == StorageBackend::postgresql) {
+        auto shared = std::make_unique<SharedSessionStore>(session_store_settings(config), storage);
+        shared_sessions = shared.get();
+        sessions = std::move(shared);
+    } else {
+        sessions = mcp::make_in_memory_session_store(session_store_settings(config));
+    }
     McpEndpoint endpoint(config, tools, *sessions, *auth, sessionless);
     readiness.refresh_now(storage.direct());
     std::shared_ptr<TlsCertificates> tls;
@@ -251,7 +261,8 @@ int serve(const Config& config, const std::string& port_file) {
     if (config.storage.backend == StorageBackend::postgresql)
         outbox_listener = storage::PgListener::start(
             config.storage.postgresql_url,
-            [&worker](std::string_view channel, std::string_view payload) {
+            [&worker, shared_sessions](std::string_view channel, std::string_view payload) {
+                shared_sessions->hear(channel, payload);
                 hear_outbox_notification(worker, channel, payload);
             });
     write_port_file(port_file, port);

@@ -6,6 +6,8 @@
 // The channels, written by SqlStorage inside the transactions that cause them (delivered at commit):
 //   rollout_mcp_jobs_queued  payload: job ids, comma-separated (enqueue, retry)
 //   rollout_mcp_job_attempt  payload: one job id (an attempt was recorded: finished, retried or given up)
+//   rollout_mcp_session_ended payload: hashes of 2025 MCP session ids (storage/mcp_sessions.hpp), comma-separated
+//                             (DELETE on any instance, or idle expiry): every instance stops serving them
 #pragma once
 
 #include <functional>
@@ -17,6 +19,7 @@ namespace rollout_mcp::storage {
 
 inline constexpr std::string_view kJobsQueuedChannel = "rollout_mcp_jobs_queued";
 inline constexpr std::string_view kJobAttemptChannel = "rollout_mcp_job_attempt";
+inline constexpr std::string_view kSessionEndedChannel = "rollout_mcp_session_ended";
 
 class PgListener {
 public:

@@ -198,6 +198,18 @@ CREATE TABLE sync_tasks (
 );
 CREATE INDEX sync_tasks_created ON sync_tasks(created_at);
 )sql"},
+    {2, "2025 MCP sessions shared by instances (SQLite version 7)", R"sql(
+CREATE TABLE mcp_sessions (
+  id_hash        BYTEA  PRIMARY KEY CHECK (length(id_hash) = 32),
+  tenant_id      TEXT   NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  revision       TEXT   NOT NULL CHECK (length(revision) BETWEEN 1 AND 32),
+  log_level      TEXT   NOT NULL CHECK (length(log_level) BETWEEN 1 AND 16),
+  created_at     BIGINT NOT NULL,
+  last_active_at BIGINT NOT NULL
+);
+CREATE INDEX mcp_sessions_idle ON mcp_sessions(last_active_at);
+CREATE INDEX mcp_sessions_tenant ON mcp_sessions(tenant_id);
+)sql"},
 };
 
 }  // namespace

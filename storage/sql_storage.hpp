@@ -104,6 +104,16 @@ public:
                                            std::size_t max_rows) override;
     Result<SyncJobTombstone> find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) override;
 
+    // 2025 MCP sessions (sql_mcp_sessions.cpp).
+    Result<void> create_mcp_session(std::string_view session_id, const McpSessionRecord& record) override;
+    Result<McpSessionRecord> find_mcp_session(std::string_view session_id, std::string_view tenant_id,
+                                              std::int64_t active_after_ms) override;
+    Result<void> touch_mcp_session(std::string_view session_id, std::string_view tenant_id, std::int64_t now_ms) override;
+    Result<void> set_mcp_session_log_level(std::string_view session_id, std::string_view tenant_id,
+                                           std::string_view log_level) override;
+    Result<void> delete_mcp_session(std::string_view session_id, std::string_view tenant_id) override;
+    Result<std::size_t> delete_idle_mcp_sessions(std::int64_t idle_before_ms, std::size_t max_rows) override;
+
     Dialect dialect() const noexcept { return db_->dialect(); }
 
 private:

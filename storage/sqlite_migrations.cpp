@@ -280,6 +280,20 @@ CREATE INDEX sync_tasks_created ON sync_tasks(created_at);
 ALTER TABLE sync_jobs ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
 ALTER TABLE sync_jobs ADD COLUMN tracestate  TEXT NOT NULL DEFAULT '';
 )sql"},
+    {7, "2025 MCP sessions shared by instances on one database", R"sql(
+-- A session's team and negotiated parameters (storage/mcp_sessions.hpp), keyed by a hash of its id (never the id:
+-- a bearer value). Times are Unix milliseconds; idle rows go by last_active_at.
+CREATE TABLE mcp_sessions (
+  id_hash        BLOB    PRIMARY KEY CHECK (length(id_hash) = 32),
+  tenant_id      TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  revision       TEXT    NOT NULL CHECK (length(revision) BETWEEN 1 AND 32),
+  log_level      TEXT    NOT NULL CHECK (length(log_level) BETWEEN 1 AND 16),
+  created_at     INTEGER NOT NULL,
+  last_active_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX mcp_sessions_idle ON mcp_sessions(last_active_at);
+CREATE INDEX mcp_sessions_tenant ON mcp_sessions(tenant_id);
+)sql"},
 };
 
 }  // namespace

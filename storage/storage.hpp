@@ -14,6 +14,7 @@
 #include "crypto/master_key.hpp"
 #include "crypto/secret_bytes.hpp"
 #include "storage/automations.hpp"
+#include "storage/mcp_sessions.hpp"
 #include "storage/outbox.hpp"
 
 #include <cstdint>
@@ -268,6 +269,22 @@ public:
     // A call that reserved `name` could not create it. may_exist false (Rollout said no): the reservation
     // goes. may_exist true (the answer was lost): it stays, marked stale, so the next call looks it up at once.
     virtual Result<void> release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) = 0;
+
+    // 2025 MCP sessions shared by instances (storage/mcp_sessions.hpp). Each call takes the session id (only its
+    // hash is stored) and, but for the sweep, the tenant: another tenant's session is not_found, like an unknown id.
+    // create: already_exists when the id is taken. find: not_found too when the row was last active before
+    // `active_after_ms` (expired, not yet swept). touch moves last_active forward only. delete and the sweep NOTIFY
+    // the other instances with the hashes of what they deleted (storage/postgres_listener.hpp), at commit.
+    virtual Result<void> create_mcp_session(std::string_view session_id, const McpSessionRecord& record) = 0;
+    virtual Result<McpSessionRecord> find_mcp_session(std::string_view session_id, std::string_view tenant_id,
+                                                      std::int64_t active_after_ms) = 0;
+    virtual Result<void> touch_mcp_session(std::string_view session_id, std::string_view tenant_id,
+                                           std::int64_t now_ms) = 0;
+    virtual Result<void> set_mcp_session_log_level(std::string_view session_id, std::string_view tenant_id,
+                                                   std::string_view log_level) = 0;
+    virtual Result<void> delete_mcp_session(std::string_view session_id, std::string_view tenant_id) = 0;
+    // Deletes at most `max_rows` (at most 100) sessions last active before `idle_before_ms`; returns how many.
+    virtual Result<std::size_t> delete_idle_mcp_sessions(std::int64_t idle_before_ms, std::size_t max_rows) = 0;
 
     // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
     virtual Result<void> checkpoint() = 0;

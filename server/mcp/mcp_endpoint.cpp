@@ -160,33 +160,51 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle(const HttpRequest& request
         reply.headers.emplace_back("Allow", "POST");
         co_return reply;
     }
-    if (request.method == "GET") co_return handle_get(request, tenant);
-    if (request.method == "DELETE") co_return handle_delete(request, tenant);
+    if (request.method == "GET") co_return co_await handle_get(request, tenant);
+    if (request.method == "DELETE") co_return co_await handle_delete(request, tenant);
     auto reply = transport_error(405, -32000, "Method Not Allowed");
     reply.headers.emplace_back("Allow", "GET, POST, DELETE");
     co_return reply;
 }
 
-std::shared_ptr<mcp::Session> McpEndpoint::session_for(const HttpRequest& request, const std::string& tenant,
-                                                       std::optional<HttpReply>& error) {
+// Why a session could not be found, created or adopted, as the client is told.
+HttpReply McpEndpoint::session_miss(mcp::SessionLookup::Miss miss) {
+    if (miss == mcp::SessionLookup::Miss::full) {
+        auto reply = transport_error(503, jsonrpc::code::server_busy,
+                                     "Service Unavailable: too many sessions; retry later or end unused sessions");
+        reply.headers.emplace_back("Retry-After", "5");
+        return reply;
+    }
+    if (miss == mcp::SessionLookup::Miss::unavailable) {
+        auto reply = transport_error(503, -32000, "Service Unavailable: cannot reach the session store; retry later");
+        reply.headers.emplace_back("Retry-After", "1");
+        return reply;
+    }
+    return transport_error(404, -32001, "Session not found");
+}
+
+boost::asio::awaitable<std::shared_ptr<mcp::Session>> McpEndpoint::session_for(const HttpRequest& request,
+                                                                               const std::string& tenant,
+                                                                               std::optional<HttpReply>& error) {
     if (request.session_id.empty()) {
         error = transport_error(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-        return nullptr;
+        co_return nullptr;
     }
-    auto session = sessions_.find(request.session_id, tenant);
+    auto found = co_await sessions_.lookup(request.session_id, tenant);
+    auto session = std::move(found.session);
     if (!session) {
-        error = transport_error(404, -32001, "Session not found");
-        return nullptr;
+        error = session_miss(found.miss);
+        co_return nullptr;
     }
     const auto header_revision = mcp::parse_revision(request.protocol_version);
     if (!request.protocol_version.empty() && (!header_revision || !mcp::policy(*header_revision).sessions)) {
         // The header's bytes are not echoed: they may be anything, and the body must stay valid JSON.
         error = transport_error(400, -32000,
                                 "Bad Request: Unsupported protocol version in MCP-Protocol-Version (supported: 2025-11-25, 2025-06-18, 2025-03-26)");
-        return nullptr;
+        co_return nullptr;
     }
     session->touch();
-    return session;
+    co_return session;
 }
 
 boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& request, const std::string& tenant) {
@@ -210,10 +228,13 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         if (mcp::is_sessionless(request, message)) co_return co_await sessionless_.handle(request, message, tenant);
         if (message.kind == jsonrpc::Kind::request && message.method == "initialize") {
             // A live session must not be initialized twice; a stale id is simply replaced.
-            if (!request.session_id.empty() && sessions_.find(request.session_id, tenant))
-                co_return transport_error(400, jsonrpc::code::invalid_request,
-                                          "Invalid Request: the session is already initialized");
-            co_return handle_initialize(message, tenant);
+            if (!request.session_id.empty()) {
+                const auto live = co_await sessions_.lookup(request.session_id, tenant);
+                if (live.session)
+                    co_return transport_error(400, jsonrpc::code::invalid_request,
+                                              "Invalid Request: the session is already initialized");
+            }
+            co_return co_await handle_initialize(message, tenant);
         }
     }
 
@@ -223,7 +244,7 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
         co_return transport_error(400, jsonrpc::code::invalid_request,
                                   "Invalid Request: protocol revision 2026-07-28 has no JSON-RPC batches");
     std::optional<HttpReply> error;
-    auto session = session_for(request, tenant, error);
+    auto session = co_await session_for(request, tenant, error);
     if (!session) co_return std::move(*error);
 
     if (const auto* batch = doc->if_array()) {
@@ -255,19 +276,17 @@ boost::asio::awaitable<HttpReply> McpEndpoint::handle_post(const HttpRequest& re
     co_return transport_error(500, jsonrpc::code::internal_error, "Internal error");
 }
 
-HttpReply McpEndpoint::handle_initialize(const jsonrpc::Message& message, const std::string& tenant) {
+boost::asio::awaitable<HttpReply> McpEndpoint::handle_initialize(const jsonrpc::Message& message,
+                                                                 const std::string& tenant) {
     const json::value* requested = message.params ? message.params->if_contains("protocolVersion") : nullptr;
     if (!requested || !requested->is_string())
-        return json_reply(jsonrpc::error(message.id, jsonrpc::code::invalid_params,
-                                         "Invalid params: initialize needs params.protocolVersion (a string)"));
+        co_return json_reply(jsonrpc::error(message.id, jsonrpc::code::invalid_params,
+                                            "Invalid params: initialize needs params.protocolVersion (a string)"));
     const auto revision = mcp::negotiate(requested->get_string());
-    auto session = sessions_.create(tenant, revision);
-    if (!session) {
-        auto reply = transport_error(503, jsonrpc::code::server_busy,
-                                     "Service Unavailable: too many sessions; retry later or end unused sessions");
-        reply.headers.emplace_back("Retry-After", "5");
-        return reply;
-    }
+    // A shared store has written the session's row by the time this returns: any instance can serve it next.
+    auto opened = co_await sessions_.open(tenant, revision);
+    auto session = std::move(opened.session);
+    if (!session) co_return session_miss(opened.miss);
     json::object server_info{{"name", "rollout-mcp"}, {"version", "0.1.0"}};
     if (mcp::policy(revision).structured_output) server_info["title"] = "Rollout CRM sync for REanna Router";
     json::object result{
@@ -281,24 +300,31 @@ HttpReply McpEndpoint::handle_initialize(const jsonrpc::Message& message, const 
     };
     auto reply = json_reply(jsonrpc::result(message.id, result));
     reply.headers.emplace_back("Mcp-Session-Id", session->id());
-    return reply;
+    co_return reply;
 }
 
-HttpReply McpEndpoint::handle_get(const HttpRequest& request, const std::string& tenant) {
+boost::asio::awaitable<HttpReply> McpEndpoint::handle_get(const HttpRequest& request, const std::string& tenant) {
     if (!accepts_media_type(request.accept, "text/event-stream"))
-        return transport_error(406, -32000, "Not Acceptable: Accept must include text/event-stream");
+        co_return transport_error(406, -32000, "Not Acceptable: Accept must include text/event-stream");
     std::optional<HttpReply> error;
-    auto session = session_for(request, tenant, error);
-    if (!session) return std::move(*error);
+    auto session = co_await session_for(request, tenant, error);
+    if (!session) co_return std::move(*error);
+    co_return resume_or_listen(request, *session);
+}
 
+// A GET stream: resumption of one of this instance's streams (Last-Event-ID), or the standalone stream. Streams
+// live in the memory of the instance that runs them: another instance's event id (another epoch) is refused with
+// 400, which is why GET streams need routing on Mcp-Session-Id (README, "Several instances on PostgreSQL").
+HttpReply McpEndpoint::resume_or_listen(const HttpRequest& request, mcp::Session& session) {
     SseReply sse;
     sse.epoch = epoch_;
     sse.retry_ms = static_cast<std::uint64_t>(config_.mcp.sse_retry.count());
     if (request.has_last_event_id) {
         auto id = sse::parse_event_id(request.last_event_id);
         if (!id || id->epoch != epoch_)
-            return transport_error(400, -32000, "Bad Request: Last-Event-ID is malformed or from another server run");
-        auto stream = session->find_stream(id->stream);
+            return transport_error(400, -32000,
+                                   "Bad Request: Last-Event-ID is malformed or from another server run or instance");
+        auto stream = session.find_stream(id->stream);
         if (!stream) return transport_error(400, -32000, "Bad Request: Last-Event-ID names no stream of this session");
         switch (stream->attach(id->seq, nullptr, true, &sse.generation)) {
             case mcp::EventStream::Attach::ok: break;
@@ -311,7 +337,7 @@ HttpReply McpEndpoint::handle_get(const HttpRequest& request, const std::string&
         sse.stream = std::move(stream);
         sse.after_seq = id->seq;
     } else {
-        auto stream = session->standalone_stream();
+        auto stream = session.standalone_stream();
         const auto from = stream->last_seq();
         switch (stream->attach(from, nullptr, false, &sse.generation)) {
             case mcp::EventStream::Attach::ok: break;
@@ -320,22 +346,23 @@ HttpReply McpEndpoint::handle_get(const HttpRequest& request, const std::string&
         }
         sse.stream = std::move(stream);
         sse.after_seq = from;
-        sse.prime = mcp::policy(session->revision()).sse_priming;
+        sse.prime = mcp::policy(session.revision()).sse_priming;
     }
     HttpReply reply;
     reply.sse = std::move(sse);
-    reply.headers.emplace_back("Mcp-Session-Id", session->id());
+    reply.headers.emplace_back("Mcp-Session-Id", session.id());
     return reply;
 }
 
-HttpReply McpEndpoint::handle_delete(const HttpRequest& request, const std::string& tenant) {
+boost::asio::awaitable<HttpReply> McpEndpoint::handle_delete(const HttpRequest& request, const std::string& tenant) {
     std::optional<HttpReply> error;
-    auto session = session_for(request, tenant, error);
-    if (!session) return std::move(*error);
-    sessions_.remove(session->id(), tenant);
+    auto session = co_await session_for(request, tenant, error);
+    if (!session) co_return std::move(*error);
+    // A shared store deletes the row (every instance stops serving the session) before this answers.
+    if (!co_await sessions_.end(session->id(), tenant)) co_return session_miss(mcp::SessionLookup::Miss::unavailable);
     HttpReply reply;
     reply.status = 200;
-    return reply;
+    co_return reply;
 }
 
 }  // namespace rollout_mcp

@@ -41,12 +41,15 @@ public:
 
 private:
     boost::asio::awaitable<HttpReply> handle_post(const HttpRequest& request, const std::string& tenant);
-    HttpReply handle_get(const HttpRequest& request, const std::string& tenant);
-    HttpReply handle_delete(const HttpRequest& request, const std::string& tenant);
-    HttpReply handle_initialize(const jsonrpc::Message& message, const std::string& tenant);
-    // Session lookup shared by POST, GET and DELETE: sets `error` (400/404) when it fails.
-    std::shared_ptr<mcp::Session> session_for(const HttpRequest& request, const std::string& tenant,
-                                              std::optional<HttpReply>& error);
+    boost::asio::awaitable<HttpReply> handle_get(const HttpRequest& request, const std::string& tenant);
+    HttpReply resume_or_listen(const HttpRequest& request, mcp::Session& session);
+    boost::asio::awaitable<HttpReply> handle_delete(const HttpRequest& request, const std::string& tenant);
+    boost::asio::awaitable<HttpReply> handle_initialize(const jsonrpc::Message& message, const std::string& tenant);
+    // Session lookup shared by POST, GET and DELETE: sets `error` (400/404/503) when it fails.
+    boost::asio::awaitable<std::shared_ptr<mcp::Session>> session_for(const HttpRequest& request,
+                                                                      const std::string& tenant,
+                                                                      std::optional<HttpReply>& error);
+    static HttpReply session_miss(mcp::SessionLookup::Miss miss);
 
     const Config& config_;
     mcp::SessionStore& sessions_;

@@ -21,8 +21,10 @@ std::optional<LogLevel> parse_log_level(std::string_view text) {
 
 std::string_view to_string(LogLevel level) { return kLevelNames[static_cast<std::size_t>(level)]; }
 
-Session::Session(std::string id, std::string tenant, Revision revision, SessionLimits limits, ClockFn clock)
-    : id_(std::move(id)), tenant_(std::move(tenant)), revision_(revision), limits_(limits), now_(std::move(clock)) {
+Session::Session(std::string id, std::string tenant, Revision revision, SessionLimits limits, ClockFn clock,
+                 LevelObserver level_observer)
+    : id_(std::move(id)), tenant_(std::move(tenant)), revision_(revision), limits_(limits), now_(std::move(clock)),
+      level_observer_(std::move(level_observer)) {
     touch();
 }
 
@@ -163,20 +165,16 @@ std::string random_session_id() {
 
 namespace {
 
-class InMemorySessionStore final : public SessionStore {
+class InMemorySessionStore final : public LocalSessionStore {
 public:
-    explicit InMemorySessionStore(SessionStoreSettings settings) : settings_(settings) {}
+    explicit InMemorySessionStore(SessionStoreSettings settings) : settings_(std::move(settings)) {}
 
     std::shared_ptr<Session> create(std::string tenant, Revision revision) override {
-        auto session = std::make_shared<Session>(random_session_id(), std::move(tenant), revision, settings_.limits,
-                                                 settings_.clock);
-        std::lock_guard lock(mu_);
-        // Check and insert under one lock, so concurrent initialize calls cannot overshoot the cap.
-        auto& per_tenant = per_tenant_[session->tenant()];
-        if (sessions_.size() >= settings_.max_sessions || per_tenant >= settings_.max_sessions_per_tenant) return nullptr;
-        ++per_tenant;
-        sessions_.emplace(session->id(), session);
-        return session;
+        return insert(random_session_id(), std::move(tenant), revision, nullptr);
+    }
+
+    std::shared_ptr<Session> adopt(std::string id, std::string tenant, Revision revision, LogLevel level) override {
+        return insert(std::move(id), std::move(tenant), revision, &level);
     }
 
     std::shared_ptr<Session> find(std::string_view id, std::string_view tenant) override {
@@ -247,6 +245,25 @@ public:
     }
 
 private:
+    // Check and insert under one lock, so concurrent initialize calls cannot overshoot the cap. An adopted id
+    // already here is returned as it is (its tenant's only).
+    std::shared_ptr<Session> insert(std::string id, std::string tenant, Revision revision, const LogLevel* level) {
+        auto session = std::make_shared<Session>(std::move(id), std::move(tenant), revision, settings_.limits,
+                                                 settings_.clock, settings_.level_observer);
+        if (level) session->restore_log_level(*level);
+        std::lock_guard lock(mu_);
+        if (auto it = sessions_.find(session->id()); it != sessions_.end())
+            return level && it->second->tenant() == session->tenant() ? it->second : nullptr;
+        auto& per_tenant = per_tenant_[session->tenant()];
+        if (sessions_.size() >= settings_.max_sessions || per_tenant >= settings_.max_sessions_per_tenant) {
+            if (per_tenant == 0) per_tenant_.erase(session->tenant());
+            return nullptr;
+        }
+        ++per_tenant;
+        sessions_.emplace(session->id(), session);
+        return session;
+    }
+
     void forget_locked(const std::string& tenant) {
         auto it = per_tenant_.find(tenant);
         if (it != per_tenant_.end() && --it->second == 0) per_tenant_.erase(it);
@@ -260,8 +277,24 @@ private:
 
 }  // namespace
 
-std::unique_ptr<SessionStore> make_in_memory_session_store(SessionStoreSettings settings) {
-    return std::make_unique<InMemorySessionStore>(settings);
+std::unique_ptr<LocalSessionStore> make_in_memory_session_store(SessionStoreSettings settings) {
+    return std::make_unique<InMemorySessionStore>(std::move(settings));
+}
+
+boost::asio::awaitable<SessionLookup> SessionStore::open(std::string_view tenant, Revision revision) {
+    auto session = create(std::string(tenant), revision);
+    const auto miss = session ? SessionLookup::Miss::none : SessionLookup::Miss::full;
+    co_return SessionLookup{std::move(session), miss};
+}
+
+boost::asio::awaitable<SessionLookup> SessionStore::lookup(std::string_view id, std::string_view tenant) {
+    auto session = find(id, tenant);
+    const auto miss = session ? SessionLookup::Miss::none : SessionLookup::Miss::unknown;
+    co_return SessionLookup{std::move(session), miss};
+}
+
+boost::asio::awaitable<bool> SessionStore::end(std::string_view id, std::string_view tenant) {
+    co_return remove(id, tenant);
 }
 
 }  // namespace rollout_mcp::mcp

@@ -1,9 +1,12 @@
 // MCP sessions (one per `initialize`) and the store that owns them. The transport reaches session state
-// only through SessionStore, so a stateless revision or a shared store can be added behind it.
+// only through SessionStore: the in-memory store here (one process), or the store shared through PostgreSQL
+// (server/http/shared_session_store.hpp), whose database calls the endpoint awaits through the async methods.
 #pragma once
 
 #include "server/mcp/event_stream.hpp"
 #include "server/mcp/protocol.hpp"
+
+#include <boost/asio/awaitable.hpp>
 
 #include <atomic>
 #include <functional>
@@ -35,8 +38,11 @@ public:
     using Clock = std::chrono::steady_clock;
     // Where the time comes from: Clock::now in the server, a hand-moved clock in tests.
     using ClockFn = std::function<Clock::time_point()>;
+    // Told of every logging/setLevel (a shared store records it), on the request's thread.
+    using LevelObserver = std::function<void(const Session&, LogLevel)>;
 
-    Session(std::string id, std::string tenant, Revision revision, SessionLimits limits, ClockFn clock = Clock::now);
+    Session(std::string id, std::string tenant, Revision revision, SessionLimits limits, ClockFn clock = Clock::now,
+            LevelObserver level_observer = {});
 
     const std::string& id() const { return id_; }
     const std::string& tenant() const { return tenant_; }
@@ -45,7 +51,12 @@ public:
     void touch() { last_active_.store(now_().time_since_epoch().count(), std::memory_order_relaxed); }
     Clock::time_point last_active() const;
     LogLevel log_level() const { return log_level_.load(std::memory_order_relaxed); }
-    void set_log_level(LogLevel level) { log_level_.store(level, std::memory_order_relaxed); }
+    void set_log_level(LogLevel level) {
+        log_level_.store(level, std::memory_order_relaxed);
+        if (level_observer_) level_observer_(*this, level);
+    }
+    // The level a session adopted from another instance had there (no observer call: nothing changed).
+    void restore_log_level(LogLevel level) { log_level_.store(level, std::memory_order_relaxed); }
 
     // A new reply stream for one POST request (numbered from 1).
     std::shared_ptr<EventStream> open_post_stream();
@@ -76,6 +87,7 @@ private:
     const Revision revision_;
     const SessionLimits limits_;
     const ClockFn now_;
+    const LevelObserver level_observer_;
     std::atomic<Clock::rep> last_active_;
     std::atomic<LogLevel> log_level_{LogLevel::info};
     mutable std::mutex mu_;
@@ -85,9 +97,22 @@ private:
     std::unordered_map<std::string, std::function<void()>> in_flight_;
 };
 
+// What an awaited look-up, creation or adoption gives: a session, or why not.
+struct SessionLookup {
+    enum class Miss { none, unknown, full, unavailable };   // unknown: also another tenant's or an ended session
+    std::shared_ptr<Session> session;
+    Miss miss = Miss::none;
+};
+
 class SessionStore {
 public:
     virtual ~SessionStore() = default;
+    // What the endpoint awaits (a shared store reaches its database here, off the I/O thread; the in-memory store
+    // answers at once). The views must stay alive until the call completes (the awaiting coroutine's locals).
+    virtual boost::asio::awaitable<SessionLookup> open(std::string_view tenant, Revision revision);
+    virtual boost::asio::awaitable<SessionLookup> lookup(std::string_view id, std::string_view tenant);
+    virtual boost::asio::awaitable<bool> end(std::string_view id, std::string_view tenant);
+
     // nullptr when the store is full.
     virtual std::shared_ptr<Session> create(std::string tenant, Revision revision) = 0;
     // nullptr for an unknown, expired or ended id, and for another tenant's session (indistinguishable).
@@ -109,9 +134,18 @@ struct SessionStoreSettings {
     std::chrono::seconds stream_retention{300};
     SessionLimits limits;
     Session::ClockFn clock = Session::Clock::now;   // for expiry; tests move their own
+    Session::LevelObserver level_observer;           // given to every session the store makes
 };
 
-std::unique_ptr<SessionStore> make_in_memory_session_store(SessionStoreSettings settings);
+// The in-memory store, and what a shared store builds on it: adopting a session another instance created.
+class LocalSessionStore : public SessionStore {
+public:
+    // The session `id` of `tenant` as another instance negotiated it: the one already here if there is one (nullptr
+    // when it is another tenant's), a new local copy otherwise (nullptr when this instance's caps are reached).
+    virtual std::shared_ptr<Session> adopt(std::string id, std::string tenant, Revision revision, LogLevel level) = 0;
+};
+
+std::unique_ptr<LocalSessionStore> make_in_memory_session_store(SessionStoreSettings settings);
 
 // 32 lowercase hex characters from a CSPRNG.
 std::string random_session_id();

@@ -5,6 +5,7 @@
 namespace rollout_mcp {
 
 void hear_outbox_notification(SyncWorker& worker, std::string_view channel, std::string_view payload) {
+    if (channel == storage::kSessionEndedChannel) return;   // the session store's (server/http/shared_session_store.hpp)
     if (channel != storage::kJobAttemptChannel) {
         worker.wake();
         return;

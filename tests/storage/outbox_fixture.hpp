@@ -36,15 +36,8 @@ struct Outcome {
     operator const AttemptOutcome&() const { return o; }
 };
 
-class Outbox : public StorageTest {
+class Outbox : public TwoTeamsTest {
 protected:
-    void SetUp() override {
-        StorageTest::SetUp();
-        if (IsSkipped()) return;
-        store = open_store();
-        a = make_tenant(*store, "team-a");
-        b = make_tenant(*store, "team-b");
-    }
 
     static NewSyncJob job(const std::string& subject, const std::string& crm = "hubspot",
                           const std::string& payload = R"({"client":"x"})") {
@@ -69,8 +62,6 @@ protected:
         return *f;
     }
 
-    std::unique_ptr<SqlStorage> store;
-    Tenant a, b;
 };
 
 }  // namespace rollout_mcp::storage::test

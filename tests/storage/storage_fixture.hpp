@@ -55,4 +55,18 @@ protected:
     crypto::SecretBytes master = crypto::SecretBytes::random(crypto::kKeyBytes);
 };
 
+// An open store with two teams, where most repository tests start.
+class TwoTeamsTest : public StorageTest {
+protected:
+    void SetUp() override {
+        StorageTest::SetUp();
+        if (IsSkipped()) return;
+        store = open_store();
+        a = make_tenant(*store, "team-a");
+        b = make_tenant(*store, "team-b");
+    }
+    std::unique_ptr<SqlStorage> store;
+    Tenant a, b;
+};
+
 }  // namespace rollout_mcp::storage::test

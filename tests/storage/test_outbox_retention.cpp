@@ -274,7 +274,7 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
         ASSERT_NE(from, std::string::npos);
         ASSERT_NE(to, std::string::npos);
         Transaction tx(*db);
-        db->exec("DROP TABLE sync_tasks; DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
+        db->exec("DROP TABLE mcp_sessions; DROP TABLE sync_tasks; DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
                  " DROP INDEX sync_requests_created; DROP TABLE automations; DROP INDEX crm_connections_fingerprint;"
                  " ALTER TABLE crm_connections DROP COLUMN credential_fingerprint;"
                  " DELETE FROM schema_migrations WHERE version >= 3");

@@ -3,18 +3,7 @@
 namespace rollout_mcp::storage::test {
 namespace {
 
-class Repositories : public StorageTest {
-protected:
-    void SetUp() override {
-        StorageTest::SetUp();
-        if (IsSkipped()) return;
-        store = open_store();
-        a = make_tenant(*store, "team-a");
-        b = make_tenant(*store, "team-b");
-    }
-    std::unique_ptr<SqlStorage> store;
-    Tenant a, b;
-};
+using Repositories = TwoTeamsTest;
 
 TEST_F(Repositories, TenantsCreateListFind) {
     EXPECT_TRUE(a.id.starts_with("t_"));
