@@ -26,7 +26,7 @@ struct PgListener::State {
             if (fd >= 0) ::close(fd);
     }
 
-    // A fresh connection that listens on both channels, or nullptr (the reason is not ours to log: no URL).
+    // A fresh connection that listens on every channel, or nullptr (the reason is not ours to log: no URL).
     PGconn* listen() const {
         PGconn* c = nullptr;
         try {
@@ -35,7 +35,7 @@ struct PgListener::State {
             return nullptr;
         }
         const std::string sql = "LISTEN " + std::string(kJobsQueuedChannel) + "; LISTEN " +
-                                std::string(kJobAttemptChannel);
+                                std::string(kJobAttemptChannel) + "; LISTEN " + std::string(kToolsChangedChannel);
         PGresult* r = PQexec(c, sql.c_str());
         const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
