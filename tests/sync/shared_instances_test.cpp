@@ -80,9 +80,14 @@ struct CountingHook {
         std::lock_guard lock(mu);
         return posts;
     }
-    ~CountingHook() {
-        for (auto& p : pools) p->close_idle();
-    }
+    // Idle pooled sockets belong to a harness's io_context: close them while it still exists (declare a
+    // ClosePools after the harnesses).
+    struct ClosePools {
+        CountingHook& hook;
+        ~ClosePools() {
+            for (auto& p : hook.pools) p->close_idle();
+        }
+    };
     std::mutex mu;
     std::map<std::string, int> posts;
     rollout::test::ScriptedRollout hook;
@@ -127,6 +132,7 @@ TEST(SharedInstances, TwoInstancesPostEachDeadJobsAlertOnce) {
     const auto team = a.add_team("alerts");
     const auto ids = dead_jobs(a, team, 12);
     Harness b(alerting(hook.sender(), &a));
+    const CountingHook::ClosePools closer{hook};
     a.start();
     b.start();
     ASSERT_TRUE(rollout_mcp::test::wait_for([&] { return hook.counts().size() == ids.size(); }, std::chrono::seconds(20)));
@@ -148,6 +154,7 @@ TEST(SharedInstances, AnAlertClaimedByAnInstanceThatDiedIsPostedAfterItsLease) {
     auto held = a.on_storage([now](storage::Storage& s) { return s.claim_alerts(now, now + 1'500, 10); });
     ASSERT_TRUE(held && held->size() == 1);
     Harness b(alerting(hook.sender(), &a));
+    const CountingHook::ClosePools closer{hook};
     b.start();
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
     EXPECT_TRUE(hook.counts().empty()) << "the claim is still live";
