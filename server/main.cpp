@@ -257,14 +257,18 @@ int serve(const Config& config, const std::string& port_file) {
     worker.start(ioc.get_executor());
     // Several instances on one PostgreSQL database: what another one queues or records wakes this one's worker and
     // its waiting tool calls. Declared after the worker, so it stops first.
+    // A tool-list change made here reaches the other instances' listen streams the same way.
+    const InstanceNotifications heard{&worker, new_instance_id(), [&listen_hub] { listen_hub.tools_list_changed_here(); }};
     std::unique_ptr<storage::PgListener> outbox_listener;
-    if (config.storage.backend == StorageBackend::postgresql)
+    if (config.storage.backend == StorageBackend::postgresql) {
         outbox_listener = storage::PgListener::start(
             config.storage.postgresql_url,
-            [&worker, shared_sessions](std::string_view channel, std::string_view payload) {
+            [&heard, shared_sessions](std::string_view channel, std::string_view payload) {
                 shared_sessions->hear(channel, payload);
-                hear_outbox_notification(worker, channel, payload);
+                hear_instance_notification(heard, channel, payload);
             });
+        listen_hub.set_announcer([&storage, &heard] { announce_tools_list_changed(storage, heard.instance_id); });
+    }
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
     // A handler that throws is a bug: it is logged and the thread goes back to serving, as the others do.

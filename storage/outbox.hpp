@@ -157,6 +157,7 @@ struct SyncJobTombstone {
 struct PendingAlert {
     SyncJobInfo job;
     int alert_attempts = 0;
+    std::int64_t claimed_until_ms = 0;   // claim_alerts: the claim's lease, and its fencing token for finish_alert
 };
 
 }  // namespace rollout_mcp::storage

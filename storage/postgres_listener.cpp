@@ -35,7 +35,8 @@ struct PgListener::State {
             return nullptr;
         }
         const std::string sql = "LISTEN " + std::string(kJobsQueuedChannel) + "; LISTEN " +
-                                std::string(kJobAttemptChannel) + "; LISTEN " + std::string(kSessionEndedChannel);
+                                std::string(kJobAttemptChannel) + "; LISTEN " + std::string(kToolsChangedChannel) +
+                                "; LISTEN " + std::string(kSessionEndedChannel);
         PGresult* r = PQexec(c, sql.c_str());
         const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);

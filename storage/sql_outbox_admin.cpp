@@ -139,19 +139,60 @@ Result<std::vector<PendingAlert>> SqlStorage::pending_alerts(std::int64_t now_ms
     });
 }
 
-Result<void> SqlStorage::finish_alert(std::string_view job_id, bool delivered,
-                                         std::int64_t next_attempt_at_ms) {
+Result<std::vector<PendingAlert>> SqlStorage::claim_alerts(std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                           std::size_t limit) {
+    using Out = std::vector<PendingAlert>;
+    return guarded<Out>("claim alerts", [&]() -> Result<Out> {
+        Transaction tx(*db_);
+        std::vector<std::string> ids;
+        {
+            // PostgreSQL: rows another instance is claiming right now are skipped, not waited for.
+            std::string sql = "SELECT id FROM sync_jobs WHERE alert_pending = 1 AND status = 'dead' AND alert_next_at <= ?1"
+                              " ORDER BY finished_at, id LIMIT ?2";
+            if (db_->dialect() == Dialect::postgresql) sql += " FOR UPDATE SKIP LOCKED";
+            Statement sel = db_->prepare(sql);
+            sel.bind(1, now_ms).bind(2, static_cast<std::int64_t>(std::min(limit, kMaxListed)));
+            while (sel.step()) ids.push_back(sel.text(0));
+        }
+        // Compare-and-set: under read committed a concurrent claimer's UPDATE re-checks the row after ours commits
+        // and finds it no longer due, so exactly one claim takes each alert.
+        auto upd = db_->cached(
+            "UPDATE sync_jobs SET alert_next_at = ?2"
+            " WHERE id = ?1 AND alert_pending = 1 AND status = 'dead' AND alert_next_at <= ?3");
+        static const std::string read_sql = std::string("SELECT ") + detail::kSyncJobColumns +
+                                            ", alert_attempts FROM sync_jobs WHERE id = ?1";
+        Out out;
+        for (const auto& id : ids) {
+            upd->bind(1, id).bind(2, lease_until_ms).bind(3, now_ms);
+            upd->run();
+            const bool taken = db_->changes() != 0;
+            upd->reset();
+            if (!taken) continue;
+            auto st = db_->cached(read_sql.c_str());
+            st->bind(1, id);
+            if (st->step())
+                out.push_back({detail::sync_job_from(*st), static_cast<int>(st->int64(detail::kSyncJobColumnCount)),
+                               lease_until_ms});
+        }
+        tx.commit();
+        return out;
+    });
+}
+
+Result<void> SqlStorage::finish_alert(std::string_view job_id, std::int64_t claimed_until_ms, bool delivered,
+                                      std::int64_t next_attempt_at_ms) {
     return guarded<void>("finish alert", [&]() -> Result<void> {
+        // Only under the claim: one whose lease lapsed may have been taken by another instance, which now owns it.
         auto st = db_->cached(
             "UPDATE sync_jobs SET alert_attempts = alert_attempts + 1,"
             " alert_pending = CASE WHEN ?2 = 1 OR ?3 = 0 THEN 0 ELSE 1 END,"
             " alert_next_at = CASE WHEN ?2 = 1 OR ?3 = 0 THEN alert_next_at ELSE ?3 END"
-            " WHERE id = ?1 AND alert_pending = 1");
+            " WHERE id = ?1 AND alert_pending = 1 AND alert_next_at = ?4");
         st->bind(1, job_id).bind(2, std::int64_t{delivered ? 1 : 0}).bind(3, next_attempt_at_ms);
+        st->bind(4, claimed_until_ms);
         st->run();
         if (db_->changes() == 0)
-            return 
-                error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' has no pending alert");
+            return error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' has no pending alert under this claim");
         return {};
     });
 }

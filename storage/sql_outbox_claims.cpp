@@ -2,6 +2,8 @@
 // fair due list, compare-and-set claims that hold a job's tour and buyer, and taking back interrupted claims.
 #include "storage/sql_storage.hpp"
 
+#include "storage/postgres_listener.hpp"
+
 #include <limits>
 #include <set>
 
@@ -137,6 +139,7 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
                 " last_error = ?3 WHERE id = ?1");
             fail->bind(1, id).bind(2, now_ms).bind(3, "payload cannot be opened: " + open_error);
             fail->run();
+            notify_others(kJobAttemptChannel, {id});   // its watchers elsewhere: the job is final
         }
         tx.commit();
         return out;
@@ -170,6 +173,16 @@ void SqlStorage::notify_others(std::string_view channel, const std::vector<std::
     auto st = db_->cached("SELECT pg_notify(?1, ?2)");
     st->bind(1, channel).bind(2, payload);
     st->run();
+}
+
+Result<void> SqlStorage::notify_instances(std::string_view channel, std::string_view payload) {
+    return guarded<void>("notify instances", [&]() -> Result<void> {
+        if (db_->dialect() != Dialect::postgresql) return {};   // one process per SQLite file: no one to tell
+        auto st = db_->cached("SELECT pg_notify(?1, ?2)");
+        st->bind(1, channel).bind(2, payload);
+        st->run();
+        return {};
+    });
 }
 
 void SqlStorage::lock_claim_scopes(const std::vector<std::string>& job_ids) {

@@ -90,8 +90,12 @@ public:
                                   std::string_view result_json, std::int64_t finished_at_ms) override;
     Result<std::vector<SyncTask>> open_sync_tasks_with_jobs(std::string_view tenant_id,
                                                             const std::vector<std::string>& job_ids) override;
+    Result<void> notify_instances(std::string_view channel, std::string_view payload) override;
     Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) override;
-    Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) override;
+    Result<std::vector<PendingAlert>> claim_alerts(std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                   std::size_t limit) override;
+    Result<void> finish_alert(std::string_view job_id, std::int64_t claimed_until_ms, bool delivered,
+                              std::int64_t next_attempt_at_ms) override;
     Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) override;
     Result<AutomationReservation> reserve_automation(std::string_view tenant_id, std::string_view name,
                                                      const std::vector<unsigned char>& spec_hash, std::int64_t now_ms,

@@ -2,6 +2,8 @@
 // readers derive it from the jobs, so a job finishing needs no second write and cannot leave them disagreeing.
 #include "storage/sql_storage.hpp"
 
+#include "storage/postgres_listener.hpp"
+
 #include <charconv>
 
 #include <sodium.h>
@@ -168,6 +170,8 @@ Result<SyncTask> SqlStorage::cancel_sync_task(std::string_view tenant_id, std::s
             fail->run();
             fail->reset();
         }
+        // Watchers of these jobs on other instances (listen streams) read the task again.
+        notify_others(kJobAttemptChannel, task->job_ids);
         tx.commit();
         task->cancel_requested = true;
         return std::move(*task);

@@ -242,11 +242,21 @@ public:
     // any pending alert dropped; returns them.
     virtual Result<std::vector<SyncJobInfo>> retry_sync_jobs(const SyncJobQuery& query, std::int64_t now_ms) = 0;
     virtual Result<OutboxStats> outbox_stats(std::int64_t now_ms) = 0;
+    // PostgreSQL: NOTIFY every instance listening on `channel` (storage/postgres_listener.hpp) at once, this one
+    // included; the payload must hold no secret. SQLite: nothing (one process per file).
+    virtual Result<void> notify_instances(std::string_view channel, std::string_view payload) = 0;
     // Dead jobs whose alert is due (never delivered, next alert attempt at or before now).
     virtual Result<std::vector<PendingAlert>> pending_alerts(std::int64_t now_ms, std::size_t limit) = 0;
-    // delivered: the alert is done; otherwise the next try is at next_attempt_at_ms (attempts + 1), or
-    // never again when next_attempt_at_ms is 0 (given up).
-    virtual Result<void> finish_alert(std::string_view job_id, bool delivered, std::int64_t next_attempt_at_ms) = 0;
+    // Claims at most `limit` alerts that are due (as pending_alerts lists them), for one instance to post (docs/
+    // ARCHITECTURE.md, "Several instances"): each one's next try moves to `lease_until_ms`, so no other instance
+    // claims it until then; if the claimer dies before finish_alert, the alert is due again when the lease passes.
+    virtual Result<std::vector<PendingAlert>> claim_alerts(std::int64_t now_ms, std::int64_t lease_until_ms,
+                                                           std::size_t limit) = 0;
+    // Under a claim (`claimed_until_ms`, the claim's PendingAlert::claimed_until_ms): delivered, the alert is done;
+    // otherwise the next try is at next_attempt_at_ms (attempts + 1), or never again when next_attempt_at_ms is 0
+    // (given up). not_found when the alert is no longer pending under that claim (it lapsed and another took it).
+    virtual Result<void> finish_alert(std::string_view job_id, std::int64_t claimed_until_ms, bool delivered,
+                                      std::int64_t next_attempt_at_ms) = 0;
     // purge_sync_batch until done, for succeeded jobs and idempotency keys older than `before_ms` (each job
     // leaves a tombstone; ledger rows stay); returns how many jobs went.
     virtual Result<std::size_t> purge_finished_sync_jobs(std::int64_t before_ms) = 0;

@@ -39,6 +39,11 @@ std::shared_ptr<EventStream> ListenHub::open(const std::string& tenant, ListenFi
 }
 
 void ListenHub::tools_list_changed() {
+    tools_list_changed_here();
+    if (announce_) announce_();
+}
+
+void ListenHub::tools_list_changed_here() {
     std::lock_guard lock(mu_);
     for (const auto& e : entries_)
         if (e.filter.tools_list_changed)

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,8 +41,14 @@ public:
     std::shared_ptr<EventStream> open(const std::string& tenant, ListenFilter filter, boost::json::value subscription_id,
                                       boost::json::object honoured);
 
-    // notifications/tools/list_changed to every stream that asked for it.
+    // notifications/tools/list_changed to every stream here that asked for it, then to the other instances'
+    // through the announcer, if one is set.
     void tools_list_changed();
+    // The same, here only: another instance announced a change (it already told its own streams).
+    void tools_list_changed_here();
+    // Tells the other instances sharing the database (server/sync/outbox_notifications.hpp); set once, before
+    // the server starts. Must not block: it only posts the work.
+    void set_announcer(std::function<void()> announce) { announce_ = std::move(announce); }
     // notifications/tasks {params} to the team's streams that asked for task notifications.
     void task_status(const std::string& tenant, const boost::json::object& params);
     // Ends every stream (shutdown) and refuses new ones.
@@ -64,6 +71,7 @@ private:
     std::mutex mu_;
     std::vector<Entry> entries_;
     bool closed_ = false;
+    std::function<void()> announce_;
 };
 
 }  // namespace rollout_mcp::mcp

@@ -12,8 +12,13 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <set>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -46,37 +51,101 @@ HttpReply task_failure(const json::value& id, const Error& e) {
     return reply;
 }
 
-// Follows some tasks for one listen stream: a notifications/tasks whenever one changes, until every one is
-// terminal or the stream is gone. Polling the backends keeps this independent of how a backend stores tasks.
+// How a listen stream follows its tasks: a backend that pushes changes (sync tasks: an attempt or a cancel here,
+// another instance's through LISTEN/NOTIFY) wakes the watcher, which reads just the tasks that changed, at most one
+// round per kMinRoundGap; a slow safety poll reads every task in case a push was lost. Tasks whose backend cannot
+// push are polled as before. Reads per stream stay bounded: 32 tasks, at most every kMinRoundGap.
+constexpr auto kMinRoundGap = std::chrono::milliseconds(200);
+constexpr auto kPollUnpushed = std::chrono::seconds(2);   // also how often a finished stream is noticed
+constexpr auto kSafetyPoll = std::chrono::seconds(20);
+
+struct TaskWatcher {
+    explicit TaskWatcher(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    asio::steady_timer timer;
+    std::set<std::string> dirty;   // the watcher's strand only: pushed since the last round
+};
+
+// Until the next round is due: a push (after kMinRoundGap), a poll, or the stream's end (false).
+asio::awaitable<bool> wait_for_round(TaskWatcher& w, const std::weak_ptr<mcp::EventStream>& weak,
+                                     std::chrono::steady_clock::time_point last_round,
+                                     std::chrono::steady_clock::time_point next_poll) {
+    using clock = std::chrono::steady_clock;
+    for (;;) {
+        if (auto s = weak.lock(); !s || s->finished()) co_return false;
+        const auto now = clock::now();
+        if (now >= next_poll || (!w.dirty.empty() && now >= last_round + kMinRoundGap)) co_return true;
+        w.timer.expires_at(!w.dirty.empty() ? last_round + kMinRoundGap : std::min(next_poll, now + kPollUnpushed));
+        co_await w.timer.async_wait(use_nothrow);
+    }
+}
+
+// Follows some tasks for one listen stream (on a strand of its own): a notifications/tasks whenever one changes,
+// until every one is terminal or the stream is gone.
 asio::awaitable<void> watch_tasks(mcp::TaskRouter* router, std::string tenant, std::vector<std::string> ids,
                                   std::weak_ptr<mcp::EventStream> weak, json::value subscription_id) {
+    using clock = std::chrono::steady_clock;
+    const auto executor = co_await asio::this_coro::executor;
+    auto watcher = std::make_shared<TaskWatcher>(executor);
+    std::vector<std::shared_ptr<void>> pushes;   // the backends' watch handles: dropped when this ends
+    std::set<std::string> unpushed;
+    for (const auto& id : ids) {
+        auto* backend = router->find(id);
+        if (!backend) continue;
+        const std::function<void()> changed = [weak_w = std::weak_ptr<TaskWatcher>(watcher), executor, id] {
+            asio::post(executor, [weak_w, id] {
+                if (auto w = weak_w.lock()) {
+                    w->dirty.insert(id);
+                    w->timer.cancel();
+                }
+            });
+        };
+        auto handle = co_await backend->watch(tenant, id, changed);
+        if (handle) pushes.push_back(std::move(handle));
+        else unpushed.insert(id);
+    }
     std::map<std::string, std::pair<mcp::TaskStatus, std::int64_t>> seen;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::set<std::string> open(ids.begin(), ids.end());
+    auto next_safety = clock::now();   // the first round reads every task
+    auto next_unpushed = clock::now() + kPollUnpushed;
     for (;;) {
-        auto stream = weak.lock();
-        if (!stream || stream->finished()) co_return;
-        stream.reset();
-        std::size_t open = 0;
-        for (const auto& id : ids) {
+        const auto now = clock::now();
+        std::set<std::string> round;
+        if (now >= next_safety) {
+            round = open;
+            next_safety = now + kSafetyPoll;
+        } else {
+            for (const auto& id : watcher->dirty)
+                if (open.count(id)) round.insert(id);
+            if (now >= next_unpushed)
+                for (const auto& id : unpushed)
+                    if (open.count(id)) round.insert(id);
+        }
+        if (now >= next_unpushed) next_unpushed = now + kPollUnpushed;
+        watcher->dirty.clear();
+        for (const auto& id : round) {
             auto* backend = router->find(id);
-            if (!backend) continue;
-            auto task = co_await backend->get(tenant, id);
-            if (!task) {
-                if (!is_not_found(task.error())) ++open;   // the store could not answer: ask again next round
+            if (!backend) {
+                open.erase(id);
                 continue;
             }
+            auto task = co_await backend->get(tenant, id);
+            if (!task) {
+                if (is_not_found(task.error())) open.erase(id);   // else the store could not answer: ask again later
+                continue;
+            }
+            if (mcp::terminal(task->status)) open.erase(id);
             const auto key = std::make_pair(task->status, task->updated_at_ms);
-            if (!mcp::terminal(task->status)) ++open;
             auto it = seen.find(id);
             if (it != seen.end() && it->second == key) continue;
             seen[id] = key;
             if (auto s = weak.lock())
                 s->append(mcp::ListenHub::tagged("notifications/tasks", mcp::detailed_task(*task), subscription_id));
         }
-        if (open == 0) co_return;
-        // Every 2 s: a listen stream costs at most 32 task reads per interval, and streams are capped per team.
-        timer.expires_after(std::chrono::seconds(2));
-        co_await timer.async_wait(use_nothrow);
+        if (open.empty()) co_return;
+        bool polls = false;
+        for (const auto& id : unpushed) polls = polls || open.count(id) != 0;
+        const auto next_poll = polls ? std::min(next_safety, next_unpushed) : next_safety;
+        if (!co_await wait_for_round(*watcher, weak, now, next_poll)) co_return;
     }
 }
 
@@ -164,7 +233,9 @@ asio::awaitable<HttpReply> SessionlessDispatcher::listen(const mcp::SessionlessC
     stream->attach(0, nullptr, false, &generation);
     if (!task_ids.empty()) {
         const auto executor = co_await asio::this_coro::executor;
-        asio::co_spawn(executor, watch_tasks(services_.tasks, tenant, std::move(task_ids), stream, id), asio::detached);
+        // A strand of its own: the backends' pushes are posted to it, and they touch the watcher's timer.
+        asio::co_spawn(asio::make_strand(executor), watch_tasks(services_.tasks, tenant, std::move(task_ids), stream, id),
+                       asio::detached);
     }
     SseReply sse;
     sse.stream = std::move(stream);

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,14 @@ public:
     // Applies the responses to outstanding input requests (unknown keys ignored) before it returns.
     virtual boost::asio::awaitable<Result<void>> update(const std::string& tenant, const std::string& id,
                                                        const boost::json::object& input_responses) = 0;
+    // Pushes changes (subscriptions/listen, sessionless_tasks.cpp): `changed` is called, from any thread, whenever
+    // the task may have changed (here or on another instance, or after a gap in what was heard), until the returned
+    // handle goes. nullptr when the backend cannot push (or the task is unknown): the watcher polls instead.
+    virtual boost::asio::awaitable<std::shared_ptr<void>> watch(const std::string& tenant, const std::string& id,
+                                                               const std::function<void()>& changed) {
+        (void)tenant, (void)id, (void)changed;
+        co_return nullptr;
+    }
     // The server is stopping: work the backend drives itself ends now (stored tasks are unaffected).
     virtual void shutdown() {}
 };

@@ -33,6 +33,11 @@ metrics::Family<metrics::Counter>& alerts_metric() {
     return f;
 }
 
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
 
 json::object dead_job_alert(const storage::SyncJobInfo& job) {
@@ -97,6 +102,34 @@ asio::awaitable<bool> AlertSender::send(const storage::SyncJobInfo& job) {
                      {{"job", job.id}, {"error", response ? "HTTP " + std::to_string(response->status)
                                                           : response.error().describe()}});
     co_return ok;
+}
+
+asio::awaitable<void> deliver_due_alerts(StorageExecutor& storage, AlertSender* sender, const SyncSettings& settings,
+                                         const JitterSource& jitter) {
+    // One alert per claim, each under its own lease: one delivery try (at most the alert pool's 10 s timeout, see
+    // server/main.cpp) ends well within it, so a claim lapses only when its instance died (or hung) holding it.
+    for (int i = 0; i < 16; ++i) {
+        const auto now = now_ms();
+        const auto lease_until = now + std::chrono::duration_cast<std::chrono::milliseconds>(kAlertClaimLease).count();
+        auto claimed = co_await storage.call(&storage::Storage::claim_alerts, now, lease_until, std::size_t{1});
+        if (!claimed || claimed->empty()) co_return;
+        const auto& alert = claimed->front();
+        bool delivered = true;   // without a webhook the log line and the metric are the alert
+        std::int64_t next_at = 0;
+        if (sender) {
+            delivered = co_await sender->send(alert.job);
+            if (!delivered && static_cast<std::size_t>(alert.alert_attempts + 1) < sender->max_attempts())
+                next_at = now_ms() + backoff_ms(settings, alert.alert_attempts + 1,
+                                                Error{rollout::ErrorKind::transient, 0, ""}, jitter);
+            else if (!delivered)
+                log::error("dead-job alert not delivered; giving up",
+                           {{"job", alert.job.id}, {"attempts", alert.alert_attempts + 1}});
+        }
+        auto done = co_await storage.call(&storage::Storage::finish_alert, alert.job.id, alert.claimed_until_ms,
+                                          delivered, next_at);
+        if (!done)
+            log::warning("cannot record a dead-job alert's delivery", {{"job", alert.job.id}, {"error", done.error().message}});
+    }
 }
 
 }  // namespace rollout_mcp

@@ -3,6 +3,8 @@
 #pragma once
 
 #include "server/app/config.hpp"
+#include "server/sync/sync_policy.hpp"
+#include "storage/storage_executor.hpp"
 
 #include "storage/storage.hpp"   // crypto::SecretBytes, as storage hands it over
 #include "rollout/http_pool.hpp"
@@ -11,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -44,5 +47,15 @@ private:
     crypto::SecretBytes key_;
     std::size_t max_attempts_;
 };
+
+// How long an instance holds a dead-job alert it claimed (Storage::claim_alerts): another instance takes it over
+// only after this, so one that crashes between claim and post loses nothing, and a live one posts it alone.
+inline constexpr std::chrono::seconds kAlertClaimLease{120};
+
+// One pass of the worker's alert loop: every dead-job alert due now (at most 16) is claimed in the database (so
+// with several instances exactly one posts it) and posted to the webhook, or without one (`sender` null) closed at
+// once, since the log line and the metric were the alert.
+boost::asio::awaitable<void> deliver_due_alerts(StorageExecutor& storage, AlertSender* sender, const SyncSettings& settings,
+                                                const JitterSource& jitter);
 
 }  // namespace rollout_mcp

@@ -166,14 +166,28 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         for (const auto& l : targets) l(info);
     }
 
-    // Another instance recorded an attempt of a job someone here watches: read it and tell them.
-    asio::awaitable<void> reload_and_notify(std::string job_id) {
+    // Watched jobs among `ids` (every watched one when `all`) changed without an attempt of this worker (another
+    // instance, tasks/cancel, a notification gap): each is read back and its watchers told, on the strand.
+    void reload_watched(const std::vector<std::string>& ids, bool all) {
+        std::set<std::string> wanted;
+        {
+            std::lock_guard lock(mu);
+            for (const auto& [id, entry] : listeners)
+                for (const auto& job : entry.first)
+                    if (all || std::find(ids.begin(), ids.end(), job) != ids.end()) wanted.insert(job);
+        }
+        if (started && !wanted.empty())
+            asio::co_spawn(*strand, shared_from_this()->reload_and_notify({wanted.begin(), wanted.end()}), asio::detached);
+    }
+    asio::awaitable<void> reload_and_notify(std::vector<std::string> job_ids) {
         auto self = shared_from_this();   // the state outlives this coroutine's suspension, as attempt()'s does
-        storage::SyncJobQuery query;
-        query.job_id = std::move(job_id);
-        query.limit = 1;
-        auto found = co_await storage.call(&storage::Storage::find_sync_jobs, query);
-        if (found && !found->empty()) notify(found->front());
+        for (auto& id : job_ids) {
+            storage::SyncJobQuery query;
+            query.job_id = std::move(id);
+            query.limit = 1;
+            auto found = co_await storage.call(&storage::Storage::find_sync_jobs, query);
+            if (found && !found->empty()) notify(found->front());
+        }
     }
 
     asio::awaitable<void> attempt(storage::ClaimedJob job) {
@@ -237,6 +251,10 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         // Stopped while the claim was on the storage thread: start nothing new. The claims are left to
         // expire, and the next start re-queues them (requeue_interrupted_sync_jobs).
         if (stopping) co_return;
+        std::vector<std::string> failed;   // left out: a claim that failed the job (its payload does not open)
+        for (const auto& id : ids)
+            if (std::none_of(claimed->begin(), claimed->end(), [&](const auto& c) { return c.info.id == id; })) failed.push_back(id);
+        reload_watched(failed, false);
         for (auto& job : *claimed) {
             hold(job.info);
             asio::co_spawn(asio::make_strand(io), shared_from_this()->attempt(std::move(job)), asio::detached);
@@ -305,24 +323,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     asio::awaitable<void> alert_loop() {
         auto self = shared_from_this();
         while (!stopping) {
-            const auto now = now_ms();
-            auto pending = co_await storage.call(&storage::Storage::pending_alerts, now, std::size_t{16});
-            if (pending) {
-                for (const auto& alert : *pending) {
-                    bool delivered = true;   // without a webhook the log line and the metric are the alert
-                    std::int64_t next_at = 0;
-                    if (alerts) {
-                        delivered = co_await alerts->send(alert.job);
-                        if (!delivered && static_cast<std::size_t>(alert.alert_attempts + 1) < alerts->max_attempts())
-                            next_at = now_ms() + backoff_ms(settings, alert.alert_attempts + 1,
-                                                            Error{rollout::ErrorKind::transient, 0, ""}, jitter);
-                        else if (!delivered)
-                            log::error("dead-job alert not delivered; giving up", {{"job", alert.job.id},
-                                                                                   {"attempts", alert.alert_attempts + 1}});
-                    }
-                    (void)co_await storage.call(&storage::Storage::finish_alert, alert.job.id, delivered, next_at);
-                }
-            }
+            co_await deliver_due_alerts(storage, alerts.get(), settings, jitter);
             if (stopping) break;
             alert_timer->expires_after(settings.poll);
             co_await alert_timer->async_wait(use_nothrow);
@@ -368,17 +369,8 @@ void SyncWorker::release_io() {
 }
 
 void SyncWorker::wake() { state_->wake(); }
-
-void SyncWorker::attempt_recorded_elsewhere(std::string job_id) {
-    if (!state_->started) return;
-    {
-        std::lock_guard lock(state_->mu);
-        bool watched = false;
-        for (const auto& [id, entry] : state_->listeners) watched = watched || entry.first.count(job_id) != 0;
-        if (!watched) return;
-    }
-    asio::co_spawn(*state_->strand, state_->reload_and_notify(std::move(job_id)), asio::detached);
-}
+void SyncWorker::jobs_changed(const std::vector<std::string>& job_ids) { state_->reload_watched(job_ids, false); }
+void SyncWorker::notifications_gap() { state_->reload_watched({}, true); }
 
 std::uint64_t SyncWorker::watch(std::vector<std::string> job_ids, Listener listener) {
     std::lock_guard lock(state_->mu);
@@ -390,6 +382,18 @@ std::uint64_t SyncWorker::watch(std::vector<std::string> job_ids, Listener liste
 void SyncWorker::unwatch(std::uint64_t id) {
     std::lock_guard lock(state_->mu);
     state_->listeners.erase(id);
+}
+
+std::shared_ptr<void> SyncWorker::watch_scoped(std::vector<std::string> job_ids, Listener listener) {
+    const auto id = watch(std::move(job_ids), std::move(listener));
+    // Holds the state weakly: a handle may outlive the worker (a coroutine frame destroyed with its io_context).
+    return std::shared_ptr<int>(new int(0), [weak = std::weak_ptr<State>(state_), id](int* p) {
+        delete p;
+        if (auto s = weak.lock()) {
+            std::lock_guard lock(s->mu);
+            s->listeners.erase(id);
+        }
+    });
 }
 
 }  // namespace rollout_mcp

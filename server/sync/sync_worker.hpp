@@ -27,7 +27,8 @@ class SyncWorker {
 public:
     // Runs one attempt; the server's is SyncRunner::run, tests plug in their own.
     using Runner = std::function<boost::asio::awaitable<AttemptResult>(const storage::ClaimedJob&)>;
-    // Called after every recorded attempt of a watched job, on a worker thread.
+    // Called when a watched job may have changed, on a worker thread: after every attempt recorded (here or on
+    // another instance), a tasks/cancel, or a re-read after a notification gap (the job may then be unchanged).
     using Listener = std::function<void(const storage::SyncJobInfo&)>;
 
     SyncWorker(StorageExecutor& storage, SyncSettings settings, Runner runner,
@@ -49,13 +50,17 @@ public:
     void release_io();
     // New jobs may be due: scan now instead of at the next poll.
     void wake();
-    // Several instances on one PostgreSQL database (storage/postgres_listener.hpp): another instance recorded an
-    // attempt of this job; watchers here hear of it as if this worker had run it. Safe from any thread.
-    void attempt_recorded_elsewhere(std::string job_id);
+    // These jobs changed without an attempt of this worker (tasks/cancel here, or another instance's change):
+    // their watchers hear of each as read back from the store. Safe from any thread; no-op before start().
+    void jobs_changed(const std::vector<std::string>& job_ids);
+    // Notifications from other instances may have been lost (the listener reconnected): every watched job is read
+    // again and its watchers told.
+    void notifications_gap();
 
     std::uint64_t watch(std::vector<std::string> job_ids, Listener listener);
     void unwatch(std::uint64_t id);
-
+    // watch() until the returned handle goes (it may outlive the worker).
+    std::shared_ptr<void> watch_scoped(std::vector<std::string> job_ids, Listener listener);
 
 private:
     struct State;

@@ -83,9 +83,10 @@ asio::awaitable<ToolResult> retry_sync(SyncToolsDeps deps, ToolContext& ctx, con
         co_return failure("no failed or dead sync jobs for " + described(args) +
                           " in this team (get_sync_status shows their state)");
     deps.worker->wake();
+    std::vector<std::string> ids;
+    for (const auto& j : *jobs) ids.push_back(j.id);
+    deps.worker->jobs_changed(ids);   // a task still working over them shows its jobs queued again
     if (ctx.call().tasks) {   // a new task over the re-queued jobs; a finished task is never reopened
-        std::vector<std::string> ids;
-        for (const auto& j : *jobs) ids.push_back(j.id);
         const SyncTaskContext context{"retry of " + described(args), false, {}, {}};
         co_return co_await start_sync_task(deps, ctx.tenant(), ids, context);
     }

@@ -162,10 +162,17 @@ Result<mcp::TaskSnapshot> load(storage::Storage& s, const std::string& tenant, c
     return current(s, *task, keep_for);
 }
 
-Result<void> cancel_task(storage::Storage& s, const std::string& tenant, const std::string& id) {
+// The cancelled task's job ids (their watchers are told).
+Result<std::vector<std::string>> cancel_task(storage::Storage& s, const std::string& tenant, const std::string& id) {
     auto task = s.cancel_sync_task(tenant, id, now_ms());
     if (!task) return task.error().code == storage::ErrorCode::not_found ? mcp::task_not_found() : task.error();
-    return {};
+    return std::move(task->job_ids);
+}
+
+Result<std::vector<std::string>> task_jobs(storage::Storage& s, const std::string& tenant, const std::string& id) {
+    auto task = s.find_sync_task(tenant, id);
+    if (!task) return task.error().code == storage::ErrorCode::not_found ? mcp::task_not_found() : task.error();
+    return std::move(task->job_ids);
 }
 
 Result<void> task_exists(storage::Storage& s, const std::string& tenant, const std::string& id) {
@@ -195,7 +202,19 @@ public:
         co_return co_await deps_.team->storage().call(&load, tenant, id, keep);
     }
     asio::awaitable<Result<void>> cancel(const std::string& tenant, const std::string& id) override {
-        co_return co_await deps_.team->storage().call(&cancel_task, tenant, id);
+        auto jobs = co_await deps_.team->storage().call(&cancel_task, tenant, id);
+        if (!jobs) co_return jobs.error();
+        // Listen streams here hear of it at once (other instances through the cancel's NOTIFY).
+        if (deps_.worker) deps_.worker->jobs_changed(*jobs);
+        co_return Result<void>{};
+    }
+    // A task is its jobs: it may change whenever one of them does (SyncWorker's watchers hear of every attempt,
+    // here or elsewhere, every cancel, and re-read after a notification gap).
+    asio::awaitable<std::shared_ptr<void>> watch(const std::string& tenant, const std::string& id,
+                                                 const std::function<void()>& changed) override {
+        auto jobs = co_await deps_.team->storage().call(&task_jobs, tenant, id);
+        if (!jobs || !deps_.worker) co_return nullptr;
+        co_return deps_.worker->watch_scoped(std::move(*jobs), [changed](const storage::SyncJobInfo&) { changed(); });
     }
     // Sync tasks never ask for input: an update is acknowledged once the task is known to be the caller's.
     asio::awaitable<Result<void>> update(const std::string& tenant, const std::string& id, const json::object&) override {

@@ -76,6 +76,11 @@ asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolCon
     auto waiter = std::make_shared<Waiter>(executor);
     // The listener runs on a worker thread; the waiter lives on this call's strand.
     auto listener = [weak = std::weak_ptr<Waiter>(waiter), executor](const storage::SyncJobInfo& info) {
+        // Watchers also hear of changes that are not an attempt (a re-read, a claim): only a finished attempt or
+        // a final job (a cancel fails a job never attempted) counts.
+        const bool final = info.status == storage::JobStatus::succeeded || info.status == storage::JobStatus::failed ||
+                           info.status == storage::JobStatus::dead;
+        if (!final && (info.attempts == 0 || info.status == storage::JobStatus::running)) return;
         asio::post(executor, [weak, info] {
             if (auto w = weak.lock()) {
                 w->attempted[info.id] = info;

@@ -129,19 +129,45 @@ TEST_F(Outbox, DeadJobAlertsAreRetriedThenDone) {
     EXPECT_EQ(due->front().job.last_error, "boom");
     EXPECT_EQ(store->pending_alerts(6'000, 1)->size(), 1u);
 
-    ASSERT_TRUE(store->finish_alert(ids[0], false, 8'000));
+    auto claimed = store->claim_alerts(6'000, 66'000, 1);
+    ASSERT_TRUE(claimed) << claimed.error().message;
+    ASSERT_EQ(claimed->size(), 1u);
+    EXPECT_EQ(claimed->front().job.id, ids[0]);
+    EXPECT_EQ(claimed->front().claimed_until_ms, 66'000);
+    EXPECT_EQ(store->pending_alerts(6'000, 10)->size(), 1u) << "a claimed alert is not due";
+    ASSERT_TRUE(store->finish_alert(ids[0], 66'000, false, 8'000));
     EXPECT_EQ(store->pending_alerts(7'999, 10)->size(), 1u);
-    auto retried = store->pending_alerts(8'000, 10);
+    auto retried = store->claim_alerts(8'000, 68'000, 10);
     ASSERT_EQ(retried->size(), 2u);
     EXPECT_EQ(retried->front().alert_attempts, 1);
 
-    ASSERT_TRUE(store->finish_alert(ids[0], true, 0));
-    ASSERT_TRUE(store->finish_alert(ids[1], false, 0));  // given up
+    ASSERT_TRUE(store->finish_alert(ids[0], 68'000, true, 0));
+    ASSERT_TRUE(store->finish_alert(ids[1], 68'000, false, 0));  // given up
     EXPECT_TRUE(store->pending_alerts(100'000, 10)->empty());
     EXPECT_EQ(store->outbox_stats(100'000)->alerts_pending, 0);
-    auto again = store->finish_alert(ids[0], true, 0);
+    auto again = store->finish_alert(ids[0], 68'000, true, 0);
     ASSERT_FALSE(again);
     EXPECT_EQ(again.error().code, ErrorCode::not_found);
+}
+
+// An instance that claimed an alert and died never posts it: once the claim's lease passes another instance claims
+// it, and the lapsed claim can no longer record anything.
+TEST_F(Outbox, AnAlertClaimHoldsUntilItsLeasePasses) {
+    const auto ids = enqueue(a, {job("t1")}, 1'000);
+    settle(ids[0], Next::die, 5'000);
+    auto first = store->claim_alerts(6'000, 10'000, 10);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->size(), 1u);
+    EXPECT_TRUE(store->claim_alerts(9'999, 20'000, 10)->empty()) << "held by the first claim";
+    auto second = store->claim_alerts(10'000, 20'000, 10);
+    ASSERT_TRUE(second);
+    ASSERT_EQ(second->size(), 1u);
+    EXPECT_EQ(second->front().job.id, ids[0]);
+    auto lapsed = store->finish_alert(ids[0], 10'000, true, 0);
+    ASSERT_FALSE(lapsed) << "the lapsed claim records nothing";
+    EXPECT_EQ(lapsed.error().code, ErrorCode::not_found);
+    ASSERT_TRUE(store->finish_alert(ids[0], 20'000, true, 0));
+    EXPECT_TRUE(store->claim_alerts(100'000, 200'000, 10)->empty());
 }
 
 TEST_F(Outbox, PurgeDeletesOnlyOldSucceededJobs) {

@@ -216,6 +216,44 @@ TEST_F(SharedOutbox, InFlightCapsCountEveryInstancesLiveClaims) {
     EXPECT_EQ(later->size(), 2u);
 }
 
+// Two instances' alert loops claim from one outbox at once (storage/storage.hpp, claim_alerts): every dead job's
+// alert is claimed, and so posted, by exactly one of them.
+TEST_F(SharedOutbox, TwoInstancesClaimEachDeadJobsAlertOnce) {
+    constexpr int kJobs = 40;
+    std::vector<NewSyncJob> jobs;
+    for (int i = 0; i < kJobs; ++i) jobs.push_back(job("dead-" + std::to_string(i) + "/p"));
+    const auto ids = enqueue(a, std::move(jobs), 1'000);
+    for (const auto& id : ids) settle(id, Next::die, 2'000);
+    auto other = open_store();
+    std::mutex mu;
+    std::map<std::string, int> claims;
+    std::string violation;
+    const auto drain = [&](SqlStorage& s) {
+        for (int round = 0; round < 2000; ++round) {
+            auto got = s.claim_alerts(3'000, 63'000, 1);
+            if (!got) continue;   // busy: try again
+            if (got->empty()) return;
+            {
+                std::lock_guard lock(mu);
+                ++claims[got->front().job.id];
+            }
+            std::this_thread::yield();   // "posting" while the other instance claims
+            if (auto done = s.finish_alert(got->front().job.id, got->front().claimed_until_ms, true, 0); !done) {
+                std::lock_guard lock(mu);
+                violation = "a claim could not record its delivery: " + done.error().message;
+            }
+        }
+    };
+    std::thread one([&] { drain(*store); });
+    std::thread two([&] { drain(*other); });
+    one.join();
+    two.join();
+    EXPECT_EQ(violation, "");
+    EXPECT_EQ(claims.size(), static_cast<std::size_t>(kJobs));
+    for (const auto& [id, n] : claims) EXPECT_EQ(n, 1) << id;
+    EXPECT_EQ(store->outbox_stats(100'000)->alerts_pending, 0);
+}
+
 // What one instance writes wakes the others: enqueues and retries name their jobs on one channel, every recorded
 // attempt names its job on the other, and only once the transaction commits.
 TEST_F(SharedOutbox, AnotherInstanceHearsQueuedJobsAndRecordedAttempts) {

@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/json/serialize.hpp>
+#include <sodium.h>
 
 #include <stdexcept>
 
@@ -35,8 +36,11 @@ Harness::Harness(Options options) : options_(std::move(options)) {
         fake_ = std::make_unique<fake::FakeRollout>(fo);
         fake_->start();
     }
-    crypto::MasterKey master{crypto::SecretBytes::random(32), "test master key", {}};
-    storage_ = std::make_unique<StorageExecutor>(database_.open(std::move(master)));
+    const Harness* shared = options_.share_database_of;
+    if (shared) master_key_ = shared->master_key_;
+    else randombytes_buf(master_key_.data(), master_key_.size());
+    crypto::MasterKey master{crypto::SecretBytes::copy_of(std::string_view(master_key_)), "test master key", {}};
+    storage_ = std::make_unique<StorageExecutor>((shared ? shared->database_ : database_).open(std::move(master)));
     guard_.emplace(io_.get_executor());
     for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
     rollout::HttpOptions http;

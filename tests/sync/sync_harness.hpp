@@ -43,6 +43,9 @@ public:
         std::optional<std::vector<std::string>> allowed_base_urls;
         std::size_t max_concurrent_per_host = 16;   // [rollout] max_concurrent_per_host
         std::chrono::milliseconds fake_latency{0};  // added by the fake to every Rollout answer
+        // Another instance on that harness's database (same master key): a second storage connection, worker and
+        // io_context. Meaningful on PostgreSQL; keep the other harness alive longer than this one.
+        const Harness* share_database_of = nullptr;
     };
     explicit Harness(Options options);
     Harness() : Harness(Options{}) {}
@@ -83,6 +86,7 @@ public:
 
 private:
     Options options_;
+    std::string master_key_ = std::string(32, '\0');   // random; shared with share_database_of's harnesses
     rollout_mcp::test::TempDir dir_;
     rollout_mcp::test::TestDatabase database_{dir_.path() / "db.sqlite"};   // SQLite, or a PostgreSQL schema
     std::unique_ptr<fake::FakeRollout> fake_;
