@@ -198,6 +198,15 @@ CREATE TABLE sync_tasks (
 );
 CREATE INDEX sync_tasks_created ON sync_tasks(created_at);
 )sql"},
+    // 2 is taken by another change; a gap is fine (migrations apply in order, each once).
+    {3, "a Rollout request-rate bucket per team (SQLite version 8)", R"sql(
+CREATE TABLE rollout_rate_buckets (
+  tenant_id  TEXT   PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  level      BIGINT NOT NULL CHECK (level >= 0),
+  refill_at  BIGINT NOT NULL,
+  last_grant BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 }  // namespace

@@ -104,6 +104,11 @@ public:
                                            std::size_t max_rows) override;
     Result<SyncJobTombstone> find_sync_job_tombstone(std::string_view tenant_id, std::string_view job_id) override;
 
+    // The Rollout rate buckets (sql_rate_buckets.cpp).
+    Result<RateLease> lease_rate_tokens(std::string_view tenant_id, const RateBucket& bucket, std::int64_t wanted,
+                                        std::int64_t now_ms) override;
+    Result<void> pause_rate_bucket(std::string_view tenant_id, std::int64_t until_ms) override;
+
     Dialect dialect() const noexcept { return db_->dialect(); }
 
 private:

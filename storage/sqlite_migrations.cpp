@@ -280,6 +280,16 @@ CREATE INDEX sync_tasks_created ON sync_tasks(created_at);
 ALTER TABLE sync_jobs ADD COLUMN traceparent TEXT NOT NULL DEFAULT '';
 ALTER TABLE sync_jobs ADD COLUMN tracestate  TEXT NOT NULL DEFAULT '';
 )sql"},
+    // 7 is taken by another change; a gap is fine (migrations apply in order, each once).
+    {8, "a Rollout request-rate bucket per team (storage/rate_buckets.hpp)", R"sql(
+-- Tokens in millionths; refill_at is when `level` was counted (in the future: a 429 pause).
+CREATE TABLE rollout_rate_buckets (
+  tenant_id  TEXT    PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  level      INTEGER NOT NULL CHECK (level >= 0),
+  refill_at  INTEGER NOT NULL,
+  last_grant INTEGER NOT NULL DEFAULT 0
+) STRICT;
+)sql"},
 };
 
 }  // namespace

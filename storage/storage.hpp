@@ -15,6 +15,7 @@
 #include "crypto/secret_bytes.hpp"
 #include "storage/automations.hpp"
 #include "storage/outbox.hpp"
+#include "storage/rate_buckets.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -268,6 +269,14 @@ public:
     // A call that reserved `name` could not create it. may_exist false (Rollout said no): the reservation
     // goes. may_exist true (the answer was lost): it stays, marked stale, so the next call looks it up at once.
     virtual Result<void> release_automation(std::string_view tenant_id, std::string_view name, bool may_exist) = 0;
+
+    // The team's Rollout rate bucket (storage/rate_buckets.hpp), created full on first use: takes up to `wanted`
+    // whole tokens in one atomic statement. Times are Unix milliseconds of the caller's clock.
+    virtual Result<RateLease> lease_rate_tokens(std::string_view tenant_id, const RateBucket& bucket,
+                                                std::int64_t wanted, std::int64_t now_ms) = 0;
+    // Rollout answered 429: the team's bucket is empty and refills only from `until_ms` on (a later pause
+    // already recorded is kept).
+    virtual Result<void> pause_rate_bucket(std::string_view tenant_id, std::int64_t until_ms) = 0;
 
     // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
     virtual Result<void> checkpoint() = 0;
