@@ -8,6 +8,7 @@
 #include "storage/storage_executor.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/sync_worker.hpp"
+#include "server/sync/rollout_rate_gate.hpp"
 #include "server/sync/team_rollout.hpp"
 #include "server/mcp/tool_registry.hpp"
 
@@ -43,6 +44,8 @@ public:
         std::optional<std::vector<std::string>> allowed_base_urls;
         std::size_t max_concurrent_per_host = 16;   // [rollout] max_concurrent_per_host
         std::chrono::milliseconds fake_latency{0};  // added by the fake to every Rollout answer
+        // The per-team Rollout rate gate, as `serve` wires it; nullopt: no gate (most tests count requests).
+        std::optional<RolloutRateSettings> rollout_rate;
     };
     explicit Harness(Options options);
     Harness() : Harness(Options{}) {}
@@ -74,6 +77,7 @@ public:
 
     fake::FakeRollout& fake() { return *fake_; }
     TeamRollout& team() { return *team_; }
+    RolloutRateGate* gate() { return gate_.get(); }   // null without Options::rollout_rate
     SyncWorker& worker() { return *worker_; }
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
@@ -92,6 +96,7 @@ private:
     std::vector<std::thread> threads_;
     std::shared_ptr<rollout::HttpPool> pool_;
     std::unique_ptr<TeamRollout> team_;
+    std::shared_ptr<RolloutRateGate> gate_;
     std::unique_ptr<SyncRunner> runner_;
     std::unique_ptr<SyncWorker> worker_;
     std::map<std::string, std::string> credentials_;   // tenant + "/" + crm -> credential id
