@@ -129,6 +129,7 @@ mode = "api_key"
 request_timeout_ms = 60000
 allowed_base_urls = ["http://127.0.0.1:$fport"]
 max_concurrent_per_host = $ph
+requests_per_second_per_team = 0     # about delivery and its caps; the Rollout rate gate: tests/sync/rollout_rate_gate_test.cpp
 
 [sync]
 wait_ms = 120000

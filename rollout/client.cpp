@@ -89,11 +89,22 @@ asio::awaitable<Result<json::value>> RolloutClient::request_sized(Host host, ver
         if (!config_.tracestate.empty()) req.headers.emplace_back("tracestate", config_.tracestate);
     }
     if (!body.is_null()) req.body = json::serialize(body);
+    if (config_.gate) {   // the team's Rollout rate, before a host slot is taken: a wait here holds no slot
+        std::string team = config_.partition;
+        auto admitted = co_await config_.gate->admit(std::move(team));
+        if (!admitted) co_return std::move(admitted).error();
+    }
     auto res = co_await pool_->send(std::move(req));
     if (!res) co_return std::move(res).error();
     const HttpResponse& r = res.value();
     reply_bytes = r.body.size();
-    if (r.status < 200 || r.status > 299) co_return error_from_response(r);
+    if (r.status < 200 || r.status > 299) {
+        Error failure = error_from_response(r);
+        // Rollout's limit is per tenant: every request of the team holds off, on every instance.
+        if (r.status == 429 && config_.gate) config_.gate->rate_limited(config_.partition, failure.retry_after);
+        Result<json::value> refused(std::move(failure));
+        co_return refused;
+    }
     if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) co_return json::value(nullptr);
     boost::system::error_code ec;
     auto v = json::parse(r.body, ec);

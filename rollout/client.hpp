@@ -5,6 +5,7 @@
 #include "http_pool.hpp"
 #include "jwt.hpp"
 #include "errors.hpp"
+#include "request_gate.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -47,6 +48,8 @@ struct ClientConfig {
     std::string partition;
     // list_all keeps at most this many reply bytes in memory; a longer list is an error, not a partial one.
     std::size_t max_list_bytes = 8 * 1024 * 1024;
+    // Every request of `partition` passes it before it is sent, and it hears of every 429 (null: no gate).
+    std::shared_ptr<RequestGate> gate;
 };
 
 struct Connector {

@@ -15,6 +15,7 @@
 #include "server/mcp/session.hpp"
 #include "server/mcp/session_settings.hpp"
 #include "server/mcp/tool_registry.hpp"
+#include "server/sync/rollout_rate_gate.hpp"
 #include "server/sync/sync_alerts.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/outbox_notifications.hpp"
@@ -148,6 +149,9 @@ int serve(const Config& config, const std::string& port_file) {
         http.extra_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
     }
     TeamRollout team_rollout(storage, rollout::HttpPool::create(http), config.rollout.allowed_base_urls);
+    // The team's Rollout request rate, in the database: global across instances (docs/ARCHITECTURE.md).
+    team_rollout.set_request_gate(
+        RolloutRateGate::create(ioc.get_executor(), storage, rollout_rate_settings(config.rollout)));
     warn_disallowed_base_urls(storage.direct(), team_rollout);   // before any worker can pick up a job
     rollout::HttpOptions alert_http;   // its own pool: alerts are not Rollout calls
     alert_http.timeout = std::chrono::seconds(10);

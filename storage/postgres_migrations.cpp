@@ -210,6 +210,14 @@ CREATE TABLE mcp_sessions (
 CREATE INDEX mcp_sessions_idle ON mcp_sessions(last_active_at);
 CREATE INDEX mcp_sessions_tenant ON mcp_sessions(tenant_id);
 )sql"},
+    {3, "a Rollout request-rate bucket per team (SQLite version 8)", R"sql(
+CREATE TABLE rollout_rate_buckets (
+  tenant_id  TEXT   PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  level      BIGINT NOT NULL CHECK (level >= 0),
+  refill_at  BIGINT NOT NULL,
+  last_grant BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 }  // namespace

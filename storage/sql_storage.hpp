@@ -118,6 +118,11 @@ public:
     Result<void> delete_mcp_session(std::string_view session_id, std::string_view tenant_id) override;
     Result<std::size_t> delete_idle_mcp_sessions(std::int64_t idle_before_ms, std::size_t max_rows) override;
 
+    // The Rollout rate buckets (sql_rate_buckets.cpp).
+    Result<RateLease> lease_rate_tokens(std::string_view tenant_id, const RateBucket& bucket, std::int64_t wanted,
+                                        std::int64_t now_ms) override;
+    Result<void> pause_rate_bucket(std::string_view tenant_id, std::int64_t until_ms) override;
+
     Dialect dialect() const noexcept { return db_->dialect(); }
 
 private:

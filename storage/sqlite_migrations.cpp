@@ -294,6 +294,15 @@ CREATE TABLE mcp_sessions (
 CREATE INDEX mcp_sessions_idle ON mcp_sessions(last_active_at);
 CREATE INDEX mcp_sessions_tenant ON mcp_sessions(tenant_id);
 )sql"},
+    {8, "a Rollout request-rate bucket per team (storage/rate_buckets.hpp)", R"sql(
+-- Tokens in millionths; refill_at is when `level` was counted (in the future: a 429 pause).
+CREATE TABLE rollout_rate_buckets (
+  tenant_id  TEXT    PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  level      INTEGER NOT NULL CHECK (level >= 0),
+  refill_at  INTEGER NOT NULL,
+  last_grant INTEGER NOT NULL DEFAULT 0
+) STRICT;
+)sql"},
 };
 
 }  // namespace

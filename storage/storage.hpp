@@ -16,6 +16,7 @@
 #include "storage/automations.hpp"
 #include "storage/mcp_sessions.hpp"
 #include "storage/outbox.hpp"
+#include "storage/rate_buckets.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -295,6 +296,14 @@ public:
     virtual Result<void> delete_mcp_session(std::string_view session_id, std::string_view tenant_id) = 0;
     // Deletes at most `max_rows` (at most 100) sessions last active before `idle_before_ms`; returns how many.
     virtual Result<std::size_t> delete_idle_mcp_sessions(std::int64_t idle_before_ms, std::size_t max_rows) = 0;
+
+    // The team's Rollout rate bucket (storage/rate_buckets.hpp), created full on first use: takes up to `wanted`
+    // whole tokens in one atomic statement. Times are Unix milliseconds of the caller's clock.
+    virtual Result<RateLease> lease_rate_tokens(std::string_view tenant_id, const RateBucket& bucket,
+                                                std::int64_t wanted, std::int64_t now_ms) = 0;
+    // Rollout answered 429: the team's bucket is empty and refills only from `until_ms` on (a later pause
+    // already recorded is kept).
+    virtual Result<void> pause_rate_bucket(std::string_view tenant_id, std::int64_t until_ms) = 0;
 
     // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
     virtual Result<void> checkpoint() = 0;

@@ -91,6 +91,9 @@ const KeySpec kKeys[] = {
     {"rollout", "allowed_base_urls", [](Config& c) -> Target { return &c.rollout.allowed_base_urls; }},
     {"rollout", "per_team_host_share", [](Config& c) -> Target { return &c.rollout.per_team_host_share; }, 0, 0, 0.01, 1.0},
     {"rollout", "max_queued_per_host", [](Config& c) -> Target { return &c.rollout.max_queued_per_host; }, 1, 100'000},
+    {"rollout", "requests_per_second_per_team", [](Config& c) -> Target { return &c.rollout.requests_per_second_per_team; }, 0, 0, 0.0, 1e6},
+    {"rollout", "request_burst_per_team", [](Config& c) -> Target { return &c.rollout.request_burst_per_team; }, 1, 1'000'000},
+    {"rollout", "max_rate_wait_ms", [](Config& c) -> Target { return &c.rollout.max_rate_wait; }, 0, 60'000},
     {"rollout", "max_crm_connections_per_team", [](Config& c) -> Target { return &c.rollout.max_crm_connections_per_team; }, 1, 10'000},
     {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
     {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
@@ -315,6 +318,8 @@ void validate(Config& cfg) {
         fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");
     if (cfg.mcp.requests_per_second_per_team != 0 && cfg.mcp.requests_per_second_per_team < 0.001)
         fail(where, "mcp.requests_per_second_per_team", "must be 0 (no pacing) or at least 0.001");
+    if (cfg.rollout.requests_per_second_per_team != 0 && cfg.rollout.requests_per_second_per_team < 0.001)
+        fail(where, "rollout.requests_per_second_per_team", "must be 0 (no gate) or at least 0.001");
     if (cfg.mcp.max_streams_per_session <= cfg.mcp.max_pending_requests)
         fail(where, "mcp.max_streams_per_session", "must be greater than mcp.max_pending_requests (" +
                                                        std::to_string(cfg.mcp.max_pending_requests) + ")");

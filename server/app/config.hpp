@@ -91,6 +91,12 @@ struct RolloutClientSettings {
     double per_team_host_share = 0.25;                   // of one host's slots and of its waiting queue
     std::size_t max_queued_per_host = 256;               // calls waiting for a slot on one Rollout host
     std::size_t max_crm_connections_per_team = 16;       // enforced by the store (configure_crm_connection)
+    // Every Rollout request of a team passes a token bucket shared by every instance (server/sync/
+    // rollout_rate_gate.hpp): Rollout allows a tenant about 50/s. Over it a request waits up to max_rate_wait,
+    // then fails as rate_limited (the outbox retries later).
+    double requests_per_second_per_team = 40;            // 0: no gate; else at least 0.001
+    std::size_t request_burst_per_team = 10;
+    std::chrono::milliseconds max_rate_wait{2'000};
 };
 
 // The durable sync outbox (docs/ARCHITECTURE.md, "The outbox state machine").

@@ -88,6 +88,7 @@ std::shared_ptr<rollout::RolloutClient> TeamRollout::client_for(const std::strin
     rollout::ClientConfig config;
     config.endpoints = settings.endpoints;
     config.partition = tenant;   // the team's own pooled connections and its fair share of each Rollout host
+    config.gate = gate_;         // the team's Rollout rate, shared by every instance
     if (settings.client_id.empty())
         config.auth = std::make_shared<rollout::TokenSource>(rollout::TokenSource::pre_minted(std::move(secret)));
     else

@@ -37,6 +37,9 @@ public:
                 std::chrono::seconds connector_cache_ttl = std::chrono::seconds(60));
 
     const std::vector<std::string>& allowed_base_urls() const { return allowed_base_urls_; }
+    // Every client made from now on passes its requests through `gate` (the team's Rollout rate, see
+    // rollout_rate_gate.hpp); null: no gate. Set it at start-up, before any client is made.
+    void set_request_gate(std::shared_ptr<rollout::RequestGate> gate) { gate_ = std::move(gate); }
     // The origin of the first stored endpoint that is neither Rollout's default for it nor in
     // allowed_base_urls (the raw URL when it has no usable origin); nullopt when all may be used.
     std::optional<std::string> disallowed_endpoint(const RolloutSettings& settings) const;
@@ -66,6 +69,7 @@ private:
     std::shared_ptr<rollout::HttpPool> pool_;
     const std::vector<std::string> allowed_base_urls_;
     const std::chrono::seconds ttl_;
+    std::shared_ptr<rollout::RequestGate> gate_;
     std::mutex mu_;
     struct Cached {
         std::chrono::steady_clock::time_point at;

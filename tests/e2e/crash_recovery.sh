@@ -99,6 +99,7 @@ mode = "api_key"
 [rollout]
 request_timeout_ms = 1000
 allowed_base_urls = ["$FAKE_URL"]
+requests_per_second_per_team = 0     # about delivery and its caps; the Rollout rate gate: tests/sync/rollout_rate_gate_test.cpp
 
 [sync]
 wait_ms = 1000

@@ -72,6 +72,7 @@ struct RecordedRequest {
     unsigned status = 0;                           // what the fake answered; 0 = no answer (timeout fault)
     bool tls = false;
     int connection = 0;                            // 1, 2, ... in accept order (both listeners count together)
+    std::chrono::steady_clock::time_point received_at{};   // when the fake read it
     boost::json::object to_json() const;
 };
 

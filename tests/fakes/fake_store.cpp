@@ -157,6 +157,7 @@ RecordedRequest Store::record(const Request& req) {
         if (!ec) r.json = std::move(v);
     }
     r.tls = req.tls;
+    r.received_at = std::chrono::steady_clock::now();
     std::lock_guard lock(mu_);
     r.seq = ++log_seq_;
     log_.push_back(r);

@@ -53,6 +53,10 @@ Harness::Harness(Options options) : options_(std::move(options)) {
     if (options_.allowed_base_urls) allowed = *options_.allowed_base_urls;
     else if (fake_) allowed = {*normalize_origin(fake_->url())};
     team_ = std::make_unique<TeamRollout>(*storage_, pool_, std::move(allowed));
+    if (options_.rollout_rate) {
+        gate_ = RolloutRateGate::create(io_.get_executor(), *storage_, *options_.rollout_rate);
+        team_->set_request_gate(gate_);
+    }
     runner_ = std::make_unique<SyncRunner>(*team_);
     auto runner = options_.runner;
     if (!runner) runner = [r = runner_.get()](const storage::ClaimedJob& job) { return r->run(job); };

@@ -8,6 +8,7 @@
 #include "storage/storage_executor.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/sync_worker.hpp"
+#include "server/sync/rollout_rate_gate.hpp"
 #include "server/sync/team_rollout.hpp"
 #include "server/mcp/tool_registry.hpp"
 
@@ -46,6 +47,8 @@ public:
         // Another instance on that harness's database (same master key): a second storage connection, worker and
         // io_context. Meaningful on PostgreSQL; keep the other harness alive longer than this one.
         const Harness* share_database_of = nullptr;
+        // The per-team Rollout rate gate, as `serve` wires it; nullopt: no gate (most tests count requests).
+        std::optional<RolloutRateSettings> rollout_rate;
     };
     explicit Harness(Options options);
     Harness() : Harness(Options{}) {}
@@ -77,6 +80,7 @@ public:
 
     fake::FakeRollout& fake() { return *fake_; }
     TeamRollout& team() { return *team_; }
+    RolloutRateGate* gate() { return gate_.get(); }   // null without Options::rollout_rate
     SyncWorker& worker() { return *worker_; }
     StorageExecutor& storage() { return *storage_; }
     boost::asio::io_context& io() { return io_; }
@@ -96,6 +100,7 @@ private:
     std::vector<std::thread> threads_;
     std::shared_ptr<rollout::HttpPool> pool_;
     std::unique_ptr<TeamRollout> team_;
+    std::shared_ptr<RolloutRateGate> gate_;
     std::unique_ptr<SyncRunner> runner_;
     std::unique_ptr<SyncWorker> worker_;
     std::map<std::string, std::string> credentials_;   // tenant + "/" + crm -> credential id
