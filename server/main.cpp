@@ -19,6 +19,7 @@
 #include "server/sync/sync_alerts.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/outbox_notifications.hpp"
+#include "server/sync/rollout_hooks.hpp"
 #include "server/sync/sync_worker.hpp"
 #include "storage/postgres_listener.hpp"
 #include "server/tools/rollout_tools.hpp"
@@ -200,6 +201,8 @@ int serve(const Config& config, const std::string& port_file) {
                          {{"not_after", status.at("notAfter")}});
     }
     HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); }, tls);
+    RolloutHookReceiver hooks(storage);   // Rollout's webhooks, served when [server] public_url is set
+    server.set_hook_receiver(hooks);
     PeriodicTasks periodic(ioc.get_executor());
     periodic.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
     if (tls) periodic.every(std::chrono::hours(12), [&tls] { tls->rotate_ticket_key(); });

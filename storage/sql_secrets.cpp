@@ -3,6 +3,8 @@
 // per-job) during data-key rotation.
 #include "storage/sql_storage.hpp"
 
+#include <algorithm>
+
 namespace rollout_mcp::storage {
 
 using crypto::KeyId;
@@ -47,8 +49,17 @@ struct SealedRow {
 
 }  // namespace
 
+// The sealed plaintext of a Rollout config is the secret, or the secret, one NUL and the webhook secret:
+// both are sealed, re-sealed and deleted together. Neither may hold a NUL (the tools' field rules admit
+// printable ASCII only), so rows written before webhook secrets existed read back unchanged.
 Result<void> SqlStorage::put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
-                                               std::span<const unsigned char> secret) {
+                                               std::span<const unsigned char> secret,
+                                               std::span<const unsigned char> webhook_secret) {
+    const auto has_nul = [](std::span<const unsigned char> b) {
+        return std::find(b.begin(), b.end(), 0) != b.end();
+    };
+    if (has_nul(secret) || has_nul(webhook_secret))
+        return error(ErrorCode::invalid_argument, "a Rollout secret must not contain a NUL byte");
     return guarded<void>("put rollout config", [&]() -> Result<void> {
         Transaction tx(*db_);
         if (auto t = require_tenant(tenant_id); !t) return t.error();
@@ -59,7 +70,14 @@ Result<void> SqlStorage::put_rollout_config(std::string_view tenant_id, std::str
             if (!valid->step() || valid->int64(0) != 1)
                 return error(ErrorCode::invalid_argument, "rollout settings must be valid JSON");
         }
-        const auto sealed = seal_row({tenant_id, kRolloutKind, kRolloutProvider}, secret);
+        SecretBytes bundle(secret.size() + (webhook_secret.empty() ? 0 : 1 + webhook_secret.size()));
+        auto out = bundle.mutable_view();
+        std::copy(secret.begin(), secret.end(), out.begin());
+        if (!webhook_secret.empty()) {
+            out[secret.size()] = 0;
+            std::copy(webhook_secret.begin(), webhook_secret.end(), out.begin() + secret.size() + 1);
+        }
+        const auto sealed = seal_row({tenant_id, kRolloutKind, kRolloutProvider}, bundle.view());
         Statement st = db_->prepare(
             "INSERT INTO rollout_configs(tenant_id, settings, key_id, nonce, ciphertext, updated_at)"
             " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -81,10 +99,15 @@ Result<RolloutConfig> SqlStorage::get_rollout_config(std::string_view tenant_id)
         st->bind(1, tenant_id);
         if (!st->step())
             return error(ErrorCode::not_found, "no Rollout configuration for this tenant");
-        auto secret = open_row({tenant_id, kRolloutKind, kRolloutProvider},
+        auto bundle = open_row({tenant_id, kRolloutKind, kRolloutProvider},
                                static_cast<KeyId>(st->int64(1)), st->blob(2), st->blob(3));
-        if (!secret) return secret.error();
-        return RolloutConfig{st->text(0), std::move(*secret), st->int64(4)};
+        if (!bundle) return bundle.error();
+        const auto all = bundle->view();
+        const auto nul = std::find(all.begin(), all.end(), 0);
+        if (nul == all.end()) return RolloutConfig{st->text(0), std::move(*bundle), {}, st->int64(4)};
+        const auto split = static_cast<std::size_t>(nul - all.begin());
+        return RolloutConfig{st->text(0), SecretBytes::copy_of(all.first(split)),
+                             SecretBytes::copy_of(all.subspan(split + 1)), st->int64(4)};
     });
 }
 

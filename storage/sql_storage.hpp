@@ -43,8 +43,10 @@ public:
     Result<AuthenticatedKey> authenticate(std::string_view presented_key) override;
     Result<std::size_t> flush_last_used() override;
 
+    using Storage::put_rollout_config;
     Result<void> put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
-                                    std::span<const unsigned char> secret) override;
+                                    std::span<const unsigned char> secret,
+                                    std::span<const unsigned char> webhook_secret) override;
     Result<RolloutConfig> get_rollout_config(std::string_view tenant_id) override;
     Result<void> delete_rollout_config(std::string_view tenant_id) override;
 
@@ -55,6 +57,12 @@ public:
                                              std::string_view crm_type) override;
     Result<std::vector<CrmConnectionInfo>> list_crm_connections(std::string_view tenant_id) override;
     Result<void> delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) override;
+
+    Result<crypto::SecretBytes> issue_hook_route(std::string_view tenant_id, std::string_view crm_type) override;
+    Result<HookRoute> find_hook_route(std::string_view route) override;
+    Result<bool> record_hook_delivery(const HookRoute& route, const HookDelivery& delivery,
+                                      std::int64_t now_ms) override;
+    Result<std::vector<HookInboxRow>> list_hook_inbox(std::string_view tenant_id, std::size_t limit) override;
 
     Result<KeyStatus> key_status() override;
     Result<crypto::KeyId> rotate_data_key() override;
@@ -133,7 +141,8 @@ private:
     // Keyed hash (the API-key hashing key, domain-separated) of a CRM credential id: equal for the same
     // CRM account whichever team stored it, without opening anyone's sealed value.
     std::vector<unsigned char> credential_fingerprint(std::span<const unsigned char> credential) const;
-    void backfill_credential_fingerprints();  // start-up: rows stored before fingerprints existed
+    void backfill_credential_fingerprints();
+    std::vector<unsigned char> route_hash(std::string_view route) const;   // sql_hooks.cpp  // start-up: rows stored before fingerprints existed
     // Unwraps every stored data key with master_; the error names the master-key source.
     Result<crypto::Keyring> load_keyring() const;
     Result<crypto::SecretBytes> open_row(const crypto::RowIdentity& row, crypto::KeyId key_id,

@@ -303,6 +303,34 @@ CREATE TABLE rollout_rate_buckets (
   last_grant INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 )sql"},
+    {9, "Rollout webhooks in: routes (hashed) per CRM connection, and the durable inbox of deliveries", R"sql(
+-- One unguessable route per (team, CRM connection), stored only as a keyed hash; it was issued for the
+-- credential whose fingerprint it keeps, and stops matching when the connection is removed or re-pointed.
+CREATE TABLE hook_routes (
+  route_hash             BLOB    PRIMARY KEY CHECK (length(route_hash) = 32),
+  tenant_id              TEXT    NOT NULL,
+  crm_type               TEXT    NOT NULL,
+  credential_fingerprint BLOB    NOT NULL,
+  created_at             INTEGER NOT NULL,
+  UNIQUE (tenant_id, crm_type),
+  FOREIGN KEY (tenant_id, crm_type) REFERENCES crm_connections(tenant_id, crm_type) ON DELETE CASCADE
+) STRICT;
+-- Verified deliveries, committed before the 2xx; one row per (team, credential, eventId).
+CREATE TABLE hook_inbox (
+  id                     INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id              TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  crm_type               TEXT    NOT NULL,
+  credential_fingerprint BLOB    NOT NULL,
+  event_id               TEXT    NOT NULL CHECK (length(event_id) BETWEEN 1 AND 200),
+  event                  TEXT    NOT NULL,
+  event_created          TEXT    NOT NULL,
+  resource_ids           TEXT    NOT NULL,
+  received_at            INTEGER NOT NULL,
+  processed_at           INTEGER,
+  UNIQUE (tenant_id, credential_fingerprint, event_id)
+) STRICT;
+CREATE INDEX hook_inbox_pending ON hook_inbox(tenant_id, processed_at, id);
+)sql"},
 };
 
 }  // namespace

@@ -81,7 +81,31 @@ struct AuthenticatedKey {
 struct RolloutConfig {
     std::string settings_json;  // non-secret settings (project env key, base URLs ...)
     crypto::SecretBytes secret; // opened secret (e.g. client secret / auth token), as stored
+    crypto::SecretBytes webhook_secret;  // configure_rollout's webhookSecret; empty when none was given
     std::int64_t updated_at = 0;
+};
+
+// Rollout webhooks in (issue 20). A route is one unguessable URL segment per (team, CRM connection); only a
+// keyed hash of it is stored. It names the connection and the credential it was issued for.
+struct HookRoute {
+    std::string tenant_id;
+    std::string crm_type;
+    std::vector<unsigned char> credential_fingerprint;   // of the credential the route was issued for
+};
+
+// One verified delivery, as the durable inbox keeps it (processing comes later).
+struct HookDelivery {
+    std::string event_id;            // Rollout's eventId: deduplicated per (team, credential)
+    std::string event;               // e.g. "appointmentsUpdated"
+    std::string event_created;       // as Rollout wrote it (ISO-8601)
+    std::string resource_ids_json;   // a JSON array of strings
+};
+
+struct HookInboxRow {
+    std::int64_t id = 0;
+    std::string crm_type;
+    HookDelivery delivery;
+    std::int64_t received_at = 0;    // Unix milliseconds
 };
 
 struct CrmConnectionInfo {
@@ -156,8 +180,14 @@ public:
     virtual Result<std::size_t> flush_last_used() = 0;
 
     // Rollout configuration: one per tenant; `secret` is sealed, settings are JSON text.
+    // `webhook_secret` (may be empty) is sealed together with `secret`, in the same row.
     virtual Result<void> put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
-                                            std::span<const unsigned char> secret) = 0;
+                                            std::span<const unsigned char> secret,
+                                            std::span<const unsigned char> webhook_secret) = 0;
+    Result<void> put_rollout_config(std::string_view tenant_id, std::string_view settings_json,
+                                    std::span<const unsigned char> secret) {
+        return put_rollout_config(tenant_id, settings_json, secret, {});
+    }
     virtual Result<RolloutConfig> get_rollout_config(std::string_view tenant_id) = 0;
     virtual Result<void> delete_rollout_config(std::string_view tenant_id) = 0;
 
@@ -173,6 +203,17 @@ public:
                                                      std::string_view crm_type) = 0;
     virtual Result<std::vector<CrmConnectionInfo>> list_crm_connections(std::string_view tenant_id) = 0;
     virtual Result<void> delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) = 0;
+
+    // Webhook routes (storage/sql_hooks.cpp). issue: a new random route (32 bytes, base64url) for the team's
+    // connection to `crm_type`, replacing any earlier one; returned this once. find: the route's connection,
+    // not_found for an unknown route and for one whose connection was removed or now holds another
+    // credential. record: the delivery into the inbox in one committed transaction; false when the same
+    // (team, credential, eventId) is already there (no new row).
+    virtual Result<crypto::SecretBytes> issue_hook_route(std::string_view tenant_id, std::string_view crm_type) = 0;
+    virtual Result<HookRoute> find_hook_route(std::string_view route) = 0;
+    virtual Result<bool> record_hook_delivery(const HookRoute& route, const HookDelivery& delivery,
+                                              std::int64_t now_ms) = 0;
+    virtual Result<std::vector<HookInboxRow>> list_hook_inbox(std::string_view tenant_id, std::size_t limit) = 0;
 
     // Key administration (`rollout-mcp keys ...`).
     virtual Result<KeyStatus> key_status() = 0;

@@ -5,6 +5,7 @@
 
 #include "server/app/origin.hpp"
 #include "server/app/postgresql_url.hpp"
+#include "server/app/public_url.hpp"
 
 #include <toml++/toml.h>
 
@@ -59,6 +60,7 @@ const KeySpec kKeys[] = {
     {"server", "tls_min_version", [](Config& c) -> Target { return &c.server.tls_min_version; }},
     {"server", "max_tls_handshakes", [](Config& c) -> Target { return &c.server.max_tls_handshakes; }, 1, 1'000'000},
     {"server", "behind_tls_proxy", [](Config& c) -> Target { return &c.server.behind_tls_proxy; }},
+    {"server", "public_url", [](Config& c) -> Target { return &c.server.public_url; }},
     {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
     {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},
     {"mcp", "max_sessions_per_team", [](Config& c) -> Target { return &c.mcp.max_sessions_per_team; }, 1, 10'000'000},
@@ -313,6 +315,9 @@ void validate(Config& cfg) {
         fail(where, "server.bind", "\"" + cfg.server.bind +
                                        "\" is not a loopback address: set server.tls_cert_file and server.tls_key_file, "
                                        "or server.behind_tls_proxy = true when a reverse proxy terminates TLS");
+    if (!cfg.server.public_url.empty())
+        if (auto url = parse_public_url(cfg.server.public_url); !url)
+            fail(where, "server.public_url", url.error().message + " (value not shown)");
     static const char* levels[] = {"debug", "info", "warning", "error"};
     if (std::find(std::begin(levels), std::end(levels), cfg.log.level) == std::end(levels))
         fail(where, "log.level", "must be debug, info, warning or error, got \"" + cfg.log.level + "\"");

@@ -32,6 +32,9 @@ struct ServerSettings {
     std::size_t max_tls_handshakes = 256;
     // A non-loopback bind needs TLS, or this stated: a reverse proxy in front terminates TLS.
     bool behind_tls_proxy = false;
+    // Where Rollout reaches this server's webhooks (server/app/public_url.hpp), the same for every instance;
+    // "" = no webhook subscriptions. Its host is accepted in Host on the hooks path only.
+    std::string public_url;
     bool tls() const { return !tls_cert_file.empty(); }
 };
 

@@ -6,6 +6,7 @@
 
 #include "server/mcp/http_message.hpp"
 #include "server/http/http_request_view.hpp"
+#include "server/http/http_routes.hpp"
 #include "server/app/log.hpp"
 #include "server/mcp/mcp_endpoint.hpp"
 #include "server/app/metrics.hpp"
@@ -69,35 +70,6 @@ using Request = http::request<http::string_body>;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-HttpReply small_json(unsigned status, json::object body) {
-    HttpReply r;
-    r.status = status;
-    r.content_type = "application/json";
-    r.body = json::serialize(body);
-    return r;
-}
-
-asio::awaitable<HttpReply> route(ServerShared& shared, const Request& req) {
-    auto target = sv(req.target());
-    auto path = target.substr(0, target.find('?'));
-    const bool get = req.method() == http::verb::get;
-    if (path == "/healthz" && get) co_return small_json(200, {{"status", "ok"}});
-    if (path == "/readyz" && get) {
-        auto state = shared.readiness ? shared.readiness() : json::object{{"ready", true}};
-        if (shared.stopping) state["ready"] = false;
-        const bool ready = state["ready"].is_bool() && state["ready"].get_bool();
-        co_return small_json(ready ? 200 : 503, std::move(state));
-    }
-    if (path == "/metrics" && get) {
-        HttpReply r;
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        r.body = metrics::registry().render();
-        co_return r;
-    }
-    if (path == shared.config.server.mcp_path) co_return co_await shared.endpoint.handle(view_of(req));
-    co_return small_json(404, {{"error", "not found"}});
-}
-
 template <class Stream>
 class Connection {
 public:
@@ -123,6 +95,10 @@ public:
             if (auto problem = framing_problem(parser)) {
                 auto reply = transport_error(400, -32000, "Bad Request: " + *problem);
                 co_await write_reply(reply, parser.get().version(), false);
+                co_return;
+            }
+            if (auto refused = limit_hook_body(shared_, parser)) {
+                co_await write_reply(*refused, parser.get().version(), false);
                 co_return;
             }
             if (beast::iequals(parser.get()[http::field::expect], "100-continue") && !parser.is_done()) {
@@ -158,6 +134,7 @@ private:
         auto path = target.substr(0, target.find('?'));
         const char* known[] = {"/healthz", "/readyz", "/metrics"};
         std::string path_label = path == shared_.config.server.mcp_path ? "mcp" : "other";
+        if (shared_.public_url && hook_route_of(path, shared_.public_url->path_prefix)) path_label = "hooks";
         for (const char* k : known)
             if (path == k) path_label = k + 1;
         const auto method = req.method();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "server/app/config.hpp"
+#include "server/app/public_url.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -14,11 +15,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace rollout_mcp {
 
 class McpEndpoint;
+class HookReceiver;
 
 // Live connections: a count for the cap, and handles to cancel idle reads during shutdown.
 class ConnectionTracker {
@@ -48,6 +51,9 @@ struct ServerShared {
     ConnectionTracker& connections;
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> handshaking{0};   // TLS connections not past their handshake yet
+    // Rollout's webhooks: served only when [server] public_url is set and a receiver was given.
+    std::optional<PublicUrl> public_url{};
+    HookReceiver* hooks = nullptr;
 };
 
 

@@ -47,6 +47,9 @@ struct HttpServer::Impl {
           sweeper(strand),
           sessions(&s),
           shared{c, e, with_tls_status(std::move(r), tls), connections} {
+        // Validated by the config loader: a value that does not parse here was never loaded.
+        if (!c.server.public_url.empty())
+            if (auto url = parse_public_url(c.server.public_url)) shared.public_url = std::move(*url);
         auto& connections_gauge = metrics::registry().gauge("rollout_mcp_connections", "Open HTTP connections");
         auto& sessions_gauge = metrics::registry().gauge("rollout_mcp_sessions", "Live MCP sessions");
         collect_hook = metrics::registry().on_collect([this, &connections_gauge, &sessions_gauge] {
@@ -160,6 +163,8 @@ std::uint16_t HttpServer::listen() {
     if (ec) throw std::runtime_error("cannot listen on " + s.bind + ":" + std::to_string(s.port) + ": " + ec.message());
     return acceptor.local_endpoint().port();
 }
+
+void HttpServer::set_hook_receiver(HookReceiver& receiver) { impl_->shared.hooks = &receiver; }
 
 void HttpServer::start() {
     asio::co_spawn(impl_->strand, impl_->accept_loop(), asio::detached);

@@ -17,6 +17,7 @@
 namespace rollout_mcp {
 
 class McpEndpoint;
+class HookReceiver;
 class TlsCertificates;
 namespace mcp {
 class SessionStore;
@@ -36,6 +37,9 @@ public:
 
     // Binds and listens; throws std::runtime_error naming the address on failure. Returns the bound port.
     std::uint16_t listen();
+    // Serves Rollout's webhooks at `<public_url path>/hooks/rollout/<route>` with `receiver` (which must
+    // outlive the server); call before start(). Without it, or without [server] public_url, that path is 404.
+    void set_hook_receiver(HookReceiver& receiver);
     // Starts accepting connections and expiring idle sessions (after listen()).
     void start();
     // The graceful shutdown: stops accepting, lets requests in flight finish for [server] shutdown_grace,

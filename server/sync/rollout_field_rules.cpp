@@ -41,6 +41,8 @@ const FieldRule kRules[] = {
     {"clientSecret", "^[!-~]+$", 1024, "printable ASCII without spaces"},
     {"projectEnvKey", "^[A-Za-z0-9_-]{1,63}$", 63, "1 to 63 letters, digits, _ or - (one DNS label)"},
     {"credentialKey", "^[A-Za-z0-9._:~-]+$", 256, "letters, digits and . _ : ~ -"},
+    // The HMAC key of X-Rollout-Signature (rollout/webhook_signature.hpp); never sent anywhere.
+    {"webhookSecret", "^[!-~]+$", 1024, "printable ASCII without spaces"},
 };
 
 bool fits(RolloutField field, std::string_view v) {
@@ -50,6 +52,7 @@ bool fits(RolloutField field, std::string_view v) {
     case RolloutField::client_secret: return all_of(v, printable_no_space);
     case RolloutField::project_env_key: return all_of(v, label_char);
     case RolloutField::credential_key: return all_of(v, credential_char);
+    case RolloutField::webhook_secret: return all_of(v, printable_no_space);
     }
     return false;
 }

@@ -12,7 +12,7 @@
 
 namespace rollout_mcp {
 
-enum class RolloutField { auth_token, client_id, client_secret, project_env_key, credential_key };
+enum class RolloutField { auth_token, client_id, client_secret, project_env_key, credential_key, webhook_secret };
 
 struct FieldRule {
     std::string_view name;       // the tool argument, e.g. "authToken"

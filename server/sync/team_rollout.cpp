@@ -41,6 +41,11 @@ std::optional<RolloutSettings> RolloutSettings::from_json(std::string_view text)
     return s;
 }
 
+std::string_view webhook_key(const RolloutSettings& settings, const storage::RolloutConfig& stored) {
+    if (stored.webhook_secret.size() > 0) return stored.webhook_secret.text();
+    return settings.client_id.empty() ? std::string_view() : stored.secret.text();
+}
+
 TeamRollout::TeamRollout(StorageExecutor& storage, std::shared_ptr<rollout::HttpPool> pool,
                          std::vector<std::string> allowed_base_urls, std::chrono::seconds connector_cache_ttl)
     : storage_(storage), pool_(std::move(pool)), allowed_base_urls_(std::move(allowed_base_urls)),

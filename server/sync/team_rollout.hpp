@@ -28,6 +28,14 @@ struct RolloutSettings {
     static std::optional<RolloutSettings> from_json(std::string_view text);
 };
 
+// configure_rollout's webhookSecret: at least this long (it is an HMAC key), at most the field rule's 1024.
+inline constexpr std::size_t kMinWebhookSecret = 16;
+
+// The key that signs this team's Rollout webhooks (X-Rollout-Signature): its webhookSecret when one was
+// given, else its clientSecret in clientId + clientSecret mode (Rollout signs with the Client Secret); ""
+// when there is none (a pre-minted authToken alone), and then the team gets no subscriptions.
+std::string_view webhook_key(const RolloutSettings& settings, const storage::RolloutConfig& stored);
+
 class TeamRollout {
 public:
     // `allowed_base_urls`: [rollout] allowed_base_urls, normalized origins a team may aim its endpoints at

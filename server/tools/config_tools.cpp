@@ -54,8 +54,13 @@ namespace {
 using SharedSecret = std::shared_ptr<const crypto::SecretBytes>;
 
 Result<void> store_rollout_settings(storage::Storage& s, const std::string& tenant, const std::string& settings_json,
-                                    const SharedSecret& secret) {
-    return s.put_rollout_config(tenant, settings_json, secret->view());
+                                    const SharedSecret& secret, const SharedSecret& webhook_secret) {
+    return s.put_rollout_config(tenant, settings_json, secret->view(), webhook_secret->view());
+}
+
+// Where the team's webhook signing key comes from, for results (the key itself is never echoed).
+std::string webhook_key_source(bool given, bool client_mode) {
+    return given ? "webhookSecret" : client_mode ? "clientSecret" : "none";
 }
 
 Result<void> store_crm_connection(storage::Storage& s, const std::string& tenant, const std::string& crm_type,
@@ -109,6 +114,13 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
                                                      : "clientSecret: required with clientId");
     // The schema already checked these; the same rules again, as on every load of stored settings.
     if (auto bad = TeamRollout::settings_field_problem(settings, secret)) co_return failure(*bad);
+    const std::string webhook_secret = str(args, "webhookSecret");
+    if (args.contains("webhookSecret")) {
+        if (auto bad = field_problem(RolloutField::webhook_secret, webhook_secret)) co_return failure(*bad);
+        if (webhook_secret.size() < kMinWebhookSecret)
+            co_return failure("webhookSecret: must be at least " + std::to_string(kMinWebhookSecret) +
+                              " characters (it is the HMAC key of Rollout's webhook signatures)");
+    }
     settings.time_zone = str(args, "timeZone");
     if (!settings.time_zone.empty() && !rollout::is_known_time_zone(settings.time_zone))
         co_return failure("timeZone: \"" + settings.time_zone + "\" is not an IANA time zone (e.g. America/Chicago)");
@@ -130,13 +142,16 @@ asio::awaitable<ToolResult> configure_rollout(TeamRollout& team, ToolContext& ct
     // Arguments are named first: GCC 12 destroys a temporary inside a co_await expression twice.
     const std::string settings_json = json::serialize(settings.to_json());
     const SharedSecret sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(secret));
-    auto stored = co_await team.storage().call(&store_rollout_settings, ctx.tenant(), settings_json, sealed);
+    const SharedSecret sealed_webhook =
+        std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(std::string_view(webhook_secret)));
+    auto stored = co_await team.storage().call(&store_rollout_settings, ctx.tenant(), settings_json, sealed, sealed_webhook);
     if (!stored) co_return failure("could not store the Rollout settings: " + stored.error().message);
     team.forget(ctx.tenant());
     co_return success("Rollout is configured for this team (" + std::to_string(verified->size()) +
                           " connected credential(s) visible)",
                       {{"projectEnvKey", settings.project_env_key}, {"credentials", verified->size()},
-                       {"timeZone", settings.time_zone}});
+                       {"timeZone", settings.time_zone},
+                       {"webhookKey", webhook_key_source(!webhook_secret.empty(), !settings.client_id.empty())}});
 }
 
 asio::awaitable<ToolResult> list_available_crms(TeamRollout& team, ToolContext& ctx, const json::object&) {
@@ -243,16 +258,22 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
     registry.add(define("configure_rollout", "Configure Rollout",
                         "Store this team's Rollout settings after checking them against Rollout. Give projectEnvKey "
                         "and either authToken (a Rollout JWT) or clientId + clientSecret; baseUrl (an origin "
-                        "the operator listed in [rollout] allowed_base_urls) points every Rollout host at one server. Nothing is stored when Rollout rejects them.",
+                        "the operator listed in [rollout] allowed_base_urls) points every Rollout host at one server. "
+                        "webhookSecret is the key Rollout signs its webhooks with (default: clientSecret; with "
+                        "authToken alone and no webhookSecret, no webhooks). Each call replaces the previous "
+                        "settings. Nothing is stored when Rollout rejects them; secrets are never shown again.",
                         R"json({"type":"object","additionalProperties":false,"required":["projectEnvKey"],
                            "anyOf":[{"required":["authToken"]},{"required":["clientId","clientSecret"]}],"properties":{
                            "projectEnvKey":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[A-Za-z0-9_-]+$","description":"Rollout project environment key"},
                            "authToken":{"type":"string","minLength":1,"maxLength":8192,"description":"Rollout JWT (HS512) for this team"},
                            "clientId":{"type":"string","minLength":1,"maxLength":256,"description":"Rollout client id (mint tokens locally)"},
                            "clientSecret":{"type":"string","minLength":1,"maxLength":1024,"description":"Rollout client secret"},
+                           "webhookSecret":{"type":"string","description":"the key of Rollout's X-Rollout-Signature (HMAC-SHA256), at least 16 characters; default: clientSecret"},
                            "baseUrl":{"type":"string","minLength":1,"maxLength":2048,"description":"one origin (scheme://host[:port]) for all Rollout hosts; must be in the server's [rollout] allowed_base_urls"},
                            "timeZone":{"type":"string","minLength":1,"maxLength":64,"description":"the team's IANA time zone (e.g. America/Chicago): visit times and feedback timestamps without a UTC offset are read in it unless the call gives a zone"}}})json",
-                        {{"projectEnvKey", json::object{{"type", "string"}}}}, bind(configure_rollout), false));
+                        {{"projectEnvKey", json::object{{"type", "string"}}},
+                         {"webhookKey", json::object{{"type", "string"}, {"enum", json::array{"webhookSecret", "clientSecret", "none"}}}}},
+                        bind(configure_rollout), false));
     registry.add(define("list_available_crms", "List available CRMs",
                         "List the CRM connectors Rollout offers, each marked configured or not for this team.",
                         R"json({"type":"object","additionalProperties":false,"properties":{}})json",

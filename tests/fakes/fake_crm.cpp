@@ -157,6 +157,7 @@ Reply Store::handle_crm(const Request& req, std::string_view rest) {
         parts.emplace_back(url_decode(rest.substr(pos, slash - pos)));
         pos = slash + 1;
     }
+    if (!parts.empty() && parts[0] == "webhooks") return crm_webhooks(req, *cred, parts);
     if (parts.empty() || !find_kind(parts[0])) return error_reply(404, "Not found: /" + std::string(rest));
     const std::string& kind = parts[0];
     const std::string& m = req.method;

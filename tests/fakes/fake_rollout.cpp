@@ -368,6 +368,19 @@ json::object FakeRollout::add_credential(const std::string& app_key, const std::
 }
 std::uint64_t FakeRollout::add_fault(const FaultRule& rule) { return impl_->store.add_fault(rule); }
 void FakeRollout::clear_faults() { impl_->store.clear_faults(); }
+std::vector<json::object> FakeRollout::webhooks(const std::string& credential_id) const {
+    return impl_->store.webhooks(credential_id);
+}
+std::vector<SentDelivery> FakeRollout::deliver(const std::string& credential_id, const WebhookEvent& event,
+                                               Signing signing, SignedInput input, DigestForm form) {
+    // One body for every subscription: the same eventId, as Rollout sends one event to each.
+    const std::string body = webhook_body(event, crm_url());
+    std::vector<SentDelivery> out;
+    for (const auto& url : impl_->store.webhook_urls(credential_id, event.event))
+        out.push_back(post_webhook(url, body, impl_->store.webhook_secret(), signing, input, form));
+    return out;
+}
+void FakeRollout::set_webhook_secret(std::string secret) { impl_->store.set_webhook_secret(std::move(secret)); }
 std::vector<json::object> FakeRollout::records(const std::string& credential_id, const std::string& kind) const {
     return impl_->store.records(credential_id, kind);
 }

@@ -12,6 +12,8 @@
 // after the reply; requests are recorded with the connection they came on, and peak concurrency is measured.
 #pragma once
 
+#include "fake_webhooks.hpp"
+
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -144,6 +146,14 @@ public:
     // Seeds a record as if the CRM's users made it (returns it with its id); removes one. Test set-up only.
     boost::json::object put_record(const std::string& credential_id, const std::string& kind, boost::json::object record);
     bool remove_record(const std::string& credential_id, const std::string& kind, const std::string& id);
+    // Webhooks (fake_webhooks.hpp): a credential's subscriptions (made through POST /crm/api/webhooks), and
+    // one delivery of `event` to each of them that is subscribed to event.event, signed with the webhook
+    // key (the client secret unless set) as `signing` says. Blocking; call it from the test's thread.
+    std::vector<boost::json::object> webhooks(const std::string& credential_id) const;
+    std::vector<SentDelivery> deliver(const std::string& credential_id, const WebhookEvent& event,
+                                      Signing signing = Signing::valid, SignedInput input = SignedInput::raw_body,
+                                      DigestForm form = DigestForm::hex);
+    void set_webhook_secret(std::string secret);
     // A JWT the fake accepts (signed with options.client_secret).
     std::string mint_jwt(const std::string& sub, std::chrono::seconds ttl = std::chrono::seconds{3600}) const;
 

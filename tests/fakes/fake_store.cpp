@@ -229,6 +229,8 @@ void Store::reset() {
     crm_.clear();
     automations_.clear();
     push_events_.clear();
+    webhooks_.clear();
+    webhook_secret_.reset();
     faults_.clear();
     log_.clear();
 }

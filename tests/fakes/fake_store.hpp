@@ -98,6 +98,12 @@ public:
     boost::json::object put_record(const std::string& credential_id, const std::string& kind, boost::json::object record);
     bool remove_record(const std::string& credential_id, const std::string& kind, const std::string& id);
     const std::string& secret() const { return secret_; }
+    // Webhooks (fake_webhooks.cpp): a credential's subscriptions, the URLs subscribed to `event`, and the
+    // key deliveries are signed with (the client secret unless set).
+    std::vector<boost::json::object> webhooks(const std::string& credential_id) const;
+    std::vector<std::string> webhook_urls(const std::string& credential_id, const std::string& event) const;
+    void set_webhook_secret(std::string secret);
+    std::string webhook_secret() const;
 
 private:
     // Handlers: called with mu_ held.
@@ -108,6 +114,7 @@ private:
     Reply crm_list(const Request& req, Credential& cred, const std::string& kind);
     Reply crm_create(const Request& req, Credential& cred, const std::string& kind);
     Reply crm_update(const Request& req, Credential& cred, const std::string& kind, const std::string& id);
+    Reply crm_webhooks(const Request& req, Credential& cred, const std::vector<std::string>& parts);
     Reply crm_tags(const Request& req, Credential& cred, const std::string& id, bool apply);
     std::optional<std::string> validate(Credential& cred, const std::string& kind, const boost::json::object& body,
                                         bool partial);
@@ -127,6 +134,8 @@ private:
     std::vector<boost::json::object> push_events_;
     std::vector<std::pair<std::uint64_t, FaultRule>> faults_;
     std::uint64_t fault_counter_ = 0;
+    std::map<std::string, std::vector<boost::json::object>> webhooks_;   // credential id -> subscriptions
+    std::optional<std::string> webhook_secret_;
     std::deque<RecordedRequest> log_;
     std::uint64_t log_seq_ = 0;
 };

@@ -95,6 +95,11 @@ TEST(FieldRules, ClientSecret) {
     expect_agree(RolloutField::client_secret, std::string(1024, 'x'), true);
 }
 
+TEST(FieldRules, WebhookSecret) {
+    expect_hostile_refused(RolloutField::webhook_secret, "whsec_0123456789!#$%&'()*+,-./:;<=>?@");
+    expect_agree(RolloutField::webhook_secret, std::string(1024, 'x'), true);
+}
+
 TEST(FieldRules, ProjectEnvKey) {
     expect_hostile_refused(RolloutField::project_env_key, "my-project_env1");
     for (const char* bad : {"a.b", "a.evil.com", "a/b", "a:1"}) expect_agree(RolloutField::project_env_key, bad, false);
