@@ -55,4 +55,18 @@ protected:
     crypto::SecretBytes master = crypto::SecretBytes::random(crypto::kKeyBytes);
 };
 
+// A store with two teams, a and b (isolation tests read one and write the other).
+class TwoTeamsTest : public StorageTest {
+protected:
+    void SetUp() override {
+        StorageTest::SetUp();
+        if (IsSkipped()) return;
+        store = open_store();
+        a = make_tenant(*store, "team-a");
+        b = make_tenant(*store, "team-b");
+    }
+    std::unique_ptr<SqlStorage> store;
+    Tenant a, b;
+};
+
 }  // namespace rollout_mcp::storage::test
