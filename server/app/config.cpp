@@ -91,6 +91,14 @@ const KeySpec kKeys[] = {
     {"rollout", "allowed_base_urls", [](Config& c) -> Target { return &c.rollout.allowed_base_urls; }},
     {"rollout", "per_team_host_share", [](Config& c) -> Target { return &c.rollout.per_team_host_share; }, 0, 0, 0.01, 1.0},
     {"rollout", "max_queued_per_host", [](Config& c) -> Target { return &c.rollout.max_queued_per_host; }, 1, 100'000},
+    {"changes", "max_per_team", [](Config& c) -> Target { return &c.changes.max_per_team; }, 1, 10'000'000},
+    {"changes", "max_age_s", [](Config& c) -> Target { return &c.changes.max_age; }, 60, 3650 * kDay},
+    {"events", "allowed_callback_origins", [](Config& c) -> Target { return &c.events.allowed_callback_origins; }},
+    {"events", "max_subscriptions_per_team", [](Config& c) -> Target { return &c.events.max_subscriptions_per_team; }, 1, 10'000},
+    {"events", "max_attempts", [](Config& c) -> Target { return &c.events.max_attempts; }, 1, 1'000},
+    {"events", "backoff_base_ms", [](Config& c) -> Target { return &c.events.backoff_base; }, 1, 3'600'000},
+    {"events", "backoff_max_ms", [](Config& c) -> Target { return &c.events.backoff_max; }, 1, kDay * 1000},
+    {"events", "poll_ms", [](Config& c) -> Target { return &c.events.poll; }, 10, 3'600'000},
     {"rollout", "max_crm_connections_per_team", [](Config& c) -> Target { return &c.rollout.max_crm_connections_per_team; }, 1, 10'000},
     {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
     {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
@@ -324,16 +332,18 @@ void validate(Config& cfg) {
         fail(where, "sync.lease_ms", "must be longer than rollout.request_timeout_ms (a claim outlives one call)");
     if (!cfg.alerts.webhook_url.empty() && cfg.alerts.webhook_secret_file.empty())
         fail(where, "alerts.webhook_secret_file", "is required with alerts.webhook_url (alerts are signed)");
-    for (auto& entry : cfg.rollout.allowed_base_urls) {
-        auto origin = normalize_origin(entry);
-        if (!origin)
-            fail(where, "rollout.allowed_base_urls",
-                 "\"" + entry + "\" is not an origin (scheme://host[:port], no path, query, fragment or userinfo)");
-        if (!origin_transport_allowed(*origin))
-            fail(where, "rollout.allowed_base_urls",
-                 "\"" + entry + "\": must be https (plain http only for a loopback host)");
-        entry = *origin;
-    }
+    for (auto [key, list] : {std::pair{"rollout.allowed_base_urls", &cfg.rollout.allowed_base_urls},
+                             std::pair{"events.allowed_callback_origins", &cfg.events.allowed_callback_origins}})
+        for (auto& entry : *list) {
+            auto origin = normalize_origin(entry);
+            if (!origin)
+                fail(where, key, "\"" + entry + "\" is not an origin (scheme://host[:port], no path, query, fragment or userinfo)");
+            if (!origin_transport_allowed(*origin))
+                fail(where, key, "\"" + entry + "\": must be https (plain http only for a loopback host)");
+            entry = *origin;
+        }
+    if (cfg.events.backoff_max < cfg.events.backoff_base)
+        fail(where, "events.backoff_max_ms", "must not be less than events.backoff_base_ms");
     if (cfg.storage.data_dir.empty()) fail(where, "storage.data_dir", "must not be empty");
     // The URL is never quoted here: it may hold a password (from the environment).
     if (cfg.storage.backend == StorageBackend::postgresql && cfg.storage.postgresql_url.empty())
