@@ -16,12 +16,14 @@
 #include "server/mcp/session_settings.hpp"
 #include "server/mcp/tool_registry.hpp"
 #include "server/sync/rollout_rate_gate.hpp"
+#include "server/sync/event_delivery.hpp"
 #include "server/sync/sync_alerts.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/outbox_notifications.hpp"
 #include "server/sync/rollout_hooks.hpp"
 #include "server/sync/sync_worker.hpp"
 #include "storage/postgres_listener.hpp"
+#include "server/tools/change_tools.hpp"
 #include "server/tools/rollout_tools.hpp"
 #include "server/tools/sync_tasks.hpp"
 #include "storage/sql_storage.hpp"
@@ -176,6 +178,17 @@ int serve(const Config& config, const std::string& port_file) {
                                                                       task_key.size())};
     register_rollout_tools(tools, team_rollout, sync_deps);
     task_router.add("st_", make_sync_task_backend(sync_deps, config.sync.keep_idempotency));
+    // The CRM change feed: list_crm_changes for every client, MCP Events (poll and webhooks) for 2026-07-28 ones.
+    EventDelivery event_delivery(storage, config.events, make_event_pool(config.events, http.extra_ca_pem));
+    const auto subscription_key = storage.direct().derive_purpose_key(3, "evsubsid");
+    ChangeDeps change_deps{&storage, config.events,
+                           std::make_shared<const std::string>(reinterpret_cast<const char*>(subscription_key.data()),
+                                                               subscription_key.size()),
+                           nullptr,   // TODO(issue 20, inbound half): why a team's changes are not flowing
+                           [&event_delivery] { event_delivery.wake(); }};
+    register_change_tools(tools, change_deps);
+    const auto change_events = make_change_events(change_deps);
+    sessionless.events = change_events.get();
     if (config.mcp.test_fixtures) {
         register_fixture_tools(tools, sessionless);
         log::warning("test fixture tools are registered ([mcp] test_fixtures = true)");
@@ -213,6 +226,22 @@ int serve(const Config& config, const std::string& port_file) {
         });
     };
     periodic.every(std::chrono::seconds(60), flush_last_used);
+    // Change-log retention by age ([changes] max_age_s; the count cap applies on append) and expired Events
+    // subscriptions, in bounded steps on the storage thread.
+    periodic.every(std::chrono::seconds(60), [&storage, max_age = config.changes.max_age] {
+        storage.post([max_age](storage::Storage& s) {
+            const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+            const auto before = now - std::chrono::duration_cast<std::chrono::milliseconds>(max_age).count();
+            for (int step = 0; step < 20; ++step) {
+                auto n = s.trim_crm_changes(before, 500);
+                if (!n) log::warning("cannot trim the change log", {{"error", n.error().message}});
+                if (!n || *n == 0) break;
+            }
+            if (auto r = s.purge_expired_event_subscriptions(now); !r)
+                log::warning("cannot purge expired event subscriptions", {{"error", r.error().message}});
+        });
+    });
 
     ShutdownWatchdog watchdog;
     // Each step ends what it started: after the last, nothing waits on the io_context. Attempts already
@@ -221,6 +250,7 @@ int serve(const Config& config, const std::string& port_file) {
     const auto shut_down = [&]() -> asio::awaitable<void> {
         watchdog.arm(config.server.shutdown_grace + std::chrono::seconds(3));
         worker.stop();                // no new claims; the scheduling and alert loops end
+        event_delivery.stop();
         periodic.stop();
         co_await server.shutdown();   // requests in flight finish, then connections and sessions close
         flush_last_used();
@@ -262,6 +292,7 @@ int serve(const Config& config, const std::string& port_file) {
     server.start();
     // Workers start once the listener is bound and the lock is held: a server that cannot serve claims nothing.
     worker.start(ioc.get_executor());
+    event_delivery.start(ioc.get_executor());
     // Several instances on one PostgreSQL database: what another one queues or records wakes this one's worker and
     // its waiting tool calls. Declared after the worker, so it stops first.
     // A tool-list change made here reaches the other instances' listen streams the same way.

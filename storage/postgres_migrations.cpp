@@ -246,6 +246,55 @@ CREATE TABLE hook_inbox (
 );
 CREATE INDEX hook_inbox_pending ON hook_inbox(tenant_id, processed_at, id);
 )sql"},
+    {5, "the CRM change log (per-team cursor), MCP Events webhook subscriptions", R"sql(
+-- One row per team: the last sequence number handed out and the highest one trimmed away. The inserting
+-- transaction updates this row, so on PostgreSQL a team's appends commit in sequence order and a reader's
+-- cursor never passes a change that commits later (docs/ARCHITECTURE.md, "Changes from the CRM").
+CREATE TABLE crm_change_counters (
+  tenant_id       TEXT    PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+  last_seq        BIGINT  NOT NULL DEFAULT 0,
+  trimmed_through BIGINT  NOT NULL DEFAULT 0
+);
+CREATE TABLE crm_changes (
+  tenant_id      TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  seq            BIGINT  NOT NULL CHECK (seq > 0),
+  id             TEXT    NOT NULL UNIQUE,
+  kind           TEXT    NOT NULL CHECK (kind IN ('showing_rescheduled', 'showing_cancelled', 'showing_completed',
+                                                  'buyer_updated', 'agent_note_added')),
+  tour_id        TEXT    NOT NULL DEFAULT '',
+  visit_id       TEXT    NOT NULL DEFAULT '',
+  buyer_id       TEXT    NOT NULL DEFAULT '',
+  fields         TEXT    NOT NULL,  -- JSON object, validated on write
+  crm_type       TEXT    NOT NULL,
+  credential_ref TEXT    NOT NULL DEFAULT '',  -- a non-secret reference to the credential, never its id
+  record_id      TEXT    NOT NULL DEFAULT '',
+  occurred_at    BIGINT  NOT NULL,
+  recorded_at    BIGINT  NOT NULL,
+  PRIMARY KEY (tenant_id, seq)
+);
+CREATE INDEX crm_changes_recorded ON crm_changes(recorded_at);
+-- events/subscribe (webhook delivery): the secret is sealed; delivered_through is the change-log cursor.
+CREATE TABLE event_subscriptions (
+  id                TEXT    PRIMARY KEY CHECK (length(id) BETWEEN 8 AND 64),
+  tenant_id         TEXT    NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+  name              TEXT    NOT NULL,
+  callback_url      TEXT    NOT NULL,
+  key_id            BIGINT  NOT NULL REFERENCES data_keys(key_id),
+  nonce             BYTEA   NOT NULL CHECK (length(nonce) = 24),
+  ciphertext        BYTEA   NOT NULL CHECK (length(ciphertext) >= 16),
+  created_at        BIGINT  NOT NULL,
+  updated_at        BIGINT  NOT NULL,
+  expires_at        BIGINT  NOT NULL,
+  verified          BIGINT  NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
+  delivered_through BIGINT  NOT NULL DEFAULT 0,
+  attempts          BIGINT  NOT NULL DEFAULT 0,
+  next_attempt_at   BIGINT  NOT NULL DEFAULT 0,
+  lease_until       BIGINT,
+  claim_token       BIGINT  NOT NULL DEFAULT 0
+);
+CREATE INDEX event_subscriptions_tenant ON event_subscriptions(tenant_id);
+CREATE INDEX event_subscriptions_due ON event_subscriptions(next_attempt_at);
+)sql"},
 };
 
 }  // namespace

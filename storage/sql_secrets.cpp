@@ -17,6 +17,7 @@ using detail::kRolloutKind;
 using detail::kRolloutProvider;
 using detail::kSyncJobKind;
 using detail::kSyncPayloadKind;
+using detail::kEventSubscriptionKind;
 using detail::now_seconds;
 
 namespace detail {
@@ -245,6 +246,11 @@ Result<ResealProgress> SqlStorage::reseal_batch(std::size_t max_rows) {
              "SELECT tenant_id, id, key_id, nonce, ciphertext FROM sync_payloads WHERE key_id <> ?1 LIMIT ?2",
              "UPDATE sync_payloads SET key_id = ?1, nonce = ?2, ciphertext = ?3"
              " WHERE tenant_id = ?4 AND id = ?5 AND key_id = ?6 AND nonce = ?7"},
+            // Events webhook secrets: the provider is the subscription id.
+            {kEventSubscriptionKind,
+             "SELECT tenant_id, id, key_id, nonce, ciphertext FROM event_subscriptions WHERE key_id <> ?1 LIMIT ?2",
+             "UPDATE event_subscriptions SET key_id = ?1, nonce = ?2, ciphertext = ?3"
+             " WHERE tenant_id = ?4 AND id = ?5 AND key_id = ?6 AND nonce = ?7"},
             // Per-job payloads written before shared ones (key_id is NULL for newer jobs).
             {kSyncJobKind,
              "SELECT tenant_id, id, key_id, nonce, ciphertext FROM sync_jobs WHERE key_id <> ?1 LIMIT ?2",
@@ -283,7 +289,8 @@ Result<ResealProgress> SqlStorage::reseal_batch(std::size_t max_rows) {
             "SELECT (SELECT count(*) FROM rollout_configs WHERE key_id <> ?1)"
             " + (SELECT count(*) FROM crm_connections WHERE key_id <> ?1)"
             " + (SELECT count(*) FROM sync_jobs WHERE key_id <> ?1)"
-            " + (SELECT count(*) FROM sync_payloads WHERE key_id <> ?1)");
+            " + (SELECT count(*) FROM sync_payloads WHERE key_id <> ?1)"
+            " + (SELECT count(*) FROM event_subscriptions WHERE key_id <> ?1)");
         remaining.bind(1, std::int64_t{active});
         if (remaining.step()) progress.remaining = remaining.int64(0);
         tx.commit();

@@ -295,7 +295,8 @@ Result<std::size_t> SqlStorage::destroy_unused_keys() {
                 " AND key_id NOT IN (SELECT key_id FROM crm_connections)"
                 // IS NOT NULL: newer jobs have no key of their own, and NOT IN over a NULL is never true.
                 " AND key_id NOT IN (SELECT key_id FROM sync_jobs WHERE key_id IS NOT NULL)"
-                " AND key_id NOT IN (SELECT key_id FROM sync_payloads)");
+                " AND key_id NOT IN (SELECT key_id FROM sync_payloads)"
+                " AND key_id NOT IN (SELECT key_id FROM event_subscriptions)");
             n = static_cast<std::size_t>(db_->changes());
             tx.commit();
         }

@@ -131,6 +131,27 @@ public:
                                         std::int64_t now_ms) override;
     Result<void> pause_rate_bucket(std::string_view tenant_id, std::int64_t until_ms) override;
 
+    // The CRM change log and Events subscriptions (sql_changes.cpp, sql_event_subscriptions.cpp).
+    Result<CrmChange> append_crm_change(std::string_view tenant_id, const CrmChange& change,
+                                        std::int64_t now_ms) override;
+    Result<CrmChangePage> list_crm_changes(std::string_view tenant_id, std::optional<std::int64_t> after_seq,
+                                           std::size_t limit) override;
+    Result<std::size_t> trim_crm_changes(std::int64_t before_ms, std::size_t max_rows) override;
+    Result<EventSubscription> put_event_subscription(const EventSubscription& subscription,
+                                                     std::span<const unsigned char> secret, std::int64_t now_ms) override;
+    Result<void> delete_event_subscription(std::string_view tenant_id, std::string_view id) override;
+    Result<std::vector<std::string>> due_event_subscriptions(std::int64_t now_ms, std::size_t limit) override;
+    Result<std::optional<ClaimedSubscription>> claim_event_subscription(std::string_view id, std::int64_t now_ms,
+                                                                        std::int64_t lease_until_ms) override;
+    Result<bool> record_event_delivery(std::string_view id, std::int64_t claim_token, const DeliveryProgress& progress,
+                                       bool release) override;
+    Result<bool> drop_event_subscription(std::string_view id, std::int64_t claim_token) override;
+    Result<std::size_t> purge_expired_event_subscriptions(std::int64_t now_ms) override;
+    // append_crm_change inside the caller's open transaction (the inbound processing step records an inbox event
+    // as processed and appends its changes atomically). Throws SqlError; an invalid change is an Error value.
+    Result<CrmChange> append_crm_change_in_transaction(std::string_view tenant_id, const CrmChange& change,
+                                                       std::int64_t now_ms);
+
     Dialect dialect() const noexcept { return db_->dialect(); }
 
 private:
@@ -209,6 +230,7 @@ inline constexpr std::string_view kRolloutProvider = "rollout";
 inline constexpr std::string_view kCrmKind = "crm_connection";
 inline constexpr std::string_view kSyncJobKind = "sync_job";  // provider: the job id (legacy payloads)
 inline constexpr std::string_view kSyncPayloadKind = "sync_payload";  // provider: the payload id
+inline constexpr std::string_view kEventSubscriptionKind = "event_subscription";  // provider: the subscription id
 
 }  // namespace detail
 }  // namespace rollout_mcp::storage

@@ -15,6 +15,7 @@
 #include "crypto/secret_bytes.hpp"
 #include "storage/automations.hpp"
 #include "storage/mcp_sessions.hpp"
+#include "storage/crm_changes.hpp"
 #include "storage/outbox.hpp"
 #include "storage/rate_buckets.hpp"
 
@@ -129,6 +130,8 @@ struct StorageLimits {
     // held by the database so they count every instance's work. 0: no cap.
     std::size_t max_running_per_tenant = 0;
     std::size_t max_running_per_crm = 0;
+    std::size_t max_changes_per_tenant = 10'000;        // [changes] max_per_team: older changes are trimmed
+    std::size_t max_event_subscriptions_per_tenant = 16; // [events] max_subscriptions_per_team
 };
 
 struct DataKeyStatus {
@@ -345,6 +348,44 @@ public:
     // Rollout answered 429: the team's bucket is empty and refills only from `until_ms` on (a later pause
     // already recorded is kept).
     virtual Result<void> pause_rate_bucket(std::string_view tenant_id, std::int64_t until_ms) = 0;
+
+    // The CRM change log (storage/crm_changes.hpp; README, "Changes from the CRM"). Times in Unix milliseconds.
+    // append: numbers the change after the tenant's last one and keeps at most max_changes_per_tenant (the oldest
+    // go); invalid_argument for an unknown kind or fields that are not a JSON object. SqlStorage also offers it
+    // inside a caller's transaction (append_crm_change_in_transaction).
+    virtual Result<CrmChange> append_crm_change(std::string_view tenant_id, const CrmChange& change,
+                                                std::int64_t now_ms) = 0;
+    // The tenant's changes after `after_seq` (nullopt: from the oldest kept), at most `limit`, in order;
+    // invalid_argument when after_seq is negative or ahead of the tenant's log.
+    virtual Result<CrmChangePage> list_crm_changes(std::string_view tenant_id, std::optional<std::int64_t> after_seq,
+                                                   std::size_t limit) = 0;
+    // Retention by age: one bounded step (at most max_rows rows, one transaction) removing changes recorded
+    // before before_ms; returns how many went (0: done).
+    virtual Result<std::size_t> trim_crm_changes(std::int64_t before_ms, std::size_t max_rows) = 0;
+
+    // MCP Events webhook subscriptions (storage/crm_changes.hpp). put: creates the subscription (delivery starts
+    // after the tenant's current last change, verification pending) or, for an existing id of the same tenant,
+    // refreshes its expiry and secret; limit_exceeded beyond max_event_subscriptions_per_tenant live ones.
+    virtual Result<EventSubscription> put_event_subscription(const EventSubscription& subscription,
+                                                             std::span<const unsigned char> secret,
+                                                             std::int64_t now_ms) = 0;
+    // not_found for an unknown id and another tenant's (the same answer).
+    virtual Result<void> delete_event_subscription(std::string_view tenant_id, std::string_view id) = 0;
+    // Live subscriptions with something to do (a challenge, or changes after their cursor), due and not leased.
+    virtual Result<std::vector<std::string>> due_event_subscriptions(std::int64_t now_ms, std::size_t limit) = 0;
+    // Claims one of them (compare-and-set; PostgreSQL: FOR UPDATE SKIP LOCKED) with a lease and a new fencing
+    // token, and opens its secret; nullopt when it is no longer claimable (another instance has it).
+    virtual Result<std::optional<ClaimedSubscription>> claim_event_subscription(std::string_view id,
+                                                                                std::int64_t now_ms,
+                                                                                std::int64_t lease_until_ms) = 0;
+    // Records a delivery round under the claim's token (release: the lease ends). false: the claim was lost and
+    // nothing changed.
+    virtual Result<bool> record_event_delivery(std::string_view id, std::int64_t claim_token,
+                                               const DeliveryProgress& progress, bool release) = 0;
+    // The callback answered 410 Gone: the subscription goes (under the claim's token). false: claim lost.
+    virtual Result<bool> drop_event_subscription(std::string_view id, std::int64_t claim_token) = 0;
+    // Subscriptions whose TTL passed without a refresh; returns how many went.
+    virtual Result<std::size_t> purge_expired_event_subscriptions(std::int64_t now_ms) = 0;
 
     // PRAGMA wal_checkpoint(TRUNCATE): afterwards no deleted row survives in the WAL file.
     virtual Result<void> checkpoint() = 0;

@@ -29,6 +29,8 @@ std::unique_ptr<storage::SqlStorage> open_storage(const Config& config) {
     limits.max_crm_connections_per_tenant = config.rollout.max_crm_connections_per_team;
     limits.max_running_per_tenant = config.sync.per_team_in_flight;
     limits.max_running_per_crm = config.sync.per_crm_in_flight;
+    limits.max_changes_per_tenant = config.changes.max_per_team;
+    limits.max_event_subscriptions_per_tenant = config.events.max_subscriptions_per_team;
     s->set_limits(limits);
     return s;
 }

@@ -1,5 +1,6 @@
 // Loads the TOML config and ROLLOUT_MCP_<SECTION>_<KEY> overrides through one table of keys.
 #include "server/app/config.hpp"
+#include "server/app/config_keys.hpp"
 
 #include "base/loopback.hpp"
 
@@ -25,98 +26,8 @@ extern char** environ;
 namespace rollout_mcp {
 namespace {
 
-using Target = std::variant<std::string*, bool*, std::size_t*, unsigned*, std::uint16_t*, double*,
-                            std::chrono::milliseconds*, std::chrono::seconds*, std::vector<std::string>*,
-                            StorageBackend*>;
-
-struct KeySpec {
-    const char* section;
-    const char* key;
-    Target (*target)(Config&);
-    std::uint64_t min = 0;
-    std::uint64_t max = std::numeric_limits<std::uint32_t>::max();
-    double fmin = 0;   // bounds of floating-point keys (min/max above are for integers)
-    double fmax = 0;
-};
-
-constexpr std::uint64_t kDay = 86'400;
-
-// clang-format off
-const KeySpec kKeys[] = {
-    {"server", "bind", [](Config& c) -> Target { return &c.server.bind; }},
-    {"server", "port", [](Config& c) -> Target { return &c.server.port; }, 0, 65535},
-    {"server", "threads", [](Config& c) -> Target { return &c.server.threads; }, 0, 256},
-    {"server", "mcp_path", [](Config& c) -> Target { return &c.server.mcp_path; }},
-    {"server", "allowed_hosts", [](Config& c) -> Target { return &c.server.allowed_hosts; }},
-    {"server", "allowed_origins", [](Config& c) -> Target { return &c.server.allowed_origins; }},
-    {"server", "max_body_bytes", [](Config& c) -> Target { return &c.server.max_body_bytes; }, 1024, 1ull << 30},
-    {"server", "max_header_bytes", [](Config& c) -> Target { return &c.server.max_header_bytes; }, 1024, 1 << 20},
-    {"server", "request_timeout_ms", [](Config& c) -> Target { return &c.server.request_timeout; }, 100, kDay * 1000},
-    {"server", "write_timeout_ms", [](Config& c) -> Target { return &c.server.write_timeout; }, 100, kDay * 1000},
-    {"server", "shutdown_grace_ms", [](Config& c) -> Target { return &c.server.shutdown_grace; }, 0, kDay * 1000},
-    {"server", "max_connections", [](Config& c) -> Target { return &c.server.max_connections; }, 1, 1'000'000},
-    {"server", "tls_cert_file", [](Config& c) -> Target { return &c.server.tls_cert_file; }},
-    {"server", "tls_key_file", [](Config& c) -> Target { return &c.server.tls_key_file; }},
-    {"server", "tls_min_version", [](Config& c) -> Target { return &c.server.tls_min_version; }},
-    {"server", "max_tls_handshakes", [](Config& c) -> Target { return &c.server.max_tls_handshakes; }, 1, 1'000'000},
-    {"server", "behind_tls_proxy", [](Config& c) -> Target { return &c.server.behind_tls_proxy; }},
-    {"server", "public_url", [](Config& c) -> Target { return &c.server.public_url; }},
-    {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
-    {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},
-    {"mcp", "max_sessions_per_team", [](Config& c) -> Target { return &c.mcp.max_sessions_per_team; }, 1, 10'000'000},
-    {"mcp", "sse_keepalive_ms", [](Config& c) -> Target { return &c.mcp.sse_keepalive; }, 10, kDay * 1000},
-    {"mcp", "sse_retry_ms", [](Config& c) -> Target { return &c.mcp.sse_retry; }, 0, 3'600'000},
-    {"mcp", "replay_buffer_bytes", [](Config& c) -> Target { return &c.mcp.replay_buffer_bytes; }, 0, 1ull << 30},
-    {"mcp", "replay_events_per_stream", [](Config& c) -> Target { return &c.mcp.replay_events_per_stream; }, 1, 1'000'000},
-    {"mcp", "stream_retention_s", [](Config& c) -> Target { return &c.mcp.stream_retention; }, 0, kDay},
-    {"mcp", "max_streams_per_session", [](Config& c) -> Target { return &c.mcp.max_streams_per_session; }, 2, 1'000'000},
-    {"mcp", "max_pending_requests", [](Config& c) -> Target { return &c.mcp.max_pending_requests; }, 1, 100'000},
-    {"mcp", "tools_page_size", [](Config& c) -> Target { return &c.mcp.tools_page_size; }, 1, 10'000},
-    {"mcp", "max_batch", [](Config& c) -> Target { return &c.mcp.max_batch; }, 1, 10'000},
-    {"mcp", "max_json_depth", [](Config& c) -> Target { return &c.mcp.max_json_depth; }, 4, 10'000},
-    {"mcp", "max_json_string_bytes", [](Config& c) -> Target { return &c.mcp.max_json_string_bytes; }, 1024, 1ull << 30},
-    {"mcp", "max_json_number_chars", [](Config& c) -> Target { return &c.mcp.max_json_number_chars; }, 24, 1 << 20},
-    {"mcp", "requests_per_second_per_team", [](Config& c) -> Target { return &c.mcp.requests_per_second_per_team; }, 0, 0, 0.0, 1e6},
-    {"mcp", "request_burst_per_team", [](Config& c) -> Target { return &c.mcp.request_burst_per_team; }, 1, 1'000'000},
-    {"mcp", "max_paced_requests_per_team", [](Config& c) -> Target { return &c.mcp.max_paced_requests_per_team; }, 0, 100'000},
-    {"mcp", "max_pace_wait_ms", [](Config& c) -> Target { return &c.mcp.max_pace_wait; }, 0, 60'000},
-    {"mcp", "test_fixtures", [](Config& c) -> Target { return &c.mcp.test_fixtures; }},
-    {"storage", "backend", [](Config& c) -> Target { return &c.storage.backend; }},
-    {"storage", "data_dir", [](Config& c) -> Target { return &c.storage.data_dir; }},
-    {"storage", "database", [](Config& c) -> Target { return &c.storage.database; }},
-    {"storage", "master_key_file", [](Config& c) -> Target { return &c.storage.master_key_file; }},
-    {"storage", "postgresql_url", [](Config& c) -> Target { return &c.storage.postgresql_url; }},
-    {"auth", "mode", [](Config& c) -> Target { return &c.auth.mode; }},
-    {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
-    {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
-    {"rollout", "extra_ca_file", [](Config& c) -> Target { return &c.rollout.extra_ca_file; }},
-    {"rollout", "allowed_base_urls", [](Config& c) -> Target { return &c.rollout.allowed_base_urls; }},
-    {"rollout", "per_team_host_share", [](Config& c) -> Target { return &c.rollout.per_team_host_share; }, 0, 0, 0.01, 1.0},
-    {"rollout", "max_queued_per_host", [](Config& c) -> Target { return &c.rollout.max_queued_per_host; }, 1, 100'000},
-    {"rollout", "requests_per_second_per_team", [](Config& c) -> Target { return &c.rollout.requests_per_second_per_team; }, 0, 0, 0.0, 1e6},
-    {"rollout", "request_burst_per_team", [](Config& c) -> Target { return &c.rollout.request_burst_per_team; }, 1, 1'000'000},
-    {"rollout", "max_rate_wait_ms", [](Config& c) -> Target { return &c.rollout.max_rate_wait; }, 0, 60'000},
-    {"rollout", "max_crm_connections_per_team", [](Config& c) -> Target { return &c.rollout.max_crm_connections_per_team; }, 1, 10'000},
-    {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
-    {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
-    {"sync", "max_age_s", [](Config& c) -> Target { return &c.sync.max_age; }, 60, 30 * kDay},
-    {"sync", "backoff_base_ms", [](Config& c) -> Target { return &c.sync.backoff_base; }, 10, 3'600'000},
-    {"sync", "backoff_max_ms", [](Config& c) -> Target { return &c.sync.backoff_max; }, 10, kDay * 1000},
-    {"sync", "max_in_flight", [](Config& c) -> Target { return &c.sync.max_in_flight; }, 1, 10'000},
-    {"sync", "per_team_in_flight", [](Config& c) -> Target { return &c.sync.per_team_in_flight; }, 1, 10'000},
-    {"sync", "per_crm_in_flight", [](Config& c) -> Target { return &c.sync.per_crm_in_flight; }, 1, 10'000},
-    {"sync", "lease_ms", [](Config& c) -> Target { return &c.sync.lease; }, 1'000, kDay * 1000},
-    {"sync", "poll_ms", [](Config& c) -> Target { return &c.sync.poll; }, 10, 3'600'000},
-    {"sync", "keep_succeeded_s", [](Config& c) -> Target { return &c.sync.keep_succeeded; }, 60, 365 * kDay},
-    {"sync", "keep_failed_s", [](Config& c) -> Target { return &c.sync.keep_failed; }, 60, 365 * kDay},
-    {"sync", "keep_idempotency_s", [](Config& c) -> Target { return &c.sync.keep_idempotency; }, 60, 365 * kDay},
-    {"sync", "max_queued_per_team", [](Config& c) -> Target { return &c.sync.max_queued_per_team; }, 1, 10'000'000},
-    {"alerts", "webhook_url", [](Config& c) -> Target { return &c.alerts.webhook_url; }},
-    {"alerts", "webhook_secret_file", [](Config& c) -> Target { return &c.alerts.webhook_secret_file; }},
-    {"alerts", "webhook_max_attempts", [](Config& c) -> Target { return &c.alerts.webhook_max_attempts; }, 1, 1'000},
-    {"log", "level", [](Config& c) -> Target { return &c.log.level; }},
-};
-// clang-format on
+using config_keys::KeySpec;
+using config_keys::Target;
 
 [[noreturn]] void fail(const std::string& where, const std::string& key, const std::string& why) {
     throw ConfigError(where + ": " + key + ": " + why);
@@ -269,7 +180,7 @@ void load_file(Config& cfg, const std::string& path) {
                           std::string(e.description()));
     }
     std::set<std::string> known_sections;
-    for (const auto& spec : kKeys) known_sections.insert(spec.section);
+    for (const auto& spec : config_keys::all()) known_sections.insert(spec.section);
     for (const auto& [section_key, section_node] : doc) {
         const std::string section(section_key.str());
         if (!known_sections.count(section)) fail(path, section, "unknown section");
@@ -277,10 +188,11 @@ void load_file(Config& cfg, const std::string& path) {
         if (!table) fail(path, section, "must be a table ([" + section + "])");
         for (const auto& [key, node] : *table) {
             const std::string name(key.str());
-            const auto* spec = std::find_if(std::begin(kKeys), std::end(kKeys), [&](const KeySpec& k) {
+            const auto keys = config_keys::all();
+            const auto spec = std::find_if(keys.begin(), keys.end(), [&](const KeySpec& k) {
                 return section == k.section && name == k.key;
             });
-            if (spec == std::end(kKeys)) fail(path, section + "." + name, "unknown key");
+            if (spec == keys.end()) fail(path, section + "." + name, "unknown key");
             apply_toml(*spec, cfg, node, path, section + "." + name);
         }
     }
@@ -334,16 +246,18 @@ void validate(Config& cfg) {
         fail(where, "sync.lease_ms", "must be longer than rollout.request_timeout_ms (a claim outlives one call)");
     if (!cfg.alerts.webhook_url.empty() && cfg.alerts.webhook_secret_file.empty())
         fail(where, "alerts.webhook_secret_file", "is required with alerts.webhook_url (alerts are signed)");
-    for (auto& entry : cfg.rollout.allowed_base_urls) {
-        auto origin = normalize_origin(entry);
-        if (!origin)
-            fail(where, "rollout.allowed_base_urls",
-                 "\"" + entry + "\" is not an origin (scheme://host[:port], no path, query, fragment or userinfo)");
-        if (!origin_transport_allowed(*origin))
-            fail(where, "rollout.allowed_base_urls",
-                 "\"" + entry + "\": must be https (plain http only for a loopback host)");
-        entry = *origin;
-    }
+    for (auto [key, list] : {std::pair{"rollout.allowed_base_urls", &cfg.rollout.allowed_base_urls},
+                             std::pair{"events.allowed_callback_origins", &cfg.events.allowed_callback_origins}})
+        for (auto& entry : *list) {
+            auto origin = normalize_origin(entry);
+            if (!origin)
+                fail(where, key, "\"" + entry + "\" is not an origin (scheme://host[:port], no path, query, fragment or userinfo)");
+            if (!origin_transport_allowed(*origin))
+                fail(where, key, "\"" + entry + "\": must be https (plain http only for a loopback host)");
+            entry = *origin;
+        }
+    if (cfg.events.backoff_max < cfg.events.backoff_base)
+        fail(where, "events.backoff_max_ms", "must not be less than events.backoff_base_ms");
     if (cfg.storage.data_dir.empty()) fail(where, "storage.data_dir", "must not be empty");
     // The URL is never quoted here: it may hold a password (from the environment).
     if (cfg.storage.backend == StorageBackend::postgresql && cfg.storage.postgresql_url.empty())
@@ -381,7 +295,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& envi
         auto eq = entry.find('=');
         if (eq == std::string::npos || entry.rfind("ROLLOUT_MCP_", 0) != 0) continue;
         const std::string name = entry.substr(0, eq);
-        for (const auto& spec : kKeys)
+        for (const auto& spec : config_keys::all())
             if (env_name(spec) == name) apply_env(spec, cfg, entry.substr(eq + 1), name);
     }
     validate(cfg);

@@ -120,6 +120,24 @@ struct SyncSettings {
     std::size_t max_queued_per_team = 10'000;         // queued + running jobs of one team; more: retry later
 };
 
+// The CRM change log (README, "Changes from the CRM"): per team, at most max_per_team changes, none older than
+// max_age; older ones are trimmed and a cursor before them answers truncated.
+struct ChangeSettings {
+    std::size_t max_per_team = 10'000;
+    std::chrono::seconds max_age{30 * 86'400};
+};
+
+// MCP Events webhook delivery (io.modelcontextprotocol/events).
+struct EventSettings {
+    // Callback origins allowed although they are not https to a public address (tests, an in-house receiver).
+    std::vector<std::string> allowed_callback_origins;
+    std::size_t max_subscriptions_per_team = 16;
+    std::size_t max_attempts = 8;                     // tries per event (and per challenge), then it is given up
+    std::chrono::milliseconds backoff_base{1'000};    // full jitter, as the outbox
+    std::chrono::milliseconds backoff_max{300'000};
+    std::chrono::milliseconds poll{1'000};            // due-subscription scan
+};
+
 // Dead-job alerts.
 struct AlertSettings {
     std::string webhook_url;                          // empty = log line and metric only
@@ -140,6 +158,8 @@ struct Config {
     SyncSettings sync;
     AlertSettings alerts;
     LogSettings log;
+    ChangeSettings changes;
+    EventSettings events;
 };
 
 // A config that cannot be used: names the source (file or env var), the key and the reason.

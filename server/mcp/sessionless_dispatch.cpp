@@ -79,6 +79,7 @@ boost::asio::awaitable<HttpReply> SessionlessDispatcher::handle(const HttpReques
     }
     if (method == "tools/call") co_return co_await call_tool(request, call, tenant);
     if (method == "subscriptions/listen") co_return co_await listen(call, tenant);
+    if (services_.events && method.starts_with("events/")) co_return co_await events_method(call, tenant);
     if ((method == "tasks/get" || method == "tasks/update" || method == "tasks/cancel") && services_.tasks &&
         !services_.tasks->empty())
         co_return co_await task_method(call, tenant);
@@ -109,8 +110,13 @@ HttpReply SessionlessDispatcher::discover(const mcp::SessionlessCall& call) cons
     json::object capabilities{{"tools", json::object{{"listChanged", true}}}, {"logging", json::object{}}};
     if (!services_.prompts.empty()) capabilities["prompts"] = json::object{{"listChanged", false}};
     if (services_.empty_resources) capabilities["resources"] = json::object{};
-    if (services_.tasks && !services_.tasks->empty())
-        capabilities["extensions"] = json::object{{kTasksExtension, json::object{}}};
+    json::object extensions;
+    if (services_.tasks && !services_.tasks->empty()) extensions[kTasksExtension] = json::object{};
+    if (services_.events) {   // the extension, and ChatGPT's "events": {} (mcp-events.md)
+        extensions[mcp::kEventsExtension] = json::object{};
+        capabilities["events"] = json::object{};
+    }
+    if (!extensions.empty()) capabilities["extensions"] = std::move(extensions);
     json::object result{
         {"supportedVersions", std::move(versions)},
         {"capabilities", std::move(capabilities)},

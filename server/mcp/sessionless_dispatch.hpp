@@ -1,11 +1,12 @@
 // Methods of sessionless (2026-07-28) requests on /mcp (docs/ARCHITECTURE.md, "Two protocol eras"):
 // server/discover, tools/list, tools/call (tasks, required client capabilities, Mcp-Param-* headers),
-// prompts for the test fixtures, subscriptions/listen, and tasks/get|update|cancel. Methods the revision
+// prompts for the test fixtures, subscriptions/listen, tasks/get|update|cancel, and events/* (sessionless_events.cpp). Methods the revision
 // removed (initialize, ping, logging/setLevel, resources/subscribe|unsubscribe) and unknown ones get HTTP 404
 // with -32601. Every result carries resultType; list and discover results carry the caching hints.
 #pragma once
 
 #include "server/app/config.hpp"
+#include "server/mcp/events.hpp"
 #include "server/mcp/http_message.hpp"
 #include "server/mcp/listen_hub.hpp"
 #include "server/mcp/mcp_dispatch.hpp"
@@ -38,6 +39,8 @@ struct SessionlessServices {
     // Test fixtures: declare resources and answer resources/list and resources/templates/list with empty lists
     // (resources/read: -32602, "Resource not found", data.uri) so the caching scenario can run.
     bool empty_resources = false;
+    // The Events extension (events/list|poll|subscribe|unsubscribe); nullptr: not offered.
+    mcp::EventsBackend* events = nullptr;
 };
 
 class SessionlessDispatcher {
@@ -55,6 +58,7 @@ private:
     HttpReply get_prompt(const mcp::SessionlessCall& call, const std::string& tenant) const;
     boost::asio::awaitable<HttpReply> listen(const mcp::SessionlessCall& call, const std::string& tenant);
     boost::asio::awaitable<HttpReply> task_method(const mcp::SessionlessCall& call, const std::string& tenant);
+    boost::asio::awaitable<HttpReply> events_method(const mcp::SessionlessCall& call, const std::string& tenant);
 
     const Config& config_;
     const ToolRegistry& tools_;

@@ -55,7 +55,7 @@ protected:
     crypto::SecretBytes master = crypto::SecretBytes::random(crypto::kKeyBytes);
 };
 
-// An open store with two teams, where most repository tests start.
+// A store with two teams, a and b (isolation tests read one and write the other).
 class TwoTeamsTest : public StorageTest {
 protected:
     void SetUp() override {

@@ -277,6 +277,8 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
         db->exec("DROP TABLE mcp_sessions; DROP TABLE sync_tasks; DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
                  " DROP INDEX sync_requests_created; DROP TABLE automations; DROP INDEX crm_connections_fingerprint;"
                  " ALTER TABLE crm_connections DROP COLUMN credential_fingerprint; DROP TABLE rollout_rate_buckets;"
+                 " DROP TABLE crm_changes; DROP TABLE crm_change_counters; DROP TABLE event_subscriptions;"
+                 " DROP TABLE hook_inbox; DROP TABLE hook_routes;"
                  " DELETE FROM schema_migrations WHERE version >= 3");
         db->exec(v2.substr(from, to - from).c_str());
         tx.commit();

@@ -1,0 +1,98 @@
+// The rows of the config key table (config_keys.hpp).
+#include "server/app/config_keys.hpp"
+
+namespace rollout_mcp::config_keys {
+namespace {
+
+constexpr std::uint64_t kDay = 86'400;
+
+// clang-format off
+const KeySpec kKeys[] = {
+    {"server", "bind", [](Config& c) -> Target { return &c.server.bind; }},
+    {"server", "port", [](Config& c) -> Target { return &c.server.port; }, 0, 65535},
+    {"server", "threads", [](Config& c) -> Target { return &c.server.threads; }, 0, 256},
+    {"server", "mcp_path", [](Config& c) -> Target { return &c.server.mcp_path; }},
+    {"server", "allowed_hosts", [](Config& c) -> Target { return &c.server.allowed_hosts; }},
+    {"server", "allowed_origins", [](Config& c) -> Target { return &c.server.allowed_origins; }},
+    {"server", "max_body_bytes", [](Config& c) -> Target { return &c.server.max_body_bytes; }, 1024, 1ull << 30},
+    {"server", "max_header_bytes", [](Config& c) -> Target { return &c.server.max_header_bytes; }, 1024, 1 << 20},
+    {"server", "request_timeout_ms", [](Config& c) -> Target { return &c.server.request_timeout; }, 100, kDay * 1000},
+    {"server", "write_timeout_ms", [](Config& c) -> Target { return &c.server.write_timeout; }, 100, kDay * 1000},
+    {"server", "shutdown_grace_ms", [](Config& c) -> Target { return &c.server.shutdown_grace; }, 0, kDay * 1000},
+    {"server", "max_connections", [](Config& c) -> Target { return &c.server.max_connections; }, 1, 1'000'000},
+    {"server", "tls_cert_file", [](Config& c) -> Target { return &c.server.tls_cert_file; }},
+    {"server", "tls_key_file", [](Config& c) -> Target { return &c.server.tls_key_file; }},
+    {"server", "tls_min_version", [](Config& c) -> Target { return &c.server.tls_min_version; }},
+    {"server", "max_tls_handshakes", [](Config& c) -> Target { return &c.server.max_tls_handshakes; }, 1, 1'000'000},
+    {"server", "behind_tls_proxy", [](Config& c) -> Target { return &c.server.behind_tls_proxy; }},
+    {"server", "public_url", [](Config& c) -> Target { return &c.server.public_url; }},
+    {"mcp", "session_idle_timeout_s", [](Config& c) -> Target { return &c.mcp.session_idle_timeout; }, 1, 30 * kDay},
+    {"mcp", "max_sessions", [](Config& c) -> Target { return &c.mcp.max_sessions; }, 1, 10'000'000},
+    {"mcp", "max_sessions_per_team", [](Config& c) -> Target { return &c.mcp.max_sessions_per_team; }, 1, 10'000'000},
+    {"mcp", "sse_keepalive_ms", [](Config& c) -> Target { return &c.mcp.sse_keepalive; }, 10, kDay * 1000},
+    {"mcp", "sse_retry_ms", [](Config& c) -> Target { return &c.mcp.sse_retry; }, 0, 3'600'000},
+    {"mcp", "replay_buffer_bytes", [](Config& c) -> Target { return &c.mcp.replay_buffer_bytes; }, 0, 1ull << 30},
+    {"mcp", "replay_events_per_stream", [](Config& c) -> Target { return &c.mcp.replay_events_per_stream; }, 1, 1'000'000},
+    {"mcp", "stream_retention_s", [](Config& c) -> Target { return &c.mcp.stream_retention; }, 0, kDay},
+    {"mcp", "max_streams_per_session", [](Config& c) -> Target { return &c.mcp.max_streams_per_session; }, 2, 1'000'000},
+    {"mcp", "max_pending_requests", [](Config& c) -> Target { return &c.mcp.max_pending_requests; }, 1, 100'000},
+    {"mcp", "tools_page_size", [](Config& c) -> Target { return &c.mcp.tools_page_size; }, 1, 10'000},
+    {"mcp", "max_batch", [](Config& c) -> Target { return &c.mcp.max_batch; }, 1, 10'000},
+    {"mcp", "max_json_depth", [](Config& c) -> Target { return &c.mcp.max_json_depth; }, 4, 10'000},
+    {"mcp", "max_json_string_bytes", [](Config& c) -> Target { return &c.mcp.max_json_string_bytes; }, 1024, 1ull << 30},
+    {"mcp", "max_json_number_chars", [](Config& c) -> Target { return &c.mcp.max_json_number_chars; }, 24, 1 << 20},
+    {"mcp", "requests_per_second_per_team", [](Config& c) -> Target { return &c.mcp.requests_per_second_per_team; }, 0, 0, 0.0, 1e6},
+    {"mcp", "request_burst_per_team", [](Config& c) -> Target { return &c.mcp.request_burst_per_team; }, 1, 1'000'000},
+    {"mcp", "max_paced_requests_per_team", [](Config& c) -> Target { return &c.mcp.max_paced_requests_per_team; }, 0, 100'000},
+    {"mcp", "max_pace_wait_ms", [](Config& c) -> Target { return &c.mcp.max_pace_wait; }, 0, 60'000},
+    {"mcp", "test_fixtures", [](Config& c) -> Target { return &c.mcp.test_fixtures; }},
+    {"storage", "backend", [](Config& c) -> Target { return &c.storage.backend; }},
+    {"storage", "data_dir", [](Config& c) -> Target { return &c.storage.data_dir; }},
+    {"storage", "database", [](Config& c) -> Target { return &c.storage.database; }},
+    {"storage", "master_key_file", [](Config& c) -> Target { return &c.storage.master_key_file; }},
+    {"storage", "postgresql_url", [](Config& c) -> Target { return &c.storage.postgresql_url; }},
+    {"auth", "mode", [](Config& c) -> Target { return &c.auth.mode; }},
+    {"rollout", "request_timeout_ms", [](Config& c) -> Target { return &c.rollout.request_timeout; }, 100, kDay * 1000},
+    {"rollout", "max_concurrent_per_host", [](Config& c) -> Target { return &c.rollout.max_concurrent_per_host; }, 1, 10'000},
+    {"rollout", "extra_ca_file", [](Config& c) -> Target { return &c.rollout.extra_ca_file; }},
+    {"rollout", "allowed_base_urls", [](Config& c) -> Target { return &c.rollout.allowed_base_urls; }},
+    {"rollout", "per_team_host_share", [](Config& c) -> Target { return &c.rollout.per_team_host_share; }, 0, 0, 0.01, 1.0},
+    {"rollout", "max_queued_per_host", [](Config& c) -> Target { return &c.rollout.max_queued_per_host; }, 1, 100'000},
+    {"rollout", "requests_per_second_per_team", [](Config& c) -> Target { return &c.rollout.requests_per_second_per_team; }, 0, 0, 0.0, 1e6},
+    {"rollout", "request_burst_per_team", [](Config& c) -> Target { return &c.rollout.request_burst_per_team; }, 1, 1'000'000},
+    {"rollout", "max_rate_wait_ms", [](Config& c) -> Target { return &c.rollout.max_rate_wait; }, 0, 60'000},
+    {"changes", "max_per_team", [](Config& c) -> Target { return &c.changes.max_per_team; }, 1, 10'000'000},
+    {"changes", "max_age_s", [](Config& c) -> Target { return &c.changes.max_age; }, 60, 3650 * kDay},
+    {"events", "allowed_callback_origins", [](Config& c) -> Target { return &c.events.allowed_callback_origins; }},
+    {"events", "max_subscriptions_per_team", [](Config& c) -> Target { return &c.events.max_subscriptions_per_team; }, 1, 10'000},
+    {"events", "max_attempts", [](Config& c) -> Target { return &c.events.max_attempts; }, 1, 1'000},
+    {"events", "backoff_base_ms", [](Config& c) -> Target { return &c.events.backoff_base; }, 1, 3'600'000},
+    {"events", "backoff_max_ms", [](Config& c) -> Target { return &c.events.backoff_max; }, 1, kDay * 1000},
+    {"events", "poll_ms", [](Config& c) -> Target { return &c.events.poll; }, 10, 3'600'000},
+    {"rollout", "max_crm_connections_per_team", [](Config& c) -> Target { return &c.rollout.max_crm_connections_per_team; }, 1, 10'000},
+    {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
+    {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
+    {"sync", "max_age_s", [](Config& c) -> Target { return &c.sync.max_age; }, 60, 30 * kDay},
+    {"sync", "backoff_base_ms", [](Config& c) -> Target { return &c.sync.backoff_base; }, 10, 3'600'000},
+    {"sync", "backoff_max_ms", [](Config& c) -> Target { return &c.sync.backoff_max; }, 10, kDay * 1000},
+    {"sync", "max_in_flight", [](Config& c) -> Target { return &c.sync.max_in_flight; }, 1, 10'000},
+    {"sync", "per_team_in_flight", [](Config& c) -> Target { return &c.sync.per_team_in_flight; }, 1, 10'000},
+    {"sync", "per_crm_in_flight", [](Config& c) -> Target { return &c.sync.per_crm_in_flight; }, 1, 10'000},
+    {"sync", "lease_ms", [](Config& c) -> Target { return &c.sync.lease; }, 1'000, kDay * 1000},
+    {"sync", "poll_ms", [](Config& c) -> Target { return &c.sync.poll; }, 10, 3'600'000},
+    {"sync", "keep_succeeded_s", [](Config& c) -> Target { return &c.sync.keep_succeeded; }, 60, 365 * kDay},
+    {"sync", "keep_failed_s", [](Config& c) -> Target { return &c.sync.keep_failed; }, 60, 365 * kDay},
+    {"sync", "keep_idempotency_s", [](Config& c) -> Target { return &c.sync.keep_idempotency; }, 60, 365 * kDay},
+    {"sync", "max_queued_per_team", [](Config& c) -> Target { return &c.sync.max_queued_per_team; }, 1, 10'000'000},
+    {"alerts", "webhook_url", [](Config& c) -> Target { return &c.alerts.webhook_url; }},
+    {"alerts", "webhook_secret_file", [](Config& c) -> Target { return &c.alerts.webhook_secret_file; }},
+    {"alerts", "webhook_max_attempts", [](Config& c) -> Target { return &c.alerts.webhook_max_attempts; }, 1, 1'000},
+    {"log", "level", [](Config& c) -> Target { return &c.log.level; }},
+};
+// clang-format on
+
+}  // namespace
+
+std::span<const KeySpec> all() { return kKeys; }
+
+}  // namespace rollout_mcp::config_keys
