@@ -165,14 +165,21 @@ Result<std::size_t> SqlStorage::requeue_interrupted_sync_jobs(std::int64_t now_m
 
 void SqlStorage::notify_others(std::string_view channel, const std::vector<std::string>& ids) {
     if (db_->dialect() != Dialect::postgresql || ids.empty()) return;
+    // Every id reaches the listeners (watchers re-read only the ids they hear), in payloads under PostgreSQL's
+    // 8,000-byte limit: several notifications in one transaction, all delivered at its commit.
+    auto st = db_->cached("SELECT pg_notify(?1, ?2)");
     std::string payload;
+    const auto send = [&] {
+        st->bind(1, channel).bind(2, payload);
+        st->run();
+        st->reset();
+        payload.clear();
+    };
     for (const auto& id : ids) {
-        if (payload.size() + id.size() + 1 > 7'000) break;   // a listener rescans on any wake anyway
+        if (!payload.empty() && payload.size() + id.size() + 1 > 7'000) send();
         payload += (payload.empty() ? "" : ",") + id;
     }
-    auto st = db_->cached("SELECT pg_notify(?1, ?2)");
-    st->bind(1, channel).bind(2, payload);
-    st->run();
+    if (!payload.empty()) send();
 }
 
 Result<void> SqlStorage::notify_instances(std::string_view channel, std::string_view payload) {

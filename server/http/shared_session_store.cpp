@@ -9,6 +9,7 @@
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -253,16 +254,25 @@ std::size_t SharedSessionStore::size() const { return core_->local->size(); }
 std::size_t SharedSessionStore::sweep() {
     auto& core = *core_;
     const auto expired = core.local->sweep();
+    // A session with a live stream here (the GET stream, a long tool call) is in use even when no request
+    // arrives: the local sweep keeps it, so its row must stay fresh too, or another instance's sweep would
+    // delete it and its end notice would cut the stream.
+    std::vector<std::string> streaming;
     {
         std::lock_guard lock(core.mu);
         for (auto it = core.entries.begin(); it != core.entries.end();) {
-            if (core.local->find(it->first, it->second.tenant)) {
+            if (auto session = core.local->find(it->first, it->second.tenant)) {
+                if (session->has_attached_stream()) streaming.push_back(it->first);
                 ++it;
                 continue;
             }
             core.by_hash.erase(it->second.hash);
             it = core.entries.erase(it);
         }
+    }
+    for (const auto& id : streaming) core.used(core_, id);
+    {
+        std::lock_guard lock(core.mu);
         if (core.sweeping) return expired;
         core.sweeping = true;
     }

@@ -7,9 +7,11 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <optional>
 
 namespace rollout_mcp {
 namespace asio = boost::asio;
@@ -67,6 +69,11 @@ asio::awaitable<Result<void>> RolloutRateGate::admit(std::string team) {
 
 asio::awaitable<Result<void>> RolloutRateGate::admit_on_strand(std::shared_ptr<RolloutRateGate> self, std::string team) {
     RolloutRateGate& g = *self;
+    // A cancelled caller (notifications/cancelled, a closed session) must not leave the book half-way: from
+    // next() == lease until leased() or lease_failed() the team's lease is marked in flight, and only this
+    // coroutine clears it; abandoned there, every later request of the team would wait and be refused. The wait
+    // is bounded by max_rate_wait, so the gate runs to its answer and the caller's next co_await sees the cancel.
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
     const std::int64_t deadline = now_ms() + g.settings_.max_wait.count();
     bool waited = false;
     Result<void> out;
@@ -99,8 +106,16 @@ asio::awaitable<Result<void>> RolloutRateGate::admit_on_strand(std::shared_ptr<R
         const storage::RateBucket bucket = g.settings_.bucket();
         const std::int64_t wanted = step.wanted;
         std::string lane = kLeaseLane;
-        auto lease = co_await g.storage_.call_in(std::move(lane), &storage::Storage::lease_rate_tokens, team, bucket,
+        std::optional<Result<storage::RateLease>> answer;
+        try {
+            answer = co_await g.storage_.call_in(std::move(lane), &storage::Storage::lease_rate_tokens, team, bucket,
                                                  wanted, now);
+        } catch (...) {   // whatever unwinds the frame: the lease is no longer in flight, the waiters must know
+            g.book_.lease_failed(team, now_ms());
+            g.wake(team);
+            throw;
+        }
+        auto& lease = *answer;
         if (lease) {
             g.book_.leased(team, now_ms(), *lease);
             g.wake(team);

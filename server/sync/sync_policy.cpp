@@ -48,7 +48,10 @@ storage::AttemptOutcome decide_next(const SyncSettings& settings, const storage:
     }
     const auto next_at = now_ms + backoff_ms(settings, std::max(job.attempts, 1), *error, jitter);
     const auto age_limit = job.created_at_ms + std::chrono::duration_cast<std::chrono::milliseconds>(settings.max_age).count();
-    if (job.attempts >= static_cast<int>(settings.max_attempts) || next_at > age_limit) {
+    // Refused here before anything was sent (the team's Rollout rate gate, a full host queue: rate_limited with
+    // no HTTP status): it says nothing about the CRM, so it does not use up max_attempts; max_age still ends it.
+    const bool sent_nothing = error->code == rollout::ErrorKind::rate_limited && error->status == 0;
+    if ((!sent_nothing && job.attempts >= static_cast<int>(settings.max_attempts)) || next_at > age_limit) {
         out.next = Next::die;
         out.error = "gave up after " + std::to_string(job.attempts) + " attempt(s): " + out.error;
         return out;

@@ -76,6 +76,15 @@ TEST(SyncPolicy, DiesAfterMaxAttemptsOrMaxAge) {
     EXPECT_EQ(decide_next(settings(), job(1, 0), e, 3'600'000, top()).next, Next::die);
 }
 
+TEST(SyncPolicy, ARefusalBeforeSendingDoesNotUseUpAttemptsButAgeStillEndsIt) {
+    Error gated{ErrorKind::rate_limited, 0, "this team's Rollout request rate is used up; nothing was sent"};
+    gated.retry_after = std::chrono::seconds(1);
+    EXPECT_EQ(decide_next(settings(), job(50), gated, 10'000, bottom()).next, Next::retry);
+    EXPECT_EQ(decide_next(settings(), job(50, 0), gated, 3'600'000, top()).next, Next::die);
+    const Error answered429{ErrorKind::rate_limited, 429, "too many requests"};   // Rollout's own answer counts
+    EXPECT_EQ(decide_next(settings(), job(5), answered429, 10'000, bottom()).next, Next::die);
+}
+
 TEST(SyncPolicy, AnUncertainAttemptMakesTheNextOneRecover) {
     Error reset{ErrorKind::transient, 0, "connection reset", true};
     EXPECT_TRUE(decide_next(settings(), job(1), reset, 0, bottom()).recover);

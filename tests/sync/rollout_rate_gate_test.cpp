@@ -7,7 +7,10 @@
 
 #include "server/tools/rollout_tools.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_future.hpp>
@@ -140,6 +143,29 @@ TEST_F(TwoInstances, A429OneInstanceHearsHoldsTheOtherUntilItsRetryAfter) {
     EXPECT_FALSE(admit(*one, hammered));   // the instance that heard it drops what it held
     EXPECT_TRUE(admit(*two, quiet));       // another team is not paused
     EXPECT_EQ(two->counts(hammered).refused, 1u);
+}
+
+// A caller cancelled before its request leases (notifications/cancelled, a closed session: the tool call's
+// cancellation slot reaches the gate) still completes the lease it started, so the team's lease is never left
+// marked in flight: the team's later requests pass at once instead of waiting and being refused.
+TEST_F(TwoInstances, ACancelledCallerNeverLeavesTheTeamsLeaseHanging) {
+    RolloutRateSettings s;
+    s.max_wait = std::chrono::milliseconds(500);
+    auto one = gate(*first, s);
+    for (int round = 0; round < 3; ++round) {
+        asio::cancellation_signal cancel;
+        auto pending = asio::co_spawn(io, one->admit(hammered),
+                                      asio::bind_cancellation_slot(cancel.slot(), asio::use_future));
+        asio::post(io, [&cancel] { cancel.emit(asio::cancellation_type::all); });
+        try {
+            pending.get();   // admitted, or the cancellation surfaced: either is fine
+        } catch (const boost::system::system_error&) {
+        }
+    }
+    drain(*first);
+    const auto before = one->counts(hammered).refused;
+    for (int i = 0; i < 3; ++i) EXPECT_TRUE(admit(*one, hammered)) << i;
+    EXPECT_EQ(one->counts(hammered).refused, before);
 }
 
 // End to end: the gate wired into TeamRollout as `serve` does, the fake Rollout over loopback.

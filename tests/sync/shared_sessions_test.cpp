@@ -215,6 +215,28 @@ TEST_F(SharedSessions, IdleSessionsExpireEverywhereWhileOneInUseLivesOn) {
     EXPECT_EQ(status_of(*a, key_a_, busy), 200) << "A adopts the session again from its row";
 }
 
+// A session whose only activity is its open GET stream (a client waiting for notifications) lives on: the
+// instance holding the stream keeps its row fresh, so no instance's sweep deletes it and cuts the stream.
+TEST_F(SharedSessions, ASessionKeptOpenOnlyByItsStreamIsNotExpiredElsewhere) {
+    auto a = start(1s);
+    auto b = start(1s);
+    const auto id = initialize(*a, key_a_);
+    ASSERT_FALSE(id.empty());
+    test::Client stream(a->port());
+    stream.send(test::http_request("GET", "/mcp",
+                                   {{"Host", "127.0.0.1:" + std::to_string(a->port())},
+                                    {"Accept", "text/event-stream"},
+                                    {"Authorization", "Bearer " + key_a_},
+                                    {"MCP-Protocol-Version", "2025-06-18"},
+                                    {"Mcp-Session-Id", id}},
+                                   ""));
+    ASSERT_EQ(stream.read_head().status, 200);
+    std::this_thread::sleep_for(3s);   // three idle timeouts without a request; both instances sweep meanwhile
+    EXPECT_EQ(rows(), 1) << "the streaming session's row was swept";
+    EXPECT_EQ(status_of(*b, key_a_, id), 200);
+    EXPECT_EQ(status_of(*a, key_a_, id), 200);
+}
+
 TEST_F(SharedSessions, ASessionOutlivesTheInstanceThatCreatedIt) {
     auto a = start();
     auto b = start();
