@@ -6,6 +6,7 @@
 #include "server/app/periodic_tasks.hpp"
 #include "server/app/readiness.hpp"
 #include "server/app/serve_lock.hpp"
+#include "server/app/shutdown_watchdog.hpp"
 #include "server/fixtures/fixture_tools.hpp"
 #include "server/http/api_key_auth.hpp"
 #include "server/http/http_server.hpp"
@@ -75,40 +76,6 @@ unsigned io_thread_count(const Config& config) {
     if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<unsigned>(std::max(1, CPU_COUNT(&set)));
     return std::max(1u, std::thread::hardware_concurrency());
 }
-
-// The last resort of a shutdown: if the io_context has not run dry `limit` after the shutdown began (a
-// Rollout call of an abandoned attempt still waiting on a hung CRM, or a bug), the process ends here.
-// Nothing is lost: every write is committed as it happens, and an abandoned attempt's claim expires and
-// the next start re-drives it with recover (docs/ARCHITECTURE.md, "The outbox state machine").
-class ShutdownWatchdog {
-public:
-    ~ShutdownWatchdog() { disarm(); }
-    void arm(std::chrono::milliseconds limit) {
-        std::lock_guard lock(mu_);
-        if (thread_.joinable() || done_) return;
-        thread_ = std::thread([this, limit] {
-            std::unique_lock lock(mu_);
-            if (cv_.wait_for(lock, limit, [this] { return done_; })) return;
-            log::warning("shutdown did not finish in time: exiting with work in flight (it is re-driven on the next start)",
-                         {{"limit_ms", static_cast<std::int64_t>(limit.count())}});
-            std::_Exit(0);
-        });
-    }
-    void disarm() {
-        {
-            std::lock_guard lock(mu_);
-            done_ = true;
-        }
-        cv_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool done_ = false;
-    std::thread thread_;
-};
 
 int serve(const Config& config, const std::string& port_file) {
     // SIGHUP's default ends the process; until the signal set below takes it, a reload sent early (an ACME
