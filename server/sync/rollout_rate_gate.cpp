@@ -5,6 +5,8 @@
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -62,7 +64,12 @@ asio::awaitable<Result<void>> RolloutRateGate::admit(std::string team) {
     Result<void> out;
     if (!settings_.enabled() || team.empty()) co_return out;   // "" = the operator's own calls
     auto work = admit_on_strand(shared_from_this(), std::move(team));
-    auto on_strand = asio::co_spawn(strand_, std::move(work), asio::use_awaitable);
+    // No cancellation slot is passed on (an empty one is bound): Boost 1.81's co_spawn forwards a caller's
+    // cancellation to the strand through a handler that can be gone by the time the forwarded emit runs (a crash
+    // seen when the gate answered while the caller was cancelled), and the gate must finish its book-keeping
+    // anyway (admit_on_strand).
+    auto on_strand = asio::co_spawn(strand_, std::move(work),
+                                    asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
     out = co_await std::move(on_strand);
     co_return out;
 }
