@@ -59,7 +59,8 @@ json::object change_schema() {
 
 Result<crypto::SecretBytes> parse_webhook_secret(std::string_view secret) {
     constexpr std::string_view prefix = "whsec_";
-    if (!secret.starts_with(prefix) || secret.size() > prefix.size() + 128)
+    // Nothing after the prefix is refused here too: an empty buffer would hand libsodium a null pointer.
+    if (!secret.starts_with(prefix) || secret.size() == prefix.size() || secret.size() > prefix.size() + 128)
         return invalid_argument("secret: must be \"whsec_\" followed by base64 of 24 to 64 bytes");
     const std::string_view b64 = secret.substr(prefix.size());
     std::vector<unsigned char> raw(b64.size());
