@@ -109,7 +109,7 @@ mode = "api_key"
 [rollout]
 request_timeout_ms = 2000          # bounds a timeout_after_write fault
 allowed_base_urls = ["$FAKE_URL"]
-requests_per_second_per_team = 0     # about delivery and its caps; the Rollout rate gate: tests/sync/rollout_rate_gate_test.cpp
+requests_per_second_per_team = 300   # the Rollout rate gate on (leases in the database across the instances), above what the test needs
 
 [sync]
 wait_ms = 1000
