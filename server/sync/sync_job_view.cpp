@@ -14,7 +14,9 @@ std::string job_outcome(const storage::SyncJobInfo& job) {
     case storage::JobStatus::succeeded: return "success";
     case storage::JobStatus::failed:
     case storage::JobStatus::dead: return "error";
-    case storage::JobStatus::running: return "running";
+    // A claim counts its attempt: a running job with more than one has failed before (a client polling it sees
+    // "retrying" throughout, not a flip to "running" whenever its retry happens to be under way).
+    case storage::JobStatus::running: return job.attempts > 1 ? "retrying" : "running";
     case storage::JobStatus::queued: return job.attempts == 0 ? "queued" : "retrying";
     }
     return "queued";

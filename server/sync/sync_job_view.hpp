@@ -14,7 +14,7 @@ namespace rollout_mcp {
 
 
 // A job's outcome in tool words: success (succeeded), error (failed or dead), queued (not tried yet),
-// retrying (tried, next attempt scheduled), running.
+// retrying (an attempt failed: the next is scheduled or already running), running (the first attempt).
 std::string job_outcome(const storage::SyncJobInfo& job);
 
 // {jobId, kind, crmType, subject, tourId, status, outcome, attempts, nextAttemptAt?, lastError?, lastHttpStatus?,
