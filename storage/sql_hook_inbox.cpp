@@ -200,7 +200,8 @@ Result<bool> SqlStorage::retry_hook_event(std::int64_t inbox_id, std::int64_t cl
             "UPDATE hook_inbox SET claimed_until = ?3, claim_token = claim_token + 1, attempts = attempts + 1,"
             " last_error = ?4 WHERE id = ?1 AND claim_token = ?2 AND processed_at IS NULL");
         // "" rather than an empty view: a null text pointer would bind SQL NULL.
-        const std::string_view kept = error_text.empty() ? std::string_view("") : utf8_prefix(error_text, kMaxErrorBytes);
+        const std::string_view kept =
+            error_text.empty() ? std::string_view("") : utf8_prefix(error_text, kMaxErrorBytes);
         st->bind(1, inbox_id).bind(2, claim_token).bind(3, retry_at_ms).bind(4, kept);
         st->run();
         return db_->changes() == 1;

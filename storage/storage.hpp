@@ -216,8 +216,8 @@ public:
     virtual Result<std::vector<LedgerEntry>> ledger_by_external_ids(std::string_view tenant_id, std::string_view crm_type,
                                                                     std::string_view entity_kind,
                                                                     const std::vector<std::string>& external_ids) = 0;
-    // Retention: one bounded step (at most max_rows, one transaction) deleting rows processed before before_ms
-    // (kept that long to deduplicate Rollout's redeliveries); returns how many went. pending: unprocessed rows.
+    // trim: one bounded step (at most max_rows, one transaction) deleting rows processed before before_ms (kept that
+    // long to deduplicate Rollout's redeliveries); returns how many went. pending: unprocessed rows of all teams.
     virtual Result<std::size_t> trim_hook_inbox(std::int64_t before_ms, std::size_t max_rows) = 0;
     virtual Result<std::int64_t> pending_hook_events() = 0;
 

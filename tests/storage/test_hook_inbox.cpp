@@ -41,7 +41,8 @@ protected:
         const auto ids = enqueue(t, {job("tour-1", crm)}, 1'000);
         auto c = store->claim_sync_jobs(ids, 1'000, 9'000);
         if (!c || c->size() != 1) throw std::runtime_error("claim failed");
-        auto f = store->finish_sync_attempt(ids[0], c->front().claim_token, Outcome(Next::succeed).ledger(ledger), 1'000);
+        auto f = store->finish_sync_attempt(ids[0], c->front().claim_token, Outcome(Next::succeed).ledger(ledger),
+                                            1'000);
         if (!f) throw std::runtime_error(f.error().message);
     }
     std::string ledger_state(const Tenant& t, const std::string& crm, const std::string& local_id) {
