@@ -102,6 +102,9 @@ struct LedgerEntry {
     std::string local_id;
     std::string external_id;           // "" for the tour/feedback payload rows
     std::vector<unsigned char> payload_hash;  // may be empty
+    // The watched fields of the CRM record as we last wrote or saw it (a JSON object's text; "" = unknown). An
+    // upsert that brings "" keeps the stored one (processing Rollout's webhooks compares against it).
+    std::string crm_state = {};
 };
 
 struct AttemptOutcome {

@@ -295,6 +295,18 @@ CREATE TABLE event_subscriptions (
 CREATE INDEX event_subscriptions_tenant ON event_subscriptions(tenant_id);
 CREATE INDEX event_subscriptions_due ON event_subscriptions(next_attempt_at);
 )sql"},
+    {6, "processing Rollout webhook deliveries: inbox claims and outcomes, the ledger's last-known CRM state", R"sql(
+-- SQLite migration 11, column for column (storage/sqlite_migrations_since_11.cpp says why).
+ALTER TABLE hook_inbox ADD COLUMN claimed_until BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE hook_inbox ADD COLUMN claim_token   BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE hook_inbox ADD COLUMN attempts      BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE hook_inbox ADD COLUMN outcome       TEXT;
+ALTER TABLE hook_inbox ADD COLUMN last_error    TEXT;
+CREATE INDEX hook_inbox_claimable ON hook_inbox(claimed_until, id) WHERE processed_at IS NULL;
+CREATE INDEX hook_inbox_processed ON hook_inbox(processed_at);
+ALTER TABLE sync_ledger ADD COLUMN crm_state TEXT;
+CREATE INDEX sync_ledger_external ON sync_ledger(tenant_id, crm_type, entity_kind, external_id);
+)sql"},
 };
 
 }  // namespace

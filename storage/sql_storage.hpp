@@ -63,6 +63,18 @@ public:
     Result<bool> record_hook_delivery(const HookRoute& route, const HookDelivery& delivery,
                                       std::int64_t now_ms) override;
     Result<std::vector<HookInboxRow>> list_hook_inbox(std::string_view tenant_id, std::size_t limit) override;
+    // Processing the inbox (sql_hook_inbox.cpp; ledger_by_external_ids: sql_ledger.cpp).
+    Result<std::vector<ClaimedHookEvent>> claim_hook_events(std::int64_t now_ms, std::int64_t lease_ms,
+                                                            std::size_t limit) override;
+    Result<FinishedHookEvent> finish_hook_event(std::int64_t inbox_id, std::int64_t claim_token,
+                                                const HookEventResult& result, std::int64_t now_ms) override;
+    Result<bool> retry_hook_event(std::int64_t inbox_id, std::int64_t claim_token, std::int64_t retry_at_ms,
+                                  std::string_view error) override;
+    Result<std::vector<LedgerEntry>> ledger_by_external_ids(std::string_view tenant_id, std::string_view crm_type,
+                                                            std::string_view entity_kind,
+                                                            const std::vector<std::string>& external_ids) override;
+    Result<std::size_t> trim_hook_inbox(std::int64_t before_ms, std::size_t max_rows) override;
+    Result<std::int64_t> pending_hook_events() override;
 
     Result<KeyStatus> key_status() override;
     Result<crypto::KeyId> rotate_data_key() override;

@@ -1,11 +1,14 @@
-// The SQLite schema's numbered migrations (storage/migrations.hpp).
+// The SQLite schema's numbered migrations (storage/migrations.hpp): versions 1-10 here, the later ones in
+// sqlite_migrations_since_11.cpp (append new ones there).
 #include "storage/migrations.hpp"
+
+#include <vector>
 
 namespace rollout_mcp::storage {
 namespace {
 
-// Append new migrations; never edit one that has shipped. No json_valid() in CHECK constraints: the
-// connection runs with trusted_schema=OFF, under which SQLite 3.40 refuses JSON functions in the schema.
+// Never edit a migration that has shipped. No json_valid() in CHECK constraints: the connection runs with
+// trusted_schema=OFF, under which SQLite 3.40 refuses JSON functions in the schema.
 constexpr Migration kMigrations[] = {
     {1, "tenants, api keys, envelope keys, sealed credentials, sync outbox and ledger", R"sql(
 CREATE TABLE tenants (
@@ -384,6 +387,13 @@ CREATE INDEX event_subscriptions_due ON event_subscriptions(next_attempt_at);
 
 }  // namespace
 
-std::span<const Migration> sqlite_migrations() { return kMigrations; }
+std::span<const Migration> sqlite_migrations() {
+    static const std::vector<Migration> all = [] {
+        std::vector<Migration> list(std::begin(kMigrations), std::end(kMigrations));
+        for (const Migration& m : sqlite_migrations_since_11()) list.push_back(m);
+        return list;
+    }();
+    return all;
+}
 
 }  // namespace rollout_mcp::storage

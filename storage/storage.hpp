@@ -16,6 +16,7 @@
 #include "storage/automations.hpp"
 #include "storage/mcp_sessions.hpp"
 #include "storage/crm_changes.hpp"
+#include "storage/hooks.hpp"
 #include "storage/outbox.hpp"
 #include "storage/rate_buckets.hpp"
 
@@ -84,29 +85,6 @@ struct RolloutConfig {
     crypto::SecretBytes secret; // opened secret (e.g. client secret / auth token), as stored
     crypto::SecretBytes webhook_secret;  // configure_rollout's webhookSecret; empty when none was given
     std::int64_t updated_at = 0;
-};
-
-// Rollout webhooks in (issue 20). A route is one unguessable URL segment per (team, CRM connection); only a
-// keyed hash of it is stored. It names the connection and the credential it was issued for.
-struct HookRoute {
-    std::string tenant_id;
-    std::string crm_type;
-    std::vector<unsigned char> credential_fingerprint;   // of the credential the route was issued for
-};
-
-// One verified delivery, as the durable inbox keeps it (processing comes later).
-struct HookDelivery {
-    std::string event_id;            // Rollout's eventId: deduplicated per (team, credential)
-    std::string event;               // e.g. "appointmentsUpdated"
-    std::string event_created;       // as Rollout wrote it (ISO-8601)
-    std::string resource_ids_json;   // a JSON array of strings
-};
-
-struct HookInboxRow {
-    std::int64_t id = 0;
-    std::string crm_type;
-    HookDelivery delivery;
-    std::int64_t received_at = 0;    // Unix milliseconds
 };
 
 struct CrmConnectionInfo {
@@ -217,6 +195,31 @@ public:
     virtual Result<bool> record_hook_delivery(const HookRoute& route, const HookDelivery& delivery,
                                               std::int64_t now_ms) = 0;
     virtual Result<std::vector<HookInboxRow>> list_hook_inbox(std::string_view tenant_id, std::size_t limit) = 0;
+    // Processing the inbox (storage/sql_hook_inbox.cpp). claim: up to `limit` unprocessed rows whose lease expired
+    // (claimed_until <= now_ms), oldest id first, each leased until now_ms + lease_ms under a new claim token; on
+    // PostgreSQL two instances claiming at once never get one row (SKIP LOCKED). A row whose CRM connection is gone
+    // or holds another credential is not handed out: it is marked processed, "dropped: the CRM connection changed".
+    virtual Result<std::vector<ClaimedHookEvent>> claim_hook_events(std::int64_t now_ms, std::int64_t lease_ms,
+                                                                    std::size_t limit) = 0;
+    // finish, in ONE transaction: appends result.changes to the row's tenant's change log (as append_crm_change
+    // does; an empty crm_type is the row's), sets sync_ledger.crm_state for result.states (the row's tenant and
+    // CRM; missing ledger rows are skipped), marks the row processed (processed_at = now_ms, outcome). NOTHING is
+    // written when the claim was lost (token replaced, or already processed: claim_lost) or a ledger row's
+    // crm_state (NULL read as "") is not its update's expected_state (state_moved: re-read and try again).
+    virtual Result<FinishedHookEvent> finish_hook_event(std::int64_t inbox_id, std::int64_t claim_token,
+                                                        const HookEventResult& result, std::int64_t now_ms) = 0;
+    // retry: the claim ends; claimable again at retry_at_ms, attempts + 1, last_error = error (no secrets; at most
+    // 1,000 bytes). false when the claim was lost.
+    virtual Result<bool> retry_hook_event(std::int64_t inbox_id, std::int64_t claim_token, std::int64_t retry_at_ms,
+                                          std::string_view error) = 0;
+    // Ledger rows of one tenant, CRM and entity kind whose external id is one of `external_ids` (at most 1,000).
+    virtual Result<std::vector<LedgerEntry>> ledger_by_external_ids(std::string_view tenant_id, std::string_view crm_type,
+                                                                    std::string_view entity_kind,
+                                                                    const std::vector<std::string>& external_ids) = 0;
+    // trim: one bounded step (at most max_rows, one transaction) deleting rows processed before before_ms (kept that
+    // long to deduplicate Rollout's redeliveries); returns how many went. pending: unprocessed rows of all teams.
+    virtual Result<std::size_t> trim_hook_inbox(std::int64_t before_ms, std::size_t max_rows) = 0;
+    virtual Result<std::int64_t> pending_hook_events() = 0;
 
     // Key administration (`rollout-mcp keys ...`).
     virtual Result<KeyStatus> key_status() = 0;

@@ -1,0 +1,34 @@
+// The SQLite schema's migrations from version 11 on (storage/migrations.hpp): sqlite_migrations() is
+// sqlite_migrations.cpp's versions 1-10 followed by these. One file would pass the 400-line cap.
+#include "storage/migrations.hpp"
+
+namespace rollout_mcp::storage {
+namespace {
+
+// Append new migrations here; never edit one that has shipped. The rules of sqlite_migrations.cpp hold (no JSON
+// functions in the schema: the connection runs with trusted_schema=OFF).
+constexpr Migration kMigrations[] = {
+    {11, "processing Rollout webhook deliveries: inbox claims and outcomes, the ledger's last-known CRM state", R"sql(
+-- A processor leases a row until claimed_until under a new claim_token (storage/sql_hook_inbox.cpp: one instance
+-- at a time, and a crash loses nothing: the lease expires). attempts counts failed tries; outcome is set with
+-- processed_at: 'processed', 'ignored' or 'dropped: <reason>'.
+ALTER TABLE hook_inbox ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hook_inbox ADD COLUMN claim_token   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hook_inbox ADD COLUMN attempts      INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE hook_inbox ADD COLUMN outcome       TEXT;
+ALTER TABLE hook_inbox ADD COLUMN last_error    TEXT;
+-- The claim reads pending rows whose lease expired, oldest first; retention reads processed rows by age.
+CREATE INDEX hook_inbox_claimable ON hook_inbox(claimed_until, id) WHERE processed_at IS NULL;
+CREATE INDEX hook_inbox_processed ON hook_inbox(processed_at);
+-- The watched fields of the CRM record as we last wrote or saw it (a JSON object's text; NULL: unknown), and
+-- the lookup of a webhook's records by their CRM ids.
+ALTER TABLE sync_ledger ADD COLUMN crm_state TEXT;
+CREATE INDEX sync_ledger_external ON sync_ledger(tenant_id, crm_type, entity_kind, external_id);
+)sql"},
+};
+
+}  // namespace
+
+std::span<const Migration> sqlite_migrations_since_11() { return kMigrations; }
+
+}  // namespace rollout_mcp::storage
