@@ -130,6 +130,12 @@ public:
     boost::asio::awaitable<Result<Record>> create_task(std::string cred, boost::json::object task);
     boost::asio::awaitable<Result<Record>> update_task(std::string cred, std::string id, boost::json::object task);
     boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_users(std::string cred);
+    // One record by id, as the CRM has it now: GET /<collection>/<url-encoded id> for "people", "appointments",
+    // "tasks" or "notes" (what a webhook's resourceIds name). nullopt when the CRM answers 404: the record is
+    // gone. Without a request, invalid_argument for any other collection, or an id that is empty, longer than
+    // 200 characters or holds control characters. `collection` is read when the call runs: pass a literal.
+    boost::asio::awaitable<Result<std::optional<Record>>> get_crm_record(std::string credential_id,
+                                                                         std::string_view collection, std::string id);
     // Items of /notes, /appointments or /tasks whose personId is `person_id` (for marker look-ups).
     boost::asio::awaitable<Result<std::vector<boost::json::object>>> list_for_person(std::string cred,
                                                                                      std::string collection,

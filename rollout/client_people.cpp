@@ -1,7 +1,12 @@
-// Finding a CRM person by email, phone or our marker tag, the look-ups that keep one buyer one contact
-// (docs/ARCHITECTURE.md, "Buyer identity"). Each filters the replies itself: a connector may ignore the query.
+// Finding CRM records: a person by email, phone or our marker tag, the look-ups that keep one buyer one contact
+// (docs/ARCHITECTURE.md, "Buyer identity"; each filters the replies itself: a connector may ignore the query),
+// and any watched record by id, which is how a webhook's resourceIds are read back (README, "Changes from the CRM").
 #include "client.hpp"
+#include "limits.hpp"
 #include "base/ascii.hpp"
+
+#include <algorithm>
+#include <array>
 
 namespace rollout_mcp::rollout {
 namespace asio = boost::asio;
@@ -71,6 +76,45 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag
     auto done = co_await for_each_item(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true, match);
     if (!done) co_return std::move(done).error();
     co_return found;
+}
+
+namespace {
+// The collections a webhook names records of (rollout-api.md section 4.1: <entity>Created / Updated / Deleted).
+constexpr std::array<std::string_view, 4> kRecordCollections = {"people", "appointments", "tasks", "notes"};
+constexpr std::size_t kMaxRecordIdCharacters = 200;
+
+// An id from a webhook is the sender's text: it becomes one percent-encoded path segment, never more, and an id
+// no CRM would issue (empty, overlong, with control bytes) is not sent at all.
+bool plausible_record_id(std::string_view id) {
+    if (id.empty() || limits::text_length(id) > kMaxRecordIdCharacters) return false;
+    return std::none_of(id.begin(), id.end(), [](unsigned char c) { return c < 0x20 || c == 0x7F; });
+}
+}  // namespace
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::get_crm_record(std::string cred,
+                                                                            std::string_view collection,
+                                                                            std::string id) {
+    const auto known = std::find(kRecordCollections.begin(), kRecordCollections.end(), collection);
+    if (known == kRecordCollections.end())
+        co_return invalid_argument("a CRM record is read from people, appointments, tasks or notes");
+    if (!plausible_record_id(id))
+        co_return invalid_argument("a CRM record id is 1 to " + std::to_string(kMaxRecordIdCharacters) +
+                                   " characters without control characters");
+    std::string path = "/" + std::string(*known) + "/" + url_encode(id);
+    json::value no_body;
+    auto r = co_await request(Host::crm, boost::beast::http::verb::get, std::move(path), std::move(no_body),
+                              std::move(cred));
+    if (!r) {
+        if (r.error().code == ErrorKind::not_found) co_return std::optional<Record>{};
+        co_return std::move(r).error();
+    }
+    if (!r.value().is_object())
+        co_return Error{ErrorKind::permanent, 200,
+                        "Rollout answered a read of one " + std::string(*known) + " record with no JSON object"};
+    Record found{{}, std::move(r.value().as_object())};
+    if (const auto* record_id = found.data.if_contains("id")) found.id = id_of(*record_id);
+    if (found.id.empty()) found.id = std::move(id);   // the id it was read by
+    co_return std::optional<Record>{std::move(found)};
 }
 
 }  // namespace rollout_mcp::rollout

@@ -124,7 +124,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
             if (use_tasks) u = co_await client.update_task(cred, existing, body);
             else u = co_await client.update_appointment(cred, existing, body);
             if (u) {
-                p.add(kind, local, existing, Action::updated);
+                p.add(kind, local, existing, Action::updated, &u.value());
                 continue;
             }
             if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());
@@ -134,7 +134,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
         else c = co_await client.create_appointment(cred, std::move(body));
         if (!c) co_return p.fail(std::move(c).error());
         if (auto e = created_without_id(*c, kind)) co_return p.fail(std::move(*e));
-        p.add(kind, local, c->id, Action::created);
+        p.add(kind, local, c->id, Action::created, &c.value());
     }
     co_return std::move(p.out);
 }
@@ -158,7 +158,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
     if (!existing.empty()) {
         auto u = co_await client.update_note(cred, existing, body);
         if (u) {
-            p.add("note", local, existing, Action::updated);
+            p.add("note", local, existing, Action::updated, &u.value());
             co_return std::move(p.out);
         }
         if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());
@@ -166,7 +166,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
     auto c = co_await client.create_note(cred, std::move(body));
     if (!c) co_return p.fail(std::move(c).error());
     if (auto e = created_without_id(*c, "note")) co_return p.fail(std::move(*e));
-    p.add("note", local, c->id, Action::created);
+    p.add("note", local, c->id, Action::created, &c.value());
     co_return std::move(p.out);
 }
 

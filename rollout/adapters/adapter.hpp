@@ -29,6 +29,9 @@ struct SyncRecord {
     std::string local_id;     // buyer id ("tour-<tourId>" without one), "<tour>/<property>", "<tour>/<property>/<buyer>"
     std::string external_id;  // the Rollout/CRM record id
     Action action = Action::created;
+    // watched_state (rollout/crm_watch.hpp) of the record as the CRM returned it when we created, updated or found
+    // it, so a webhook's read-back of our own write compares equal; "" when we had only its id.
+    std::string crm_state;
 };
 
 // Ledger keys: known_key("person", "B-17") == "person:B-17".

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "adapter.hpp"
+#include "rollout/crm_watch.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
@@ -37,11 +38,15 @@ std::optional<Error> created_without_id(const Record& created, std::string_view 
 // The outcome being built; `fail` records the error and returns the outcome to co_return.
 struct Progress {
     SyncOutcome out;
-    void add(std::string kind, std::string local, std::string ext, Action a) {
-        out.records.push_back({std::move(kind), std::move(local), std::move(ext), a});
+    // `as_returned`: the CRM's reply naming the record (its crm_state); nullptr when only the id is at hand. A
+    // reply that does not carry the record's id (an empty or partial body) is not taken for the record.
+    void add(std::string kind, std::string local, std::string ext, Action a, const Record* as_returned) {
+        std::string state;
+        if (as_returned && as_returned->id == ext) state = watched_state(kind, as_returned->data);
+        out.records.push_back({std::move(kind), std::move(local), std::move(ext), a, std::move(state)});
     }
     void bind(std::string kind, std::string local, std::string value) {
-        out.bindings.push_back({std::move(kind), std::move(local), std::move(value), Action::found});
+        out.bindings.push_back({std::move(kind), std::move(local), std::move(value), Action::found, std::string()});
     }
     SyncOutcome fail(Error e) {
         out.error = std::move(e);

@@ -22,30 +22,36 @@ namespace {
 const std::string kSuperseded = "reanna:superseded";
 constexpr const char* kVisitKinds[] = {"appointment", "task"};
 
-// Adds "reanna" and `tag` to a person (tags merge in the CRM, so repeating it is harmless).
-asio::awaitable<bool> tag_person(RolloutClient& client, const SyncTarget& target, const std::string& person_id,
-                                 const std::string& tag, Progress& p) {
+// Adds "reanna" and `tag` to a person (tags merge in the CRM, so repeating it is harmless). The person as the
+// CRM returned it (POST /people/{id}/tags/apply answers with the person), or nullopt with p.failed().
+asio::awaitable<std::optional<Record>> tag_person(RolloutClient& client, const SyncTarget& target,
+                                                  const std::string& person_id, const std::string& tag, Progress& p) {
     std::vector<std::string> tags;
     tags.push_back("reanna");
     tags.push_back(tag);
     auto t = co_await client.apply_person_tags(target.credential_id, person_id, std::move(tags));
-    if (!t) p.out.error = std::move(t).error();
-    co_return static_cast<bool>(t);
+    if (!t) {
+        p.out.error = std::move(t).error();
+        co_return std::nullopt;
+    }
+    std::optional<Record> tagged = std::move(t).value();
+    co_return tagged;
 }
 
-// A new person; "" with p.failed() when Rollout refused or answered without an id.
-asio::awaitable<std::string> create_person(RolloutClient& client, const SyncTarget& target, json::object body,
-                                           Progress& p) {
+// A new person as the CRM returned it; nullopt with p.failed() when Rollout refused or answered without an id.
+asio::awaitable<std::optional<Record>> create_person(RolloutClient& client, const SyncTarget& target,
+                                                     json::object body, Progress& p) {
     auto c = co_await client.create_person(target.credential_id, std::move(body));
     if (!c) {
         p.out.error = std::move(c).error();
-        co_return std::string();
+        co_return std::nullopt;
     }
     if (auto e = created_without_id(*c, "person")) {
         p.out.error = std::move(*e);
-        co_return std::string();
+        co_return std::nullopt;
     }
-    co_return c->id;
+    std::optional<Record> created = std::move(c).value();
+    co_return created;
 }
 
 // A contact found by the buyer's own details: email, then phone.
@@ -99,9 +105,10 @@ asio::awaitable<void> supersede(RolloutClient& client, const SyncTarget& target,
                     p.out.error = std::move(u).error();
                     co_return;
                 }
-                if (u) p.add(kind, key.substr(kind.size() + 1), id, Action::updated);
+                if (u) p.add(kind, key.substr(kind.size() + 1), id, Action::updated, &u.value());
             }
-    if (!co_await tag_person(client, target, placeholder_id, kSuperseded, p)) co_return;
+    auto tagged = co_await tag_person(client, target, placeholder_id, kSuperseded, p);
+    if (!tagged) co_return;
     p.bind("superseded", local, placeholder_id);
 }
 
@@ -122,11 +129,14 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
     std::string person_id = known_id(target, "person", buyer_local);
     const bool from_ledger = !person_id.empty();
     Action action = Action::found;
+    std::optional<Record> returned;   // the person as the CRM last returned it (SyncRecord::crm_state)
 
     if (!person_id.empty() && tour.buyer) {   // details written onto the known contact (a placeholder: upgraded)
         auto upd = co_await client.update_person(cred, person_id, adapter.person_body(shaped));
-        if (upd) action = Action::updated;
-        else if (upd.error().code == ErrorKind::not_found) person_id.clear();   // deleted in the CRM
+        if (upd) {
+            action = Action::updated;
+            returned = std::move(upd).value();
+        } else if (upd.error().code == ErrorKind::not_found) person_id.clear();   // deleted in the CRM
         else {
             p.out.error = std::move(upd).error();
             co_return std::string();
@@ -158,8 +168,13 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
                     co_return std::string();
                 }
                 action = Action::updated;
-            } else if (!has_tag(found->data, tag) && !co_await tag_person(client, target, person_id, tag, p)) {
-                co_return std::string();
+                returned = std::move(upd).value();
+            } else if (!has_tag(found->data, tag)) {
+                auto tagged = co_await tag_person(client, target, person_id, tag, p);
+                if (!tagged) co_return std::string();
+                returned = std::move(tagged);
+            } else {
+                returned = std::move(found);
             }
         }
     }
@@ -178,19 +193,25 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
                     p.out.error = std::move(upd).error();
                     co_return std::string();
                 }
-            } else if (buyer && !co_await tag_person(client, target, person_id, tag, p)) {
-                co_return std::string();
-            } else if (!buyer) {
-                action = Action::found;
+                returned = std::move(upd).value();
+            } else if (buyer) {
+                auto tagged = co_await tag_person(client, target, person_id, tag, p);
+                if (!tagged) co_return std::string();
+                returned = std::move(tagged);
+            } else {
+                action = Action::found;   // only its id is at hand
             }
         }
     }
     if (person_id.empty()) {
-        person_id = co_await create_person(client, target, adapter.person_body(shaped), p);
-        if (p.failed()) co_return std::string();
+        auto created = co_await create_person(client, target, adapter.person_body(shaped), p);
+        if (!created) co_return std::string();
+        person_id = created->id;
         action = Action::created;
+        returned = std::move(created);
     }
-    if (!(from_ledger && action == Action::found)) p.add("person", buyer_local, person_id, action);
+    if (!(from_ledger && action == Action::found))
+        p.add("person", buyer_local, person_id, action, returned ? &*returned : nullptr);
     if (buyer && !placeholder_id.empty() && placeholder_id != person_id) {
         co_await supersede(client, target, tour.tour_id, placeholder_id, person_id, false, p);
         if (p.failed()) co_return std::string();
@@ -212,6 +233,7 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
     std::string person_id = known_id(target, "person", buyer_local);
     const bool from_ledger = !person_id.empty();
     Action action = Action::found;
+    std::optional<Record> returned;   // the person as the CRM last returned it (SyncRecord::crm_state)
 
     if (person_id.empty() && buyer) {   // the buyer's own contact, by its marker
         auto m = co_await find_buyer_by_marker(client, target, adapter, *buyer);
@@ -221,8 +243,13 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
         }
         if (m.value()) {
             person_id = m.value()->id;
-            if (!has_tag(m.value()->data, tag) && !co_await tag_person(client, target, person_id, tag, p))
-                co_return std::string();
+            if (has_tag(m.value()->data, tag)) {
+                returned = std::move(m.value());
+            } else {
+                auto tagged = co_await tag_person(client, target, person_id, tag, p);
+                if (!tagged) co_return std::string();
+                returned = std::move(tagged);
+            }
         }
     }
     if (person_id.empty()) {   // the tour's placeholder: bound to the buyer (tagged with its marker)
@@ -232,8 +259,10 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
         if (!placeholder_id.empty()) {
             person_id = placeholder_id;
             if (buyer) {
-                if (!co_await tag_person(client, target, person_id, tag, p)) co_return std::string();
+                auto tagged = co_await tag_person(client, target, person_id, tag, p);
+                if (!tagged) co_return std::string();
                 action = Action::updated;
+                returned = std::move(tagged);
             }
         }
     }
@@ -241,11 +270,14 @@ asio::awaitable<std::string> feedback_person(RolloutClient& client, const SyncTa
         Tour stub;
         stub.tour_id = fb.tour_id;
         stub.buyer_id = buyer;
-        person_id = co_await create_person(client, target, adapter.person_body(stub), p);
-        if (p.failed()) co_return std::string();
+        auto created = co_await create_person(client, target, adapter.person_body(stub), p);
+        if (!created) co_return std::string();
+        person_id = created->id;
         action = Action::created;
+        returned = std::move(created);
     }
-    if (!(from_ledger && action == Action::found)) p.add("person", buyer_local, person_id, action);
+    if (!(from_ledger && action == Action::found))
+        p.add("person", buyer_local, person_id, action, returned ? &*returned : nullptr);
     if (buyer && !placeholder_id.empty() && placeholder_id != person_id) {
         co_await supersede(client, target, fb.tour_id, placeholder_id, person_id, true, p);
         if (p.failed()) co_return std::string();

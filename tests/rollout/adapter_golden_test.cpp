@@ -1,6 +1,8 @@
 // Golden tests per adapter: a given tour / feedback produces exactly these Rollout requests (method, target,
-// credential header, JSON body), against a small in-memory CRM stub on a loopback socket.
+// credential header, JSON body), against a small in-memory CRM stub on a loopback socket; and, against the fake
+// Rollout emulating a CRM, the records a sync returns carry the watched state of what the CRM stored.
 #include "rollout/adapters/adapter.hpp"
+#include "rollout/crm_watch.hpp"
 #include "test_support.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -280,6 +282,85 @@ TEST(GoldenErrors, FailureKeepsRecordsDoneSoFar) {
     EXPECT_TRUE(rollout::retryable(*out.error));
     ASSERT_EQ(out.records.size(), 2u);  // the person and the first appointment: the ledger must keep them
     EXPECT_EQ(out.records[1].external_id, "appo-1");
+}
+
+// crm_state is what a webhook about our own write will be compared with (rollout/crm_watch.hpp): it must be the
+// watched state of the record as the CRM stored it, so the echo reads back as no change.
+struct GoldenState : ::testing::Test {
+    std::unique_ptr<fake::FakeRollout> rollout = emulated_rollout();
+    std::string cred = std::string(rollout->add_credential("highlevel", "team-1").at("id").as_string());
+    RolloutClient client{HttpPool::create(fast_options({rollout->url()})), config_for(rollout->url())};
+
+    json::object stored(const SyncRecord& r) const {
+        const std::string collection = r.kind == "person" ? "people" : r.kind + "s";
+        for (auto& record : rollout->records(cred, collection))
+            if (id_of(record.at("id")) == r.external_id) return record;
+        ADD_FAILURE() << "the fake stores no " << r.kind << " " << r.external_id;
+        return {};
+    }
+    void expect_stored_states(const SyncOutcome& out) const {
+        for (const auto& r : out.records) {
+            SCOPED_TRACE(r.kind + " " + r.local_id);
+            const json::object record = stored(r);
+            EXPECT_EQ(r.crm_state, watched_state(r.kind, record));
+            EXPECT_TRUE(observe_change(r.kind, r.crm_state, &record).empty());
+        }
+    }
+};
+
+TEST_F(GoldenState, SyncedTourRecordsCarryTheStoredRecordsWatchedState) {
+    auto adapter = make_adapter("highlevel");
+    auto out = run_sync(adapter->sync_tour(client, {cred, {}, false}, sample_tour()));
+    ASSERT_TRUE(out.ok()) << out.error->describe();
+    ASSERT_EQ(out.records.size(), 3u);
+    EXPECT_EQ(out.records[0].action, Action::created);
+    EXPECT_EQ(out.records[0].crm_state,
+              R"({"firstName":"Ann","lastName":"Lee","emails":["ann@x.com"],"phones":["15125550100"]})");
+    EXPECT_EQ(out.records[1].crm_state,
+              R"({"startsAt":"2026-03-01T14:00:00-06:00","endsAt":"2026-03-01T14:45:00-06:00"})");
+    expect_stored_states(out);
+
+    // Sent again with the ledger's ids and a moved visit: the updates carry the new stored state.
+    KnownIds known;
+    for (const auto& r : out.records) known[known_key(r.kind, r.local_id)] = r.external_id;
+    Tour moved = sample_tour();
+    moved.properties[0].visit_time = *parse_iso8601("2026-03-02T10:00:00-06:00");
+    auto again = run_sync(adapter->sync_tour(client, {cred, known, false}, moved));
+    ASSERT_TRUE(again.ok()) << again.error->describe();
+    ASSERT_EQ(again.records.size(), 3u);
+    for (const auto& r : again.records) EXPECT_EQ(r.action, Action::updated);
+    EXPECT_NE(again.records[1].crm_state, out.records[1].crm_state);
+    expect_stored_states(again);
+    // An agent's own edit in the CRM afterwards does not compare equal.
+    auto edited = run_sync(client.update_appointment(cred, again.records[2].external_id,
+                                                     json::object{{"startsAt", "2026-03-04T09:00:00Z"}}));
+    ASSERT_TRUE(edited) << edited.error().describe();
+    const json::object record = stored(again.records[2]);
+    auto changes = observe_change("appointment", again.records[2].crm_state, &record);
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].kind, "showing_rescheduled");
+}
+
+TEST_F(GoldenState, FoundAndTaggedContactsCarryTheirState) {
+    // The agent's own contact for the buyer: found by email, tagged with our marker (the reply is the person).
+    rollout->put_record(cred, "people", json::object{{"firstName", "Annie"}, {"lastName", "Lee"},
+                                                     {"emails", json::array{json::object{{"value", "ANN@x.com"}}}},
+                                                     {"tags", json::array{}}});
+    auto adapter = make_adapter("highlevel");
+    auto out = run_sync(adapter->sync_tour(client, {cred, {}, false}, sample_tour()));
+    ASSERT_TRUE(out.ok()) << out.error->describe();
+    ASSERT_EQ(out.records.size(), 3u);
+    EXPECT_EQ(out.records[0].action, Action::found);
+    EXPECT_EQ(out.records[0].crm_state, R"({"firstName":"Annie","lastName":"Lee","emails":["ann@x.com"]})");
+    expect_stored_states(out);
+
+    // Feedback for the same buyer finds that person by its marker, already tagged: the found record's state.
+    auto fb = run_sync(adapter->sync_feedback(client, {cred, {}, false}, sample_feedback()));
+    ASSERT_TRUE(fb.ok()) << fb.error->describe();
+    ASSERT_EQ(fb.records.size(), 2u);
+    EXPECT_EQ(fb.records[0].action, Action::found);
+    EXPECT_EQ(fb.records[1].kind, "note");
+    expect_stored_states(fb);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Helpers for the rollout/ tests: run a coroutine to completion on a private io_context, and build a
-// RolloutClient whose every host points at a ScriptedRollout.
+// Helpers for the rollout/ tests: run a coroutine to completion on a private io_context, build a RolloutClient
+// whose every host points at a ScriptedRollout, and start the fake Rollout emulating a CRM.
 #pragma once
 
 #include "rollout/client.hpp"
@@ -47,6 +47,16 @@ inline void run_all(std::chrono::seconds limit = std::chrono::seconds{30}) {
 
 inline std::shared_ptr<TokenSource> test_auth(std::string secret = "test-secret") {
     return std::make_shared<TokenSource>(TokenSource::minted({"client-1", std::move(secret), "team-1"}));
+}
+
+// The fake Rollout emulating a CRM (records stored per credential, as tests/fakes/README.md describes), checking
+// the JWTs test_auth() mints; add a credential for "team-1" to call it.
+inline std::unique_ptr<fake::FakeRollout> emulated_rollout() {
+    fake::Options options;
+    options.client_secret = "test-secret";
+    auto rollout = std::make_unique<fake::FakeRollout>(options);
+    rollout->start();
+    return rollout;
 }
 
 inline ClientConfig config_for(const std::string& base, std::shared_ptr<TokenSource> auth = test_auth()) {
