@@ -21,6 +21,9 @@
 #include "server/sync/sync_alerts.hpp"
 #include "server/sync/sync_runner.hpp"
 #include "server/sync/outbox_notifications.hpp"
+#include "server/app/public_url.hpp"
+#include "server/sync/hook_processor.hpp"
+#include "server/sync/hook_subscriptions.hpp"
 #include "server/sync/rollout_hooks.hpp"
 #include "server/sync/sync_worker.hpp"
 #include "storage/postgres_listener.hpp"
@@ -143,7 +146,11 @@ int serve(const Config& config, const std::string& port_file) {
     const SyncToolsDeps sync_deps{&team_rollout, &worker, config.sync.wait, config.sync.keep_idempotency,
                                   std::make_shared<const std::string>(reinterpret_cast<const char*>(task_key.data()),
                                                                       task_key.size())};
-    register_rollout_tools(tools, team_rollout, sync_deps);
+    // Connections are subscribed to Rollout's webhooks at [server] public_url (validated when the config loaded).
+    const auto public_url = parse_public_url(config.server.public_url);
+    HookSubscriptions hook_subscriptions(team_rollout, config.server.public_url.empty() || !public_url
+                                                           ? std::string() : public_url->origin + public_url->path_prefix);
+    register_rollout_tools(tools, team_rollout, sync_deps, &hook_subscriptions);
     task_router.add("st_", make_sync_task_backend(sync_deps, config.sync.keep_idempotency));
     // The CRM change feed: list_crm_changes for every client, MCP Events (poll and webhooks) for 2026-07-28 ones.
     EventDelivery event_delivery(storage, config.events, make_event_pool(config.events, http.extra_ca_pem));
@@ -151,8 +158,7 @@ int serve(const Config& config, const std::string& port_file) {
     ChangeDeps change_deps{&storage, config.events,
                            std::make_shared<const std::string>(reinterpret_cast<const char*>(subscription_key.data()),
                                                                subscription_key.size()),
-                           nullptr,   // TODO(issue 20, inbound half): why a team's changes are not flowing
-                           [&event_delivery] { event_delivery.wake(); }};
+                           &change_notice, hook_subscriptions.public_url(), [&event_delivery] { event_delivery.wake(); }};
     register_change_tools(tools, change_deps);
     const auto change_events = make_change_events(change_deps);
     sessionless.events = change_events.get();
@@ -181,7 +187,11 @@ int serve(const Config& config, const std::string& port_file) {
                          {{"not_after", status.at("notAfter")}});
     }
     HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); }, tls);
-    RolloutHookReceiver hooks(storage);   // Rollout's webhooks, served when [server] public_url is set
+    // Rollout's webhooks (served when [server] public_url is set): stored by the receiver, then processed into
+    // the change log by whichever instance claims them.
+    HookProcessor hook_processor(storage, team_rollout, {}, [&event_delivery] { event_delivery.wake(); });
+    RolloutHookReceiver hooks(storage);
+    hooks.on_stored([&hook_processor] { hook_processor.wake(); });
     server.set_hook_receiver(hooks);
     PeriodicTasks periodic(ioc.get_executor());
     periodic.every(std::chrono::seconds(5), [&] { readiness.refresh(storage); });
@@ -193,21 +203,9 @@ int serve(const Config& config, const std::string& port_file) {
         });
     };
     periodic.every(std::chrono::seconds(60), flush_last_used);
-    // Change-log retention by age ([changes] max_age_s; the count cap applies on append) and expired Events
-    // subscriptions, in bounded steps on the storage thread.
+    // Change-log, Events-subscription and webhook-inbox retention, in bounded steps on the storage thread.
     periodic.every(std::chrono::seconds(60), [&storage, max_age = config.changes.max_age] {
-        storage.post([max_age](storage::Storage& s) {
-            const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::system_clock::now().time_since_epoch()).count();
-            const auto before = now - std::chrono::duration_cast<std::chrono::milliseconds>(max_age).count();
-            for (int step = 0; step < 20; ++step) {
-                auto n = s.trim_crm_changes(before, 500);
-                if (!n) log::warning("cannot trim the change log", {{"error", n.error().message}});
-                if (!n || *n == 0) break;
-            }
-            if (auto r = s.purge_expired_event_subscriptions(now); !r)
-                log::warning("cannot purge expired event subscriptions", {{"error", r.error().message}});
-        });
+        storage.post([max_age](storage::Storage& s) { trim_change_state(s, max_age); });
     });
 
     ShutdownWatchdog watchdog;
@@ -218,6 +216,7 @@ int serve(const Config& config, const std::string& port_file) {
         watchdog.arm(config.server.shutdown_grace + std::chrono::seconds(3));
         worker.stop();                // no new claims; the scheduling and alert loops end
         event_delivery.stop();
+        hook_processor.stop();
         periodic.stop();
         co_await server.shutdown();   // requests in flight finish, then connections and sessions close
         flush_last_used();
@@ -260,6 +259,7 @@ int serve(const Config& config, const std::string& port_file) {
     // Workers start once the listener is bound and the lock is held: a server that cannot serve claims nothing.
     worker.start(ioc.get_executor());
     event_delivery.start(ioc.get_executor());
+    hook_processor.start(ioc.get_executor());
     // Several instances on one PostgreSQL database: what another one queues or records wakes this one's worker and
     // its waiting tool calls. Declared after the worker, so it stops first.
     // A tool-list change made here reaches the other instances' listen streams the same way.

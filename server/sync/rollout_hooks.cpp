@@ -180,6 +180,7 @@ boost::asio::awaitable<HookAnswer> RolloutHookReceiver::receive(HookRequest requ
     received().with({}).inc();
     log::info("webhook stored", {{"tenant", target.tenant_id}, {"crm", target.crm_type}, {"event", delivery->event},
                                  {"event_id", delivery->event_id}});
+    if (stored_) stored_();
     co_return HookAnswer{200, "stored", {}};
 }
 

@@ -11,6 +11,7 @@
 #include "server/app/hook_receiver.hpp"
 #include "storage/storage_executor.hpp"
 
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -26,6 +27,8 @@ class RolloutHookReceiver final : public HookReceiver {
 public:
     explicit RolloutHookReceiver(StorageExecutor& storage, HookLimits limits = {});
     boost::asio::awaitable<HookAnswer> receive(HookRequest request) override;
+    // Called after a new delivery was stored (to wake its processing: hook_processor.hpp). Set before serving.
+    void on_stored(std::function<void()> stored) { stored_ = std::move(stored); }
 
 private:
     // A token bucket per route (team + CRM); 0 when admitted, else the seconds until one token is back.
@@ -33,6 +36,7 @@ private:
 
     StorageExecutor& storage_;
     const HookLimits limits_;
+    std::function<void()> stored_;
     std::mutex mu_;
     struct Bucket {
         double tokens = 0;

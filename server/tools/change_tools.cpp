@@ -48,7 +48,7 @@ asio::awaitable<ToolResult> list_crm_changes(ChangeDeps deps, ToolContext& ctx, 
     json::object fields{{"changes", std::move(changes)}, {"cursor", change_cursor(page->cursor)},
                         {"truncated", page->truncated}};
     if (deps.notice) {
-        auto notice = co_await deps.storage->call(deps.notice, tenant);
+        auto notice = co_await deps.storage->call(deps.notice, tenant, deps.public_url);
         if (!notice.empty()) fields["notice"] = notice;
     }
     std::string message = std::to_string(n) + " change(s)";

@@ -13,9 +13,9 @@
 
 namespace rollout_mcp {
 
-// Why a team's changes are not flowing ("" when they are), run on the storage thread.
-// TODO(issue 20, inbound half): set it to name a missing webhookSecret or an empty [server] public_url.
-using ChangeNotice = std::string (*)(storage::Storage& storage, const std::string& tenant);
+// Why a team's changes are not flowing ("" when nothing is known to be missing), run on the storage thread with
+// the normalized [server] public_url (server/sync/hook_subscriptions.hpp, change_notice).
+using ChangeNotice = std::string (*)(storage::Storage& storage, const std::string& tenant, const std::string& public_url);
 
 struct ChangeDeps {
     StorageExecutor* storage = nullptr;
@@ -24,6 +24,7 @@ struct ChangeDeps {
     // subscribing again is a refresh, never a second subscription.
     std::shared_ptr<const std::string> subscription_id_key;
     ChangeNotice notice = nullptr;
+    std::string public_url;                     // given to `notice`
     std::function<void()> wake_delivery = {};   // a subscription was made or refreshed
 };
 

@@ -2,6 +2,8 @@
 // list_crm_connections, remove_crm_connection.
 #include "server/tools/rollout_tools.hpp"
 
+#include "server/sync/hook_subscriptions.hpp"
+
 #include "server/app/origin.hpp"
 #include "server/sync/rollout_field_rules.hpp"
 
@@ -174,7 +176,8 @@ asio::awaitable<ToolResult> list_available_crms(TeamRollout& team, ToolContext& 
     co_return success(std::to_string(n) + " CRM connector(s) available", {{"crms", std::move(crms)}});
 }
 
-asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, ToolContext& ctx, const json::object& args) {
+asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, HookSubscriptions* hooks, ToolContext& ctx,
+                                                     const json::object& args) {
     const auto crm_type = rollout::canonical_crm_type(str(args, "crmType"));
     const auto credential = str(args, "credentialKey");
     if (auto bad = field_problem(RolloutField::credential_key, credential)) co_return failure(*bad);
@@ -198,7 +201,18 @@ asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, ToolCont
     const SharedSecret sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(credential));
     auto stored = co_await team.storage().call(&store_crm_connection, ctx.tenant(), crm_type, match->label, sealed);
     if (!stored) co_return failure("could not store the connection: " + stored.error().message);
-    co_return success(crm_type + " is connected for this team", {{"crmType", crm_type}, {"label", match->label}});
+    json::object fields{{"crmType", crm_type}, {"label", match->label}};
+    std::string message = crm_type + " is connected for this team";
+    if (hooks) {   // the CRM's changes come back through Rollout's webhooks (README, "Changes from the CRM")
+        const auto state = co_await hooks->subscribe(ctx.tenant(), crm_type);
+        json::object changes{{"webhooks", state.subscribed ? "subscribed" : "off"}};
+        if (!state.subscribed) {
+            changes["reason"] = state.reason;
+            message += "; its changes will not come back: " + state.reason;
+        }
+        fields["changes"] = std::move(changes);
+    }
+    co_return success(std::move(message), std::move(fields));
 }
 
 asio::awaitable<ToolResult> test_crm_connection(TeamRollout& team, ToolContext& ctx, const json::object& args) {
@@ -238,22 +252,35 @@ asio::awaitable<ToolResult> list_crm_connections(TeamRollout& team, ToolContext&
     co_return success(std::to_string(n) + " CRM connection(s)", {{"connections", std::move(out)}});
 }
 
-asio::awaitable<ToolResult> remove_crm_connection(TeamRollout& team, ToolContext& ctx, const json::object& args) {
+asio::awaitable<ToolResult> remove_crm_connection(TeamRollout& team, HookSubscriptions* hooks, ToolContext& ctx,
+                                                  const json::object& args) {
     const auto crm_type = rollout::canonical_crm_type(str(args, "crmType"));
+    std::string unsubscribed;   // best effort: the route dies with the connection, so a leftover only gets 404s
+    if (hooks) {
+        auto stored = co_await team.storage().call(&storage::Storage::get_crm_connection, ctx.tenant(), crm_type);
+        if (stored) {
+            auto removed = co_await hooks->unsubscribe(ctx.tenant(), std::string(stored->credential_key.text()));
+            if (!removed) unsubscribed = "; its webhook subscriptions at Rollout could not be removed (" +
+                                         removed.error().describe() + "): they now get 404";
+        }
+    }
     auto done = co_await team.storage().call(&storage::Storage::delete_crm_connection, ctx.tenant(), crm_type);
     if (!done) {
         if (done.error().code == storage::ErrorCode::not_found)
             co_return failure("crmType: \"" + crm_type + "\" is not connected for this team");
         co_return failure("could not remove the connection: " + done.error().message);
     }
-    co_return success(crm_type + " is disconnected for this team", {{"crmType", crm_type}});
+    co_return success(crm_type + " is disconnected for this team" + unsubscribed, {{"crmType", crm_type}});
 }
 
 }  // namespace
 
-void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
+void register_config_tools(ToolRegistry& registry, TeamRollout& team, HookSubscriptions* hooks) {
     auto bind = [&team](auto fn) {
         return [&team, fn](ToolContext& ctx, const json::object& args) { return fn(team, ctx, args); };
+    };
+    auto bind_hooks = [&team, hooks](auto fn) {
+        return [&team, hooks, fn](ToolContext& ctx, const json::object& args) { return fn(team, hooks, ctx, args); };
     };
     registry.add(define("configure_rollout", "Configure Rollout",
                         "Store this team's Rollout settings after checking them against Rollout. Give projectEnvKey "
@@ -284,7 +311,7 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
     registry.add(define("configure_crm_connection", "Connect a CRM",
                         "Bind a CRM type to a Rollout credential for this team, after checking that the credential "
                         "exists in Rollout and belongs to that connector.",
-                        crm_args, {{"crmType", json::object{{"type", "string"}}}}, bind(configure_crm_connection), false));
+                        crm_args, {{"crmType", json::object{{"type", "string"}}}}, bind_hooks(configure_crm_connection), false));
     registry.add(define("test_crm_connection", "Test a CRM connection",
                         "Check a CRM connection end to end (the stored one, or credentialKey if given): ready, not "
                         "ready yet (Rollout still syncing), or invalid.",
@@ -298,11 +325,11 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team) {
     registry.add(define("remove_crm_connection", "Disconnect a CRM", "Remove this team's connection to a CRM.",
                         R"json({"type":"object","additionalProperties":false,"required":["crmType"],"properties":{
                            "crmType":{"type":"string","minLength":1,"maxLength":64}}})json",
-                        {{"crmType", json::object{{"type", "string"}}}}, bind(remove_crm_connection), false));
+                        {{"crmType", json::object{{"type", "string"}}}}, bind_hooks(remove_crm_connection), false));
 }
 
-void register_rollout_tools(ToolRegistry& registry, TeamRollout& team, SyncToolsDeps sync) {
-    register_config_tools(registry, team);
+void register_rollout_tools(ToolRegistry& registry, TeamRollout& team, SyncToolsDeps sync, HookSubscriptions* hooks) {
+    register_config_tools(registry, team, hooks);
     register_sync_tools(registry, sync);
     register_sync_status_tools(registry, sync);
     register_automation_tool(registry, team);

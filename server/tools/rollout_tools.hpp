@@ -15,6 +15,7 @@
 namespace rollout_mcp {
 
 class SyncWorker;
+class HookSubscriptions;
 
 // What the sync tools need besides the team's Rollout access.
 struct SyncToolsDeps {
@@ -27,7 +28,10 @@ struct SyncToolsDeps {
     std::shared_ptr<const std::string> task_id_key = {};
 };
 
-void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout, SyncToolsDeps sync);
+// `hooks`: subscribes a connection to Rollout's webhooks when it is configured and unsubscribes it when it is
+// removed (server/sync/hook_subscriptions.hpp); null: neither.
+void register_rollout_tools(ToolRegistry& registry, TeamRollout& rollout, SyncToolsDeps sync,
+                           HookSubscriptions* hooks = nullptr);
 
 // Shared by the tool files.
 namespace tool_results {
@@ -45,7 +49,7 @@ ToolHandler bind_deps(Deps deps, Fn fn) {
 }
 }  // namespace tool_results
 
-void register_config_tools(ToolRegistry& registry, TeamRollout& rollout);
+void register_config_tools(ToolRegistry& registry, TeamRollout& rollout, HookSubscriptions* hooks = nullptr);
 void register_sync_tools(ToolRegistry& registry, SyncToolsDeps deps);
 void register_sync_status_tools(ToolRegistry& registry, SyncToolsDeps deps);   // get_sync_status, retry_sync
 void register_automation_tool(ToolRegistry& registry, TeamRollout& rollout);

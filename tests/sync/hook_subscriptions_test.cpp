@@ -1,0 +1,129 @@
+// Subscribing CRM connections to Rollout's webhooks (issue 20) through the real tools against the fake Rollout:
+// configure_crm_connection subscribes every watched event at <public_url>/hooks/rollout/<route>, configuring
+// again replaces the route and its subscriptions (the old route then answers 404), remove_crm_connection removes
+// ours and never another system's; without a public_url or a webhook key the result and list_crm_changes'
+// notice say why, naming the setting.
+#include "server/sync/hook_subscriptions.hpp"
+#include "server/tools/rollout_tools.hpp"
+#include "tests/sync/hook_server.hpp"
+#include "tests/sync/sync_harness.hpp"
+
+#include "fake_webhooks.hpp"
+#include "support/http_client.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace rollout_mcp::sync_test {
+namespace {
+namespace json = boost::json;
+
+class HookSubscribing : public ::testing::Test {
+protected:
+    void SetUp() override {
+        if (auto why = h.database().unavailable(); !why.empty()) GTEST_SKIP() << why;
+        team = h.add_team("subs-a");
+        cred = h.credential(team, "highlevel");
+        server.emplace(h.storage());
+        base = "http://127.0.0.1:" + std::to_string(server->port()) + kHookPrefix;
+    }
+    void use(const std::string& public_url) {
+        hooks.emplace(h.team(), public_url);
+        register_config_tools(tools, h.team(), &*hooks);
+    }
+    json::object tool(const std::string& name, json::object args) { return call_tool(h, tools, team, name, args); }
+    json::object connect() { return tool("configure_crm_connection", {{"crmType", "highlevel"}, {"credentialKey", cred}}); }
+    static const json::object& sc(const json::object& r) { return r.at("structuredContent").as_object(); }
+    static bool is_error(const json::object& r) { return r.contains("isError") && r.at("isError").as_bool(); }
+    std::vector<std::string> our_urls() {
+        std::vector<std::string> out;
+        for (const auto& s : h.fake().webhooks(cred)) {
+            const std::string url(s.at("url").as_string());
+            if (url.rfind(base + "/hooks/rollout/", 0) == 0) out.push_back(url);
+        }
+        return out;
+    }
+
+    Harness h;
+    ToolRegistry tools;
+    std::string team, cred, base;
+    std::optional<HookServer> server;
+    std::optional<HookSubscriptions> hooks;
+};
+
+TEST_F(HookSubscribing, ConfiguringSubscribesEveryWatchedEventAndConfiguringAgainReplacesTheRoute) {
+    use(base);
+    // Another system's subscription on the same credential: never touched.
+    test::CallOptions o;
+    o.headers = {{"Authorization", "Bearer " + h.fake().mint_jwt(team)}, {"X-Rollout-Credential-Id", cred},
+                 {"Content-Type", "application/json"}};
+    ASSERT_EQ(test::call(h.fake().port(), "POST", "/crm/api/webhooks",
+                         R"({"url":"https://other.example/hook","event":"peopleCreated"})", o).status, 201u);
+    auto r = connect();
+    ASSERT_FALSE(is_error(r)) << json::serialize(r);
+    EXPECT_EQ(sc(r).at("changes").at("webhooks").as_string(), "subscribed");
+    auto first = our_urls();
+    ASSERT_EQ(first.size(), kHookEvents.size());
+    EXPECT_EQ(std::set<std::string>(first.begin(), first.end()).size(), 1u) << "one route per connection";
+    std::set<std::string> events;
+    for (const auto& s : h.fake().webhooks(cred)) events.insert(std::string(s.at("event").as_string()));
+    for (auto e : kHookEvents) EXPECT_TRUE(events.count(std::string(e))) << e;
+    // The route is a secret: it is in no tool result.
+    EXPECT_EQ(json::serialize(r).find("/hooks/rollout/"), std::string::npos);
+
+    // A delivery reaches the route; after configuring again, only the new route is live.
+    const fake::WebhookEvent event{"peopleUpdated", {"p1"}, "", ""};
+    for (const auto& d : h.fake().deliver(cred, event)) EXPECT_EQ(d.status, 200u) << d.body;
+    ASSERT_FALSE(is_error(connect()));
+    auto second = our_urls();
+    ASSERT_EQ(second.size(), kHookEvents.size());
+    EXPECT_NE(second[0], first[0]);
+    const auto body = fake::webhook_body(event, h.fake().crm_url());
+    EXPECT_EQ(fake::post_webhook(first[0], body, "sync-test-secret").status, 404u);
+    EXPECT_EQ(fake::post_webhook(second[0], body, "sync-test-secret").status, 200u);
+
+    auto removed = tool("remove_crm_connection", {{"crmType", "highlevel"}});
+    ASSERT_FALSE(is_error(removed)) << json::serialize(removed);
+    EXPECT_TRUE(our_urls().empty());
+    ASSERT_EQ(h.fake().webhooks(cred).size(), 1u);
+    EXPECT_EQ(h.fake().webhooks(cred)[0].at("url").as_string(), "https://other.example/hook");
+    EXPECT_EQ(fake::post_webhook(second[0], body, "sync-test-secret").status, 404u);
+}
+
+TEST_F(HookSubscribing, WithoutAPublicUrlTheResultAndTheChangeFeedSayWhy) {
+    use("");
+    auto r = connect();
+    ASSERT_FALSE(is_error(r)) << json::serialize(r);
+    EXPECT_EQ(sc(r).at("changes").at("webhooks").as_string(), "off");
+    EXPECT_NE(std::string(sc(r).at("changes").at("reason").as_string()).find("public_url"), std::string::npos);
+    EXPECT_TRUE(h.fake().webhooks(cred).empty());
+    const auto notice = h.on_storage([this](storage::Storage& s) { return change_notice(s, team, ""); });
+    EXPECT_NE(notice.find("public_url"), std::string::npos) << notice;
+}
+
+TEST_F(HookSubscribing, AnAuthTokenAloneHasNoWebhookKeyAndTheResultNamesWebhookSecret) {
+    use(base);
+    auto configured = tool("configure_rollout", {{"projectEnvKey", "p"}, {"baseUrl", h.fake().url()},
+                                                  {"authToken", h.fake().mint_jwt(team)}});
+    ASSERT_FALSE(is_error(configured)) << json::serialize(configured);
+    auto r = connect();
+    ASSERT_FALSE(is_error(r)) << json::serialize(r);
+    EXPECT_EQ(sc(r).at("changes").at("webhooks").as_string(), "off");
+    EXPECT_NE(std::string(sc(r).at("changes").at("reason").as_string()).find("webhookSecret"), std::string::npos);
+    EXPECT_TRUE(our_urls().empty());
+    const auto notice = h.on_storage([this](storage::Storage& s) { return change_notice(s, team, base); });
+    EXPECT_NE(notice.find("webhookSecret"), std::string::npos) << notice;
+    // With a webhookSecret it subscribes.
+    configured = tool("configure_rollout", {{"projectEnvKey", "p"}, {"baseUrl", h.fake().url()},
+                                            {"authToken", h.fake().mint_jwt(team)},
+                                            {"webhookSecret", "whsec-0123456789abcdef"}});
+    ASSERT_FALSE(is_error(configured)) << json::serialize(configured);
+    EXPECT_EQ(sc(connect()).at("changes").at("webhooks").as_string(), "subscribed");
+    EXPECT_EQ(our_urls().size(), kHookEvents.size());
+    EXPECT_EQ(h.on_storage([this](storage::Storage& s) { return change_notice(s, team, base); }), "");
+}
+
+}  // namespace
+}  // namespace rollout_mcp::sync_test
