@@ -2,12 +2,19 @@
 // timestamps in tool results and task wire fields.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
 #include <string>
 
 namespace rollout_mcp {
+
+// The wall clock in Unix milliseconds.
+inline std::int64_t unix_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 inline std::string iso8601_utc_ms(std::int64_t unix_ms) {
     const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);

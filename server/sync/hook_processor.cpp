@@ -3,6 +3,8 @@
 // "Changes from the CRM"); only people, appointments, tasks and notes can concern records we synced.
 #include "server/sync/hook_processor.hpp"
 
+#include "server/sync/hook_mapping.hpp"
+
 #include "base/use_nothrow.hpp"
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
@@ -34,7 +36,8 @@ metrics::Family<metrics::Counter>& processed() {
     static auto& f = metrics::registry().counter(
         "rollout_mcp_webhooks_processed_total",
         "Stored Rollout webhook deliveries by result: changed (changes reported), echoed (only our own writes came "
-        "back), ignored (nothing of ours), retried (a fetch failed; tried again later), dropped (given up)",
+        "back), ignored (nothing of ours), retried (a fetch failed; tried again later), deferred (a sync of ours was "
+        "writing the same records), dropped (given up)",
         {"result"});
     return f;
 }
@@ -44,73 +47,32 @@ std::int64_t now_ms() {
         .count();
 }
 
-enum class Action { created, updated, deleted };
-
-struct EntityEvent {
-    std::string_view kind;         // the ledger's entity kind
-    std::string_view collection;   // the CRM API's collection
-    Action action = Action::updated;
-};
-
-std::optional<EntityEvent> entity_event(std::string_view event) {
-    static constexpr std::array<std::array<std::string_view, 3>, 4> kEntities{{{"people", "person", "people"},
-                                                                               {"appointments", "appointment", "appointments"},
-                                                                               {"tasks", "task", "tasks"},
-                                                                               {"notes", "note", "notes"}}};
-    for (const auto& [prefix, kind, collection] : kEntities) {
-        if (event.substr(0, prefix.size()) != prefix) continue;
-        const auto rest = event.substr(prefix.size());
-        if (rest == "Created") return EntityEvent{kind, collection, Action::created};
-        if (rest == "Updated") return EntityEvent{kind, collection, Action::updated};
-        if (rest == "Deleted") return EntityEvent{kind, collection, Action::deleted};
-    }
-    return std::nullopt;
-}
-
-// The delivery's resourceIds (validated on receipt: a JSON array), as strings, without repeats, in order.
-std::vector<std::string> resource_ids(std::string_view text) {
-    std::vector<std::string> out;
-    boost::system::error_code ec;
-    const auto v = json::parse(text, ec);
-    if (ec || !v.is_array()) return out;
-    std::set<std::string> seen;
-    for (const auto& item : v.get_array()) {
-        std::string id;
-        if (item.is_string()) id = std::string(item.get_string());
-        else if (item.is_int64()) id = std::to_string(item.get_int64());
-        else if (item.is_uint64()) id = std::to_string(item.get_uint64());
-        if (!id.empty() && id.size() <= 200 && seen.insert(id).second) out.push_back(std::move(id));
-    }
-    return out;
-}
-
-// A non-secret reference to the CRM credential: the start of its keyed fingerprint, never the id itself.
-std::string credential_ref(const std::vector<unsigned char>& fingerprint) {
-    const std::size_t n = std::min<std::size_t>(fingerprint.size(), 6);
-    std::string hex(2 * n + 1, '\0');
-    sodium_bin2hex(hex.data(), hex.size(), fingerprint.data(), n);
-    hex.pop_back();
-    return "cred_" + hex;
-}
-
-// Ledger local ids (rollout/adapters/adapter.hpp, SyncRecord): a buyer id or "tour-<tour>" placeholder for a
-// person; "<tour>/<property>" for a visit's appointment or task.
-void place(storage::CrmChange& c, std::string_view kind, const std::string& local_id) {
-    if (kind == "person") {
-        if (local_id.rfind("tour-", 0) == 0) c.tour_id = local_id.substr(5);
-        else c.buyer_id = local_id;
-        return;
-    }
-    c.visit_id = local_id;
-    c.tour_id = local_id.substr(0, local_id.find('/'));
-}
+using hook_mapping::Action;
 
 struct Examined {
     bool retry = false;
     bool given_up = false;   // a permanent problem: processed as dropped
+    bool deferred = false;   // retry: a sync of ours is writing these records right now (not a failure)
     std::string error;       // retry / given_up: why (no secrets)
+    std::optional<std::chrono::seconds> retry_after;   // retry: when Rollout said to come back
     storage::HookEventResult result;
 };
+
+// Whether a sync attempt of ours is running on one of these tours or buyers (job tour_id / lock_key) in this
+// CRM. Its writes are in the CRM before their watched state is in the ledger: reading them now would report our
+// own write as the CRM's change, so the delivery waits for the attempt to finish.
+bool ours_in_flight(storage::Storage& storage, const std::string& tenant, const std::string& crm_type,
+                    const std::set<std::string>& tours, const std::set<std::string>& people) {
+    storage::SyncJobQuery q;
+    q.tenant_id = tenant;
+    q.status = storage::JobStatus::running;
+    q.limit = 1000;
+    auto running = storage.find_sync_jobs(q);
+    if (!running) return true;   // unknown: wait rather than risk reporting our own write
+    for (const auto& j : *running)
+        if (j.crm_type == crm_type && (tours.count(j.tour_id) || people.count(j.lock_key))) return true;
+    return false;
+}
 
 }  // namespace
 
@@ -124,7 +86,11 @@ struct HookProcessor::State : std::enable_shared_from_this<State> {
     std::optional<asio::strand<asio::any_io_executor>> strand;
     std::optional<asio::steady_timer> timer;
     // Strand only: claimed deliveries per tenant, examined one at a time by that tenant's process_tenant.
-    std::map<std::string, std::deque<storage::ClaimedHookEvent>> queues;
+    struct Queued {
+        storage::ClaimedHookEvent event;
+        std::chrono::steady_clock::time_point claimed;
+    };
+    std::map<std::string, std::deque<Queued>> queues;
     std::size_t queued = 0;
     std::atomic<bool> stopping{false};
 
@@ -142,6 +108,7 @@ using StatePtr = std::shared_ptr<HookProcessor::State>;
 
 // Examines one delivery: fetches what it names and compares it with the ledger. Writes nothing.
 asio::awaitable<Examined> examine(StatePtr s, const storage::ClaimedHookEvent& ev) {
+    using namespace hook_mapping;
     Examined out;
     const auto entity = entity_event(ev.row.delivery.event);
     const auto ids = resource_ids(ev.row.delivery.resource_ids_json);
@@ -149,13 +116,16 @@ asio::awaitable<Examined> examine(StatePtr s, const storage::ClaimedHookEvent& e
         out.result.outcome = "ignored";
         co_return out;
     }
-    const std::string kind(entity->kind);
-    const std::string collection(entity->collection);
+    const std::string kind(entity->kind), collection(entity->collection), person_kind("person");
+    const auto fail = [&](std::string why, bool retry) {
+        out.retry = retry;
+        out.given_up = !retry;
+        out.error = std::move(why);
+    };
     auto known = co_await s->storage.call(&storage::Storage::ledger_by_external_ids, ev.tenant_id, ev.row.crm_type,
                                           kind, ids);
     if (!known) {
-        out.retry = true;
-        out.error = "ledger: " + known.error().message;
+        fail("ledger: " + known.error().message, true);
         co_return out;
     }
     // A note is ours when the ledger has it; another note matters when its person is in the ledger.
@@ -165,30 +135,42 @@ asio::awaitable<Examined> examine(StatePtr s, const storage::ClaimedHookEvent& e
     }
     auto connection = co_await s->storage.call(&storage::Storage::get_crm_connection, ev.tenant_id, ev.row.crm_type);
     if (!connection) {
-        out.retry = connection.error().code != storage::ErrorCode::not_found;
-        out.given_up = !out.retry;
-        out.error = "CRM connection: " + connection.error().message;
+        fail("CRM connection: " + connection.error().message, connection.error().code != storage::ErrorCode::not_found);
         co_return out;
     }
     auto client = co_await s->teams.client(ev.tenant_id);
     if (!client) {
-        out.retry = client.error().code == storage::ErrorCode::busy;
-        out.given_up = !out.retry;
-        out.error = "Rollout: " + client.error().message;
+        fail("Rollout: " + client.error().message, client.error().code == storage::ErrorCode::busy);
         co_return out;
     }
     const std::string credential(connection->credential_key.text());
     const std::string ref = credential_ref(ev.credential_fingerprint);
-    const auto record_change = [&](const rollout::ObservedChange& observed, const std::string& local_id,
-                                   const std::string& record_id, std::int64_t occurred_at_ms) {
+    std::set<std::string> tours, people;   // what a running sync of ours could be writing (ours_in_flight)
+    const auto touches = [&](std::string_view k, const std::string& local_id) {
+        if (k == "person") people.insert(local_id);
+        else tours.insert(local_id.substr(0, local_id.find('/')));
+    };
+    // A fetch error: a permanent one about this id alone skips it; anything else retries the whole delivery.
+    const auto fetch_failed = [&](const Error& e, const std::string& what) {
+        const auto k = rollout::kind_of(e);
+        if (k == rollout::ErrorKind::validation || k == rollout::ErrorKind::permanent) {
+            log::warning("webhook record skipped", {{"tenant", ev.tenant_id}, {"error", scrub(e.describe(), {credential})}});
+            return false;
+        }
+        fail(what + ": " + scrub(e.describe(), {credential}), true);
+        out.retry_after = e.retry_after;
+        return true;
+    };
+    const auto record_change = [&](const rollout::ObservedChange& observed, std::string_view placed_kind,
+                                   const std::string& local_id, const std::string& record_id, std::int64_t at_ms) {
         storage::CrmChange c;
         c.kind = observed.kind;
-        place(c, kind == "note" ? "person" : kind, local_id);
+        place(c, placed_kind, local_id);
         c.fields_json = json::serialize(observed.fields);
         c.crm_type = ev.row.crm_type;
         c.credential_ref = ref;
         c.record_id = record_id;
-        c.occurred_at_ms = occurred_at_ms > 0 ? occurred_at_ms : ev.row.received_at;
+        c.occurred_at_ms = at_ms > 0 ? at_ms : ev.row.received_at;
         out.result.changes.push_back(std::move(c));
     };
     if (kind == "note") {
@@ -198,46 +180,57 @@ asio::awaitable<Examined> examine(StatePtr s, const storage::ClaimedHookEvent& e
             if (ours.count(id)) continue;   // a note we wrote, echoed back
             auto note = co_await (*client)->get_crm_record(credential, collection, id);
             if (!note) {
-                out.retry = true;
-                out.error = "fetch note: " + note.error().describe();
-                co_return out;
+                if (fetch_failed(note.error(), "fetch note")) co_return out;
+                continue;
             }
             if (!*note) continue;   // deleted since
-            const std::string person = rollout::id_of((*note)->data.contains("personId") ? (*note)->data.at("personId")
-                                                                                         : json::value());
-            if (person.empty()) continue;
-            const std::vector<std::string> people{person};
+            const auto* person_id = (*note)->data.if_contains("personId");
+            const std::vector<std::string> person{person_id ? rollout::id_of(*person_id) : std::string()};
+            if (person[0].empty()) continue;
             auto buyer = co_await s->storage.call(&storage::Storage::ledger_by_external_ids, ev.tenant_id,
-                                                  ev.row.crm_type, std::string("person"), people);
+                                                  ev.row.crm_type, person_kind, person);
             if (!buyer) {
-                out.retry = true;
-                out.error = "ledger: " + buyer.error().message;
+                fail("ledger: " + buyer.error().message, true);
                 co_return out;
             }
             if (buyer->empty()) continue;   // a note on somebody we never synced
-            record_change(rollout::note_added((*note)->data), buyer->front().local_id, id,
-                          rollout::record_updated_ms((*note)->data));
+            const auto who = group_by_record(*buyer).front().local_id;
+            touches("person", who);
+            record_change(rollout::note_added((*note)->data), "person", who, id, rollout::record_updated_ms((*note)->data));
         }
     } else {
-        for (const auto& entry : *known) {
+        const auto records = group_by_record(*known);
+        for (const auto& r : records) touches(kind, r.local_id);
+        if (co_await s->storage.call(&ours_in_flight, ev.tenant_id, ev.row.crm_type, tours, people)) {
+            out.retry = out.deferred = true;
+            out.error = "a sync of these records is in flight";
+            co_return out;
+        }
+        for (const auto& r : records) {
             std::optional<rollout::Record> record;
             if (entity->action != Action::deleted) {
-                auto fetched = co_await (*client)->get_crm_record(credential, collection, entry.external_id);
+                auto fetched = co_await (*client)->get_crm_record(credential, collection, r.external_id);
                 if (!fetched) {
-                    out.retry = true;
-                    out.error = "fetch " + kind + ": " + fetched.error().describe();
-                    co_return out;
+                    if (fetch_failed(fetched.error(), "fetch " + kind)) co_return out;
+                    continue;
                 }
                 record = std::move(*fetched);
             }
             const json::object* now = record ? &record->data : nullptr;
-            const auto changes = rollout::observe_change(kind, entry.crm_state, now);
-            for (const auto& c : changes)
-                record_change(c, entry.local_id, entry.external_id, now ? rollout::record_updated_ms(*now) : 0);
-            std::string state = now ? rollout::watched_state(kind, *now) : std::string();
-            if (now && state != entry.crm_state)
-                out.result.states.push_back({kind, entry.local_id, entry.crm_state, std::move(state)});
+            std::string state = now ? rollout::watched_state(kind, *now) : std::string(kDeletedState);
+            if (now || r.state != kDeletedState)   // a deletion is reported once
+                for (const auto& c : rollout::observe_change(kind, r.state, now))
+                    record_change(c, kind, r.local_id, r.external_id, now ? rollout::record_updated_ms(*now) : 0);
+            for (const auto& row : r.rows)
+                if (row.crm_state != state) out.result.states.push_back({kind, row.local_id, row.crm_state, state});
         }
+    }
+    // Checked again after the reads: a sync that started meanwhile may have written what we just read.
+    if (!out.result.changes.empty() && co_await s->storage.call(&ours_in_flight, ev.tenant_id, ev.row.crm_type, tours, people)) {
+        out = Examined{};
+        out.retry = out.deferred = true;
+        out.error = "a sync of these records is in flight";
+        co_return out;
     }
     out.result.outcome = "processed";
     co_return out;
@@ -248,12 +241,15 @@ asio::awaitable<void> process(StatePtr s, storage::ClaimedHookEvent ev) {
     for (int round = 0; round < 3 && !s->stopping; ++round) {
         Examined e = co_await examine(s, ev);
         if (e.retry) {
-            const bool give_up = ev.attempts + 1 >= s->settings.max_attempts;
+            const bool give_up = !e.deferred && ev.attempts + 1 >= s->settings.max_attempts;
             if (!give_up) {
-                processed().with({"retried"}).inc();
-                log::warning("webhook delivery not processed yet",
-                             {{"tenant", ev.tenant_id}, {"event", ev.row.delivery.event}, {"error", e.error}});
-                const std::int64_t at = now_ms() + s->backoff(ev.attempts + 1);
+                processed().with({e.deferred ? "deferred" : "retried"}).inc();
+                if (!e.deferred)
+                    log::warning("webhook delivery not processed yet",
+                                 {{"tenant", ev.tenant_id}, {"event", ev.row.delivery.event}, {"error", e.error}});
+                std::int64_t wait = e.deferred ? s->settings.defer.count() : s->backoff(ev.attempts + 1);
+                if (e.retry_after) wait = std::max<std::int64_t>(wait, e.retry_after->count() * 1000);
+                const std::int64_t at = now_ms() + wait;
                 auto r = co_await s->storage.call(&storage::Storage::retry_hook_event, ev.row.id, ev.claim_token, at,
                                                   e.error);
                 (void)r;
@@ -266,7 +262,7 @@ asio::awaitable<void> process(StatePtr s, storage::ClaimedHookEvent ev) {
             log::warning("webhook delivery given up",
                          {{"tenant", ev.tenant_id}, {"event", ev.row.delivery.event}, {"error", e.error}});
             e.result = {};
-            e.result.outcome = "dropped: " + e.error.substr(0, 200);
+            e.result.outcome = "dropped: " + hook_mapping::utf8_prefix(e.error, 200);
         }
         const std::size_t states = e.result.states.size();
         auto finished = co_await s->storage.call(&storage::Storage::finish_hook_event, ev.row.id, ev.claim_token,
@@ -297,10 +293,12 @@ asio::awaitable<void> process_tenant(StatePtr s, std::string tenant) {
     for (;;) {
         auto& queue = s->queues[tenant];
         if (queue.empty() || s->stopping) break;
-        storage::ClaimedHookEvent ev = std::move(queue.front());
+        HookProcessor::State::Queued next = std::move(queue.front());
         queue.pop_front();
         --s->queued;
-        co_await process(s, std::move(ev));
+        // A claim that waited here half its lease is left to lapse: another round claims it afresh.
+        if (std::chrono::steady_clock::now() - next.claimed > s->settings.lease / 2) continue;
+        co_await process(s, std::move(next.event));
     }
     s->queued -= s->queues[tenant].size();
     s->queues.erase(tenant);
@@ -319,7 +317,7 @@ asio::awaitable<void> scan_loop(StatePtr s) {
                 for (auto& ev : *claimed) {
                     const bool idle = !s->queues.count(ev.tenant_id);
                     const std::string tenant = ev.tenant_id;
-                    s->queues[tenant].push_back(std::move(ev));
+                    s->queues[tenant].push_back({std::move(ev), std::chrono::steady_clock::now()});
                     ++s->queued;
                     if (idle) asio::co_spawn(*s->strand, process_tenant(s, tenant), asio::detached);
                 }

@@ -21,11 +21,16 @@ namespace rollout_mcp {
 
 struct HookProcessorSettings {
     std::chrono::milliseconds poll{1000};        // a scan without a wake-up (deliveries stored by other instances)
-    std::chrono::milliseconds lease{60'000};     // a claim; a crash makes the delivery claimable after it
+    // A claim; a crash makes the delivery claimable after it. Long enough for the largest delivery (1,000 ids)
+    // at the team's Rollout rate; a claim still queued here after half of it is left to lapse.
+    std::chrono::milliseconds lease{300'000};
     std::size_t batch = 32;                      // deliveries claimed per scan
-    std::int64_t max_attempts = 12;              // failed fetch rounds before a delivery is given up (logged)
+    // Failed rounds before a delivery is given up (logged, counted): with the backoff below about a day, so an
+    // outage of Rollout or the CRM, or an expired authToken fixed within it, loses nothing.
+    std::int64_t max_attempts = 300;
     std::chrono::milliseconds backoff_base{2000};
     std::chrono::milliseconds backoff_max{300'000};
+    std::chrono::milliseconds defer{2000};       // a sync of ours is writing the same records: look again then
 };
 
 class HookProcessor {

@@ -1,10 +1,16 @@
 // Subscribing a team's CRM connection to Rollout's webhooks (see hook_subscriptions.hpp).
 #include "server/sync/hook_subscriptions.hpp"
 
+#include "server/sync/hook_mapping.hpp"
+
+#include "base/utc_time.hpp"
 #include "server/app/log.hpp"
 #include "rollout/errors.hpp"
+#include "rollout/jwt.hpp"
 
 #include <boost/json/object.hpp>
+
+#include <algorithm>
 
 namespace rollout_mcp {
 namespace json = boost::json;
@@ -55,8 +61,8 @@ boost::asio::awaitable<HookSubscriptionState> HookSubscriptions::subscribe(std::
     // Our earlier subscriptions on this credential point at a route about to be replaced: they go first.
     auto removed = co_await unsubscribe(tenant, credential);
     if (!removed) {
-        out.reason = "cannot read the credential's webhook subscriptions at Rollout: " + removed.error().describe() +
-                     " (call configure_crm_connection again)";
+        out.reason = "cannot read the credential's webhook subscriptions at Rollout: " +
+                     hook_mapping::scrub(removed.error().describe(), {credential}) + " (call configure_crm_connection again)";
         co_return out;
     }
     auto route = co_await teams_.storage().call(&storage::Storage::issue_hook_route, tenant, crm_type);
@@ -66,15 +72,18 @@ boost::asio::awaitable<HookSubscriptionState> HookSubscriptions::subscribe(std::
     }
     const std::string url = public_url_ + "/hooks/rollout/" + std::string(route->text());
     for (auto event : kHookEvents) {
-        json::value body = json::object{{"url", url}, {"event", event}, {"filters", json::object{}}};
-        auto made = co_await (*client)->request(rollout::Host::crm, http::verb::post, "/webhooks", std::move(body),
+        // Named arguments: GCC 12 mishandles temporaries with destructors inside a co_await expression.
+        const json::value body = json::object{{"url", url}, {"event", event}, {"filters", json::object{}}};
+        const std::string path = "/webhooks";
+        auto made = co_await (*client)->request(rollout::Host::crm, http::verb::post, path, body,
                                                 credential);
         if (!made) {
             // The route is in the url: the error names the event and Rollout's answer, never the url.
-            log::warning("webhook subscription failed", {{"tenant", tenant}, {"crm", crm_type},
-                                                         {"event", std::string(event)}, {"error", made.error().describe()}});
-            out.reason = "Rollout refused the webhook subscription for " + std::string(event) + ": " +
-                         made.error().describe() + " (call configure_crm_connection again)";
+            const auto said = hook_mapping::scrub(made.error().describe(), {url, route->text(), credential});
+            log::warning("webhook subscription failed",
+                         {{"tenant", tenant}, {"crm", crm_type}, {"event", std::string(event)}, {"error", said}});
+            out.reason = "Rollout refused the webhook subscription for " + std::string(event) + ": " + said +
+                         " (call configure_crm_connection again)";
             co_return out;
         }
         ++out.events;
@@ -88,17 +97,26 @@ boost::asio::awaitable<Result<int>> HookSubscriptions::unsubscribe(std::string t
     if (public_url_.empty()) co_return 0;
     auto client = co_await teams_.client(tenant);
     if (!client) co_return client.error();
-    auto existing = co_await (*client)->list_all(credential, "/webhooks");
+    const std::string list_path = "/webhooks";
+    auto existing = co_await (*client)->list_all(credential, list_path);
     if (!existing) co_return existing.error();
     const std::string ours = public_url_ + "/hooks/rollout/";
     int removed = 0;
     for (const auto& sub : *existing) {
         const auto* url = sub.if_contains("url");
         if (!url || !url->is_string() || std::string_view(url->get_string()).substr(0, ours.size()) != ours) continue;
-        const std::string id = rollout::id_of(sub.contains("id") ? sub.at("id") : json::value());
+        // Another team may use the same credential (one CRM account, two teams): only a route of this team, or a
+        // route no connection has any more (it answers 404 anyway), is removed.
+        const std::string route(std::string_view(url->get_string()).substr(ours.size()));
+        auto owner = co_await teams_.storage().call(&storage::Storage::find_hook_route, route);
+        if (owner && owner->tenant_id != tenant) continue;
+        if (!owner && owner.error().code != storage::ErrorCode::not_found) co_return owner.error();
+        const auto* id_value = sub.if_contains("id");
+        const std::string id = id_value ? rollout::id_of(*id_value) : std::string();
         if (id.empty()) continue;
-        auto gone = co_await (*client)->request(rollout::Host::crm, http::verb::delete_,
-                                                "/webhooks/" + rollout::url_encode(id), nullptr, credential);
+        const std::string path = "/webhooks/" + rollout::url_encode(id);
+        const json::value no_body;
+        auto gone = co_await (*client)->request(rollout::Host::crm, http::verb::delete_, path, no_body, credential);
         if (!gone && gone.error().code != rollout::ErrorKind::not_found) co_return gone.error();
         ++removed;
     }
@@ -108,6 +126,23 @@ boost::asio::awaitable<Result<int>> HookSubscriptions::unsubscribe(std::string t
 std::string change_notice(storage::Storage& storage, const std::string& tenant, const std::string& public_url) {
     if (public_url.empty()) return std::string(kNoPublicUrl);
     return key_problem(storage, tenant);
+}
+
+RolloutAuthView rollout_auth_view(storage::Storage& storage, const std::string& tenant) {
+    RolloutAuthView out;
+    auto stored = storage.get_rollout_config(tenant);
+    if (!stored) return out;
+    const auto settings = RolloutSettings::from_json(stored->settings_json);
+    if (!settings) return out;
+    if (!settings->client_id.empty()) {
+        out.mode = "clientSecret";
+        return out;
+    }
+    out.mode = "authToken";
+    // Clamped to year 9999: a hostile exp must not overflow the callers' milliseconds.
+    out.expires_at_s = std::clamp<std::int64_t>(rollout::jwt_expiry(stored->secret.text()).value_or(0), 0,
+                                                253'402'300'799);
+    return out;
 }
 
 }  // namespace rollout_mcp

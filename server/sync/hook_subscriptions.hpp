@@ -49,4 +49,13 @@ private:
 // Runs on the storage thread (list_crm_changes' notice).
 std::string change_notice(storage::Storage& storage, const std::string& tenant, const std::string& public_url);
 
+// How the team authenticates to Rollout, for list_crm_connections (storage thread): "clientSecret" (tokens minted
+// as needed), "authToken" (a pre-minted token: background syncs and change fetches stop at its exp), or "" when
+// Rollout is not configured. expires_at_s: the authToken's exp (Unix seconds), 0 when unknown.
+struct RolloutAuthView {
+    std::string mode;
+    std::int64_t expires_at_s = 0;
+};
+RolloutAuthView rollout_auth_view(storage::Storage& storage, const std::string& tenant);
+
 }  // namespace rollout_mcp

@@ -2,6 +2,8 @@
 // list_crm_connections, remove_crm_connection.
 #include "server/tools/rollout_tools.hpp"
 
+#include "base/utc_time.hpp"
+
 #include "server/sync/hook_subscriptions.hpp"
 
 #include "server/app/origin.hpp"
@@ -198,6 +200,14 @@ asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, HookSubs
         co_return failure("credentialKey: Rollout has no credential \"" + credential + "\" for connector \"" + crm_type + "\"");
     if (match->app_key != crm_type)
         co_return failure("credentialKey: credential \"" + credential + "\" belongs to \"" + match->app_key + "\", not \"" + crm_type + "\"");
+    if (hooks) {   // moving to another credential: the old one's subscriptions go (best effort, before it is forgotten)
+        auto previous = co_await team.storage().call(&storage::Storage::get_crm_connection, ctx.tenant(), crm_type);
+        if (previous && previous->credential_key.text() != credential) {
+            const std::string old_credential(previous->credential_key.text());
+            auto removed = co_await hooks->unsubscribe(ctx.tenant(), old_credential);
+            (void)removed;
+        }
+    }
     const SharedSecret sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(credential));
     auto stored = co_await team.storage().call(&store_crm_connection, ctx.tenant(), crm_type, match->label, sealed);
     if (!stored) co_return failure("could not store the connection: " + stored.error().message);
@@ -242,14 +252,39 @@ asio::awaitable<ToolResult> test_crm_connection(TeamRollout& team, ToolContext& 
                       {{"crmType", crm_type}, {"state", "invalid"}, {"error", error_json(e)}});
 }
 
-asio::awaitable<ToolResult> list_crm_connections(TeamRollout& team, ToolContext& ctx, const json::object&) {
+asio::awaitable<ToolResult> list_crm_connections(TeamRollout& team, HookSubscriptions* hooks, ToolContext& ctx,
+                                                 const json::object&) {
     auto list = co_await team.storage().call(&storage::Storage::list_crm_connections, ctx.tenant());
     if (!list) co_return failure("cannot read this team's connections: " + list.error().message);
     json::array out;
     for (const auto& c : *list)
         out.push_back(json::object{{"crmType", c.crm_type}, {"label", c.label}, {"createdAt", c.created_at}, {"updatedAt", c.updated_at}});
     const auto n = out.size();
-    co_return success(std::to_string(n) + " CRM connection(s)", {{"connections", std::move(out)}});
+    std::string message = std::to_string(n) + " CRM connection(s)";
+    json::object fields{{"connections", std::move(out)}};
+    const std::string tenant = ctx.tenant();
+    const auto auth = co_await team.storage().call(&rollout_auth_view, tenant);
+    if (!auth.mode.empty()) {
+        json::object view{{"mode", auth.mode}};
+        if (auth.expires_at_s > 0) {
+            const bool expired = auth.expires_at_s * 1000 <= unix_now_ms();
+            view["expiresAt"] = iso8601_utc_ms(auth.expires_at_s * 1000);
+            view["expired"] = expired;
+            message += std::string("; the Rollout authToken ") + (expired ? "expired" : "expires") + " at " +
+                       iso8601_utc_ms(auth.expires_at_s * 1000) +
+                       ": background syncs and CRM change fetches stop then (configure_rollout with clientId + "
+                       "clientSecret mints tokens as needed)";
+        }
+        fields["rolloutAuth"] = std::move(view);
+    }
+    if (hooks) {
+        const std::string public_url = hooks->public_url();
+        auto why = co_await team.storage().call(&change_notice, tenant, public_url);
+        json::object changes{{"webhooks", why.empty() ? "available" : "off"}};
+        if (!why.empty()) changes["reason"] = why;
+        fields["changes"] = std::move(changes);
+    }
+    co_return success(std::move(message), std::move(fields));
 }
 
 asio::awaitable<ToolResult> remove_crm_connection(TeamRollout& team, HookSubscriptions* hooks, ToolContext& ctx,
@@ -259,7 +294,8 @@ asio::awaitable<ToolResult> remove_crm_connection(TeamRollout& team, HookSubscri
     if (hooks) {
         auto stored = co_await team.storage().call(&storage::Storage::get_crm_connection, ctx.tenant(), crm_type);
         if (stored) {
-            auto removed = co_await hooks->unsubscribe(ctx.tenant(), std::string(stored->credential_key.text()));
+            const std::string old_credential(stored->credential_key.text());
+            auto removed = co_await hooks->unsubscribe(ctx.tenant(), old_credential);
             if (!removed) unsubscribed = "; its webhook subscriptions at Rollout could not be removed (" +
                                          removed.error().describe() + "): they now get 404";
         }
@@ -321,7 +357,7 @@ void register_config_tools(ToolRegistry& registry, TeamRollout& team, HookSubscr
                         {{"state", json::object{{"type", "string"}}}}, bind(test_crm_connection), true));
     registry.add(define("list_crm_connections", "List CRM connections", "List the CRMs this team has connected.",
                         R"json({"type":"object","additionalProperties":false,"properties":{}})json",
-                        {{"connections", json::object{{"type", "array"}}}}, bind(list_crm_connections), true));
+                        {{"connections", json::object{{"type", "array"}}}}, bind_hooks(list_crm_connections), true));
     registry.add(define("remove_crm_connection", "Disconnect a CRM", "Remove this team's connection to a CRM.",
                         R"json({"type":"object","additionalProperties":false,"required":["crmType"],"properties":{
                            "crmType":{"type":"string","minLength":1,"maxLength":64}}})json",

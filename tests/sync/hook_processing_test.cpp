@@ -3,6 +3,7 @@
 // thin notifications to the real HttpServer + RolloutHookReceiver; the HookProcessor fetches the records by id,
 // maps them through the ledger and records typed changes. Our own writes echoed back, records we never synced,
 // another team's route, a fetch failing with 503 and a claim abandoned by a crashed instance are all tried.
+#include "server/sync/hook_mapping.hpp"
 #include "server/sync/hook_processor.hpp"
 #include "tests/sync/hook_server.hpp"
 #include "tests/sync/sync_harness.hpp"
@@ -41,10 +42,12 @@ protected:
         for (const char* e : {"appointmentsCreated", "appointmentsUpdated", "appointmentsDeleted", "peopleCreated",
                               "peopleUpdated", "notesCreated", "tasksUpdated"})
             subscribe(team, cred, e, server->url(route));
-        HookProcessorSettings settings;
-        settings.poll = 100ms;
-        settings.backoff_base = 200ms;
-        settings.backoff_max = 400ms;
+        restart();
+    }
+    // (Re)starts the processor with `settings`.
+    void restart() {
+        if (processor) processor->stop();
+        processor.reset();
         processor.emplace(h.storage(), h.team(), settings, [this] { ++wakes; });
         processor->start(h.io().get_executor());
     }
@@ -115,6 +118,13 @@ protected:
     }
 
     Harness h;
+    HookProcessorSettings settings = [] {
+        HookProcessorSettings s;
+        s.poll = 100ms;
+        s.backoff_base = 200ms;
+        s.backoff_max = 400ms;
+        return s;
+    }();
     std::string team, cred, route;
     std::optional<HookServer> server;
     std::optional<HookProcessor> processor;
@@ -231,6 +241,75 @@ TEST_F(HookProcessing, ADeliveryClaimedByACrashedInstanceIsProcessedAfterItsLeas
     ASSERT_TRUE(finished);
     EXPECT_EQ(finished->status, storage::FinishedHookEvent::Status::claim_lost);
     EXPECT_EQ(changes(team).size(), 1u);
+}
+
+TEST_F(HookProcessing, ADeletionIsReportedOnceHoweverItArrives) {
+    const auto apt2 = ledger_id("appointment", "T1/P2");
+    ASSERT_TRUE(h.fake().remove_record(cred, "appointments", apt2));
+    deliver("appointmentsUpdated", {apt2});   // the GET answers 404
+    deliver("appointmentsDeleted", {apt2});
+    deliver("appointmentsDeleted", {apt2});   // Rollout re-sent it under a new eventId
+    const auto got = settled();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].kind, "showing_cancelled");
+    EXPECT_EQ(got[0].visit_id, "T1/P2");
+}
+
+TEST_F(HookProcessing, AnotherTeamsRouteNamingThisTeamsRecordsFindsNothing) {
+    const auto other = h.add_team("changes-b");
+    const auto other_cred = h.credential(other, "highlevel");
+    subscribe(other, other_cred, "appointmentsUpdated", server->url(issue(other)));
+    const auto apt1 = ledger_id("appointment", "T1/P1");
+    crm_edit("appointments", apt1, {{"startsAt", "2026-12-09T09:00:00-06:00"}});
+    for (const auto& d : h.fake().deliver(other_cred, WebhookEvent{"appointmentsUpdated", {apt1}, "", ""}))
+        EXPECT_EQ(d.status, 200u);
+    EXPECT_TRUE(settled().empty());
+    EXPECT_TRUE(changes(other).empty());
+    for (const auto& r : h.fake().requests())
+        if (r.method == "GET") {
+            EXPECT_NE(r.credential_id, other_cred) << "team B's route read a record: " << r.target;
+        }
+}
+
+TEST_F(HookProcessing, ADeliveryStillFailingIsGivenUpWithItsNonAsciiErrorStoredAndTheTeamGoesOn) {
+    settings.max_attempts = 2;
+    restart();
+    const auto apt1 = ledger_id("appointment", "T1/P1"), apt2 = ledger_id("appointment", "T1/P2");
+    fake::FaultRule fault;
+    fault.method = "GET";
+    fault.path_prefix = "/crm/api/appointments/" + apt1;
+    fault.action = fake::FaultRule::Action::status;
+    fault.status = 503;
+    fault.body = R"({"errorMessage":")" + std::string(150, 'x') + "\u00e9\u00e9\u00e9\u00e9 indisponible\"}";
+    fault.count = -1;
+    h.fake().add_fault(fault);
+    crm_edit("appointments", apt1, {{"status", "cancelled"}});
+    deliver("appointmentsUpdated", {apt1});
+    crm_edit("appointments", apt2, {{"status", "cancelled"}});
+    deliver("appointmentsUpdated", {apt2});
+    const auto got = settled();   // the first is given up, the second (after it) still recorded
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].record_id, apt2);
+}
+
+TEST(HookMapping, RecordsGroupUnderTheBuyerAndSecretsAndBrokenUtf8StayOut) {
+    using namespace hook_mapping;
+    const std::vector<storage::LedgerEntry> rows{{"person", "tour-T1", "P9", {}, R"({"firstName":"Tour"})"},
+                                                 {"person", "B1", "P9", {}, R"({"firstName":"Ann"})"},
+                                                 {"person", "B2", "P8", {}, ""}};
+    const auto groups = group_by_record(rows);
+    ASSERT_EQ(groups.size(), 2u);
+    EXPECT_EQ(groups[0].local_id, "B1");
+    EXPECT_EQ(groups[0].state, R"({"firstName":"Ann"})");
+    EXPECT_EQ(groups[0].rows.size(), 2u);
+    EXPECT_EQ(scrub("id cred-123 at https://x/hooks/rollout/R, cred-123", {"cred-123", "", "R,"}),
+              "id [redacted] at https://x/hooks/rollout/[redacted] [redacted]");
+    EXPECT_EQ(utf8_prefix("ab\xc3\xa9", 3), "ab");
+    EXPECT_EQ(utf8_prefix("ab\xc3\xa9", 4), "ab\xc3\xa9");
+    EXPECT_FALSE(entity_event("peopleTagsCreated"));
+    EXPECT_FALSE(entity_event("deals Updated"));
+    EXPECT_EQ(entity_event("tasksDeleted")->kind, "task");
+    EXPECT_EQ(resource_ids(R"(["a","a",7,"",{"x":1}])"), (std::vector<std::string>{"a", "7"}));
 }
 
 }  // namespace

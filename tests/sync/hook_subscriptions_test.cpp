@@ -115,6 +115,15 @@ TEST_F(HookSubscribing, AnAuthTokenAloneHasNoWebhookKeyAndTheResultNamesWebhookS
     EXPECT_TRUE(our_urls().empty());
     const auto notice = h.on_storage([this](storage::Storage& s) { return change_notice(s, team, base); });
     EXPECT_NE(notice.find("webhookSecret"), std::string::npos) << notice;
+    // list_crm_connections shows the token's expiry and why changes do not come back.
+    auto listed = tool("list_crm_connections", {});
+    ASSERT_FALSE(is_error(listed)) << json::serialize(listed);
+    EXPECT_EQ(sc(listed).at("rolloutAuth").at("mode").as_string(), "authToken");
+    EXPECT_FALSE(sc(listed).at("rolloutAuth").at("expired").as_bool());
+    EXPECT_TRUE(sc(listed).at("rolloutAuth").as_object().contains("expiresAt"));
+    EXPECT_NE(std::string(sc(listed).at("message").as_string()).find("authToken expires at"), std::string::npos);
+    EXPECT_EQ(sc(listed).at("changes").at("webhooks").as_string(), "off");
+    EXPECT_NE(std::string(sc(listed).at("changes").at("reason").as_string()).find("webhookSecret"), std::string::npos);
     // With a webhookSecret it subscribes.
     configured = tool("configure_rollout", {{"projectEnvKey", "p"}, {"baseUrl", h.fake().url()},
                                             {"authToken", h.fake().mint_jwt(team)},
@@ -123,6 +132,7 @@ TEST_F(HookSubscribing, AnAuthTokenAloneHasNoWebhookKeyAndTheResultNamesWebhookS
     EXPECT_EQ(sc(connect()).at("changes").at("webhooks").as_string(), "subscribed");
     EXPECT_EQ(our_urls().size(), kHookEvents.size());
     EXPECT_EQ(h.on_storage([this](storage::Storage& s) { return change_notice(s, team, base); }), "");
+    EXPECT_EQ(sc(tool("list_crm_connections", {})).at("changes").at("webhooks").as_string(), "available");
 }
 
 }  // namespace
