@@ -1,8 +1,10 @@
 // Rollout webhooks in (issue 20; docs/ARCHITECTURE.md, "Webhooks in"): the routes deliveries arrive on, the
 // durable inbox that keeps them (storage/sql_hooks.cpp), and what processing an inbox row claims, reads and
 // records (storage/sql_hook_inbox.cpp): one instance at a time per row (a lease and a fencing token), its changes,
-// the ledger's last-known CRM state and the row's outcome committed together. Plain data; kept apart from
-// storage/storage.hpp only to keep that file under the 400-line cap (storage.hpp includes it).
+// the ledger's last-known CRM state and the row's outcome committed together; whether a connection's webhook
+// subscriptions are in place, the reconcile loop's leases on those that are not, and the polling fallback that
+// enqueues synthetic inbox rows for them (storage/sql_hook_polls.cpp). Plain data, and the documentation of the
+// Storage calls on it (declared in storage/storage.hpp, which includes this file; kept here for its 400-line cap).
 #pragma once
 
 #include "storage/crm_changes.hpp"
@@ -62,5 +64,50 @@ struct HookEventResult {
     std::vector<LedgerStateUpdate> states;             // applied in the same transaction
     std::string outcome = "processed";                 // "processed" | "ignored" | "dropped: <reason>"
 };
+
+// A team's CRM connection, as the reconcile loop claims it.
+struct HookConnectionRef {
+    std::string tenant_id, crm_type;
+};
+
+// What the Storage calls do. Times are Unix milliseconds, passed in so tests control them.
+//
+// Routes (sql_hooks.cpp). issue_hook_route: a new random route (32 bytes, base64url) for the team's connection to
+// `crm_type`, replacing any earlier one (the new one starts unsubscribed); returned this once. find_hook_route: the
+// route's connection, not_found for an unknown route and for one whose connection was removed or now holds another
+// credential. record_hook_delivery: the delivery into the inbox in one committed transaction; false when the same
+// (team, credential, eventId) is already there (no new row). list_hook_inbox: a team's rows, oldest first.
+//
+// Processing the inbox (sql_hook_inbox.cpp). claim_hook_events: up to `limit` unprocessed rows whose lease expired
+// (claimed_until <= now_ms), oldest id first, each leased until now_ms + lease_ms under a new claim token; on
+// PostgreSQL two instances claiming at once never get one row (SKIP LOCKED). A row whose CRM connection is gone or
+// holds another credential is not handed out: it is marked processed, "dropped: the CRM connection changed".
+// finish_hook_event, in ONE transaction: appends result.changes to the row's tenant's change log (as
+// append_crm_change does; an empty crm_type is the row's), sets sync_ledger.crm_state for result.states (the row's
+// tenant and CRM; missing ledger rows are skipped), marks the row processed (processed_at = now_ms, outcome).
+// NOTHING is written when the claim was lost (token replaced, or already processed: claim_lost) or a ledger row's
+// crm_state (NULL read as "") is not its update's expected_state (state_moved: re-read and try again).
+// retry_hook_event: the claim ends; claimable again at retry_at_ms, attempts + 1, last_error = error (no secrets; at
+// most 1,000 bytes). false when the claim was lost. ledger_by_external_ids (sql_ledger.cpp): ledger rows of one
+// tenant, CRM and entity kind whose external id is one of `external_ids` (at most 1,000). trim_hook_inbox: one
+// bounded step (at most max_rows, one transaction) deleting rows processed before before_ms (kept that long to
+// deduplicate Rollout's redeliveries); returns how many went. pending_hook_events: unprocessed rows of all teams.
+//
+// Subscriptions and polling (sql_hook_polls.cpp). A connection is subscribed when its route's subscriptions were all
+// made (set_hook_subscribed true) and the connection still holds the credential the route was issued for.
+// set_hook_subscribed: after every subscription POST for the connection's current route succeeded (true), or one
+// failed (false); true without a route is not_found, false without one changes nothing.
+// claim_unsubscribed_connections: connections not subscribed whose reconcile lease expired, at most `limit`, least
+// recently attempted first, each leased until now_ms + lease_ms (one instance attempts a connection at a time; the
+// lease also spaces its retries). Connections whose credential cannot be read (no fingerprint) are left out.
+// enqueue_ledger_polls: one polling round. For every connection not subscribed (every connection when
+// `all_connections`), its ledger rows of kind person, appointment and task with an external id, least recently
+// checked first and not checked within min_interval_ms (> 0), at most `per_tenant` (1 to 1,000) per team spread
+// round-robin over its connections, are marked checked and handed to the webhook processor as synthetic deliveries:
+// one inbox row per (connection, kind), event "<collection>Updated", resourceIds their external ids, eventId "poll:"
+// and a random suffix, under the connection's credential; one transaction per team. On PostgreSQL concurrent rounds
+// skip each other's rows (SKIP LOCKED), so a row is handed out once per round. Returns how many inbox rows went in.
+// hook_subscribed: nullopt when the team has no such connection. hook_subscription_counts: connections subscribed,
+// and connections not subscribed, of all teams.
 
 }  // namespace rollout_mcp::storage

@@ -307,6 +307,20 @@ CREATE INDEX hook_inbox_processed ON hook_inbox(processed_at);
 ALTER TABLE sync_ledger ADD COLUMN crm_state TEXT;
 CREATE INDEX sync_ledger_external ON sync_ledger(tenant_id, crm_type, entity_kind, external_id);
 )sql"},
+    {7, "webhook subscription state, reconcile leases per CRM connection, the ledger's polling order", R"sql(
+-- SQLite migration 12, column for column (storage/sqlite_migrations_since_11.cpp says why).
+ALTER TABLE hook_routes ADD COLUMN subscribed_at BIGINT;
+CREATE TABLE hook_reconcile (
+  tenant_id              TEXT    NOT NULL,
+  crm_type               TEXT    NOT NULL,
+  reconcile_until        BIGINT  NOT NULL DEFAULT 0,
+  reconcile_attempted_at BIGINT  NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, crm_type),
+  FOREIGN KEY (tenant_id, crm_type) REFERENCES crm_connections(tenant_id, crm_type) ON DELETE CASCADE
+);
+ALTER TABLE sync_ledger ADD COLUMN checked_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id);
+)sql"},
 };
 
 }  // namespace

@@ -75,6 +75,15 @@ public:
                                                             const std::vector<std::string>& external_ids) override;
     Result<std::size_t> trim_hook_inbox(std::int64_t before_ms, std::size_t max_rows) override;
     Result<std::int64_t> pending_hook_events() override;
+    // Subscription state, reconcile leases and polling (sql_hook_polls.cpp).
+    Result<void> set_hook_subscribed(std::string_view tenant_id, std::string_view crm_type, bool subscribed,
+                                     std::int64_t now_ms) override;
+    Result<std::vector<HookConnectionRef>> claim_unsubscribed_connections(std::int64_t now_ms, std::int64_t lease_ms,
+                                                                          std::size_t limit) override;
+    Result<std::size_t> enqueue_ledger_polls(std::int64_t now_ms, std::size_t per_tenant, std::int64_t min_interval_ms,
+                                             bool all_connections) override;
+    Result<std::optional<bool>> hook_subscribed(std::string_view tenant_id, std::string_view crm_type) override;
+    Result<std::pair<std::int64_t, std::int64_t>> hook_subscription_counts() override;
 
     Result<KeyStatus> key_status() override;
     Result<crypto::KeyId> rotate_data_key() override;

@@ -25,6 +25,27 @@ CREATE INDEX hook_inbox_processed ON hook_inbox(processed_at);
 ALTER TABLE sync_ledger ADD COLUMN crm_state TEXT;
 CREATE INDEX sync_ledger_external ON sync_ledger(tenant_id, crm_type, entity_kind, external_id);
 )sql"},
+    {12, "webhook subscription state, reconcile leases per CRM connection, the ledger's polling order", R"sql(
+-- Set when every webhook subscription for this route was made at Rollout (storage/sql_hook_polls.cpp). A new
+-- route replaces the row (issue_hook_route), so it starts unsubscribed.
+ALTER TABLE hook_routes ADD COLUMN subscribed_at INTEGER;
+-- The reconcile loop's lease on a connection (one instance at a time retries its subscriptions). It has its own
+-- row, not columns on hook_routes: a connection may have no route yet (configured before public_url was set), and
+-- an attempt replaces the route row while it runs, which would drop a lease kept there. Nor on crm_connections,
+-- the sealed-credential table that key rotation rewrites. Made on a connection's first claim, gone with it.
+CREATE TABLE hook_reconcile (
+  tenant_id              TEXT    NOT NULL,
+  crm_type               TEXT    NOT NULL,
+  reconcile_until        INTEGER NOT NULL DEFAULT 0,
+  reconcile_attempted_at INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, crm_type),
+  FOREIGN KEY (tenant_id, crm_type) REFERENCES crm_connections(tenant_id, crm_type) ON DELETE CASCADE
+) STRICT;
+-- When a polling round last handed the row to the webhook processor (0: never); the round reads a connection's
+-- least recently checked rows in index order and stops at its limit.
+ALTER TABLE sync_ledger ADD COLUMN checked_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id);
+)sql"},
 };
 
 }  // namespace

@@ -278,8 +278,9 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
                  " DROP INDEX sync_requests_created; DROP TABLE automations; DROP INDEX crm_connections_fingerprint;"
                  " ALTER TABLE crm_connections DROP COLUMN credential_fingerprint; DROP TABLE rollout_rate_buckets;"
                  " DROP TABLE crm_changes; DROP TABLE crm_change_counters; DROP TABLE event_subscriptions;"
-                 " DROP TABLE hook_inbox; DROP TABLE hook_routes;"
+                 " DROP TABLE hook_inbox; DROP TABLE hook_reconcile; DROP TABLE hook_routes;"
                  " DROP INDEX sync_ledger_external; ALTER TABLE sync_ledger DROP COLUMN crm_state;"
+                 " DROP INDEX sync_ledger_checked; ALTER TABLE sync_ledger DROP COLUMN checked_at;"
                  " DELETE FROM schema_migrations WHERE version >= 3");
         db->exec(v2.substr(from, to - from).c_str());
         tx.commit();
