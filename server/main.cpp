@@ -24,6 +24,7 @@
 #include "server/app/public_url.hpp"
 #include "server/sync/hook_processor.hpp"
 #include "server/sync/hook_subscriptions.hpp"
+#include "server/sync/hook_upkeep.hpp"
 #include "server/sync/rollout_hooks.hpp"
 #include "server/sync/sync_worker.hpp"
 #include "storage/postgres_listener.hpp"
@@ -190,6 +191,9 @@ int serve(const Config& config, const std::string& port_file) {
     // Rollout's webhooks (served when [server] public_url is set): stored by the receiver, then processed into
     // the change log by whichever instance claims them.
     HookProcessor hook_processor(storage, team_rollout, {}, [&event_delivery] { event_delivery.wake(); });
+    // Connections without working webhooks: subscribed again, and their records polled meanwhile.
+    HookUpkeep hook_upkeep(storage, hook_subscriptions, hook_processor,
+                           {.requests_per_second_per_team = config.rollout.requests_per_second_per_team});
     RolloutHookReceiver hooks(storage);
     hooks.on_stored([&hook_processor] { hook_processor.wake(); });
     server.set_hook_receiver(hooks);
@@ -216,6 +220,7 @@ int serve(const Config& config, const std::string& port_file) {
         watchdog.arm(config.server.shutdown_grace + std::chrono::seconds(3));
         worker.stop();                // no new claims; the scheduling and alert loops end
         event_delivery.stop();
+        hook_upkeep.stop();
         hook_processor.stop();
         periodic.stop();
         co_await server.shutdown();   // requests in flight finish, then connections and sessions close
@@ -260,6 +265,7 @@ int serve(const Config& config, const std::string& port_file) {
     worker.start(ioc.get_executor());
     event_delivery.start(ioc.get_executor());
     hook_processor.start(ioc.get_executor());
+    hook_upkeep.start(ioc.get_executor());
     // Several instances on one PostgreSQL database: what another one queues or records wakes this one's worker and
     // its waiting tool calls. Declared after the worker, so it stops first.
     // A tool-list change made here reaches the other instances' listen streams the same way.

@@ -88,6 +88,10 @@ boost::asio::awaitable<HookSubscriptionState> HookSubscriptions::subscribe(std::
         }
         ++out.events;
     }
+    // Only now: a connection whose subscriptions are partly made stays with the reconcile loop and the poller.
+    auto marked = co_await teams_.storage().call(&storage::Storage::set_hook_subscribed, tenant, crm_type, true,
+                                                  unix_now_ms());
+    if (!marked) log::warning("cannot record the webhook subscription", {{"tenant", tenant}, {"error", marked.error().message}});
     out.subscribed = true;
     log::info("webhooks subscribed", {{"tenant", tenant}, {"crm", crm_type}, {"events", out.events}});
     co_return out;

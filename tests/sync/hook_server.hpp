@@ -25,9 +25,11 @@ inline constexpr const char* kHookPrefix = "/rmcp";
 class HookServer {
 public:
     // `tweak` adjusts the config (public_url is "http://127.0.0.1:9/rmcp" unless changed).
+    // `stored`: the receiver's on_stored callback (wakes a HookProcessor, as `serve` wires it).
     explicit HookServer(StorageExecutor& storage, HookLimits limits = {},
-                        const std::function<void(Config&)>& tweak = {})
+                        const std::function<void(Config&)>& tweak = {}, std::function<void()> stored = {})
         : receiver_(storage, limits) {
+        receiver_.on_stored(std::move(stored));
         config_.server.port = 0;
         config_.server.public_url = std::string("http://127.0.0.1:9") + kHookPrefix;
         config_.auth.mode = "none";

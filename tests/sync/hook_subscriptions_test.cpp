@@ -4,6 +4,7 @@
 // ours and never another system's; without a public_url or a webhook key the result and list_crm_changes'
 // notice say why, naming the setting.
 #include "server/sync/hook_subscriptions.hpp"
+#include "server/sync/hook_upkeep.hpp"
 #include "server/tools/rollout_tools.hpp"
 #include "tests/sync/hook_server.hpp"
 #include "tests/sync/sync_harness.hpp"
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 namespace rollout_mcp::sync_test {
 namespace {
@@ -133,6 +135,81 @@ TEST_F(HookSubscribing, AnAuthTokenAloneHasNoWebhookKeyAndTheResultNamesWebhookS
     EXPECT_EQ(our_urls().size(), kHookEvents.size());
     EXPECT_EQ(h.on_storage([this](storage::Storage& s) { return change_notice(s, team, base); }), "");
     EXPECT_EQ(sc(tool("list_crm_connections", {})).at("changes").at("webhooks").as_string(), "available");
+}
+
+// The upkeep loop: a connection stored without subscriptions (configured before public_url was set) is subscribed
+// by the reconcile round; without a public_url, a change made in the CRM arrives by polling, with no delivery.
+class HookUpkeeping : public HookSubscribing {
+protected:
+    void start(const std::string& public_url) {
+        use(public_url);
+        HookProcessorSettings p;
+        p.poll = std::chrono::milliseconds(100);
+        processor.emplace(h.storage(), h.team(), p, [] {});
+        processor->start(h.io().get_executor());
+        HookUpkeepSettings u;
+        u.poll_every = std::chrono::milliseconds(200);
+        u.min_recheck = std::chrono::milliseconds(200);
+        u.reconcile_every = std::chrono::milliseconds(200);
+        upkeep.emplace(h.storage(), *hooks, *processor, u);
+        upkeep->start(h.io().get_executor());
+    }
+    void TearDown() override {
+        if (upkeep) upkeep->stop();
+        if (processor) processor->stop();
+    }
+    template <class F>
+    bool within(std::chrono::seconds limit, F done) {
+        const auto deadline = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (done()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        return false;
+    }
+    std::optional<HookProcessor> processor;
+    std::optional<HookUpkeep> upkeep;
+};
+
+TEST_F(HookUpkeeping, AConnectionWithoutSubscriptionsIsSubscribedByTheReconcileRound) {
+    start(base);
+    EXPECT_TRUE(within(std::chrono::seconds(10), [&] { return our_urls().size() == kHookEvents.size(); }));
+    EXPECT_TRUE(within(std::chrono::seconds(5), [&] {
+        auto r = h.on_storage([this](storage::Storage& s) { return s.hook_subscribed(team, "highlevel"); });
+        return r && *r && **r;
+    }));
+    // Subscribed: no further rounds for it (its subscriptions stay the same ones).
+    const auto urls = our_urls();
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    EXPECT_EQ(our_urls(), urls);
+}
+
+TEST_F(HookUpkeeping, WithoutAPublicUrlACrmEditArrivesByPolling) {
+    h.start();
+    ASSERT_EQ(h.wait_finished(team, h.enqueue_tour(team, make_tour("T1", "B1", 1)).at(0)).status,
+              storage::JobStatus::succeeded);
+    start("");
+    auto visits = h.on_storage([this](storage::Storage& s) { return s.sync_ledger_visits(team, "highlevel", "T1"); });
+    ASSERT_TRUE(visits && visits->size() == 1u);
+    test::CallOptions o;
+    o.headers = {{"Authorization", "Bearer " + h.fake().mint_jwt(team)}, {"X-Rollout-Credential-Id", cred},
+                 {"Content-Type", "application/json"}};
+    ASSERT_EQ(test::call(h.fake().port(), "PUT", "/crm/api/appointments/" + visits->at(0).external_id,
+                         R"({"status":"cancelled"})", o).status, 200u);
+    std::vector<storage::CrmChange> got;
+    EXPECT_TRUE(within(std::chrono::seconds(15), [&] {
+        auto page = h.on_storage([this](storage::Storage& s) { return s.list_crm_changes(team, std::nullopt, 10); });
+        if (page) got = page->changes;
+        return !got.empty();
+    }));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].kind, "showing_cancelled");
+    EXPECT_TRUE(h.fake().webhooks(cred).empty()) << "nothing to subscribe to without a public_url";
+    // Polled again and again, the same state is no new change.
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    auto page = h.on_storage([this](storage::Storage& s) { return s.list_crm_changes(team, std::nullopt, 10); });
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->changes.size(), 1u);
 }
 
 }  // namespace
