@@ -178,6 +178,7 @@ int serve(const Config& config, const std::string& port_file) {
         sessions = mcp::make_in_memory_session_store(session_store_settings(config));
     }
     McpEndpoint endpoint(config, tools, *sessions, *auth, sessionless);
+    readiness.set_webhooks_reachable(!hook_subscriptions.public_url().empty());
     readiness.refresh_now(storage.direct());
     std::shared_ptr<TlsCertificates> tls;
     if (config.server.tls()) {

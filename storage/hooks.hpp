@@ -106,7 +106,9 @@ struct HookConnectionRef {
 // round-robin over its connections, are marked checked and handed to the webhook processor as synthetic deliveries:
 // one inbox row per (connection, kind), event "<collection>Updated", resourceIds their external ids, eventId "poll:"
 // and a random suffix, under the connection's credential; one transaction per team. On PostgreSQL concurrent rounds
-// skip each other's rows (SKIP LOCKED), so a row is handed out once per round. Returns how many inbox rows went in.
+// skip each other's rows (SKIP LOCKED), so a row is handed out once per round. With budget_window_ms > 0 the team's
+// rows already checked within that window (by any instance) count against per_tenant, so the budget holds across
+// instances, not per instance. Returns how many inbox rows went in.
 // hook_subscribed: nullopt when the team has no such connection. hook_subscription_counts: connections subscribed,
 // and connections not subscribed, of all teams.
 

@@ -319,7 +319,9 @@ CREATE TABLE hook_reconcile (
   FOREIGN KEY (tenant_id, crm_type) REFERENCES crm_connections(tenant_id, crm_type) ON DELETE CASCADE
 );
 ALTER TABLE sync_ledger ADD COLUMN checked_at BIGINT NOT NULL DEFAULT 0;
-CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id);
+-- Partial: rows that are never polled (tours, feedback, bindings, notes) would otherwise lead every scan.
+CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id)
+  WHERE entity_kind IN ('person', 'appointment', 'task') AND external_id <> '';
 )sql"},
 };
 

@@ -163,7 +163,8 @@ Result<std::vector<HookConnectionRef>> SqlStorage::claim_unsubscribed_connection
 }
 
 Result<std::size_t> SqlStorage::enqueue_ledger_polls(std::int64_t now_ms, std::size_t per_tenant,
-                                                     std::int64_t min_interval_ms, bool all_connections) {
+                                                     std::int64_t min_interval_ms, bool all_connections,
+                                                     std::int64_t budget_window_ms) {
     if (per_tenant == 0 || per_tenant > kMaxPollsPerTenant)
         return error(ErrorCode::invalid_argument, "per_tenant: 1 to 1,000 ledger rows");
     // A row checked at now_ms must not qualify again at now_ms, or two rounds in the same millisecond would both
@@ -191,20 +192,32 @@ Result<std::size_t> SqlStorage::enqueue_ledger_polls(std::int64_t now_ms, std::s
                 st->bind(1, every).bind(2, std::string_view(tenant));
                 while (st->step()) connections.push_back({st->text(0), st->blob(1), {}, 0});
             }
+            // Rows this team had checked within the window, by any instance's round, use up the budget first.
+            std::size_t budget = per_tenant;
+            if (budget_window_ms > 0)
+                for (const PolledConnection& connection : connections) {
+                    auto used = db_->cached("SELECT COUNT(*) FROM sync_ledger WHERE tenant_id = ?1 AND crm_type = ?2"
+                                            " AND checked_at > ?3");
+                    used->bind(1, std::string_view(tenant)).bind(2, std::string_view(connection.crm_type));
+                    used->bind(3, now_ms - budget_window_ms);
+                    const auto n = used->step() ? static_cast<std::size_t>(std::max<std::int64_t>(used->int64(0), 0)) : 0;
+                    budget = n >= budget ? 0 : budget - n;
+                }
+            if (budget == 0) continue;   // the transaction rolls back: it wrote nothing
             for (PolledConnection& connection : connections) {
                 // PostgreSQL skips rows a concurrent round holds; one it committed meanwhile is re-checked against
                 // checked_at (read committed) and left out.
                 auto st = db_->cached(postgresql ? ROLLOUT_LEDGER_TO_POLL " FOR UPDATE SKIP LOCKED"
                                                  : ROLLOUT_LEDGER_TO_POLL);
                 st->bind(1, std::string_view(tenant)).bind(2, std::string_view(connection.crm_type));
-                st->bind(3, checked_before).bind(4, clamp_count(per_tenant));
+                st->bind(3, checked_before).bind(4, clamp_count(budget));
                 while (st->step()) connection.rows.push_back({st->text(0), st->text(1), st->text(2), {}, {}});
             }
             // Round-robin over the team's connections, so one large ledger does not starve the team's other CRMs.
-            for (std::size_t handed = 0; handed < per_tenant;) {
+            for (std::size_t handed = 0; handed < budget;) {
                 bool any = false;
                 for (PolledConnection& connection : connections) {
-                    if (handed == per_tenant || connection.taken == connection.rows.size()) continue;
+                    if (handed == budget || connection.taken == connection.rows.size()) continue;
                     ++connection.taken;
                     ++handed;
                     any = true;

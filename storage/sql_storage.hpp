@@ -81,7 +81,7 @@ public:
     Result<std::vector<HookConnectionRef>> claim_unsubscribed_connections(std::int64_t now_ms, std::int64_t lease_ms,
                                                                           std::size_t limit) override;
     Result<std::size_t> enqueue_ledger_polls(std::int64_t now_ms, std::size_t per_tenant, std::int64_t min_interval_ms,
-                                             bool all_connections) override;
+                                             bool all_connections, std::int64_t budget_window_ms = 0) override;
     Result<std::optional<bool>> hook_subscribed(std::string_view tenant_id, std::string_view crm_type) override;
     Result<std::pair<std::int64_t, std::int64_t>> hook_subscription_counts() override;
 

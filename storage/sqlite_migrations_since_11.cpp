@@ -44,7 +44,9 @@ CREATE TABLE hook_reconcile (
 -- When a polling round last handed the row to the webhook processor (0: never); the round reads a connection's
 -- least recently checked rows in index order and stops at its limit.
 ALTER TABLE sync_ledger ADD COLUMN checked_at INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id);
+-- Partial: rows that are never polled (tours, feedback, bindings, notes) would otherwise lead every scan.
+CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id)
+  WHERE entity_kind IN ('person', 'appointment', 'task') AND external_id <> '';
 )sql"},
 };
 

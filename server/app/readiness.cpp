@@ -44,6 +44,25 @@ json::object outbox_state(storage::Storage& storage) {
             {"alertsPending", stats->alerts_pending}};
 }
 
+// The CRM-changes part of /readyz (README, "Changes from the CRM"): how changes arrive, counts only (/readyz is
+// unauthenticated: no team is named).
+json::object changes_state(storage::Storage& storage, bool webhooks_reachable) {
+    json::object out{{"mode", webhooks_reachable ? "webhooks" : "polling"}};
+    if (!webhooks_reachable) out["reason"] = "[server] public_url is empty: every CRM connection is polled";
+    if (auto counts = storage.hook_subscription_counts(); counts) {
+        out["subscribedConnections"] = counts->first;
+        out["polledConnections"] = counts->second;
+    }
+    if (auto pending = storage.pending_hook_events(); pending) {
+        out["pendingDeliveries"] = *pending;
+        metrics::registry()
+            .gauge("rollout_mcp_webhooks_pending", "Stored Rollout webhook deliveries (and polls) not processed yet")
+            .with({})
+            .set(static_cast<double>(*pending));
+    }
+    return out;
+}
+
 }  // namespace
 
 void Readiness::update(storage::Storage& storage) {
@@ -64,6 +83,7 @@ void Readiness::update(storage::Storage& storage) {
                                        {"rotation", status->rows_to_reseal > 0 ? "in progress" : "idle"},
                                        {"rowsToReseal", status->rows_to_reseal}}}};
         state["outbox"] = outbox_state(storage);
+        state["changes"] = changes_state(storage, webhooks_reachable_);
     } else {
         db_up.set(0);
         state = {{"ready", false}, {"database", status.error().message}};

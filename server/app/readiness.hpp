@@ -18,11 +18,15 @@ public:
     void refresh_now(storage::Storage& storage);
     // Schedules the checks on the storage thread.
     void refresh(StorageExecutor& storage);
-    // {"ready": bool, "database": ..., "keys": {...}, "outbox": {status, queued, due, dead, ...}}
+    // {"ready": bool, "database": ..., "keys": {...}, "outbox": {status, queued, due, dead, ...},
+    //  "changes": {mode, reason?, subscribedConnections, polledConnections, pendingDeliveries}}
     boost::json::object state() const;
+    // Whether [server] public_url is set (CRM changes can arrive by webhook); before the first refresh.
+    void set_webhooks_reachable(bool reachable) { webhooks_reachable_ = reachable; }
 
 private:
     void update(storage::Storage& storage);
+    bool webhooks_reachable_ = false;
     mutable std::mutex mu_;
     boost::json::object state_{{"ready", false}, {"database", "starting"}};
 };

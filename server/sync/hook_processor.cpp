@@ -241,13 +241,18 @@ asio::awaitable<void> process(StatePtr s, storage::ClaimedHookEvent ev) {
     for (int round = 0; round < 3 && !s->stopping; ++round) {
         Examined e = co_await examine(s, ev);
         if (e.retry) {
-            const bool give_up = !e.deferred && ev.attempts + 1 >= s->settings.max_attempts;
+            // A poll (synthetic, hook_upkeep.hpp) is not retried: the next round reads the same records again.
+            const bool poll = ev.row.delivery.event_id.rfind("poll:", 0) == 0;
+            const bool give_up = !e.deferred && (poll || ev.attempts + 1 >= s->settings.max_attempts);
             if (!give_up) {
                 processed().with({e.deferred ? "deferred" : "retried"}).inc();
                 if (!e.deferred)
                     log::warning("webhook delivery not processed yet",
                                  {{"tenant", ev.tenant_id}, {"event", ev.row.delivery.event}, {"error", e.error}});
-                std::int64_t wait = e.deferred ? s->settings.defer.count() : s->backoff(ev.attempts + 1);
+                // Deferrals count as attempts too (retry_hook_event): they back off to 30 s, so a long sync of
+                // ours uses few of them.
+                std::int64_t wait = e.deferred ? std::min<std::int64_t>(s->settings.defer.count() << std::min<std::int64_t>(ev.attempts, 4), 30'000)
+                                               : s->backoff(ev.attempts + 1);
                 if (e.retry_after) wait = std::max<std::int64_t>(wait, e.retry_after->count() * 1000);
                 const std::int64_t at = now_ms() + wait;
                 auto r = co_await s->storage.call(&storage::Storage::retry_hook_event, ev.row.id, ev.claim_token, at,

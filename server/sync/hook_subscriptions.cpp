@@ -88,7 +88,14 @@ boost::asio::awaitable<HookSubscriptionState> HookSubscriptions::subscribe(std::
         }
         ++out.events;
     }
-    // Only now: a connection whose subscriptions are partly made stays with the reconcile loop and the poller.
+    // Only now: a connection whose subscriptions are partly made stays with the reconcile loop and the poller. And
+    // only while our route is still the connection's: a newer attempt replaced it, and that attempt marks its own.
+    const std::string route_text(route->text());
+    auto current = co_await teams_.storage().call(&storage::Storage::find_hook_route, route_text);
+    if (!current || current->tenant_id != tenant || current->crm_type != crm_type) {
+        out.reason = "a newer webhook subscription replaced this one";
+        co_return out;
+    }
     auto marked = co_await teams_.storage().call(&storage::Storage::set_hook_subscribed, tenant, crm_type, true,
                                                   unix_now_ms());
     if (!marked) log::warning("cannot record the webhook subscription", {{"tenant", tenant}, {"error", marked.error().message}});

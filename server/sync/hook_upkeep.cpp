@@ -33,6 +33,8 @@ struct HookUpkeep::State {
 
 namespace {
 
+constexpr std::int64_t kMaxPendingForPolls = 1000;
+
 using StatePtr = std::shared_ptr<HookUpkeep::State>;
 
 asio::awaitable<void> reconcile_loop(StatePtr s) {
@@ -61,12 +63,30 @@ asio::awaitable<void> poll_loop(StatePtr s) {
     const double seconds = std::chrono::duration<double>(s->settings.poll_every).count();
     // No gate (0) still polls at the share of Rollout's documented per-tenant rate, not without bound.
     const double rate = s->settings.requests_per_second_per_team > 0 ? s->settings.requests_per_second_per_team : 40;
-    const auto per_tenant = static_cast<std::size_t>(
-        std::max(1.0, std::floor(rate * s->settings.poll_share * seconds)));
-    while (!s->stopping) {
+    // Records a round may read: at most 1,000 (the store's cap); under one, a round of one record every few periods.
+    const double per_round = rate * s->settings.poll_share * seconds;
+    const auto per_tenant = static_cast<std::size_t>(std::clamp(std::floor(per_round), 1.0, 1000.0));
+    const auto every_nth = static_cast<std::int64_t>(per_round >= 1 ? 1 : std::ceil(1 / per_round));
+    const auto window = static_cast<std::int64_t>(s->settings.poll_every.count()) * std::min<std::int64_t>(every_nth, 1'000'000);
+    for (std::int64_t round = 0; !s->stopping; ++round) {
+        if (round % every_nth != 0) {
+            s->poll_timer->expires_after(s->settings.poll_every);
+            co_await s->poll_timer->async_wait(use_nothrow);
+            continue;
+        }
         const bool all = s->subscriptions.public_url().empty();
+        // While the processor is behind (Rollout down, the processor stopped), no more polls: the inbox does not
+        // grow without bound, and deliveries from Rollout keep their place.
+        auto pending = co_await s->storage.call(&storage::Storage::pending_hook_events);
+        if (!pending || *pending > kMaxPendingForPolls) {
+            s->poll_timer->expires_after(s->settings.poll_every);
+            co_await s->poll_timer->async_wait(use_nothrow);
+            continue;
+        }
+        // The window makes the budget the team's across every instance (rows any instance checked count).
         auto queued = co_await s->storage.call(&storage::Storage::enqueue_ledger_polls, unix_now_ms(), per_tenant,
-                                               static_cast<std::int64_t>(s->settings.min_recheck.count()), all);
+                                               static_cast<std::int64_t>(s->settings.min_recheck.count()), all,
+                                               window);
         if (!queued) log::warning("cannot queue polled records", {{"error", queued.error().message}});
         if (queued && *queued > 0) s->processor.wake();
         s->poll_timer->expires_after(s->settings.poll_every);

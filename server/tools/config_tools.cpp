@@ -4,6 +4,7 @@
 
 #include "base/utc_time.hpp"
 
+#include "server/sync/hook_mapping.hpp"
 #include "server/sync/hook_subscriptions.hpp"
 
 #include "server/app/origin.hpp"
@@ -297,7 +298,8 @@ asio::awaitable<ToolResult> remove_crm_connection(TeamRollout& team, HookSubscri
             const std::string old_credential(stored->credential_key.text());
             auto removed = co_await hooks->unsubscribe(ctx.tenant(), old_credential);
             if (!removed) unsubscribed = "; its webhook subscriptions at Rollout could not be removed (" +
-                                         removed.error().describe() + "): they now get 404";
+                                         hook_mapping::scrub(removed.error().describe(), {old_credential}) +
+                                         "): they now get 404";
         }
     }
     auto done = co_await team.storage().call(&storage::Storage::delete_crm_connection, ctx.tenant(), crm_type);

@@ -185,6 +185,22 @@ TEST_F(HookPolls, RoundsKeepTheTeamsBudgetAndIntervalLeastRecentlyCheckedFirst) 
     }
 }
 
+TEST_F(HookPolls, WithABudgetWindowRowsAnyRoundCheckedInItUseUpTheTeamsBudget) {
+    connect(a, "hubspot");
+    remember(a, "hubspot", appointments("appt-", 6));
+    const auto round = [&](std::int64_t now) {
+        auto n = store->enqueue_ledger_polls(now, 2, 60'000, true, 5'000);
+        EXPECT_TRUE(n) << n.error().message;
+        return n ? *n : 0;
+    };
+    EXPECT_EQ(round(10'000), 1u);
+    // Another instance's round in the same window: the team's 2 rows are spent, whoever spent them.
+    EXPECT_EQ(round(10'001), 0u);
+    EXPECT_EQ(round(14'999), 0u);
+    EXPECT_EQ(round(15'001), 1u) << "the window moved past the first round";
+    EXPECT_EQ(polled(a, 15'001), std::vector<std::string>{R"(hubspot appointmentsUpdated ["appt-3","appt-4"])"});
+}
+
 TEST_F(HookPolls, RoundsSkipSubscribedConnectionsUnlessAskedAndSpreadATeamsBudgetOverItsConnections) {
     connect(a, "hubspot");
     set_subscribed(a, "hubspot", true);

@@ -1,4 +1,5 @@
-// /readyz and /metrics report the outbox (issue 5): jobs by status, due jobs and their age, dead jobs.
+// /readyz and /metrics report the outbox (issue 5): jobs by status, due jobs and their age, dead jobs; and how
+// CRM changes arrive (issue 20).
 #include "sync_harness.hpp"
 
 #include "server/app/metrics.hpp"
@@ -46,6 +47,34 @@ TEST(OutboxReadiness, ReadyzAndMetricsReportTheOutbox) {
     EXPECT_NE(text.find("rollout_mcp_outbox_jobs{status=\"dead\"} 1"), std::string::npos);
     EXPECT_NE(text.find("rollout_mcp_outbox_due_jobs 2"), std::string::npos);
     EXPECT_NE(text.find("# TYPE rollout_mcp_outbox_oldest_due_seconds gauge"), std::string::npos);
+}
+
+TEST(ChangesReadiness, ReadyzSaysHowChangesArriveWithCountsOnly) {
+    Harness h;
+    const auto team = h.add_team("readiness-changes", {"highlevel", "lofty"});
+    ASSERT_TRUE(h.on_storage([&](storage::Storage& s) {
+        auto route = s.issue_hook_route(team, "highlevel");
+        return route && s.set_hook_subscribed(team, "highlevel", true, 1'000);
+    }));
+    Readiness readiness;
+    const auto read = [&](bool reachable) {
+        readiness.set_webhooks_reachable(reachable);
+        h.on_storage([&](storage::Storage& s) {
+            readiness.refresh_now(s);
+            return 0;
+        });
+        return readiness.state().at("changes").as_object();
+    };
+    auto changes = read(true);
+    EXPECT_EQ(changes.at("mode"), "webhooks");
+    EXPECT_FALSE(changes.contains("reason"));
+    EXPECT_EQ(changes.at("subscribedConnections").as_int64(), 1);
+    EXPECT_EQ(changes.at("polledConnections").as_int64(), 1);
+    EXPECT_EQ(changes.at("pendingDeliveries").as_int64(), 0);
+    EXPECT_EQ(boost::json::serialize(changes).find(team), std::string::npos) << "no team is named";
+    changes = read(false);
+    EXPECT_EQ(changes.at("mode"), "polling");
+    EXPECT_NE(std::string(changes.at("reason").as_string()).find("public_url"), std::string::npos);
 }
 
 }  // namespace
