@@ -309,6 +309,21 @@ std::vector<ObservedChange> observe_change(std::string_view kind, std::string_vi
     return {};   // notes are our own (agents' notes arrive through note_added); unknown kinds say nothing
 }
 
+std::vector<std::string> fields_changed_in_crm(std::string_view kind, std::string_view written_state,
+                                               std::string_view crm_state) {
+    std::vector<std::string> changed;
+    const auto written = parse_state(written_state), now = parse_state(crm_state);
+    if (!written || !now) return changed;
+    const auto collect = [&](const auto& keys) {
+        for (std::string_view key : keys)
+            if (!same_field(key, *written, *now)) changed.emplace_back(key);
+    };
+    if (kind == "person") collect(kPersonKeys);
+    else if (kind == "appointment") collect(kAppointmentKeys);
+    else if (kind == "task") collect(kTaskKeys);
+    return changed;
+}
+
 ObservedChange note_added(const json::object& note) {
     return {"agent_note_added", json::object{{"noteId", id_or_null(note, "id")},
                                              {"personId", id_or_null(note, "personId")},

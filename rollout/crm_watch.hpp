@@ -49,6 +49,14 @@ struct ObservedChange {
 std::vector<ObservedChange> observe_change(std::string_view kind, std::string_view known_state,
                                            const boost::json::object* record);
 
+// The watched fields of a record of `kind` whose value in `crm_state` (what the CRM has now, as webhooks report
+// it) differs from `written_state` (what the CRM answered our last write), in watched_state's order: the fields
+// the CRM's users changed since that write, which a later update of ours leaves alone (README, "Changes from the
+// CRM": keptFromCrm). Times compare as instants; a field present in one state only counts as changed. Empty when
+// either state is "" or not a JSON object, or for a kind without watched fields.
+std::vector<std::string> fields_changed_in_crm(std::string_view kind, std::string_view written_state,
+                                               std::string_view crm_state);
+
 // A note created in the CRM by its users on a person we know: agent_note_added {noteId, personId, subject, body}
 // (body cut at 4096 bytes on a UTF-8 boundary; the subject too). Absent or mistyped fields are null.
 ObservedChange note_added(const boost::json::object& note);

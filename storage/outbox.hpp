@@ -105,6 +105,10 @@ struct LedgerEntry {
     // The watched fields of the CRM record as we last wrote or saw it (a JSON object's text; "" = unknown). An
     // upsert that brings "" keeps the stored one (processing Rollout's webhooks compares against it).
     std::string crm_state = {};
+    // The watched fields as the CRM answered our last write (set only by a sync attempt's upsert, never by webhook
+    // processing; "" = unknown). A field where crm_state differs from it was changed in the CRM since that write,
+    // and a later update keeps the CRM's value (README, "Changes from the CRM": keptFromCrm).
+    std::string written_state = {};
 };
 
 struct AttemptOutcome {

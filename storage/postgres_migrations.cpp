@@ -323,6 +323,10 @@ ALTER TABLE sync_ledger ADD COLUMN checked_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id)
   WHERE entity_kind IN ('person', 'appointment', 'task') AND external_id <> '';
 )sql"},
+    {8, "the ledger's CRM state as the CRM answered our last write (per-field conflicts)", R"sql(
+-- SQLite migration 13, column for column (storage/sqlite_migrations_since_11.cpp says why).
+ALTER TABLE sync_ledger ADD COLUMN written_state TEXT;
+)sql"},
 };
 
 }  // namespace

@@ -17,11 +17,11 @@ namespace {
 constexpr std::size_t kLedgerChunk = 200;  // well under SQLite's bound-parameter limit
 constexpr std::size_t kMaxExternalIds = 1'000;
 
-// The columns ledger_entry_from reads, in its order. crm_state NULL reads as "" (unknown).
-constexpr const char* kLedgerColumns = "entity_kind, local_id, external_id, payload_hash, crm_state";
+// The columns ledger_entry_from reads, in its order. crm_state and written_state NULL read as "" (unknown).
+constexpr const char* kLedgerColumns = "entity_kind, local_id, external_id, payload_hash, crm_state, written_state";
 
 LedgerEntry ledger_entry_from(const Statement& st) {
-    return {st.text(0), st.text(1), st.text(2), st.blob(3), st.text(4)};
+    return {st.text(0), st.text(1), st.text(2), st.blob(3), st.text(4), st.text(5)};
 }
 
 // The rows whose listed column is one of `values` (each asked once), a chunk at a time: the query is

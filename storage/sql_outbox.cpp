@@ -276,14 +276,16 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
             if (db_->changes() != 1)
                 return error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running under this claim");
         }
-        // Empty ids, hashes or CRM states never overwrite known ones: a partial attempt must not erase progress.
+        // Empty ids, hashes or CRM states never overwrite known ones: a partial attempt must not erase progress. The
+        // CRM's answer to our write is both what it has now (crm_state) and what we last wrote (written_state).
         auto led = db_->cached(
             "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
-            " created_at, updated_at, crm_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)"
+            " created_at, updated_at, crm_state, written_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8)"
             " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
             " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE sync_ledger.external_id END,"
             " payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash), updated_at = excluded.updated_at,"
-            " crm_state = coalesce(excluded.crm_state, sync_ledger.crm_state)");
+            " crm_state = coalesce(excluded.crm_state, sync_ledger.crm_state),"
+            " written_state = coalesce(excluded.written_state, sync_ledger.written_state)");
         for (const LedgerEntry& e : outcome.ledger) {
             led->bind(1, tenant_id).bind(2, crm_type).bind(3, e.entity_kind).bind(4, e.local_id);
             led->bind(5, e.external_id).bind(7, now_ms);

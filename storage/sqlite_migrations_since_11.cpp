@@ -48,6 +48,12 @@ ALTER TABLE sync_ledger ADD COLUMN checked_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at, entity_kind, local_id)
   WHERE entity_kind IN ('person', 'appointment', 'task') AND external_id <> '';
 )sql"},
+    {13, "the ledger's CRM state as the CRM answered our last write (per-field conflicts)", R"sql(
+-- The watched fields as the CRM answered our last write (a JSON object's text; NULL: unknown). Only a sync
+-- attempt's upsert sets it; webhook processing moves crm_state alone, so a field where the two differ was changed
+-- in the CRM since our write, and a later update keeps the CRM's value (README, "Changes from the CRM").
+ALTER TABLE sync_ledger ADD COLUMN written_state TEXT;
+)sql"},
 };
 
 }  // namespace

@@ -120,11 +120,15 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
             }
         }
         if (!existing.empty()) {
+            // The agent's edits in the CRM since our last write stay (a create below still sends everything).
+            json::object update = body;
+            std::vector<std::string> kept = detail::drop_crm_edits(target, kind, local, update);
             Result<Record> u;  // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
-            if (use_tasks) u = co_await client.update_task(cred, existing, body);
-            else u = co_await client.update_appointment(cred, existing, body);
+            if (use_tasks) u = co_await client.update_task(cred, existing, std::move(update));
+            else u = co_await client.update_appointment(cred, existing, std::move(update));
             if (u) {
                 p.add(kind, local, existing, Action::updated, &u.value());
+                p.keep(kind, local, std::move(kept));
                 continue;
             }
             if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());

@@ -38,6 +38,10 @@ struct SyncRecord {
 using KnownIds = std::map<std::string, std::string>;
 std::string known_key(std::string_view kind, std::string_view local_id);
 
+// known_key -> {written_state, crm_state}: the watched fields as the CRM answered our last write, and as the CRM
+// has them now (webhooks move the second alone); "" = unknown.
+using KnownStates = std::map<std::string, std::pair<std::string, std::string>>;
+
 struct SyncTarget {
     std::string credential_id;  // X-Rollout-Credential-Id of the connected CRM
     KnownIds known;             // from the ledger: a repeated sync updates these instead of creating
@@ -46,6 +50,16 @@ struct SyncTarget {
     // team's ledger already maps it, or when no other team on this server uses the same CRM credential
     // (two teams sharing one CRM account must never link each other's records).
     bool accept_legacy_markers = false;
+    // From the ledger, beside `known`: an update leaves out the fields the CRM's users changed since our last write
+    // (rollout/crm_watch.hpp, fields_changed_in_crm; README, "Changes from the CRM").
+    KnownStates states = {};
+};
+
+// Fields an update left as the CRM's users set them (keptFromCrm in the job's result).
+struct KeptFromCrm {
+    std::string kind;                 // person | appointment | task
+    std::string local_id;             // as in SyncRecord
+    std::vector<std::string> fields;  // watched field names, which are also the body's keys (startsAt, firstName ...)
 };
 
 struct SyncOutcome {
@@ -53,6 +67,7 @@ struct SyncOutcome {
     // Ledger-only rows, not CRM records: ("tour_buyer", tour id, buyer id) binds a tour to its buyer;
     // ("superseded", "tour-<id>", person id) records a placeholder another contact won over.
     std::vector<SyncRecord> bindings;
+    std::vector<KeptFromCrm> kept = {};   // per updated record, the CRM's values we did not overwrite
     std::optional<Error> error;
     bool ok() const { return !error; }
 };

@@ -30,6 +30,17 @@ std::string known_id(const SyncTarget& target, std::string_view kind, std::strin
     return it == target.known.end() ? std::string() : it->second;
 }
 
+std::vector<std::string> drop_crm_edits(const SyncTarget& target, std::string_view kind, std::string_view local_id,
+                                        json::object& body) {
+    std::vector<std::string> dropped;
+    const auto it = target.states.find(known_key(kind, local_id));
+    if (it == target.states.end()) return dropped;
+    const auto& [written_state, crm_state] = it->second;
+    for (auto& field : fields_changed_in_crm(kind, written_state, crm_state))
+        if (body.erase(field) > 0) dropped.push_back(std::move(field));
+    return dropped;
+}
+
 bool legacy_accepted(const SyncTarget& target, const std::string& id) {
     if (target.accept_legacy_markers) return true;
     return !id.empty() &&

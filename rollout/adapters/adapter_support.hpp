@@ -35,6 +35,12 @@ boost::asio::awaitable<Result<std::optional<Record>>> find_buyer_by_marker(Rollo
 // blindly would duplicate it) and uncertain (a later retry looks the marker up first).
 std::optional<Error> created_without_id(const Record& created, std::string_view kind);
 
+// For an update of the ledger's record (kind, local id): removes from `body` the fields the CRM's users changed
+// since our last write (SyncTarget::states), so the CRM keeps their values, and names the removed ones. A field
+// the body does not carry (an appointment's status) is not named. Only for updates: a create sends everything.
+std::vector<std::string> drop_crm_edits(const SyncTarget& target, std::string_view kind, std::string_view local_id,
+                                        boost::json::object& body);
+
 // The outcome being built; `fail` records the error and returns the outcome to co_return.
 struct Progress {
     SyncOutcome out;
@@ -44,6 +50,10 @@ struct Progress {
         std::string state;
         if (as_returned && as_returned->id == ext) state = watched_state(kind, as_returned->data);
         out.records.push_back({std::move(kind), std::move(local), std::move(ext), a, std::move(state)});
+    }
+    // After a successful update that left `fields` (drop_crm_edits) as the CRM has them.
+    void keep(std::string kind, std::string local, std::vector<std::string> fields) {
+        if (!fields.empty()) out.kept.push_back({std::move(kind), std::move(local), std::move(fields)});
     }
     void bind(std::string kind, std::string local, std::string value) {
         out.bindings.push_back({std::move(kind), std::move(local), std::move(value), Action::found, std::string()});

@@ -131,13 +131,18 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
     Action action = Action::found;
     std::optional<Record> returned;   // the person as the CRM last returned it (SyncRecord::crm_state)
 
+    std::vector<std::string> kept;   // the contact's fields its CRM's users changed since our last write
     if (!person_id.empty() && tour.buyer) {   // details written onto the known contact (a placeholder: upgraded)
-        auto upd = co_await client.update_person(cred, person_id, adapter.person_body(shaped));
+        json::object update = adapter.person_body(shaped);
+        kept = drop_crm_edits(target, "person", buyer_local, update);
+        auto upd = co_await client.update_person(cred, person_id, std::move(update));
         if (upd) {
             action = Action::updated;
             returned = std::move(upd).value();
-        } else if (upd.error().code == ErrorKind::not_found) person_id.clear();   // deleted in the CRM
-        else {
+        } else if (upd.error().code == ErrorKind::not_found) {   // deleted in the CRM
+            person_id.clear();
+            kept.clear();
+        } else {
             p.out.error = std::move(upd).error();
             co_return std::string();
         }
@@ -212,6 +217,7 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
     }
     if (!(from_ledger && action == Action::found))
         p.add("person", buyer_local, person_id, action, returned ? &*returned : nullptr);
+    p.keep("person", buyer_local, std::move(kept));   // empty unless the known contact was updated
     if (buyer && !placeholder_id.empty() && placeholder_id != person_id) {
         co_await supersede(client, target, tour.tour_id, placeholder_id, person_id, false, p);
         if (p.failed()) co_return std::string();

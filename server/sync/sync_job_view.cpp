@@ -42,6 +42,16 @@ json::object job_json(const storage::SyncJobInfo& job) {
     json::error_code ec;
     auto records = job.result_json.empty() ? json::value(json::array{}) : json::parse(job.result_json, ec);
     o["records"] = ec || !records.is_array() ? json::value(json::array{}) : records;
+    // Records whose update left fields as the CRM's users changed them (sync_runner.cpp), listed for the job.
+    json::array kept;
+    for (const auto& r : o["records"].as_array()) {
+        const json::object* record = r.if_object();
+        if (!record || !record->contains("keptFromCrm") || !record->contains("kind") || !record->contains("localId"))
+            continue;
+        kept.push_back(json::object{
+            {"kind", record->at("kind")}, {"localId", record->at("localId")}, {"fields", record->at("keptFromCrm")}});
+    }
+    if (!kept.empty()) o["keptFromCrm"] = std::move(kept);
     return o;
 }
 

@@ -18,7 +18,9 @@ namespace rollout_mcp {
 std::string job_outcome(const storage::SyncJobInfo& job);
 
 // {jobId, kind, crmType, subject, tourId, status, outcome, attempts, nextAttemptAt?, lastError?, lastHttpStatus?,
-//  records[], createdAt, updatedAt, finishedAt?}
+//  records[], keptFromCrm?, createdAt, updatedAt, finishedAt?}. A record an update left partly as the CRM's users
+// changed it carries keptFromCrm: [field, ...]; the job's keptFromCrm lists those as [{kind, localId, fields}]
+// (README, "Changes from the CRM").
 boost::json::object job_json(const storage::SyncJobInfo& job);
 
 }  // namespace rollout_mcp

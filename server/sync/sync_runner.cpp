@@ -23,11 +23,21 @@ Error permanent(std::string message) { return Error{rollout::ErrorKind::permanen
 
 Error transient(std::string message) { return Error{rollout::ErrorKind::transient, 0, std::move(message)}; }
 
-std::string records_json(const std::vector<rollout::SyncRecord>& records) {
+// A record updated without overwriting what the CRM's users changed carries "keptFromCrm": [field, ...]
+// (job_json in sync_job_view.cpp lists them for the job as a whole; README, "Changes from the CRM").
+std::string records_json(const rollout::SyncOutcome& outcome) {
     json::array out;
-    for (const auto& r : records)
-        out.push_back(json::object{{"kind", r.kind}, {"localId", r.local_id}, {"externalId", r.external_id},
-                                   {"action", rollout::to_string(r.action)}});
+    for (const auto& r : outcome.records) {
+        json::object record{{"kind", r.kind}, {"localId", r.local_id}, {"externalId", r.external_id},
+                            {"action", rollout::to_string(r.action)}};
+        for (const auto& k : outcome.kept)
+            if (k.kind == r.kind && k.local_id == r.local_id && r.action == rollout::Action::updated) {
+                json::array fields;
+                for (const auto& f : k.fields) fields.emplace_back(f);
+                record["keptFromCrm"] = std::move(fields);
+            }
+        out.push_back(std::move(record));
+    }
     return json::serialize(out);
 }
 
@@ -146,7 +156,11 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     bool unchanged = false;
     for (const auto& e : *ledger) {
         if (e.entity_kind == info.kind && e.local_id == info.subject) unchanged = e.payload_hash == hash;
-        else if (!e.external_id.empty()) target.known[rollout::known_key(e.entity_kind, e.local_id)] = e.external_id;
+        else if (!e.external_id.empty()) {
+            const std::string key = rollout::known_key(e.entity_kind, e.local_id);
+            target.known[key] = e.external_id;
+            target.states[key] = {e.written_state, e.crm_state};
+        }
     }
     if (unchanged && !info.recover) {
         json::array records;
@@ -170,7 +184,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     for (const auto& r : outcome.records) result.ledger.push_back({r.kind, r.local_id, r.external_id, {}, r.crm_state});
     for (const auto& b : outcome.bindings) result.ledger.push_back({b.kind, b.local_id, b.external_id, {}});
     if (outcome.ok()) result.ledger.push_back({info.kind, info.subject, "", hash});
-    result.result_json = records_json(outcome.records);
+    result.result_json = records_json(outcome);
     result.error = std::move(outcome.error);
     co_return result;
 }

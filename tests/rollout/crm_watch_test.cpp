@@ -300,5 +300,38 @@ TEST(CrmWatch, RecordUpdatedMs) {
     EXPECT_EQ(record_updated_ms(json::object{{"updated", std::string(1 << 20, '2')}}), 0);
 }
 
+using Fields = std::vector<std::string>;
+
+TEST(CrmWatch, FieldsChangedInCrmNameWhatTheCrmsUsersEdited) {
+    const std::string written = watched_state("appointment", O(kAppointment));
+    // The agent moved the showing: the same instants spelled otherwise are no change, a new time is.
+    EXPECT_EQ(fields_changed_in_crm("appointment", written,
+                                    R"({"startsAt":"2026-03-01T20:00:00Z","endsAt":"2026-03-01T20:45:00.000Z","status":"Scheduled"})"),
+              Fields{});
+    EXPECT_EQ(fields_changed_in_crm("appointment", written,
+                                    R"({"startsAt":"2026-03-01T15:00:00-06:00","endsAt":1772401500000,"status":"Scheduled"})"),
+              (Fields{"startsAt", "endsAt"}));
+    EXPECT_EQ(fields_changed_in_crm("appointment", written,
+                                    R"({"startsAt":"2026-03-01T14:00:00-06:00","endsAt":"2026-03-01T14:45:00-06:00"})"),
+              Fields{"status"});   // gone from one side counts as changed
+    EXPECT_EQ(fields_changed_in_crm("person", R"({"firstName":"Ann","lastName":"Lee","emails":["ann@x.com"]})",
+                                    R"({"firstName":"Annie","lastName":"Lee","emails":["ann@x.com"],"phones":["15125550100"]})"),
+              (Fields{"firstName", "phones"}));
+    EXPECT_EQ(fields_changed_in_crm("task", R"({"name":"Showing","dueDateTime":"2026-03-01T20:00:00Z","isCompleted":false})",
+                                    R"({"name":"Showing","dueDateTime":"2026-03-02T20:00:00Z","isCompleted":true})"),
+              (Fields{"dueDateTime", "isCompleted"}));
+}
+
+TEST(CrmWatch, FieldsChangedInCrmNeedBothStates) {
+    const std::string written = watched_state("appointment", O(kAppointment));
+    EXPECT_EQ(fields_changed_in_crm("appointment", "", written), Fields{});
+    EXPECT_EQ(fields_changed_in_crm("appointment", written, ""), Fields{});
+    EXPECT_EQ(fields_changed_in_crm("appointment", written, written), Fields{});
+    for (const char* hostile : {"[]", "null", "{", "\"text\"", "42"})
+        EXPECT_EQ(fields_changed_in_crm("appointment", written, hostile), Fields{}) << hostile;
+    EXPECT_EQ(fields_changed_in_crm("note", R"({"body":"a"})", R"({"body":"b"})"), Fields{});
+    EXPECT_EQ(fields_changed_in_crm("deal", R"({"x":1})", R"({"x":2})"), Fields{});
+}
+
 }  // namespace
 }  // namespace rollout_mcp::rollout::test

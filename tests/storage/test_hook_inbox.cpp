@@ -1,8 +1,8 @@
 // Processing the webhook inbox in the store, on SQLite and PostgreSQL (storage/sql_hook_inbox.cpp): claims lease
 // rows under a fencing token (an expired lease is claimed again, the old token then writes nothing), a finish
 // commits changes, ledger states and the outcome together or nothing at all, retries count and delay, rows whose
-// CRM connection changed are dropped, two instances never share a row; the ledger's crm_state and its lookup by CRM
-// id; retention of processed rows.
+// CRM connection changed are dropped, two instances never share a row; the ledger's crm_state, written_state and
+// its lookup by CRM id; retention of processed rows.
 #include "tests/storage/hook_fixture.hpp"
 
 #include <mutex>
@@ -258,6 +258,31 @@ TEST_F(HookInbox, LedgerCrmStateIsKeptWhenAnUpsertBringsNoneAndReplacedByANewOne
     EXPECT_EQ(visits->front().crm_state, "S2");
     EXPECT_EQ(visits->front().external_id, "appt-1");
     EXPECT_EQ(visits->front().payload_hash, hash(1));
+}
+
+// written_state is what the CRM answered our last write: set with crm_state by a sync attempt's upsert, kept when
+// one brings none, and never moved by processing (a difference between the two is an edit in the CRM).
+TEST_F(HookInbox, LedgerWrittenStateMovesWithOurWritesOnly) {
+    ASSERT_TRUE(deliver(connect(a, "hubspot"), "e1"));
+    remember(a, "hubspot", {{"appointment", "tour-1/P1", "appt-1", {}, "S1"}});
+    const auto written = [&] { return store->sync_ledger(a.id, "hubspot", {"tour-1/P1"})->front().written_state; };
+    EXPECT_EQ(written(), "S1");
+    const auto claimed = claim(1'000);
+    ASSERT_EQ(claimed.size(), 1u);
+    HookEventResult result;
+    result.states = {{"appointment", "tour-1/P1", "S1", "S2"}};
+    auto done = store->finish_hook_event(claimed[0].row.id, claimed[0].claim_token, result, 2'000);
+    ASSERT_TRUE(done) << done.error().message;
+    ASSERT_EQ(done->status, Status::done);
+    EXPECT_EQ(ledger_state(a, "hubspot", "tour-1/P1"), "S2");
+    EXPECT_EQ(written(), "S1") << "processing moves crm_state alone";
+    remember(a, "hubspot", {{"appointment", "tour-1/P1", "appt-1", hash(1)}});
+    EXPECT_EQ(written(), "S1") << "an upsert without a state keeps it";
+    remember(a, "hubspot", {{"appointment", "tour-1/P1", "appt-1", {}, "S3"}});
+    EXPECT_EQ(written(), "S3");
+    EXPECT_EQ(ledger_state(a, "hubspot", "tour-1/P1"), "S3");
+    EXPECT_EQ(store->ledger_by_external_ids(a.id, "hubspot", "appointment", {"appt-1"})->front().written_state, "S3");
+    EXPECT_EQ(store->sync_ledger_visits(a.id, "hubspot", "tour-1")->front().written_state, "S3");
 }
 
 TEST_F(HookInbox, LedgerByExternalIdsFiltersByTenantCrmAndKind) {

@@ -281,6 +281,7 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
                  " DROP TABLE hook_inbox; DROP TABLE hook_reconcile; DROP TABLE hook_routes;"
                  " DROP INDEX sync_ledger_external; ALTER TABLE sync_ledger DROP COLUMN crm_state;"
                  " DROP INDEX sync_ledger_checked; ALTER TABLE sync_ledger DROP COLUMN checked_at;"
+                 " ALTER TABLE sync_ledger DROP COLUMN written_state;"
                  " DELETE FROM schema_migrations WHERE version >= 3");
         db->exec(v2.substr(from, to - from).c_str());
         tx.commit();
