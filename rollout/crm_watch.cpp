@@ -338,4 +338,17 @@ std::int64_t record_updated_ms(const json::object& record) {
     return 0;
 }
 
+std::string with_fields_of(std::string_view state, std::string_view from_state, const std::vector<std::string>& fields) {
+    boost::system::error_code ec;
+    auto into = json::parse(state, ec);
+    if (ec || !into.is_object()) return {};
+    const auto from = json::parse(from_state, ec);
+    if (ec || !from.is_object()) return std::string(state);
+    for (const auto& f : fields) {
+        if (const auto* v = from.get_object().if_contains(f)) into.get_object()[f] = *v;
+        else into.get_object().erase(f);
+    }
+    return json::serialize(into);
+}
+
 }  // namespace rollout_mcp::rollout

@@ -56,6 +56,9 @@ std::vector<ObservedChange> observe_change(std::string_view kind, std::string_vi
 // either state is "" or not a JSON object, or for a kind without watched fields.
 std::vector<std::string> fields_changed_in_crm(std::string_view kind, std::string_view written_state,
                                                std::string_view crm_state);
+// `state` with each of `fields` taken from `from_state` (absent there: removed); both watched_state texts. "" when
+// `state` is not a JSON object; `state` itself when `from_state` is not one.
+std::string with_fields_of(std::string_view state, std::string_view from_state, const std::vector<std::string>& fields);
 
 // A note created in the CRM by its users on a person we know: agent_note_added {noteId, personId, subject, body}
 // (body cut at 4096 bytes on a UTF-8 boundary; the subject too). Absent or mistyped fields are null.

@@ -277,10 +277,11 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
                 return error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running under this claim");
         }
         // Empty ids, hashes or CRM states never overwrite known ones: a partial attempt must not erase progress. The
-        // CRM's answer to our write is both what it has now (crm_state) and what we last wrote (written_state).
+        // CRM's answer to our write is what it has now (crm_state) and, but for the fields an update kept as the CRM's
+        // users set them, what we last wrote (written_state).
         auto led = db_->cached(
             "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
-            " created_at, updated_at, crm_state, written_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?8)"
+            " created_at, updated_at, crm_state, written_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)"
             " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
             " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE sync_ledger.external_id END,"
             " payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash), updated_at = excluded.updated_at,"
@@ -297,6 +298,12 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
                 led->bind_null(8);
             else
                 led->bind(8, std::string_view(e.crm_state));
+            // What we wrote: the CRM's answer, except fields an update left as the CRM's users set them.
+            const std::string& written = e.written_state.empty() ? e.crm_state : e.written_state;
+            if (written.empty())
+                led->bind_null(9);
+            else
+                led->bind(9, std::string_view(written));
             led->run();
             led->reset();
         }

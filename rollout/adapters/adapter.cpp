@@ -128,7 +128,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
             else u = co_await client.update_appointment(cred, existing, std::move(update));
             if (u) {
                 p.add(kind, local, existing, Action::updated, &u.value());
-                p.keep(kind, local, std::move(kept));
+                p.keep(target, kind, local, std::move(kept));
                 continue;
             }
             if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());

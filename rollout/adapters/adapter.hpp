@@ -32,6 +32,9 @@ struct SyncRecord {
     // watched_state (rollout/crm_watch.hpp) of the record as the CRM returned it when we created, updated or found
     // it, so a webhook's read-back of our own write compares equal; "" when we had only its id.
     std::string crm_state;
+    // What we wrote, when it differs from crm_state: an update that kept fields as the CRM's users set them wrote
+    // the earlier values of those (so they stay "changed in the CRM" and are kept again next time); "" = crm_state.
+    std::string written_state = {};
 };
 
 // Ledger keys: known_key("person", "B-17") == "person:B-17".

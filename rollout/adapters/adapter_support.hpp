@@ -51,9 +51,18 @@ struct Progress {
         if (as_returned && as_returned->id == ext) state = watched_state(kind, as_returned->data);
         out.records.push_back({std::move(kind), std::move(local), std::move(ext), a, std::move(state)});
     }
-    // After a successful update that left `fields` (drop_crm_edits) as the CRM has them.
-    void keep(std::string kind, std::string local, std::vector<std::string> fields) {
-        if (!fields.empty()) out.kept.push_back({std::move(kind), std::move(local), std::move(fields)});
+    // After a successful update (and its add) that left `fields` (drop_crm_edits) as the CRM has them: the record's
+    // written_state keeps our earlier values of those fields, so the next update keeps them again.
+    void keep(const SyncTarget& target, std::string kind, std::string local, std::vector<std::string> fields) {
+        if (fields.empty()) return;
+        const auto states = target.states.find(known_key(kind, local));
+        for (auto it = out.records.rbegin(); it != out.records.rend(); ++it)
+            if (it->kind == kind && it->local_id == local) {
+                if (states != target.states.end() && !it->crm_state.empty())
+                    it->written_state = with_fields_of(it->crm_state, states->second.first, fields);
+                break;
+            }
+        out.kept.push_back({std::move(kind), std::move(local), std::move(fields)});
     }
     void bind(std::string kind, std::string local, std::string value) {
         out.bindings.push_back({std::move(kind), std::move(local), std::move(value), Action::found, std::string()});

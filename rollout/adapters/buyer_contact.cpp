@@ -217,7 +217,7 @@ asio::awaitable<std::string> tour_person(RolloutClient& client, const SyncTarget
     }
     if (!(from_ledger && action == Action::found))
         p.add("person", buyer_local, person_id, action, returned ? &*returned : nullptr);
-    p.keep("person", buyer_local, std::move(kept));   // empty unless the known contact was updated
+    p.keep(target, "person", buyer_local, std::move(kept));   // empty unless the known contact was updated
     if (buyer && !placeholder_id.empty() && placeholder_id != person_id) {
         co_await supersede(client, target, tour.tour_id, placeholder_id, person_id, false, p);
         if (p.failed()) co_return std::string();

@@ -181,7 +181,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
 
     // crm_state: the watched fields as the CRM answered our write, so that write echoed back by a webhook is
     // recognized as ours (server/sync/hook_processor.hpp).
-    for (const auto& r : outcome.records) result.ledger.push_back({r.kind, r.local_id, r.external_id, {}, r.crm_state});
+    for (const auto& r : outcome.records) result.ledger.push_back({r.kind, r.local_id, r.external_id, {}, r.crm_state, r.written_state});
     for (const auto& b : outcome.bindings) result.ledger.push_back({b.kind, b.local_id, b.external_id, {}});
     if (outcome.ok()) result.ledger.push_back({info.kind, info.subject, "", hash});
     result.result_json = records_json(outcome);

@@ -136,10 +136,19 @@ TEST_F(CrmConflicts, AnAgentsRescheduleIsKeptAndTheRestTakesReannasValues) {
             EXPECT_FALSE(r.as_object().contains("keptFromCrm")) << json::serialize(r);
         }
     }
-    // The CRM's answer is now what both sides agree on: both states equal, no conflict left.
-    const auto agreed = ledger("appointment", "T1/P1");
-    EXPECT_EQ(agreed.written_state, agreed.crm_state);
-    EXPECT_NE(agreed.crm_state.find("15:00:00"), std::string::npos) << agreed.crm_state;
+    // The agent's time stays the CRM's: what we wrote for it is still our earlier time, so it is kept again.
+    const auto after = ledger("appointment", "T1/P1");
+    EXPECT_NE(after.crm_state.find("15:00:00"), std::string::npos) << after.crm_state;
+    EXPECT_EQ(rollout::fields_changed_in_crm("appointment", after.written_state, after.crm_state),
+              (std::vector<std::string>{"startsAt", "endsAt"}));
+    // A third send (REanna's time unchanged, a new note) does not undo the agent's reschedule either.
+    auto third = resent_tour();
+    third.at("properties").as_array()[0].as_object()["notes"] = "Ring twice, then call";
+    const auto again = sync(third);
+    ASSERT_EQ(again.status, storage::JobStatus::succeeded) << again.last_error;
+    EXPECT_EQ(text(record("appointments", apt1), "startsAt"), "2026-12-01T15:00:00-06:00");
+    EXPECT_EQ(job_json(again).at("keptFromCrm"), json::parse(R"([{"kind":"appointment","localId":"T1/P1",
+                                                                "fields":["startsAt","endsAt"]}])"));
 }
 
 TEST_F(CrmConflicts, ABuyersNameEditedInTheCrmIsKept) {
