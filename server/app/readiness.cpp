@@ -1,6 +1,13 @@
 // Readiness document and gauges from the credential store; Rollout call metrics.
 #include "server/app/readiness.hpp"
 
+#include "base/utc_time.hpp"
+#include "rollout/jwt.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <algorithm>
+
 #include "server/app/metrics.hpp"
 
 #include "crypto/master_key.hpp"
@@ -63,6 +70,33 @@ json::object changes_state(storage::Storage& storage, bool webhooks_reachable) {
     return out;
 }
 
+// Teams configured with a pre-minted authToken alone (configure_rollout without clientId): their background syncs
+// and change fetches stop at the token's exp. Counts and the earliest expiry only: /readyz names no team.
+json::object auth_token_state(storage::Storage& storage, std::int64_t now_ms) {
+    std::int64_t teams = 0, expired = 0, soon = 0, earliest = 0;
+    auto tenants = storage.list_tenants();
+    if (!tenants) return {};
+    for (const auto& t : *tenants) {
+        auto stored = storage.get_rollout_config(t.id);
+        if (!stored) continue;
+        boost::system::error_code ec;
+        const auto settings = json::parse(stored->settings_json, ec);
+        const auto* client_id = !ec && settings.is_object() ? settings.get_object().if_contains("clientId") : nullptr;
+        if (client_id && client_id->is_string() && !client_id->get_string().empty()) continue;
+        ++teams;
+        // Clamped to year 9999: a hostile exp must not overflow the milliseconds below.
+        const auto exp = std::clamp<std::int64_t>(rollout::jwt_expiry(stored->secret.text()).value_or(0), 0,
+                                                  253'402'300'799);
+        if (exp == 0) continue;
+        if (exp * 1000 <= now_ms) ++expired;
+        else if (exp * 1000 <= now_ms + 7 * 86'400'000LL) ++soon;
+        if (earliest == 0 || exp < earliest) earliest = exp;
+    }
+    json::object out{{"teams", teams}, {"expired", expired}, {"expiringWithin7Days", soon}};
+    if (earliest > 0) out["earliestExpiry"] = iso8601_utc_ms(earliest * 1000);
+    return out;
+}
+
 }  // namespace
 
 void Readiness::update(storage::Storage& storage) {
@@ -84,6 +118,12 @@ void Readiness::update(storage::Storage& storage) {
                                        {"rowsToReseal", status->rows_to_reseal}}}};
         state["outbox"] = outbox_state(storage);
         state["changes"] = changes_state(storage, webhooks_reachable_);
+        const auto now = unix_now_ms();
+        if (auth_tokens_at_ms_ == 0 || now - auth_tokens_at_ms_ >= 60'000) {   // update() runs on one thread
+            auth_tokens_ = auth_token_state(storage, now);
+            auth_tokens_at_ms_ = now;
+        }
+        state["authTokens"] = auth_tokens_;
     } else {
         db_up.set(0);
         state = {{"ready", false}, {"database", status.error().message}};

@@ -19,7 +19,8 @@ public:
     // Schedules the checks on the storage thread.
     void refresh(StorageExecutor& storage);
     // {"ready": bool, "database": ..., "keys": {...}, "outbox": {status, queued, due, dead, ...},
-    //  "changes": {mode, reason?, subscribedConnections, polledConnections, pendingDeliveries}}
+    //  "changes": {mode, reason?, subscribedConnections, polledConnections, pendingDeliveries},
+    //  "authTokens": {teams, expired, expiringWithin7Days, earliestExpiry?}}
     boost::json::object state() const;
     // Whether [server] public_url is set (CRM changes can arrive by webhook); before the first refresh.
     void set_webhooks_reachable(bool reachable) { webhooks_reachable_ = reachable; }
@@ -27,6 +28,9 @@ public:
 private:
     void update(storage::Storage& storage);
     bool webhooks_reachable_ = false;
+    // Teams on a pre-minted authToken (read once a minute: it opens every team's Rollout secret).
+    boost::json::object auth_tokens_;
+    std::int64_t auth_tokens_at_ms_ = 0;
     mutable std::mutex mu_;
     boost::json::object state_{{"ready", false}, {"database", "starting"}};
 };

