@@ -6,6 +6,7 @@
 #include "server/sync/hook_mapping.hpp"
 
 #include "base/use_nothrow.hpp"
+#include "base/utc_time.hpp"
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
 #include "rollout/crm_watch.hpp"
@@ -40,11 +41,6 @@ metrics::Family<metrics::Counter>& processed() {
         "writing the same records), dropped (given up)",
         {"result"});
     return f;
-}
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 using hook_mapping::Action;
@@ -254,7 +250,7 @@ asio::awaitable<void> process(StatePtr s, storage::ClaimedHookEvent ev) {
                 std::int64_t wait = e.deferred ? std::min<std::int64_t>(s->settings.defer.count() << std::min<std::int64_t>(ev.attempts, 4), 30'000)
                                                : s->backoff(ev.attempts + 1);
                 if (e.retry_after) wait = std::max<std::int64_t>(wait, e.retry_after->count() * 1000);
-                const std::int64_t at = now_ms() + wait;
+                const std::int64_t at = unix_now_ms() + wait;
                 auto r = co_await s->storage.call(&storage::Storage::retry_hook_event, ev.row.id, ev.claim_token, at,
                                                   e.error);
                 (void)r;
@@ -271,7 +267,7 @@ asio::awaitable<void> process(StatePtr s, storage::ClaimedHookEvent ev) {
         }
         const std::size_t states = e.result.states.size();
         auto finished = co_await s->storage.call(&storage::Storage::finish_hook_event, ev.row.id, ev.claim_token,
-                                                 e.result, now_ms());
+                                                 e.result, unix_now_ms());
         if (!finished) {
             log::warning("webhook delivery not recorded", {{"tenant", ev.tenant_id}, {"error", finished.error().message}});
             co_return;   // the lease lapses and the delivery is examined again
@@ -313,7 +309,7 @@ asio::awaitable<void> scan_loop(StatePtr s) {
     while (!s->stopping) {
         bool more = false;
         if (s->queued < s->settings.batch) {   // claims wait in memory only briefly: their leases are running
-            auto claimed = co_await s->storage.call(&storage::Storage::claim_hook_events, now_ms(),
+            auto claimed = co_await s->storage.call(&storage::Storage::claim_hook_events, unix_now_ms(),
                                                     static_cast<std::int64_t>(s->settings.lease.count()),
                                                     s->settings.batch - s->queued);
             if (!claimed) log::warning("cannot claim webhook deliveries", {{"error", claimed.error().message}});
@@ -358,7 +354,7 @@ void HookProcessor::wake() {
 }
 
 void trim_change_state(storage::Storage& s, std::chrono::seconds change_max_age) {
-    const auto now = now_ms();
+    const auto now = unix_now_ms();
     const auto ms = [](auto d) { return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
     for (int step = 0; step < 20; ++step) {
         auto n = s.trim_crm_changes(now - ms(change_max_age), 500);
