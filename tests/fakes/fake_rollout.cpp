@@ -41,7 +41,7 @@ struct FakeRollout::Impl {
     std::unique_ptr<asio::io_context> ioc = std::make_unique<asio::io_context>(1);
     std::unique_ptr<asio::ssl::context> ssl;
     std::uint16_t port = 0, tls_port = 0;
-    std::string ca_pem;
+    std::string ca_pem, crm_base;   // crm_base: the CRM URL webhook notifications name (set by start())
     std::thread thread;
     bool started = false;
     std::atomic<int> connections{0}, in_flight{0}, peak_in_flight{0};
@@ -132,6 +132,7 @@ private:
 }  // namespace
 
 asio::awaitable<Reply> FakeRollout::Impl::answer(const Request& req) {
+    if (req.path == "/_fake/deliver" && req.method == "POST") co_return co_await deliver_route(store, crm_base, req);
     if (req.path.rfind("/_fake/", 0) == 0) co_return store.handle(req);
     const InFlight counted(in_flight, peak_in_flight);
     const auto recorded = store.record(req);
@@ -333,6 +334,7 @@ void FakeRollout::start() {
         asio::co_spawn(*im.ioc, im.accept_loop(std::move(secure), true), asio::detached);
     }
     im.started = true;
+    im.crm_base = crm_url();
     im.thread = std::thread([&im] { im.ioc->run(); });
 }
 

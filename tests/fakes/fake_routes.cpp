@@ -202,13 +202,12 @@ Reply Store::handle_fake(const Request& req, std::string_view rest) {
     if (rest == "state" && m == "GET") return json_reply(200, state_unlocked());
     if (rest == "health" && m == "GET") return json_reply(200, json::object{{"ok", true}});
     if (rest == "reset" && m == "POST") {
-        credentials_.clear();
-        crm_.clear();
-        automations_.clear();
-        push_events_.clear();
-        faults_.clear();
-        log_.clear();
+        reset_unlocked();
         return json_reply(200, json::object{{"ok", true}});
+    }
+    if (rest.rfind("webhooks/", 0) == 0 && m == "GET") {   // a credential's subscriptions (POST /crm/api/webhooks)
+        const auto it = webhooks_.find(std::string(rest.substr(9)));
+        return json_reply(200, it == webhooks_.end() ? json::array{} : json::array(it->second.begin(), it->second.end()));
     }
     if (rest == "requests" && m == "GET") {
         std::uint64_t since = 0;

@@ -225,6 +225,10 @@ json::object Store::state() const {
 
 void Store::reset() {
     std::lock_guard lock(mu_);
+    reset_unlocked();
+}
+
+void Store::reset_unlocked() {
     credentials_.clear();
     crm_.clear();
     automations_.clear();

@@ -5,6 +5,7 @@
 
 #include "fake_rollout.hpp"
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -123,6 +124,7 @@ private:
                                   std::chrono::milliseconds not_ready_for, const std::string& id = {});
     Credential* find_credential(const std::string& id);
     boost::json::object state_unlocked() const;
+    void reset_unlocked();
     std::string next_id(std::string_view prefix);
 
     mutable std::mutex mu_;
@@ -142,6 +144,10 @@ private:
 
 // The CRM entity kinds the fake serves ("people", "notes", ...), in a fixed order.
 std::vector<std::string> crm_kinds();
+
+// POST /_fake/deliver (fake_webhooks.cpp): Rollout's signed notifications to the credential's subscriptions,
+// sent without blocking the fake's thread. `crm_base` is the fake's CRM URL (the notification's `uri`).
+boost::asio::awaitable<Reply> deliver_route(Store& store, const std::string& crm_base, const Request& req);
 
 // The connector catalog GET /connectors serves (object keyed by appKey).
 boost::json::object connector_catalog();

@@ -4,7 +4,9 @@
 #include "fake_jwt.hpp"
 #include "fake_store.hpp"
 
-#include <boost/asio/connect.hpp>
+#include "base/use_nothrow.hpp"
+
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,10 +19,12 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <map>
 #include <optional>
 #include <regex>
 
 namespace rollout_mcp::fake {
+namespace asio = boost::asio;
 namespace json = boost::json;
 namespace http = boost::beast::http;
 
@@ -91,45 +95,62 @@ std::string webhook_signature(const std::string& secret, const std::string& body
     return form == DigestForm::hex ? hex(mac) : base64(mac);
 }
 
-SentDelivery post_webhook(const std::string& url, const std::string& body, const std::string& secret, Signing signing,
-                          SignedInput input, DigestForm form) {
-    static const std::regex shape(R"(^http://([^/:]+):(\d+)(/.*)$)");
-    std::smatch m;
-    if (!std::regex_match(url, m, shape)) throw std::invalid_argument("post_webhook: not http://host:port/path: " + url);
-    boost::asio::io_context io;
-    boost::beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(5));
-    boost::asio::ip::tcp::resolver resolver(io);
-    boost::system::error_code ec;
-    auto endpoints = resolver.resolve(m[1].str(), m[2].str(), ec);
-    if (!ec) stream.connect(endpoints, ec);
-    if (ec) return {};
-    http::request<http::string_body> req{http::verb::post, m[3].str(), 11};
-    req.set(http::field::host, m[1].str() + ":" + m[2].str());
-    req.set(http::field::content_type, "application/json");
-    req.set(http::field::user_agent, "fake-rollout-webhooks");
+std::optional<std::string> signature_header(const std::string& secret, const std::string& body, Signing signing,
+                                            SignedInput input, DigestForm form) {
     switch (signing) {
-    case Signing::valid: req.set("X-Rollout-Signature", webhook_signature(secret, body, input, form)); break;
-    case Signing::other_key:
-        req.set("X-Rollout-Signature", webhook_signature(secret + "-other", body, input, form));
-        break;
+    case Signing::valid: return webhook_signature(secret, body, input, form);
+    case Signing::other_key: return webhook_signature(secret + "-other", body, input, form);
     case Signing::forged: {
         std::string sig = webhook_signature(secret, body, input, form);
         sig[0] = sig[0] == 'a' ? 'b' : 'a';   // one character off
-        req.set("X-Rollout-Signature", sig);
-        break;
+        return sig;
     }
     case Signing::unsigned_: break;
     }
+    return std::nullopt;
+}
+
+asio::awaitable<SentDelivery> send_webhook(const std::string& url, const std::string& body,
+                                           const std::optional<std::string>& signature) {
+    static const std::regex shape(R"(^http://([^/:]+):(\d+)(/.*)$)");
+    std::smatch m;
+    if (!std::regex_match(url, m, shape)) throw std::invalid_argument("send_webhook: not http://host:port/path: " + url);
+    const std::string host = m[1].str(), port = m[2].str(), target = m[3].str();
+    const auto executor = co_await asio::this_coro::executor;
+    boost::beast::tcp_stream stream(executor);
+    stream.expires_after(std::chrono::seconds(5));
+    asio::ip::tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_nothrow);
+    if (rec) co_return SentDelivery{};
+    auto [cec, endpoint] = co_await stream.async_connect(endpoints, use_nothrow);
+    if (cec) co_return SentDelivery{};
+    http::request<http::string_body> req{http::verb::post, target, 11};
+    req.set(http::field::host, host + ":" + port);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::user_agent, "fake-rollout-webhooks");
+    if (signature) req.set("X-Rollout-Signature", *signature);
     req.body() = body;
     req.prepare_payload();
-    http::write(stream, req, ec);
-    if (ec) return {};
+    auto [wec, written] = co_await http::async_write(stream, req, use_nothrow);
+    if (wec) co_return SentDelivery{};
     boost::beast::flat_buffer buffer;
     http::response<http::string_body> res;
-    http::read(stream, buffer, res, ec);
-    if (ec) return {};
-    return {res.result_int(), res.body()};
+    auto [ec, read] = co_await http::async_read(stream, buffer, res, use_nothrow);
+    if (ec) co_return SentDelivery{};
+    co_return SentDelivery{res.result_int(), res.body()};
+}
+
+SentDelivery post_webhook(const std::string& url, const std::string& body, const std::string& secret, Signing signing,
+                          SignedInput input, DigestForm form) {
+    const auto signature = signature_header(secret, body, signing, input, form);
+    asio::io_context io;
+    SentDelivery out;
+    asio::co_spawn(io, send_webhook(url, body, signature), [&out](std::exception_ptr e, SentDelivery sent) {
+        if (e) std::rethrow_exception(e);   // out of io.run(): a url that is not http://host:port/path
+        out = std::move(sent);
+    });
+    io.run();
+    return out;
 }
 
 std::optional<std::string> webhook_subscription_problem(const json::object& body) {
@@ -181,6 +202,44 @@ Reply Store::crm_webhooks(const Request& req, Credential& cred, const std::vecto
         return json_reply(200, json::array{});
     }
     return error_reply(405, "Method not allowed");
+}
+
+// POST /_fake/deliver {credentialId, event, resourceIds, eventId?, eventCreated?, signing?} -> 200 [{status, body}]:
+// one delivery to each of the credential's subscriptions to `event`, in turn. Awaited on the fake's own thread,
+// which keeps serving meanwhile: a receiver may call the fake back before it answers.
+asio::awaitable<Reply> deliver_route(Store& store, const std::string& crm_base, const Request& req) {
+    boost::system::error_code ec;
+    const auto parsed = json::parse(req.body, ec);
+    if (ec || !parsed.is_object()) co_return error_reply(400, "Request body must be a JSON object");
+    const auto& o = parsed.get_object();
+    const auto text = [&o](std::string_view key) {
+        const auto* v = o.if_contains(key);
+        return v && v->is_string() ? std::string(v->get_string()) : std::string{};
+    };
+    const std::string credential = text("credentialId");
+    WebhookEvent event{text("event"), {}, text("eventId"), text("eventCreated")};
+    if (credential.empty() || event.event.empty()) co_return error_reply(400, "credentialId and event are required");
+    const auto* ids = o.if_contains("resourceIds");
+    if (!ids || !ids->is_array()) co_return error_reply(400, "resourceIds must be an array of strings");
+    for (const auto& id : ids->get_array()) {
+        if (!id.is_string()) co_return error_reply(400, "resourceIds must be an array of strings");
+        event.resource_ids.emplace_back(id.get_string());
+    }
+    static const std::map<std::string, Signing, std::less<>> signings{
+        {"valid", Signing::valid}, {"forged", Signing::forged}, {"unsigned", Signing::unsigned_},
+        {"otherKey", Signing::other_key}};
+    const auto signing = signings.find(o.contains("signing") ? text("signing") : std::string("valid"));
+    if (signing == signings.end()) co_return error_reply(400, "signing must be valid, forged, unsigned or otherKey");
+    const std::string body = webhook_body(event, crm_base);
+    const auto signature =
+        signature_header(store.webhook_secret(), body, signing->second, SignedInput::raw_body, DigestForm::hex);
+    const auto urls = store.webhook_urls(credential, event.event);
+    json::array out;
+    for (const auto& url : urls) {
+        const SentDelivery sent = co_await send_webhook(url, body, signature);
+        out.push_back(json::object{{"status", sent.status}, {"body", sent.body}});
+    }
+    co_return json_reply(200, out);
 }
 
 std::vector<json::object> Store::webhooks(const std::string& credential_id) const {

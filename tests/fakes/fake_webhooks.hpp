@@ -3,8 +3,11 @@
 // Rollout may sign them (four forms: HMAC-SHA256 over the raw body or its base64, hex or base64 digest) or
 // deliberately not: forged, unsigned, signed with another key. Signing is written here independently of
 // rollout/webhook_signature.cpp, so the server's verifier is checked against a second implementation.
+// Sending is asynchronous (send_webhook), so the fake's own thread keeps serving while a receiver answers a
+// delivery that POST /_fake/deliver asked for; post_webhook is the blocking form for in-process tests.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
 #include <optional>
@@ -34,8 +37,17 @@ struct SentDelivery {
 std::string webhook_body(const WebhookEvent& event, const std::string& crm_base);
 std::string webhook_signature(const std::string& secret, const std::string& body, SignedInput input, DigestForm form);
 
-// POSTs `body` to `url` (http://host:port/path, loopback) with X-Rollout-Signature as `signing` says;
-// blocking, 5 s at most.
+// The X-Rollout-Signature value `signing` calls for; nullopt when the delivery goes unsigned.
+std::optional<std::string> signature_header(const std::string& secret, const std::string& body, Signing signing,
+                                            SignedInput input, DigestForm form);
+
+// POSTs `body` to `url` (http://host:port/path, loopback; else std::invalid_argument) with `signature` as
+// X-Rollout-Signature (none when nullopt), on the awaiting coroutine's executor, 5 s at most. References: the
+// awaiting frame keeps them alive.
+boost::asio::awaitable<SentDelivery> send_webhook(const std::string& url, const std::string& body,
+                                                  const std::optional<std::string>& signature);
+
+// The same, signed as `signing` says; blocking (its own io_context), for a test's thread.
 SentDelivery post_webhook(const std::string& url, const std::string& body, const std::string& secret,
                           Signing signing = Signing::valid, SignedInput input = SignedInput::raw_body,
                           DigestForm form = DigestForm::hex);
