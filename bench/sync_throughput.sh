@@ -3,6 +3,7 @@
 #
 #   bench/sync_throughput.sh [--server PATH/rollout-mcp] [--fake PATH/fake-rollout] [--rows "SET:TEAMS:C[:pgN] ..."]
 #                            [--dur 10] [--warmup 2] [--latency-ms 50] [--raised-cap 512] [--out DIR]
+#                            [--baseline-server PATH/rollout-mcp] [--passes 1]
 #
 # Every row runs on a fresh fake-rollout (--latency-ms, --quiet) and a fresh rollout-mcp (api_key auth, temp
 # data_dir, [sync] wait_ms 120000 so that every call answers at its tour's first attempt): TEAMS teams from
@@ -17,21 +18,31 @@
 # one on SQLite (README "Several instances on PostgreSQL"): a throwaway cluster (scripts/pg_cluster.sh, as
 # `postgres`, loopback) started once for the run, a fresh schema per row, one master key; client i talks to
 # instance i mod N, and the caps are per instance except per_team_in_flight / per_crm_in_flight (global). The
-# multi-instance comparison is `--rows "default:32:256:pg1 default:32:256:pg3 raised:32:256:pg1 raised:32:256:pg3"`. Prints one markdown table: tours/s, p50/p99, Rollout calls per tour, the
-# limit slots / (calls per tour x latency) and the share of it reached, CPU, and how busy the storage thread was.
+# multi-instance comparison is `--rows "default:32:256:pg1 default:32:256:pg3 raised:32:256:pg1 raised:32:256:pg3"`.
+# Two servers in one run: --baseline-server PATH runs every row for --server ("candidate") and for PATH
+# ("baseline"), --passes N times alternating (candidate, baseline, candidate, ...), each run with its own
+# fresh fake (the same --fake binary for both), data dir and teams. A config key the baseline does not know
+# (its check-config says "unknown key", e.g. [rollout] allowed_base_urls before it existed) is left out of the
+# baseline's config, and the run says so on stderr. --passes N without a baseline repeats each row N times.
+# Prints one markdown table: tours/s, p50/p99, Rollout calls per tour, the limit slots / (calls per tour x
+# latency) and the share of it reached, CPU, and how busy the storage thread was. With several passes or a
+# baseline every figure is the median over the passes, one line per row and server, then per row the ratios
+# candidate / baseline (CPU ms per tour of each process, tours/s) and each pass's tours/s and server CPU ms/tour.
 # Results (JSON lines, with per-thread detail) and logs stay in --out (default: a new temp dir). Everything
 # on 127.0.0.1. Needs node (>= 18), curl, and /proc (Linux) for the CPU and thread figures.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../scripts/lib/server_start.sh"
 SERVER=${ROLLOUT_MCP_BIN:-}; FAKE=${FAKE_ROLLOUT_BIN:-}; DUR=10; WARMUP=2; LATENCY=50; RAISED=512; OUT=""
+BASELINE=""; PASSES=1
 ROWS="default:1:1 default:1:16 default:1:256 default:32:256 raised:32:1 raised:32:16 raised:32:256 raised:1:256"
 while [[ $# -gt 0 ]]; do
   case $1 in
     --server) SERVER=$2; shift 2;; --fake) FAKE=$2; shift 2;; --rows) ROWS=$2; shift 2;;
     --dur) DUR=$2; shift 2;; --warmup) WARMUP=$2; shift 2;; --latency-ms) LATENCY=$2; shift 2;;
     --raised-cap) RAISED=$2; shift 2;; --out) OUT=$2; shift 2;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0;;
+    --baseline-server) BASELINE=$2; shift 2;; --passes) PASSES=$2; shift 2;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0;;
     *) echo "sync_throughput.sh: unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -52,6 +63,11 @@ find_bin() {  # find_bin NAME SUBDIR...: the first executable build*/SUBDIR/NAME
 [[ -n $SERVER && -x $SERVER ]] || { echo "sync_throughput.sh: rollout-mcp not found (build it or pass --server PATH)" >&2; exit 1; }
 [[ -n $FAKE && -x $FAKE ]] || { echo "sync_throughput.sh: fake-rollout not found (build it or pass --fake PATH)" >&2; exit 1; }
 SERVER=$(readlink -f "$SERVER"); FAKE=$(readlink -f "$FAKE")
+if [[ -n $BASELINE ]]; then
+  [[ -x $BASELINE ]] || { echo "sync_throughput.sh: --baseline-server $BASELINE is not an executable" >&2; exit 1; }
+  BASELINE=$(readlink -f "$BASELINE")
+fi
+[[ $PASSES =~ ^[1-9][0-9]?$ ]] || { echo "sync_throughput.sh: --passes must be 1-99" >&2; exit 2; }
 
 for row in $ROWS; do
   [[ $row =~ ^(default|raised):[0-9]+:[0-9]+(:pg[1-9])?$ ]] ||
@@ -90,9 +106,28 @@ await_up() {
   echo "sync_throughput.sh: $5 $LISTEN_PROBLEM" >&2; tail "$4" >&2; exit 1
 }
 
-# run_row SET C TEAMS MAX_IN_FLIGHT PER_TEAM PER_CRM PER_HOST INSTANCES (0: one on SQLite, N: N on PostgreSQL)
+# drop_unknown_keys BIN CONFIG: removes from CONFIG each key that BIN's check-config calls unknown (a baseline
+# older than the key), saying so on stderr once per binary and key; any other complaint is fatal.
+declare -A DROPPED=()
+drop_unknown_keys() {
+  local bin=$1 config=$2 err key last=""
+  while ! err=$("$bin" check-config -c "$config" 2>&1 > /dev/null); do
+    key=$(grep -oE '[a-z_]+\.[a-z_]+: unknown key' <<<"$err" | head -1 | sed 's/: unknown key$//' || true)
+    [[ -n $key && $key != "$last" ]] || { echo "sync_throughput.sh: $bin check-config: $err" >&2; exit 1; }
+    last=$key
+    # `name = ...` inside [section] only.
+    awk -v s="[${key%%.*}]" -v k="${key#*.}" '/^\[/ { in_s = ($0 == s) } !(in_s && $0 ~ "^" k "[ \t]*=")' \
+      "$config" > "$config.tmp" && mv "$config.tmp" "$config"
+    [[ ${DROPPED[$bin]:-} == *" $key "* ]] ||
+      { DROPPED[$bin]+=" $key "; echo "# $bin does not know $key: left out of its config" >&2; }
+  done
+}
+
+# run_row SERVER_BIN SERVER_TAG PASS SET C TEAMS MAX_IN_FLIGHT PER_TEAM PER_CRM PER_HOST INSTANCES (0: one on
+# SQLite, N: N on PostgreSQL). SERVER_TAG: "candidate" or "baseline" with --baseline-server, else empty.
 run_row() {
-  local set=$1 conc=$2 teams=$3 mif=$4 pt=$5 pc=$6 ph=$7 inst=$8 tag="$1-t$3-c$2-pg$8"
+  local SERVER=$1 stag=$2 pass=$3; shift 3
+  local set=$1 conc=$2 teams=$3 mif=$4 pt=$5 pc=$6 ph=$7 inst=$8 tag="$1-t$3-c$2-pg$8${stag:+-$stag}-p$pass"
   local dir=$work/$tag; mkdir -p "$dir/data"
   "$FAKE" --bind 127.0.0.1 --port 0 --port-file "$dir/fake.port" --latency-ms "$LATENCY" --client-secret "$SECRET" --quiet \
     > "$OUT/$tag.fake.log" 2>&1 &
@@ -138,6 +173,7 @@ per_team_in_flight = $pt
 per_crm_in_flight = $pc
 lease_ms = 600000
 EOF
+  drop_unknown_keys "$SERVER" "$dir/config.toml"
   local t key tenant teamargs="" out keys=()
   for ((t = 0; t < teams; t++)); do
     out=$("$SERVER" tenant create "bench-$t" -c "$dir/config.toml" 2>>"$OUT/$tag.admin.log")
@@ -166,31 +202,40 @@ EOF
   # In the background (and waited for) so that a signal reaches the traps at once; stop_all ends it.
   node "$here/sync_throughput.mjs" row --url "$urls" --fake "http://127.0.0.1:$fport" \
     --secret "$SECRET" --teams "$teamargs" --conc "$conc" --caps "$caps" --label "$set" --dur "$DUR" \
-    --warmup "$WARMUP" --latency-ms "$LATENCY" --pids "server:$pids,fake:$fpid$dbpid" --out "$OUT/results.jsonl" &
+    --warmup "$WARMUP" --latency-ms "$LATENCY" --pids "server:$pids,fake:$fpid$dbpid" --out "$OUT/results.jsonl" \
+    --server-tag "$stag" --server-bin "$SERVER" --pass "$pass" &
   dpid=$!
   local drc=0
   wait "$dpid" || drc=$?
   dpid=""
-  ((drc == 0)) || { echo "sync_throughput.sh: the driver failed ($set, C=$conc); server logs: $OUT/$tag.server*.log" >&2; exit 1; }
+  ((drc == 0)) || { echo "sync_throughput.sh: the driver failed ($set, C=$conc${stag:+, $stag}); server logs: $OUT/$tag.server*.log" >&2; exit 1; }
   stop_all
   rm -rf "$dir"
 }
 
 echo "# sync throughput: rows='$ROWS' dur=${DUR}s latency=${LATENCY}ms out=$OUT" >&2
-echo "# server $SERVER, fake $FAKE" >&2
+echo "# server $SERVER, fake $FAKE${BASELINE:+, baseline $BASELINE}, passes $PASSES" >&2
 if [[ $ROWS == *:pg* ]]; then
   pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/rollout-mcp-sync-bench-pg.XXXXXX")   # outside $work: postgres must reach it
   PG_URL=$("$here/../scripts/pg_cluster.sh" start "$pg_dir" $((20000 + RANDOM % 20000))) || exit 1
 fi
 psql_admin() { /usr/lib/postgresql/15/bin/psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 "$@" > /dev/null; }
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+# Per row: pass 1 of the candidate, pass 1 of the baseline, pass 2 of the candidate, ... back to back, so that
+# both meet the same load on the machine.
+servers=("$SERVER"); stags=("${BASELINE:+candidate}")
+[[ -z $BASELINE ]] || { servers+=("$BASELINE"); stags+=(baseline); }
 for row in $ROWS; do
   IFS=: read -r set teams c pg <<<"$row"
   inst=${pg#pg}; inst=${inst:-0}
-  case $set in
-    default) run_row default "$c" "$teams" 64 8 4 16 "$inst";;
-    raised) run_row raised "$c" "$teams" "$RAISED" "$RAISED" "$RAISED" "$RAISED" "$inst";;
-  esac
+  for ((p = 1; p <= PASSES; p++)); do
+    for s in "${!servers[@]}"; do
+      case $set in
+        default) run_row "${servers[s]}" "${stags[s]}" "$p" default "$c" "$teams" 64 8 4 16 "$inst";;
+        raised) run_row "${servers[s]}" "${stags[s]}" "$p" raised "$c" "$teams" "$RAISED" "$RAISED" "$RAISED" "$RAISED" "$inst";;
+      esac
+    done
+  done
 done
 node "$here/sync_throughput.mjs" table "$OUT/results.jsonl"
 echo

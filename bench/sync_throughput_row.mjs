@@ -68,6 +68,10 @@ export async function row() {
     const maxWarmup = Number(arg('max-warmup', '40'));
     const latencyMs = Number(arg('latency-ms', '50'));
     const label = arg('label', 'run');
+    // With --baseline-server: which of the two servers ("candidate" or "baseline"), its binary, and the pass.
+    const serverTag = arg('server-tag', '');
+    const serverBin = arg('server-bin', '');
+    const pass = Number(arg('pass', '1'));
     const caps = JSON.parse(arg('caps', '{}'));
     const out = arg('out');
     const teams = (arg('teams') || '').split(',').filter(Boolean).map(s => {
@@ -84,7 +88,7 @@ export async function row() {
         const all = await Promise.all(metricsUrls.map(metrics));
         return Object.fromEntries(Object.keys(all[0]).map(k => [k, all.reduce((s, m) => s + m[k], 0)]));
     };
-    const log = msg => console.error(`# [${label} C=${conc}] ${msg}`);
+    const log = msg => console.error(`# [${label} C=${conc}${serverTag ? ` ${serverTag}` : ''} pass ${pass}] ${msg}`);
 
     // Teams: Rollout configured, one admin session each.
     for (const t of teams) {
@@ -191,7 +195,7 @@ export async function row() {
     const limit = nSlots / (callsPerTour * latencyMs / 1000);
     const limitEmpty = nSlots / (emptyCalls * latencyMs / 1000);
     const result = {
-        label, caps, teams: teams.length, conc, latencyMs, dur: secs, warmupS: warmedMs / 1000,
+        label, caps, teams: teams.length, conc, latencyMs, dur: secs, warmupS: warmedMs / 1000, serverTag, serverBin, pass,
         tours, toursPerSec: tours / secs, attemptsPerSec: attemptsOk / secs,
         p50: percentile(lat, 50), p99: percentile(lat, 99), mean: lat.reduce((s, x) => s + x, 0) / Math.max(1, lat.length),
         outcomes, lastError: Object.keys(outcomes).some(k => k !== 'success') ? lastError : '',
