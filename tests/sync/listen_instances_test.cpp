@@ -104,7 +104,9 @@ TEST(ListenInstances, AStreamHearsATaskAnotherInstanceFinishedAndAnotherTeamHear
     EXPECT_LT(Clock::now() - t0, kPrompt);
     EXPECT_EQ(only_job(b, team).status, storage::JobStatus::succeeded);
     EXPECT_EQ(only_job(b, team).attempts, 1) << "B ran it, A never claimed it";
-    EXPECT_FALSE(theirs.next(1s)) << "another team's stream hears nothing of it";
+    const auto heard = theirs.next(1s);
+    EXPECT_FALSE(heard) << "another team's stream hears nothing of it, yet heard "
+                        << (heard ? boost::json::serialize(*heard) : std::string());
 }
 
 TEST(ListenInstances, AToolListChangeReachesEveryInstancesStreamsOnce) {
