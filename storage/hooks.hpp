@@ -88,7 +88,12 @@ struct HookConnectionRef {
 // NOTHING is written when the claim was lost (token replaced, or already processed: claim_lost) or a ledger row's
 // crm_state (NULL read as "") is not its update's expected_state (state_moved: re-read and try again).
 // retry_hook_event: the claim ends; claimable again at retry_at_ms, attempts + 1, last_error = error (no secrets; at
-// most 1,000 bytes). false when the claim was lost. ledger_by_external_ids (sql_ledger.cpp): ledger rows of one
+// most 1,000 bytes). false when the claim was lost. release_interrupted_hook_claims, at start-up: SQLite (one process
+// per file, so every claim still held is a previous process's) makes the rows claimed and never finished or given
+// back claimable now, under a new token, without counting an attempt, as requeue_interrupted_sync_jobs does for
+// jobs; PostgreSQL releases nothing (a claim may be another live instance's; it lapses with its lease).
+// A claim and a give-back each add one to claim_token, so an unprocessed row is held exactly while its token is odd.
+// ledger_by_external_ids (sql_ledger.cpp): ledger rows of one
 // tenant, CRM and entity kind whose external id is one of `external_ids` (at most 1,000). trim_hook_inbox: one
 // bounded step (at most max_rows, one transaction) deleting rows processed before before_ms (kept that long to
 // deduplicate Rollout's redeliveries); returns how many went. pending_hook_events: unprocessed rows of all teams.

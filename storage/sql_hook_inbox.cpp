@@ -208,6 +208,20 @@ Result<bool> SqlStorage::retry_hook_event(std::int64_t inbox_id, std::int64_t cl
     });
 }
 
+Result<std::size_t> SqlStorage::release_interrupted_hook_claims(std::int64_t now_ms) {
+    if (db_->dialect() == Dialect::postgresql) return std::size_t{0};
+    return guarded<std::size_t>("release interrupted webhook claims", [&]() -> Result<std::size_t> {
+        // Odd token: claimed and neither finished nor given back (storage/hooks.hpp). A row backing off after a
+        // failure (even token) keeps its retry time.
+        auto st = db_->cached(
+            "UPDATE hook_inbox SET claimed_until = ?1, claim_token = claim_token + 1"
+            " WHERE processed_at IS NULL AND claim_token % 2 = 1 AND claimed_until > ?1");
+        st->bind(1, now_ms);
+        st->run();
+        return static_cast<std::size_t>(db_->changes());
+    });
+}
+
 Result<std::size_t> SqlStorage::trim_hook_inbox(std::int64_t before_ms, std::size_t max_rows) {
     return guarded<std::size_t>("trim webhook inbox", [&]() -> Result<std::size_t> {
         // Pending rows (processed_at NULL) never go, whatever their age: they are the work not yet done.

@@ -68,6 +68,7 @@ public:
                                                             std::size_t limit) override;
     Result<FinishedHookEvent> finish_hook_event(std::int64_t inbox_id, std::int64_t claim_token,
                                                 const HookEventResult& result, std::int64_t now_ms) override;
+    Result<std::size_t> release_interrupted_hook_claims(std::int64_t now_ms) override;
     Result<bool> retry_hook_event(std::int64_t inbox_id, std::int64_t claim_token, std::int64_t retry_at_ms,
                                   std::string_view error) override;
     Result<std::vector<LedgerEntry>> ledger_by_external_ids(std::string_view tenant_id, std::string_view crm_type,

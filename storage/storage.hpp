@@ -200,6 +200,7 @@ public:
                                                         const HookEventResult& result, std::int64_t now_ms) = 0;
     virtual Result<bool> retry_hook_event(std::int64_t inbox_id, std::int64_t claim_token, std::int64_t retry_at_ms,
                                           std::string_view error) = 0;
+    virtual Result<std::size_t> release_interrupted_hook_claims(std::int64_t now_ms) = 0;
     virtual Result<std::vector<LedgerEntry>> ledger_by_external_ids(std::string_view tenant_id, std::string_view crm_type,
                                                                     std::string_view entity_kind,
                                                                     const std::vector<std::string>& external_ids) = 0;

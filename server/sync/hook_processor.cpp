@@ -306,6 +306,12 @@ asio::awaitable<void> process_tenant(StatePtr s, std::string tenant) {
 }
 
 asio::awaitable<void> scan_loop(StatePtr s) {
+    // SQLite: deliveries a killed process had claimed are taken up now, not when their lease ends (minutes).
+    auto released = co_await s->storage.call(&storage::Storage::release_interrupted_hook_claims, unix_now_ms());
+    if (!released) log::warning("cannot release interrupted webhook claims", {{"error", released.error().message}});
+    if (released && *released > 0)
+        log::warning("took up webhook deliveries interrupted by the previous stop",
+                     {{"count", static_cast<std::int64_t>(*released)}});
     while (!s->stopping) {
         bool more = false;
         if (s->queued < s->settings.batch) {   // claims wait in memory only briefly: their leases are running

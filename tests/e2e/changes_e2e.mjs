@@ -232,18 +232,20 @@ const checkInbox = (t, want) => {
 };
 await check('8 the Events receiver got each of team A\'s changes once, in order, validly signed', async () => checkInbox(A, await changes(A)));
 
-// 9. SIGKILL between receipt and processing: the CRM reschedules p3, the fake answers the server's read of it 429
-// (Retry-After 2 s), so the notification is stored (2xx) but not processed when the server is killed. Restarted on
-// the same data and port (faults removed), the change is reported exactly once, and delivered to the receiver once.
+// 9. SIGKILL between receipt and processing: the CRM reschedules p3 and the fake holds the server's read of it (a
+// minute's latency), so the notification is stored (2xx) and claimed, but not processed, when the server is killed.
+// Restarted on the same data and port (faults removed), the server takes the dead process's claim up at once (not
+// after its 5-minute lease): the change is reported exactly once, and delivered to the receiver once.
 await check('9 a delivery stored (2xx) but not processed survives SIGKILL and a restart: its change appears once', async () => {
   await fake.crm(A, 'PUT', `/appointments/${A.ids.p3}`, { startsAt: '2026-12-04T10:00:00-06:00', endsAt: '2026-12-04T10:30:00-06:00' });
   await fake.call('/_fake/faults', { method: 'POST', body: { match: { method: 'GET', pathPrefix: `/crm/api/appointments/${A.ids.p3}` },
-                                                             action: 'rate_limit', retryAfterSeconds: 2, count: -1 } });
+                                                             action: 'latency', ms: 60000, count: -1 } });
   const since = (await fake.requestsSince(0)).length;
   const eventId = `evt-crash-${run}`;
   delivered(await fake.deliver(A, 'appointmentsUpdated', [A.ids.p3], { eventId }), stored, 'the notification');
-  await waitFor(async () => (await fake.requestsSince(0)).slice(since).some(q => q.method === 'GET' && q.status === 429),
-                VISIBLE_MS, "the server's read of p3 answered 429");
+  await waitFor(async () => (await fake.requestsSince(0)).slice(since)
+                  .some(q => q.method === 'GET' && q.path.includes(A.ids.p3) && q.status === 0),
+                VISIBLE_MS, "the server's read of p3 held by the fake");
   const before = (await changes(A)).length;
   const killed = await launcher(CONTROL, 'kill');
   await fake.call('/_fake/faults', { method: 'DELETE' });

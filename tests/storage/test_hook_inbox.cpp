@@ -183,6 +183,38 @@ TEST_F(HookInbox, RetryCountsAttemptsDelaysAndEndsTheClaim) {
     EXPECT_EQ(*store->pending_hook_events(), 1);
 }
 
+TEST_F(HookInbox, AtStartUpSqliteTakesBackHeldClaimsButNotRowsBackingOff) {
+    const auto route = connect(a, "hubspot");
+    ASSERT_TRUE(deliver(route, "held"));
+    ASSERT_TRUE(deliver(route, "backing-off"));
+    const auto claimed = claim(1'000, 300'000);
+    ASSERT_EQ(claimed.size(), 2u);
+    ASSERT_TRUE(*store->retry_hook_event(claimed[1].row.id, claimed[1].claim_token, 90'000, "CRM answered 503"));
+    ASSERT_TRUE(deliver(route, "never-claimed"));
+    const auto released = store->release_interrupted_hook_claims(2'000);
+    ASSERT_TRUE(released) << released.error().message;
+    const auto taken = claim(2'000);
+    std::set<std::string> events;
+    for (const auto& e : taken) events.insert(e.row.delivery.event_id);
+    if (on_postgresql()) {
+        EXPECT_EQ(*released, 0u) << "a claim may be another live instance's";
+        EXPECT_EQ(events, (std::set<std::string>{"never-claimed"}));
+        return;
+    }
+    EXPECT_EQ(*released, 1u);
+    EXPECT_EQ(events, (std::set<std::string>{"held", "never-claimed"})) << "the retry time of a failed row is kept";
+    for (const auto& e : taken) {
+        if (e.row.delivery.event_id == "held") {
+            EXPECT_EQ(e.attempts, 0) << "an interrupted claim is not an attempt";
+        }
+    }
+    HookEventResult result;
+    auto late = store->finish_hook_event(claimed[0].row.id, claimed[0].claim_token, result, 3'000);
+    ASSERT_TRUE(late) << late.error().message;
+    EXPECT_EQ(late->status, Status::claim_lost) << "the dead process's token writes nothing";
+    EXPECT_EQ(*store->release_interrupted_hook_claims(3'000), 2u) << "the claims just taken are held in turn";
+}
+
 TEST_F(HookInbox, RowsWhoseConnectionChangedAreDroppedNotHandedOut) {
     const HookRoute a_hubspot = connect(a, "hubspot", "cred-1");
     const HookRoute a_lofty = connect(a, "lofty", "cred-2");
