@@ -101,10 +101,12 @@ Result<std::vector<ClaimedHookEvent>> SqlStorage::claim_hook_events(std::int64_t
                 drop->run();
             }
             for (ClaimedHookEvent& e : connected) {
-                // Within this transaction (SQLite: the one writer; PostgreSQL: the row lock taken above).
+                // Within this transaction (SQLite: the one writer; PostgreSQL: the row lock taken above). The new
+                // token is always greater and always odd, even when a lapsed claim (odd) is claimed again: an
+                // unprocessed row is held exactly while its token is odd (release_interrupted_hook_claims).
                 auto lease = db_->cached(
-                    "UPDATE hook_inbox SET claimed_until = ?2, claim_token = claim_token + 1 WHERE id = ?1"
-                    " RETURNING claim_token");
+                    "UPDATE hook_inbox SET claimed_until = ?2, claim_token = claim_token + 1 + claim_token % 2"
+                    " WHERE id = ?1 RETURNING claim_token");
                 lease->bind(1, e.row.id).bind(2, now_ms + lease_ms);
                 if (!lease->step()) continue;
                 e.claim_token = lease->int64(0);

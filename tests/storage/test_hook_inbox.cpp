@@ -215,6 +215,24 @@ TEST_F(HookInbox, AtStartUpSqliteTakesBackHeldClaimsButNotRowsBackingOff) {
     EXPECT_EQ(*store->release_interrupted_hook_claims(3'000), 2u) << "the claims just taken are held in turn";
 }
 
+TEST_F(HookInbox, AClaimThatLapsedAndWasClaimedAgainIsStillHeldAndItsGiveBackStillBacksOff) {
+    ASSERT_TRUE(deliver(connect(a, "hubspot"), "e1"));
+    const auto lapsed = claim(1'000, 5'000);
+    ASSERT_EQ(lapsed.size(), 1u);
+    const auto again = claim(6'000, 300'000);   // the same process, after its first lease ran out
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_GT(again[0].claim_token, lapsed[0].claim_token);
+    EXPECT_EQ(again[0].claim_token % 2, 1) << "held: odd";
+    ASSERT_TRUE(*store->retry_hook_event(again[0].row.id, again[0].claim_token, 90'000, "CRM answered 503"));
+    EXPECT_EQ(*store->release_interrupted_hook_claims(7'000), 0u) << "backing off, not held";
+    EXPECT_TRUE(claim(89'999).empty());
+    const auto retried = claim(90'000, 300'000);
+    ASSERT_EQ(retried.size(), 1u);
+    if (on_postgresql()) return;
+    EXPECT_EQ(*store->release_interrupted_hook_claims(91'000), 1u) << "held again after its retry";
+    EXPECT_EQ(claim(91'000).size(), 1u);
+}
+
 TEST_F(HookInbox, RowsWhoseConnectionChangedAreDroppedNotHandedOut) {
     const HookRoute a_hubspot = connect(a, "hubspot", "cred-1");
     const HookRoute a_lofty = connect(a, "lofty", "cred-2");
