@@ -92,7 +92,8 @@ struct HookConnectionRef {
 // per file, so every claim still held is a previous process's) makes the rows claimed and never finished or given
 // back claimable now, under a new token, without counting an attempt, as requeue_interrupted_sync_jobs does for
 // jobs; PostgreSQL releases nothing (a claim may be another live instance's; it lapses with its lease).
-// A claim and a give-back each add one to claim_token, so an unprocessed row is held exactly while its token is odd.
+// A claim moves claim_token to the next odd number (a lapsed claim's included) and a give-back adds one, so an
+// unprocessed row is held exactly while its token is odd.
 // ledger_by_external_ids (sql_ledger.cpp): ledger rows of one
 // tenant, CRM and entity kind whose external id is one of `external_ids` (at most 1,000). trim_hook_inbox: one
 // bounded step (at most max_rows, one transaction) deleting rows processed before before_ms (kept that long to
@@ -105,6 +106,9 @@ struct HookConnectionRef {
 // claim_unsubscribed_connections: connections not subscribed whose reconcile lease expired, at most `limit`, least
 // recently attempted first, each leased until now_ms + lease_ms (one instance attempts a connection at a time; the
 // lease also spaces its retries). Connections whose credential cannot be read (no fingerprint) are left out.
+// claim_subscribed_connections: the same for subscribed connections, whose subscriptions the reconcile loop checks at
+// Rollout (one instance per connection per lease; the lease is the time until the next check, and the first check
+// comes when the lease of the round that subscribed the connection ends).
 // enqueue_ledger_polls: one polling round. For every connection not subscribed (every connection when
 // `all_connections`), its ledger rows of kind person, appointment and task with an external id, least recently
 // checked first and not checked within min_interval_ms (> 0), at most `per_tenant` (1 to 1,000) per team spread

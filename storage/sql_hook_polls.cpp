@@ -38,20 +38,21 @@ constexpr std::array<std::array<std::string_view, 2>, 3> kPolledKinds{
 
 // Connections not subscribed whose lease expired (?1: now, ?2: how many), least recently attempted first. A
 // connection without a fingerprint has a credential nobody can read: no attempt could succeed.
-#define ROLLOUT_RECONCILE_CANDIDATES                                                                              \
+// SUBSCRIBED_TEST: "NOT " for connections to subscribe, "" for subscribed ones to verify (same lease column).
+#define ROLLOUT_RECONCILE_CANDIDATES(SUBSCRIBED_TEST)                                                             \
     "SELECT c.tenant_id, c.crm_type FROM crm_connections c"                                                      \
     " LEFT JOIN hook_reconcile h ON h.tenant_id = c.tenant_id AND h.crm_type = c.crm_type"                       \
-    " WHERE c.credential_fingerprint IS NOT NULL AND NOT " ROLLOUT_SUBSCRIBED                                    \
+    " WHERE c.credential_fingerprint IS NOT NULL AND " SUBSCRIBED_TEST ROLLOUT_SUBSCRIBED                        \
     " AND coalesce(h.reconcile_until, 0) <= ?1"                                                                  \
     " ORDER BY coalesce(h.reconcile_attempted_at, 0), c.tenant_id, c.crm_type LIMIT ?2"
 
 // The lease as a compare-and-set (?1 tenant, ?2 crm, ?3 leased until, ?4 now): a row comes back only when this call
 // took it. The SELECT re-reads the connection, so one subscribed or removed since the candidates were read is left
 // alone; on PostgreSQL a competing claim waits for this one's commit and then finds the lease running.
-#define ROLLOUT_TAKE_LEASE                                                                                        \
+#define ROLLOUT_TAKE_LEASE(SUBSCRIBED_TEST)                                                                       \
     "INSERT INTO hook_reconcile(tenant_id, crm_type, reconcile_until, reconcile_attempted_at)"                   \
     " SELECT c.tenant_id, c.crm_type, ?3, ?4 FROM crm_connections c"                                             \
-    " WHERE c.tenant_id = ?1 AND c.crm_type = ?2 AND NOT " ROLLOUT_SUBSCRIBED                                    \
+    " WHERE c.tenant_id = ?1 AND c.crm_type = ?2 AND " SUBSCRIBED_TEST ROLLOUT_SUBSCRIBED                        \
     " ON CONFLICT (tenant_id, crm_type) DO UPDATE SET reconcile_until = excluded.reconcile_until,"                \
     " reconcile_attempted_at = excluded.reconcile_attempted_at WHERE hook_reconcile.reconcile_until <= ?4"       \
     " RETURNING tenant_id"
@@ -128,13 +129,25 @@ Result<void> SqlStorage::set_hook_subscribed(std::string_view tenant_id, std::st
 Result<std::vector<HookConnectionRef>> SqlStorage::claim_unsubscribed_connections(std::int64_t now_ms,
                                                                                   std::int64_t lease_ms,
                                                                                   std::size_t limit) {
+    return claim_connections(false, now_ms, lease_ms, limit);
+}
+
+Result<std::vector<HookConnectionRef>> SqlStorage::claim_subscribed_connections(std::int64_t now_ms,
+                                                                                std::int64_t lease_ms,
+                                                                                std::size_t limit) {
+    return claim_connections(true, now_ms, lease_ms, limit);
+}
+
+Result<std::vector<HookConnectionRef>> SqlStorage::claim_connections(bool subscribed, std::int64_t now_ms,
+                                                                     std::int64_t lease_ms, std::size_t limit) {
     using Out = std::vector<HookConnectionRef>;
     if (lease_ms <= 0) return error(ErrorCode::invalid_argument, "the lease must be positive");
-    return guarded<Out>("claim unsubscribed connections", [&]() -> Result<Out> {
+    return guarded<Out>(subscribed ? "claim subscribed connections" : "claim unsubscribed connections",
+                        [&]() -> Result<Out> {
         Transaction tx(*db_);
         Out candidates;
         {
-            auto st = db_->cached(ROLLOUT_RECONCILE_CANDIDATES);
+            auto st = db_->cached(subscribed ? ROLLOUT_RECONCILE_CANDIDATES("") : ROLLOUT_RECONCILE_CANDIDATES("NOT "));
             st->bind(1, now_ms).bind(2, clamp_count(limit));
             while (st->step()) candidates.push_back({st->text(0), st->text(1)});
         }
@@ -146,7 +159,7 @@ Result<std::vector<HookConnectionRef>> SqlStorage::claim_unsubscribed_connection
         std::sort(lock_order.begin(), lock_order.end(), [&](std::size_t l, std::size_t r) { return key(l) < key(r); });
         std::vector<bool> taken(candidates.size(), false);
         for (const std::size_t i : lock_order) {
-            auto take = db_->cached(ROLLOUT_TAKE_LEASE);
+            auto take = db_->cached(subscribed ? ROLLOUT_TAKE_LEASE("") : ROLLOUT_TAKE_LEASE("NOT "));
             take->bind(1, std::string_view(candidates[i].tenant_id)).bind(2, std::string_view(candidates[i].crm_type));
             take->bind(3, now_ms + lease_ms).bind(4, now_ms);
             taken[i] = take->step();

@@ -79,6 +79,8 @@ public:
     // Subscription state, reconcile leases and polling (sql_hook_polls.cpp).
     Result<void> set_hook_subscribed(std::string_view tenant_id, std::string_view crm_type, bool subscribed,
                                      std::int64_t now_ms) override;
+    Result<std::vector<HookConnectionRef>> claim_subscribed_connections(std::int64_t now_ms, std::int64_t lease_ms,
+                                                                        std::size_t limit) override;
     Result<std::vector<HookConnectionRef>> claim_unsubscribed_connections(std::int64_t now_ms, std::int64_t lease_ms,
                                                                           std::size_t limit) override;
     Result<std::size_t> enqueue_ledger_polls(std::int64_t now_ms, std::size_t per_tenant, std::int64_t min_interval_ms,
@@ -178,6 +180,8 @@ public:
 
 private:
     SqlStorage(std::unique_ptr<Database> db, crypto::MasterKey master);
+    Result<std::vector<HookConnectionRef>> claim_connections(bool subscribed, std::int64_t now_ms, std::int64_t lease_ms,
+                                                             std::size_t limit);
     static std::unique_ptr<SqlStorage> start(std::unique_ptr<Database> db, crypto::MasterKey master);
 
     void bootstrap_keys();  // start-up only; throws StorageStartupError

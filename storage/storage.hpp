@@ -211,6 +211,8 @@ public:
     virtual Result<std::vector<HookConnectionRef>> claim_unsubscribed_connections(std::int64_t now_ms,
                                                                                   std::int64_t lease_ms,
                                                                                   std::size_t limit) = 0;
+    virtual Result<std::vector<HookConnectionRef>> claim_subscribed_connections(std::int64_t now_ms, std::int64_t lease_ms,
+                                                                                std::size_t limit) = 0;
     virtual Result<std::size_t> enqueue_ledger_polls(std::int64_t now_ms, std::size_t per_tenant,
                                                      std::int64_t min_interval_ms, bool all_connections,
                                                      std::int64_t budget_window_ms = 0) = 0;

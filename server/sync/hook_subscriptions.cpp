@@ -134,6 +134,50 @@ boost::asio::awaitable<Result<int>> HookSubscriptions::unsubscribe(std::string t
     co_return removed;
 }
 
+boost::asio::awaitable<Result<bool>> HookSubscriptions::intact(std::string tenant, std::string crm_type) {
+    Result<bool> out;
+    auto connection = co_await teams_.storage().call(&storage::Storage::get_crm_connection, tenant, crm_type);
+    if (!connection) {
+        out = connection.error();
+        co_return out;
+    }
+    const std::string credential(connection->credential_key.text());
+    auto client = co_await teams_.client(tenant);
+    if (!client) {
+        out = client.error();
+        co_return out;
+    }
+    const std::string list_path = "/webhooks";
+    auto existing = co_await (*client)->list_all(credential, list_path);
+    if (!existing) {
+        out = existing.error();
+        co_return out;
+    }
+    const std::string ours = public_url_ + "/hooks/rollout/";
+    std::vector<std::string> covered;
+    for (const auto& sub : *existing) {
+        const auto* url = sub.if_contains("url");
+        const auto* event = sub.if_contains("event");
+        const auto* status = sub.if_contains("status");
+        if (!url || !url->is_string() || !event || !event->is_string()) continue;
+        if (std::string_view(url->get_string()).substr(0, ours.size()) != ours) continue;
+        if (status && status->is_string() && status->get_string() == "Disabled") continue;
+        const std::string route(std::string_view(url->get_string()).substr(ours.size()));
+        auto owner = co_await teams_.storage().call(&storage::Storage::find_hook_route, route);
+        if (!owner && owner.error().code != storage::ErrorCode::not_found) {
+            out = owner.error();
+            co_return out;
+        }
+        // A replaced route no longer resolves: its subscriptions do not cover the connection.
+        if (owner && owner->tenant_id == tenant && owner->crm_type == crm_type)
+            covered.emplace_back(event->get_string());
+    }
+    out = std::all_of(kHookEvents.begin(), kHookEvents.end(), [&](std::string_view e) {
+        return std::find(covered.begin(), covered.end(), e) != covered.end();
+    });
+    co_return out;
+}
+
 std::string change_notice(storage::Storage& storage, const std::string& tenant, const std::string& public_url) {
     if (public_url.empty()) return std::string(kNoPublicUrl);
     return key_problem(storage, tenant);

@@ -39,6 +39,9 @@ public:
     boost::asio::awaitable<HookSubscriptionState> subscribe(std::string tenant, std::string crm_type);
     // Deletes every subscription of ours on `credential` (remove_crm_connection, before the row goes).
     boost::asio::awaitable<Result<int>> unsubscribe(std::string tenant, std::string credential);
+    // Whether Rollout still has an active subscription (status not "Disabled") to every watched event at the
+    // connection's current route (the reconcile loop's check: someone may delete or disable them at Rollout's end).
+    boost::asio::awaitable<Result<bool>> intact(std::string tenant, std::string crm_type);
 
 private:
     TeamRollout& teams_;

@@ -37,6 +37,32 @@ constexpr std::int64_t kMaxPendingForPolls = 1000;
 
 using StatePtr = std::shared_ptr<HookUpkeep::State>;
 
+// Subscribed connections whose check is due (one instance each, once per verify_every): when Rollout no longer has
+// an active subscription to every watched event at the connection's route (deleted or disabled at Rollout's end), the
+// connection is subscribed again, so its changes do not stop silently.
+asio::awaitable<void> verify_subscribed(StatePtr s) {
+    auto due = co_await s->storage.call(&storage::Storage::claim_subscribed_connections, unix_now_ms(),
+                                        static_cast<std::int64_t>(s->settings.verify_every.count()), std::size_t{16});
+    if (!due) log::warning("cannot list subscribed connections to check", {{"error", due.error().message}});
+    if (!due) co_return;
+    for (const auto& c : *due) {
+        if (s->stopping) break;
+        const auto intact = co_await s->subscriptions.intact(c.tenant_id, c.crm_type);
+        if (!intact) {   // checked again after the lease; deliveries keep arriving meanwhile if they do
+            log::warning("cannot check the webhook subscriptions at Rollout",
+                         {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"error", intact.error().message}});
+            continue;
+        }
+        if (*intact) continue;
+        log::warning("webhook subscriptions missing or disabled at Rollout; subscribing again",
+                     {{"tenant", c.tenant_id}, {"crm", c.crm_type}});
+        const auto state = co_await s->subscriptions.subscribe(c.tenant_id, c.crm_type);
+        if (!state.subscribed)
+            log::info("webhooks not subscribed; changes are polled",
+                      {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"reason", state.reason}});
+    }
+}
+
 asio::awaitable<void> reconcile_loop(StatePtr s) {
     while (!s->stopping) {
         // Without a public_url there is nothing to subscribe to: polling covers every connection.
@@ -53,6 +79,7 @@ asio::awaitable<void> reconcile_loop(StatePtr s) {
                         log::info("webhooks not subscribed; changes are polled",
                                   {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"reason", state.reason}});
                 }
+            co_await verify_subscribed(s);
         }
         s->reconcile_timer->expires_after(s->settings.reconcile_every);
         co_await s->reconcile_timer->async_wait(use_nothrow);

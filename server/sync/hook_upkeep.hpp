@@ -25,6 +25,7 @@ struct HookUpkeepSettings {
     std::chrono::milliseconds min_recheck{60'000};
     std::chrono::milliseconds reconcile_every{60'000};
     std::chrono::milliseconds reconcile_lease{300'000};   // a connection tried again at most this often
+    std::chrono::milliseconds verify_every{3'600'000};    // a subscribed connection's subscriptions checked at Rollout
 };
 
 class HookUpkeep {

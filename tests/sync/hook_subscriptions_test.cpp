@@ -141,7 +141,9 @@ TEST_F(HookSubscribing, AnAuthTokenAloneHasNoWebhookKeyAndTheResultNamesWebhookS
 // by the reconcile round; without a public_url, a change made in the CRM arrives by polling, with no delivery.
 class HookUpkeeping : public HookSubscribing {
 protected:
-    void start(const std::string& public_url) {
+    // `reconcile_lease`: how long a connection's reconcile claim lasts (also when its first check at Rollout is due).
+    void start(const std::string& public_url,
+               std::chrono::milliseconds reconcile_lease = HookUpkeepSettings{}.reconcile_lease) {
         use(public_url);
         HookProcessorSettings p;
         p.poll = std::chrono::milliseconds(100);
@@ -151,6 +153,8 @@ protected:
         u.poll_every = std::chrono::milliseconds(200);
         u.min_recheck = std::chrono::milliseconds(200);
         u.reconcile_every = std::chrono::milliseconds(200);
+        u.verify_every = std::chrono::milliseconds(200);
+        u.reconcile_lease = reconcile_lease;
         upkeep.emplace(h.storage(), *hooks, *processor, u);
         upkeep->start(h.io().get_executor());
     }
@@ -182,6 +186,28 @@ TEST_F(HookUpkeeping, AConnectionWithoutSubscriptionsIsSubscribedByTheReconcileR
     const auto urls = our_urls();
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
     EXPECT_EQ(our_urls(), urls);
+}
+
+// Someone deletes one of our subscriptions at Rollout's end: the reconcile loop's check finds the gap and subscribes
+// the connection again (a new route, every watched event), instead of its changes stopping silently.
+TEST_F(HookUpkeeping, ASubscriptionDeletedAtRolloutIsMadeAgainByTheCheck) {
+    start(base, std::chrono::milliseconds(200));
+    ASSERT_TRUE(within(std::chrono::seconds(10), [&] { return our_urls().size() == kHookEvents.size(); }));
+    const auto before = our_urls();
+    std::string victim;
+    for (const auto& s : h.fake().webhooks(cred))
+        if (std::string(s.at("url").as_string()) == before.front()) victim = rollout::id_of(s.at("id"));
+    ASSERT_FALSE(victim.empty());
+    test::CallOptions o;
+    o.headers = {{"Authorization", "Bearer " + h.fake().mint_jwt(team)}, {"X-Rollout-Credential-Id", cred}};
+    ASSERT_EQ(test::call(h.fake().port(), "DELETE", "/crm/api/webhooks/" + victim, "", o).status, 200u);
+    ASSERT_EQ(our_urls().size(), kHookEvents.size() - 1);
+    EXPECT_TRUE(within(std::chrono::seconds(10), [&] {
+        const auto now = our_urls();
+        return now.size() == kHookEvents.size() && now.front() != before.front();
+    })) << "subscribed again, at a new route";
+    const auto after = our_urls();
+    EXPECT_EQ(std::set<std::string>(after.begin(), after.end()).size(), 1u) << "one route for every event";
 }
 
 TEST_F(HookUpkeeping, WithoutAPublicUrlACrmEditArrivesByPolling) {
