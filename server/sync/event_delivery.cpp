@@ -28,8 +28,12 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::chrono::milliseconds kLease{60'000};   // a claim; a round stops sending at half of it
+constexpr std::chrono::milliseconds kLease{60'000};   // a claim; a round starts no POST after half of it
+constexpr std::chrono::seconds kPostTimeout{10};       // one callback POST, connection included, at most
 constexpr std::size_t kPage = 16;                      // changes read per step
+// The last POST of a round starts before half the lease and ends within kPostTimeout, so it is recorded well before
+// the lease ends and another instance may claim the subscription: no event goes out from two instances at once.
+static_assert(kLease / 2 > std::chrono::milliseconds(kPostTimeout) * 2);
 
 metrics::Family<metrics::Counter>& deliveries() {
     static auto& f = metrics::registry().counter(
@@ -195,6 +199,7 @@ asio::awaitable<void> deliver(StatePtr s, std::string id) {
                                              std::optional<std::int64_t>(p.delivered_through), kPage);
         if (!page || page->changes.empty()) break;
         for (const auto& change : page->changes) {
+            if (now_ms() >= start + kLease.count() / 2) break;   // checked before every POST, not every page
             auto event = change_event(change);
             event["subscriptionId"] = id;
             std::string body = json::serialize(event);
@@ -276,7 +281,7 @@ Result<void> check_callback_url(std::string_view url, const std::vector<std::str
 
 std::shared_ptr<rollout::HttpPool> make_event_pool(const EventSettings& settings, std::string extra_ca_pem) {
     rollout::HttpOptions http;
-    http.timeout = std::chrono::seconds(10);
+    http.timeout = kPostTimeout;
     http.allowed_origins = settings.allowed_callback_origins;
     http.max_response_bytes = 64 * 1024;
     http.max_concurrent_per_host = 16;

@@ -371,6 +371,37 @@ TEST_F(ChangeFeed, TwoWorkersDeliverEachEventOnce) {
     EXPECT_EQ(receiver.challenges(), 1);
 }
 
+// Two instances (PostgreSQL: two connections, storage threads and io_contexts) claim the subscription in the database:
+// each event reaches the receiver once, in order, whichever instance sends it.
+TEST_F(ChangeFeed, TwoInstancesOnOneDatabaseDeliverEachEventOnce) {
+    if (!h.database().postgresql()) GTEST_SKIP() << "several instances share a PostgreSQL database";
+    Harness::Options options;
+    options.start_fake = false;
+    options.share_database_of = &h;
+    Harness other(options);
+    auto events = make_change_events(deps());
+    ASSERT_TRUE(subscribe(*events, a, receiver.url()));
+    start_delivery();
+    auto other_pool = make_event_pool(settings);
+    EventDelivery on_other(other.storage(), settings, other_pool);
+    on_other.start(other.io().get_executor());
+    ASSERT_TRUE(eventually([&] { return receiver.challenges() >= 1; }));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 30; ++i) {
+        ids.push_back(append(a, "T" + std::to_string(i)));
+        if (i % 3 == 0) on_other.wake();   // both instances scan while changes arrive
+    }
+    ASSERT_TRUE(eventually([&] { return receiver.events().size() >= 30; }));
+    std::this_thread::sleep_for(300ms);
+    const auto got = receiver.events();
+    ASSERT_EQ(got.size(), 30u) << "no duplicates";
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(change_id_of(got[i]), ids[i]);
+    EXPECT_EQ(receiver.challenges(), 1);
+    on_other.stop();
+    std::this_thread::sleep_for(100ms);
+    other_pool->close_idle();
+}
+
 TEST_F(ChangeFeed, ACallbackToAnUnlistedLoopbackOriginIsRefusedBeforeAnyConnection) {
     Receiver stranger;   // not in allowed_callback_origins
     auto events = make_change_events(deps());
