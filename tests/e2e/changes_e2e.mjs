@@ -199,7 +199,8 @@ await check('6 b: team B reschedules its own p1 -> one change for B', async () =
   delivered(await fake.deliver(B, 'appointmentsUpdated', [B.ids.p1]), stored, 'appointmentsUpdated');
   const list = await waitFor(async () => { const c = await changes(B); return c.length && c; }, VISIBLE_MS, "B's change");
   latencies.push(['showing_rescheduled (team B): list_crm_changes', Date.now() - started]);
-  expect(list.length === 1 && list[0].kind === 'showing_rescheduled' && list[0].tourId === B.tourId, short(list));
+  expect(list.length === 1 && list[0].kind === 'showing_rescheduled' && list[0].tourId === B.tourId &&
+         list[0].recordId === B.ids.p1, short(list));
   await waitFor(() => inbox(B).events.length, VISIBLE_MS, "B's event at its receiver");
   return list[0].changeId;
 });

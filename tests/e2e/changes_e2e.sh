@@ -181,6 +181,12 @@ done
 if ((${#leaks[@]})); then echo "changes_e2e.sh: FAIL secrets in the server's log: ${leaks[*]}"; lrc=1
 else echo "ok - the server's log ($(wc -l < "$tmp/server.log") lines) contains none of ${#secrets[@]} secrets"; fi
 
+# Check 9's change came from the restart taking the killed process's claim up at once (not from a retry after a
+# CRM timeout, nor from the lease running out).
+if grep -q "took up webhook deliveries interrupted by the previous stop" "$tmp/server.log" "$tmp/server.out"; then
+  echo "ok - the restarted server took up the delivery the killed one had claimed"
+else echo "changes_e2e.sh: FAIL the restart did not take up the interrupted delivery"; lrc=1; fi
+
 ((crc != 0 || src != 0 || lrc != 0)) && { echo "---- server.log (last 40 lines) ----"; tail -n 40 "$tmp/server.log"; }
 ((crc != 0)) && exit 1
 ((src != 0 || lrc != 0)) && exit 1

