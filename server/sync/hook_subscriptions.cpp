@@ -134,8 +134,8 @@ boost::asio::awaitable<Result<int>> HookSubscriptions::unsubscribe(std::string t
     co_return removed;
 }
 
-boost::asio::awaitable<Result<bool>> HookSubscriptions::intact(std::string tenant, std::string crm_type) {
-    Result<bool> out;
+boost::asio::awaitable<Result<int>> HookSubscriptions::repair(std::string tenant, std::string crm_type) {
+    Result<int> out;
     auto connection = co_await teams_.storage().call(&storage::Storage::get_crm_connection, tenant, crm_type);
     if (!connection) {
         out = connection.error();
@@ -147,21 +147,21 @@ boost::asio::awaitable<Result<bool>> HookSubscriptions::intact(std::string tenan
         out = client.error();
         co_return out;
     }
+    // A search: a list cut short would read as missing subscriptions.
     const std::string list_path = "/webhooks";
-    auto existing = co_await (*client)->list_all(credential, list_path);
+    auto existing = co_await (*client)->list_all(credential, list_path, true);
     if (!existing) {
-        out = existing.error();
+        out = Error{existing.error().code, hook_mapping::scrub(existing.error().describe(), {credential})};
         co_return out;
     }
     const std::string ours = public_url_ + "/hooks/rollout/";
-    std::vector<std::string> covered;
+    std::string route_url;
+    std::vector<std::string> covered, disabled;
     for (const auto& sub : *existing) {
         const auto* url = sub.if_contains("url");
         const auto* event = sub.if_contains("event");
-        const auto* status = sub.if_contains("status");
         if (!url || !url->is_string() || !event || !event->is_string()) continue;
         if (std::string_view(url->get_string()).substr(0, ours.size()) != ours) continue;
-        if (status && status->is_string() && status->get_string() == "Disabled") continue;
         const std::string route(std::string_view(url->get_string()).substr(ours.size()));
         auto owner = co_await teams_.storage().call(&storage::Storage::find_hook_route, route);
         if (!owner && owner.error().code != storage::ErrorCode::not_found) {
@@ -169,12 +169,47 @@ boost::asio::awaitable<Result<bool>> HookSubscriptions::intact(std::string tenan
             co_return out;
         }
         // A replaced route no longer resolves: its subscriptions do not cover the connection.
-        if (owner && owner->tenant_id == tenant && owner->crm_type == crm_type)
+        if (!owner || owner->tenant_id != tenant || owner->crm_type != crm_type) continue;
+        route_url = std::string(url->get_string());
+        const auto* status = sub.if_contains("status");
+        if (status && status->is_string() && status->get_string() == "Disabled") {
+            if (const auto* id = sub.if_contains("id")) disabled.push_back(rollout::id_of(*id));
+        } else {
             covered.emplace_back(event->get_string());
+        }
     }
-    out = std::all_of(kHookEvents.begin(), kHookEvents.end(), [&](std::string_view e) {
-        return std::find(covered.begin(), covered.end(), e) != covered.end();
-    });
+    if (route_url.empty()) {   // nothing names the route: subscribe afresh
+        const auto state = co_await subscribe(tenant, crm_type);
+        if (state.subscribed) out = state.events;
+        else out = Error{std::make_error_code(std::errc::resource_unavailable_try_again), state.reason};
+        co_return out;
+    }
+    const std::string route = route_url.substr(ours.size());
+    const json::value no_body;
+    for (const auto& id : disabled) {
+        if (id.empty()) continue;
+        const std::string path = "/webhooks/" + rollout::url_encode(id);
+        auto gone = co_await (*client)->request(rollout::Host::crm, http::verb::delete_, path, no_body, credential);
+        if (!gone && gone.error().code != rollout::ErrorKind::not_found) {
+            out = Error{gone.error().code, hook_mapping::scrub(gone.error().describe(), {route_url, route, credential})};
+            co_return out;
+        }
+    }
+    int made = 0;
+    for (auto event : kHookEvents) {
+        if (std::find(covered.begin(), covered.end(), event) != covered.end()) continue;
+        const json::value body = json::object{{"url", route_url}, {"event", event}, {"filters", json::object{}}};
+        const std::string path = "/webhooks";
+        auto posted = co_await (*client)->request(rollout::Host::crm, http::verb::post, path, body, credential);
+        if (!posted) {
+            out = Error{posted.error().code,
+                        "subscribing " + std::string(event) + " again: " +
+                            hook_mapping::scrub(posted.error().describe(), {route_url, route, credential})};
+            co_return out;
+        }
+        ++made;
+    }
+    out = made;
     co_return out;
 }
 

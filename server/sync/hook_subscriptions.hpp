@@ -39,9 +39,12 @@ public:
     boost::asio::awaitable<HookSubscriptionState> subscribe(std::string tenant, std::string crm_type);
     // Deletes every subscription of ours on `credential` (remove_crm_connection, before the row goes).
     boost::asio::awaitable<Result<int>> unsubscribe(std::string tenant, std::string credential);
-    // Whether Rollout still has an active subscription (status not "Disabled") to every watched event at the
-    // connection's current route (the reconcile loop's check: someone may delete or disable them at Rollout's end).
-    boost::asio::awaitable<Result<bool>> intact(std::string tenant, std::string crm_type);
+    // The reconcile loop's check of a subscribed connection (someone may delete or disable subscriptions at Rollout's
+    // end): ours at the connection's current route that Rollout reports "Disabled" are deleted and every watched
+    // event without an active one there is subscribed again at that same route, leaving the working ones alone;
+    // when no subscription names the route any more, the connection is subscribed afresh (subscribe(), a new route).
+    // Returns how many subscriptions were made (0: all were in place).
+    boost::asio::awaitable<Result<int>> repair(std::string tenant, std::string crm_type);
 
 private:
     TeamRollout& teams_;

@@ -37,29 +37,24 @@ constexpr std::int64_t kMaxPendingForPolls = 1000;
 
 using StatePtr = std::shared_ptr<HookUpkeep::State>;
 
-// Subscribed connections whose check is due (one instance each, once per verify_every): when Rollout no longer has
-// an active subscription to every watched event at the connection's route (deleted or disabled at Rollout's end), the
-// connection is subscribed again, so its changes do not stop silently.
+// Subscribed connections whose check is due (one instance each, once per reconcile lease): subscriptions deleted or
+// disabled at Rollout's end are made again (HookSubscriptions::repair), so a connection's changes do not stop
+// silently. The lease is the unsubscribed connections' one: a repair that fails is tried again after it, as a
+// connection that could not be subscribed is.
 asio::awaitable<void> verify_subscribed(StatePtr s) {
     auto due = co_await s->storage.call(&storage::Storage::claim_subscribed_connections, unix_now_ms(),
-                                        static_cast<std::int64_t>(s->settings.verify_every.count()), std::size_t{16});
+                                        static_cast<std::int64_t>(s->settings.reconcile_lease.count()), std::size_t{16});
     if (!due) log::warning("cannot list subscribed connections to check", {{"error", due.error().message}});
     if (!due) co_return;
     for (const auto& c : *due) {
         if (s->stopping) break;
-        const auto intact = co_await s->subscriptions.intact(c.tenant_id, c.crm_type);
-        if (!intact) {   // checked again after the lease; deliveries keep arriving meanwhile if they do
-            log::warning("cannot check the webhook subscriptions at Rollout",
-                         {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"error", intact.error().message}});
-            continue;
-        }
-        if (*intact) continue;
-        log::warning("webhook subscriptions missing or disabled at Rollout; subscribing again",
-                     {{"tenant", c.tenant_id}, {"crm", c.crm_type}});
-        const auto state = co_await s->subscriptions.subscribe(c.tenant_id, c.crm_type);
-        if (!state.subscribed)
-            log::info("webhooks not subscribed; changes are polled",
-                      {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"reason", state.reason}});
+        const auto made = co_await s->subscriptions.repair(c.tenant_id, c.crm_type);
+        if (!made)
+            log::warning("cannot repair the webhook subscriptions at Rollout",
+                         {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"error", made.error().message}});
+        else if (*made > 0)
+            log::warning("webhook subscriptions missing or disabled at Rollout were made again",
+                         {{"tenant", c.tenant_id}, {"crm", c.crm_type}, {"subscriptions", static_cast<std::int64_t>(*made)}});
     }
 }
 

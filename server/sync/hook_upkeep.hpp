@@ -24,8 +24,8 @@ struct HookUpkeepSettings {
     std::chrono::milliseconds poll_every{5000};
     std::chrono::milliseconds min_recheck{60'000};
     std::chrono::milliseconds reconcile_every{60'000};
-    std::chrono::milliseconds reconcile_lease{300'000};   // a connection tried again at most this often
-    std::chrono::milliseconds verify_every{3'600'000};    // a subscribed connection's subscriptions checked at Rollout
+    // A connection tried again at most this often; a subscribed one's subscriptions are checked at Rollout as often.
+    std::chrono::milliseconds reconcile_lease{300'000};
 };
 
 class HookUpkeep {

@@ -174,7 +174,8 @@ std::optional<std::string> webhook_subscription_problem(const json::object& body
 namespace rollout_mcp::fake {
 
 // POST /webhooks {url, event, filters} -> 201 {id, status: "Active", event, url, filters}; GET /webhooks ->
-// {_metadata, webhooks}; DELETE /webhooks/{id} -> 200 []. Per credential, like every CRM-host record.
+// {_metadata, webhooks}; PUT /webhooks/{id} {status?: "Active"|"Disabled"} -> 200 the subscription (as Rollout's
+// dashboard may disable one); DELETE /webhooks/{id} -> 200 []. Per credential, like every CRM-host record.
 Reply Store::crm_webhooks(const Request& req, Credential& cred, const std::vector<std::string>& parts) {
     auto& subs = webhooks_[cred.id];
     if (parts.size() == 1 && req.method == "GET") {
@@ -197,6 +198,20 @@ Reply Store::crm_webhooks(const Request& req, Credential& cred, const std::vecto
                          {"created", now_iso()}};
         subs.push_back(sub);
         return json_reply(201, sub);
+    }
+    if (parts.size() == 2 && req.method == "PUT") {
+        boost::system::error_code ec;
+        auto v = json::parse(req.body, ec);
+        if (ec || !v.is_object()) return error_reply(400, "Request body must be a JSON object");
+        const auto* status = v.get_object().if_contains("status");
+        if (status && (!status->is_string() || (status->get_string() != "Active" && status->get_string() != "Disabled")))
+            return error_reply(400, "status must be Active or Disabled");
+        for (auto& s : subs)
+            if (s.at("id").as_string() == parts[1]) {
+                if (status) s["status"] = *status;
+                return json_reply(200, s);
+            }
+        return error_reply(404, "Record not found: webhooks/" + parts[1]);
     }
     if (parts.size() == 2 && req.method == "DELETE") {
         const auto before = subs.size();

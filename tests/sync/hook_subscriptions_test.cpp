@@ -153,7 +153,6 @@ protected:
         u.poll_every = std::chrono::milliseconds(200);
         u.min_recheck = std::chrono::milliseconds(200);
         u.reconcile_every = std::chrono::milliseconds(200);
-        u.verify_every = std::chrono::milliseconds(200);
         u.reconcile_lease = reconcile_lease;
         upkeep.emplace(h.storage(), *hooks, *processor, u);
         upkeep->start(h.io().get_executor());
@@ -188,26 +187,44 @@ TEST_F(HookUpkeeping, AConnectionWithoutSubscriptionsIsSubscribedByTheReconcileR
     EXPECT_EQ(our_urls(), urls);
 }
 
-// Someone deletes one of our subscriptions at Rollout's end: the reconcile loop's check finds the gap and subscribes
-// the connection again (a new route, every watched event), instead of its changes stopping silently.
-TEST_F(HookUpkeeping, ASubscriptionDeletedAtRolloutIsMadeAgainByTheCheck) {
+// Someone deletes one of our subscriptions at Rollout's end and disables another: the reconcile loop's check makes
+// both events again at the same route and leaves the ten working subscriptions alone, instead of the connection's
+// changes stopping silently. When none names the route any more, the connection is subscribed afresh.
+TEST_F(HookUpkeeping, SubscriptionsDeletedOrDisabledAtRolloutAreRepairedInPlace) {
     start(base, std::chrono::milliseconds(200));
     ASSERT_TRUE(within(std::chrono::seconds(10), [&] { return our_urls().size() == kHookEvents.size(); }));
-    const auto before = our_urls();
-    std::string victim;
-    for (const auto& s : h.fake().webhooks(cred))
-        if (std::string(s.at("url").as_string()) == before.front()) victim = rollout::id_of(s.at("id"));
-    ASSERT_FALSE(victim.empty());
+    const std::string route_url = our_urls().front();
+    std::vector<std::string> ids;
+    for (const auto& s : h.fake().webhooks(cred)) ids.push_back(rollout::id_of(s.at("id")));
+    ASSERT_EQ(ids.size(), kHookEvents.size());
     test::CallOptions o;
-    o.headers = {{"Authorization", "Bearer " + h.fake().mint_jwt(team)}, {"X-Rollout-Credential-Id", cred}};
-    ASSERT_EQ(test::call(h.fake().port(), "DELETE", "/crm/api/webhooks/" + victim, "", o).status, 200u);
-    ASSERT_EQ(our_urls().size(), kHookEvents.size() - 1);
+    o.headers = {{"Authorization", "Bearer " + h.fake().mint_jwt(team)}, {"X-Rollout-Credential-Id", cred},
+                 {"Content-Type", "application/json"}};
+    ASSERT_EQ(test::call(h.fake().port(), "DELETE", "/crm/api/webhooks/" + ids[0], "", o).status, 200u);
+    ASSERT_EQ(test::call(h.fake().port(), "PUT", "/crm/api/webhooks/" + ids[1], R"({"status":"Disabled"})", o).status,
+              200u);
+    const auto active = [&] {
+        std::set<std::string> events, urls;
+        for (const auto& s : h.fake().webhooks(cred))
+            if (s.at("status").as_string() != "Disabled") {
+                events.insert(std::string(s.at("event").as_string()));
+                urls.insert(std::string(s.at("url").as_string()));
+            }
+        return std::pair{events, urls};
+    };
     EXPECT_TRUE(within(std::chrono::seconds(10), [&] {
-        const auto now = our_urls();
-        return now.size() == kHookEvents.size() && now.front() != before.front();
-    })) << "subscribed again, at a new route";
-    const auto after = our_urls();
-    EXPECT_EQ(std::set<std::string>(after.begin(), after.end()).size(), 1u) << "one route for every event";
+        return active().first.size() == kHookEvents.size() && h.fake().webhooks(cred).size() == kHookEvents.size();
+    })) << "the two events subscribed again, the disabled subscription deleted";
+    EXPECT_EQ(active().second, (std::set<std::string>{route_url})) << "at the same route";
+    std::set<std::string> now;
+    for (const auto& s : h.fake().webhooks(cred)) now.insert(rollout::id_of(s.at("id")));
+    for (std::size_t i = 2; i < ids.size(); ++i) EXPECT_TRUE(now.count(ids[i])) << "a working subscription kept";
+    // Every subscription gone: subscribed afresh, at a new route.
+    for (const auto& id : now) ASSERT_EQ(test::call(h.fake().port(), "DELETE", "/crm/api/webhooks/" + id, "", o).status, 200u);
+    EXPECT_TRUE(within(std::chrono::seconds(10), [&] {
+        const auto urls = our_urls();
+        return urls.size() == kHookEvents.size() && urls.front() != route_url;
+    }));
 }
 
 TEST_F(HookUpkeeping, WithoutAPublicUrlACrmEditArrivesByPolling) {
