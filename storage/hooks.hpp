@@ -93,7 +93,7 @@ struct HookConnectionRef {
 // back claimable now, under a new token, without counting an attempt, as requeue_interrupted_sync_jobs does for
 // jobs; PostgreSQL releases nothing (a claim may be another live instance's; it lapses with its lease).
 // A claim moves claim_token to the next odd number (a lapsed claim's included) and a give-back adds one, so an
-// unprocessed row is held exactly while its token is odd.
+// unprocessed row's token is odd exactly while it is claimed and not given back (held while claimed_until > now).
 // ledger_by_external_ids (sql_ledger.cpp): ledger rows of one
 // tenant, CRM and entity kind whose external id is one of `external_ids` (at most 1,000). trim_hook_inbox: one
 // bounded step (at most max_rows, one transaction) deleting rows processed before before_ms (kept that long to

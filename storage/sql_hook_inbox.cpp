@@ -103,7 +103,7 @@ Result<std::vector<ClaimedHookEvent>> SqlStorage::claim_hook_events(std::int64_t
             for (ClaimedHookEvent& e : connected) {
                 // Within this transaction (SQLite: the one writer; PostgreSQL: the row lock taken above). The new
                 // token is always greater and always odd, even when a lapsed claim (odd) is claimed again: an
-                // unprocessed row is held exactly while its token is odd (release_interrupted_hook_claims).
+                // unprocessed row's token is odd exactly while it is claimed and not given back (storage/hooks.hpp).
                 auto lease = db_->cached(
                     "UPDATE hook_inbox SET claimed_until = ?2, claim_token = claim_token + 1 + claim_token % 2"
                     " WHERE id = ?1 RETURNING claim_token");
