@@ -84,7 +84,9 @@ data_dir = "$tmp/data"
 mode = "api_key"
 
 [rollout]
-request_timeout_ms = 5000
+# Long enough that the CRM read check 9 holds is still in flight when the server is killed (a timed-out read is
+# given back, and the restart would then have nothing to take up).
+request_timeout_ms = 30000
 allowed_base_urls = ["$FAKE_URL"]
 
 [sync]
