@@ -48,7 +48,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 # The PostgreSQL runs repeat the same code paths; under the sanitizers the SQLite runs cover them.
 ctest --test-dir "$root/build-asan" --output-on-failure --timeout 600 -j 2 -LE "node|postgresql" || status=1
 
-stage "fuzz smoke (every target ${FUZZ_SECONDS:=6} s, ASan + UBSan)"
+stage "fuzz smoke (every target ${FUZZ_SECONDS:=4} s, ASan + UBSan)"
 unset ASAN_OPTIONS UBSAN_OPTIONS   # fuzz.sh sets its own (a finding must not abort before libFuzzer reports it)
 FUZZ_BUILD_DIR="$root/build-asan" timeout 300 "$root/scripts/fuzz.sh" all "$FUZZ_SECONDS" ||
   { echo "fuzz smoke: FAILED (see build-asan/logs)"; status=1; }
