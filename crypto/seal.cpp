@@ -89,8 +89,12 @@ SealedSecret seal(const Keyring& keys, const RowIdentity& row,
     return seal_with(id, *keys.find(id), row, plaintext);
 }
 
-Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
-                         std::span<const unsigned char> nonce, std::span<const unsigned char> ciphertext) {
+namespace {
+
+// Opens into a buffer made by `make(size)` (SecretBytes or WipedBuffer: both have data(), empty(), size()).
+template <typename Buffer, typename Make>
+Result<Buffer> open_as(const Keyring& keys, const RowIdentity& row, KeyId key_id, std::span<const unsigned char> nonce,
+                       std::span<const unsigned char> ciphertext, Make make) {
     ensure_sodium();
     const SecretBytes* data_key = keys.find(key_id);
     if (data_key == nullptr)
@@ -102,8 +106,8 @@ Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_
     unsigned char row_key[kKeyBytes];
     ScopedWipe wipe(row_key, sizeof row_key);
     derive_row_key(row_key, *data_key, row, key_id);
-    SecretBytes plain(ciphertext.size() - kMacBytes);
-    // SecretBytes(0) has no buffer; secretbox still needs a writable pointer for empty plaintexts.
+    Buffer plain = make(ciphertext.size() - kMacBytes);
+    // An empty buffer has no memory; secretbox still needs a writable pointer for empty plaintexts.
     unsigned char empty_sink = 0;
     unsigned char* dst = plain.empty() ? &empty_sink : plain.data();
     if (crypto_secretbox_open_easy(dst, ciphertext.data(), ciphertext.size(), nonce.data(),
@@ -112,6 +116,18 @@ Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_
                                      "authentication failed (wrong key, tampered data, or a "
                                      "ciphertext that belongs to another row)");
     return plain;
+}
+
+}  // namespace
+
+Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
+                         std::span<const unsigned char> nonce, std::span<const unsigned char> ciphertext) {
+    return open_as<SecretBytes>(keys, row, key_id, nonce, ciphertext, [](std::size_t n) { return SecretBytes(n); });
+}
+
+Result<WipedBuffer> open_data(const Keyring& keys, const RowIdentity& row, KeyId key_id,
+                              std::span<const unsigned char> nonce, std::span<const unsigned char> ciphertext) {
+    return open_as<WipedBuffer>(keys, row, key_id, nonce, ciphertext, [](std::size_t n) { return WipedBuffer(n); });
 }
 
 }  // namespace rollout_mcp::crypto

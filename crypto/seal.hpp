@@ -57,6 +57,9 @@ SealedSecret seal_with(KeyId key_id, const SecretBytes& data_key, const RowIdent
 Result<SecretBytes> open(const Keyring& keys, const RowIdentity& row, KeyId key_id,
                          std::span<const unsigned char> nonce,
                          std::span<const unsigned char> ciphertext);
+// The same for client data (a sync job's payload), opened into ordinary wiped memory (secret_bytes.hpp).
+Result<WipedBuffer> open_data(const Keyring& keys, const RowIdentity& row, KeyId key_id,
+                              std::span<const unsigned char> nonce, std::span<const unsigned char> ciphertext);
 
 }  // namespace rollout_mcp::crypto
 

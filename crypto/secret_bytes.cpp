@@ -9,6 +9,7 @@
 #include <new>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace rollout_mcp::crypto {
 
@@ -86,5 +87,32 @@ bool SecretBytes::equals(std::span<const unsigned char> other) const noexcept {
 }
 
 ScopedWipe::~ScopedWipe() { sodium_memzero(p_, n_); }
+
+WipedBuffer::WipedBuffer(std::size_t n) : ptr_(n ? new unsigned char[n]() : nullptr), size_(n) {}
+
+WipedBuffer::WipedBuffer(WipedBuffer&& other) noexcept : ptr_(other.ptr_), size_(other.size_) {
+    other.ptr_ = nullptr;
+    other.size_ = 0;
+}
+
+WipedBuffer& WipedBuffer::operator=(WipedBuffer&& other) noexcept {
+    if (this != &other) {
+        reset();
+        ptr_ = std::exchange(other.ptr_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+}
+
+WipedBuffer::~WipedBuffer() { reset(); }
+
+void WipedBuffer::reset() noexcept {
+    if (ptr_ != nullptr) {
+        sodium_memzero(ptr_, size_);
+        delete[] ptr_;
+    }
+    ptr_ = nullptr;
+    size_ = 0;
+}
 
 }  // namespace rollout_mcp::crypto

@@ -54,6 +54,32 @@ private:
     std::size_t size_ = 0;
 };
 
+// Client data opened from a sealed row (a sync job's payload): ordinary heap memory, wiped with sodium_memzero
+// when released. No guard pages and no mlock: those cost an mmap and two mprotect calls per buffer, which a
+// per-job buffer pays on the sync path (docs/ARCHITECTURE.md, "Secrets in memory"). For data, never for keys.
+class WipedBuffer {
+public:
+    WipedBuffer() noexcept = default;
+    explicit WipedBuffer(std::size_t n);   // zero-filled
+    WipedBuffer(WipedBuffer&& other) noexcept;
+    WipedBuffer& operator=(WipedBuffer&& other) noexcept;
+    WipedBuffer(const WipedBuffer&) = delete;
+    WipedBuffer& operator=(const WipedBuffer&) = delete;
+    ~WipedBuffer();
+
+    unsigned char* data() noexcept { return ptr_; }
+    const unsigned char* data() const noexcept { return ptr_; }
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    std::span<const unsigned char> view() const noexcept { return {ptr_, size_}; }
+    std::string_view text() const noexcept { return {reinterpret_cast<const char*>(ptr_), size_}; }
+    void reset() noexcept;   // wipes and frees now
+
+private:
+    unsigned char* ptr_ = nullptr;
+    std::size_t size_ = 0;
+};
+
 // Wipes a stack buffer when it leaves scope, on every path (exceptions included). Used for short-lived
 // derived keys where a sodium_malloc per operation (an mmap and mprotect each) would dominate the cost.
 class ScopedWipe {

@@ -101,13 +101,6 @@ int serve(const Config& config, const std::string& port_file) {
     Readiness readiness;
     StorageExecutor storage(open_storage(config));
 
-    std::shared_ptr<Authenticator> auth;
-    if (config.auth.mode == "none") {   // the `default` team, created on first start
-        auth = make_single_tenant_auth(ensure_default_tenant(storage.direct()));
-        log::warning("auth.mode = \"none\": every request acts as the default team (loopback only)");
-    } else {
-        auth = make_api_key_authenticator(storage);
-    }
     rollout::HttpOptions http;
     http.timeout = config.rollout.request_timeout;
     http.max_concurrent_per_host = config.rollout.max_concurrent_per_host;
@@ -122,7 +115,17 @@ int serve(const Config& config, const std::string& port_file) {
         if (!in) throw std::runtime_error("rollout.extra_ca_file: cannot read " + config.rollout.extra_ca_file);
         http.extra_ca_pem.assign(std::istreambuf_iterator<char>(in), {});
     }
-    TeamRollout team_rollout(storage, rollout::HttpPool::create(http), config.rollout.allowed_base_urls);
+    TeamRollout team_rollout(storage, rollout::HttpPool::create(http), config.rollout.allowed_base_urls,
+                             std::chrono::seconds(60), config.rollout.secret_cache_teams);
+    std::shared_ptr<Authenticator> auth;
+    if (config.auth.mode == "none") {   // the `default` team, created on first start
+        auth = make_single_tenant_auth(ensure_default_tenant(storage.direct()));
+        log::warning("auth.mode = \"none\": every request acts as the default team (loopback only)");
+    } else {
+        auth = make_api_key_authenticator(storage, [&team_rollout](const std::string& tenant, std::int64_t version) {
+            team_rollout.observe_config_version(tenant, version);
+        });
+    }
     // The team's Rollout request rate, in the database: global across instances (docs/ARCHITECTURE.md).
     team_rollout.set_request_gate(
         RolloutRateGate::create(ioc.get_executor(), storage, rollout_rate_settings(config.rollout)));

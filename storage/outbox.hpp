@@ -93,8 +93,9 @@ struct DueJob {
 
 struct ClaimedJob {
     SyncJobInfo info;                  // status running, attempts already incremented
-    crypto::SecretBytes payload;       // the opened payload_json
+    crypto::WipedBuffer payload;       // the opened payload_json (client data: wiped, not guarded memory)
     std::int64_t claim_token = 0;      // fencing token: finish_sync_attempt needs it
+    std::int64_t config_version = 0;   // the team's at the claim (storage/team_config.hpp)
 };
 
 struct LedgerEntry {

@@ -327,6 +327,34 @@ CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at,
 -- SQLite migration 13, column for column (storage/sqlite_migrations_since_11.cpp says why).
 ALTER TABLE sync_ledger ADD COLUMN written_state TEXT;
 )sql"},
+    {9, "a configuration version per team, raised by every change to its Rollout settings or CRM connections", R"sql(
+-- SQLite migration 14, column for column (storage/sqlite_migrations_since_11.cpp says why). One trigger function
+-- per table. Not pinned to a search_path: they name this schema's tables, and each instance's schema is its own.
+ALTER TABLE tenants ADD COLUMN config_version BIGINT NOT NULL DEFAULT 0;
+CREATE FUNCTION rollout_configs_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE tenants SET config_version = config_version + 1
+   WHERE id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.tenant_id END,
+                CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.tenant_id END);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER rollout_configs_version AFTER INSERT OR UPDATE OR DELETE ON rollout_configs
+  FOR EACH ROW EXECUTE FUNCTION rollout_configs_version();
+CREATE FUNCTION crm_connections_version() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  old_tenant text := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.tenant_id END;
+  new_tenant text := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.tenant_id END;
+  old_print bytea := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.credential_fingerprint END;
+  new_print bytea := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.credential_fingerprint END;
+BEGIN
+  UPDATE tenants SET config_version = config_version + 1
+   WHERE id IN (old_tenant, new_tenant)
+      OR id IN (SELECT tenant_id FROM crm_connections WHERE credential_fingerprint IN (old_print, new_print));
+  RETURN NULL;
+END $$;
+CREATE TRIGGER crm_connections_version AFTER INSERT OR UPDATE OR DELETE ON crm_connections
+  FOR EACH ROW EXECUTE FUNCTION crm_connections_version();
+)sql"},
 };
 
 }  // namespace

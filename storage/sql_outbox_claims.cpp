@@ -70,7 +70,8 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
         // A job opens its shared payload (payload_id) or, written before shared payloads, its own.
         static const std::string read_sql =
             std::string("SELECT ") + detail::kSyncJobColumns +
-            ", pid, coalesce(pkey, key_id), coalesce(pnonce, nonce), coalesce(pct, ciphertext), claim_token"
+            ", pid, coalesce(pkey, key_id), coalesce(pnonce, nonce), coalesce(pct, ciphertext), claim_token,"
+            " (SELECT config_version FROM tenants WHERE tenants.id = sync_jobs.tenant_id)"
             " FROM sync_jobs"
             " LEFT JOIN (SELECT id AS pid, key_id AS pkey, nonce AS pnonce, ciphertext AS pct FROM sync_payloads) AS p"
             " ON pid = payload_id WHERE id = ?1";
@@ -123,9 +124,9 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
                 const std::string payload_id = shared ? st->text(k) : std::string();
                 const RowIdentity row = shared ? RowIdentity{info.tenant_id, kSyncPayloadKind, payload_id}
                                                : RowIdentity{info.tenant_id, kSyncJobKind, info.id};
-                auto payload = open_row(row, static_cast<KeyId>(st->int64(k + 1)), st->blob(k + 2), st->blob(k + 3));
+                auto payload = open_row_data(row, static_cast<KeyId>(st->int64(k + 1)), st->blob(k + 2), st->blob(k + 3));
                 if (payload)
-                    claimed = ClaimedJob{std::move(info), std::move(*payload), st->int64(k + 4)};
+                    claimed = ClaimedJob{std::move(info), std::move(*payload), st->int64(k + 4), st->int64(k + 5)};
                 else
                     open_error = payload.error().message;
             }

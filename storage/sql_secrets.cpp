@@ -185,6 +185,36 @@ Result<CrmConnection> SqlStorage::get_crm_connection(std::string_view tenant_id,
     });
 }
 
+Result<TeamConfigSnapshot> SqlStorage::get_team_config(std::string_view tenant_id) {
+    return guarded<TeamConfigSnapshot>("get team config", [&]() -> Result<TeamConfigSnapshot> {
+        TeamConfigSnapshot out;
+        {
+            auto st = db_->cached("SELECT config_version FROM tenants WHERE id = ?1");   // first: see team_config.hpp
+            st->bind(1, tenant_id);
+            if (!st->step()) return error(ErrorCode::not_found, "no such tenant");
+            out.version = st->int64(0);
+        }
+        auto rollout = get_rollout_config(tenant_id);
+        if (rollout) out.rollout = std::move(*rollout);
+        else if (rollout.error().code != ErrorCode::not_found) return rollout.error();
+        auto st = db_->cached(
+            "SELECT crm_type, label, created_at, updated_at, key_id, nonce, ciphertext,"
+            " EXISTS (SELECT 1 FROM crm_connections o WHERE o.credential_fingerprint = c.credential_fingerprint"
+            "         AND o.tenant_id <> c.tenant_id)"
+            " FROM crm_connections c WHERE tenant_id = ?1 ORDER BY crm_type");
+        st->bind(1, tenant_id);
+        while (st->step()) {
+            std::string crm_type = st->text(0);
+            auto secret = open_row({tenant_id, kCrmKind, crm_type}, static_cast<KeyId>(st->int64(4)),
+                                   st->blob(5), st->blob(6));
+            if (!secret) return secret.error();
+            out.connections.push_back(CrmConnection{{std::move(crm_type), st->text(1), st->int64(2), st->int64(3)},
+                                                    std::move(*secret), st->int64(7) != 0});
+        }
+        return out;
+    });
+}
+
 Result<std::vector<CrmConnectionInfo>> SqlStorage::list_crm_connections(std::string_view tenant_id) {
     using Out = std::vector<CrmConnectionInfo>;
     return guarded<Out>("list crm connections", [&]() -> Result<Out> {

@@ -206,19 +206,32 @@ Result<crypto::Keyring> SqlStorage::load_keyring() const {
     return ring;
 }
 
-Result<SecretBytes> SqlStorage::open_row(const crypto::RowIdentity& row, KeyId key_id,
-                                            std::span<const unsigned char> nonce,
-                                            std::span<const unsigned char> ciphertext) {
-    auto opened = crypto::open(keyring_, row, key_id, nonce, ciphertext);
+template <typename Opened, typename Open>
+Result<Opened> SqlStorage::open_row_with(Open open) {
+    auto opened = open(keyring_);
     if (!opened && opened.error().code == crypto::OpenFailure::unknown_key_id) {
         // Another process (`rollout-mcp keys rotate`) may have added a key since we loaded ours.
         auto ring = load_keyring();
         if (!ring) return ring.error();
         keyring_ = std::move(*ring);
-        opened = crypto::open(keyring_, row, key_id, nonce, ciphertext);
+        opened = open(keyring_);
     }
     if (!opened) return error(ErrorCode::crypto, opened.error().message);
     return std::move(*opened);
+}
+
+Result<SecretBytes> SqlStorage::open_row(const crypto::RowIdentity& row, KeyId key_id,
+                                            std::span<const unsigned char> nonce,
+                                            std::span<const unsigned char> ciphertext) {
+    return open_row_with<SecretBytes>(
+        [&](const crypto::Keyring& ring) { return crypto::open(ring, row, key_id, nonce, ciphertext); });
+}
+
+Result<crypto::WipedBuffer> SqlStorage::open_row_data(const crypto::RowIdentity& row, KeyId key_id,
+                                                      std::span<const unsigned char> nonce,
+                                                      std::span<const unsigned char> ciphertext) {
+    return open_row_with<crypto::WipedBuffer>(
+        [&](const crypto::Keyring& ring) { return crypto::open_data(ring, row, key_id, nonce, ciphertext); });
 }
 
 Result<KeyId> SqlStorage::follow_active_key() {

@@ -56,6 +56,7 @@ public:
     Result<CrmConnection> get_crm_connection(std::string_view tenant_id,
                                              std::string_view crm_type) override;
     Result<std::vector<CrmConnectionInfo>> list_crm_connections(std::string_view tenant_id) override;
+    Result<TeamConfigSnapshot> get_team_config(std::string_view tenant_id) override;
     Result<void> delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) override;
 
     Result<crypto::SecretBytes> issue_hook_route(std::string_view tenant_id, std::string_view crm_type) override;
@@ -195,6 +196,12 @@ private:
     Result<crypto::SecretBytes> open_row(const crypto::RowIdentity& row, crypto::KeyId key_id,
                                          std::span<const unsigned char> nonce,
                                          std::span<const unsigned char> ciphertext);
+    // Client data (a job's payload): ordinary wiped memory instead of guarded pages (crypto/secret_bytes.hpp).
+    Result<crypto::WipedBuffer> open_row_data(const crypto::RowIdentity& row, crypto::KeyId key_id,
+                                              std::span<const unsigned char> nonce,
+                                              std::span<const unsigned char> ciphertext);
+    template <typename Opened, typename Open>
+    Result<Opened> open_row_with(Open open);   // reloads the keyring once on an unknown key id
     crypto::SealedSecret seal_row(const crypto::RowIdentity& row,
                                   std::span<const unsigned char> plaintext) const;
     Result<void> require_tenant(std::string_view tenant_id);

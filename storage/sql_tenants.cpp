@@ -164,7 +164,10 @@ Result<AuthenticatedKey> SqlStorage::authenticate(std::string_view presented_key
     const auto prefix = crypto::api_key_prefix(presented_key);
     if (!prefix) return denied();
     return guarded<AuthenticatedKey>("authenticate", [&]() -> Result<AuthenticatedKey> {
-        auto st = db_->cached("SELECT tenant_id, hash, revoked_at FROM api_keys WHERE prefix = ?1");
+        // The team's configuration version rides along (storage/team_config.hpp): no extra trip.
+        auto st = db_->cached(
+            "SELECT k.tenant_id, k.hash, k.revoked_at, t.config_version FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+            " WHERE k.prefix = ?1");
         st->bind(1, *prefix);
         if (!st->step()) {
             (void)api_hasher_->hash(presented_key);  // same work as a real check: keep timing flat
@@ -172,7 +175,7 @@ Result<AuthenticatedKey> SqlStorage::authenticate(std::string_view presented_key
         }
         const bool ok = api_hasher_->matches(presented_key, st->blob(1));
         if (!ok || !st->is_null(2)) return denied();
-        AuthenticatedKey out{st->text(0), std::string(*prefix)};
+        AuthenticatedKey out{st->text(0), std::string(*prefix), st->int64(3)};
         last_used_[out.prefix] = now_seconds();
         return out;
     });

@@ -54,6 +54,36 @@ CREATE INDEX sync_ledger_checked ON sync_ledger(tenant_id, crm_type, checked_at,
 -- in the CRM since our write, and a later update keeps the CRM's value (README, "Changes from the CRM").
 ALTER TABLE sync_ledger ADD COLUMN written_state TEXT;
 )sql"},
+    {14, "a configuration version per team, raised by every change to its Rollout settings or CRM connections", R"sql(
+-- Read with every API key check and every sync job claim, so that an instance's cache of opened team settings
+-- (server/sync/team_config_cache.hpp) notices a change made by another instance or process before it next uses
+-- them. Triggers, not repository code: every writer (configure, remove, key rotation, the admin CLI, an older
+-- version of this server) raises it. A connection's "shared with another team" flag depends on the other teams
+-- holding the same credential, so a connection change raises theirs too.
+ALTER TABLE tenants ADD COLUMN config_version INTEGER NOT NULL DEFAULT 0;
+CREATE TRIGGER rollout_configs_version_insert AFTER INSERT ON rollout_configs BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id = NEW.tenant_id;
+END;
+CREATE TRIGGER rollout_configs_version_update AFTER UPDATE ON rollout_configs BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id IN (OLD.tenant_id, NEW.tenant_id);
+END;
+CREATE TRIGGER rollout_configs_version_delete AFTER DELETE ON rollout_configs BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id = OLD.tenant_id;
+END;
+CREATE TRIGGER crm_connections_version_insert AFTER INSERT ON crm_connections BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id = NEW.tenant_id
+    OR id IN (SELECT tenant_id FROM crm_connections WHERE credential_fingerprint = NEW.credential_fingerprint);
+END;
+CREATE TRIGGER crm_connections_version_update AFTER UPDATE ON crm_connections BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id IN (OLD.tenant_id, NEW.tenant_id)
+    OR id IN (SELECT tenant_id FROM crm_connections
+              WHERE credential_fingerprint IN (OLD.credential_fingerprint, NEW.credential_fingerprint));
+END;
+CREATE TRIGGER crm_connections_version_delete AFTER DELETE ON crm_connections BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id = OLD.tenant_id
+    OR id IN (SELECT tenant_id FROM crm_connections WHERE credential_fingerprint = OLD.credential_fingerprint);
+END;
+)sql"},
 };
 
 }  // namespace

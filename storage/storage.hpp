@@ -19,6 +19,7 @@
 #include "storage/hooks.hpp"
 #include "storage/outbox.hpp"
 #include "storage/rate_buckets.hpp"
+#include "storage/team_config.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -79,26 +80,7 @@ struct IssuedApiKey {
 struct AuthenticatedKey {
     std::string tenant_id;
     std::string prefix;
-};
-
-struct RolloutConfig {
-    std::string settings_json;  // non-secret settings (project env key, base URLs ...)
-    crypto::SecretBytes secret; // opened secret (e.g. client secret / auth token), as stored
-    crypto::SecretBytes webhook_secret;  // configure_rollout's webhookSecret; empty when none was given
-    std::int64_t updated_at = 0;
-};
-
-struct CrmConnectionInfo {
-    std::string crm_type;
-    std::string label;
-    std::int64_t created_at = 0;
-    std::int64_t updated_at = 0;
-};
-
-struct CrmConnection {
-    CrmConnectionInfo info;
-    crypto::SecretBytes credential_key;  // the Rollout credential id, opened
-    bool shared_with_other_team = false; // another team of this server stored the same credential
+    std::int64_t config_version = 0;   // the team's, as get_team_config reads it (storage/team_config.hpp)
 };
 
 // Per-tenant caps, so one team cannot fill the store for everyone. Set from the server's config.
@@ -185,6 +167,8 @@ public:
                                                      std::string_view crm_type) = 0;
     virtual Result<std::vector<CrmConnectionInfo>> list_crm_connections(std::string_view tenant_id) = 0;
     virtual Result<void> delete_crm_connection(std::string_view tenant_id, std::string_view crm_type) = 0;
+    // All of the above for one team, in one call (storage/team_config.hpp).
+    virtual Result<TeamConfigSnapshot> get_team_config(std::string_view tenant_id) = 0;
 
     // Webhooks in (issue 20): routes and the inbox (sql_hooks.cpp), processing it (sql_hook_inbox.cpp), subscription
     // state, reconcile leases and polling (sql_hook_polls.cpp). Each call is documented beside its types, in

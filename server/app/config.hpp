@@ -94,6 +94,8 @@ struct RolloutClientSettings {
     double per_team_host_share = 0.25;                   // of one host's slots and of its waiting queue
     std::size_t max_queued_per_host = 256;               // calls waiting for a slot on one Rollout host
     std::size_t max_crm_connections_per_team = 16;       // enforced by the store (configure_crm_connection)
+    // Teams whose opened settings stay in memory (server/sync/team_config_cache.hpp); 0: read them every time.
+    std::size_t secret_cache_teams = 1'000;
     // Every Rollout request of a team passes a token bucket shared by every instance (server/sync/
     // rollout_rate_gate.hpp): Rollout allows a tenant about 50/s. Over it a request waits up to max_rate_wait,
     // then fails as rate_limited (the outbox retries later).

@@ -110,6 +110,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
         result.error = permanent(parsed.error().message);
         co_return result;
     }
+    team_.observe_config_version(info.tenant_id, job.config_version);   // as the claim read it
     auto client_or = co_await team_.client(info.tenant_id);
     if (!client_or) {
         const Error& f = client_or.error();
@@ -117,17 +118,19 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
         co_return result;
     }
     auto client = *client_or;
-    auto connection = co_await team_.storage().call(&storage::Storage::get_crm_connection, info.tenant_id, info.crm_type);
+    auto config = co_await team_.config(info.tenant_id);   // cached: client() has just read it
+    if (!config) {
+        result.error = config.error().code == storage::ErrorCode::busy ? transient(config.error().message)
+                                                                        : permanent(config.error().message);
+        co_return result;
+    }
+    const TeamConfig::Connection* connection = (*config)->connection(info.crm_type);
     if (!connection) {
-        const bool gone = connection.error().code == storage::ErrorCode::not_found;
-        result.error = gone ? permanent("crmType: \"" + info.crm_type + "\" is no longer connected for this team")
-                       : connection.error().code == storage::ErrorCode::busy
-                           ? transient("cannot read the CRM connection: " + connection.error().message)
-                           : permanent("cannot open the CRM connection: " + connection.error().message);
+        result.error = permanent("crmType: \"" + info.crm_type + "\" is no longer connected for this team");
         co_return result;
     }
     // The credential id goes into X-Rollout-Credential-Id: one that no longer fits the rule is never sent.
-    if (auto bad = field_problem(RolloutField::credential_key, connection->credential_key.text())) {
+    if (auto bad = field_problem(RolloutField::credential_key, connection->credential_key)) {
         result.error = permanent("the stored " + info.crm_type + " connection is not usable (" + *bad +
                                  "): call configure_crm_connection again");
         co_return result;
@@ -150,7 +153,7 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
             if (c.key == info.crm_type) options.appointments_supported = c.supports("appointments", "create");
     const auto hash = payload_hash(info.crm_type, options.appointments_supported, job.payload.text());
 
-    rollout::SyncTarget target{std::string(connection->credential_key.text()), {}, info.recover};
+    rollout::SyncTarget target{std::string(connection->credential_key), {}, info.recover};
     // Markers from before they named the team are trusted only where no other team shares this CRM account.
     target.accept_legacy_markers = !connection->shared_with_other_team;
     bool unchanged = false;

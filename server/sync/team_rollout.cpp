@@ -47,9 +47,10 @@ std::string_view webhook_key(const RolloutSettings& settings, const storage::Rol
 }
 
 TeamRollout::TeamRollout(StorageExecutor& storage, std::shared_ptr<rollout::HttpPool> pool,
-                         std::vector<std::string> allowed_base_urls, std::chrono::seconds connector_cache_ttl)
+                         std::vector<std::string> allowed_base_urls, std::chrono::seconds connector_cache_ttl,
+                         std::size_t secret_cache_teams)
     : storage_(storage), pool_(std::move(pool)), allowed_base_urls_(std::move(allowed_base_urls)),
-      ttl_(connector_cache_ttl) {}
+      ttl_(connector_cache_ttl), cache_(secret_cache_teams) {}
 
 std::optional<std::string> TeamRollout::disallowed_endpoint(const RolloutSettings& settings) const {
     const rollout::RolloutEndpoints defaults;
@@ -102,40 +103,58 @@ std::shared_ptr<rollout::RolloutClient> TeamRollout::client_for(const std::strin
     return std::make_shared<rollout::RolloutClient>(pool_, std::move(config));
 }
 
-boost::asio::awaitable<Result<std::shared_ptr<rollout::RolloutClient>>> TeamRollout::client(const std::string& tenant) {
+boost::asio::awaitable<Result<std::shared_ptr<const TeamConfig>>> TeamRollout::config(const std::string& tenant) {
     // Results are built in named locals before co_return: GCC 12 mis-destroys temporaries in co_return
     // expressions that convert to another type.
-    Result<std::shared_ptr<rollout::RolloutClient>> out;
-    auto stored = co_await storage_.call(&storage::Storage::get_rollout_config, tenant);
-    if (!stored) {
-        Error failure = std::move(stored).error();   // keeps the storage code: busy is worth a later try
-        failure.message = failure.code == storage::ErrorCode::not_found
-                              ? "Rollout is not configured for this team: call configure_rollout first"
-                              : "cannot read this team's Rollout settings: " + failure.message;
+    Result<std::shared_ptr<const TeamConfig>> out;
+    if (auto cached = cache_.find(tenant)) {
+        out = std::move(cached);
+        co_return out;
+    }
+    auto snapshot = co_await storage_.call(&storage::Storage::get_team_config, tenant);
+    if (!snapshot) {
+        Error failure = std::move(snapshot).error();   // keeps the storage code: busy is worth a later try
+        failure.message = "cannot read this team's settings: " + failure.message;
         out = std::move(failure);
         co_return out;
     }
-    auto settings = RolloutSettings::from_json(stored->settings_json);
-    if (!settings) {
-        out = invalid_argument("this team's stored Rollout settings are unreadable: configure_rollout again");
+    std::optional<RolloutSettings> settings;
+    std::optional<std::string> problem;
+    if (snapshot->rollout) {
+        settings = RolloutSettings::from_json(snapshot->rollout->settings_json);
+        // Stored values are checked again: they were written by an older version, or the operator has since
+        // removed the team's baseUrl from the list. Permanent: retrying cannot help until the team reconfigures.
+        if (!settings) problem = "this team's stored Rollout settings are unreadable: configure_rollout again";
+        else problem = stored_settings_problem(*settings, snapshot->rollout->secret.text());
+    }
+    out = cache_.put(tenant, std::move(*snapshot), std::move(settings), std::move(problem));
+    co_return out;
+}
+
+boost::asio::awaitable<Result<std::shared_ptr<rollout::RolloutClient>>> TeamRollout::client(const std::string& tenant) {
+    Result<std::shared_ptr<rollout::RolloutClient>> out;
+    auto config = co_await this->config(tenant);
+    if (!config) {
+        out = std::move(config).error();
         co_return out;
     }
-    std::string secret(stored->secret.text());
-    // Stored values are checked again: they were written by an older version, or the operator has since
-    // removed the team's baseUrl from the list. Permanent: retrying cannot help until the team reconfigures.
-    if (auto problem = stored_settings_problem(*settings, secret)) {
-        out = invalid_argument(std::move(*problem));
+    const TeamConfig& team = **config;
+    if (!team.settings && !team.problem) {
+        out = Error{storage::ErrorCode::not_found, "Rollout is not configured for this team: call configure_rollout first"};
         co_return out;
     }
-    out = client_for(tenant, *settings, std::move(secret));
+    if (team.problem) {
+        out = invalid_argument(*team.problem);
+        co_return out;
+    }
+    out = client_for(tenant, *team.settings, std::string(team.secret));
     co_return out;
 }
 
 boost::asio::awaitable<std::string> TeamRollout::default_time_zone(const std::string& tenant) {
-    auto stored = co_await storage_.call(&storage::Storage::get_rollout_config, tenant);
-    if (!stored) co_return std::string();
-    auto settings = RolloutSettings::from_json(stored->settings_json);
-    co_return settings ? settings->time_zone : std::string();
+    auto config = co_await this->config(tenant);
+    if (!config || !(*config)->settings) co_return std::string();
+    co_return (*config)->settings->time_zone;
 }
 
 boost::asio::awaitable<Result<std::vector<rollout::Connector>>> TeamRollout::connectors(
@@ -158,6 +177,7 @@ boost::asio::awaitable<Result<std::vector<rollout::Connector>>> TeamRollout::con
 }
 
 void TeamRollout::forget(const std::string& tenant) {
+    cache_.forget(tenant);
     std::lock_guard lock(mu_);
     connectors_.erase(tenant);
 }

@@ -2,6 +2,7 @@
 // process-wide connection pool, plus a short per-team cache of Rollout's connector catalogue.
 #pragma once
 
+#include "server/sync/team_config_cache.hpp"
 #include "storage/storage_executor.hpp"
 
 #include "rollout/client.hpp"
@@ -18,16 +19,6 @@
 
 namespace rollout_mcp {
 
-// What configure_rollout stores (secret part sealed separately).
-struct RolloutSettings {
-    std::string project_env_key;
-    std::string client_id;                   // empty: `secret` is a pre-minted token
-    rollout::RolloutEndpoints endpoints;
-    std::string time_zone;                   // the team's IANA zone for local times; "" = none
-    boost::json::object to_json() const;
-    static std::optional<RolloutSettings> from_json(std::string_view text);
-};
-
 // configure_rollout's webhookSecret: at least this long (it is an HMAC key), at most the field rule's 1024.
 inline constexpr std::size_t kMinWebhookSecret = 16;
 
@@ -42,7 +33,8 @@ public:
     // besides Rollout's own hosts.
     TeamRollout(StorageExecutor& storage, std::shared_ptr<rollout::HttpPool> pool,
                 std::vector<std::string> allowed_base_urls,
-                std::chrono::seconds connector_cache_ttl = std::chrono::seconds(60));
+                std::chrono::seconds connector_cache_ttl = std::chrono::seconds(60),
+                std::size_t secret_cache_teams = 1'000);
 
     const std::vector<std::string>& allowed_base_urls() const { return allowed_base_urls_; }
     // Every client made from now on passes its requests through `gate` (the team's Rollout rate, see
@@ -59,6 +51,12 @@ public:
     // A client built from explicit settings (configure_rollout verifies before storing).
     std::shared_ptr<rollout::RolloutClient> client_for(const std::string& tenant, const RolloutSettings& settings,
                                                        std::string secret) const;
+    // The team's opened configuration (team_config_cache.hpp): cached while confirmed current, else read in one
+    // storage call. storage::ErrorCode::busy when the store could not be read and a later try may work.
+    boost::asio::awaitable<Result<std::shared_ptr<const TeamConfig>>> config(const std::string& tenant);
+    // What the store says the team's configuration version is now (an API key check, a job claim).
+    void observe_config_version(const std::string& tenant, std::int64_t version) { cache_.observe(tenant, version); }
+    TeamConfigCache& config_cache() { return cache_; }
     // The team's stored configuration as a client, or a failure whose message names the problem for the
     // team (configure_rollout is needed, or a stored field is refused); storage::ErrorCode::busy when the
     // store could not be read and a later try may work.
@@ -68,7 +66,7 @@ public:
     // Rollout's connectors, cached per team for a short time.
     boost::asio::awaitable<Result<std::vector<rollout::Connector>>> connectors(const std::string& tenant,
                                                                                         rollout::RolloutClient& client);
-    void forget(const std::string& tenant);   // after configure_rollout
+    void forget(const std::string& tenant);   // after configure_rollout or configure_crm_connection
 
     StorageExecutor& storage() { return storage_; }
 
@@ -84,6 +82,7 @@ private:
         std::vector<rollout::Connector> connectors;
     };
     std::map<std::string, Cached> connectors_;
+    TeamConfigCache cache_;
 };
 
 // Start-up: one warning per team whose stored Rollout endpoints the running server no longer allows (its

@@ -212,6 +212,7 @@ asio::awaitable<ToolResult> configure_crm_connection(TeamRollout& team, HookSubs
     const SharedSecret sealed = std::make_shared<crypto::SecretBytes>(crypto::SecretBytes::copy_of(credential));
     auto stored = co_await team.storage().call(&store_crm_connection, ctx.tenant(), crm_type, match->label, sealed);
     if (!stored) co_return failure("could not store the connection: " + stored.error().message);
+    team.forget(ctx.tenant());   // this instance's cached settings (others see the new version: team_config_cache.hpp)
     json::object fields{{"crmType", crm_type}, {"label", match->label}};
     std::string message = crm_type + " is connected for this team";
     if (hooks) {   // the CRM's changes come back through Rollout's webhooks (README, "Changes from the CRM")
@@ -303,6 +304,7 @@ asio::awaitable<ToolResult> remove_crm_connection(TeamRollout& team, HookSubscri
         }
     }
     auto done = co_await team.storage().call(&storage::Storage::delete_crm_connection, ctx.tenant(), crm_type);
+    team.forget(ctx.tenant());
     if (!done) {
         if (done.error().code == storage::ErrorCode::not_found)
             co_return failure("crmType: \"" + crm_type + "\" is not connected for this team");

@@ -43,15 +43,15 @@ asio::awaitable<Result<std::vector<std::string>>> targets_for(TeamRollout& team,
                                                               rollout::RolloutClient& client,
                                                               const std::string& requested) {
     const auto crm_type = rollout::canonical_crm_type(requested.empty() ? "all" : requested);
-    auto connections = co_await team.storage().call(&storage::Storage::list_crm_connections, tenant);
-    if (!connections) {
-        Error failed = std::move(connections).error();
+    auto config = co_await team.config(tenant);   // the same cached read client() made just before
+    if (!config) {
+        Error failed = std::move(config).error();
         failed.message = "cannot read this team's connections: " + failed.message;
         co_return failed;
     }
     std::vector<std::string> out;
-    for (const auto& c : *connections)
-        if (crm_type == "all" || c.crm_type == crm_type) out.push_back(c.crm_type);
+    for (const auto& c : (*config)->connections)
+        if (crm_type == "all" || c.info.crm_type == crm_type) out.push_back(c.info.crm_type);
     if (!out.empty()) co_return out;
     if (crm_type == "all")
         co_return invalid_argument("crmType: no CRM is connected for this team; call configure_crm_connection first");

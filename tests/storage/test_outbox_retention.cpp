@@ -274,7 +274,11 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
         ASSERT_NE(from, std::string::npos);
         ASSERT_NE(to, std::string::npos);
         Transaction tx(*db);
-        db->exec("DROP TABLE mcp_sessions; DROP TABLE sync_tasks; DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
+        db->exec("DROP TRIGGER rollout_configs_version_insert; DROP TRIGGER rollout_configs_version_update;"
+                 " DROP TRIGGER rollout_configs_version_delete; DROP TRIGGER crm_connections_version_insert;"
+                 " DROP TRIGGER crm_connections_version_update; DROP TRIGGER crm_connections_version_delete;"
+                 " ALTER TABLE tenants DROP COLUMN config_version;"
+                 " DROP TABLE mcp_sessions; DROP TABLE sync_tasks; DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
                  " DROP INDEX sync_requests_created; DROP TABLE automations; DROP INDEX crm_connections_fingerprint;"
                  " ALTER TABLE crm_connections DROP COLUMN credential_fingerprint; DROP TABLE rollout_rate_buckets;"
                  " DROP TABLE crm_changes; DROP TABLE crm_change_counters; DROP TABLE event_subscriptions;"

@@ -1,0 +1,94 @@
+// TeamConfigCache: the opened configuration of recently active teams (Rollout settings, the Rollout secret and
+// every CRM connection's credential id), so a synced tour reads and opens it once per change of the team's
+// configuration instead of three times per tour (README "Sync path CPU").
+//
+// Freshness: the store stamps the configuration with a version that every change raises
+// (storage/team_config.hpp), and hands the current one out with every API key check and every job claim.
+// Those call observe(): an entry older than what was observed is dropped before the call goes on, so a change
+// made by another instance or process is seen by the next request or job of that team. An entry is used only
+// while it was confirmed (loaded, or its version observed) within the confirm window; a path that observes
+// nothing (webhook processing, the reconcile loop) therefore reads the store again once that has passed.
+//
+// The secrets of all entries share one bounded SecretArena; an entry that no longer fits evicts the least
+// recently used ones, and a team whose secrets do not fit at all keeps its own guarded buffers uncached.
+#pragma once
+
+#include "server/sync/rollout_settings.hpp"
+#include "server/sync/secret_arena.hpp"
+#include "storage/team_config.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace rollout_mcp {
+
+// One team's configuration as it was at `version`; immutable, shared by the calls using it.
+struct TeamConfig {
+    struct Connection {
+        storage::CrmConnectionInfo info;
+        bool shared_with_other_team = false;
+        std::string_view credential_key;   // in `secrets`
+    };
+    std::int64_t version = 0;
+    std::optional<RolloutSettings> settings;   // nullopt: configure_rollout was never called
+    std::optional<std::string> problem;        // why the stored settings must not be used (for the team)
+    std::string_view secret;                   // the Rollout client secret or token, in `secrets`
+    std::string_view webhook_secret;           // "" when none was given
+    std::vector<Connection> connections;       // ordered by crm_type
+
+    const Connection* connection(std::string_view crm_type) const;
+
+    // Where the views above point: one arena block, or (no room, or no arena) the snapshot's own buffers.
+    std::unique_ptr<SecretArena::Block> block;
+    std::vector<crypto::SecretBytes> own;
+};
+
+class TeamConfigCache {
+public:
+    static constexpr std::size_t kArenaBytesPerTeam = 2048;
+    using Clock = std::chrono::steady_clock;
+
+    // max_teams 0: nothing is kept (every use reads the store).
+    explicit TeamConfigCache(std::size_t max_teams, std::chrono::milliseconds confirm_window = std::chrono::seconds(1));
+
+    bool enabled() const { return max_teams_ > 0; }
+    // The store's current version for the team (an API key check, a job claim).
+    void observe(const std::string& tenant, std::int64_t version);
+    // The team's entry if it is confirmed current, else null.
+    std::shared_ptr<const TeamConfig> find(const std::string& tenant);
+    // Builds an entry from a snapshot, its secrets copied into the arena (the snapshot's own buffers are kept
+    // when they do not fit), and keeps it unless a newer version was observed meanwhile.
+    std::shared_ptr<const TeamConfig> put(const std::string& tenant, storage::TeamConfigSnapshot snapshot,
+                                          std::optional<RolloutSettings> settings, std::optional<std::string> problem);
+    void forget(const std::string& tenant);
+
+    std::size_t size() const;
+    std::size_t arena_free_bytes() const { return arena_ ? arena_->free_bytes() : 0; }
+
+private:
+    struct Node {
+        std::shared_ptr<const TeamConfig> config;   // may be null: only an observation is known
+        std::int64_t observed = -1;                 // the highest version observed
+        Clock::time_point confirmed_at{};
+        std::list<std::string>::iterator lru;
+    };
+    Node& touch(const std::string& tenant);   // under mu_: finds or makes the node, most recent first
+    bool evict_one_config();                   // under mu_: the least recently used entry's config
+
+    const std::size_t max_teams_;
+    const std::chrono::milliseconds window_;
+    std::shared_ptr<SecretArena> arena_;
+    mutable std::mutex mu_;
+    std::list<std::string> order_;   // most recently used first
+    std::unordered_map<std::string, Node> nodes_;
+};
+
+}  // namespace rollout_mcp

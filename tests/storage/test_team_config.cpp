@@ -1,0 +1,105 @@
+// The team configuration version (storage/team_config.hpp), on both engines: every writer raises it (the
+// repository calls, key rotation, a raw SQL write as an older version or another process would make), another
+// team sharing the credential is raised too, and the API key check and the job claim hand it out.
+#include "outbox_fixture.hpp"
+
+namespace rollout_mcp::storage::test {
+namespace {
+
+class TeamConfig : public Outbox {
+protected:
+    std::int64_t version(const Tenant& t) {
+        auto c = store->get_team_config(t.id);
+        if (!c) throw std::runtime_error(c.error().message);
+        return c->version;
+    }
+    void connect(const Tenant& t, const std::string& crm, const std::string& credential) {
+        ASSERT_TRUE(store->put_crm_connection(t.id, crm, crm, bytes(credential)));
+    }
+};
+
+TEST_F(TeamConfig, OneCallReadsTheSettingsSecretsAndEveryConnection) {
+    auto empty = store->get_team_config(a.id);
+    ASSERT_TRUE(empty) << empty.error().message;
+    EXPECT_FALSE(empty->rollout);
+    EXPECT_TRUE(empty->connections.empty());
+    ASSERT_TRUE(store->put_rollout_config(a.id, R"({"projectEnvKey":"p"})", bytes("secret-a"), bytes("hook-key-a-16byte")));
+    connect(a, "lofty", "cred-l");
+    connect(a, "highlevel", "cred-h");
+    connect(b, "highlevel", "cred-h");   // the same credential as a's
+    auto c = store->get_team_config(a.id);
+    ASSERT_TRUE(c) << c.error().message;
+    ASSERT_TRUE(c->rollout);
+    EXPECT_EQ(c->rollout->settings_json, R"({"projectEnvKey":"p"})");
+    EXPECT_EQ(c->rollout->secret.text(), "secret-a");
+    EXPECT_EQ(c->rollout->webhook_secret.text(), "hook-key-a-16byte");
+    ASSERT_EQ(c->connections.size(), 2u);
+    EXPECT_EQ(c->connections[0].info.crm_type, "highlevel");
+    EXPECT_EQ(c->connections[0].credential_key.text(), "cred-h");
+    EXPECT_TRUE(c->connections[0].shared_with_other_team);
+    EXPECT_EQ(c->connections[1].credential_key.text(), "cred-l");
+    EXPECT_FALSE(c->connections[1].shared_with_other_team);
+    EXPECT_EQ(store->get_team_config("t_000000000000000000000000").error().code, ErrorCode::not_found);
+}
+
+TEST_F(TeamConfig, EveryChangeRaisesTheVersionAndOnlyForTheTeamsItConcerns) {
+    std::int64_t va = version(a), vb = version(b);
+    auto raised = [&](bool a_expected, bool b_expected, const char* step) {
+        const auto na = version(a), nb = version(b);
+        EXPECT_EQ(na > va, a_expected) << step;
+        EXPECT_EQ(nb > vb, b_expected) << step;
+        EXPECT_GE(na, va) << step;
+        EXPECT_GE(nb, vb) << step;
+        va = na;
+        vb = nb;
+    };
+    ASSERT_TRUE(store->put_rollout_config(a.id, "{}", bytes("s1")));
+    raised(true, false, "configure_rollout");
+    ASSERT_TRUE(store->put_rollout_config(a.id, "{}", bytes("s2")));
+    raised(true, false, "configure_rollout again");
+    connect(a, "highlevel", "cred-1");
+    raised(true, false, "a connects");
+    connect(b, "highlevel", "cred-1");
+    raised(true, true, "b connects a's credential: a's shared flag moves");
+    connect(b, "highlevel", "cred-2");
+    raised(true, true, "b moves away from it");
+    connect(b, "lofty", "cred-3");
+    raised(false, true, "b connects its own credential");
+    ASSERT_TRUE(store->rotate_data_key());
+    raised(false, false, "a new active key alone rewrites no row");
+    auto resealed = store->reseal_batch(1000);
+    ASSERT_TRUE(resealed) << resealed.error().message;
+    raised(true, true, "re-sealing under the new key rewrites every row");
+    ASSERT_TRUE(store->delete_crm_connection(a.id, "highlevel"));
+    raised(true, false, "a disconnects");
+    ASSERT_TRUE(store->delete_rollout_config(a.id));
+    raised(true, false, "a's Rollout settings removed");
+    // A writer that is not this repository (an older version, another process): the trigger still counts it.
+    exec_raw("UPDATE crm_connections SET label = 'renamed' WHERE tenant_id = '" + b.id + "'");
+    raised(false, true, "a raw update");
+    // Nothing else moves it: enqueueing, claiming and finishing jobs leave it alone.
+    const auto ids = enqueue(b, {job("T1")}, 1000);
+    settle(ids[0], Next::retry, 1000);
+    raised(false, false, "outbox work");
+}
+
+TEST_F(TeamConfig, TheKeyCheckAndTheClaimHandOutTheCurrentVersion) {
+    auto issued = store->issue_api_key(a.id);
+    ASSERT_TRUE(issued);
+    const std::string key(issued->key.text());
+    const auto ids = enqueue(a, {job("T1")}, 1000);
+    connect(a, "hubspot", "cred-1");
+    auto who = store->authenticate(key);
+    ASSERT_TRUE(who);
+    EXPECT_EQ(who->config_version, version(a));
+    auto claimed = store->claim_sync_jobs(ids, 2000, 60'000);
+    ASSERT_TRUE(claimed);
+    ASSERT_EQ(claimed->size(), 1u);
+    EXPECT_EQ(claimed->front().config_version, version(a));
+    const auto before = version(a);
+    connect(a, "hubspot", "cred-2");
+    EXPECT_GT(store->authenticate(key)->config_version, before);
+}
+
+}  // namespace
+}  // namespace rollout_mcp::storage::test
