@@ -304,6 +304,11 @@ void PgDatabase::commit() {
         throw SqlError(SqlError::Kind::other, "commit: the transaction had failed and was rolled back");
 }
 
+void PgDatabase::begin_unsynced() {
+    begin();
+    exec("SET LOCAL synchronous_commit TO OFF");
+}
+
 void PgDatabase::rollback() noexcept {
     in_transaction_ = false;
     if (PQstatus(conn_) != CONNECTION_OK) return;

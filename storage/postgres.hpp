@@ -30,6 +30,7 @@ public:
     std::int64_t changes() const noexcept override { return changes_; }
     void begin() override;
     void commit() override;
+    void begin_unsynced() override;   // BEGIN, then SET LOCAL synchronous_commit TO OFF
     void rollback() noexcept override;
     void lock_for_transaction(std::string_view scope) override;
 

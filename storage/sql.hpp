@@ -106,6 +106,11 @@ public:
     // write transaction runs alone. PostgreSQL: BEGIN (read committed); what must not interleave across
     // instances takes lock_for_transaction() first.
     virtual void begin() = 0;
+    // A transaction whose commit does not wait for the disk: durable against a crash of this process (SQLite's
+    // WAL write has returned; PostgreSQL has it), not against power loss or an OS crash until the next durable
+    // commit (WAL order: an earlier durable commit is never undone by losing this one). Only for transactions
+    // whose loss is made good by redoing work (README "Which commits wait for the disk"). Ends as any other.
+    virtual void begin_unsynced() = 0;
     virtual void commit() = 0;
     virtual void rollback() noexcept = 0;
     // Serializes transactions that name the same scope until this transaction ends (PostgreSQL: a transaction
@@ -143,7 +148,11 @@ private:
 // Begins in the constructor; rolls back in the destructor unless commit() was called.
 class Transaction {
 public:
-    explicit Transaction(Database& db) : db_(db) { db_.begin(); }
+    enum class Durability { synced, unsynced };   // unsynced: see Database::begin_unsynced
+    explicit Transaction(Database& db, Durability durability = Durability::synced) : db_(db) {
+        if (durability == Durability::unsynced) db_.begin_unsynced();
+        else db_.begin();
+    }
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction() {

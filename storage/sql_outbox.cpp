@@ -238,7 +238,10 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
                              : outcome.next == Next::fail  ? JobStatus::failed
                                                            : JobStatus::dead;
     return guarded<SyncJobInfo>("finish sync attempt", [&]() -> Result<SyncJobInfo> {
-        Transaction tx(*db_);
+        // Not waiting for the disk: the claim this attempt ran under was committed durably before any CRM call, so
+        // if power loss undoes this commit the job is found 'running' again and re-driven with recover, which finds
+        // what the attempt wrote by its markers (README "Which commits wait for the disk").
+        Transaction tx(*db_, Transaction::Durability::unsynced);
         std::string tenant_id, crm_type;
         {
             auto st = db_->cached(

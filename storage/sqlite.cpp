@@ -160,6 +160,37 @@ void SqliteDatabase::exec(const char* sql) {
     }
 }
 
+// SQLite refuses to change the safety level inside a transaction, so it is set before BEGIN and put back after
+// the transaction ends, however it ends. In WAL mode NORMAL skips the fsync at commit; the WAL is synced by the
+// next FULL commit or checkpoint.
+void SqliteDatabase::begin_unsynced() {
+    exec("PRAGMA synchronous=NORMAL");
+    unsynced_ = true;
+    try {
+        exec("BEGIN IMMEDIATE");
+    } catch (...) {
+        restore_synced();
+        throw;
+    }
+}
+
+void SqliteDatabase::commit() {
+    exec("COMMIT");   // a failed COMMIT leaves the transaction open: the rollback that follows restores
+    restore_synced();
+}
+
+void SqliteDatabase::rollback() noexcept {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    restore_synced();
+}
+
+void SqliteDatabase::restore_synced() noexcept {
+    if (!unsynced_) return;
+    // Cannot fail outside a transaction; if it ever did, the next begin_unsynced would try again, and every commit
+    // in between would be unsynced: checked by the storage tests (DatabaseTest.AnUnsyncedCommit...).
+    unsynced_ = sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr) != SQLITE_OK;
+}
+
 Statement SqliteDatabase::prepare(std::string_view sql) {
     return Statement(std::make_unique<SqliteStatement>(db_, sql));
 }

@@ -26,11 +26,14 @@ public:
     Statement prepare(std::string_view sql) override;
     std::int64_t changes() const noexcept override { return sqlite3_changes64(db_); }
     void begin() override { exec("BEGIN IMMEDIATE"); }
-    void commit() override { exec("COMMIT"); }
-    void rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
+    void begin_unsynced() override;   // synchronous=NORMAL until the transaction ends (WAL: no fsync at commit)
+    void commit() override;
+    void rollback() noexcept override;
     void lock_for_transaction(std::string_view) override {}   // BEGIN IMMEDIATE already holds the write lock
 
 private:
+    void restore_synced() noexcept;
+    bool unsynced_ = false;
     SqliteDatabase(sqlite3* db, std::filesystem::path path)
         : db_(db), path_(std::move(path)), description_(path_.string()) {}
     sqlite3* db_;

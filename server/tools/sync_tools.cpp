@@ -64,9 +64,17 @@ asio::awaitable<Result<std::vector<std::string>>> targets_for(TeamRollout& team,
               : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)");
 }
 
-// Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM.
-asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolContext& ctx,
-                                              const std::vector<std::string>& ids, const std::string& what) {
+// A job whose first attempt ended before the watch began is never announced to it; the store is asked after this
+// long (the attempt would have to finish between the enqueue's commit and the watch, a few microseconds later on
+// this strand, so it is rare) rather than at once, which would cost every sync call a storage trip.
+constexpr std::chrono::milliseconds kCatchUpRead{2'000};
+
+// Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM. Returns
+// the jobs as their attempts left them (all of `ids` when every one was reported).
+// `replayed`: the jobs may have been attempted long ago (an idempotent replay), so the store is asked at once.
+asio::awaitable<std::map<std::string, storage::SyncJobInfo>> wait_for_first_attempts(
+    const SyncToolsDeps& deps, ToolContext& ctx, const std::vector<std::string>& ids, const std::string& what,
+    bool replayed) {
     struct Waiter {
         explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
         asio::steady_timer timer;
@@ -95,14 +103,10 @@ asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolCon
     } unwatch{deps.worker, deps.worker->watch(ids, std::move(listener))};
     deps.worker->wake();
 
-    // Attempts that finished before the watch began.
-    auto current = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
-    if (current)
-        for (auto& j : *current)
-            if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter->attempted.count(j.id))
-                waiter->attempted[j.id] = std::move(j);
-
-    const auto deadline = std::chrono::steady_clock::now() + deps.wait;
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + deps.wait;
+    const auto catch_up = replayed ? start : std::min(deadline, start + kCatchUpRead);
+    bool caught_up = false;
     std::set<std::string> reported;
     const double total = static_cast<double>(ids.size());
     ctx.progress(0, total, what + ": queued for " + std::to_string(ids.size()) + " CRM(s)");
@@ -110,10 +114,21 @@ asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolCon
         for (const auto& [id, info] : waiter->attempted)
             if (reported.insert(id).second)
                 ctx.progress(static_cast<double>(reported.size()), total, info.crm_type + ": " + job_outcome(info));
-        if (reported.size() >= ids.size() || std::chrono::steady_clock::now() >= deadline) break;
-        waiter->timer.expires_at(deadline);
+        const auto now = std::chrono::steady_clock::now();
+        if (reported.size() >= ids.size() || now >= deadline) break;
+        if (!caught_up && now >= catch_up) {   // attempts that finished before the watch began
+            caught_up = true;
+            auto current = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
+            if (current)
+                for (auto& j : *current)
+                    if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter->attempted.count(j.id))
+                        waiter->attempted[j.id] = std::move(j);
+            continue;
+        }
+        waiter->timer.expires_at(caught_up ? deadline : catch_up);
         co_await waiter->timer.async_wait(use_nothrow);
     }
+    co_return std::move(waiter->attempted);
 }
 
 struct SyncCall {
@@ -169,11 +184,16 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         co_return co_await start_sync_task(deps, ctx.tenant(), ids, context, idempotency_key);
     }
     const auto* wait = args.if_contains("wait");
+    std::map<std::string, storage::SyncJobInfo> attempted;
     if ((!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0)
-        co_await wait_for_first_attempts(deps, ctx, ids, call.what);
+        attempted = co_await wait_for_first_attempts(deps, ctx, ids, call.what, accepted->replayed);
     else
         deps.worker->wake();
-    auto jobs = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
+    // Every job reported as its attempt left it: that is the answer, with no further read.
+    Result<std::vector<storage::SyncJobInfo>> jobs{std::vector<storage::SyncJobInfo>{}};
+    for (const auto& id : ids)
+        if (auto it = attempted.find(id); it != attempted.end()) jobs->push_back(std::move(it->second));
+    if (jobs->size() != ids.size()) jobs = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
     if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
                                  {{"jobIds", json::value_from(ids)}});
     auto result = summarize_sync(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);

@@ -50,6 +50,37 @@ TEST_F(DatabaseTest, ConnectionPragmas) {
     EXPECT_EQ(pragma(*db, "PRAGMA busy_timeout"), "5000");
 }
 
+// finish_sync_attempt's commit does not wait for the disk (storage/sql.hpp, commit_unsynced); every other commit
+// still does, so the relaxed setting must end with that one commit, on both engines, whether it commits or fails.
+TEST_F(DatabaseTest, AnUnsyncedCommitIsCommittedAndLeavesLaterCommitsSynced) {
+    auto store = open_store();   // the schema
+    auto db = raw();
+    const char* const durability = on_postgresql() ? "SHOW synchronous_commit" : "PRAGMA synchronous";
+    const std::string synced = pragma(*db, durability);   // SQLite: FULL (2); PostgreSQL: the cluster's setting
+    if (!on_postgresql()) {
+        ASSERT_EQ(synced, "2");
+    }
+    {
+        Transaction tx(*db, Transaction::Durability::unsynced);
+        EXPECT_EQ(pragma(*db, durability), on_postgresql() ? "off" : "1");
+        db->exec("INSERT INTO tenants(id, name, created_at) VALUES ('t_unsynced000000000000000', 'unsynced', 1)");
+        tx.commit();
+    }
+    EXPECT_EQ(pragma(*db, durability), synced);
+    EXPECT_EQ(pragma(*raw(), "SELECT name FROM tenants WHERE id = 't_unsynced000000000000000'"), "unsynced")
+        << "visible to another connection";
+    if (on_postgresql()) return;   // SET LOCAL ends with its transaction, committed or not
+    {
+        // A foreign key checked at COMMIT (deferred) makes the COMMIT itself fail.
+        db->exec("PRAGMA defer_foreign_keys=ON");
+        Transaction tx(*db, Transaction::Durability::unsynced);
+        db->exec("INSERT INTO api_keys(tenant_id, prefix, hash, created_at)"
+                 " VALUES ('t_nobody00000000000000000', 'abcdefgh', zeroblob(32), 1)");
+        EXPECT_THROW(tx.commit(), SqlError);
+    }
+    EXPECT_EQ(pragma(*db, durability), synced) << "restored after a failed commit too";
+}
+
 TEST_F(DatabaseTest, MigrationsCreateStrictTablesAndAreIdempotent) {
     SQLITE_ONLY();
     auto db = raw();
