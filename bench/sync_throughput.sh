@@ -3,7 +3,7 @@
 #
 #   bench/sync_throughput.sh [--server PATH/rollout-mcp] [--fake PATH/fake-rollout] [--rows "SET:TEAMS:C[:pgN] ..."]
 #                            [--dur 10] [--warmup 2] [--latency-ms 50] [--raised-cap 512] [--out DIR]
-#                            [--baseline-server PATH/rollout-mcp] [--passes 1]
+#                            [--baseline-server PATH/rollout-mcp] [--passes 1] [--public-url URL]
 #
 # Every row runs on a fresh fake-rollout (--latency-ms, --quiet) and a fresh rollout-mcp (api_key auth, temp
 # data_dir, [sync] wait_ms 120000 so that every call answers at its tour's first attempt): TEAMS teams from
@@ -28,13 +28,17 @@
 # latency) and the share of it reached, CPU, and how busy the storage thread was. With several passes or a
 # baseline every figure is the median over the passes, one line per row and server, then per row the ratios
 # candidate / baseline (CPU ms per tour of each process, tours/s) and each pass's tours/s and server CPU ms/tour.
+# --public-url URL sets [server] public_url (a loopback URL: nothing is delivered in the quiet run), so each
+# configured connection is subscribed to Rollout's webhooks instead of being polled for CRM changes; without it
+# every connection is polled (hook_upkeep.hpp: up to 4 Rollout reads per second per team). A server that does
+# not know the key (before issue 20) runs without it.
 # Results (JSON lines, with per-thread detail) and logs stay in --out (default: a new temp dir). Everything
 # on 127.0.0.1. Needs node (>= 18), curl, and /proc (Linux) for the CPU and thread figures.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../scripts/lib/server_start.sh"
 SERVER=${ROLLOUT_MCP_BIN:-}; FAKE=${FAKE_ROLLOUT_BIN:-}; DUR=10; WARMUP=2; LATENCY=50; RAISED=512; OUT=""
-BASELINE=""; PASSES=1
+BASELINE=""; PASSES=1; PUBLIC_URL=""
 ROWS="default:1:1 default:1:16 default:1:256 default:32:256 raised:32:1 raised:32:16 raised:32:256 raised:1:256"
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -42,7 +46,8 @@ while [[ $# -gt 0 ]]; do
     --dur) DUR=$2; shift 2;; --warmup) WARMUP=$2; shift 2;; --latency-ms) LATENCY=$2; shift 2;;
     --raised-cap) RAISED=$2; shift 2;; --out) OUT=$2; shift 2;;
     --baseline-server) BASELINE=$2; shift 2;; --passes) PASSES=$2; shift 2;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0;;
+    --public-url) PUBLIC_URL=$2; shift 2;;
+    -h|--help) sed -n '2,36p' "$0"; exit 0;;
     *) echo "sync_throughput.sh: unknown argument $1" >&2; exit 2;;
   esac
 done
@@ -148,6 +153,7 @@ master_key_file = \"$dir/master.key\""
 bind = "127.0.0.1"
 port = 0
 shutdown_grace_ms = 1000
+${PUBLIC_URL:+public_url = \"$PUBLIC_URL\"}
 
 [mcp]
 # Measures the sync path against its caps, not per-team request pacing.

@@ -306,7 +306,12 @@ void PgDatabase::commit() {
 
 void PgDatabase::begin_unsynced() {
     begin();
-    exec("SET LOCAL synchronous_commit TO OFF");
+    try {
+        exec("SET LOCAL synchronous_commit TO OFF");
+    } catch (...) {
+        rollback();   // the Transaction that called this is not constructed: nobody else would end it
+        throw;
+    }
 }
 
 void PgDatabase::rollback() noexcept {

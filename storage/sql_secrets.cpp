@@ -181,7 +181,7 @@ Result<CrmConnection> SqlStorage::get_crm_connection(std::string_view tenant_id,
                                st->blob(4), st->blob(5));
         if (!secret) return secret.error();
         return CrmConnection{{std::string(crm_type), st->text(0), st->int64(1), st->int64(2)},
-                             std::move(*secret), st->int64(6) != 0};
+                             std::move(*secret), st->int64(6) != 0, {}};
     });
 }
 
@@ -195,8 +195,14 @@ Result<TeamConfigSnapshot> SqlStorage::get_team_config(std::string_view tenant_i
             out.version = st->int64(0);
         }
         auto rollout = get_rollout_config(tenant_id);
-        if (rollout) out.rollout = std::move(*rollout);
-        else if (rollout.error().code != ErrorCode::not_found) return rollout.error();
+        if (rollout) {
+            out.rollout = std::move(*rollout);
+        } else if (rollout.error().code == ErrorCode::crypto) {
+            out.rollout = RolloutConfig{};
+            out.rollout_unreadable = rollout.error().message;
+        } else if (rollout.error().code != ErrorCode::not_found) {
+            return rollout.error();
+        }
         auto st = db_->cached(
             "SELECT crm_type, label, created_at, updated_at, key_id, nonce, ciphertext,"
             " EXISTS (SELECT 1 FROM crm_connections o WHERE o.credential_fingerprint = c.credential_fingerprint"
@@ -207,9 +213,10 @@ Result<TeamConfigSnapshot> SqlStorage::get_team_config(std::string_view tenant_i
             std::string crm_type = st->text(0);
             auto secret = open_row({tenant_id, kCrmKind, crm_type}, static_cast<KeyId>(st->int64(4)),
                                    st->blob(5), st->blob(6));
-            if (!secret) return secret.error();
+            if (!secret && secret.error().code != ErrorCode::crypto) return secret.error();
             out.connections.push_back(CrmConnection{{std::move(crm_type), st->text(1), st->int64(2), st->int64(3)},
-                                                    std::move(*secret), st->int64(7) != 0});
+                                                    secret ? std::move(*secret) : crypto::SecretBytes{},
+                                                    st->int64(7) != 0, secret ? std::string() : secret.error().message});
         }
         return out;
     });

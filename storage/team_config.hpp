@@ -35,6 +35,7 @@ struct CrmConnection {
     CrmConnectionInfo info;
     crypto::SecretBytes credential_key;  // the Rollout credential id, opened
     bool shared_with_other_team = false; // another team of this server stored the same credential
+    std::string unreadable;              // get_team_config only: why credential_key did not open ("" when it did)
 };
 
 struct TeamConfigSnapshot {
@@ -42,7 +43,10 @@ struct TeamConfigSnapshot {
     // the next check then finds out of date (never the reverse).
     std::int64_t version = 0;
     std::optional<RolloutConfig> rollout;     // nullopt: configure_rollout was not called
-    std::vector<CrmConnection> connections;   // ordered by crm_type
+    std::string rollout_unreadable;           // why `rollout` did not open ("" when it did; then it has no secrets)
+    // Ordered by crm_type. A connection whose credential id does not open is listed with `unreadable` set, so one
+    // damaged row stops that CRM alone, as reading it by itself would.
+    std::vector<CrmConnection> connections;
 };
 
 }  // namespace rollout_mcp::storage

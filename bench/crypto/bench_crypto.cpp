@@ -1,4 +1,4 @@
-// Cost of sealing/opening one secret and of the per-request API-key check (pure hash, and the full
+// Cost of sealing/opening one secret and a job payload, and of the per-request API-key check (pure hash, and the full
 // SqlStorage::authenticate with a prepared-statement lookup on a real database file).
 #include "crypto/api_key.hpp"
 #include "crypto/keyring.hpp"
@@ -33,15 +33,25 @@ void BM_Seal(benchmark::State& state) {
 }
 BENCHMARK(BM_Seal)->Arg(64)->Arg(1024);
 
-void BM_Open(benchmark::State& state) {
+// Opens `size` bytes sealed for `row` with `open` (crypto::open or crypto::open_data).
+template <typename Open>
+void open_loop(benchmark::State& state, const crypto::RowIdentity& row, Open open) {
     const auto ring = make_ring();
     const std::vector<unsigned char> plain(static_cast<std::size_t>(state.range(0)), 'x');
-    const auto sealed = crypto::seal(ring, kRow, plain);
-    for (auto _ : state)
-        benchmark::DoNotOptimize(crypto::open(ring, kRow, sealed.key_id, sealed.nonce, sealed.ciphertext));
+    const auto sealed = crypto::seal(ring, row, plain);
+    for (auto _ : state) benchmark::DoNotOptimize(open(ring, row, sealed.key_id, sealed.nonce, sealed.ciphertext));
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
 }
+
+void BM_Open(benchmark::State& state) { open_loop(state, kRow, &crypto::open); }
 BENCHMARK(BM_Open)->Arg(64)->Arg(1024);
+
+// A sync job's payload as a claim opens it (client data: ordinary memory wiped on release, crypto/secret_bytes.hpp),
+// at the size of a two-visit tour (about 1 KiB) and of a large one.
+void BM_OpenJobPayload(benchmark::State& state) {
+    open_loop(state, {"t_0123456789abcdef01234567", "sync_payload", "p_0123456789abcdef01234567"}, &crypto::open_data);
+}
+BENCHMARK(BM_OpenJobPayload)->Arg(1024)->Arg(16384);
 
 // What Open pays for secret memory: sodium_malloc (guard pages, mprotect, mlock) and sodium_free.
 void BM_SecretBytesAlloc(benchmark::State& state) {

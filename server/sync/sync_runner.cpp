@@ -111,22 +111,27 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
         co_return result;
     }
     team_.observe_config_version(info.tenant_id, job.config_version);   // as the claim read it
-    auto client_or = co_await team_.client(info.tenant_id);
+    // One configuration for the whole attempt: the client and the connection come from the same version.
+    auto config = co_await team_.config(info.tenant_id);
+    if (!config) {
+        const Error& f = config.error();
+        result.error = f.code == storage::ErrorCode::busy ? transient("cannot read this team's settings: " + f.message)
+                                                          : permanent("cannot read this team's settings: " + f.message);
+        co_return result;
+    }
+    auto client_or = team_.client_from(info.tenant_id, **config);
     if (!client_or) {
-        const Error& f = client_or.error();
-        result.error = f.code == storage::ErrorCode::busy ? transient(f.message) : permanent(f.message);
+        result.error = permanent(client_or.error().message);
         co_return result;
     }
     auto client = *client_or;
-    auto config = co_await team_.config(info.tenant_id);   // cached: client() has just read it
-    if (!config) {
-        result.error = config.error().code == storage::ErrorCode::busy ? transient(config.error().message)
-                                                                        : permanent(config.error().message);
-        co_return result;
-    }
     const TeamConfig::Connection* connection = (*config)->connection(info.crm_type);
     if (!connection) {
         result.error = permanent("crmType: \"" + info.crm_type + "\" is no longer connected for this team");
+        co_return result;
+    }
+    if (!connection->unreadable.empty()) {   // this CRM only: the team's other connections go on
+        result.error = permanent("cannot open the CRM connection: " + connection->unreadable);
         co_return result;
     }
     // The credential id goes into X-Rollout-Credential-Id: one that no longer fits the rule is never sent.

@@ -12,8 +12,8 @@ const TeamConfig::Connection* TeamConfig::connection(std::string_view crm_type) 
 }
 
 TeamConfigCache::TeamConfigCache(std::size_t max_teams, std::chrono::milliseconds confirm_window)
-    : max_teams_(max_teams), window_(confirm_window),
-      arena_(max_teams > 0 ? SecretArena::create(max_teams * kArenaBytesPerTeam) : nullptr) {}
+    : max_teams_(std::min(max_teams, kMaxTeams)), window_(confirm_window),
+      arena_(max_teams_ > 0 ? SecretArena::create(max_teams_ * kArenaBytesPerTeam) : nullptr) {}
 
 TeamConfigCache::Node& TeamConfigCache::touch(const std::string& tenant) {
     auto it = nodes_.find(tenant);
@@ -48,7 +48,7 @@ void TeamConfigCache::observe(const std::string& tenant, std::int64_t version) {
     Node& node = touch(tenant);
     node.observed = std::max(node.observed, version);
     if (!node.config) return;
-    if (node.config->version < version) node.config.reset();   // changed since it was read: read it again
+    if (node.config->version < node.observed) node.config.reset();   // changed since it was read: read it again
     else if (node.config->version == version) node.confirmed_at = Clock::now();
 }
 
@@ -63,17 +63,18 @@ std::shared_ptr<const TeamConfig> TeamConfigCache::find(const std::string& tenan
 
 std::shared_ptr<const TeamConfig> TeamConfigCache::put(const std::string& tenant, storage::TeamConfigSnapshot snapshot,
                                                        std::optional<RolloutSettings> settings,
-                                                       std::optional<std::string> problem) {
+                                                       std::optional<std::string> problem, Clock::time_point asked) {
     auto config = std::make_shared<TeamConfig>();
     config->version = snapshot.version;
     config->settings = std::move(settings);
     config->problem = std::move(problem);
     std::size_t total = 0;
-    if (snapshot.rollout) total += snapshot.rollout->secret.size() + snapshot.rollout->webhook_secret.size();
+    // The webhook signing key is not kept: only webhook processing needs it, and it reads the store itself.
+    if (snapshot.rollout) total += snapshot.rollout->secret.size();
     for (const auto& c : snapshot.connections) total += c.credential_key.size();
 
     std::lock_guard lock(mu_);
-    if (arena_ && total > 0) {
+    if (arena_ && total > 0 && total <= arena_->capacity()) {   // what can never fit evicts nobody
         config->block = arena_->allocate(total);
         while (!config->block && evict_one_config()) config->block = arena_->allocate(total);
     }
@@ -92,16 +93,21 @@ std::shared_ptr<const TeamConfig> TeamConfigCache::put(const std::string& tenant
     };
     if (snapshot.rollout) {
         config->secret = keep(snapshot.rollout->secret);
-        config->webhook_secret = keep(snapshot.rollout->webhook_secret);
+        config->unreadable = std::move(snapshot.rollout_unreadable);
     }
     for (auto& c : snapshot.connections)
-        config->connections.push_back({std::move(c.info), c.shared_with_other_team, keep(c.credential_key)});
+        config->connections.push_back({std::move(c.info), c.shared_with_other_team, keep(c.credential_key),
+                                       std::move(c.unreadable)});
 
     if (!enabled()) return config;
     Node& node = touch(tenant);
-    // Kept only when no newer version was observed meanwhile, and only when its secrets are in the arena (a
-    // team whose secrets do not fit is read every time rather than pinning guarded pages of its own).
-    const bool newest = config->version >= node.observed && (!node.config || node.config->version <= config->version);
+    // Kept only when no newer version was observed and the team not forgotten since the read began, and only when
+    // its secrets are in the arena (a team whose secrets do not fit is read every time rather than pinning guarded
+    // pages of its own). Either way its version counts as observed: an older entry is never confirmed again.
+    const bool newest = config->version >= node.observed && asked > node.forgotten_at &&
+                        (!node.config || node.config->version <= config->version);
+    node.observed = std::max(node.observed, config->version);
+    if (node.config && node.config->version < node.observed) node.config.reset();
     if (newest && (config->block || total == 0)) {
         node.config = config;
         node.confirmed_at = Clock::now();
@@ -110,9 +116,11 @@ std::shared_ptr<const TeamConfig> TeamConfigCache::put(const std::string& tenant
 }
 
 void TeamConfigCache::forget(const std::string& tenant) {
+    if (!enabled()) return;
     std::lock_guard lock(mu_);
-    auto it = nodes_.find(tenant);
-    if (it != nodes_.end()) it->second.config.reset();
+    Node& node = touch(tenant);
+    node.config.reset();
+    node.forgotten_at = Clock::now();
 }
 
 std::size_t TeamConfigCache::size() const {

@@ -35,13 +35,14 @@ struct TeamConfig {
     struct Connection {
         storage::CrmConnectionInfo info;
         bool shared_with_other_team = false;
-        std::string_view credential_key;   // in `secrets`
+        std::string_view credential_key;   // in `block` or `own`
+        std::string unreadable;            // why its credential id did not open ("" when it did): this CRM only
     };
     std::int64_t version = 0;
-    std::optional<RolloutSettings> settings;   // nullopt: configure_rollout was never called
+    std::optional<RolloutSettings> settings;   // nullopt: configure_rollout was never called (or did not open)
     std::optional<std::string> problem;        // why the stored settings must not be used (for the team)
-    std::string_view secret;                   // the Rollout client secret or token, in `secrets`
-    std::string_view webhook_secret;           // "" when none was given
+    std::string unreadable;                    // why the stored Rollout settings did not open ("" when they did)
+    std::string_view secret;                   // the Rollout client secret or token, in `block` or `own`
     std::vector<Connection> connections;       // ordered by crm_type
 
     const Connection* connection(std::string_view crm_type) const;
@@ -56,7 +57,9 @@ public:
     static constexpr std::size_t kArenaBytesPerTeam = 2048;
     using Clock = std::chrono::steady_clock;
 
-    // max_teams 0: nothing is kept (every use reads the store).
+    static constexpr std::size_t kMaxTeams = 100'000;   // the arena is mapped and locked at start: 200 MiB at most
+
+    // max_teams 0: nothing is kept (every use reads the store); more than kMaxTeams: kMaxTeams.
     explicit TeamConfigCache(std::size_t max_teams, std::chrono::milliseconds confirm_window = std::chrono::seconds(1));
 
     bool enabled() const { return max_teams_ > 0; }
@@ -64,10 +67,14 @@ public:
     void observe(const std::string& tenant, std::int64_t version);
     // The team's entry if it is confirmed current, else null.
     std::shared_ptr<const TeamConfig> find(const std::string& tenant);
-    // Builds an entry from a snapshot, its secrets copied into the arena (the snapshot's own buffers are kept
-    // when they do not fit), and keeps it unless a newer version was observed meanwhile.
+    // Builds an entry from a snapshot read from the store at `asked` (the time the read was started), its secrets
+    // copied into the arena (the snapshot's own buffers are kept when they do not fit), and keeps it unless a newer
+    // version was observed or the team forgotten since `asked`. The snapshot's Rollout settings are the caller's
+    // `settings` and `problem` (parsed and checked by TeamRollout).
     std::shared_ptr<const TeamConfig> put(const std::string& tenant, storage::TeamConfigSnapshot snapshot,
-                                          std::optional<RolloutSettings> settings, std::optional<std::string> problem);
+                                          std::optional<RolloutSettings> settings, std::optional<std::string> problem,
+                                          Clock::time_point asked);
+    // This instance changed the team's settings: drop its entry, and any read that started before now.
     void forget(const std::string& tenant);
 
     std::size_t size() const;
@@ -76,8 +83,9 @@ public:
 private:
     struct Node {
         std::shared_ptr<const TeamConfig> config;   // may be null: only an observation is known
-        std::int64_t observed = -1;                 // the highest version observed
+        std::int64_t observed = -1;                 // the highest version observed or loaded
         Clock::time_point confirmed_at{};
+        Clock::time_point forgotten_at{};           // reads started before this are not kept
         std::list<std::string>::iterator lru;
     };
     Node& touch(const std::string& tenant);   // under mu_: finds or makes the node, most recent first

@@ -111,43 +111,47 @@ boost::asio::awaitable<Result<std::shared_ptr<const TeamConfig>>> TeamRollout::c
         out = std::move(cached);
         co_return out;
     }
+    const auto asked = TeamConfigCache::Clock::now();
     auto snapshot = co_await storage_.call(&storage::Storage::get_team_config, tenant);
     if (!snapshot) {
-        Error failure = std::move(snapshot).error();   // keeps the storage code: busy is worth a later try
-        failure.message = "cannot read this team's settings: " + failure.message;
-        out = std::move(failure);
+        out = std::move(snapshot).error();   // the storage code and message: callers say what they were reading
         co_return out;
     }
     std::optional<RolloutSettings> settings;
     std::optional<std::string> problem;
-    if (snapshot->rollout) {
+    if (snapshot->rollout && snapshot->rollout_unreadable.empty()) {
         settings = RolloutSettings::from_json(snapshot->rollout->settings_json);
         // Stored values are checked again: they were written by an older version, or the operator has since
         // removed the team's baseUrl from the list. Permanent: retrying cannot help until the team reconfigures.
         if (!settings) problem = "this team's stored Rollout settings are unreadable: configure_rollout again";
         else problem = stored_settings_problem(*settings, snapshot->rollout->secret.text());
     }
-    out = cache_.put(tenant, std::move(*snapshot), std::move(settings), std::move(problem));
+    out = cache_.put(tenant, std::move(*snapshot), std::move(settings), std::move(problem), asked);
     co_return out;
+}
+
+Result<std::shared_ptr<rollout::RolloutClient>> TeamRollout::client_from(const std::string& tenant,
+                                                                         const TeamConfig& team) const {
+    if (!team.unreadable.empty())
+        return Error{storage::ErrorCode::crypto, "cannot read this team's Rollout settings: " + team.unreadable};
+    if (team.problem) return invalid_argument(*team.problem);
+    if (!team.settings)
+        return Error{storage::ErrorCode::not_found, "Rollout is not configured for this team: call configure_rollout first"};
+    return client_for(tenant, *team.settings, std::string(team.secret));
 }
 
 boost::asio::awaitable<Result<std::shared_ptr<rollout::RolloutClient>>> TeamRollout::client(const std::string& tenant) {
     Result<std::shared_ptr<rollout::RolloutClient>> out;
     auto config = co_await this->config(tenant);
     if (!config) {
-        out = std::move(config).error();
+        Error failure = std::move(config).error();   // keeps the storage code: busy is worth a later try
+        failure.message = failure.code == storage::ErrorCode::not_found
+                              ? "Rollout is not configured for this team: call configure_rollout first"
+                              : "cannot read this team's Rollout settings: " + failure.message;
+        out = std::move(failure);
         co_return out;
     }
-    const TeamConfig& team = **config;
-    if (!team.settings && !team.problem) {
-        out = Error{storage::ErrorCode::not_found, "Rollout is not configured for this team: call configure_rollout first"};
-        co_return out;
-    }
-    if (team.problem) {
-        out = invalid_argument(*team.problem);
-        co_return out;
-    }
-    out = client_for(tenant, *team.settings, std::string(team.secret));
+    out = client_from(tenant, **config);
     co_return out;
 }
 

@@ -59,7 +59,8 @@ public:
     TeamConfigCache& config_cache() { return cache_; }
     // The team's stored configuration as a client, or a failure whose message names the problem for the
     // team (configure_rollout is needed, or a stored field is refused); storage::ErrorCode::busy when the
-    // store could not be read and a later try may work.
+    // store could not be read and a later try may work. client_from: the same from a configuration in hand.
+    Result<std::shared_ptr<rollout::RolloutClient>> client_from(const std::string& tenant, const TeamConfig& team) const;
     boost::asio::awaitable<Result<std::shared_ptr<rollout::RolloutClient>>> client(const std::string& tenant);
     // The team's default time zone (configure_rollout timeZone), "" when none or not configured.
     boost::asio::awaitable<std::string> default_time_zone(const std::string& tenant);

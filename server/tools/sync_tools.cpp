@@ -64,28 +64,18 @@ asio::awaitable<Result<std::vector<std::string>>> targets_for(TeamRollout& team,
               : "crmType: \"" + crm_type + "\" is not a CRM connector in Rollout (see list_available_crms)");
 }
 
-// A job whose first attempt ended before the watch began is never announced to it; the store is asked after this
-// long (the attempt would have to finish between the enqueue's commit and the watch, a few microseconds later on
-// this strand, so it is rare) rather than at once, which would cost every sync call a storage trip.
-constexpr std::chrono::milliseconds kCatchUpRead{2'000};
+// The first attempts a waiting sync call hears of, on the call's strand.
+struct FirstAttempts {
+    explicit FirstAttempts(asio::any_io_executor ex) : timer(ex) {}
+    asio::steady_timer timer;                                  // cancelled by each report
+    std::map<std::string, storage::SyncJobInfo> attempted;     // job id -> as its attempt left it
+    std::shared_ptr<void> watch;                               // SyncWorker::watch_scoped's handle
+};
 
-// Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM. Returns
-// the jobs as their attempts left them (all of `ids` when every one was reported).
-// `replayed`: the jobs may have been attempted long ago (an idempotent replay), so the store is asked at once.
-asio::awaitable<std::map<std::string, storage::SyncJobInfo>> wait_for_first_attempts(
-    const SyncToolsDeps& deps, ToolContext& ctx, const std::vector<std::string>& ids, const std::string& what,
-    bool replayed) {
-    struct Waiter {
-        explicit Waiter(asio::any_io_executor ex) : timer(ex) {}
-        asio::steady_timer timer;
-        std::map<std::string, storage::SyncJobInfo> attempted;
-    };
-    auto executor = co_await asio::this_coro::executor;
-    auto waiter = std::make_shared<Waiter>(executor);
-    // The listener runs on a worker thread; the waiter lives on this call's strand.
-    auto listener = [weak = std::weak_ptr<Waiter>(waiter), executor](const storage::SyncJobInfo& info) {
-        // Watchers also hear of changes that are not an attempt (a re-read, a claim): only a finished attempt or
-        // a final job (a cancel fails a job never attempted) counts.
+// What the worker tells a watch: a finished attempt or a final job (a cancel fails a job never attempted), posted to
+// the call's strand. Watchers also hear of changes that are not an attempt (a re-read, a claim): those are ignored.
+SyncWorker::Listener first_attempt_listener(const std::shared_ptr<FirstAttempts>& waiter, asio::any_io_executor executor) {
+    return [weak = std::weak_ptr<FirstAttempts>(waiter), executor](const storage::SyncJobInfo& info) {
         const bool final = info.status == storage::JobStatus::succeeded || info.status == storage::JobStatus::failed ||
                            info.status == storage::JobStatus::dead;
         if (!final && (info.attempts == 0 || info.status == storage::JobStatus::running)) return;
@@ -96,13 +86,35 @@ asio::awaitable<std::map<std::string, storage::SyncJobInfo>> wait_for_first_atte
             }
         });
     };
-    struct Unwatch {
-        SyncWorker* worker;
-        std::uint64_t id;
-        ~Unwatch() { worker->unwatch(id); }
-    } unwatch{deps.worker, deps.worker->watch(ids, std::move(listener))};
-    deps.worker->wake();
+}
 
+struct WatchedEnqueue {
+    storage::EnqueueResult accepted;
+    std::shared_ptr<void> watch;   // null when nobody waits
+};
+
+// Runs on the storage thread: the watch is in place before any later storage call, so before this instance's worker
+// can claim or finish one of the new jobs (README "Sync path CPU").
+Result<WatchedEnqueue> enqueue_watched(storage::Storage& s, const storage::SyncRequest& request, std::int64_t now_ms,
+                                       SyncWorker* worker, const SyncWorker::Listener& listener) {
+    auto accepted = s.enqueue_sync(request, now_ms);
+    if (!accepted) return accepted.error();
+    WatchedEnqueue out{std::move(*accepted), nullptr};
+    if (listener) out.watch = worker->watch_scoped(out.accepted.job_ids, listener);
+    return out;
+}
+
+// Only another instance's attempt (PostgreSQL), heard of before the watch began, can go unannounced: the store is
+// asked once after this long rather than at once, which would cost every sync call a storage trip.
+constexpr std::chrono::milliseconds kCatchUpRead{2'000};
+
+// Waits until every job has finished its first attempt or the bound passes, reporting progress per CRM; the jobs as
+// their attempts left them are in waiter->attempted. `replayed`: the jobs may have been attempted long ago (an
+// idempotent replay), so the store is asked at once.
+asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolContext& ctx, FirstAttempts& waiter,
+                                              const std::vector<std::string>& ids, const std::string& what,
+                                              bool replayed) {
+    deps.worker->wake();
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + deps.wait;
     const auto catch_up = replayed ? start : std::min(deadline, start + kCatchUpRead);
@@ -111,7 +123,7 @@ asio::awaitable<std::map<std::string, storage::SyncJobInfo>> wait_for_first_atte
     const double total = static_cast<double>(ids.size());
     ctx.progress(0, total, what + ": queued for " + std::to_string(ids.size()) + " CRM(s)");
     for (;;) {
-        for (const auto& [id, info] : waiter->attempted)
+        for (const auto& [id, info] : waiter.attempted)
             if (reported.insert(id).second)
                 ctx.progress(static_cast<double>(reported.size()), total, info.crm_type + ": " + job_outcome(info));
         const auto now = std::chrono::steady_clock::now();
@@ -121,14 +133,13 @@ asio::awaitable<std::map<std::string, storage::SyncJobInfo>> wait_for_first_atte
             auto current = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
             if (current)
                 for (auto& j : *current)
-                    if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter->attempted.count(j.id))
-                        waiter->attempted[j.id] = std::move(j);
+                    if (j.attempts > 0 && j.status != storage::JobStatus::running && !waiter.attempted.count(j.id))
+                        waiter.attempted[j.id] = std::move(j);
             continue;
         }
-        waiter->timer.expires_at(caught_up ? deadline : catch_up);
-        co_await waiter->timer.async_wait(use_nothrow);
+        waiter.timer.expires_at(caught_up ? deadline : catch_up);
+        co_await waiter.timer.async_wait(use_nothrow);
     }
-    co_return std::move(waiter->attempted);
 }
 
 struct SyncCall {
@@ -170,33 +181,44 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     request.tracestate = ctx.call().trace.tracestate;
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
-    auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &storage::Storage::enqueue_sync,   // the team's lane
-                                                          std::move(request), now);
+    const auto* wait = args.if_contains("wait");
+    const bool waits = !ctx.call().tasks && (!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0;
+    std::shared_ptr<FirstAttempts> waiter;
+    SyncWorker::Listener listener;
+    if (waits) {
+        auto executor = co_await asio::this_coro::executor;
+        waiter = std::make_shared<FirstAttempts>(executor);
+        listener = first_attempt_listener(waiter, executor);
+    }
+    auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &enqueue_watched,   // the team's lane
+                                                          std::move(request), now, deps.worker, std::move(listener));
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
         if (accepted.error().code == storage::ErrorCode::limit_exceeded)
             co_return failure("cannot accept the sync now: " + accepted.error().message, {{"retryable", true}});
         co_return failure("cannot accept the sync: " + accepted.error().message);
     }
-    const auto& ids = accepted->job_ids;
+    const auto& ids = accepted->accepted.job_ids;
+    const bool replayed = accepted->accepted.replayed;
     if (ctx.call().tasks) {   // the client polls the task: no waiting here
-        const SyncTaskContext context{call.what, accepted->replayed, call.ignored, call.warnings};
+        const SyncTaskContext context{call.what, replayed, call.ignored, call.warnings};
         co_return co_await start_sync_task(deps, ctx.tenant(), ids, context, idempotency_key);
     }
-    const auto* wait = args.if_contains("wait");
-    std::map<std::string, storage::SyncJobInfo> attempted;
-    if ((!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0)
-        attempted = co_await wait_for_first_attempts(deps, ctx, ids, call.what, accepted->replayed);
-    else
+    if (waiter) {
+        waiter->watch = std::move(accepted->watch);   // unwatched when the call ends, however it ends
+        co_await wait_for_first_attempts(deps, ctx, *waiter, ids, call.what, replayed);
+    } else {
         deps.worker->wake();
+    }
     // Every job reported as its attempt left it: that is the answer, with no further read.
     Result<std::vector<storage::SyncJobInfo>> jobs{std::vector<storage::SyncJobInfo>{}};
-    for (const auto& id : ids)
-        if (auto it = attempted.find(id); it != attempted.end()) jobs->push_back(std::move(it->second));
+    if (waiter)
+        for (const auto& id : ids)
+            if (auto it = waiter->attempted.find(id); it != waiter->attempted.end()) jobs->push_back(std::move(it->second));
     if (jobs->size() != ids.size()) jobs = co_await deps.team->storage().call(&read_jobs, ctx.tenant(), ids);
     if (!jobs) co_return failure("the sync was accepted, but its jobs cannot be read: " + jobs.error().message,
                                  {{"jobIds", json::value_from(ids)}});
-    auto result = summarize_sync(call.what, *jobs, accepted->replayed, call.ignored, call.warnings);
+    auto result = summarize_sync(call.what, *jobs, replayed, call.ignored, call.warnings);
     co_return result;
 }
 

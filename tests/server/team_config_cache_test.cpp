@@ -17,14 +17,15 @@ storage::TeamConfigSnapshot snapshot(std::int64_t version, std::string_view secr
     s.version = version;
     s.rollout = storage::RolloutConfig{R"({"projectEnvKey":"p"})", crypto::SecretBytes::copy_of(secret), {}, 0};
     for (auto& [crm, credential] : connections)
-        s.connections.push_back({{crm, crm, 0, 0}, crypto::SecretBytes::copy_of(credential), false});
+        s.connections.push_back({{crm, crm, 0, 0}, crypto::SecretBytes::copy_of(credential), false, {}});
     return s;
 }
 
 std::shared_ptr<const TeamConfig> put(TeamConfigCache& cache, const std::string& team, std::int64_t version,
                                       std::string_view secret,
                                       std::vector<std::pair<std::string, std::string>> connections = {}) {
-    return cache.put(team, snapshot(version, secret, std::move(connections)), RolloutSettings{}, std::nullopt);
+    return cache.put(team, snapshot(version, secret, std::move(connections)), RolloutSettings{}, std::nullopt,
+                     TeamConfigCache::Clock::now());
 }
 
 TEST(TeamConfigCache, ServesWhatWasPutWithSecretsAndCredentialIds) {
@@ -70,6 +71,27 @@ TEST(TeamConfigCache, ALoadThatLostARaceWithAnObservationIsUsedOnceButNotKept) {
     EXPECT_EQ(cache.find("t1")->secret, "y");
 }
 
+TEST(TeamConfigCache, AReadStartedBeforeThisInstanceChangedTheTeamIsNotKept) {
+    TeamConfigCache cache(4);
+    const auto asked = TeamConfigCache::Clock::now();   // a read begins ...
+    std::this_thread::sleep_for(2ms);
+    cache.forget("t1");                                 // ... configure_crm_connection commits and forgets ...
+    auto old = cache.put("t1", snapshot(5, "before"), RolloutSettings{}, std::nullopt, asked);   // ... it ends
+    EXPECT_EQ(old->secret, "before") << "its caller still uses what it read";
+    EXPECT_FALSE(cache.find("t1"));
+    put(cache, "t1", 6, "after");
+    EXPECT_EQ(cache.find("t1")->secret, "after");
+}
+
+TEST(TeamConfigCache, AnOlderEntryIsNeverConfirmedAfterANewerVersionWasLoaded) {
+    TeamConfigCache cache(1, 50ms);
+    put(cache, "t1", 1, "small");
+    put(cache, "t1", 2, std::string(4096, 'x'));   // newer, but too large to keep: the old entry stays unconfirmed
+    std::this_thread::sleep_for(80ms);
+    cache.observe("t1", 1);                          // a late observation of the old version
+    EXPECT_FALSE(cache.find("t1"));
+}
+
 TEST(TeamConfigCache, KeepsAtMostMaxTeamsLeastRecentlyUsedFirstOut) {
     TeamConfigCache cache(2);
     put(cache, "a", 1, "sa");
@@ -102,12 +124,14 @@ TEST(TeamConfigCache, ArenaEvictsToMakeRoomAndBlocksGoBackZeroedWhenTheLastUserD
     EXPECT_EQ(cache.arena_free_bytes(), all);
 }
 
-TEST(TeamConfigCache, SecretsThatCannotFitAreServedButNotKept) {
-    TeamConfigCache cache(1);   // 2 KiB in all
+TEST(TeamConfigCache, SecretsThatCannotFitAreServedButNotKeptAndEvictNobody) {
+    TeamConfigCache cache(2);   // 4 KiB in all
+    put(cache, "small", 1, "s");
     auto config = put(cache, "t1", 1, std::string(8191, 't'));   // the largest token a team may store
     EXPECT_EQ(config->secret.size(), 8191u);
     EXPECT_FALSE(config->block);
     EXPECT_FALSE(cache.find("t1"));
+    EXPECT_TRUE(cache.find("small")) << "a team that can never fit must not empty the cache on every call";
 }
 
 TEST(TeamConfigCache, DisabledKeepsNothing) {

@@ -42,6 +42,23 @@ TEST_F(TeamConfig, OneCallReadsTheSettingsSecretsAndEveryConnection) {
     EXPECT_EQ(store->get_team_config("t_000000000000000000000000").error().code, ErrorCode::not_found);
 }
 
+TEST_F(TeamConfig, ADamagedConnectionIsListedAsUnreadableAndTheOthersStillOpen) {
+    connect(a, "highlevel", "cred-h");
+    connect(a, "lofty", "cred-l");
+    // lofty's ciphertext moved onto highlevel's row: sealed for another row, it must not open there.
+    exec_raw("UPDATE crm_connections SET"
+             " nonce = (SELECT nonce FROM crm_connections WHERE tenant_id = '" + a.id + "' AND crm_type = 'lofty'),"
+             " ciphertext = (SELECT ciphertext FROM crm_connections WHERE tenant_id = '" + a.id + "' AND crm_type = 'lofty')"
+             " WHERE tenant_id = '" + a.id + "' AND crm_type = 'highlevel'");
+    auto c = store->get_team_config(a.id);
+    ASSERT_TRUE(c) << "one damaged row must not make the whole team unreadable: " << c.error().message;
+    ASSERT_EQ(c->connections.size(), 2u);
+    EXPECT_FALSE(c->connections[0].unreadable.empty());
+    EXPECT_TRUE(c->connections[0].credential_key.empty());
+    EXPECT_TRUE(c->connections[1].unreadable.empty());
+    EXPECT_EQ(c->connections[1].credential_key.text(), "cred-l");
+}
+
 TEST_F(TeamConfig, EveryChangeRaisesTheVersionAndOnlyForTheTeamsItConcerns) {
     std::int64_t va = version(a), vb = version(b);
     auto raised = [&](bool a_expected, bool b_expected, const char* step) {

@@ -60,6 +60,24 @@ TEST(ConfigCacheSync, ARemovedConnectionFailsTheNextJobPermanentlyWithoutAnyCrmC
     for (const auto& r : h.fake().requests()) EXPECT_TRUE(r.credential_id.empty()) << r.path;
 }
 
+TEST(ConfigCacheSync, ADamagedCredentialRowStopsThatCrmAloneAndTheTeamsOtherCrmSyncs) {
+    Harness h;
+    const auto team = h.add_team("damaged-row", {"highlevel", "lofty"});
+    // lofty's sealed credential moved onto highlevel's row: it no longer opens there (row-bound sealing).
+    h.database().raw()->exec(("UPDATE crm_connections SET"
+                              " nonce = (SELECT nonce FROM crm_connections WHERE tenant_id = '" + team + "' AND crm_type = 'lofty'),"
+                              " ciphertext = (SELECT ciphertext FROM crm_connections WHERE tenant_id = '" + team +
+                              "' AND crm_type = 'lofty') WHERE tenant_id = '" + team + "' AND crm_type = 'highlevel'").c_str());
+    auto ids = h.enqueue_tour(team, make_tour("T-damaged", "bdamaged"), {"highlevel", "lofty"});
+    h.start();
+    auto broken = h.wait_finished(team, ids[0]);
+    auto fine = h.wait_finished(team, ids[1]);
+    EXPECT_EQ(broken.crm_type, "highlevel");
+    EXPECT_EQ(broken.status, JobStatus::failed);
+    EXPECT_NE(broken.last_error.find("cannot open the CRM connection"), std::string::npos) << broken.last_error;
+    EXPECT_EQ(fine.status, JobStatus::succeeded) << fine.last_error;
+}
+
 TEST(ConfigCacheSync, ManyToursOfOneTeamReadItsSettingsOnce) {
     Harness h;
     const auto team = h.add_team("read-once");
