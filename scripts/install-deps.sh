@@ -9,7 +9,7 @@ want_npm=1
 packages=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates procps
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libsodium-dev libpq-dev postgresql-15
+  libssl-dev libsqlite3-dev libsodium-dev libpq-dev postgresql-15 libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev libcli11-dev libvalijson-dev libhowardhinnant-date-dev tzdata
   wrk
