@@ -329,11 +329,13 @@ ALTER TABLE sync_ledger ADD COLUMN written_state TEXT;
 )sql"},
     {9, "a configuration version per team, raised by every change to its Rollout settings or CRM connections", R"sql(
 -- SQLite migration 14, column for column (storage/sqlite_migrations_since_11.cpp says why). One trigger function
--- per table, pinned to the search_path this migration runs under (this deployment's schema, whichever it is), so a
--- table another role creates elsewhere cannot stand in for ours. The tenants rows are locked in id order first:
+-- per table. Not pinned to a search_path, unlike json_valid above (which calls built-ins only): they name this
+-- deployment's tables, found through the connection's search_path like every other statement, so a schema that is
+-- renamed or restored elsewhere keeps working. The tenants rows are locked in id order first, with the strength the
+-- UPDATE takes (NO KEY UPDATE, which does not conflict with the KEY SHARE of inserting rows that reference them):
 -- two teams sharing a credential that configure at once wait for each other instead of deadlocking.
 ALTER TABLE tenants ADD COLUMN config_version BIGINT NOT NULL DEFAULT 0;
-CREATE FUNCTION rollout_configs_version() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+CREATE FUNCTION rollout_configs_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE tenants SET config_version = config_version + 1
    WHERE id IN (CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.tenant_id END,
@@ -342,7 +344,7 @@ BEGIN
 END $$;
 CREATE TRIGGER rollout_configs_version AFTER INSERT OR UPDATE OR DELETE ON rollout_configs
   FOR EACH ROW EXECUTE FUNCTION rollout_configs_version();
-CREATE FUNCTION crm_connections_version() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+CREATE FUNCTION crm_connections_version() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   old_tenant text := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.tenant_id END;
   new_tenant text := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.tenant_id END;
@@ -352,7 +354,7 @@ BEGIN
   PERFORM 1 FROM tenants
    WHERE id IN (old_tenant, new_tenant)
       OR id IN (SELECT tenant_id FROM crm_connections WHERE credential_fingerprint IN (old_print, new_print))
-   ORDER BY id FOR UPDATE;
+   ORDER BY id FOR NO KEY UPDATE;
   UPDATE tenants SET config_version = config_version + 1
    WHERE id IN (old_tenant, new_tenant)
       OR id IN (SELECT tenant_id FROM crm_connections WHERE credential_fingerprint IN (old_print, new_print));

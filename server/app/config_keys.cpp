@@ -70,7 +70,7 @@ const KeySpec kKeys[] = {
     {"events", "backoff_max_ms", [](Config& c) -> Target { return &c.events.backoff_max; }, 1, kDay * 1000},
     {"events", "poll_ms", [](Config& c) -> Target { return &c.events.poll; }, 10, 3'600'000},
     {"rollout", "max_crm_connections_per_team", [](Config& c) -> Target { return &c.rollout.max_crm_connections_per_team; }, 1, 10'000},
-    {"rollout", "secret_cache_teams", [](Config& c) -> Target { return &c.rollout.secret_cache_teams; }, 0, 1'000'000},
+    {"rollout", "secret_cache_teams", [](Config& c) -> Target { return &c.rollout.secret_cache_teams; }, 0, 100'000},
     {"sync", "wait_ms", [](Config& c) -> Target { return &c.sync.wait; }, 0, 600'000},
     {"sync", "max_attempts", [](Config& c) -> Target { return &c.sync.max_attempts; }, 1, 1'000},
     {"sync", "max_age_s", [](Config& c) -> Target { return &c.sync.max_age; }, 60, 30 * kDay},

@@ -372,28 +372,27 @@ void SyncWorker::wake() { state_->wake(); }
 void SyncWorker::jobs_changed(const std::vector<std::string>& job_ids) { state_->reload_watched(job_ids, false); }
 void SyncWorker::notifications_gap() { state_->reload_watched({}, true); }
 
-std::uint64_t SyncWorker::watch(std::vector<std::string> job_ids, Listener listener) {
-    std::lock_guard lock(state_->mu);
-    const auto id = state_->next_listener++;
-    state_->listeners[id] = {std::set<std::string>(job_ids.begin(), job_ids.end()), std::move(listener)};
-    return id;
-}
-
-void SyncWorker::unwatch(std::uint64_t id) {
-    std::lock_guard lock(state_->mu);
-    state_->listeners.erase(id);
-}
-
 std::shared_ptr<void> SyncWorker::watch_scoped(std::vector<std::string> job_ids, Listener listener) {
-    const auto id = watch(std::move(job_ids), std::move(listener));
-    // Holds the state weakly: a handle may outlive the worker (a coroutine frame destroyed with its io_context).
-    return std::shared_ptr<int>(new int(0), [weak = std::weak_ptr<State>(state_), id](int* p) {
-        delete p;
-        if (auto s = weak.lock()) {
-            std::lock_guard lock(s->mu);
-            s->listeners.erase(id);
-        }
-    });
+    return watcher()(std::move(job_ids), std::move(listener));
+}
+
+SyncWorker::Watcher SyncWorker::watcher() const {
+    // Holds the state weakly: a handle, or the watcher itself, may outlive the worker (a coroutine frame destroyed
+    // with its io_context, a storage call still queued at shutdown).
+    return [weak = std::weak_ptr<State>(state_)](std::vector<std::string> job_ids, Listener listener) -> std::shared_ptr<void> {
+        const auto state = weak.lock();
+        if (!state) return nullptr;
+        std::lock_guard lock(state->mu);
+        const auto id = state->next_listener++;
+        state->listeners[id] = {std::set<std::string>(job_ids.begin(), job_ids.end()), std::move(listener)};
+        return std::shared_ptr<int>(new int(0), [weak, id](int* p) {
+            delete p;
+            if (auto s = weak.lock()) {
+                std::lock_guard lock(s->mu);
+                s->listeners.erase(id);
+            }
+        });
+    };
 }
 
 }  // namespace rollout_mcp

@@ -57,10 +57,12 @@ public:
     // again and its watchers told.
     void notifications_gap();
 
-    std::uint64_t watch(std::vector<std::string> job_ids, Listener listener);
-    void unwatch(std::uint64_t id);
-    // watch() until the returned handle goes (it may outlive the worker).
+    // Calls `listener` for these jobs until the returned handle goes (it may outlive the worker).
     std::shared_ptr<void> watch_scoped(std::vector<std::string> job_ids, Listener listener);
+    // watch_scoped for another thread, as a value that may outlive the worker: once the worker is gone it watches
+    // nothing and returns null.
+    using Watcher = std::function<std::shared_ptr<void>(std::vector<std::string>, Listener)>;
+    Watcher watcher() const;
 
 private:
     struct State;

@@ -22,6 +22,8 @@ TeamConfigCache::Node& TeamConfigCache::touch(const std::string& tenant) {
         return it->second;
     }
     while (nodes_.size() >= max_teams_ && !order_.empty()) {
+        // A read that started before a forget of the dropped team must still not be kept.
+        evicted_forgotten_at_ = std::max(evicted_forgotten_at_, nodes_.at(order_.back()).forgotten_at);
         nodes_.erase(order_.back());
         order_.pop_back();
     }
@@ -104,7 +106,7 @@ std::shared_ptr<const TeamConfig> TeamConfigCache::put(const std::string& tenant
     // Kept only when no newer version was observed and the team not forgotten since the read began, and only when
     // its secrets are in the arena (a team whose secrets do not fit is read every time rather than pinning guarded
     // pages of its own). Either way its version counts as observed: an older entry is never confirmed again.
-    const bool newest = config->version >= node.observed && asked > node.forgotten_at &&
+    const bool newest = config->version >= node.observed && asked > std::max(node.forgotten_at, evicted_forgotten_at_) &&
                         (!node.config || node.config->version <= config->version);
     node.observed = std::max(node.observed, config->version);
     if (node.config && node.config->version < node.observed) node.config.reset();

@@ -59,7 +59,7 @@ public:
 
     static constexpr std::size_t kMaxTeams = 100'000;   // the arena is mapped and locked at start: 200 MiB at most
 
-    // max_teams 0: nothing is kept (every use reads the store); more than kMaxTeams: kMaxTeams.
+    // max_teams 0: nothing is kept (every use reads the store); at most kMaxTeams (the config key's bound).
     explicit TeamConfigCache(std::size_t max_teams, std::chrono::milliseconds confirm_window = std::chrono::seconds(1));
 
     bool enabled() const { return max_teams_ > 0; }
@@ -96,6 +96,7 @@ private:
     std::shared_ptr<SecretArena> arena_;
     mutable std::mutex mu_;
     std::list<std::string> order_;   // most recently used first
+    Clock::time_point evicted_forgotten_at_{};   // the latest forgotten_at of a node the LRU dropped
     std::unordered_map<std::string, Node> nodes_;
 };
 

@@ -96,11 +96,11 @@ struct WatchedEnqueue {
 // Runs on the storage thread: the watch is in place before any later storage call, so before this instance's worker
 // can claim or finish one of the new jobs (README "Sync path CPU").
 Result<WatchedEnqueue> enqueue_watched(storage::Storage& s, const storage::SyncRequest& request, std::int64_t now_ms,
-                                       SyncWorker* worker, const SyncWorker::Listener& listener) {
+                                       const SyncWorker::Watcher& watcher, const SyncWorker::Listener& listener) {
     auto accepted = s.enqueue_sync(request, now_ms);
     if (!accepted) return accepted.error();
     WatchedEnqueue out{std::move(*accepted), nullptr};
-    if (listener) out.watch = worker->watch_scoped(out.accepted.job_ids, listener);
+    if (listener) out.watch = watcher(out.accepted.job_ids, listener);
     return out;
 }
 
@@ -191,7 +191,8 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         listener = first_attempt_listener(waiter, executor);
     }
     auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &enqueue_watched,   // the team's lane
-                                                          std::move(request), now, deps.worker, std::move(listener));
+                                                          std::move(request), now, deps.worker->watcher(),
+                                                          std::move(listener));
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
         if (accepted.error().code == storage::ErrorCode::limit_exceeded)

@@ -16,7 +16,8 @@
 #     secret used (client secrets, API keys, the Rollout tokens the server sent): none may appear.
 # Exit: 0 all good; 1 failure; 77 (CTest skip) when tests/node_modules lacks the MCP SDK.
 # ROLLOUT_E2E_KEEP=1 keeps the temporary directory (config, data, logs). ROLLOUT_E2E_SERVER_WRAPPER runs the
-# server under a tool (e.g. "valgrind --error-exitcode=99"; start-up and shutdown bounds grow to 120 s / 60 s).
+# server under a tool (e.g. "valgrind --error-exitcode=99 --soname-synonyms=somalloc=*jemalloc*": the server runs on
+# jemalloc; start-up and shutdown bounds grow to 120 s / 60 s).
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tests_dir=$(cd "$here/.." && pwd)

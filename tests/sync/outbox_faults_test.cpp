@@ -83,7 +83,7 @@ TEST(OutboxFaults, RateLimitWaitsForRetryAfter) {
     };
     auto attempts = std::make_shared<Attempts>();
     auto ids = h.enqueue_tour(team, make_tour("T-429", "b429"));
-    h.worker().watch(ids, [attempts](const storage::SyncJobInfo&) {
+    const auto watch = h.worker().watch_scoped(ids, [attempts](const storage::SyncJobInfo&) {
         std::lock_guard lock(attempts->mu);
         attempts->at.push_back(Clock::now());
     });
@@ -214,9 +214,11 @@ TEST(OutboxFaults, DeadJobLogsCountsAndPostsASignedAlertThatIsRetried) {
     EXPECT_EQ(body.at("tenantId").as_string(), team);
     EXPECT_EQ(req.body.find("bdead@example.com"), std::string::npos);   // no client data in alerts
 
-    auto pending = h.on_storage([](storage::Storage& s) { return s.pending_alerts(INT64_MAX, 10); });
-    ASSERT_TRUE(pending);
-    EXPECT_TRUE(pending->empty());
+    // The hook has answered the second POST; the server records the delivery just after, on the storage thread.
+    EXPECT_TRUE(test::wait_for([&] {
+        auto pending = h.on_storage([](storage::Storage& s) { return s.pending_alerts(INT64_MAX, 10); });
+        return pending && pending->empty();
+    }, std::chrono::seconds(20), std::chrono::milliseconds(20)));
     const auto text = metrics::registry().render();
     EXPECT_NE(text.find("rollout_mcp_sync_jobs_dead_total{crm=\"highlevel\"}"), std::string::npos);
     EXPECT_NE(text.find("rollout_mcp_alert_deliveries_total{result=\"delivered\"}"), std::string::npos);

@@ -39,7 +39,7 @@ TEST(SharedInstances, AWaiterHearsOfAnAttemptAnotherInstanceRecorded) {
     std::promise<storage::SyncJobInfo> heard;
     auto future = heard.get_future();
     std::once_flag once;
-    const auto watch = h.worker().watch(ids, [&](const storage::SyncJobInfo& info) {
+    auto watch = h.worker().watch_scoped(ids, [&](const storage::SyncJobInfo& info) {
         std::call_once(once, [&] { heard.set_value(info); });
     });
     const auto token = claimed->front().claim_token;
@@ -53,7 +53,7 @@ TEST(SharedInstances, AWaiterHearsOfAnAttemptAnotherInstanceRecorded) {
     EXPECT_EQ(info.id, ids[0]);
     EXPECT_EQ(info.status, storage::JobStatus::succeeded);
     EXPECT_EQ(info.attempts, 1);   // this worker never ran it
-    h.worker().unwatch(watch);
+    watch.reset();   // unwatched
 }
 
 std::int64_t wall_ms() {
