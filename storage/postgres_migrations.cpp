@@ -363,6 +363,11 @@ END $$;
 CREATE TRIGGER crm_connections_version AFTER INSERT OR UPDATE OR DELETE ON crm_connections
   FOR EACH ROW EXECUTE FUNCTION crm_connections_version();
 )sql"},
+    {10, "which teams may have records with markers that do not name the team", R"sql(
+-- SQLite migration 15, column for column (storage/sqlite_migrations_since_11.cpp says why).
+ALTER TABLE tenants ADD COLUMN legacy_markers SMALLINT NOT NULL DEFAULT 0;
+UPDATE tenants SET legacy_markers = 1;
+)sql"},
 };
 
 }  // namespace

@@ -189,10 +189,12 @@ Result<TeamConfigSnapshot> SqlStorage::get_team_config(std::string_view tenant_i
     return guarded<TeamConfigSnapshot>("get team config", [&]() -> Result<TeamConfigSnapshot> {
         TeamConfigSnapshot out;
         {
-            auto st = db_->cached("SELECT config_version FROM tenants WHERE id = ?1");   // first: see team_config.hpp
+            auto st = db_->cached(   // first: see team_config.hpp
+                "SELECT config_version, legacy_markers FROM tenants WHERE id = ?1");
             st->bind(1, tenant_id);
             if (!st->step()) return error(ErrorCode::not_found, "no such tenant");
             out.version = st->int64(0);
+            out.legacy_markers = st->int64(1) != 0;
         }
         auto rollout = get_rollout_config(tenant_id);
         if (rollout) {

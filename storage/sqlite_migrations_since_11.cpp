@@ -84,6 +84,14 @@ CREATE TRIGGER crm_connections_version_delete AFTER DELETE ON crm_connections BE
     OR id IN (SELECT tenant_id FROM crm_connections WHERE credential_fingerprint = OLD.credential_fingerprint);
 END;
 )sql"},
+    {15, "which teams may have records with markers that do not name the team", R"sql(
+-- Records written before markers named the team carry the team-less marker ("reanna:buyer:<id>"), so finding a
+-- buyer by marker also searches that one: an extra Rollout call per new buyer. Teams that exist when this runs may
+-- have such records and keep the search (1); a team created later never wrote one (0), and a team-less marker it
+-- finds is some other, older team's (docs/ARCHITECTURE.md "Buyer identity").
+ALTER TABLE tenants ADD COLUMN legacy_markers INTEGER NOT NULL DEFAULT 0;
+UPDATE tenants SET legacy_markers = 1;
+)sql"},
 };
 
 }  // namespace

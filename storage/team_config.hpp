@@ -42,6 +42,9 @@ struct TeamConfigSnapshot {
     // Read before the rows: a change committed between the two reads leaves rows newer than the version, which
     // the next check then finds out of date (never the reverse).
     std::int64_t version = 0;
+    // The team existed before markers named the team, so its records may carry team-less ones (tenants.legacy_markers,
+    // SQLite migration 15): a marker search also looks for those.
+    bool legacy_markers = true;
     std::optional<RolloutConfig> rollout;     // nullopt: configure_rollout was not called
     std::string rollout_unreadable;           // why `rollout` did not open ("" when it did; then it has no secrets)
     // Ordered by crm_type. A connection whose credential id does not open is listed with `unreadable` set, so one

@@ -50,6 +50,38 @@ std::unique_ptr<CrmAdapter> make_adapter(std::string_view crm_type, AdapterOptio
     return make_generic_adapter(key, std::move(options));
 }
 
+namespace {
+
+struct AppointmentType {
+    std::string id;
+    bool use_tasks = false;   // the CRM has no appointment types (404): visits become tasks
+};
+
+// The type named `name` (case-insensitive), created when the CRM has none by that name.
+asio::awaitable<Result<AppointmentType>> look_up_appointment_type(RolloutClient& client, const std::string& cred,
+                                                                  const std::string& name) {
+    auto types = co_await client.list_appointment_types(cred);
+    if (!types && types.error().code == ErrorKind::not_found) co_return AppointmentType{std::string(), true};
+    if (!types) co_return std::move(types).error();
+    for (const auto& t : types.value())
+        if (const auto* n = t.if_contains("name"); n && n->is_string() && ascii_lower(n->as_string()) == ascii_lower(name))
+            co_return AppointmentType{id_of(t.at("id")), false};
+    json::object body;
+    body["name"] = name;
+    body["orderWeight"] = 0;
+    auto c = co_await client.create_appointment_type(cred, std::move(body));
+    if (!c) co_return std::move(c).error();
+    if (auto e = created_without_id(*c, "appointment type")) co_return std::move(*e);
+    co_return AppointmentType{c->id, false};
+}
+
+// A write the CRM refused outright (nothing was written) in a way a deleted appointment type would explain.
+bool may_name_a_missing_type(const Error& e) {
+    return !e.uncertain && (e.code == ErrorKind::validation || e.code == ErrorKind::not_found);
+}
+
+}  // namespace
+
 asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTarget target, Tour tour) const {
     Progress p;
     const std::string& cred = target.credential_id;
@@ -76,39 +108,27 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
             }
     }
 
-    // 3. Appointment type (appointments need one), else tasks.
-    bool use_tasks = !options_.appointments_supported;
-    std::string type_id;
-    if (!use_tasks) {
-        auto types = co_await client.list_appointment_types(cred);
-        if (!types && types.error().code == ErrorKind::not_found) use_tasks = true;
-        else if (!types) co_return p.fail(std::move(types).error());
-        else {
-            for (const auto& t : types.value())
-                if (const auto* n = t.if_contains("name");
-                    n && n->is_string() && ascii_lower(n->as_string()) == ascii_lower(options_.appointment_type)) {
-                    type_id = id_of(t.at("id"));
-                    break;
-                }
-            if (type_id.empty()) {
-                json::object body;
-                body["name"] = options_.appointment_type;
-                body["orderWeight"] = 0;
-                auto c = co_await client.create_appointment_type(cred, std::move(body));
-                if (!c) co_return p.fail(std::move(c).error());
-                if (auto e = created_without_id(*c, "appointment type")) co_return p.fail(std::move(*e));
-                type_id = c->id;
-            }
+    // 3. Appointment type (appointments need one), else tasks. Its id is kept in the ledger ("appointment_type",
+    // the type's name), so later tours skip listing the types; a write that names it and is refused looks it up
+    // again once (the agent may have deleted the type in the CRM).
+    AppointmentType type{std::string(), !options_.appointments_supported};
+    bool type_from_ledger = false;
+    if (!type.use_tasks) {
+        type.id = detail::known_id(target, "appointment_type", options_.appointment_type);
+        type_from_ledger = !type.id.empty();
+        if (!type_from_ledger) {
+            auto found = co_await look_up_appointment_type(client, cred, options_.appointment_type);
+            if (!found) co_return p.fail(std::move(found).error());
+            type = std::move(found).value();
+            if (!type.use_tasks) p.bind("appointment_type", options_.appointment_type, type.id);
         }
     }
 
     // 4. One appointment (or task) per visit.
-    const std::string kind = use_tasks ? "task" : "appointment";
-    const std::string collection = use_tasks ? "tasks" : "appointments";
+    const std::string kind = type.use_tasks ? "task" : "appointment";
+    const std::string collection = type.use_tasks ? "tasks" : "appointments";
     for (const auto& visit : tour.properties) {
         const std::string local = visit_local_id(tour.tour_id, visit.property_id);
-        json::object body = use_tasks ? task_body(tour, visit, person_id, user_id)
-                                      : appointment_body(tour, visit, person_id, type_id, user_id);
         std::string existing;
         if (auto it = target.known.find(known_key(kind, local)); it != target.known.end()) existing = it->second;
         else if (target.recover) {
@@ -119,26 +139,48 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
                 if (!existing.empty()) break;
             }
         }
-        if (!existing.empty()) {
-            // The agent's edits in the CRM since our last write stay (a create below still sends everything).
-            json::object update = body;
-            std::vector<std::string> kept = detail::drop_crm_edits(target, kind, local, update);
-            Result<Record> u;  // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
-            if (use_tasks) u = co_await client.update_task(cred, existing, std::move(update));
-            else u = co_await client.update_appointment(cred, existing, std::move(update));
-            if (u) {
-                p.add(kind, local, existing, Action::updated, &u.value());
-                p.keep(target, kind, local, std::move(kept));
-                continue;
+        const auto visit_body = [&] {
+            return type.use_tasks ? task_body(tour, visit, person_id, user_id)
+                                  : appointment_body(tour, visit, person_id, type.id, user_id);
+        };
+        for (;;) {
+            std::optional<Error> refused;
+            if (!existing.empty()) {
+                // The agent's edits in the CRM since our last write stay (a create below still sends everything).
+                json::object body = visit_body();
+                std::vector<std::string> kept = detail::drop_crm_edits(target, kind, local, body);
+                Result<Record> u;  // (no co_await inside ?: : GCC 12 destroys such temporaries twice)
+                if (type.use_tasks) u = co_await client.update_task(cred, existing, std::move(body));
+                else u = co_await client.update_appointment(cred, existing, std::move(body));
+                if (u) {
+                    p.add(kind, local, existing, Action::updated, &u.value());
+                    p.keep(target, kind, local, std::move(kept));
+                    break;
+                }
+                if (u.error().code != ErrorKind::not_found) refused = std::move(u).error();
+                else existing.clear();   // deleted in the CRM: created again below, with everything
             }
-            if (u.error().code != ErrorKind::not_found) co_return p.fail(std::move(u).error());
+            if (!refused) {
+                json::object body = visit_body();
+                Result<Record> c;
+                if (type.use_tasks) c = co_await client.create_task(cred, std::move(body));
+                else c = co_await client.create_appointment(cred, std::move(body));
+                if (c) {
+                    if (auto e = created_without_id(*c, kind)) co_return p.fail(std::move(*e));
+                    p.add(kind, local, c->id, Action::created, &c.value());
+                    break;
+                }
+                refused = std::move(c).error();
+            }
+            if (!type_from_ledger || !may_name_a_missing_type(*refused)) co_return p.fail(std::move(*refused));
+            type_from_ledger = false;   // looked up at most once per tour
+            auto fresh = co_await look_up_appointment_type(client, cred, options_.appointment_type);
+            if (!fresh) co_return p.fail(std::move(fresh).error());
+            // The same type (or none): the refusal was about something else.
+            if (fresh->use_tasks || fresh->id == type.id) co_return p.fail(std::move(*refused));
+            type.id = fresh->id;
+            p.bind("appointment_type", options_.appointment_type, type.id);
         }
-        Result<Record> c;
-        if (use_tasks) c = co_await client.create_task(cred, std::move(body));
-        else c = co_await client.create_appointment(cred, std::move(body));
-        if (!c) co_return p.fail(std::move(c).error());
-        if (auto e = created_without_id(*c, kind)) co_return p.fail(std::move(*e));
-        p.add(kind, local, c->id, Action::created, &c.value());
     }
     co_return std::move(p.out);
 }

@@ -49,9 +49,11 @@ struct SyncTarget {
     std::string credential_id;  // X-Rollout-Credential-Id of the connected CRM
     KnownIds known;             // from the ledger: a repeated sync updates these instead of creating
     bool recover = false;       // the previous attempt was uncertain: look records up by marker before creating
-    // Markers written before they named the team ("reanna:buyer:<id>") identify a record only when this
-    // team's ledger already maps it, or when no other team on this server uses the same CRM credential
-    // (two teams sharing one CRM account must never link each other's records).
+    // Markers written before they named the team ("reanna:buyer:<id>") are looked for only when the team existed
+    // then (a later team never wrote one, and searching costs a Rollout call per new buyer). They identify a
+    // record only when this team's ledger already maps it, or when no other team on this server uses the same
+    // CRM credential (two teams sharing one CRM account must never link each other's records).
+    bool legacy_markers = true;
     bool accept_legacy_markers = false;
     // From the ledger, beside `known`: an update leaves out the fields the CRM's users changed since our last write
     // (rollout/crm_watch.hpp, fields_changed_in_crm; README, "Changes from the CRM").
@@ -68,7 +70,8 @@ struct KeptFromCrm {
 struct SyncOutcome {
     std::vector<SyncRecord> records;  // everything done so far, also when `error` is set
     // Ledger-only rows, not CRM records: ("tour_buyer", tour id, buyer id) binds a tour to its buyer;
-    // ("superseded", "tour-<id>", person id) records a placeholder another contact won over.
+    // ("superseded", "tour-<id>", person id) records a placeholder another contact won over;
+    // ("appointment_type", the type's name, its id) spares later tours the look-up.
     std::vector<SyncRecord> bindings;
     std::vector<KeptFromCrm> kept = {};   // per updated record, the CRM's values we did not overwrite
     std::optional<Error> error;

@@ -42,6 +42,7 @@ std::vector<std::string> drop_crm_edits(const SyncTarget& target, std::string_vi
 }
 
 bool legacy_accepted(const SyncTarget& target, const std::string& id) {
+    if (!target.legacy_markers) return false;
     if (target.accept_legacy_markers) return true;
     return !id.empty() &&
            std::any_of(target.known.begin(), target.known.end(), [&](const auto& kv) { return kv.second == id; });
@@ -62,7 +63,7 @@ asio::awaitable<Result<std::optional<Record>>> find_buyer_by_marker(RolloutClien
                                                                     const std::string& buyer_local) {
     const std::string tag = adapter.buyer_tag(buyer_local), legacy = CrmAdapter::legacy_buyer_tag(buyer_local);
     auto r = co_await client.find_person_by_tag(target.credential_id, tag);
-    if (!r || r.value() || legacy == tag) co_return r;
+    if (!r || r.value() || legacy == tag || !target.legacy_markers) co_return r;
     auto old = co_await client.find_person_by_tag(target.credential_id, legacy);
     if (!old || !old.value()) co_return old;
     if (legacy_accepted(target, old.value()->id)) co_return old;

@@ -140,6 +140,13 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
                                  "): call configure_crm_connection again");
         co_return result;
     }
+    rollout::AdapterOptions options;
+    options.team = info.tenant_id;   // markers name the team
+    if (auto connectors = co_await team_.connectors(info.tenant_id, *client))
+        for (const auto& c : *connectors)
+            if (c.key == info.crm_type) options.appointments_supported = c.supports("appointments", "create");
+    if (parsed->tour && options.appointments_supported) parsed->local_ids.push_back(options.appointment_type);
+
     // Feedback also reads its tour's visits: if the buyer's own contact wins over the tour's placeholder,
     // the feedback job re-points them (rollout/adapters/buyer_contact.cpp).
     // Arguments are named first: GCC 12 destroys a temporary inside a co_await expression twice.
@@ -151,16 +158,12 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
         co_return result;
     }
 
-    rollout::AdapterOptions options;
-    options.team = info.tenant_id;   // markers name the team
-    if (auto connectors = co_await team_.connectors(info.tenant_id, *client))
-        for (const auto& c : *connectors)
-            if (c.key == info.crm_type) options.appointments_supported = c.supports("appointments", "create");
     const auto hash = payload_hash(info.crm_type, options.appointments_supported, job.payload.text());
 
     rollout::SyncTarget target{std::string(connection->credential_key), {}, info.recover};
     // Markers from before they named the team are trusted only where no other team shares this CRM account.
-    target.accept_legacy_markers = !connection->shared_with_other_team;
+    target.legacy_markers = (*config)->legacy_markers;
+    target.accept_legacy_markers = target.legacy_markers && !connection->shared_with_other_team;
     bool unchanged = false;
     for (const auto& e : *ledger) {
         if (e.entity_kind == info.kind && e.local_id == info.subject) unchanged = e.payload_hash == hash;
@@ -173,7 +176,8 @@ asio::awaitable<AttemptResult> SyncRunner::run(const storage::ClaimedJob& job) {
     if (unchanged && !info.recover) {
         json::array records;
         for (const auto& e : *ledger)
-            if (!e.external_id.empty() && e.entity_kind != "tour_buyer" && e.entity_kind != "superseded")
+            if (!e.external_id.empty() && e.entity_kind != "tour_buyer" && e.entity_kind != "superseded" &&
+                e.entity_kind != "appointment_type")
                 records.push_back(json::object{{"kind", e.entity_kind}, {"localId", e.local_id},
                                                {"externalId", e.external_id}, {"action", "unchanged"}});
         result.result_json = json::serialize(records);

@@ -68,6 +68,7 @@ std::shared_ptr<const TeamConfig> TeamConfigCache::put(const std::string& tenant
                                                        std::optional<std::string> problem, Clock::time_point asked) {
     auto config = std::make_shared<TeamConfig>();
     config->version = snapshot.version;
+    config->legacy_markers = snapshot.legacy_markers;
     config->settings = std::move(settings);
     config->problem = std::move(problem);
     std::size_t total = 0;

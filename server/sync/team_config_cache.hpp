@@ -39,6 +39,7 @@ struct TeamConfig {
         std::string unreadable;            // why its credential id did not open ("" when it did): this CRM only
     };
     std::int64_t version = 0;
+    bool legacy_markers = true;                // storage::TeamConfigSnapshot::legacy_markers
     std::optional<RolloutSettings> settings;   // nullopt: configure_rollout was never called (or did not open)
     std::optional<std::string> problem;        // why the stored settings must not be used (for the team)
     std::string unreadable;                    // why the stored Rollout settings did not open ("" when they did)

@@ -277,7 +277,7 @@ TEST_F(Retention, Version2JobsSurviveMigration3) {
         db->exec("DROP TRIGGER rollout_configs_version_insert; DROP TRIGGER rollout_configs_version_update;"
                  " DROP TRIGGER rollout_configs_version_delete; DROP TRIGGER crm_connections_version_insert;"
                  " DROP TRIGGER crm_connections_version_update; DROP TRIGGER crm_connections_version_delete;"
-                 " ALTER TABLE tenants DROP COLUMN config_version;"
+                 " ALTER TABLE tenants DROP COLUMN config_version; ALTER TABLE tenants DROP COLUMN legacy_markers;"
                  " DROP TABLE mcp_sessions; DROP TABLE sync_tasks; DROP TABLE sync_jobs; DROP TABLE sync_payloads; DROP TABLE sync_job_tombstones;"
                  " DROP INDEX sync_requests_created; DROP TABLE automations; DROP INDEX crm_connections_fingerprint;"
                  " ALTER TABLE crm_connections DROP COLUMN credential_fingerprint; DROP TABLE rollout_rate_buckets;"

@@ -118,5 +118,21 @@ TEST_F(TeamConfig, TheKeyCheckAndTheClaimHandOutTheCurrentVersion) {
     EXPECT_GT(store->authenticate(key)->config_version, before);
 }
 
+// tenants.legacy_markers (SQLite migration 15, PostgreSQL 10): the teams the migration finds may have records with
+// team-less markers; a team created after it never wrote one.
+TEST_F(TeamConfig, TeamsFromBeforeTheLegacyMarkersMigrationKeepTheSearchAndNewTeamsDoNot) {
+    EXPECT_FALSE(store->get_team_config(a.id)->legacy_markers);
+    store.reset();   // back to before the migration, then open it again
+    exec_raw(std::string("ALTER TABLE tenants DROP COLUMN legacy_markers;"
+                         " DELETE FROM schema_migrations WHERE version = ") + (on_postgresql() ? "10" : "15"));
+    store = open_store();
+    auto old = store->get_team_config(a.id);
+    ASSERT_TRUE(old) << old.error().message;
+    EXPECT_TRUE(old->legacy_markers);
+    EXPECT_TRUE(store->get_team_config(b.id)->legacy_markers);
+    const auto later = make_tenant(*store, "later");
+    EXPECT_FALSE(store->get_team_config(later.id)->legacy_markers);
+}
+
 }  // namespace
 }  // namespace rollout_mcp::storage::test

@@ -1,6 +1,8 @@
 // Markers name the team, so two teams sharing one CRM account never link each other's records. A team-less
 // marker written before ("reanna:buyer:<id>") is adopted only when no other team on this server stored the
-// same CRM credential (compared by fingerprint); otherwise the team makes its own record. Against the fake.
+// same CRM credential (compared by fingerprint); otherwise the team makes its own record. A team created after
+// markers named the team (tenants.legacy_markers 0) never wrote one: it neither searches for nor adopts them.
+// Against the fake.
 #include "sync_harness.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -51,12 +53,25 @@ protected:
                                                 {"tags", json::array{"reanna", "reanna:buyer:" + buyer}}});
     }
     std::vector<json::object> people(const std::string& team) { return h.fake().records(h.credential(team, "highlevel"), "people"); }
+    // The team existed before markers named the team (as SQLite migration 15 marks every team it finds).
+    void from_before_team_markers(const std::string& team) {
+        h.database().raw()->exec(("UPDATE tenants SET legacy_markers = 1, config_version = config_version + 1"
+                                  " WHERE id = '" + team + "'").c_str());
+    }
+    // Rollout look-ups of people by this tag.
+    int tag_searches(const std::string& tag) {
+        int n = 0;
+        for (const auto& r : h.fake().requests())
+            n += r.method == "GET" && r.path == "/crm/api/people" && r.query.find("tags=" + tag) != std::string::npos;
+        return n;
+    }
 
     Harness h;
 };
 
 TEST_F(TeamMarkers, ALegacyMarkerIsAdoptedWhenNoOtherTeamSharesTheCredential) {
     const auto a = h.add_team("alone");
+    from_before_team_markers(a);
     legacy_person(a, "B-1");
     h.start();
     synced(a, tour("T1", "B-1"));
@@ -71,6 +86,8 @@ TEST_F(TeamMarkers, ALegacyMarkerIsAdoptedWhenNoOtherTeamSharesTheCredential) {
 TEST_F(TeamMarkers, TwoTeamsOnOneCrmAccountNeverLinkEachOthersRecords) {
     const auto a = h.add_team("first");
     const auto b = sharing_team(a);
+    from_before_team_markers(a);
+    from_before_team_markers(b);
     legacy_person(a, "B-2");
     h.start();
     synced(a, tour("TA", "B-2"));   // the credential is shared: the legacy record is not taken as team A's
@@ -89,6 +106,29 @@ TEST_F(TeamMarkers, TwoTeamsOnOneCrmAccountNeverLinkEachOthersRecords) {
     synced(a, tour("TA2", "B-2"));
     synced(b, tour("TB2", "B-2"));
     EXPECT_EQ(people(a).size(), 3u);
+}
+
+TEST_F(TeamMarkers, ATeamCreatedSinceNeverSearchesForNorAdoptsALegacyMarker) {
+    const auto a = h.add_team("new");
+    auto got = h.on_storage([&](storage::Storage& s) { return s.get_team_config(a); });
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_FALSE(got->legacy_markers) << "a team created now never wrote a team-less marker";
+    const auto old = legacy_person(a, "B-3");   // some older team's record in the same CRM account
+    h.start();
+    synced(a, tour("T3", "B-3"));
+    EXPECT_EQ(tag_searches("reanna%3Abuyer%3AB-3") + tag_searches("reanna:buyer:B-3"), 0)
+        << "one Rollout call per new buyer saved";
+    EXPECT_GE(tag_searches("reanna%3A" + a + "%3Abuyer%3AB-3") + tag_searches("reanna:" + a + ":buyer:B-3"), 1);
+    auto all = people(a);
+    ASSERT_EQ(all.size(), 2u) << "the team-less record is not taken as this team's";
+    EXPECT_NE(h.fake().records(h.credential(a, "highlevel"), "appointments")[0].at("personId"), old.at("id"));
+
+    // The same team marked as from before (the write raises the team's configuration version, as any change of
+    // the flag must, so the worker reads it again): the next new buyer's search includes the team-less tag.
+    from_before_team_markers(a);
+    legacy_person(a, "B-4");
+    synced(a, tour("T4", "B-4"));
+    EXPECT_EQ(people(a).size(), 3u) << "B-4's team-less record was adopted";
 }
 
 }  // namespace
