@@ -364,9 +364,18 @@ CREATE TRIGGER crm_connections_version AFTER INSERT OR UPDATE OR DELETE ON crm_c
   FOR EACH ROW EXECUTE FUNCTION crm_connections_version();
 )sql"},
     {10, "which teams may have records with markers that do not name the team", R"sql(
--- SQLite migration 15, column for column (storage/sqlite_migrations_since_11.cpp says why).
-ALTER TABLE tenants ADD COLUMN legacy_markers SMALLINT NOT NULL DEFAULT 0;
+-- SQLite migration 15, column for column (storage/sqlite_migrations_since_11.cpp says why). The version is raised
+-- in the row being written (BEFORE), as SQLite's AFTER trigger does with a second update of it.
+ALTER TABLE tenants ADD COLUMN legacy_markers BIGINT NOT NULL DEFAULT 0 CHECK (legacy_markers IN (0, 1));
 UPDATE tenants SET legacy_markers = 1;
+CREATE FUNCTION tenants_legacy_markers_version() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.config_version := OLD.config_version + 1;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER tenants_legacy_markers_version BEFORE UPDATE OF legacy_markers ON tenants
+  FOR EACH ROW WHEN (OLD.legacy_markers IS DISTINCT FROM NEW.legacy_markers)
+  EXECUTE FUNCTION tenants_legacy_markers_version();
 )sql"},
 };
 

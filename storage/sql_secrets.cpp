@@ -150,6 +150,17 @@ Result<void> SqlStorage::put_crm_connection(std::string_view tenant_id, std::str
         const auto sealed = seal_row({tenant_id, kCrmKind, crm_type}, credential_key);
         const auto fingerprint = credential_fingerprint(credential_key);
         const std::int64_t now = now_seconds();
+        {
+            // The appointment type's id in the ledger is the old CRM account's: another credential looks it up
+            // again (an id of one account may name another type in the next). The other rows stay: a re-connected
+            // account keeps its ids, and a record gone answers "not found" and is made again.
+            Statement drop = db_->prepare(
+                "DELETE FROM sync_ledger WHERE tenant_id = ?1 AND crm_type = ?2 AND entity_kind = 'appointment_type'"
+                " AND EXISTS (SELECT 1 FROM crm_connections WHERE tenant_id = ?1 AND crm_type = ?2"
+                " AND credential_fingerprint <> ?3)");
+            drop.bind(1, tenant_id).bind(2, crm_type).bind(3, std::span<const unsigned char>(fingerprint));
+            drop.run();
+        }
         Statement st = db_->prepare(
             "INSERT INTO crm_connections(tenant_id, crm_type, label, key_id, nonce, ciphertext,"
             " created_at, updated_at, credential_fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)"

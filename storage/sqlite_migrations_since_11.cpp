@@ -88,9 +88,14 @@ END;
 -- Records written before markers named the team carry the team-less marker ("reanna:buyer:<id>"), so finding a
 -- buyer by marker also searches that one: an extra Rollout call per new buyer. Teams that exist when this runs may
 -- have such records and keep the search (1); a team created later never wrote one (0), and a team-less marker it
--- finds is some other, older team's (docs/ARCHITECTURE.md "Buyer identity").
-ALTER TABLE tenants ADD COLUMN legacy_markers INTEGER NOT NULL DEFAULT 0;
+-- finds is some other, older team's (docs/ARCHITECTURE.md "Buyer identity"). The sync path caches the flag with the
+-- team's settings, so changing it raises config_version like any other configuration change (migration 14).
+ALTER TABLE tenants ADD COLUMN legacy_markers INTEGER NOT NULL DEFAULT 0 CHECK (legacy_markers IN (0, 1));
 UPDATE tenants SET legacy_markers = 1;
+CREATE TRIGGER tenants_legacy_markers_version AFTER UPDATE OF legacy_markers ON tenants
+  WHEN OLD.legacy_markers IS NOT NEW.legacy_markers BEGIN
+  UPDATE tenants SET config_version = config_version + 1 WHERE id = NEW.id;
+END;
 )sql"},
 };
 

@@ -57,27 +57,57 @@ struct AppointmentType {
     bool use_tasks = false;   // the CRM has no appointment types (404): visits become tasks
 };
 
-// The type named `name` (case-insensitive), created when the CRM has none by that name.
+// The type named `name` (case-insensitive), created when the CRM has none by that name. `current` (the ledger's id,
+// or "") is kept while the CRM still lists it, whatever it is called now: a refusal was then not about the type.
 asio::awaitable<Result<AppointmentType>> look_up_appointment_type(RolloutClient& client, const std::string& cred,
-                                                                  const std::string& name) {
+                                                                  const std::string& name, const std::string& current) {
+    Result<AppointmentType> out{AppointmentType{}};
     auto types = co_await client.list_appointment_types(cred);
-    if (!types && types.error().code == ErrorKind::not_found) co_return AppointmentType{std::string(), true};
-    if (!types) co_return std::move(types).error();
-    for (const auto& t : types.value())
-        if (const auto* n = t.if_contains("name"); n && n->is_string() && ascii_lower(n->as_string()) == ascii_lower(name))
-            co_return AppointmentType{id_of(t.at("id")), false};
+    if (!types && types.error().code == ErrorKind::not_found) {
+        out = AppointmentType{std::string(), true};
+        co_return out;
+    }
+    if (!types) {
+        out = std::move(types).error();
+        co_return out;
+    }
+    std::string by_name;
+    for (const auto& t : types.value()) {
+        const auto* id = t.if_contains("id");
+        if (!id) continue;
+        std::string type_id = id_of(*id);
+        if (!current.empty() && type_id == current) {
+            out = AppointmentType{std::move(type_id), false};
+            co_return out;
+        }
+        const auto* n = t.if_contains("name");
+        if (by_name.empty() && n && n->is_string() && ascii_lower(n->as_string()) == ascii_lower(name))
+            by_name = std::move(type_id);
+    }
+    if (!by_name.empty()) {
+        out = AppointmentType{std::move(by_name), false};
+        co_return out;
+    }
     json::object body;
     body["name"] = name;
     body["orderWeight"] = 0;
     auto c = co_await client.create_appointment_type(cred, std::move(body));
-    if (!c) co_return std::move(c).error();
-    if (auto e = created_without_id(*c, "appointment type")) co_return std::move(*e);
-    co_return AppointmentType{c->id, false};
+    if (!c) out = std::move(c).error();
+    else if (auto e = created_without_id(*c, "appointment type")) out = std::move(*e);
+    else out = AppointmentType{c->id, false};
+    co_return out;
 }
 
 // A write the CRM refused outright (nothing was written) in a way a deleted appointment type would explain.
 bool may_name_a_missing_type(const Error& e) {
     return !e.uncertain && (e.code == ErrorKind::validation || e.code == ErrorKind::not_found);
+}
+
+// The CRM's refusal stays the job's error when looking the type up again failed too (a validation error fails at
+// once with the CRM's own message; README "Retries").
+Error refusal_with(Error refused, const Error& look_up) {
+    refused.message += " (looking the appointment type up again also failed: " + look_up.message + ")";
+    return refused;
 }
 
 }  // namespace
@@ -117,7 +147,8 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
         type.id = detail::known_id(target, "appointment_type", options_.appointment_type);
         type_from_ledger = !type.id.empty();
         if (!type_from_ledger) {
-            auto found = co_await look_up_appointment_type(client, cred, options_.appointment_type);
+            const std::string none;   // (named: GCC 12 destroys a temporary inside a co_await expression twice)
+            auto found = co_await look_up_appointment_type(client, cred, options_.appointment_type, none);
             if (!found) co_return p.fail(std::move(found).error());
             type = std::move(found).value();
             if (!type.use_tasks) p.bind("appointment_type", options_.appointment_type, type.id);
@@ -125,17 +156,18 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
     }
 
     // 4. One appointment (or task) per visit.
-    const std::string kind = type.use_tasks ? "task" : "appointment";
-    const std::string collection = type.use_tasks ? "tasks" : "appointments";
     for (const auto& visit : tour.properties) {
         const std::string local = visit_local_id(tour.tour_id, visit.property_id);
+        std::string kind = type.use_tasks ? "task" : "appointment";
         std::string existing;
         if (auto it = target.known.find(known_key(kind, local)); it != target.known.end()) existing = it->second;
         else if (target.recover) {
+            const std::string collection = type.use_tasks ? "tasks" : "appointments";
             for (const auto& person : people) {
                 auto list = co_await client.list_for_person(cred, collection, person);
                 if (!list) co_return p.fail(std::move(list).error());
-                existing = find_marked(list.value(), visit_marker(tour, visit), legacy_visit_marker(tour, visit), target);
+                existing = find_marked(list.value(), kind, visit_marker(tour, visit), legacy_visit_marker(tour, visit),
+                                       target);
                 if (!existing.empty()) break;
             }
         }
@@ -143,8 +175,11 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
             return type.use_tasks ? task_body(tour, visit, person_id, user_id)
                                   : appointment_body(tour, visit, person_id, type.id, user_id);
         };
+        // At most four passes: a refusal naming the ledger's type looks it up once (then the same write again,
+        // or tasks), and an update answered "not found" becomes a create once.
         for (;;) {
             std::optional<Error> refused;
+            bool gone = false;   // the update answered "not found": deleted in the CRM, or (stale type) refused
             if (!existing.empty()) {
                 // The agent's edits in the CRM since our last write stay (a create below still sends everything).
                 json::object body = visit_body();
@@ -157,10 +192,9 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
                     p.keep(target, kind, local, std::move(kept));
                     break;
                 }
-                if (u.error().code != ErrorKind::not_found) refused = std::move(u).error();
-                else existing.clear();   // deleted in the CRM: created again below, with everything
-            }
-            if (!refused) {
+                refused = std::move(u).error();
+                gone = refused->code == ErrorKind::not_found;
+            } else {
                 json::object body = visit_body();
                 Result<Record> c;
                 if (type.use_tasks) c = co_await client.create_task(cred, std::move(body));
@@ -172,14 +206,34 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_tour(RolloutClient& client, SyncTa
                 }
                 refused = std::move(c).error();
             }
-            if (!type_from_ledger || !may_name_a_missing_type(*refused)) co_return p.fail(std::move(*refused));
-            type_from_ledger = false;   // looked up at most once per tour
-            auto fresh = co_await look_up_appointment_type(client, cred, options_.appointment_type);
-            if (!fresh) co_return p.fail(std::move(fresh).error());
-            // The same type (or none): the refusal was about something else.
-            if (fresh->use_tasks || fresh->id == type.id) co_return p.fail(std::move(*refused));
-            type.id = fresh->id;
-            p.bind("appointment_type", options_.appointment_type, type.id);
+            // The ledger's type may have been deleted in the CRM since: looked up again once per tour, before an
+            // update's "not found" is taken to mean the appointment is gone (it may be the type that is).
+            if (type_from_ledger && may_name_a_missing_type(*refused)) {
+                type_from_ledger = false;
+                auto fresh = co_await look_up_appointment_type(client, cred, options_.appointment_type, type.id);
+                if (!fresh) co_return p.fail(refusal_with(std::move(*refused), fresh.error()));
+                if (!fresh->use_tasks && fresh->id != type.id) {   // the same write again, with the type's new id
+                    type.id = fresh->id;
+                    p.bind("appointment_type", options_.appointment_type, type.id);
+                    continue;
+                }
+                // The CRM has no appointment types any more: tasks, as a first tour would have chosen, unless this
+                // tour already has appointments (it must not end up with both).
+                const std::string visits_of_tour = known_key("appointment", tour.tour_id + "/");
+                const bool has_appointments =
+                    !existing.empty() ||
+                    std::any_of(target.known.begin(), target.known.end(),
+                                [&](const auto& kv) { return kv.first.compare(0, visits_of_tour.size(), visits_of_tour) == 0; }) ||
+                    std::any_of(p.out.records.begin(), p.out.records.end(), [](const auto& r) { return r.kind == "appointment"; });
+                if (fresh->use_tasks && !has_appointments) {
+                    type = AppointmentType{std::string(), true};
+                    kind = "task";
+                    if (auto it = target.known.find(known_key(kind, local)); it != target.known.end()) existing = it->second;
+                    continue;
+                }
+            }
+            if (!gone) co_return p.fail(std::move(*refused));
+            existing.clear();   // deleted in the CRM: created again, with everything
         }
     }
     co_return std::move(p.out);
@@ -199,7 +253,7 @@ asio::awaitable<SyncOutcome> CrmAdapter::sync_feedback(RolloutClient& client, Sy
     else if (target.recover) {
         auto list = co_await client.list_for_person(cred, "notes", person_id);
         if (!list) co_return p.fail(std::move(list).error());
-        existing = find_marked(list.value(), feedback_marker(fb), legacy_feedback_marker(fb), target);
+        existing = find_marked(list.value(), "note", feedback_marker(fb), legacy_feedback_marker(fb), target);
     }
     if (!existing.empty()) {
         auto u = co_await client.update_note(cred, existing, body);

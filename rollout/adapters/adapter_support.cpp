@@ -41,20 +41,23 @@ std::vector<std::string> drop_crm_edits(const SyncTarget& target, std::string_vi
     return dropped;
 }
 
-bool legacy_accepted(const SyncTarget& target, const std::string& id) {
+bool legacy_accepted(const SyncTarget& target, std::string_view kind, const std::string& id) {
     if (!target.legacy_markers) return false;
     if (target.accept_legacy_markers) return true;
-    return !id.empty() &&
-           std::any_of(target.known.begin(), target.known.end(), [&](const auto& kv) { return kv.second == id; });
+    // Only a ledger row of the record's own kind: ids of other kinds (a type, a buyer id) may be equal by chance.
+    const std::string prefix = known_key(kind, "");
+    return !id.empty() && std::any_of(target.known.begin(), target.known.end(), [&](const auto& kv) {
+               return kv.second == id && kv.first.compare(0, prefix.size(), prefix) == 0;
+           });
 }
 
-std::string find_marked(const std::vector<json::object>& items, const std::string& marker, const std::string& legacy,
-                        const SyncTarget& target) {
+std::string find_marked(const std::vector<json::object>& items, std::string_view kind, const std::string& marker,
+                        const std::string& legacy, const SyncTarget& target) {
     for (const auto& item : items)
         if (text_contains(item, marker)) return id_of(item.at("id"));
     if (legacy == marker) return {};
     for (const auto& item : items)
-        if (text_contains(item, legacy) && legacy_accepted(target, id_of(item.at("id")))) return id_of(item.at("id"));
+        if (text_contains(item, legacy) && legacy_accepted(target, kind, id_of(item.at("id")))) return id_of(item.at("id"));
     return {};
 }
 
@@ -66,7 +69,7 @@ asio::awaitable<Result<std::optional<Record>>> find_buyer_by_marker(RolloutClien
     if (!r || r.value() || legacy == tag || !target.legacy_markers) co_return r;
     auto old = co_await client.find_person_by_tag(target.credential_id, legacy);
     if (!old || !old.value()) co_return old;
-    if (legacy_accepted(target, old.value()->id)) co_return old;
+    if (legacy_accepted(target, "person", old.value()->id)) co_return old;
     co_return std::optional<Record>{};
 }
 

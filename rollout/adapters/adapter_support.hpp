@@ -21,10 +21,11 @@ bool text_contains(const boost::json::object& o, const std::string& marker);
 // The ledger's external id for (kind, local id), "" when the ledger has none.
 std::string known_id(const SyncTarget& target, std::string_view kind, std::string_view local_id);
 // Whether a record found by a team-less marker may be taken as ours (never when SyncTarget::legacy_markers is off;
-// else SyncTarget::accept_legacy_markers, or the team's ledger already maps that record).
-bool legacy_accepted(const SyncTarget& target, const std::string& id);
-// The id of the first item carrying `marker` in a text field (or, when accepted, the legacy marker); "".
-std::string find_marked(const std::vector<boost::json::object>& items, const std::string& marker,
+// else SyncTarget::accept_legacy_markers, or the team's ledger already maps that record as a `kind`).
+bool legacy_accepted(const SyncTarget& target, std::string_view kind, const std::string& id);
+// The id of the first item (records of `kind`) carrying `marker` in a text field (or, when accepted, the legacy
+// marker); "".
+std::string find_marked(const std::vector<boost::json::object>& items, std::string_view kind, const std::string& marker,
                         const std::string& legacy, const SyncTarget& target);
 // The person carrying the buyer's marker tag: the team's tag first, then (SyncTarget::legacy_markers) the legacy
 // tag, taken only when accepted.

@@ -41,7 +41,8 @@ std::string records_json(const rollout::SyncOutcome& outcome) {
     return json::serialize(out);
 }
 
-// The local ids a job may have ledger rows for: the buyer, each visit or the feedback note, the payload.
+// The local ids a job may have ledger rows for: the buyer, each visit or the feedback note, the payload (and, added
+// by SyncRunner::run for a tour, the appointment type's name).
 struct Parsed {
     std::optional<rollout::Tour> tour;
     std::optional<rollout::Feedback> feedback;

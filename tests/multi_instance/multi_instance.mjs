@@ -137,9 +137,9 @@ const FAULT_KINDS = [
     { match: { method: 'POST', pathPrefix: '/crm/api/notes' }, action: 'truncated_body' },
     { match: { method: 'GET', pathPrefix: '/crm/api/people' }, action: 'truncated_body' },
     { match: { method: 'GET', pathPrefix: '/crm/api/people' }, action: 'rate_limit', retryAfterSeconds: 1 },
-    { match: { method: 'GET', pathPrefix: '/crm/api/appointment-types' }, action: 'rate_limit' },
+    { match: { method: 'POST', pathPrefix: '/crm/api/appointments' }, action: 'rate_limit' },
     { match: { method: 'POST', pathPrefix: '/crm/api/people' }, action: 'rate_limit' },
-    { match: { pathPrefix: '/crm/api/appointment-types' }, action: 'status', status: 502, contentType: 'text/html',
+    { match: { method: 'GET', pathPrefix: '/crm/api/people' }, action: 'status', status: 502, contentType: 'text/html',
       body: '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>' },
     { match: { method: 'POST', pathPrefix: '/crm/api/notes' }, action: 'reset_before_handle' }
 ];

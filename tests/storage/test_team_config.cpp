@@ -3,6 +3,8 @@
 // team sharing the credential is raised too, and the API key check and the job claim hand it out.
 #include "outbox_fixture.hpp"
 
+#include <set>
+
 namespace rollout_mcp::storage::test {
 namespace {
 
@@ -123,8 +125,11 @@ TEST_F(TeamConfig, TheKeyCheckAndTheClaimHandOutTheCurrentVersion) {
 TEST_F(TeamConfig, TeamsFromBeforeTheLegacyMarkersMigrationKeepTheSearchAndNewTeamsDoNot) {
     EXPECT_FALSE(store->get_team_config(a.id)->legacy_markers);
     store.reset();   // back to before the migration, then open it again
-    exec_raw(std::string("ALTER TABLE tenants DROP COLUMN legacy_markers;"
-                         " DELETE FROM schema_migrations WHERE version = ") + (on_postgresql() ? "10" : "15"));
+    exec_raw(on_postgresql() ? "DROP TRIGGER tenants_legacy_markers_version ON tenants;"
+                               " DROP FUNCTION tenants_legacy_markers_version(); ALTER TABLE tenants DROP COLUMN legacy_markers;"
+                               " DELETE FROM schema_migrations WHERE version = 10"
+                             : "DROP TRIGGER tenants_legacy_markers_version; ALTER TABLE tenants DROP COLUMN legacy_markers;"
+                               " DELETE FROM schema_migrations WHERE version = 15");
     store = open_store();
     auto old = store->get_team_config(a.id);
     ASSERT_TRUE(old) << old.error().message;
@@ -132,6 +137,38 @@ TEST_F(TeamConfig, TeamsFromBeforeTheLegacyMarkersMigrationKeepTheSearchAndNewTe
     EXPECT_TRUE(store->get_team_config(b.id)->legacy_markers);
     const auto later = make_tenant(*store, "later");
     EXPECT_FALSE(store->get_team_config(later.id)->legacy_markers);
+}
+
+TEST_F(TeamConfig, ChangingTheLegacyMarkersFlagRaisesTheVersion) {
+    const auto before = version(a);
+    exec_raw("UPDATE tenants SET legacy_markers = 1 WHERE id = '" + a.id + "'");   // as an operator's SQL would
+    EXPECT_GT(version(a), before) << "a cached configuration must see the flag change";
+    EXPECT_TRUE(store->get_team_config(a.id)->legacy_markers);
+    const auto after = version(a);
+    exec_raw("UPDATE tenants SET legacy_markers = 1 WHERE id = '" + a.id + "'");
+    EXPECT_EQ(version(a), after) << "the same value is no change";
+    EXPECT_THROW(exec_raw("UPDATE tenants SET legacy_markers = 2 WHERE id = '" + a.id + "'"), std::exception);
+}
+
+// The ledger's appointment type id belongs to one CRM account: a new credential drops it, the same one keeps it, and
+// the team's other rows (people, visits) stay either way.
+TEST_F(TeamConfig, AnotherCredentialDropsTheLedgersAppointmentTypeOnly) {
+    connect(a, "highlevel", "cred-1");
+    connect(b, "highlevel", "cred-2");
+    for (const Tenant* t : {&a, &b})
+        exec_raw("INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, created_at, updated_at)"
+                 " VALUES ('" + t->id + "', 'highlevel', 'appointment_type', 'Showing', 'type-1', 1, 1),"
+                 " ('" + t->id + "', 'highlevel', 'person', 'B-1', 'person-1', 1, 1)");
+    const auto kinds = [&](const Tenant& t) {
+        std::set<std::string> out;
+        for (const auto& e : *store->sync_ledger(t.id, "highlevel", {"Showing", "B-1"})) out.insert(e.entity_kind);
+        return out;
+    };
+    connect(a, "highlevel", "cred-1");   // the same credential again (a new label, a re-authorization)
+    EXPECT_EQ(kinds(a), (std::set<std::string>{"appointment_type", "person"}));
+    connect(a, "highlevel", "cred-3");   // another CRM account
+    EXPECT_EQ(kinds(a), (std::set<std::string>{"person"}));
+    EXPECT_EQ(kinds(b), (std::set<std::string>{"appointment_type", "person"})) << "another team's rows are untouched";
 }
 
 }  // namespace

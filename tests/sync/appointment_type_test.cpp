@@ -12,11 +12,11 @@ namespace {
 namespace json = boost::json;
 using storage::JobStatus;
 
-json::object tour(const std::string& id) {
+json::object tour(const std::string& id, int hour = 1) {
     json::array props;
     for (int i = 1; i <= 2; ++i)
         props.push_back(json::object{{"propertyId", "P" + std::to_string(i)}, {"address", std::to_string(i) + " Main St"},
-                                     {"visitTime", "2026-12-05T1" + std::to_string(i) + ":00:00-06:00"}});
+                                     {"visitTime", "2026-12-05T1" + std::to_string(i + hour - 1) + ":00:00-06:00"}});
     return json::object{{"tourId", id}, {"agentId", "a"}, {"buyerId", "B-" + id}, {"properties", std::move(props)}};
 }
 
@@ -27,13 +27,35 @@ protected:
         cred = h.credential(team, "highlevel");
         h.start();
     }
-    storage::SyncJobInfo sync(const std::string& tour_id) {
-        auto ids = h.enqueue_tour(team, tour(tour_id));
+    storage::SyncJobInfo sync(const std::string& tour_id, int hour = 1) {
+        auto ids = h.enqueue_tour(team, tour(tour_id, hour));
         return h.wait_finished(team, ids.at(0));
     }
+    // The tour's appointments in the CRM, each checked to carry the type `type_id`.
+    int appointments_of(const std::string& tour_id, const std::string& type_id) {
+        int n = 0;
+        for (const auto& a : h.fake().records(cred, "appointments")) {
+            if (json::serialize(a).find(":visit:" + tour_id + "/") == std::string::npos) continue;
+            ++n;
+            EXPECT_EQ(json::serialize(a.at("appointmentTypeId")), json::serialize(json::value(type_id)));
+        }
+        return n;
+    }
+    fake::FaultRule fault(const std::string& method, const std::string& path, unsigned status, std::string body, int count) {
+        fake::FaultRule f;
+        f.method = method;
+        f.path_prefix = "/crm/api" + path;
+        f.status = status;
+        f.body = std::move(body);
+        f.count = count;
+        return f;
+    }
+    // Requests to the collection `path` or to one of its records ("/appointments", "/appointments/{id}").
     int calls(const std::string& method, const std::string& path) {
         int n = 0;
-        for (const auto& r : h.fake().requests()) n += r.method == method && r.path == "/crm/api" + path;
+        const std::string collection = "/crm/api" + path;
+        for (const auto& r : h.fake().requests())
+            n += r.method == method && (r.path == collection || r.path.rfind(collection + "/", 0) == 0);
         return n;
     }
     std::string type_in_ledger() {
@@ -68,6 +90,8 @@ TEST_F(AppointmentTypeLedger, OnlyTheFirstTourListsTheTypes) {
     for (const auto& a : h.fake().records(cred, "appointments")) EXPECT_EQ(json::serialize(a.at("appointmentTypeId")), json::serialize(json::value(showing_type())));
     // The sync's result lists CRM records only: the type's ledger row is not one.
     auto again = sync("T3");
+    ASSERT_EQ(again.status, JobStatus::succeeded) << again.last_error;
+    EXPECT_NE(again.result_json.find("unchanged"), std::string::npos) << again.result_json;
     EXPECT_EQ(again.result_json.find("appointment_type"), std::string::npos) << again.result_json;
 }
 
@@ -85,16 +109,53 @@ TEST_F(AppointmentTypeLedger, ATypeDeletedInTheCrmIsLookedUpAgainAndTheVisitWrit
     EXPECT_EQ(calls("POST", "/appointment-types"), 1) << "and created again, by name";
     EXPECT_EQ(calls("POST", "/appointments"), 3) << "the refused one, then each visit once";
     EXPECT_EQ(type_in_ledger(), new_type);
-    int on_t2 = 0;
-    for (const auto& a : h.fake().records(cred, "appointments")) {
-        if (json::serialize(a).find(":visit:T2/") == std::string::npos) continue;
-        ++on_t2;
-        EXPECT_EQ(json::serialize(a.at("appointmentTypeId")), json::serialize(json::value(new_type)));
-    }
-    EXPECT_EQ(on_t2, 2) << "one appointment per visit";
+    EXPECT_EQ(appointments_of("T2", new_type), 2) << "one appointment per visit";
     h.fake().clear_requests();
     ASSERT_EQ(sync("T3").status, JobStatus::succeeded);
     EXPECT_EQ(calls("GET", "/appointment-types"), 0);
+}
+
+TEST_F(AppointmentTypeLedger, AnUpdateRefusedForADeletedTypeIsSentAgainNeverCreatedTwice) {
+    ASSERT_EQ(sync("T1").status, JobStatus::succeeded);
+    ASSERT_TRUE(h.fake().remove_record(cred, "appointment-types", showing_type()));
+    // The tour again, a visit moved: updates naming the deleted type (the fake answers 400).
+    auto moved = sync("T1", 3);
+    ASSERT_EQ(moved.status, JobStatus::succeeded) << moved.last_error;
+    EXPECT_EQ(appointments_of("T1", showing_type()), 2) << "updated in place, with the new type";
+    // Once more with the type deleted, and the CRM answering the update "not found" (some CRMs say so of a missing
+    // reference): the type is looked up before the appointment is taken for gone, so it is not made twice.
+    ASSERT_TRUE(h.fake().remove_record(cred, "appointment-types", showing_type()));
+    h.fake().add_fault(fault("PUT", "/appointments", 404, R"({"errorMessage":"Not found"})", 1));
+    h.fake().clear_requests();
+    auto again = sync("T1", 5);
+    ASSERT_EQ(again.status, JobStatus::succeeded) << again.last_error;
+    EXPECT_EQ(calls("POST", "/appointments"), 0) << "nothing created";
+    EXPECT_EQ(calls("PUT", "/appointments"), 3) << "the refused one, then each visit once";
+    EXPECT_EQ(appointments_of("T1", showing_type()), 2);
+}
+
+TEST_F(AppointmentTypeLedger, AWriteCutOffAfterItLandedIsFoundByItsMarkerNotCreatedAgain) {
+    ASSERT_EQ(sync("T1").status, JobStatus::succeeded);
+    ASSERT_TRUE(h.fake().remove_record(cred, "appointment-types", showing_type()));
+    // The first two creates are refused (deleted type) and then reset: the client cannot know they were refused.
+    auto cut = fault("POST", "/appointments", 0, "", 2);
+    cut.action = fake::FaultRule::Action::reset_after_write;
+    h.fake().add_fault(cut);
+    auto j = sync("T2");
+    ASSERT_EQ(j.status, JobStatus::succeeded) << j.last_error;
+    EXPECT_GE(j.attempts, 3);
+    EXPECT_EQ(appointments_of("T2", showing_type()), 2) << "one appointment per visit";
+}
+
+TEST_F(AppointmentTypeLedger, AFailedLookUpKeepsTheCrmsRefusalAndTheJobFailsOnce) {
+    ASSERT_EQ(sync("T1").status, JobStatus::succeeded);
+    h.fake().add_fault(fault("POST", "/appointments", 400, R"({"errorMessage":"startsAt is in the past"})", 1));
+    h.fake().add_fault(fault("GET", "/appointment-types", 503, R"({"errorMessage":"Service Unavailable"})", -1));
+    auto j = sync("T2");
+    EXPECT_EQ(j.status, JobStatus::failed) << "a validation error fails at once";
+    EXPECT_EQ(j.attempts, 1);
+    EXPECT_NE(j.last_error.find("startsAt is in the past"), std::string::npos) << j.last_error;
+    EXPECT_NE(j.last_error.find("looking the appointment type up again also failed"), std::string::npos) << j.last_error;
 }
 
 TEST_F(AppointmentTypeLedger, ARefusalNotAboutTheTypeFailsAfterOneLookUp) {
