@@ -140,6 +140,12 @@ std::unique_ptr<SqliteDatabase> SqliteDatabase::open(const std::filesystem::path
     db->exec("PRAGMA foreign_keys=ON");
     db->exec("PRAGMA secure_delete=ON");
     db->exec("PRAGMA trusted_schema=OFF");
+    // Checkpoint every 8000 WAL pages (32 MiB) instead of 1000: a busy outbox rewrites the same job, payload and ledger
+    // pages many times over, and each checkpoint copies a page once however often it changed. Measured with
+    // bench/sync_throughput.sh (raised:32:256, 3 paired passes): 1.08x the tours/s, the same CPU per tour (README
+    // "Sync path CPU"). The WAL file is cut back to 64 MiB when a checkpoint leaves it larger.
+    db->exec("PRAGMA wal_autocheckpoint=8000");
+    db->exec("PRAGMA journal_size_limit=67108864");
     if (pragma_text(*db, "PRAGMA foreign_keys") != "1" || pragma_text(*db, "PRAGMA secure_delete") != "1")
         throw std::runtime_error("SQLite refused foreign_keys/secure_delete on " + path.string());
     return db;

@@ -158,6 +158,23 @@ TEST_F(AppointmentTypeLedger, AFailedLookUpKeepsTheCrmsRefusalAndTheJobFailsOnce
     EXPECT_NE(j.last_error.find("looking the appointment type up again also failed"), std::string::npos) << j.last_error;
 }
 
+TEST_F(AppointmentTypeLedger, ACrmThatNoLongerHasAppointmentTypesGetsTasksForANewTourOnly) {
+    ASSERT_EQ(sync("T1").status, JobStatus::succeeded);
+    ASSERT_TRUE(h.fake().remove_record(cred, "appointment-types", showing_type()));
+    h.fake().add_fault(fault("GET", "/appointment-types", 404, R"({"errorMessage":"Not found"})", -1));
+    auto fresh = sync("T2");
+    ASSERT_EQ(fresh.status, JobStatus::succeeded) << fresh.last_error;
+    int tasks = 0;
+    for (const auto& t : h.fake().records(cred, "tasks")) tasks += json::serialize(t).find(":visit:T2/") != std::string::npos;
+    EXPECT_EQ(tasks, 2) << "tasks, as a first tour in such a CRM would have made";
+    EXPECT_EQ(appointments_of("T2", ""), 0);
+    // A tour that already has appointments never gets tasks beside them: it fails with the CRM's refusal.
+    auto moved = sync("T1", 3);
+    EXPECT_EQ(moved.status, JobStatus::failed);
+    EXPECT_NE(moved.last_error.find("does not exist"), std::string::npos) << moved.last_error;
+    for (const auto& t : h.fake().records(cred, "tasks")) EXPECT_EQ(json::serialize(t).find(":visit:T1/"), std::string::npos);
+}
+
 TEST_F(AppointmentTypeLedger, ARefusalNotAboutTheTypeFailsAfterOneLookUp) {
     ASSERT_EQ(sync("T1").status, JobStatus::succeeded);
     fake::FaultRule refuse;
