@@ -123,6 +123,14 @@ struct AttemptOutcome {
     std::vector<LedgerEntry> ledger;      // upserted in the same transaction (also on failure: progress)
 };
 
+// One attempt to record with Storage::finish_sync_attempts (the arguments of finish_sync_attempt).
+struct FinishAttempt {
+    std::string job_id;
+    std::int64_t claim_token = 0;
+    AttemptOutcome outcome;
+    std::int64_t now_ms = 0;
+};
+
 struct SyncJobQuery {
     std::optional<std::string> tenant_id;   // always set for team-facing queries
     std::optional<std::string> job_id;

@@ -228,6 +228,60 @@ Result<EnqueueResult> SqlStorage::enqueue_sync(const SyncRequest& request, std::
 
 Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
                                                        const AttemptOutcome& outcome, std::int64_t now_ms) {
+    return guarded<SyncJobInfo>("finish sync attempt", [&]() -> Result<SyncJobInfo> {
+        // Not waiting for the disk: the claim this attempt ran under was committed durably before any CRM call, so
+        // if power loss undoes this commit the job is found 'running' again and re-driven with recover, which finds
+        // what the attempt wrote by its markers (README "Which commits wait for the disk").
+        Transaction tx(*db_, Transaction::Durability::unsynced);
+        auto info = record_attempt(job_id, claim_token, outcome, now_ms);
+        if (info) tx.commit();
+        return info;
+    });
+}
+
+std::vector<Result<SyncJobInfo>> SqlStorage::finish_sync_attempts(std::span<const FinishAttempt> attempts) {
+    std::vector<Result<SyncJobInfo>> out;
+    out.reserve(attempts.size());
+    // PostgreSQL: one transaction each. Its commits already skip the disk wait and it logs rows, not pages, so a
+    // shared commit saves little, while a long transaction of savepoints would hold row locks for the whole batch
+    // and overflow the backend's cache of subtransactions (64) when many attempts end together.
+    if (db_->dialect() == Dialect::postgresql) {
+        for (const FinishAttempt& a : attempts) out.push_back(finish_sync_attempt(a.job_id, a.claim_token, a.outcome, a.now_ms));
+        return out;
+    }
+    auto all = guarded<void>("finish sync attempts", [&]() -> Result<void> {
+        out.clear();
+        Transaction tx(*db_, Transaction::Durability::unsynced);   // as finish_sync_attempt
+        for (const FinishAttempt& a : attempts) {
+            db_->exec("SAVEPOINT finish_attempt");
+            Result<SyncJobInfo> one = error(ErrorCode::database, "not recorded");
+            bool undone = false;
+            try {
+                one = record_attempt(a.job_id, a.claim_token, a.outcome, a.now_ms);
+            } catch (const SqlError& e) {
+                // This attempt alone is undone, unless SQLite ended the whole transaction (a full disk, an I/O
+                // error): then the batch fails with that cause, and nothing of it is committed.
+                try {
+                    db_->exec("ROLLBACK TO finish_attempt");
+                } catch (const SqlError&) {
+                    throw e;
+                }
+                undone = true;
+                one = detail::from_sql(e, "finish sync attempt");
+            }
+            if (!one && !undone) db_->exec("ROLLBACK TO finish_attempt");
+            db_->exec("RELEASE finish_attempt");
+            out.push_back(std::move(one));
+        }
+        tx.commit();
+        return {};
+    });
+    if (!all) out.assign(attempts.size(), Result<SyncJobInfo>(all.error()));
+    return out;
+}
+
+Result<SyncJobInfo> SqlStorage::record_attempt(std::string_view job_id, std::int64_t claim_token,
+                                               const AttemptOutcome& outcome, std::int64_t now_ms) {
     for (const LedgerEntry& e : outcome.ledger)
         if (e.entity_kind.empty() || e.local_id.empty())
             return error(ErrorCode::invalid_argument,
@@ -237,85 +291,78 @@ Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std
                              : outcome.next == Next::retry ? JobStatus::queued
                              : outcome.next == Next::fail  ? JobStatus::failed
                                                            : JobStatus::dead;
-    return guarded<SyncJobInfo>("finish sync attempt", [&]() -> Result<SyncJobInfo> {
-        // Not waiting for the disk: the claim this attempt ran under was committed durably before any CRM call, so
-        // if power loss undoes this commit the job is found 'running' again and re-driven with recover, which finds
-        // what the attempt wrote by its markers (README "Which commits wait for the disk").
-        Transaction tx(*db_, Transaction::Durability::unsynced);
-        std::string tenant_id, crm_type;
-        {
-            auto st = db_->cached(
-                "SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1 AND status = 'running' AND claim_token = ?2");
-            st->bind(1, job_id).bind(2, claim_token);
-            // Not running, or running under a newer claim: this attempt lost its claim (fencing) and must
-            // neither mark the job nor write the ledger.
-            if (!st->step())
-                return error(ErrorCode::not_found, "sync job '" + std::string(job_id) +
-                                                                  "' is not running under this claim");
-            tenant_id = st->text(0);
-            crm_type = st->text(1);
-        }
-        {
-            // recover: a retry carries the worker's verdict; a failed or dead job keeps any doubt it
-            // had, for a manual retry that comes long after the worker's context is gone.
-            auto upd = db_->cached(
-                "UPDATE sync_jobs SET status = ?2, updated_at = ?3, lease_until = NULL,"
-                " finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?3 END,"
-                " next_attempt_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE next_attempt_at END,"
-                " last_error = ?5, last_http_status = ?6,"
-                " result = CASE WHEN ?7 = '' THEN result ELSE ?7 END,"
-                " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE CASE WHEN recover = 1 OR ?8 = 1 THEN 1 ELSE 0 END END,"
-                " alert_pending = CASE WHEN ?2 = 'dead' THEN 1 ELSE 0 END, alert_attempts = 0,"
-                " alert_next_at = CASE WHEN ?2 = 'dead' THEN ?3 ELSE alert_next_at END"
-                " WHERE id = ?1 AND status = 'running' AND claim_token = ?9");
-            upd->bind(1, job_id).bind(2, to_string(status)).bind(3, now_ms).bind(4, outcome.next_attempt_at_ms);
-            // "" rather than an empty view: a null text pointer would bind SQL NULL.
-            upd->bind(5, status == JobStatus::succeeded ? std::string_view("") : std::string_view(outcome.error));
-            upd->bind(6, std::int64_t{outcome.http_status}).bind(7, outcome.result_json);
-            upd->bind(8, std::int64_t{outcome.recover ? 1 : 0}).bind(9, claim_token);
-            upd->run();
-            // The token again, in the UPDATE that holds the row: on PostgreSQL another instance may have claimed
-            // the job (its lease expired) between the SELECT above and here.
-            if (db_->changes() != 1)
-                return error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running under this claim");
-        }
-        // Empty ids, hashes or CRM states never overwrite known ones: a partial attempt must not erase progress. The
-        // CRM's answer to our write is what it has now (crm_state) and, but for the fields an update kept as the CRM's
-        // users set them, what we last wrote (written_state).
-        auto led = db_->cached(
-            "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
-            " created_at, updated_at, crm_state, written_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)"
-            " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
-            " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE sync_ledger.external_id END,"
-            " payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash), updated_at = excluded.updated_at,"
-            " crm_state = coalesce(excluded.crm_state, sync_ledger.crm_state),"
-            " written_state = coalesce(excluded.written_state, sync_ledger.written_state)");
-        for (const LedgerEntry& e : outcome.ledger) {
-            led->bind(1, tenant_id).bind(2, crm_type).bind(3, e.entity_kind).bind(4, e.local_id);
-            led->bind(5, e.external_id).bind(7, now_ms);
-            if (e.payload_hash.empty())
-                led->bind_null(6);
-            else
-                led->bind(6, std::span<const unsigned char>(e.payload_hash));
-            if (e.crm_state.empty())
-                led->bind_null(8);
-            else
-                led->bind(8, std::string_view(e.crm_state));
-            // What we wrote: the CRM's answer, except fields an update left as the CRM's users set them.
-            const std::string& written = e.written_state.empty() ? e.crm_state : e.written_state;
-            if (written.empty())
-                led->bind_null(9);
-            else
-                led->bind(9, std::string_view(written));
-            led->run();
-            led->reset();
-        }
-        auto info = load_sync_job(job_id);
-        if (!info) return info.error();
-        notify_others(kJobAttemptChannel, {std::string(job_id)});
-        tx.commit();
-        return info;
-    });
+    std::string tenant_id, crm_type;
+    {
+        auto st = db_->cached(
+            "SELECT tenant_id, crm_type FROM sync_jobs WHERE id = ?1 AND status = 'running' AND claim_token = ?2");
+        st->bind(1, job_id).bind(2, claim_token);
+        // Not running, or running under a newer claim: this attempt lost its claim (fencing) and must
+        // neither mark the job nor write the ledger.
+        if (!st->step())
+            return error(ErrorCode::not_found, "sync job '" + std::string(job_id) +
+                                                              "' is not running under this claim");
+        tenant_id = st->text(0);
+        crm_type = st->text(1);
+    }
+    {
+        // recover: a retry carries the worker's verdict; a failed or dead job keeps any doubt it
+        // had, for a manual retry that comes long after the worker's context is gone.
+        auto upd = db_->cached(
+            "UPDATE sync_jobs SET status = ?2, updated_at = ?3, lease_until = NULL,"
+            " finished_at = CASE WHEN ?2 = 'queued' THEN NULL ELSE ?3 END,"
+            " next_attempt_at = CASE WHEN ?2 = 'queued' THEN ?4 ELSE next_attempt_at END,"
+            " last_error = ?5, last_http_status = ?6,"
+            " result = CASE WHEN ?7 = '' THEN result ELSE ?7 END,"
+            " recover = CASE ?2 WHEN 'succeeded' THEN 0 WHEN 'queued' THEN ?8 ELSE CASE WHEN recover = 1 OR ?8 = 1 THEN 1 ELSE 0 END END,"
+            " alert_pending = CASE WHEN ?2 = 'dead' THEN 1 ELSE 0 END, alert_attempts = 0,"
+            " alert_next_at = CASE WHEN ?2 = 'dead' THEN ?3 ELSE alert_next_at END"
+            " WHERE id = ?1 AND status = 'running' AND claim_token = ?9");
+        upd->bind(1, job_id).bind(2, to_string(status)).bind(3, now_ms).bind(4, outcome.next_attempt_at_ms);
+        // "" rather than an empty view: a null text pointer would bind SQL NULL.
+        upd->bind(5, status == JobStatus::succeeded ? std::string_view("") : std::string_view(outcome.error));
+        upd->bind(6, std::int64_t{outcome.http_status}).bind(7, outcome.result_json);
+        upd->bind(8, std::int64_t{outcome.recover ? 1 : 0}).bind(9, claim_token);
+        upd->run();
+        // The token again, in the UPDATE that holds the row: on PostgreSQL another instance may have claimed
+        // the job (its lease expired) between the SELECT above and here.
+        if (db_->changes() != 1)
+            return error(ErrorCode::not_found, "sync job '" + std::string(job_id) + "' is not running under this claim");
+    }
+    // Empty ids, hashes or CRM states never overwrite known ones: a partial attempt must not erase progress. The
+    // CRM's answer to our write is what it has now (crm_state) and, but for the fields an update kept as the CRM's
+    // users set them, what we last wrote (written_state).
+    auto led = db_->cached(
+        "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
+        " created_at, updated_at, crm_state, written_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)"
+        " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
+        " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE sync_ledger.external_id END,"
+        " payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash), updated_at = excluded.updated_at,"
+        " crm_state = coalesce(excluded.crm_state, sync_ledger.crm_state),"
+        " written_state = coalesce(excluded.written_state, sync_ledger.written_state)");
+    for (const LedgerEntry& e : outcome.ledger) {
+        led->bind(1, tenant_id).bind(2, crm_type).bind(3, e.entity_kind).bind(4, e.local_id);
+        led->bind(5, e.external_id).bind(7, now_ms);
+        if (e.payload_hash.empty())
+            led->bind_null(6);
+        else
+            led->bind(6, std::span<const unsigned char>(e.payload_hash));
+        if (e.crm_state.empty())
+            led->bind_null(8);
+        else
+            led->bind(8, std::string_view(e.crm_state));
+        // What we wrote: the CRM's answer, except fields an update left as the CRM's users set them.
+        const std::string& written = e.written_state.empty() ? e.crm_state : e.written_state;
+        if (written.empty())
+            led->bind_null(9);
+        else
+            led->bind(9, std::string_view(written));
+        led->run();
+        led->reset();
+    }
+    auto info = load_sync_job(job_id);
+    if (!info) return info.error();
+    notify_others(kJobAttemptChannel, {std::string(job_id)});
+    return info;
 }
 
 

@@ -105,6 +105,7 @@ public:
     Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
                                                     const AttemptOutcome& outcome,
                                             std::int64_t now_ms) override;
+    std::vector<Result<SyncJobInfo>> finish_sync_attempts(std::span<const FinishAttempt> attempts) override;
     Result<std::vector<LedgerEntry>> sync_ledger_visits(std::string_view tenant_id, std::string_view crm_type,
                                                         std::string_view tour_id) override;
     Result<std::vector<LedgerEntry>> sync_ledger(std::string_view tenant_id, std::string_view crm_type,
@@ -186,6 +187,9 @@ private:
     static std::unique_ptr<SqlStorage> start(std::unique_ptr<Database> db, crypto::MasterKey master);
 
     void bootstrap_keys();  // start-up only; throws StorageStartupError
+    // finish_sync_attempt's work inside the caller's transaction (sql_outbox.cpp); throws SqlError.
+    Result<SyncJobInfo> record_attempt(std::string_view job_id, std::int64_t claim_token, const AttemptOutcome& outcome,
+                                       std::int64_t now_ms);
     // Keyed hash (the API-key hashing key, domain-separated) of a CRM credential id: equal for the same
     // CRM account whichever team stored it, without opening anyone's sealed value.
     std::vector<unsigned char> credential_fingerprint(std::span<const unsigned char> credential) const;

@@ -259,6 +259,11 @@ public:
     virtual Result<SyncJobInfo> finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
                                                     const AttemptOutcome& outcome,
                                                     std::int64_t now_ms) = 0;
+    // finish_sync_attempt for attempts that end together. SQLite: one transaction and one commit, each attempt as if
+    // alone (its own savepoint), so one whose claim was lost or whose write failed changes nothing and the others
+    // are kept; a failed commit fails them all (their claims then expire and the jobs may run again, with recover).
+    // PostgreSQL: one transaction each. One result per attempt, in order.
+    virtual std::vector<Result<SyncJobInfo>> finish_sync_attempts(std::span<const FinishAttempt> attempts) = 0;
     // The appointment and task rows of one tour's visits ("<tour>/<property>") in one tenant and CRM.
     virtual Result<std::vector<LedgerEntry>> sync_ledger_visits(std::string_view tenant_id, std::string_view crm_type,
                                                                 std::string_view tour_id) = 0;

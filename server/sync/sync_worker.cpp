@@ -5,6 +5,7 @@
 
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
+#include "server/sync/finish_batch.hpp"
 #include "server/sync/sync_alerts.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -75,6 +76,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     std::optional<asio::steady_timer> alert_timer;   // strand only
     std::atomic<bool> started{false};
     StorageExecutor& storage;
+    FinishBatch finishing{storage};   // attempts that end together share one commit
     const SyncSettings settings;
     Runner runner;
     std::shared_ptr<AlertSender> alerts;
@@ -205,8 +207,8 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         const auto next = outcome.next;
         // Under the claim's fencing token: if the claim was lost meanwhile (lease expired and the job was
         // claimed again), the store refuses and nothing of this attempt is recorded.
-        auto finished = co_await storage.call(&storage::Storage::finish_sync_attempt, job.info.id, job.claim_token,
-                                              std::move(outcome), now);
+        storage::FinishAttempt record{job.info.id, job.claim_token, std::move(outcome), now};
+        auto finished = co_await finishing.finish(std::move(record));
         release(job.info);
         if (!finished) {
             // The claim stays until its lease ends; the job is then re-driven with recover.

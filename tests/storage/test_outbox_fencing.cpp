@@ -4,6 +4,8 @@
 // feedback jobs of that tour or buyer never run at the same time in one CRM, whatever the scheduler asks.
 #include "tests/storage/outbox_fixture.hpp"
 
+#include <map>
+
 namespace rollout_mcp::storage::test {
 namespace {
 
@@ -91,6 +93,57 @@ TEST_F(Outbox, AnExpiredLeaseDoesNotBlockAnotherJobOfTheSameTour) {
     // After the lease: the first job is claimable again and the second is no longer blocked by a dead claim.
     auto later = store->claim_sync_jobs({ids[1]}, 3'000, 60'000);
     EXPECT_EQ(later->size(), 1u);
+}
+
+// Attempts that end together share one commit on SQLite (storage finish_sync_attempts, server/sync/finish_batch.hpp)
+// and each is still recorded as if alone, on both engines: a claim lost to a re-claim, a bad outcome, or a write
+// the database refuses half-way (a trigger here) changes nothing of that job, the others are recorded with their
+// ledger rows, and the results come back in order.
+TEST_F(Outbox, AttemptsRecordedTogetherAreEachFencedAlone) {
+    const auto ids = enqueue(a, {tour_job("T1", "B1"), tour_job("T2", "B2"), tour_job("T3", "B3"), tour_job("T4", "B4")},
+                             1'000);
+    auto claimed = store->claim_sync_jobs(ids, 1'000, 2'000);   // leases until 2 s
+    ASSERT_TRUE(claimed && claimed->size() == 4);
+    std::map<std::string, std::int64_t> token;
+    for (const auto& c : *claimed) token[c.info.id] = c.claim_token;
+    auto again = store->claim_sync_jobs({ids[2]}, 3'000, 600'000);   // T3's lease expired: claimed anew
+    ASSERT_TRUE(again && again->size() == 1);
+    exec_raw(on_postgresql()
+                 ? "CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                   " IF NEW.local_id = 'BAD' THEN RAISE EXCEPTION 'bad row'; END IF; RETURN NEW; END $$;"
+                   " CREATE TRIGGER refuse_bad BEFORE INSERT ON sync_ledger FOR EACH ROW EXECUTE FUNCTION refuse_bad()"
+                 : "CREATE TRIGGER refuse_bad BEFORE INSERT ON sync_ledger WHEN NEW.local_id = 'BAD'"
+                   " BEGIN SELECT RAISE(ABORT, 'bad row'); END");
+    std::vector<FinishAttempt> batch;
+    batch.push_back({ids[0], token[ids[0]], Outcome(Next::succeed).ledger({{"person", "B1", "p-1", {}}}), 4'000});
+    batch.push_back({ids[1], token[ids[1]],
+                     Outcome(Next::succeed).ledger({{"person", "B2", "p-2", {}}, {"person", "BAD", "p-x", {}}}), 4'000});
+    batch.push_back({ids[2], token[ids[2]], Outcome(Next::succeed).ledger({{"person", "B3", "p-3", {}}}), 4'000});
+    batch.push_back({ids[3], token[ids[3]], Outcome(Next::succeed).ledger({{"", "B4", "p-4", {}}}), 4'000});
+    batch.push_back({ids[3], token[ids[3]], Outcome(Next::retry).ledger({{"person", "B4", "p-4", {}}}), 4'000});
+    auto results = store->finish_sync_attempts(batch);
+    ASSERT_EQ(results.size(), 5u);
+    ASSERT_TRUE(results[0]) << results[0].error().message;
+    EXPECT_EQ(results[0]->status, JobStatus::succeeded);
+    EXPECT_FALSE(results[1]) << "the database refused its second ledger row";
+    ASSERT_FALSE(results[2]) << "a lost claim";
+    EXPECT_EQ(results[2].error().code, ErrorCode::not_found);
+    ASSERT_FALSE(results[3]) << "a ledger row without a kind";
+    EXPECT_EQ(results[3].error().code, ErrorCode::invalid_argument);
+    ASSERT_TRUE(results[4]) << results[4].error().message;
+    EXPECT_EQ(results[4]->status, JobStatus::queued);
+
+    const auto t2 = store->find_sync_jobs(Q().tenant(a.id).job(ids[1]))->front();
+    EXPECT_EQ(t2.status, JobStatus::running) << "nothing of the refused attempt stays";
+    EXPECT_TRUE(store->sync_ledger(a.id, "hubspot", {"B2", "BAD"})->empty());
+    EXPECT_EQ(store->find_sync_jobs(Q().tenant(a.id).job(ids[2]))->front().status, JobStatus::running);
+    EXPECT_TRUE(store->sync_ledger(a.id, "hubspot", {"B3"})->empty()) << "the fenced attempt wrote nothing";
+    EXPECT_EQ(store->sync_ledger(a.id, "hubspot", {"B1"})->front().external_id, "p-1");
+    EXPECT_EQ(store->sync_ledger(a.id, "hubspot", {"B4"})->front().external_id, "p-4");
+    // The live claims still finish.
+    EXPECT_TRUE(store->finish_sync_attempt(ids[1], token[ids[1]], Outcome(Next::succeed), 5'000));
+    EXPECT_TRUE(store->finish_sync_attempt(ids[2], again->front().claim_token, Outcome(Next::succeed), 5'000));
+    EXPECT_TRUE(store->finish_sync_attempts({}).empty());
 }
 
 }  // namespace
