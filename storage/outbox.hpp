@@ -26,6 +26,8 @@ struct NewSyncJob {
     std::string lock_key;      // jobs with the same (tenant, crm_type, lock_key) never run at the same time
     std::string payload_json;  // what to write (client names, addresses, feedback): sealed at rest; empty:
                                // the request's shared payload_json
+    bool claim = false;        // claim it in the same transaction (SyncRequest::claim_lease_until_ms), if the
+                               // claim rules of claim_sync_jobs allow; otherwise it stays queued
 };
 
 // One accepted tool call: its jobs are written in one transaction. Each distinct payload text is stored
@@ -38,11 +40,7 @@ struct SyncRequest {
     std::string payload_json = {};               // for the jobs whose own payload_json is empty
     std::string traceparent = {};                // W3C trace context of the accepting call, validated by the
     std::string tracestate = {};                 // caller ("" when none); sent on the jobs' Rollout calls
-};
-
-struct EnqueueResult {
-    std::vector<std::string> job_ids;  // request.jobs order; on a replay, the first call's jobs
-    bool replayed = false;             // the idempotency key was seen before with the same arguments
+    std::int64_t claim_lease_until_ms = 0;       // the lease of the jobs with `claim` set
 };
 
 struct SyncJobInfo {
@@ -96,6 +94,12 @@ struct ClaimedJob {
     crypto::WipedBuffer payload;       // the opened payload_json (client data: wiped, not guarded memory)
     std::int64_t claim_token = 0;      // fencing token: finish_sync_attempt needs it
     std::int64_t config_version = 0;   // the team's at the claim (storage/team_config.hpp)
+};
+
+struct EnqueueResult {
+    std::vector<std::string> job_ids;  // request.jobs order; on a replay, the first call's jobs
+    bool replayed = false;             // the idempotency key was seen before with the same arguments
+    std::vector<ClaimedJob> claimed;  // jobs claimed with the enqueue (never on a replay), request order
 };
 
 struct LedgerEntry {

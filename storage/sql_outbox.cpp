@@ -220,7 +220,19 @@ Result<EnqueueResult> SqlStorage::enqueue_sync(const SyncRequest& request, std::
             req->bind(4, batch_id).bind(5, json_id_array(out.job_ids)).bind(6, now_ms);
             req->run();
         }
-        notify_others(kJobsQueuedChannel, out.job_ids);
+        // Jobs the accepting instance can run now are claimed here: one durable commit instead of two, and no due
+        // scan (README "Sync path CPU"). The claim rules are claim_sync_jobs' own, under the same team lock.
+        std::vector<std::string> queued;
+        const bool claiming = std::any_of(request.jobs.begin(), request.jobs.end(), [](const auto& j) { return j.claim; });
+        if (claiming && db_->dialect() == Dialect::postgresql) db_->lock_for_transaction("claim " + request.tenant_id);
+        for (std::size_t i = 0; i < request.jobs.size(); ++i) {
+            std::optional<ClaimedJob> claimed;
+            if (request.jobs[i].claim)
+                claimed = claim_new_job(out.job_ids[i], payload_of(request.jobs[i]), now_ms, request.claim_lease_until_ms);
+            if (claimed) out.claimed.push_back(std::move(*claimed));
+            else queued.push_back(out.job_ids[i]);
+        }
+        notify_others(kJobsQueuedChannel, queued);
         tx.commit();
         return out;
     });

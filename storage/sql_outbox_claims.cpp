@@ -80,38 +80,7 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
         if (postgresql) lock_claim_scopes(job_ids);
         Out out;
         for (const std::string& id : job_ids) {
-            if (postgresql) {
-                // The same claim as below, as PostgreSQL queues claim (docs/ARCHITECTURE.md, "Several instances"):
-                // the row is taken FOR UPDATE SKIP LOCKED in a CTE, so a row another transaction is finishing,
-                // retrying or cancelling is skipped rather than waited for; the tour and buyer check runs under
-                // the team's advisory lock taken above, so two instances cannot both pass it (nor both the caps).
-                auto upd = db_->cached(
-                    "WITH c AS (SELECT id FROM sync_jobs WHERE id = ?1 AND " ROLLOUT_CLAIMABLE " FOR UPDATE SKIP LOCKED)"
-                    " UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
-                    " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2,"
-                    " claim_token = claim_token + 1"
-                    " FROM c WHERE sync_jobs.id = c.id"
-                    " AND " ROLLOUT_NO_LIVE_OVERLAP " AND " ROLLOUT_UNDER_RUNNING_CAPS);
-                upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
-                upd->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
-                upd->run();
-                if (db_->changes() == 0) continue;
-            } else {
-                // SET expressions see the old row: a job still 'running' here had its lease expire.
-                // Each claim gets a new fencing token (finish_sync_attempt checks it). A job holds every
-                // identity it touches: no other live claim of the same team and CRM may share its tour or
-                // its buyer, so a tour's job and the feedback jobs of that tour or buyer never overlap,
-                // whatever the in-memory scheduler believes (a second worker or instance included).
-                auto upd = db_->cached(
-                    "UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
-                    " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2, claim_token = claim_token + 1"
-                    " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE
-                    " AND " ROLLOUT_NO_LIVE_OVERLAP " AND " ROLLOUT_UNDER_RUNNING_CAPS);
-                upd->bind(1, id).bind(2, now_ms).bind(3, lease_until_ms);
-                upd->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
-                upd->run();
-                if (db_->changes() == 0) continue;
-            }
+            if (!claim_row(id, now_ms, lease_until_ms)) continue;
             std::optional<ClaimedJob> claimed;
             std::string open_error;
             {
@@ -145,6 +114,64 @@ Result<std::vector<ClaimedJob>> SqlStorage::claim_sync_jobs(const std::vector<st
         tx.commit();
         return out;
     });
+}
+
+bool SqlStorage::claim_row(const std::string& job_id, std::int64_t now_ms, std::int64_t lease_until_ms) {
+    if (db_->dialect() == Dialect::postgresql) {
+        // The same claim as below, as PostgreSQL queues claim (docs/ARCHITECTURE.md, "Several instances"): the row
+        // is taken FOR UPDATE SKIP LOCKED in a CTE, so a row another transaction is finishing, retrying or
+        // cancelling is skipped rather than waited for; the tour and buyer check runs under the team's advisory
+        // lock the caller took (lock_claim_scopes), so two instances cannot both pass it (nor both the caps).
+        auto upd = db_->cached(
+            "WITH c AS (SELECT id FROM sync_jobs WHERE id = ?1 AND " ROLLOUT_CLAIMABLE " FOR UPDATE SKIP LOCKED)"
+            " UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
+            " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2,"
+            " claim_token = claim_token + 1"
+            " FROM c WHERE sync_jobs.id = c.id"
+            " AND " ROLLOUT_NO_LIVE_OVERLAP " AND " ROLLOUT_UNDER_RUNNING_CAPS);
+        upd->bind(1, job_id).bind(2, now_ms).bind(3, lease_until_ms);
+        upd->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
+        upd->run();
+        return db_->changes() > 0;
+    }
+    // SET expressions see the old row: a job still 'running' here had its lease expire. Each claim gets a new
+    // fencing token (finish_sync_attempt checks it). A job holds every identity it touches: no other live claim of
+    // the same team and CRM may share its tour or its buyer, so a tour's job and the feedback jobs of that tour or
+    // buyer never overlap, whatever the in-memory scheduler believes (a second worker or instance included).
+    auto upd = db_->cached(
+        "UPDATE sync_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?3,"
+        " recover = CASE WHEN recover = 1 OR status = 'running' THEN 1 ELSE 0 END, updated_at = ?2, claim_token = claim_token + 1"
+        " WHERE id = ?1 AND " ROLLOUT_CLAIMABLE
+        " AND " ROLLOUT_NO_LIVE_OVERLAP " AND " ROLLOUT_UNDER_RUNNING_CAPS);
+    upd->bind(1, job_id).bind(2, now_ms).bind(3, lease_until_ms);
+    upd->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
+    upd->run();
+    return db_->changes() > 0;
+}
+
+std::optional<ClaimedJob> SqlStorage::claim_new_job(const std::string& job_id, std::string_view payload_json,
+                                                    std::int64_t now_ms, std::int64_t lease_until_ms) {
+    // A queued job of the same tour or buyer (in this team and CRM) was accepted earlier: it runs first, as the
+    // due order has it, so a later sync of a tour is never overtaken by an earlier one.
+    auto waiting = db_->cached(
+        "SELECT 1 FROM sync_jobs j, sync_jobs o WHERE j.id = ?1 AND o.tenant_id = j.tenant_id"
+        " AND o.crm_type = j.crm_type AND o.status = 'queued' AND o.id <> j.id"
+        " AND ((j.tour_id <> '' AND o.tour_id = j.tour_id) OR o.lock_key = j.lock_key) LIMIT 1");
+    waiting->bind(1, job_id);
+    if (waiting->step()) return std::nullopt;
+    waiting->reset();
+    if (!claim_row(job_id, now_ms, lease_until_ms)) return std::nullopt;
+    // The payload is the caller's own text, already in hand: nothing to open.
+    static const std::string read_sql = std::string("SELECT ") + detail::kSyncJobColumns +
+                                        ", claim_token, (SELECT config_version FROM tenants WHERE tenants.id ="
+                                        " sync_jobs.tenant_id) FROM sync_jobs WHERE id = ?1";
+    auto st = db_->cached(read_sql.c_str());
+    st->bind(1, job_id);
+    if (!st->step()) throw std::logic_error("a job claimed in this transaction is gone");
+    ClaimedJob out{detail::sync_job_from(*st), crypto::WipedBuffer(payload_json.size()),
+                   st->int64(detail::kSyncJobColumnCount), st->int64(detail::kSyncJobColumnCount + 1)};
+    std::copy(payload_json.begin(), payload_json.end(), out.payload.data());
+    return out;
 }
 
 Result<std::size_t> SqlStorage::requeue_interrupted_sync_jobs(std::int64_t now_ms) {

@@ -218,6 +218,12 @@ private:
     void notify_others(std::string_view channel, const std::vector<std::string>& ids);
     // PostgreSQL claims: the per-team advisory locks of these jobs, in one global order.
     void lock_claim_scopes(const std::vector<std::string>& job_ids);
+    // One job's claim under claim_sync_jobs' rules, inside the caller's transaction (on PostgreSQL after
+    // lock_claim_scopes); false when a rule refuses it. sql_outbox_claims.cpp.
+    bool claim_row(const std::string& job_id, std::int64_t now_ms, std::int64_t lease_until_ms);
+    // enqueue_sync's claim of a job it just wrote, whose payload the caller holds (nothing to open).
+    std::optional<ClaimedJob> claim_new_job(const std::string& job_id, std::string_view payload_json,
+                                            std::int64_t now_ms, std::int64_t lease_until_ms);
     // One outbox job's columns (no payload), or not_found.
     Result<SyncJobInfo> load_sync_job(std::string_view job_id);
 

@@ -6,6 +6,7 @@
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
 #include "server/sync/finish_batch.hpp"
+#include "server/sync/in_flight_places.hpp"
 #include "server/sync/sync_alerts.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -58,11 +59,6 @@ metrics::Family<metrics::Counter>& dead_metric() {
     return f;
 }
 
-metrics::Family<metrics::Gauge>& in_flight_metric() {
-    static auto& f = metrics::registry().gauge("rollout_mcp_sync_jobs_in_flight", "Outbox jobs being attempted now");
-    return f;
-}
-
 }  // namespace
 
 struct SyncWorker::State : std::enable_shared_from_this<State> {
@@ -86,22 +82,10 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     bool purge_unfinished = false;   // strand only: the last purge pass stopped at its time slice
     std::atomic<bool> stopping{false};
 
-    mutable std::mutex mu;  // everything below
-    std::set<std::string> running;
-    std::map<std::string, std::size_t> per_team, per_crm;
-    std::set<std::string> locks;
+    InFlightPlaces places{settings};
+    mutable std::mutex mu;  // the listeners
     std::map<std::uint64_t, std::pair<std::set<std::string>, Listener>> listeners;
     std::uint64_t next_listener = 1;
-    std::size_t in_flight = 0;   // jobs held now (capacity is max_in_flight minus this)
-
-    static std::string crm_key(const std::string& tenant, const std::string& crm) { return tenant + '\n' + crm; }
-    // A job holds its buyer lock and its tour (the store enforces the same rule on every claim).
-    static std::string lock_of(const std::string& tenant, const std::string& crm, const std::string& lock) {
-        return tenant + '\n' + crm + "\nb\n" + lock;
-    }
-    static std::string tour_lock_of(const std::string& tenant, const std::string& crm, const std::string& tour) {
-        return tour.empty() ? std::string() : tenant + '\n' + crm + "\nt\n" + tour;
-    }
 
     void wake() {
         if (!started) return;
@@ -112,50 +96,9 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         });
     }
 
-    // Chooses due jobs the caps allow, in the fair order the store returned them.
-    std::vector<std::string> pick(const std::vector<storage::DueJob>& due, std::size_t capacity) {
-        std::lock_guard lock(mu);
-        std::map<std::string, std::size_t> team = per_team, crm = per_crm;
-        std::set<std::string> taken = locks;
-        std::vector<std::string> out;
-        for (const auto& j : due) {
-            if (out.size() >= capacity) break;
-            const auto ck = crm_key(j.tenant_id, j.crm_type);
-            const auto lk = lock_of(j.tenant_id, j.crm_type, j.lock_key);
-            const auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id);
-            if (running.count(j.id) || team[j.tenant_id] >= settings.per_team_in_flight ||
-                crm[ck] >= settings.per_crm_in_flight || taken.count(lk) || (!tk.empty() && taken.count(tk)))
-                continue;
-            ++team[j.tenant_id];
-            ++crm[ck];
-            taken.insert(lk);
-            if (!tk.empty()) taken.insert(tk);
-            out.push_back(j.id);
-        }
-        return out;
-    }
-
-    void hold(const storage::SyncJobInfo& j) {
-        std::lock_guard lock(mu);
-        running.insert(j.id);
-        ++per_team[j.tenant_id];
-        ++per_crm[crm_key(j.tenant_id, j.crm_type)];
-        locks.insert(lock_of(j.tenant_id, j.crm_type, j.lock_key));
-        if (auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id); !tk.empty()) locks.insert(tk);
-        ++in_flight;
-        in_flight_metric().with({}).set(static_cast<double>(in_flight));
-    }
-
-    void release(const storage::SyncJobInfo& j) {
-        std::lock_guard lock(mu);
-        running.erase(j.id);
-        if (--per_team[j.tenant_id] == 0) per_team.erase(j.tenant_id);
-        const auto ck = crm_key(j.tenant_id, j.crm_type);
-        if (--per_crm[ck] == 0) per_crm.erase(ck);
-        locks.erase(lock_of(j.tenant_id, j.crm_type, j.lock_key));
-        if (auto tk = tour_lock_of(j.tenant_id, j.crm_type, j.tour_id); !tk.empty()) locks.erase(tk);
-        --in_flight;
-        in_flight_metric().with({}).set(static_cast<double>(in_flight));
+    // Runs a claimed job's attempt on its own strand; its place is held already.
+    void start_attempt(storage::ClaimedJob job) {
+        asio::co_spawn(asio::make_strand(io), shared_from_this()->attempt(std::move(job)), asio::detached);
     }
 
     void notify(const storage::SyncJobInfo& info) {
@@ -209,7 +152,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         // claimed again), the store refuses and nothing of this attempt is recorded.
         storage::FinishAttempt record{job.info.id, job.claim_token, std::move(outcome), now};
         auto finished = co_await finishing.finish(std::move(record));
-        release(job.info);
+        places.release(job.info);
         if (!finished) {
             // The claim stays until its lease ends; the job is then re-driven with recover.
             log::error("cannot record a sync attempt", {{"job", job.info.id}, {"error", finished.error().message}});
@@ -228,12 +171,11 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     }
 
     asio::awaitable<void> scan() {
-        std::size_t capacity;
-        {
-            std::lock_guard lock(mu);
-            capacity = settings.max_in_flight - std::min(settings.max_in_flight, in_flight);
+        const std::size_t capacity = places.capacity();
+        if (capacity == 0) {
+            places.set_backlog(true);   // due jobs may be waiting: the next free place is theirs, not a new job's
+            co_return;
         }
-        if (capacity == 0) co_return;
         const auto now = now_ms();
         const std::size_t per_team_window = settings.per_team_in_flight * 2;
         const std::size_t limit = std::min<std::size_t>(2000, std::max<std::size_t>(64, capacity * 4));
@@ -242,7 +184,9 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             log::warning("cannot scan the sync outbox", {{"error", due.error().message}});
             co_return;
         }
-        auto ids = pick(*due, capacity);
+        auto ids = places.pick(*due, capacity);
+        // Due jobs left for want of a free place come before any job enqueued meanwhile (SyncWorker::Intake).
+        places.set_backlog(ids.size() == capacity && due->size() > ids.size());
         if (ids.empty()) co_return;
         const auto lease_until = now + settings.lease.count();
         auto claimed = co_await storage.call(&storage::Storage::claim_sync_jobs, ids, now, lease_until);
@@ -258,8 +202,8 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             if (std::none_of(claimed->begin(), claimed->end(), [&](const auto& c) { return c.info.id == id; })) failed.push_back(id);
         reload_watched(failed, false);
         for (auto& job : *claimed) {
-            hold(job.info);
-            asio::co_spawn(asio::make_strand(io), shared_from_this()->attempt(std::move(job)), asio::detached);
+            places.hold(job.info);
+            start_attempt(std::move(job));
         }
         if (ids.size() == capacity || due->size() >= limit) woken = true;   // more may be due right now
     }
@@ -368,6 +312,44 @@ void SyncWorker::release_io() {
     state_->wake_timer.reset();
     state_->alert_timer.reset();
     state_->strand.reset();
+}
+
+SyncWorker::Intake SyncWorker::intake() const {
+    Intake out;
+    out.state_ = state_;
+    return out;
+}
+
+void SyncWorker::Intake::reserve(storage::SyncRequest& request) const {
+    const auto state = state_.lock();
+    if (!state || !state->started || state->stopping) return;
+    bool any = false;
+    for (auto& job : request.jobs) {
+        job.claim = state->places.reserve({request.tenant_id, job.crm_type, job.lock_key, job.tour_id});
+        any = any || job.claim;
+    }
+    if (any) request.claim_lease_until_ms = now_ms() + state->settings.lease.count();
+}
+
+void SyncWorker::Intake::settle(const storage::SyncRequest& request, storage::EnqueueResult* accepted) const {
+    const auto state = state_.lock();
+    if (!state) return;
+    std::size_t next_claimed = 0;
+    for (std::size_t i = 0; i < request.jobs.size(); ++i) {
+        const auto& job = request.jobs[i];
+        if (!job.claim) continue;
+        auto* claimed = accepted && next_claimed < accepted->claimed.size() &&
+                                accepted->claimed[next_claimed].info.id == accepted->job_ids[i]
+                            ? &accepted->claimed[next_claimed++]
+                            : nullptr;
+        // Stopping: the claim is left to expire, as a scan's would be, and the next start re-queues it.
+        if (!claimed || state->stopping || !state->started) {
+            state->places.unreserve({request.tenant_id, job.crm_type, job.lock_key, job.tour_id});
+            continue;
+        }
+        state->places.hold(claimed->info, /*reserved=*/true);
+        state->start_attempt(std::move(*claimed));
+    }
 }
 
 void SyncWorker::wake() { state_->wake(); }

@@ -24,6 +24,8 @@ namespace rollout_mcp {
 class AlertSender;
 
 class SyncWorker {
+    struct State;
+
 public:
     // Runs one attempt; the server's is SyncRunner::run, tests plug in their own.
     using Runner = std::function<boost::asio::awaitable<AttemptResult>(const storage::ClaimedJob&)>;
@@ -64,8 +66,23 @@ public:
     using Watcher = std::function<std::shared_ptr<void>(std::vector<std::string>, Listener)>;
     Watcher watcher() const;
 
+    // Claiming with the enqueue (README "Sync path CPU"), on the storage thread around enqueue_sync: `reserve` marks
+    // the request's jobs this worker can start now (its caps and locks, no due job waiting for a place) and holds
+    // their places; `settle` starts the attempts of those the store claimed and frees the other places. Every
+    // reserve needs its settle, also when the enqueue failed (null). A value that may outlive the worker: once the
+    // worker is gone or stopping it reserves nothing.
+    class Intake {
+    public:
+        void reserve(storage::SyncRequest& request) const;
+        void settle(const storage::SyncRequest& request, storage::EnqueueResult* accepted) const;
+
+    private:
+        friend class SyncWorker;
+        std::weak_ptr<State> state_;
+    };
+    Intake intake() const;
+
 private:
-    struct State;
     std::shared_ptr<State> state_;
 };
 

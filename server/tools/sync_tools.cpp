@@ -89,18 +89,28 @@ SyncWorker::Listener first_attempt_listener(const std::shared_ptr<FirstAttempts>
 }
 
 struct WatchedEnqueue {
-    storage::EnqueueResult accepted;
-    std::shared_ptr<void> watch;   // null when nobody waits
+    storage::EnqueueResult accepted;   // its claimed jobs already handed to the worker
+    std::shared_ptr<void> watch;       // null when nobody waits
+    bool all_started = false;          // every job was claimed with the enqueue: no scan needed
 };
 
 // Runs on the storage thread: the watch is in place before any later storage call, so before this instance's worker
-// can claim or finish one of the new jobs (README "Sync path CPU").
-Result<WatchedEnqueue> enqueue_watched(storage::Storage& s, const storage::SyncRequest& request, std::int64_t now_ms,
-                                       const SyncWorker::Watcher& watcher, const SyncWorker::Listener& listener) {
+// can claim or finish one of the new jobs, and before the jobs claimed with the enqueue start (README "Sync path
+// CPU").
+Result<WatchedEnqueue> enqueue_watched(storage::Storage& s, storage::SyncRequest request, std::int64_t now_ms,
+                                       const SyncWorker::Watcher& watcher, const SyncWorker::Listener& listener,
+                                       const SyncWorker::Intake& intake) {
+    intake.reserve(request);
     auto accepted = s.enqueue_sync(request, now_ms);
-    if (!accepted) return accepted.error();
+    if (!accepted) {
+        intake.settle(request, nullptr);
+        return accepted.error();
+    }
     WatchedEnqueue out{std::move(*accepted), nullptr};
     if (listener) out.watch = watcher(out.accepted.job_ids, listener);
+    out.all_started = out.accepted.claimed.size() == out.accepted.job_ids.size();
+    intake.settle(request, &out.accepted);
+    out.accepted.claimed.clear();
     return out;
 }
 
@@ -114,7 +124,6 @@ constexpr std::chrono::milliseconds kCatchUpRead{2'000};
 asio::awaitable<void> wait_for_first_attempts(const SyncToolsDeps& deps, ToolContext& ctx, FirstAttempts& waiter,
                                               const std::vector<std::string>& ids, const std::string& what,
                                               bool replayed) {
-    deps.worker->wake();
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + deps.wait;
     const auto catch_up = replayed ? start : std::min(deadline, start + kCatchUpRead);
@@ -192,7 +201,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     }
     auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &enqueue_watched,   // the team's lane
                                                           std::move(request), now, deps.worker->watcher(),
-                                                          std::move(listener));
+                                                          std::move(listener), deps.worker->intake());
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
         if (accepted.error().code == storage::ErrorCode::limit_exceeded)
@@ -201,6 +210,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     }
     const auto& ids = accepted->accepted.job_ids;
     const bool replayed = accepted->accepted.replayed;
+    if (!accepted->all_started) deps.worker->wake();   // some jobs wait in the queue
     if (ctx.call().tasks) {   // the client polls the task: no waiting here
         const SyncTaskContext context{call.what, replayed, call.ignored, call.warnings};
         co_return co_await start_sync_task(deps, ctx.tenant(), ids, context, idempotency_key);
@@ -208,8 +218,6 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     if (waiter) {
         waiter->watch = std::move(accepted->watch);   // unwatched when the call ends, however it ends
         co_await wait_for_first_attempts(deps, ctx, *waiter, ids, call.what, replayed);
-    } else {
-        deps.worker->wake();
     }
     // Every job reported as its attempt left it: that is the answer, with no further read.
     Result<std::vector<storage::SyncJobInfo>> jobs{std::vector<storage::SyncJobInfo>{}};

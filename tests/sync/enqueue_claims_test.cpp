@@ -1,0 +1,184 @@
+// Claiming with the enqueue (README "Sync path CPU"): a job this worker can start now is claimed by the enqueue's
+// own transaction and started with no scheduler scan; one that cannot (no free place, a cap, its tour or buyer busy)
+// is queued for the scheduler; and a job already waiting for a place runs before a newer one takes it.
+#include "sync_harness.hpp"
+#include "server/sync/in_flight_places.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+
+namespace rollout_mcp::sync_test {
+namespace {
+namespace asio = boost::asio;
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+storage::SyncRequest tour_request(const std::string& tenant, const std::string& tour, const std::string& buyer) {
+    storage::SyncRequest r;
+    r.tenant_id = tenant;
+    r.jobs.push_back({"highlevel", "tour", tour, tour, buyer, "{}"});
+    return r;
+}
+
+// What the tool does on the storage thread: reserve, enqueue, settle. Returns the jobs claimed with the enqueue.
+std::size_t enqueue_through_intake(storage::Storage& s, const SyncWorker::Intake& intake, storage::SyncRequest request) {
+    intake.reserve(request);
+    auto r = s.enqueue_sync(request, now_ms());
+    if (!r) {
+        intake.settle(request, nullptr);
+        throw std::runtime_error(r.error().message);
+    }
+    const auto claimed = r->claimed.size();
+    intake.settle(request, &*r);
+    return claimed;
+}
+
+// Attempts in the order they started; a job whose tour is "hold" waits until `release` is set.
+struct Started {
+    std::mutex mu;
+    std::vector<std::string> tours;
+    std::atomic<bool> release{false};
+    std::vector<std::string> snapshot() {
+        std::lock_guard lock(mu);
+        return tours;
+    }
+};
+
+Harness::Options options(const std::shared_ptr<Started>& started) {
+    Harness::Options o;
+    o.start_fake = false;
+    o.sync.poll = std::chrono::hours(1);   // only wakes, never the poll, start a queued job
+    o.runner = [started](const storage::ClaimedJob& job) -> asio::awaitable<AttemptResult> {
+        {
+            std::lock_guard lock(started->mu);
+            started->tours.push_back(job.info.tour_id);
+        }
+        while (job.info.tour_id == "hold" && !started->release) {
+            asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(5));
+            co_await pause.async_wait(asio::use_awaitable);
+        }
+        co_return AttemptResult{};
+    };
+    return o;
+}
+
+bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
+
+TEST(EnqueueClaims, AJobClaimedWithItsEnqueueStartsWithoutAnyScan) {
+    auto started = std::make_shared<Started>();
+    Harness h(options(started));
+    const auto team = h.add_team("a");
+    h.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));   // the start-up scan found nothing
+    const auto intake = h.worker().intake();
+    EXPECT_EQ(h.on_storage([&](storage::Storage& s) { return enqueue_through_intake(s, intake, tour_request(team, "T1", "B1")); }), 1u);
+    ASSERT_TRUE(wait_for([&] { return started->snapshot().size() == 1; })) << "no wake, and the poll is an hour away";
+    auto jobs = h.on_storage([&](storage::Storage& s) {
+        storage::SyncJobQuery q;
+        q.tenant_id = team;
+        return s.find_sync_jobs(q);
+    });
+    ASSERT_TRUE(jobs && jobs->size() == 1);
+    EXPECT_TRUE(wait_for([&] { return h.job(team, jobs->front().id).status == storage::JobStatus::succeeded; }));
+    EXPECT_EQ(h.job(team, jobs->front().id).attempts, 1);
+}
+
+TEST(EnqueueClaims, AJobTheWorkerCannotStartNowIsQueuedAndAWaitingJobKeepsItsTurn) {
+    auto started = std::make_shared<Started>();
+    auto o = options(started);
+    o.sync.max_in_flight = 1;
+    Harness h(o);
+    const auto team = h.add_team("a");
+    h.start();
+    const auto intake = h.worker().intake();
+    auto through_intake = [&](const std::string& tour, const std::string& buyer) {
+        return h.on_storage([&](storage::Storage& s) { return enqueue_through_intake(s, intake, tour_request(team, tour, buyer)); });
+    };
+    ASSERT_EQ(through_intake("hold", "B1"), 1u);
+    ASSERT_TRUE(wait_for([&] { return started->snapshot().size() == 1; }));
+    EXPECT_EQ(through_intake("T2", "B2"), 0u) << "the only place is taken: queued";
+    h.worker().wake();   // as the tool does: the scan finds no free place, and T2 waits for one
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // When the held job ends its place goes back; a sync accepted at that moment must not take it before T2.
+    std::atomic<std::size_t> late_claimed{99};
+    auto hold_id = h.on_storage([&](storage::Storage& s) {
+        storage::SyncJobQuery q;
+        q.tenant_id = team;
+        q.tour_id = "hold";
+        return s.find_sync_jobs(q)->front().id;
+    });
+    auto watch = h.worker().watch_scoped({hold_id}, [&](const storage::SyncJobInfo& info) {
+        if (info.status != storage::JobStatus::succeeded) return;
+        // Called after the place was given back and before the scheduler is woken: the enqueue goes first.
+        h.storage().post([&](storage::Storage& s) { late_claimed = enqueue_through_intake(s, intake, tour_request(team, "T3", "B3")); });
+    });
+    started->release = true;
+    ASSERT_TRUE(wait_for([&] { return started->snapshot().size() == 3; }));
+    EXPECT_EQ(late_claimed, 0u) << "T2 was waiting for the place: T3 queues behind it";
+    EXPECT_EQ(started->snapshot(), (std::vector<std::string>{"hold", "T2", "T3"}));
+}
+
+TEST(EnqueueClaims, AStoppedWorkerReservesNothing) {
+    auto started = std::make_shared<Started>();
+    Harness h(options(started));
+    const auto team = h.add_team("a");
+    h.start();
+    const auto intake = h.worker().intake();
+    h.worker().stop();
+    EXPECT_EQ(h.on_storage([&](storage::Storage& s) { return enqueue_through_intake(s, intake, tour_request(team, "T1", "B1")); }), 0u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_TRUE(started->snapshot().empty());
+}
+
+// The in-memory rules on their own: caps, tour and buyer locks, reservations and the backlog.
+TEST(InFlightPlaces, ReservationsFollowTheCapsLocksAndBacklog) {
+    SyncSettings s;
+    s.max_in_flight = 3;
+    s.per_team_in_flight = 2;
+    s.per_crm_in_flight = 2;
+    InFlightPlaces places(s);
+    EXPECT_TRUE(places.reserve({"a", "hubspot", "B1", "T1"}));
+    EXPECT_FALSE(places.reserve({"a", "hubspot", "B1", "T2"})) << "the buyer is busy";
+    EXPECT_FALSE(places.reserve({"a", "hubspot", "B2", "T1"})) << "the tour is busy";
+    EXPECT_TRUE(places.reserve({"a", "pipedrive", "B1", "T1"})) << "another CRM";
+    EXPECT_FALSE(places.reserve({"a", "other", "B3", "T3"})) << "the team's cap";
+    EXPECT_TRUE(places.reserve({"b", "hubspot", "B1", "T1"})) << "another team";
+    EXPECT_EQ(places.capacity(), 0u);
+    EXPECT_FALSE(places.reserve({"c", "hubspot", "B1", "T1"})) << "no free place";
+    places.unreserve({"a", "pipedrive", "B1", "T1"});
+    EXPECT_EQ(places.capacity(), 1u);
+    places.set_backlog(true);
+    EXPECT_FALSE(places.reserve({"c", "hubspot", "B1", "T1"})) << "a due job waits for that place";
+    std::vector<storage::DueJob> due{{"job_1", "c", "hubspot", "B1", "T1"}, {"job_2", "a", "hubspot", "B9", "T1"}};
+    EXPECT_EQ(places.pick(due, 1), std::vector<std::string>{"job_1"}) << "the scheduler still picks";
+    places.set_backlog(false);
+    storage::SyncJobInfo held;
+    held.id = "job_1";
+    held.tenant_id = "c";
+    held.crm_type = "hubspot";
+    held.lock_key = "B1";
+    held.tour_id = "T1";
+    places.hold(held);
+    EXPECT_EQ(places.capacity(), 0u);
+    EXPECT_TRUE(places.pick(due, 3).empty()) << "a held job is not offered again, and its tour and buyer are busy";
+    places.release(held);
+    EXPECT_TRUE(places.reserve({"c", "hubspot", "B1", "T1"}));
+}
+
+}  // namespace
+}  // namespace rollout_mcp::sync_test
