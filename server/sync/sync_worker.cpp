@@ -7,6 +7,7 @@
 #include "server/app/metrics.hpp"
 #include "server/sync/finish_batch.hpp"
 #include "server/sync/in_flight_places.hpp"
+#include "server/sync/outbox_retention.hpp"
 #include "server/sync/sync_alerts.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -26,10 +27,6 @@ namespace asio = boost::asio;
 using storage::AttemptOutcome;
 
 namespace {
-
-constexpr std::size_t kPurgeBatchRows = 500;                        // rows per purge transaction
-constexpr std::chrono::milliseconds kPurgeSlice{250};               // purge time per scheduling pass
-constexpr std::chrono::hours kKeepTombstones{90 * 24};              // purged job ids answer "expired"
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -78,6 +75,11 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
     std::shared_ptr<AlertSender> alerts;
     JitterSource jitter;
     bool woken = false;              // strand only: a wake arrived while scanning
+    // A freed place wakes the scheduler only when its last scan left due jobs unstarted (or could not tell): with
+    // jobs claimed at their enqueue, most attempts end with nothing queued. `releases` closes the race with a scan
+    // that is running: each side writes its own flag, then reads the other's (both sequentially consistent).
+    std::atomic<bool> left_queued{true};
+    std::atomic<std::uint64_t> releases{0};
     std::int64_t last_purge_ms = 0;  // strand only
     bool purge_unfinished = false;   // strand only: the last purge pass stopped at its time slice
     std::atomic<bool> stopping{false};
@@ -94,6 +96,15 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             self->wake_timer->cancel();
             self->alert_timer->cancel();
         });
+    }
+    void wake_alerts() {   // a job died: its alert goes out now rather than at the next poll
+        if (!started) return;
+        asio::post(*strand, [self = shared_from_this()] { self->alert_timer->cancel(); });
+    }
+
+    void place_freed() {
+        ++releases;
+        if (left_queued) wake();
     }
 
     // Runs a claimed job's attempt on its own strand; its place is held already.
@@ -160,6 +171,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             attempts_metric().with({job.info.crm_type, std::string(outcome_name(next))}).inc();
             if (next == AttemptOutcome::Next::die) {
                 dead_metric().with({job.info.crm_type}).inc();
+                wake_alerts();
                 log::error("sync job dead", {{"job", finished->id}, {"tenant", finished->tenant_id},
                                              {"crm", finished->crm_type}, {"kind", finished->kind},
                                              {"subject", finished->subject}, {"attempts", finished->attempts},
@@ -167,10 +179,19 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             }
             notify(*finished);
         }
-        wake();
+        place_freed();
     }
 
+    // One pass; `left` ends true unless every due job it saw was started.
     asio::awaitable<void> scan() {
+        const auto seen = releases.load();
+        bool left = true;
+        co_await scan_once(left);
+        left_queued = left;
+        if (left && releases.load() != seen) woken = true;   // a place freed during the pass: look again
+    }
+
+    asio::awaitable<void> scan_once(bool& left) {
         const std::size_t capacity = places.capacity();
         if (capacity == 0) {
             places.set_backlog(true);   // due jobs may be waiting: the next free place is theirs, not a new job's
@@ -187,16 +208,19 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         auto ids = places.pick(*due, capacity);
         // Due jobs left for want of a free place come before any job enqueued meanwhile (SyncWorker::Intake).
         places.set_backlog(ids.size() == capacity && due->size() > ids.size());
+        left = due->size() > ids.size() || due->size() >= limit;
         if (ids.empty()) co_return;
         const auto lease_until = now + settings.lease.count();
         auto claimed = co_await storage.call(&storage::Storage::claim_sync_jobs, ids, now, lease_until);
         if (!claimed) {
             log::warning("cannot claim sync jobs", {{"error", claimed.error().message}});
+            left = true;
             co_return;
         }
         // Stopped while the claim was on the storage thread: start nothing new. The claims are left to
         // expire, and the next start re-queues them (requeue_interrupted_sync_jobs).
         if (stopping) co_return;
+        left = left || claimed->size() < ids.size();   // another instance's claim, or a failed payload
         std::vector<std::string> failed;   // left out: a claim that failed the job (its payload does not open)
         for (const auto& id : ids)
             if (std::none_of(claimed->begin(), claimed->end(), [&](const auto& c) { return c.info.id == id; })) failed.push_back(id);
@@ -208,49 +232,13 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         if (ids.size() == capacity || due->size() >= limit) woken = true;   // more may be due right now
     }
 
-    // Retention, hourly: old finished jobs (each leaves a tombstone), unreferenced payloads, old idempotency
-    // keys and tombstones, in transactions of at most kPurgeBatchRows rows. Every batch is its own storage
-    // call, so other teams' storage work runs between batches; after kPurgeSlice the scan loop gets its
-    // turn and the purge resumes on the next pass.
+    // Retention, hourly (server/sync/outbox_retention.hpp); a pass cut short at its time slice resumes at the next.
     asio::awaitable<void> purge_now() {
-        using std::chrono::duration_cast;
-        using std::chrono::milliseconds;
         const auto now = now_ms();
         if (!purge_unfinished && now - last_purge_ms < 3'600'000) co_return;
         if (!purge_unfinished) last_purge_ms = now;
-        storage::PurgePolicy policy;
-        policy.succeeded_before_ms = now - duration_cast<milliseconds>(settings.keep_succeeded).count();
-        policy.failed_before_ms = now - duration_cast<milliseconds>(settings.keep_failed).count();
-        policy.requests_before_ms = now - duration_cast<milliseconds>(settings.keep_idempotency).count();
-        policy.tombstones_before_ms = now - duration_cast<milliseconds>(kKeepTombstones).count();
-        const auto slice_end = std::chrono::steady_clock::now() + kPurgeSlice;
-        storage::PurgeProgress total;
-        purge_unfinished = true;
-        while (!stopping) {
-            auto step = co_await storage.call(&storage::Storage::purge_sync_batch, policy, now, kPurgeBatchRows);
-            if (!step) {
-                log::warning("cannot purge the sync outbox", {{"error", step.error().message}});
-                purge_unfinished = false;   // try again at the next hourly pass
-                break;
-            }
-            total.jobs += step->jobs;
-            total.payloads += step->payloads;
-            total.requests += step->requests;
-            total.tombstones += step->tombstones;
-            if (step->done) {
-                purge_unfinished = false;
-                break;
-            }
-            if (std::chrono::steady_clock::now() >= slice_end) {
-                woken = true;   // come back soon rather than after a poll interval
-                break;
-            }
-        }
-        if (total.rows() > 0)
-            log::info("purged the sync outbox", {{"jobs", static_cast<std::int64_t>(total.jobs)},
-                                                 {"payloads", static_cast<std::int64_t>(total.payloads)},
-                                                 {"idempotency_keys", static_cast<std::int64_t>(total.requests)},
-                                                 {"tombstones", static_cast<std::int64_t>(total.tombstones)}});
+        purge_unfinished = co_await purge_outbox_slice(storage, settings, now, stopping);
+        if (purge_unfinished && !stopping) woken = true;   // come back soon rather than after a poll interval
     }
 
     asio::awaitable<void> schedule_loop() {
@@ -345,6 +333,7 @@ void SyncWorker::Intake::settle(const storage::SyncRequest& request, storage::En
         // Stopping: the claim is left to expire, as a scan's would be, and the next start re-queues it.
         if (!claimed || state->stopping || !state->started) {
             state->places.unreserve({request.tenant_id, job.crm_type, job.lock_key, job.tour_id});
+            state->place_freed();
             continue;
         }
         state->places.hold(claimed->info, /*reserved=*/true);
