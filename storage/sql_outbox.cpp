@@ -1,6 +1,6 @@
-// SqlStorage: the sync outbox's worker path (docs/ARCHITECTURE.md, "The outbox state machine"): enqueueing jobs
-// with idempotency keys (each distinct payload sealed once, shared by its jobs; a per-tenant queue cap), fair due
-// lists and claims (sql_outbox_claims.cpp), attempt outcomes (which upsert the CRM-id ledger; reads: sql_ledger.cpp).
+// SqlStorage: the sync outbox's worker path (docs/ARCHITECTURE.md, "The outbox state machine"): job rows, attempt
+// outcomes (which upsert the CRM-id ledger; reads: sql_ledger.cpp). Enqueueing: sql_outbox_enqueue.cpp; fair due
+// lists and claims: sql_outbox_claims.cpp.
 #include "storage/sql_storage.hpp"
 
 #include "storage/postgres_listener.hpp"
@@ -77,48 +77,6 @@ SyncJobInfo sync_job_from(const Statement& st) {
 
 }  // namespace detail
 
-namespace {
-
-constexpr std::size_t kMaxJobsPerRequest = 64;
-constexpr std::size_t kMaxIdempotencyKey = 200;
-
-
-Result<void> invalid(std::string message) {
-    return error(ErrorCode::invalid_argument, std::move(message));
-}
-
-// Checks that need no database; the messages name the offending field.
-Result<void> validate_request(const SyncRequest& r) {
-    if (r.jobs.empty() || r.jobs.size() > kMaxJobsPerRequest)
-        return invalid("jobs: a sync request has 1-64 jobs, not " + std::to_string(r.jobs.size()));
-    if (r.idempotency_key) {
-        if (r.idempotency_key->empty() || r.idempotency_key->size() > kMaxIdempotencyKey)
-            return invalid("idempotencyKey must be 1-200 bytes");
-        if (r.args_hash.size() != 32)
-            return invalid("args_hash must be 32 bytes when an idempotency key is given");
-    }
-    for (std::size_t i = 0; i < r.jobs.size(); ++i) {
-        const NewSyncJob& j = r.jobs[i];
-        const std::string field = "jobs[" + std::to_string(i) + "].";
-        if (!detail::valid_crm_type(j.crm_type))
-            return invalid(field + "crm_type must be 1-64 characters of [a-z0-9_-] (canonical name)");
-        if (j.kind != "tour" && j.kind != "feedback")
-            return invalid(field + "kind must be \"tour\" or \"feedback\"");
-        if (j.subject.empty()) return invalid(field + "subject must not be empty");
-        if (j.lock_key.empty()) return invalid(field + "lock_key must not be empty");
-    }
-    return {};
-}
-
-// Job ids are "job_" + hex: JSON-safe without escaping.
-std::string json_id_array(const std::vector<std::string>& ids) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ",\"" : "\"") + ids[i] + "\"";
-    return out + "]";
-}
-
-}  // namespace
-
 Result<SyncJobInfo> SqlStorage::load_sync_job(std::string_view job_id) {
     static const std::string sql =
         std::string("SELECT ") + detail::kSyncJobColumns + " FROM sync_jobs WHERE id = ?1";
@@ -126,116 +84,6 @@ Result<SyncJobInfo> SqlStorage::load_sync_job(std::string_view job_id) {
     st->bind(1, job_id);
     if (!st->step()) return error(ErrorCode::not_found, "no sync job '" + std::string(job_id) + "'");
     return detail::sync_job_from(*st);
-}
-
-Result<EnqueueResult> SqlStorage::enqueue_sync(const SyncRequest& request, std::int64_t now_ms) {
-    if (auto v = validate_request(request); !v) return v.error();
-    // Each job's payload text: its own, or the request's shared one.
-    const auto payload_of = [&](const NewSyncJob& j) -> const std::string& {
-        return j.payload_json.empty() ? request.payload_json : j.payload_json;
-    };
-    return guarded<EnqueueResult>("enqueue sync", [&]() -> Result<EnqueueResult> {
-        Transaction tx(*db_);
-        // One enqueue per team at a time across instances: the queue cap counts exactly, and a second call with
-        // the same idempotency key waits for the first and then replays it.
-        db_->lock_for_transaction("enqueue " + request.tenant_id);
-        if (auto t = require_tenant(request.tenant_id); !t) return t.error();
-        // Distinct payloads, each checked and (below) stored once.
-        std::map<std::string_view, std::string> payload_ids;
-        for (std::size_t i = 0; i < request.jobs.size(); ++i) {
-            const std::string& text = payload_of(request.jobs[i]);
-            if (payload_ids.count(text)) continue;
-            auto valid = db_->cached("SELECT json_valid(?1)");
-            valid->bind(1, text);
-            if (!valid->step() || valid->int64(0) != 1)
-                return error(ErrorCode::invalid_argument,
-                                        "jobs[" + std::to_string(i) + "].payload_json must be valid JSON");
-            payload_ids.emplace(text, std::string());
-        }
-        EnqueueResult out;
-        if (request.idempotency_key) {
-            auto seen = db_->cached(
-                "SELECT args_hash, job_ids FROM sync_requests WHERE tenant_id = ?1 AND idempotency_key = ?2");
-            seen->bind(1, request.tenant_id).bind(2, *request.idempotency_key);
-            if (seen->step()) {
-                if (seen->blob(0) != request.args_hash)
-                    return error(ErrorCode::already_exists,
-                                            "idempotencyKey \"" + *request.idempotency_key +
-                                                "\" was already used with different arguments");
-                auto ids = db_->cached("SELECT value FROM json_each(?1) ORDER BY key");
-                ids->bind(1, seen->text(1));
-                while (ids->step()) out.job_ids.push_back(ids->text(0));
-                out.replayed = true;
-                return out;  // nothing written: the rollback is a no-op
-            }
-        }
-        {
-            // A replay above is always answered; new work waits until the team's queue drains.
-            auto pending = db_->cached(
-                "SELECT count(*) FROM sync_jobs WHERE tenant_id = ?1 AND status IN ('queued', 'running')");
-            pending->bind(1, request.tenant_id);
-            const std::int64_t queued = pending->step() ? pending->int64(0) : 0;
-            const auto cap = limits_.max_queued_jobs_per_tenant;
-            if (static_cast<std::size_t>(queued) + request.jobs.size() > cap)
-                return error(ErrorCode::limit_exceeded,
-                                        "this team has " + std::to_string(queued) +
-                                            " sync jobs queued or running and may have at most " +
-                                            std::to_string(cap) +
-                                            " ([sync] max_queued_per_team); retry later, once some have finished");
-        }
-        if (auto k = follow_active_key(); !k) return k.error();
-        auto put_payload = db_->cached(
-            "INSERT INTO sync_payloads(id, tenant_id, key_id, nonce, ciphertext, created_at)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-        for (auto& [text, id] : payload_ids) {
-            id = detail::random_id("pay_");
-            const auto sealed = seal_row({request.tenant_id, kSyncPayloadKind, id},
-                                         std::span<const unsigned char>(
-                                             reinterpret_cast<const unsigned char*>(text.data()), text.size()));
-            put_payload->bind(1, id).bind(2, request.tenant_id).bind(3, std::int64_t{sealed.key_id});
-            put_payload->bind(4, sealed.nonce).bind(5, sealed.ciphertext).bind(6, now_ms);
-            put_payload->run();
-            put_payload->reset();
-        }
-        const std::string batch_id = detail::random_id("bat_");
-        auto ins = db_->cached(
-            "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key,"
-            " payload_id, status, next_attempt_at, created_at, updated_at, traceparent, tracestate)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10, ?10, ?11, ?12)");
-        for (const NewSyncJob& j : request.jobs) {
-            std::string id = detail::random_id("job_");
-            ins->bind(1, id).bind(2, request.tenant_id).bind(3, batch_id);
-            ins->bind(4, j.kind).bind(5, j.crm_type).bind(6, j.subject).bind(7, j.tour_id).bind(8, j.lock_key);
-            ins->bind(9, payload_ids.at(payload_of(j))).bind(10, now_ms);
-            ins->bind(11, request.traceparent).bind(12, request.tracestate);
-            ins->run();
-            ins->reset();
-            out.job_ids.push_back(std::move(id));
-        }
-        if (request.idempotency_key) {
-            auto req = db_->cached(
-                "INSERT INTO sync_requests(tenant_id, idempotency_key, args_hash, batch_id, job_ids, created_at)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-            req->bind(1, request.tenant_id).bind(2, *request.idempotency_key).bind(3, request.args_hash);
-            req->bind(4, batch_id).bind(5, json_id_array(out.job_ids)).bind(6, now_ms);
-            req->run();
-        }
-        // Jobs the accepting instance can run now are claimed here: one durable commit instead of two, and no due
-        // scan (README "Sync path CPU"). The claim rules are claim_sync_jobs' own, under the same team lock.
-        std::vector<std::string> queued;
-        const bool claiming = std::any_of(request.jobs.begin(), request.jobs.end(), [](const auto& j) { return j.claim; });
-        if (claiming && db_->dialect() == Dialect::postgresql) db_->lock_for_transaction("claim " + request.tenant_id);
-        for (std::size_t i = 0; i < request.jobs.size(); ++i) {
-            std::optional<ClaimedJob> claimed;
-            if (request.jobs[i].claim)
-                claimed = claim_new_job(out.job_ids[i], payload_of(request.jobs[i]), now_ms, request.claim_lease_until_ms);
-            if (claimed) out.claimed.push_back(std::move(*claimed));
-            else queued.push_back(out.job_ids[i]);
-        }
-        notify_others(kJobsQueuedChannel, queued);
-        tx.commit();
-        return out;
-    });
 }
 
 Result<SyncJobInfo> SqlStorage::finish_sync_attempt(std::string_view job_id, std::int64_t claim_token,
@@ -264,27 +112,9 @@ std::vector<Result<SyncJobInfo>> SqlStorage::finish_sync_attempts(std::span<cons
     auto all = guarded<void>("finish sync attempts", [&]() -> Result<void> {
         out.clear();
         Transaction tx(*db_, Transaction::Durability::unsynced);   // as finish_sync_attempt
-        for (const FinishAttempt& a : attempts) {
-            db_->exec("SAVEPOINT finish_attempt");
-            Result<SyncJobInfo> one = error(ErrorCode::database, "not recorded");
-            bool undone = false;
-            try {
-                one = record_attempt(a.job_id, a.claim_token, a.outcome, a.now_ms);
-            } catch (const SqlError& e) {
-                // This attempt alone is undone, unless SQLite ended the whole transaction (a full disk, an I/O
-                // error): then the batch fails with that cause, and nothing of it is committed.
-                try {
-                    db_->exec("ROLLBACK TO finish_attempt");
-                } catch (const SqlError&) {
-                    throw e;
-                }
-                undone = true;
-                one = detail::from_sql(e, "finish sync attempt");
-            }
-            if (!one && !undone) db_->exec("ROLLBACK TO finish_attempt");
-            db_->exec("RELEASE finish_attempt");
-            out.push_back(std::move(one));
-        }
+        out = detail::each_in_savepoint<SyncJobInfo>(*db_, attempts, "finish sync attempt", [&](const FinishAttempt& a) {
+            return record_attempt(a.job_id, a.claim_token, a.outcome, a.now_ms);
+        });
         tx.commit();
         return {};
     });

@@ -149,17 +149,22 @@ bool SqlStorage::claim_row(const std::string& job_id, std::int64_t now_ms, std::
     return db_->changes() > 0;
 }
 
-std::optional<ClaimedJob> SqlStorage::claim_new_job(const std::string& job_id, std::string_view payload_json,
+std::optional<ClaimedJob> SqlStorage::claim_new_job(const std::string& tenant_id, const std::string& batch_id,
+                                                    const std::string& job_id, std::string_view payload_json,
                                                     std::int64_t now_ms, std::int64_t lease_until_ms) {
-    // A queued job of the same tour or buyer (in this team and CRM) was accepted earlier: it runs first, as the
-    // due order has it, so a later sync of a tour is never overtaken by an earlier one.
+    // Another job of the team that could be claimed now goes first, in the scheduler's fair order: one due and not
+    // held back by a live claim of its tour or buyer (so it waits only for a place under the caps), or one running
+    // with an expired lease (a recovery). A new job never takes a place before it. Jobs of the same request (one
+    // batch) do not hold each other back.
     auto waiting = db_->cached(
-        "SELECT 1 FROM sync_jobs j, sync_jobs o WHERE j.id = ?1 AND o.tenant_id = j.tenant_id"
-        " AND o.crm_type = j.crm_type AND o.status = 'queued' AND o.id <> j.id"
-        " AND ((j.tour_id <> '' AND o.tour_id = j.tour_id) OR o.lock_key = j.lock_key) LIMIT 1");
-    waiting->bind(1, job_id);
-    if (waiting->step()) return std::nullopt;
-    waiting->reset();
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_jobs q WHERE q.tenant_id = ?1 AND q.status = 'queued'"
+        " AND q.next_attempt_at <= ?2 AND q.batch_id <> ?3 AND NOT EXISTS (SELECT 1 FROM sync_jobs o"
+        " WHERE o.tenant_id = q.tenant_id AND o.crm_type = q.crm_type AND o.status = 'running' AND o.lease_until > ?2"
+        " AND ((q.tour_id <> '' AND o.tour_id = q.tour_id) OR o.lock_key = q.lock_key)))"
+        " OR EXISTS (SELECT 1 FROM sync_jobs WHERE tenant_id = ?1 AND status = 'running' AND lease_until <= ?2)"
+        " THEN 1 ELSE 0 END");
+    waiting->bind(1, tenant_id).bind(2, now_ms).bind(3, batch_id);
+    if (!waiting->step() || waiting->int64(0) != 0) return std::nullopt;
     if (!claim_row(job_id, now_ms, lease_until_ms)) return std::nullopt;
     // The payload is the caller's own text, already in hand: nothing to open.
     static const std::string read_sql = std::string("SELECT ") + detail::kSyncJobColumns +

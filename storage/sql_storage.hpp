@@ -98,6 +98,7 @@ public:
 
     // The sync outbox (sql_outbox.cpp, sql_outbox_admin.cpp).
     Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) override;
+    std::vector<Result<EnqueueResult>> enqueue_syncs(std::span<const SyncRequest> requests, std::int64_t now_ms) override;
     Result<std::vector<DueJob>> due_sync_jobs(std::int64_t now_ms, std::size_t per_tenant,
                                               std::size_t limit) override;
     Result<std::vector<ClaimedJob>> claim_sync_jobs(const std::vector<std::string>& job_ids,
@@ -221,8 +222,11 @@ private:
     // One job's claim under claim_sync_jobs' rules, inside the caller's transaction (on PostgreSQL after
     // lock_claim_scopes); false when a rule refuses it. sql_outbox_claims.cpp.
     bool claim_row(const std::string& job_id, std::int64_t now_ms, std::int64_t lease_until_ms);
+    // enqueue_sync's work inside the caller's transaction (sql_outbox_enqueue.cpp); throws SqlError.
+    Result<EnqueueResult> enqueue_in_transaction(const SyncRequest& request, std::int64_t now_ms);
     // enqueue_sync's claim of a job it just wrote, whose payload the caller holds (nothing to open).
-    std::optional<ClaimedJob> claim_new_job(const std::string& job_id, std::string_view payload_json,
+    std::optional<ClaimedJob> claim_new_job(const std::string& tenant_id, const std::string& batch_id,
+                                            const std::string& job_id, std::string_view payload_json,
                                             std::int64_t now_ms, std::int64_t lease_until_ms);
     // One outbox job's columns (no payload), or not_found.
     Result<SyncJobInfo> load_sync_job(std::string_view job_id);
@@ -252,6 +256,35 @@ Result<T> guarded(std::string_view operation, F&& body) {
 
 inline Error error(ErrorCode code, std::string message) {
     return Error{code, std::move(message)};
+}
+
+// Group commit inside the caller's transaction: `one(item)` for each item in its own savepoint, so an item refused
+// (an error Result, or an SqlError) is undone alone and the others commit together. If SQLite ended the whole
+// transaction (a full disk, an I/O error), that SqlError propagates: the caller's batch fails with its cause.
+template <class T, class Items, class One>
+std::vector<Result<T>> each_in_savepoint(Database& db, const Items& items, std::string_view operation, One&& one) {
+    std::vector<Result<T>> out;
+    out.reserve(items.size());
+    for (const auto& item : items) {
+        db.exec("SAVEPOINT batch_item");
+        Result<T> result = error(ErrorCode::database, "not done");
+        bool undone = false;
+        try {
+            result = one(item);
+        } catch (const SqlError& e) {
+            try {
+                db.exec("ROLLBACK TO batch_item");
+            } catch (const SqlError&) {
+                throw e;
+            }
+            undone = true;
+            result = from_sql(e, operation);
+        }
+        if (!result && !undone) db.exec("ROLLBACK TO batch_item");
+        db.exec("RELEASE batch_item");
+        out.push_back(std::move(result));
+    }
+    return out;
 }
 
 // Canonical CRM type: [a-z0-9_-]{1,64}.

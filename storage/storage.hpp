@@ -222,6 +222,10 @@ public:
     // another hash: already_exists. limit_exceeded when the tenant would have more queued + running jobs
     // than StorageLimits::max_queued_jobs_per_tenant (retry later).
     virtual Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) = 0;
+    // enqueue_sync for requests accepted together, each as if alone and in order (results in request order).
+    // SQLite: one transaction with a savepoint each and one commit, so one disk wait; PostgreSQL: a transaction each.
+    virtual std::vector<Result<EnqueueResult>> enqueue_syncs(std::span<const SyncRequest> requests,
+                                                             std::int64_t now_ms) = 0;
     // A 32-byte key derived from the master key for one purpose (libsodium crypto_kdf; `context` is exactly
     // 8 characters): the same on every instance sharing the master key, useless for opening sealed rows.
     virtual crypto::SecretBytes derive_purpose_key(std::uint64_t id, std::string_view context) const = 0;

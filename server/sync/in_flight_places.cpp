@@ -8,9 +8,6 @@
 namespace rollout_mcp {
 namespace {
 
-PlaceKey key_of(const storage::DueJob& j) { return {j.tenant_id, j.crm_type, j.lock_key, j.tour_id}; }
-PlaceKey key_of(const storage::SyncJobInfo& j) { return {j.tenant_id, j.crm_type, j.lock_key, j.tour_id}; }
-
 metrics::Family<metrics::Gauge>& in_flight_metric() {
     static auto& f = metrics::registry().gauge("rollout_mcp_sync_jobs_in_flight", "Outbox jobs being attempted now");
     return f;
@@ -23,22 +20,14 @@ std::size_t InFlightPlaces::capacity() const {
     return settings_.max_in_flight - std::min(settings_.max_in_flight, held_);
 }
 
-std::vector<std::string> InFlightPlaces::pick(const std::vector<storage::DueJob>& due, std::size_t capacity) const {
+std::vector<std::string> InFlightPlaces::take_due(const std::vector<storage::DueJob>& due, std::size_t capacity) {
     std::lock_guard lock(mu_);
-    std::map<std::string, std::size_t> team = per_team_, crm = per_crm_;
-    std::set<std::string> taken = locks_;
     std::vector<std::string> out;
     for (const auto& j : due) {
         if (out.size() >= capacity) break;
-        const auto k = key_of(j);
-        const auto tk = tour_lock_of(k);
-        if (running_.count(j.id) || team[j.tenant_id] >= settings_.per_team_in_flight ||
-            crm[crm_key(k)] >= settings_.per_crm_in_flight || taken.count(lock_of(k)) || (!tk.empty() && taken.count(tk)))
-            continue;
-        ++team[j.tenant_id];
-        ++crm[crm_key(k)];
-        taken.insert(lock_of(k));
-        if (!tk.empty()) taken.insert(tk);
+        const auto k = PlaceKey::of(j);
+        if (running_.count(j.id) || !allows(k)) continue;
+        take(k);
         out.push_back(j.id);
     }
     return out;
@@ -88,13 +77,13 @@ void InFlightPlaces::unreserve(const PlaceKey& key) {
 void InFlightPlaces::hold(const storage::SyncJobInfo& job, bool reserved) {
     std::lock_guard lock(mu_);
     running_.insert(job.id);
-    if (!reserved) take(key_of(job));
+    if (!reserved) take(PlaceKey::of(job));
 }
 
 void InFlightPlaces::release(const storage::SyncJobInfo& job) {
     std::lock_guard lock(mu_);
     running_.erase(job.id);
-    give_back(key_of(job));
+    give_back(PlaceKey::of(job));
 }
 
 void InFlightPlaces::set_backlog(bool waiting) {

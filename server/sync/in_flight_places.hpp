@@ -21,6 +21,8 @@ struct PlaceKey {
     std::string crm_type;
     std::string lock_key;
     std::string tour_id;
+    static PlaceKey of(const storage::DueJob& j) { return {j.tenant_id, j.crm_type, j.lock_key, j.tour_id}; }
+    static PlaceKey of(const storage::SyncJobInfo& j) { return {j.tenant_id, j.crm_type, j.lock_key, j.tour_id}; }
 };
 
 class InFlightPlaces {
@@ -29,8 +31,9 @@ public:
 
     // Free places now (max_in_flight minus the places held).
     std::size_t capacity() const;
-    // Due jobs the caps and locks allow, at most `capacity`, in the store's fair order; nothing is held yet.
-    std::vector<std::string> pick(const std::vector<storage::DueJob>& due, std::size_t capacity) const;
+    // Due jobs the caps and locks allow, at most `capacity`, in the store's fair order; their places are held from
+    // now (hold(job, true) once claimed, unreserve otherwise), so a reservation cannot take them meanwhile.
+    std::vector<std::string> take_due(const std::vector<storage::DueJob>& due, std::size_t capacity);
     // A place for a job about to be enqueued (its id is not known yet): false when a cap or lock refuses, or when
     // due jobs are waiting for a place (backlog): a new job never takes a place before them.
     bool reserve(const PlaceKey& key);

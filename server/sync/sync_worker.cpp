@@ -5,6 +5,7 @@
 
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
+#include "server/sync/enqueue_batch.hpp"
 #include "server/sync/finish_batch.hpp"
 #include "server/sync/in_flight_places.hpp"
 #include "server/sync/outbox_retention.hpp"
@@ -205,28 +206,32 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
             log::warning("cannot scan the sync outbox", {{"error", due.error().message}});
             co_return;
         }
-        auto ids = places.pick(*due, capacity);
+        auto ids = places.take_due(*due, capacity);   // their places are held from here
         // Due jobs left for want of a free place come before any job enqueued meanwhile (SyncWorker::Intake).
         places.set_backlog(ids.size() == capacity && due->size() > ids.size());
         left = due->size() > ids.size() || due->size() >= limit;
         if (ids.empty()) co_return;
         const auto lease_until = now + settings.lease.count();
         auto claimed = co_await storage.call(&storage::Storage::claim_sync_jobs, ids, now, lease_until);
-        if (!claimed) {
-            log::warning("cannot claim sync jobs", {{"error", claimed.error().message}});
+        // Stopped while the claim was on the storage thread: start nothing new. The claims are left to
+        // expire, and the next start re-queues them (requeue_interrupted_sync_jobs).
+        std::vector<std::string> failed;   // not claimed: another instance's, or failed (its payload does not open)
+        for (const auto& j : *due) {
+            const bool taken = claimed && !stopping &&
+                               std::any_of(claimed->begin(), claimed->end(), [&](const auto& c) { return c.info.id == j.id; });
+            if (taken || std::find(ids.begin(), ids.end(), j.id) == ids.end()) continue;
+            places.unreserve(PlaceKey::of(j));
+            failed.push_back(j.id);
+        }
+        if (!claimed) log::warning("cannot claim sync jobs", {{"error", claimed.error().message}});
+        if (!claimed || stopping) {
             left = true;
             co_return;
         }
-        // Stopped while the claim was on the storage thread: start nothing new. The claims are left to
-        // expire, and the next start re-queues them (requeue_interrupted_sync_jobs).
-        if (stopping) co_return;
-        left = left || claimed->size() < ids.size();   // another instance's claim, or a failed payload
-        std::vector<std::string> failed;   // left out: a claim that failed the job (its payload does not open)
-        for (const auto& id : ids)
-            if (std::none_of(claimed->begin(), claimed->end(), [&](const auto& c) { return c.info.id == id; })) failed.push_back(id);
+        left = left || claimed->size() < ids.size();
         reload_watched(failed, false);
         for (auto& job : *claimed) {
-            places.hold(job.info);
+            places.hold(job.info, /*reserved=*/true);
             start_attempt(std::move(job));
         }
         if (ids.size() == capacity || due->size() >= limit) woken = true;   // more may be due right now
@@ -268,7 +273,8 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
 SyncWorker::SyncWorker(StorageExecutor& storage, SyncSettings settings, Runner runner,
                        std::shared_ptr<AlertSender> alerts, JitterSource jitter)
     : state_(std::make_shared<State>(storage, std::move(settings), std::move(runner), std::move(alerts),
-                                     std::move(jitter))) {}
+                                     std::move(jitter))),
+      accepting_(std::make_unique<EnqueueBatch>(storage)) {}
 
 SyncWorker::~SyncWorker() { stop(); }
 

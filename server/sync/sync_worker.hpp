@@ -22,6 +22,7 @@
 namespace rollout_mcp {
 
 class AlertSender;
+class EnqueueBatch;
 
 class SyncWorker {
     struct State;
@@ -81,9 +82,13 @@ public:
         std::weak_ptr<State> state_;
     };
     Intake intake() const;
+    // Where sync tools enqueue: group commit of accepted calls, with this worker's watcher and intake
+    // (server/sync/enqueue_batch.hpp).
+    EnqueueBatch& accepting() { return *accepting_; }
 
 private:
     std::shared_ptr<State> state_;
+    std::unique_ptr<EnqueueBatch> accepting_;
 };
 
 }  // namespace rollout_mcp

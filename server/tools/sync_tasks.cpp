@@ -291,6 +291,7 @@ asio::awaitable<ToolResult> start_sync_task(const SyncToolsDeps& deps, const std
     task.created_at_ms = now_ms();
     const auto keep = std::chrono::duration_cast<std::chrono::milliseconds>(deps.keep_tasks);
     auto made = co_await deps.team->storage().call(&create, std::move(task), keep);
+    deps.worker->wake();
     if (made) co_return mcp::create_task_result(*made);   // committed: tasks/get already answers it
     // The jobs are committed and will run: answer as a client without the extension would be answered (the
     // queued jobs, followed with get_sync_status), saying why there is no task, never as an error that invites a

@@ -9,6 +9,7 @@
 #include "server/sync/sync_job_view.hpp"
 #include "server/tools/sync_tasks.hpp"
 #include "server/sync/sync_runner.hpp"
+#include "server/sync/enqueue_batch.hpp"
 #include "server/sync/sync_worker.hpp"
 
 #include "server/sync/crm_model.hpp"
@@ -88,32 +89,6 @@ SyncWorker::Listener first_attempt_listener(const std::shared_ptr<FirstAttempts>
     };
 }
 
-struct WatchedEnqueue {
-    storage::EnqueueResult accepted;   // its claimed jobs already handed to the worker
-    std::shared_ptr<void> watch;       // null when nobody waits
-    bool all_started = false;          // every job was claimed with the enqueue: no scan needed
-};
-
-// Runs on the storage thread: the watch is in place before any later storage call, so before this instance's worker
-// can claim or finish one of the new jobs, and before the jobs claimed with the enqueue start (README "Sync path
-// CPU").
-Result<WatchedEnqueue> enqueue_watched(storage::Storage& s, storage::SyncRequest request, std::int64_t now_ms,
-                                       const SyncWorker::Watcher& watcher, const SyncWorker::Listener& listener,
-                                       const SyncWorker::Intake& intake) {
-    intake.reserve(request);
-    auto accepted = s.enqueue_sync(request, now_ms);
-    if (!accepted) {
-        intake.settle(request, nullptr);
-        return accepted.error();
-    }
-    WatchedEnqueue out{std::move(*accepted), nullptr};
-    if (listener) out.watch = watcher(out.accepted.job_ids, listener);
-    out.all_started = out.accepted.claimed.size() == out.accepted.job_ids.size();
-    intake.settle(request, &out.accepted);
-    out.accepted.claimed.clear();
-    return out;
-}
-
 // Only another instance's attempt (PostgreSQL), heard of before the watch began, can go unannounced: the store is
 // asked once after this long rather than at once, which would cost every sync call a storage trip.
 constexpr std::chrono::milliseconds kCatchUpRead{2'000};
@@ -188,8 +163,6 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     const std::string idempotency_key = request.idempotency_key.value_or(std::string());   // request moves below
     request.traceparent = ctx.call().trace.traceparent;     // validated W3C syntax, or ""
     request.tracestate = ctx.call().trace.tracestate;
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
     const auto* wait = args.if_contains("wait");
     const bool waits = !ctx.call().tasks && (!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0;
     std::shared_ptr<FirstAttempts> waiter;
@@ -199,9 +172,10 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         waiter = std::make_shared<FirstAttempts>(executor);
         listener = first_attempt_listener(waiter, executor);
     }
-    auto accepted = co_await deps.team->storage().call_in(ctx.tenant(), &enqueue_watched,   // the team's lane
-                                                          std::move(request), now, deps.worker->watcher(),
-                                                          std::move(listener), deps.worker->intake());
+    // A task's jobs wait in the queue until the task exists, so tasks/cancel can still stop them before any attempt.
+    EnqueueCall enqueue{std::move(request), std::move(listener), deps.worker->watcher(),
+                        ctx.call().tasks ? SyncWorker::Intake{} : deps.worker->intake()};
+    auto accepted = co_await deps.worker->accepting().enqueue(std::move(enqueue), ctx.tenant());   // the team's lane
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);
         if (accepted.error().code == storage::ErrorCode::limit_exceeded)
@@ -210,11 +184,11 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     }
     const auto& ids = accepted->accepted.job_ids;
     const bool replayed = accepted->accepted.replayed;
-    if (!accepted->all_started) deps.worker->wake();   // some jobs wait in the queue
-    if (ctx.call().tasks) {   // the client polls the task: no waiting here
+    if (ctx.call().tasks) {   // the client polls the task: no waiting here; the worker is woken once it exists
         const SyncTaskContext context{call.what, replayed, call.ignored, call.warnings};
         co_return co_await start_sync_task(deps, ctx.tenant(), ids, context, idempotency_key);
     }
+    if (!accepted->all_started) deps.worker->wake();   // some jobs wait in the queue
     if (waiter) {
         waiter->watch = std::move(accepted->watch);   // unwatched when the call ends, however it ends
         co_await wait_for_first_attempts(deps, ctx, *waiter, ids, call.what, replayed);

@@ -1,6 +1,7 @@
 // Claims made with the enqueue (README "Sync path CPU"): a job the accepting instance can start now is claimed in
 // the enqueue's own transaction under claim_sync_jobs' rules (fencing token, tour and buyer locks, running caps),
-// never before an older queued job of its tour or buyer, never on a replay; one it cannot claim stays queued.
+// never before a job of its team that is claimable now, never on a replay; one it cannot claim stays queued.
+// Requests accepted together (enqueue_syncs) are each enqueued as if alone.
 #include "tests/storage/outbox_fixture.hpp"
 
 namespace rollout_mcp::storage::test {
@@ -62,31 +63,49 @@ TEST_F(EnqueueClaims, OnlyTheJobsAskedForAreClaimedAndTheRestAreQueuedForTheSche
 TEST_F(EnqueueClaims, ALiveClaimOnTheTourOrTheBuyerLeavesTheNewJobQueued) {
     const auto running = enqueue(a, {NewSyncJob{"hubspot", "tour", "T3", "T3", "B3", R"({})"}}, 1'000);
     ASSERT_EQ(store->claim_sync_jobs(running, 1'000, kLease)->size(), 1u);
-    // The same tour, then the same buyer on another tour: both refused; another CRM is free.
+    // The same tour, the same buyer on another tour, then another CRM: the first two are refused.
     auto same_tour = store->enqueue_sync(request(a, {claimed("T3", "B9")}), 2'000);
     auto same_buyer = store->enqueue_sync(request(a, {claimed("T4", "B3")}), 2'000);
     auto other_crm = store->enqueue_sync(request(a, {claimed("T3", "B3", "pipedrive")}), 2'000);
     ASSERT_TRUE(same_tour && same_buyer && other_crm);
     EXPECT_TRUE(same_tour->claimed.empty());
     EXPECT_TRUE(same_buyer->claimed.empty());
-    EXPECT_EQ(other_crm->claimed.size(), 1u);
+    EXPECT_EQ(other_crm->claimed.size(), 1u) << "the queued jobs wait for T3's claim, not for a place";
     EXPECT_EQ(status_of(a, same_tour->job_ids.front()), JobStatus::queued);
     EXPECT_EQ(status_of(a, same_buyer->job_ids.front()), JobStatus::queued);
 }
 
-TEST_F(EnqueueClaims, AnOlderQueuedJobOfTheTourRunsFirstSoALaterSyncIsNeverOvertaken) {
-    // The first sync of T5 is queued and the scheduler has not reached it yet: the second must not run before it.
+TEST_F(EnqueueClaims, ADueJobOfTheTeamGoesFirstInTheSchedulersOrder) {
+    // A job of team a is due, nothing holds it back, and the scheduler has not reached it yet: a new job of a waits
+    // behind it (it might need the same tour, buyer or place under the team's caps), whatever its tour.
     const auto first = enqueue(a, {NewSyncJob{"hubspot", "tour", "T5", "T5", "B5", R"({"v":1})"}}, 1'000);
     auto later = store->enqueue_sync(request(a, {claimed("T5", "B5")}, R"({"v":2})"), 2'000);
-    ASSERT_TRUE(later);
-    EXPECT_TRUE(later->claimed.empty()) << "the older job of the tour is still queued";
+    auto unrelated = store->enqueue_sync(request(a, {claimed("T6", "B6", "pipedrive")}), 2'000);
+    ASSERT_TRUE(later && unrelated);
+    EXPECT_TRUE(later->claimed.empty()) << "the older job of the tour is due";
+    EXPECT_TRUE(unrelated->claimed.empty()) << "a due job of the team goes first";
     auto due = store->due_sync_jobs(2'000, 8, 64);
-    ASSERT_EQ(due->size(), 2u);
-    EXPECT_EQ(due->front().id, first.front()) << "the scheduler offers the older one first";
-    // Another team's job of a tour with the same name is not held back.
+    ASSERT_EQ(due->size(), 3u);
+    EXPECT_EQ(due->front().id, first.front()) << "the scheduler offers the oldest first";
+    // Another team is not held back.
     auto other_team = store->enqueue_sync(request(b, {claimed("T5", "B5")}), 2'000);
     ASSERT_TRUE(other_team);
     EXPECT_EQ(other_team->claimed.size(), 1u);
+}
+
+TEST_F(EnqueueClaims, AJobWhoseClaimExpiredGoesBeforeANewJobOfItsTeam) {
+    // An instance died with T7 claimed: its lease ran out at 5 s, and its recovery must not be overtaken.
+    const auto stranded = enqueue(a, {NewSyncJob{"hubspot", "tour", "T7", "T7", "B7", R"({"v":1})"}}, 1'000);
+    ASSERT_EQ(store->claim_sync_jobs(stranded, 1'000, 5'000)->size(), 1u);
+    auto before_expiry = store->enqueue_sync(request(a, {claimed("T8", "B8")}), 4'000);
+    ASSERT_TRUE(before_expiry);
+    EXPECT_EQ(before_expiry->claimed.size(), 1u) << "a live claim holds back only its own tour and buyer";
+    auto after_expiry = store->enqueue_sync(request(a, {claimed("T7", "B7")}, R"({"v":2})"), 6'000);
+    ASSERT_TRUE(after_expiry);
+    EXPECT_TRUE(after_expiry->claimed.empty());
+    auto again = store->claim_sync_jobs(stranded, 6'000, 600'000);
+    ASSERT_EQ(again->size(), 1u) << "the stranded job is claimed again first";
+    EXPECT_TRUE(again->front().info.recover);
 }
 
 TEST_F(EnqueueClaims, TheRunningCapsCountClaimsMadeWithTheEnqueue) {
@@ -128,6 +147,48 @@ TEST_F(EnqueueClaims, AReplayClaimsNothingAndARefusedEnqueueLeavesNothing) {
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, ErrorCode::limit_exceeded);
     EXPECT_TRUE(store->find_sync_jobs(Q().tenant(a.id).tour("T8"))->empty());
+}
+
+
+TEST_F(EnqueueClaims, RequestsAcceptedTogetherAreEachEnqueuedAsIfAlone) {
+    // The database refuses the second job of one request half-way: that request alone leaves nothing.
+    exec_raw(on_postgresql()
+                 ? "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                   " IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poison job'; END IF; RETURN NEW; END $$;"
+                   " CREATE TRIGGER refuse_poison BEFORE INSERT ON sync_jobs FOR EACH ROW EXECUTE FUNCTION refuse_poison()"
+                 : "CREATE TRIGGER refuse_poison BEFORE INSERT ON sync_jobs WHEN NEW.subject = 'poison'"
+                   " BEGIN SELECT RAISE(ABORT, 'poison job'); END");
+    std::vector<SyncRequest> batch;
+    batch.push_back(request(a, {claimed("T10", "B10")}));                      // fine, claimed
+    batch.push_back(request(a, {claimed("T11", "B11"), claimed("poison", "B12", "pipedrive")}));   // refused half-way
+    batch.push_back(request(b, {NewSyncJob{"hubspot", "bogus", "T13", "T13", "B13", "{}"}}));        // invalid kind
+    auto keyed = request(b, {claimed("T14", "B14")});
+    keyed.idempotency_key = "k-14";
+    keyed.args_hash = hash(14);
+    batch.push_back(keyed);
+    batch.push_back(keyed);                                                     // the same call again: a replay
+    batch.push_back(request(a, {claimed("T10", "B15")}));                       // T10 is running: queued
+    auto results = store->enqueue_syncs(batch, 1'000);
+    ASSERT_EQ(results.size(), 6u);
+    ASSERT_TRUE(results[0]) << results[0].error().message;
+    EXPECT_EQ(results[0]->claimed.size(), 1u);
+    EXPECT_FALSE(results[1]) << "the database refused its second job";
+    ASSERT_FALSE(results[2]);
+    EXPECT_EQ(results[2].error().code, ErrorCode::invalid_argument);
+    ASSERT_TRUE(results[3] && results[4]);
+    EXPECT_FALSE(results[3]->replayed);
+    EXPECT_TRUE(results[4]->replayed) << "the second sees the first, as if they came one after the other";
+    EXPECT_EQ(results[4]->job_ids, results[3]->job_ids);
+    EXPECT_TRUE(results[4]->claimed.empty());
+    ASSERT_TRUE(results[5]) << results[5].error().message;
+    EXPECT_TRUE(results[5]->claimed.empty()) << "its tour is claimed by the first request of the batch";
+
+    EXPECT_TRUE(store->find_sync_jobs(Q().tenant(a.id).tour("T11"))->empty()) << "nothing of the refused request";
+    EXPECT_TRUE(store->find_sync_jobs(Q().tenant(b.id).tour("T13"))->empty());
+    EXPECT_EQ(store->find_sync_jobs(Q().tenant(b.id).tour("T14"))->size(), 1u);
+    EXPECT_EQ(status_of(a, results[0]->job_ids[0]), JobStatus::running);
+    EXPECT_EQ(status_of(a, results[5]->job_ids[0]), JobStatus::queued);
+    EXPECT_TRUE(store->enqueue_syncs({}, 2'000).empty());
 }
 
 }  // namespace

@@ -2,15 +2,21 @@
 // own transaction and started with no scheduler scan; one that cannot (no free place, a cap, its tour or buyer busy)
 // is queued for the scheduler; and a job already waiting for a place runs before a newer one takes it.
 #include "sync_harness.hpp"
+#include "server/sync/enqueue_batch.hpp"
 #include "server/sync/in_flight_places.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
+#include <set>
 
 namespace rollout_mcp::sync_test {
 namespace {
@@ -98,10 +104,9 @@ TEST(EnqueueClaims, AJobClaimedWithItsEnqueueStartsWithoutAnyScan) {
     EXPECT_EQ(h.job(team, jobs->front().id).attempts, 1);
 }
 
-TEST(EnqueueClaims, AJobTheWorkerCannotStartNowIsQueuedAndAWaitingJobKeepsItsTurn) {
-    auto started = std::make_shared<Started>();
-    auto o = options(started);
-    o.sync.max_in_flight = 1;
+// The only place `o` allows is taken: a second sync is queued, and when the place comes back a third accepted at
+// that moment must not take it before the second.
+void expect_a_waiting_job_keeps_its_turn(Harness::Options o, const std::shared_ptr<Started>& started) {
     Harness h(o);
     const auto team = h.add_team("a");
     h.start();
@@ -133,6 +138,20 @@ TEST(EnqueueClaims, AJobTheWorkerCannotStartNowIsQueuedAndAWaitingJobKeepsItsTur
     EXPECT_EQ(started->snapshot(), (std::vector<std::string>{"hold", "T2", "T3"}));
 }
 
+TEST(EnqueueClaims, AJobWaitingForTheLastFreePlaceKeepsItsTurn) {
+    auto started = std::make_shared<Started>();
+    auto o = options(started);
+    o.sync.max_in_flight = 1;   // the in-memory backlog holds the new job back
+    expect_a_waiting_job_keeps_its_turn(o, started);
+}
+
+TEST(EnqueueClaims, AJobWaitingForItsTeamsPlaceKeepsItsTurn) {
+    auto started = std::make_shared<Started>();
+    auto o = options(started);
+    o.sync.per_team_in_flight = 1;   // places are free, but the team's due job comes first (the store's check)
+    expect_a_waiting_job_keeps_its_turn(o, started);
+}
+
 TEST(EnqueueClaims, AStoppedWorkerReservesNothing) {
     auto started = std::make_shared<Started>();
     Harness h(options(started));
@@ -143,6 +162,64 @@ TEST(EnqueueClaims, AStoppedWorkerReservesNothing) {
     EXPECT_EQ(h.on_storage([&](storage::Storage& s) { return enqueue_through_intake(s, intake, tour_request(team, "T1", "B1")); }), 0u);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     EXPECT_TRUE(started->snapshot().empty());
+}
+
+TEST(EnqueueClaims, CallsAcceptedTogetherEachGetTheirOwnJobsAndTheirWatchBeforeTheyRun) {
+    auto started = std::make_shared<Started>();
+    auto o = options(started);
+    o.sync.max_in_flight = o.sync.per_team_in_flight = o.sync.per_crm_in_flight = 64;   // only the buyers' locks
+    Harness h(o);
+    const auto team = h.add_team("a");
+    h.start();
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    h.storage().post([released](storage::Storage&) { released.wait(); });   // holds the storage thread
+    constexpr int kCalls = EnqueueBatch::kMaxBatch + 6;   // more than one storage call's worth
+    std::vector<std::optional<Result<WatchedEnqueue>>> results(kCalls);
+    std::vector<std::atomic<int>> heard(kCalls);
+    std::atomic<int> done{0};
+    for (int i = 0; i < kCalls; ++i) {
+        const auto tour = "T" + std::to_string(i);
+        // Every fourth one reuses the buyer of the one before: queued while that one's claim lives.
+        const auto buyer = "B" + std::to_string(i % 4 == 3 ? i - 1 : i);
+        asio::co_spawn(asio::make_strand(h.io()),
+                       [&, i, tour, buyer]() -> asio::awaitable<void> {
+                           SyncWorker::Listener listener = [&heard, i](const storage::SyncJobInfo& info) {
+                               if (info.status == storage::JobStatus::succeeded) ++heard[i];
+                           };
+                           EnqueueCall call{tour_request(team, tour, buyer), std::move(listener), h.worker().watcher(),
+                                            h.worker().intake()};
+                           auto r = co_await h.worker().accepting().enqueue(std::move(call), team);
+                           if (r && !r->all_started) h.worker().wake();   // as the tool does
+                           results[i] = std::move(r);
+                           ++done;
+                       },
+                       asio::detached);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));   // every call queued behind the held thread
+    release.set_value();
+    ASSERT_TRUE(wait_for([&] { return done == kCalls; }));
+    std::set<std::string> ids;
+    int claimed = 0;
+    for (int i = 0; i < kCalls; ++i) {
+        ASSERT_TRUE(results[i] && *results[i]) << i;
+        const auto& w = **results[i];
+        ASSERT_EQ(w.accepted.job_ids.size(), 1u);
+        ids.insert(w.accepted.job_ids[0]);
+        EXPECT_EQ(h.job(team, w.accepted.job_ids[0]).tour_id, "T" + std::to_string(i)) << "its own job";
+        claimed += w.all_started ? 1 : 0;
+    }
+    EXPECT_EQ(ids.size(), static_cast<std::size_t>(kCalls));
+    // How many were claimed at their enqueue depends on which calls shared a batch and which attempts had ended
+    // (a job whose buyer is free again goes first); every job runs either way.
+    EXPECT_GE(claimed, 1);
+    // Every watch hears its job succeed, also those claimed and finished at once.
+    EXPECT_TRUE(wait_for([&] {
+        for (auto& n : heard)
+            if (n != 1) return false;
+        return true;
+    }));
+    results.clear();   // the watches end
 }
 
 // The in-memory rules on their own: caps, tour and buyer locks, reservations and the backlog.
@@ -165,7 +242,8 @@ TEST(InFlightPlaces, ReservationsFollowTheCapsLocksAndBacklog) {
     places.set_backlog(true);
     EXPECT_FALSE(places.reserve({"c", "hubspot", "B1", "T1"})) << "a due job waits for that place";
     std::vector<storage::DueJob> due{{"job_1", "c", "hubspot", "B1", "T1"}, {"job_2", "a", "hubspot", "B9", "T1"}};
-    EXPECT_EQ(places.pick(due, 1), std::vector<std::string>{"job_1"}) << "the scheduler still picks";
+    EXPECT_EQ(places.take_due(due, 1), std::vector<std::string>{"job_1"}) << "the scheduler still takes it";
+    EXPECT_EQ(places.capacity(), 0u) << "its place is held before its claim";
     places.set_backlog(false);
     storage::SyncJobInfo held;
     held.id = "job_1";
@@ -173,10 +251,12 @@ TEST(InFlightPlaces, ReservationsFollowTheCapsLocksAndBacklog) {
     held.crm_type = "hubspot";
     held.lock_key = "B1";
     held.tour_id = "T1";
-    places.hold(held);
+    places.hold(held, /*reserved=*/true);
     EXPECT_EQ(places.capacity(), 0u);
-    EXPECT_TRUE(places.pick(due, 3).empty()) << "a held job is not offered again, and its tour and buyer are busy";
+    places.unreserve({"b", "hubspot", "B1", "T1"});
+    EXPECT_TRUE(places.take_due(due, 3).empty()) << "a held job is not offered again, and job_2's tour is busy";
     places.release(held);
+    EXPECT_EQ(places.capacity(), 2u);
     EXPECT_TRUE(places.reserve({"c", "hubspot", "B1", "T1"}));
 }
 
