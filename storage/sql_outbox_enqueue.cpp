@@ -177,15 +177,24 @@ std::vector<Result<EnqueueResult>> SqlStorage::enqueue_syncs(std::span<const Syn
     out.reserve(requests.size());
     // PostgreSQL: a transaction each. One transaction would hold every team's enqueue and claim locks until the
     // last request is written, holding back other instances' enqueues and claims of those teams meanwhile.
+    // Each request its own millisecond, so that jobs accepted together keep their arrival order in the due order.
+    std::int64_t now = now_ms;
     if (db_->dialect() == Dialect::postgresql) {
-        for (const SyncRequest& r : requests) out.push_back(enqueue_sync(r, now_ms));
+        for (const SyncRequest& r : requests) {
+            try {
+                out.push_back(enqueue_sync(r, now++));
+            } catch (const std::exception& e) {   // enqueue_sync rolled back: this request alone
+                Error failure = error(ErrorCode::database, std::string("enqueue sync: ") + e.what());
+                out.emplace_back(std::move(failure));
+            }
+        }
         return out;
     }
     auto all = guarded<void>("enqueue syncs", [&]() -> Result<void> {
         out.clear();
         Transaction tx(*db_);   // durable: one disk wait for every request in it
         out = detail::each_in_savepoint<EnqueueResult>(*db_, requests, "enqueue sync", [&](const SyncRequest& r) {
-            return enqueue_in_transaction(r, now_ms);
+            return enqueue_in_transaction(r, now++);
         });
         tx.commit();
         return {};

@@ -30,6 +30,7 @@ public:
     ~SqlStorage() override;  // flushes last-use times, best effort
 
     void set_limits(const StorageLimits& limits) override { limits_ = limits; }
+    bool shares_commits() const override { return db_->dialect() == Dialect::sqlite; }
 
     Result<Tenant> create_tenant(std::string_view name) override;
     Result<std::vector<Tenant>> list_tenants() override;
@@ -279,6 +280,10 @@ std::vector<Result<T>> each_in_savepoint(Database& db, const Items& items, std::
             }
             undone = true;
             result = from_sql(e, operation);
+        } catch (const std::exception& e) {   // not SQLite's (a broken invariant, bad_alloc): this item alone
+            db.exec("ROLLBACK TO batch_item");
+            undone = true;
+            result = error(ErrorCode::database, std::string(operation) + ": " + e.what());
         }
         if (!result && !undone) db.exec("ROLLBACK TO batch_item");
         db.exec("RELEASE batch_item");

@@ -222,6 +222,9 @@ public:
     // another hash: already_exists. limit_exceeded when the tenant would have more queued + running jobs
     // than StorageLimits::max_queued_jobs_per_tenant (retry later).
     virtual Result<EnqueueResult> enqueue_sync(const SyncRequest& request, std::int64_t now_ms) = 0;
+    // True when writes done in one transaction share one wait for the disk (SQLite): group commit pays. PostgreSQL
+    // commits each batched item on its own, so batching there would only make other storage lanes wait.
+    virtual bool shares_commits() const = 0;
     // enqueue_sync for requests accepted together, each as if alone and in order (results in request order).
     // SQLite: one transaction with a savepoint each and one commit, so one disk wait; PostgreSQL: a transaction each.
     virtual std::vector<Result<EnqueueResult>> enqueue_syncs(std::span<const SyncRequest> requests,

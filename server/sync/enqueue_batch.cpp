@@ -7,8 +7,8 @@ namespace rollout_mcp {
 
 EnqueueBatch::EnqueueBatch(StorageExecutor& storage) : batch_(storage, kMaxBatch, &EnqueueBatch::run) {}
 
-boost::asio::awaitable<Result<WatchedEnqueue>> EnqueueBatch::enqueue(EnqueueCall&& call, std::string lane) {
-    auto result = co_await batch_.submit(std::move(call), std::move(lane));
+boost::asio::awaitable<Result<WatchedEnqueue>> EnqueueBatch::enqueue(EnqueueCall&& call, const std::string& lane) {
+    auto result = co_await batch_.submit(std::move(call), lane);
     co_return result;
 }
 

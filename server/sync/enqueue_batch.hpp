@@ -29,9 +29,9 @@ public:
 
     explicit EnqueueBatch(StorageExecutor& storage);
 
-    // Enqueues `call.request` in the storage lane `lane` (the team's). Await it at once (the call is taken by
-    // reference and moved from when the coroutine first runs).
-    boost::asio::awaitable<Result<WatchedEnqueue>> enqueue(EnqueueCall&& call, std::string lane);
+    // Enqueues `call.request` in the storage lane `lane` (the team's). Await it at once (both are taken by reference;
+    // the call is moved from when the coroutine first runs).
+    boost::asio::awaitable<Result<WatchedEnqueue>> enqueue(EnqueueCall&& call, const std::string& lane);
 
     // The storage-thread part, for a batch of calls (also usable alone, e.g. by tests).
     static std::vector<Result<WatchedEnqueue>> run(storage::Storage& s, std::vector<EnqueueCall>& calls);

@@ -1,6 +1,8 @@
 // FinishBatch: one storage call per attempt, as before, but the first to run records the attempts waiting then.
 #include "server/sync/finish_batch.hpp"
 
+#include <string>
+
 namespace rollout_mcp {
 
 FinishBatch::FinishBatch(StorageExecutor& storage)
@@ -9,7 +11,8 @@ FinishBatch::FinishBatch(StorageExecutor& storage)
       }) {}
 
 boost::asio::awaitable<Result<storage::SyncJobInfo>> FinishBatch::finish(storage::FinishAttempt&& attempt) {
-    auto result = co_await batch_.submit(std::move(attempt));
+    static const std::string kNoLane;
+    auto result = co_await batch_.submit(std::move(attempt), kNoLane);
     co_return result;
 }
 

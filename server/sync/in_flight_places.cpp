@@ -80,10 +80,10 @@ void InFlightPlaces::hold(const storage::SyncJobInfo& job, bool reserved) {
     if (!reserved) take(PlaceKey::of(job));
 }
 
-void InFlightPlaces::release(const storage::SyncJobInfo& job) {
+void InFlightPlaces::release(const std::string& job_id, const PlaceKey& key) {
     std::lock_guard lock(mu_);
-    running_.erase(job.id);
-    give_back(PlaceKey::of(job));
+    running_.erase(job_id);
+    give_back(key);
 }
 
 void InFlightPlaces::set_backlog(bool waiting) {

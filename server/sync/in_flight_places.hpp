@@ -40,7 +40,8 @@ public:
     void unreserve(const PlaceKey& key);   // a reserved place that was not used
     // A claimed job: `reserved` when its place was reserved before its id was known, else a place is taken now.
     void hold(const storage::SyncJobInfo& job, bool reserved = false);
-    void release(const storage::SyncJobInfo& job);
+    void release(const storage::SyncJobInfo& job) { release(job.id, PlaceKey::of(job)); }
+    void release(const std::string& job_id, const PlaceKey& key);
     // The scheduler's last scan left due jobs waiting for a free place (true), or took all it was offered.
     void set_backlog(bool waiting);
 

@@ -33,16 +33,16 @@ public:
         queue_->run = std::move(run);
     }
 
-    // Does `item` with the others waiting when the storage thread gets to it, in the storage lane `lane`. Await it at
-    // once: `item` is taken by reference (a by-value coroutine parameter is a temporary GCC 12 destroys twice inside
-    // a co_await) and moved from when the coroutine first runs.
-    boost::asio::awaitable<Out> submit(Item&& item, std::string lane = {}) {
+    // Does `item` with the others waiting when the storage thread gets to it, in the storage lane `lane` ("" for
+    // none). Await it at once: both are taken by reference (a by-value coroutine parameter is a temporary GCC 12
+    // destroys twice inside a co_await), and `item` is moved from when the coroutine first runs.
+    boost::asio::awaitable<Out> submit(Item&& item, const std::string& lane) {
         auto mine = std::make_shared<Slot>(Slot{std::move(item), std::nullopt});
         {
             std::lock_guard lock(queue_->mu);
             queue_->waiting.push_back(mine);
         }
-        auto result = co_await storage_.call_in(std::move(lane), &StorageBatch::run_waiting, queue_, mine);
+        auto result = co_await storage_.call_in(lane, &StorageBatch::run_waiting, queue_, mine);
         co_return result;
     }
 
@@ -59,7 +59,8 @@ private:
     };
 
     // On the storage thread: unless an earlier call already did `mine` (the storage thread runs one call at a time,
-    // so that call has finished), does it with up to max_batch - 1 others waiting, oldest first; returns its result.
+    // so that call has finished), does it with up to max_batch - 1 others waiting, in arrival order (only itself where
+    // the store does not share commits); returns its result.
     static Out run_waiting(storage::Storage& s, std::shared_ptr<Queue> queue, std::shared_ptr<Slot> mine) {
         std::vector<std::shared_ptr<Slot>> batch;
         {
@@ -67,11 +68,11 @@ private:
             auto& waiting = queue->waiting;
             const auto own = std::find(waiting.begin(), waiting.end(), mine);
             if (own != waiting.end()) {
+                const std::size_t limit = s.shares_commits() ? queue->max_batch : 1;
+                for (auto it = waiting.begin(); it != own && batch.size() + 1 < limit; ++it) batch.push_back(*it);
                 batch.push_back(mine);
-                waiting.erase(own);
-                const std::size_t more = std::min(waiting.size(), queue->max_batch - 1);
-                batch.insert(batch.end(), waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(more));
-                waiting.erase(waiting.begin(), waiting.begin() + static_cast<std::ptrdiff_t>(more));
+                for (auto it = own + 1; it != waiting.end() && batch.size() < limit; ++it) batch.push_back(*it);
+                for (const auto& slot : batch) waiting.erase(std::find(waiting.begin(), waiting.end(), slot));
             }
         }
         if (!batch.empty()) {

@@ -213,18 +213,19 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         if (ids.empty()) co_return;
         const auto lease_until = now + settings.lease.count();
         auto claimed = co_await storage.call(&storage::Storage::claim_sync_jobs, ids, now, lease_until);
+        const bool stopped = stopping;   // read once: every place below is either held or given back
         // Stopped while the claim was on the storage thread: start nothing new. The claims are left to
         // expire, and the next start re-queues them (requeue_interrupted_sync_jobs).
         std::vector<std::string> failed;   // not claimed: another instance's, or failed (its payload does not open)
         for (const auto& j : *due) {
-            const bool taken = claimed && !stopping &&
+            const bool taken = claimed && !stopped &&
                                std::any_of(claimed->begin(), claimed->end(), [&](const auto& c) { return c.info.id == j.id; });
             if (taken || std::find(ids.begin(), ids.end(), j.id) == ids.end()) continue;
             places.unreserve(PlaceKey::of(j));
             failed.push_back(j.id);
         }
         if (!claimed) log::warning("cannot claim sync jobs", {{"error", claimed.error().message}});
-        if (!claimed || stopping) {
+        if (!claimed || stopped) {
             left = true;
             co_return;
         }
@@ -343,7 +344,14 @@ void SyncWorker::Intake::settle(const storage::SyncRequest& request, storage::En
             continue;
         }
         state->places.hold(claimed->info, /*reserved=*/true);
-        state->start_attempt(std::move(*claimed));
+        const auto key = PlaceKey::of(claimed->info);
+        const auto id = claimed->info.id;
+        try {
+            state->start_attempt(std::move(*claimed));
+        } catch (const std::exception& e) {   // cannot start it (bad_alloc): its claim expires and it runs again
+            state->places.release(id, key);
+            log::error("cannot start a sync attempt", {{"job", id}, {"error", e.what()}});
+        }
     }
 }
 

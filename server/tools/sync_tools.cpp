@@ -172,7 +172,7 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
         waiter = std::make_shared<FirstAttempts>(executor);
         listener = first_attempt_listener(waiter, executor);
     }
-    // A task's jobs wait in the queue until the task exists, so tasks/cancel can still stop them before any attempt.
+    // A task's jobs are left to the scheduler, woken once the task exists (start_sync_task), as before claims at enqueue.
     EnqueueCall enqueue{std::move(request), std::move(listener), deps.worker->watcher(),
                         ctx.call().tasks ? SyncWorker::Intake{} : deps.worker->intake()};
     auto accepted = co_await deps.worker->accepting().enqueue(std::move(enqueue), ctx.tenant());   // the team's lane

@@ -191,5 +191,44 @@ TEST_F(EnqueueClaims, RequestsAcceptedTogetherAreEachEnqueuedAsIfAlone) {
     EXPECT_TRUE(store->enqueue_syncs({}, 2'000).empty());
 }
 
+TEST_F(EnqueueClaims, AJobInBackoffOrWaitingForItsBuyerDoesNotHoldANewOneBack) {
+    // T20 failed and retries at 9 s; T21 waits for its buyer's live claim (T22): neither could be claimed now.
+    const auto backoff = enqueue(a, {NewSyncJob{"hubspot", "tour", "T20", "T20", "B20", R"({})"}}, 1'000);
+    auto c = store->claim_sync_jobs(backoff, 1'000, kLease);
+    ASSERT_TRUE(store->finish_sync_attempt(backoff[0], c->front().claim_token, Outcome(Next::retry).at(9'000).error("x"), 1'500));
+    const auto live = enqueue(a, {NewSyncJob{"hubspot", "tour", "T22", "T22", "B21", R"({})"}}, 1'000);
+    ASSERT_EQ(store->claim_sync_jobs(live, 1'000, kLease)->size(), 1u);
+    const auto waits = enqueue(a, {NewSyncJob{"hubspot", "tour", "T21", "T21", "B21", R"({})"}}, 1'000);
+    auto fresh = store->enqueue_sync(request(a, {claimed("T23", "B23")}), 2'000);
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(fresh->claimed.size(), 1u) << "the scheduler would take it now too";
+}
+
+TEST_F(EnqueueClaims, ARefusedRequestInABatchLeavesTheOthersAsIfAlone) {
+    StorageLimits limits;
+    limits.max_queued_jobs_per_tenant = 2;
+    store->set_limits(limits);
+    auto keyed = request(a, {claimed("T30", "B30")});
+    keyed.idempotency_key = "k-30";
+    keyed.args_hash = hash(30);
+    auto other_args = keyed;
+    other_args.args_hash = hash(31);
+    std::vector<SyncRequest> batch{keyed, other_args, request(a, {claimed("T32", "B32")}), request(a, {claimed("T33", "B33")}),
+                                   request(b, {claimed("T34", "B34")})};
+    auto results = store->enqueue_syncs(batch, 1'000);
+    ASSERT_EQ(results.size(), 5u);
+    ASSERT_TRUE(results[0]);
+    ASSERT_FALSE(results[1]);
+    EXPECT_EQ(results[1].error().code, ErrorCode::already_exists) << "the key was used by the first, with other arguments";
+    ASSERT_TRUE(results[2]) << "team a's second job fits its cap of 2";
+    ASSERT_FALSE(results[3]);
+    EXPECT_EQ(results[3].error().code, ErrorCode::limit_exceeded);
+    ASSERT_TRUE(results[4]) << "another team's cap is its own";
+    EXPECT_EQ(store->find_sync_jobs(Q().tenant(a.id))->size(), 2u);
+    // Jobs accepted together keep their arrival order.
+    EXPECT_LT(store->find_sync_jobs(Q().tenant(a.id).job(results[0]->job_ids[0]))->front().created_at_ms,
+              store->find_sync_jobs(Q().tenant(a.id).job(results[2]->job_ids[0]))->front().created_at_ms);
+}
+
 }  // namespace
 }  // namespace rollout_mcp::storage::test

@@ -175,24 +175,32 @@ TEST(EnqueueClaims, CallsAcceptedTogetherEachGetTheirOwnJobsAndTheirWatchBeforeT
     auto released = release.get_future().share();
     h.storage().post([released](storage::Storage&) { released.wait(); });   // holds the storage thread
     constexpr int kCalls = EnqueueBatch::kMaxBatch + 6;   // more than one storage call's worth
-    std::vector<std::optional<Result<WatchedEnqueue>>> results(kCalls);
-    std::vector<std::atomic<int>> heard(kCalls);
-    std::atomic<int> done{0};
+    // Shared with the detached calls, which may outlive this scope if an assertion ends the test early.
+    struct Calls {
+        std::vector<std::optional<Result<WatchedEnqueue>>> results = std::vector<std::optional<Result<WatchedEnqueue>>>(kCalls);
+        std::vector<std::atomic<int>> heard = std::vector<std::atomic<int>>(kCalls);
+        std::atomic<int> done{0};
+    };
+    auto calls = std::make_shared<Calls>();
+    auto& results = calls->results;
+    auto& heard = calls->heard;
+    auto& done = calls->done;
+    SyncWorker& worker = h.worker();
     for (int i = 0; i < kCalls; ++i) {
         const auto tour = "T" + std::to_string(i);
         // Every fourth one reuses the buyer of the one before: queued while that one's claim lives.
         const auto buyer = "B" + std::to_string(i % 4 == 3 ? i - 1 : i);
         asio::co_spawn(asio::make_strand(h.io()),
-                       [&, i, tour, buyer]() -> asio::awaitable<void> {
-                           SyncWorker::Listener listener = [&heard, i](const storage::SyncJobInfo& info) {
-                               if (info.status == storage::JobStatus::succeeded) ++heard[i];
+                       [calls, &worker, team, i, tour, buyer]() -> asio::awaitable<void> {
+                           SyncWorker::Listener listener = [calls, i](const storage::SyncJobInfo& info) {
+                               if (info.status == storage::JobStatus::succeeded) ++calls->heard[i];
                            };
-                           EnqueueCall call{tour_request(team, tour, buyer), std::move(listener), h.worker().watcher(),
-                                            h.worker().intake()};
-                           auto r = co_await h.worker().accepting().enqueue(std::move(call), team);
-                           if (r && !r->all_started) h.worker().wake();   // as the tool does
-                           results[i] = std::move(r);
-                           ++done;
+                           EnqueueCall call{tour_request(team, tour, buyer), std::move(listener), worker.watcher(),
+                                            worker.intake()};
+                           auto r = co_await worker.accepting().enqueue(std::move(call), team);
+                           if (r && !r->all_started) worker.wake();   // as the tool does
+                           calls->results[i] = std::move(r);
+                           ++calls->done;
                        },
                        asio::detached);
     }
