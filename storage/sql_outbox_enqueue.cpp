@@ -177,8 +177,9 @@ std::vector<Result<EnqueueResult>> SqlStorage::enqueue_syncs(std::span<const Syn
     out.reserve(requests.size());
     // PostgreSQL: a transaction each. One transaction would hold every team's enqueue and claim locks until the
     // last request is written, holding back other instances' enqueues and claims of those teams meanwhile.
-    // Each request its own millisecond, so that jobs accepted together keep their arrival order in the due order.
-    std::int64_t now = now_ms;
+    // Each request its own millisecond, so that jobs accepted together keep their arrival order in the due order;
+    // counted back from now_ms, never ahead of it: a job due in the future would wait for the next poll.
+    std::int64_t now = now_ms - static_cast<std::int64_t>(requests.size()) + 1;
     if (db_->dialect() == Dialect::postgresql) {
         for (const SyncRequest& r : requests) {
             try {

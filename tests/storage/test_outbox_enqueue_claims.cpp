@@ -188,6 +188,9 @@ TEST_F(EnqueueClaims, RequestsAcceptedTogetherAreEachEnqueuedAsIfAlone) {
     EXPECT_EQ(store->find_sync_jobs(Q().tenant(b.id).tour("T14"))->size(), 1u);
     EXPECT_EQ(status_of(a, results[0]->job_ids[0]), JobStatus::running);
     EXPECT_EQ(status_of(a, results[5]->job_ids[0]), JobStatus::queued);
+    auto due = store->due_sync_jobs(1'000, 8, 64);   // due at the batch's time, not later: no wait for a poll
+    ASSERT_EQ(due->size(), 1u);
+    EXPECT_EQ(due->front().id, results[5]->job_ids[0]);
     EXPECT_TRUE(store->enqueue_syncs({}, 2'000).empty());
 }
 
