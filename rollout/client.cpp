@@ -1,4 +1,5 @@
 #include "client.hpp"
+#include "list_outline.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -63,6 +64,25 @@ asio::awaitable<Result<json::value>> RolloutClient::request(Host host, verb meth
 asio::awaitable<Result<json::value>> RolloutClient::request_sized(Host host, verb method, std::string path,
                                                                   json::value body, std::string cred,
                                                                   std::size_t& reply_bytes) {
+    auto r = co_await request_text(host, method, std::move(path), std::move(body), std::move(cred));
+    if (!r) co_return std::move(r).error();
+    reply_bytes = r.value().body.size();
+    co_return parse_reply(r.value(), method);
+}
+
+Result<json::value> RolloutClient::parse_reply(const HttpResponse& r, verb method) {
+    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) return json::value(nullptr);
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    if (ec)
+        return Error{ErrorKind::permanent, r.status,
+                     "Rollout answered HTTP " + std::to_string(r.status) + " with a body that is not JSON",
+                     method != verb::get};
+    return v;
+}
+
+asio::awaitable<Result<HttpResponse>> RolloutClient::request_text(Host host, verb method, std::string path,
+                                                                  json::value body, std::string cred) {
     const std::string& base = host == Host::platform ? config_.endpoints.platform
                               : host == Host::crm    ? config_.endpoints.crm
                                                      : config_.endpoints.automation;
@@ -97,22 +117,14 @@ asio::awaitable<Result<json::value>> RolloutClient::request_sized(Host host, ver
     auto res = co_await pool_->send(std::move(req));
     if (!res) co_return std::move(res).error();
     const HttpResponse& r = res.value();
-    reply_bytes = r.body.size();
     if (r.status < 200 || r.status > 299) {
         Error failure = error_from_response(r);
         // Rollout's limit is per tenant: every request of the team holds off, on every instance.
         if (r.status == 429 && config_.gate) config_.gate->rate_limited(config_.partition, failure.retry_after);
-        Result<json::value> refused(std::move(failure));
+        Result<HttpResponse> refused(std::move(failure));
         co_return refused;
     }
-    if (r.body.find_first_not_of(" \t\r\n") == std::string::npos) co_return json::value(nullptr);
-    boost::system::error_code ec;
-    auto v = json::parse(r.body, ec);
-    if (ec)
-        co_return Error{ErrorKind::permanent, r.status,
-                        "Rollout answered HTTP " + std::to_string(r.status) + " with a body that is not JSON",
-                        method != verb::get};
-    co_return v;
+    co_return std::move(res);
 }
 
 namespace {
@@ -139,6 +151,10 @@ std::optional<std::string> next_cursor(const json::value& v) {
     return std::string(n->as_string());
 }
 
+Error no_items_array(const std::string& path) {
+    return Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"};
+}
+
 Result<Record> to_record(Result<json::value> r) {
     if (!r) return std::move(r).error();
     auto v = std::move(r).value();
@@ -153,24 +169,46 @@ Result<Record> to_record(Result<json::value> r) {
 }  // namespace
 
 asio::awaitable<Result<void>> RolloutClient::for_each_page(std::string cred, std::string path, bool search,
-                                                     PageVisitor visit) {
+                                                           PageVisitor visit, std::string holding) {
     std::string page_path = path;
     const std::size_t max_pages = search ? config_.max_search_pages : config_.max_pages;
     for (std::size_t page = 0; page < max_pages; ++page) {
-        std::size_t bytes = 0;
-        auto r = co_await request_sized(Host::crm, verb::get, page_path, nullptr, cred, bytes);
+        auto r = co_await request_text(Host::crm, verb::get, page_path, nullptr, cred);
         if (!r) {
             // Named first: GCC 12 destroys loop-scoped locals before a converting co_return reads them.
             Result<void> failed(std::move(r).error());
             co_return failed;
         }
-        auto* items = const_cast<json::array*>(items_of(r.value()));
-        if (!items) {
-            Result<void> shapeless(Error{ErrorKind::permanent, 200, "Rollout list reply for " + path + " has no items array"});
-            co_return shapeless;
+        const std::string& text = r.value().body;
+        // A page that cannot hold the string the visitor looks for is only outlined: none of its items
+        // would match, and a search through a large CRM is mostly such pages.
+        // (Text the outline refuses is parsed below too, which names the error.)
+        ListOutline outline;
+        OutlineRead outlined = OutlineRead::ambiguous;
+        if (!holding.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos &&
+            !may_hold_string(text, holding))
+            outlined = read_list_outline(text, outline);
+        std::optional<std::string> next;
+        if (outlined == OutlineRead::outlined) {
+            if (!outline.has_items) {
+                Result<void> shapeless(no_items_array(path));
+                co_return shapeless;
+            }
+            next = std::move(outline.next);
+        } else {
+            auto parsed = parse_reply(r.value(), verb::get);
+            if (!parsed) {
+                Result<void> failed(std::move(parsed).error());
+                co_return failed;
+            }
+            auto* items = const_cast<json::array*>(items_of(parsed.value()));
+            if (!items) {
+                Result<void> shapeless(no_items_array(path));
+                co_return shapeless;
+            }
+            if (visit(*items, text.size())) co_return Result<void>{};
+            next = next_cursor(parsed.value());
         }
-        if (visit(*items, bytes)) co_return Result<void>{};
-        auto next = next_cursor(r.value());
         if (!next) co_return Result<void>{};
         page_path = path + (path.find('?') == std::string::npos ? "?" : "&") + "next=" + url_encode(*next);
     }
@@ -186,13 +224,13 @@ asio::awaitable<Result<void>> RolloutClient::for_each_page(std::string cred, std
 }
 
 asio::awaitable<Result<void>> RolloutClient::for_each_item(std::string cred, std::string path, bool search,
-                                                     ItemVisitor visit) {
+                                                           ItemVisitor visit, std::string holding) {
     auto each = [&visit](json::array& items, std::size_t) {
         for (auto& it : items)
             if (it.is_object() && visit(it.as_object())) return true;
         return false;
     };
-    co_return co_await for_each_page(std::move(cred), std::move(path), search, each);
+    co_return co_await for_each_page(std::move(cred), std::move(path), search, each, std::move(holding));
 }
 
 asio::awaitable<Result<std::vector<json::object>>> RolloutClient::list_all(std::string cred, std::string path,

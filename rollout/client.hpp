@@ -102,9 +102,11 @@ public:
     // Returns true to stop paging (e.g. the record was found).
     using ItemVisitor = std::function<bool(boost::json::object& item)>;
     // The same paging and caps as list_all, one page in memory at a time: `visit` sees every item in order
-    // until it returns true. A search that neither stops nor reaches the end fails like list_all's.
+    // until it returns true. A search that neither stops nor reaches the end fails like list_all's. With
+    // `holding`, a page in which no JSON string can equal it (may_hold_string, rollout/list_outline.hpp) is
+    // only outlined, its items unseen: for a `visit` that stops only at an item with that string.
     boost::asio::awaitable<Result<void>> for_each_item(std::string credential_id, std::string path_and_query, bool search,
-                                                 ItemVisitor visit);
+                                                       ItemVisitor visit, std::string holding = {});
 
     // Platform host
     boost::asio::awaitable<Result<std::vector<Connector>>> list_connectors();
@@ -157,7 +159,12 @@ private:
     // Pages of a list endpoint: `visit(items, reply_bytes)` returns true to stop.
     using PageVisitor = std::function<bool(boost::json::array& items, std::size_t reply_bytes)>;
     boost::asio::awaitable<Result<void>> for_each_page(std::string credential_id, std::string path_and_query, bool search,
-                                                 PageVisitor visit);
+                                                       PageVisitor visit, std::string holding = {});
+    // The call and its status check: a 2xx reply as received; request_sized parses it with parse_reply.
+    boost::asio::awaitable<Result<HttpResponse>> request_text(Host host, boost::beast::http::verb method,
+                                                              std::string path_and_query, boost::json::value body,
+                                                              std::string credential_id);
+    static Result<boost::json::value> parse_reply(const HttpResponse& reply, boost::beast::http::verb method);
     boost::asio::awaitable<Result<Record>> write(std::string cred, boost::beast::http::verb method, std::string path,
                                                  boost::json::object body, Host host = Host::crm);
     std::shared_ptr<HttpPool> pool_;

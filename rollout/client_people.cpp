@@ -12,28 +12,26 @@ namespace rollout_mcp::rollout {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
-asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
-                                                                                  std::string email) {
-    const std::string want = ascii_lower(email);
-    std::optional<Record> found;
-    auto match = [&](json::object& p) {  // filter here too: a connector may ignore the email query
-        const auto* emails = p.if_contains("emails");
-        if (!emails || !emails->is_array()) return false;
-        for (const auto& e : emails->as_array())
+namespace {
+
+// A visitor keeping the first person with an entry of `list` ("emails", "phones") whose value `wanted` accepts.
+// Every look-up filters the replies itself: a connector may ignore the query.
+template <class Wanted>
+RolloutClient::ItemVisitor first_person_with(std::optional<Record>& found, const char* list, Wanted wanted) {
+    return [&found, list, wanted](json::object& p) {
+        const auto* entries = p.if_contains(list);
+        if (!entries || !entries->is_array()) return false;
+        for (const auto& e : entries->as_array())
             if (e.is_object())
                 if (const auto* val = e.as_object().if_contains("value");
-                    val && val->is_string() && ascii_lower(val->as_string()) == want) {
+                    val && val->is_string() && wanted(std::string_view(val->get_string().data(), val->get_string().size()))) {
                     found = Record{id_of(p["id"]), std::move(p)};
                     return true;
                 }
         return false;
     };
-    auto done = co_await for_each_item(cred, "/people?email=" + url_encode(email) + "&limit=100", true, match);
-    if (!done) co_return std::move(done).error();
-    co_return found;
 }
 
-namespace {
 // The last ten digits: "+1 (512) 555-0100", "5125550100" and "+15125550100" are one number.
 std::string phone_key(std::string_view phone) {
     std::string digits;
@@ -41,24 +39,29 @@ std::string phone_key(std::string_view phone) {
         if (c >= '0' && c <= '9') digits += c;
     return digits.size() > 10 ? digits.substr(digits.size() - 10) : digits;
 }
+
 }  // namespace
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
+                                                                                  std::string email) {
+    const std::string want = ascii_lower(email);
+    std::optional<Record> found;
+    auto match = first_person_with(found, "emails", [&want](std::string_view v) { return ascii_lower(v) == want; });
+    auto done = co_await for_each_item(cred, "/people?email=" + url_encode(email) + "&limit=100", true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
+}
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_phone(std::string cred,
                                                                                   std::string phone) {
     const std::string want = phone_key(phone);
     if (want.size() < 7) co_return std::optional<Record>{};   // too short to identify anyone
-    auto r = co_await list_all(cred, "/people?phone=" + url_encode(want) + "&limit=100", true);
-    if (!r) co_return std::move(r).error();
-    for (auto& p : r.value()) {  // filter here too: a connector may ignore the phone query
-        const auto* phones = p.if_contains("phones");
-        if (!phones || !phones->is_array()) continue;
-        for (const auto& e : phones->as_array())
-            if (e.is_object())
-                if (const auto* val = e.as_object().if_contains("value");
-                    val && val->is_string() && phone_key(val->as_string()) == want)
-                    co_return std::optional<Record>{Record{id_of(p["id"]), std::move(p)}};
-    }
-    co_return std::optional<Record>{};
+    std::optional<Record> found;
+    auto match = first_person_with(found, "phones", [&want](std::string_view v) { return phone_key(v) == want; });
+    // The first match decides (buyer_contact.cpp find_by_details), so paging stops there, like the email search.
+    auto done = co_await for_each_item(cred, "/people?phone=" + url_encode(want) + "&limit=100", true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
 }
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
@@ -73,7 +76,9 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag
             }
         return false;
     };
-    auto done = co_await for_each_item(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true, match);
+    // Rollout cannot filter people by tag: the search pages through the CRM's people, parsing only pages that
+    // can hold the tag.
+    auto done = co_await for_each_item(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true, match, tag);
     if (!done) co_return std::move(done).error();
     co_return found;
 }

@@ -1,0 +1,122 @@
+// A list reply's outline from boost::json's event parser (https://www.boost.org/doc/libs/1_81_0/libs/json/doc/html/json/ref/boost__json__basic_parser.html):
+// the same grammar and limits as json::parse, without building the items a caller would throw away.
+#include "list_outline.hpp"
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace rollout_mcp::rollout {
+namespace json = boost::json;
+
+bool may_hold_string(std::string_view json_text, std::string_view text) {
+    if (std::memchr(json_text.data(), '\\', json_text.size()) != nullptr) return true;
+    // Without escapes a string equal to `text` is spelled "text", quotes included: a longer tag that merely
+    // starts with it ("buyer-1" in "buyer-12") does not count.
+    for (auto at = json_text.find(text); at != std::string_view::npos; at = json_text.find(text, at + 1))
+        if (at > 0 && json_text[at - 1] == '"' && at + text.size() < json_text.size() && json_text[at + text.size()] == '"')
+            return true;
+    return false;
+}
+
+namespace {
+
+// Containers are counted by `depth` (the top-level value's members are at depth 1, _metadata's at 2). Only
+// the keys of the top-level object and of _metadata, and the string value of _metadata.next, are kept.
+struct OutlineHandler {
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    explicit OutlineHandler(ListOutline& o) : out(o) {}
+
+    ListOutline& out;
+    int depth = 0;
+    bool top_is_object = false;
+    bool in_metadata = false;   // the top-level _metadata object is open
+    bool ambiguous = false;
+    std::string key;            // the key being read
+    std::string top_key;        // the last key of the top-level object
+    std::string metadata_key;   // the last key of _metadata
+    std::string next;           // _metadata.next being read
+    std::vector<std::string> top_keys, metadata_keys;
+
+    bool reading_next() const { return in_metadata && depth == 2 && metadata_key == "next"; }
+    void remember(std::vector<std::string>& keys, std::string& last) {
+        if (std::find(keys.begin(), keys.end(), key) != keys.end()) ambiguous = true;
+        keys.push_back(key);
+        last = key;
+    }
+
+    bool on_document_begin(json::error_code&) { return true; }
+    bool on_document_end(json::error_code&) { return true; }
+    bool on_array_begin(json::error_code&) {
+        if (depth == 0 || (depth == 1 && top_is_object)) out.has_items = true;
+        ++depth;
+        return true;
+    }
+    bool on_array_end(std::size_t, json::error_code&) {
+        --depth;
+        return true;
+    }
+    bool on_object_begin(json::error_code&) {
+        if (depth == 0) top_is_object = true;
+        else if (depth == 1 && top_is_object && top_key == "_metadata") in_metadata = true;
+        ++depth;
+        return true;
+    }
+    bool on_object_end(std::size_t, json::error_code&) {
+        --depth;
+        if (depth == 1) in_metadata = false;
+        return true;
+    }
+    bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
+        key.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(json::string_view s, std::size_t, json::error_code&) {
+        key.append(s.data(), s.size());
+        if (depth == 1 && top_is_object) remember(top_keys, top_key);
+        else if (in_metadata && depth == 2) remember(metadata_keys, metadata_key);
+        key.clear();
+        return true;
+    }
+    bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+        if (reading_next()) next.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(json::string_view s, std::size_t, json::error_code&) {
+        if (!reading_next()) return true;
+        next.append(s.data(), s.size());
+        if (!next.empty()) out.next = std::move(next);
+        next.clear();
+        return true;
+    }
+    bool on_number_part(json::string_view, json::error_code&) { return true; }
+    bool on_int64(std::int64_t, json::string_view, json::error_code&) { return true; }
+    bool on_uint64(std::uint64_t, json::string_view, json::error_code&) { return true; }
+    bool on_double(double, json::string_view, json::error_code&) { return true; }
+    bool on_bool(bool, json::error_code&) { return true; }
+    bool on_null(json::error_code&) { return true; }
+    bool on_comment_part(json::string_view, json::error_code&) { return true; }
+    bool on_comment(json::string_view, json::error_code&) { return true; }
+};
+
+}  // namespace
+
+OutlineRead read_list_outline(std::string_view json_text, ListOutline& out) {
+    out = ListOutline{};
+    json::basic_parser<OutlineHandler> parser(json::parse_options{}, out);
+    json::error_code ec;
+    const std::size_t used = parser.write_some(false, json_text.data(), json_text.size(), ec);
+    if (ec || !parser.done()) return OutlineRead::not_json;
+    // json::parse refuses anything but whitespace after the value.
+    if (json_text.find_first_not_of(" \t\r\n", used) != std::string_view::npos) return OutlineRead::not_json;
+    if (parser.handler().ambiguous) return OutlineRead::ambiguous;
+    return OutlineRead::outlined;
+}
+
+}  // namespace rollout_mcp::rollout
