@@ -97,6 +97,23 @@ CREATE TRIGGER tenants_legacy_markers_version AFTER UPDATE OF legacy_markers ON 
   UPDATE tenants SET config_version = config_version + 1 WHERE id = NEW.id;
 END;
 )sql"},
+    {16, "fewer sync_jobs indexes: every accepted tour writes each of them, most only for the admin CLI", R"sql(
+-- A new job wrote 12 b-trees (the table, its primary key and ten indexes) and each status change 5; now 7, then
+-- 3 or 4 (README "Sync path CPU"). Gone: batch_id (no query looks a batch up by it), (tenant_id, created_at) (a
+-- team's jobs in time order, for the admin CLI alone), and (tenant_id, status) and (tenant_id, crm_type, status),
+-- which (tenant_id, status, next_attempt_at) serves, together with the enqueue's check for a team's due jobs. The
+-- finished index holds finished jobs only, and the key index only the old rows that carry their own sealed
+-- payload: new jobs never enter either until they end, or at all.
+DROP INDEX sync_jobs_batch;
+DROP INDEX sync_jobs_tenant;
+DROP INDEX sync_jobs_live;
+DROP INDEX sync_jobs_tenant_status;
+DROP INDEX sync_jobs_finished;
+DROP INDEX sync_jobs_key;
+CREATE INDEX sync_jobs_tenant_due ON sync_jobs(tenant_id, status, next_attempt_at);
+CREATE INDEX sync_jobs_finished ON sync_jobs(status, finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX sync_jobs_key ON sync_jobs(key_id) WHERE key_id IS NOT NULL;
+)sql"},
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include "storage/migrations.hpp"
 #include "tests/storage/outbox_fixture.hpp"
 
+#include <map>
+
 namespace rollout_mcp::storage::test {
 namespace {
 
@@ -259,6 +261,32 @@ TEST_F(StorageTest, OutboxMigrationUpgradesAVersion1Database) {
     auto ids = s->enqueue_sync({"t_1", "k", std::vector<unsigned char>(32, 7), {job}}, 1'000);
     ASSERT_TRUE(ids) << ids.error().message;
     EXPECT_EQ(s->claim_sync_jobs(ids->job_ids, 1'000, 2'000)->size(), 1u);
+}
+
+// Every accepted tour writes each sync_jobs index (migration 16): seven, and the finished and key indexes hold
+// only the rows they serve, so a new job enters neither.
+TEST_F(Outbox, SyncJobsKeepsSevenIndexesAndNewJobsStayOutOfThePartialOnes) {
+    auto db = raw();
+    const std::string list = on_postgresql()
+        ? "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sync_jobs' AND indexname <> 'sync_jobs_pkey'"
+          " ORDER BY indexname"
+        : "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_jobs' AND sql IS NOT NULL"
+          " ORDER BY name";
+    Statement st = db->prepare(list);
+    std::map<std::string, std::string> indexes;
+    while (st.step()) indexes[st.text(0)] = st.text(1);
+    std::vector<std::string> names;
+    for (const auto& [name, sql] : indexes) names.push_back(name);
+    EXPECT_EQ(names, (std::vector<std::string>{"sync_jobs_due", "sync_jobs_finished", "sync_jobs_key", "sync_jobs_payload",
+                                               "sync_jobs_subject", "sync_jobs_tenant_due", "sync_jobs_tour"}));
+    EXPECT_NE(indexes["sync_jobs_finished"].find("finished_at IS NOT NULL"), std::string::npos) << indexes["sync_jobs_finished"];
+    EXPECT_NE(indexes["sync_jobs_key"].find("key_id IS NOT NULL"), std::string::npos) << indexes["sync_jobs_key"];
+    // The queries that lost their index still answer: by team, by status, old finished jobs.
+    const auto ids = enqueue(a, {job("t1"), job("t2")}, 1'000);
+    ASSERT_EQ(store->claim_sync_jobs({ids[0]}, 1'000, 100'000)->size(), 1u);
+    EXPECT_EQ(store->find_sync_jobs(Q().tenant(a.id))->size(), 2u);
+    EXPECT_EQ(store->find_sync_jobs(Q().tenant(a.id).status(JobStatus::running))->size(), 1u);
+    EXPECT_EQ(store->outbox_stats(1'000)->queued, 1);
 }
 
 }  // namespace
