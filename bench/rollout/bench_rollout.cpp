@@ -1,8 +1,10 @@
 // The CPU of one Rollout call on our side, without the network: building the outbound request (the checked
 // builder every call goes through, rollout/outbound_request.hpp) with the headers a CRM write carries, and
-// reading the reply (Beast's HTTP parser, then the JSON body, as rollout/http_pool.cpp and RolloutClient do).
+// reading the reply (Beast's HTTP parser, then the JSON body, as rollout/http_pool.cpp and RolloutClient do), and
+// one page of a marker-tag search through a CRM's people, parsed or only outlined (rollout/list_outline.hpp).
 // README "Sync path CPU" records the figures.
 #include "rollout/destination.hpp"
+#include "rollout/list_outline.hpp"
 #include "rollout/outbound_request.hpp"
 
 #include <benchmark/benchmark.h>
@@ -66,7 +68,7 @@ void BM_ParseWriteReply(benchmark::State& state) {
         std::size_t used = 0;   // the header first, then the body, as a read loop hands them over
         while (!ec && !parser.is_done()) used += parser.put(boost::asio::buffer(wire.data() + used, wire.size() - used), ec);
         auto reply = parser.release();
-        // Arg 1: into one arena per reply, as RolloutClient::request_sized parses; 0: the default allocator.
+        // Arg 0: the default allocator, as RolloutClient::parse_reply parses; 1: into one arena per reply.
         boost::json::storage_ptr storage;
         if (state.range(0) == 1)
             storage = boost::json::make_shared_resource<boost::json::monotonic_resource>(reply.body().size() * 2 + 512);
@@ -75,6 +77,35 @@ void BM_ParseWriteReply(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_ParseWriteReply)->Arg(0)->Arg(1);
+
+// A page of 100 people (about 30 KiB) that does not hold the searched tag. Arg 0: parsed, as every page was;
+// 1: ruled out from its text and outlined (items array, next cursor), as RolloutClient::for_each_page does now.
+void BM_TagSearchPage(benchmark::State& state) {
+    boost::json::array people;
+    for (int i = 0; i < 100; ++i)
+        people.push_back(boost::json::object{
+            {"id", "p_" + std::to_string(1000 + i)}, {"firstName", "Buyer"}, {"lastName", std::to_string(i)},
+            {"emails", boost::json::array{boost::json::object{{"value", "buyer." + std::to_string(i) + "@example.com"}}}},
+            {"phones", boost::json::array{boost::json::object{{"value", "+1 512 555 0142"}}}},
+            {"tags", boost::json::array{"reanna", "reanna:t_0123456789abcdef01234567:buyer:buyer-" + std::to_string(i)}},
+            {"createdAt", "2026-12-07T10:00:00.000Z"}});
+    const std::string page = boost::json::serialize(boost::json::object{
+        {"_metadata", boost::json::object{{"collection", "people"}, {"next", "b2Zmc2V0OjEwMA"}}}, {"people", people}});
+    const std::string tag = "reanna:t_0123456789abcdef01234567:buyer:buyer-1000";
+    state.counters["page_bytes"] = static_cast<double>(page.size());
+    for (auto _ : state) {
+        if (state.range(0) == 1 && !rollout::may_hold_string(page, tag)) {
+            rollout::ListOutline outline;
+            benchmark::DoNotOptimize(rollout::read_list_outline(page, outline));
+            benchmark::DoNotOptimize(outline.next);
+        } else {
+            boost::system::error_code ec;
+            auto value = boost::json::parse(page, ec);
+            benchmark::DoNotOptimize(value.as_object().if_contains("_metadata"));
+        }
+    }
+}
+BENCHMARK(BM_TagSearchPage)->Arg(0)->Arg(1);
 
 }  // namespace
 
