@@ -180,14 +180,14 @@ asio::awaitable<Result<void>> RolloutClient::for_each_page(std::string cred, std
             co_return failed;
         }
         const std::string& text = r.value().body;
-        // A page that cannot hold the string the visitor looks for is only outlined: none of its items
-        // would match, and a search through a large CRM is mostly such pages.
-        // (Text the outline refuses is parsed below too, which names the error.)
+        // A page without the string the visitor looks for is only outlined: none of its items would match, and
+        // a search through a large CRM is mostly such pages. A page holding it, or one the outline refuses (the
+        // parse below names the error), is parsed.
         ListOutline outline;
         OutlineRead outlined = OutlineRead::ambiguous;
-        if (!holding.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos &&
-            !may_hold_string(text, holding))
-            outlined = read_list_outline(text, outline);
+        if (!holding.empty() && text.find_first_not_of(" \t\r\n") != std::string::npos)
+            outlined = read_list_outline(text, holding, outline);
+        if (outlined == OutlineRead::outlined) pages_outlined_.fetch_add(1, std::memory_order_relaxed);
         std::optional<std::string> next;
         if (outlined == OutlineRead::outlined) {
             if (!outline.has_items) {
@@ -225,7 +225,7 @@ asio::awaitable<Result<void>> RolloutClient::for_each_page(std::string cred, std
 
 asio::awaitable<Result<void>> RolloutClient::for_each_item(std::string cred, std::string path, bool search,
                                                            ItemVisitor visit, std::string holding) {
-    auto each = [&visit](json::array& items, std::size_t) {
+    PageVisitor each = [&visit](json::array& items, std::size_t) {
         for (auto& it : items)
             if (it.is_object() && visit(it.as_object())) return true;
         return false;

@@ -11,6 +11,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -101,10 +102,10 @@ public:
                                                                               bool search = false);
     // Returns true to stop paging (e.g. the record was found).
     using ItemVisitor = std::function<bool(boost::json::object& item)>;
-    // The same paging and caps as list_all, one page in memory at a time: `visit` sees every item in order
-    // until it returns true. A search that neither stops nor reaches the end fails like list_all's. With
-    // `holding`, a page in which no JSON string can equal it (may_hold_string, rollout/list_outline.hpp) is
-    // only outlined, its items unseen: for a `visit` that stops only at an item with that string.
+    // The same paging and page caps as list_all, one page in memory at a time (so no byte cap): `visit` sees every
+    // item in order until it returns true. A search that neither stops nor reaches the end fails like list_all's.
+    // With `holding`, a page with no string value equal to it is only outlined (rollout/list_outline.hpp), its
+    // items unseen: for a `visit` that stops only at an item with that string.
     boost::asio::awaitable<Result<void>> for_each_item(std::string credential_id, std::string path_and_query, bool search,
                                                        ItemVisitor visit, std::string holding = {});
 
@@ -147,6 +148,8 @@ public:
     boost::asio::awaitable<Result<Record>> create_automation(boost::json::object automation);
 
     const RolloutEndpoints& endpoints() const { return config_.endpoints; }
+    // Pages for_each_item read only in outline so far (for tests and diagnostics).
+    std::size_t pages_outlined() const { return pages_outlined_.load(std::memory_order_relaxed); }
 
 private:
     bool traceparent_set() const { return !config_.traceparent.empty(); }
@@ -169,6 +172,7 @@ private:
                                                  boost::json::object body, Host host = Host::crm);
     std::shared_ptr<HttpPool> pool_;
     ClientConfig config_;
+    std::atomic<std::size_t> pages_outlined_{0};
 };
 
 }  // namespace rollout_mcp::rollout

@@ -47,7 +47,8 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_ema
     const std::string want = ascii_lower(email);
     std::optional<Record> found;
     auto match = first_person_with(found, "emails", [&want](std::string_view v) { return ascii_lower(v) == want; });
-    auto done = co_await for_each_item(cred, "/people?email=" + url_encode(email) + "&limit=100", true, match);
+    const std::string path = "/people?email=" + url_encode(email) + "&limit=100";
+    auto done = co_await for_each_item(cred, path, true, match);
     if (!done) co_return std::move(done).error();
     co_return found;
 }
@@ -59,14 +60,15 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_pho
     std::optional<Record> found;
     auto match = first_person_with(found, "phones", [&want](std::string_view v) { return phone_key(v) == want; });
     // The first match decides (buyer_contact.cpp find_by_details), so paging stops there, like the email search.
-    auto done = co_await for_each_item(cred, "/people?phone=" + url_encode(want) + "&limit=100", true, match);
+    const std::string path = "/people?phone=" + url_encode(want) + "&limit=100";
+    auto done = co_await for_each_item(cred, path, true, match);
     if (!done) co_return std::move(done).error();
     co_return found;
 }
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
     std::optional<Record> found;
-    auto match = [&](json::object& p) {
+    ItemVisitor match = [&](json::object& p) {
         const auto* tags = p.if_contains("tags");
         if (!tags || !tags->is_array()) return false;
         for (const auto& t : tags->as_array())
@@ -77,8 +79,9 @@ asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag
         return false;
     };
     // Rollout cannot filter people by tag: the search pages through the CRM's people, parsing only pages that
-    // can hold the tag.
-    auto done = co_await for_each_item(cred, "/people?tags=" + url_encode(tag) + "&limit=100", true, match, tag);
+    // hold the tag.
+    const std::string path = "/people?tags=" + url_encode(tag) + "&limit=100";
+    auto done = co_await for_each_item(cred, path, true, match, tag);
     if (!done) co_return std::move(done).error();
     co_return found;
 }

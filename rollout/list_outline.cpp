@@ -11,16 +11,6 @@
 namespace rollout_mcp::rollout {
 namespace json = boost::json;
 
-bool may_hold_string(std::string_view json_text, std::string_view text) {
-    if (std::memchr(json_text.data(), '\\', json_text.size()) != nullptr) return true;
-    // Without escapes a string equal to `text` is spelled "text", quotes included: a longer tag that merely
-    // starts with it ("buyer-1" in "buyer-12") does not count.
-    for (auto at = json_text.find(text); at != std::string_view::npos; at = json_text.find(text, at + 1))
-        if (at > 0 && json_text[at - 1] == '"' && at + text.size() < json_text.size() && json_text[at + text.size()] == '"')
-            return true;
-    return false;
-}
-
 namespace {
 
 // Containers are counted by `depth` (the top-level value's members are at depth 1, _metadata's at 2). Only
@@ -31,9 +21,13 @@ struct OutlineHandler {
     static constexpr std::size_t max_key_size = std::size_t(-1);
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
-    explicit OutlineHandler(ListOutline& o) : out(o) {}
+    OutlineHandler(ListOutline& o, std::string_view w) : out(o), wanted(w) {}
 
     ListOutline& out;
+    std::string_view wanted;
+    bool holds = false;          // a string value equal to `wanted` was read
+    std::size_t matched = 0;     // bytes of the string being read that equal wanted's first bytes
+    bool may_match = true;       // ... and all of them did
     int depth = 0;
     bool top_is_object = false;
     bool in_metadata = false;   // the top-level _metadata object is open
@@ -84,11 +78,23 @@ struct OutlineHandler {
         key.clear();
         return true;
     }
+    // The string's pieces arrive decoded: compared as they come, nothing is kept but the cursor.
+    void compare(json::string_view s) {
+        if (!may_match) return;
+        if (s.size() <= wanted.size() - matched && std::memcmp(wanted.data() + matched, s.data(), s.size()) == 0)
+            matched += s.size();
+        else may_match = false;
+    }
     bool on_string_part(json::string_view s, std::size_t, json::error_code&) {
+        compare(s);
         if (reading_next()) next.append(s.data(), s.size());
         return true;
     }
     bool on_string(json::string_view s, std::size_t, json::error_code&) {
+        compare(s);
+        if (may_match && matched == wanted.size()) holds = true;
+        matched = 0;
+        may_match = true;
         if (!reading_next()) return true;
         next.append(s.data(), s.size());
         if (!next.empty()) out.next = std::move(next);
@@ -107,14 +113,15 @@ struct OutlineHandler {
 
 }  // namespace
 
-OutlineRead read_list_outline(std::string_view json_text, ListOutline& out) {
+OutlineRead read_list_outline(std::string_view json_text, std::string_view wanted, ListOutline& out) {
     out = ListOutline{};
-    json::basic_parser<OutlineHandler> parser(json::parse_options{}, out);
+    json::basic_parser<OutlineHandler> parser(json::parse_options{}, out, wanted);
     json::error_code ec;
     const std::size_t used = parser.write_some(false, json_text.data(), json_text.size(), ec);
     if (ec || !parser.done()) return OutlineRead::not_json;
     // json::parse refuses anything but whitespace after the value.
     if (json_text.find_first_not_of(" \t\r\n", used) != std::string_view::npos) return OutlineRead::not_json;
+    if (parser.handler().holds) return OutlineRead::holds;
     if (parser.handler().ambiguous) return OutlineRead::ambiguous;
     return OutlineRead::outlined;
 }

@@ -378,11 +378,14 @@ CREATE TRIGGER tenants_legacy_markers_version BEFORE UPDATE OF legacy_markers ON
   EXECUTE FUNCTION tenants_legacy_markers_version();
 )sql"},
     {11, "fewer sync_jobs indexes (SQLite migration 16 says why)", R"sql(
-DROP INDEX sync_jobs_batch, sync_jobs_tenant, sync_jobs_live, sync_jobs_tenant_status, sync_jobs_finished,
-  sync_jobs_key;
+-- Built first (instances still running can read sync_jobs meanwhile), dropped last: DROP INDEX locks the table
+-- out until this transaction commits, so that lock is held only for the drops and renames.
 CREATE INDEX sync_jobs_tenant_due ON sync_jobs(tenant_id, status, next_attempt_at);
-CREATE INDEX sync_jobs_finished ON sync_jobs(status, finished_at) WHERE finished_at IS NOT NULL;
-CREATE INDEX sync_jobs_key ON sync_jobs(key_id) WHERE key_id IS NOT NULL;
+CREATE INDEX sync_jobs_finished_16 ON sync_jobs(status, finished_at) WHERE finished_at IS NOT NULL;
+CREATE INDEX sync_jobs_key_16 ON sync_jobs(key_id) WHERE key_id IS NOT NULL;
+DROP INDEX sync_jobs_batch, sync_jobs_tenant, sync_jobs_live, sync_jobs_tenant_status, sync_jobs_finished, sync_jobs_key;
+ALTER INDEX sync_jobs_finished_16 RENAME TO sync_jobs_finished;
+ALTER INDEX sync_jobs_key_16 RENAME TO sync_jobs_key;
 )sql"},
 };
 

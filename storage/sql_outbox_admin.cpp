@@ -126,7 +126,7 @@ Result<std::vector<PendingAlert>> SqlStorage::pending_alerts(std::int64_t now_ms
         static const std::string sql = std::string("SELECT ") + detail::kSyncJobColumns +
                                        ", alert_attempts FROM sync_jobs"
                                        " WHERE alert_pending = 1 AND status = 'dead' AND alert_next_at <= ?1"
-                                       " ORDER BY finished_at, id LIMIT ?2";
+                                       " AND finished_at IS NOT NULL ORDER BY finished_at, id LIMIT ?2";
         auto st = db_->cached(sql.c_str());
         // Capped like listings; the alert loop asks again for the rest.
         st->bind(1, now_ms).bind(2, static_cast<std::int64_t>(std::min(limit, kMaxListed)));
@@ -147,8 +147,9 @@ Result<std::vector<PendingAlert>> SqlStorage::claim_alerts(std::int64_t now_ms, 
         std::vector<std::string> ids;
         {
             // PostgreSQL: rows another instance is claiming right now are skipped, not waited for.
+            // (A dead job has ended: finished_at IS NOT NULL lets the partial finished index give the order.)
             std::string sql = "SELECT id FROM sync_jobs WHERE alert_pending = 1 AND status = 'dead' AND alert_next_at <= ?1"
-                              " ORDER BY finished_at, id LIMIT ?2";
+                              " AND finished_at IS NOT NULL ORDER BY finished_at, id LIMIT ?2";
             if (db_->dialect() == Dialect::postgresql) sql += " FOR UPDATE SKIP LOCKED";
             Statement sel = db_->prepare(sql);
             sel.bind(1, now_ms).bind(2, static_cast<std::int64_t>(std::min(limit, kMaxListed)));

@@ -1,4 +1,5 @@
-// The phone search stops at its first match, and the marker-tag search parses only pages that can hold the tag (rollout/list_outline.hpp): whatever the CRM's
+// The phone search stops at its first match, and the marker-tag search parses only pages that hold the tag
+// (rollout/list_outline.hpp): whatever the CRM's
 // pages look like (escaped text, the tag inside other text, keys in any order or given twice, broken pages),
 // it finds exactly what a search parsing every page finds, follows the same cursors and fails the same way.
 #include "rollout/client.hpp"
@@ -47,6 +48,7 @@ struct Search {
         client = std::make_unique<RolloutClient>(HttpPool::create(fast_options({stub.url()})), config);
     }
     Result<std::optional<Record>> find() { return run_sync(client->find_person_by_tag("c", kTag)); }
+    std::size_t outlined() const { return client->pages_outlined(); }
     ScriptedRollout stub;
     std::unique_ptr<RolloutClient> client;
 };
@@ -63,6 +65,7 @@ TEST(TagSearch, FindsTheTagOnALaterPageWhateverOrderTheKeysCome) {
         ASSERT_TRUE(r->has_value());
         EXPECT_EQ((*r)->id, "4-99");
         EXPECT_EQ(s.stub.requests().size(), 4u);
+        EXPECT_EQ(s.outlined(), 3u);   // pages 1-3 read in outline only, page 4 parsed
     }
 }
 
@@ -76,6 +79,21 @@ TEST(TagSearch, ATagSpelledWithEscapesIsFound) {
     ASSERT_TRUE(r) << r.error().describe();
     ASSERT_TRUE(r->has_value());
     EXPECT_EQ((*r)->id, "2-99");
+    EXPECT_EQ(s.outlined(), 1u);
+}
+
+TEST(TagSearch, EscapesElsewhereInAPageDoNotStopItsOutline) {
+    // Real pages carry escapes (line breaks in notes, quotes in names): a page is parsed only for the tag itself.
+    Search s([&](const RecordedRequest& q) {
+        const int n = page_number(q);
+        return ScriptedReply{200, people_page(n, 3, n < 3 ? R"(,"note":"a \"quoted\"\nline \u00e9")"
+                                                          : R"(,"tags":[")" + kTag + R"("])")};
+    });
+    auto r = s.find();
+    ASSERT_TRUE(r) << r.error().describe();
+    ASSERT_TRUE(r->has_value());
+    EXPECT_EQ((*r)->id, "3-99");
+    EXPECT_EQ(s.outlined(), 2u);
 }
 
 TEST(TagSearch, TheTagInsideOtherTextOrAnotherFieldIsNotAMatch) {
@@ -90,6 +108,7 @@ TEST(TagSearch, TheTagInsideOtherTextOrAnotherFieldIsNotAMatch) {
     ASSERT_TRUE(r) << r.error().describe();
     EXPECT_FALSE(r->has_value());
     EXPECT_EQ(s.stub.requests().size(), 3u);   // every page read, to the end
+    EXPECT_EQ(s.outlined(), 2u);   // page 2 holds the tag as a value (of "source"): parsed, and no item matches
 }
 
 TEST(TagSearch, SkimmedPagesFailLikeParsedOnes) {
@@ -187,7 +206,7 @@ TEST(ListOutline, AgreesWithTheParsedReply) {
         }
         const std::string text = json::serialize(reply);
         ListOutline outline;
-        ASSERT_EQ(read_list_outline(text, outline), OutlineRead::outlined) << text;
+        ASSERT_EQ(read_list_outline(text, "wanted", outline), OutlineRead::outlined) << text;
         bool has_items = reply.is_array();
         std::optional<std::string> next;
         if (const auto* o = reply.if_object()) {
@@ -204,25 +223,30 @@ TEST(ListOutline, AgreesWithTheParsedReply) {
 TEST(ListOutline, RefusesWhatTheParserRefusesAndStandsAsideOnRepeatedKeys) {
     ListOutline o;
     for (const char* bad : {"", "{", R"({"people":[1,]})", "[] x", "{\"a\":\"\x01\"}", "\xff"})
-        EXPECT_EQ(read_list_outline(bad, o), OutlineRead::not_json) << bad;
+        EXPECT_EQ(read_list_outline(bad, "t", o), OutlineRead::not_json) << bad;
     std::string deep(40, '[');
     deep += std::string(40, ']');
-    EXPECT_EQ(read_list_outline(deep, o), OutlineRead::not_json);   // json::parse's default depth limit
-    EXPECT_EQ(read_list_outline(R"({"people":[],"people":{}})", o), OutlineRead::ambiguous);
-    EXPECT_EQ(read_list_outline(R"({"_metadata":{"next":"a","next":"b"},"people":[]})", o), OutlineRead::ambiguous);
-    EXPECT_EQ(read_list_outline(R"({"people":[{"id":1,"id":2}]})", o), OutlineRead::outlined);  // an item's keys: not ours
-    EXPECT_EQ(read_list_outline(" [ ] \n", o), OutlineRead::outlined);
+    EXPECT_EQ(read_list_outline(deep, "t", o), OutlineRead::not_json);   // json::parse's default depth limit
+    EXPECT_EQ(read_list_outline(R"({"people":[],"people":{}})", "t", o), OutlineRead::ambiguous);
+    EXPECT_EQ(read_list_outline(R"({"_metadata":{"next":"a","next":"b"},"people":[]})", "t", o), OutlineRead::ambiguous);
+    EXPECT_EQ(read_list_outline(R"({"people":[{"id":1,"id":2}]})", "t", o), OutlineRead::outlined);  // an item's keys: not ours
+    EXPECT_EQ(read_list_outline(" [ ] \n", "t", o), OutlineRead::outlined);
     EXPECT_TRUE(o.has_items);
 }
 
-TEST(ListOutline, MayHoldStringOnlyRulesOutUnescapedText) {
-    EXPECT_FALSE(may_hold_string(R"({"tags":["a","b"]})", "c"));
-    EXPECT_TRUE(may_hold_string(R"({"tags":["a","b"]})", "b"));
-    EXPECT_TRUE(may_hold_string(R"({"tags":["\u0063"]})", "c"));   // any escape: the text must be parsed
-    EXPECT_TRUE(may_hold_string(R"({"t":"\\"})", "zzz"));
-    EXPECT_FALSE(may_hold_string(R"(["buyer-12","xbuyer-1","buyer-1x",0])", "buyer-1"));   // only a whole string
-    EXPECT_TRUE(may_hold_string(R"(["buyer-12","buyer-1"])", "buyer-1"));
-    EXPECT_TRUE(may_hold_string(R"({"buyer-1":0})", "buyer-1"));   // a key too: parsed, never missed
+TEST(ListOutline, HoldsOnlyAStringValueEqualToTheWantedOneHoweverItIsSpelled) {
+    ListOutline o;
+    const std::string tag = "reanna:t1:buyer:buyer-1";
+    EXPECT_EQ(read_list_outline(R"({"people":[{"tags":["reanna:t1:buyer:buyer-1"]}]})", tag, o), OutlineRead::holds);
+    EXPECT_EQ(read_list_outline(R"({"people":[{"tags":["re\u0061nna\u003at1:buyer:buyer-1"]}]})", tag, o), OutlineRead::holds);
+    EXPECT_EQ(read_list_outline(R"({"people":[{"tags":["reanna:t1:buyer:buyer-12","xreanna:t1:buyer:buyer-1"]}]})", tag, o),
+              OutlineRead::outlined);
+    EXPECT_EQ(read_list_outline(R"({"people":[{"note":"see reanna:t1:buyer:buyer-1"}]})", tag, o), OutlineRead::outlined);
+    EXPECT_EQ(read_list_outline(R"({"people":[{"reanna:t1:buyer:buyer-1":0}]})", tag, o), OutlineRead::outlined);  // a key
+    EXPECT_EQ(read_list_outline(R"({"people":[{"tags":["reanna:t1:buyer:buyer-"]}]})", tag, o), OutlineRead::outlined);
+    // A cursor equal to the wanted text is a string value too: the page is parsed, never wrongly outlined.
+    EXPECT_EQ(read_list_outline(R"({"_metadata":{"next":"reanna:t1:buyer:buyer-1"},"people":[]})", tag, o),
+              OutlineRead::holds);
 }
 
 }  // namespace

@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 // Tests of SQLite's own file or migration history skip on the PostgreSQL run.
 #define SQLITE_ONLY() \
@@ -43,6 +45,22 @@ protected:
     bool on_postgresql() const { return database.postgresql(); }
 
     void exec_raw(const std::string& sql) { raw()->exec(sql.c_str()); }
+
+    // sync_jobs' secondary indexes by name, each with its definition (migration 16 / PostgreSQL 11).
+    std::map<std::string, std::string> sync_jobs_indexes() {
+        auto db = raw();
+        Statement st = db->prepare(on_postgresql()
+            ? "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sync_jobs' AND indexname <> 'sync_jobs_pkey'"
+            : "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_jobs' AND sql IS NOT NULL");
+        std::map<std::string, std::string> out;
+        while (st.step()) out[st.text(0)] = st.text(1);
+        return out;
+    }
+    static std::vector<std::string> names_of(const std::map<std::string, std::string>& indexes) {
+        std::vector<std::string> names;
+        for (const auto& [name, definition] : indexes) names.push_back(name);
+        return names;
+    }
 
     Tenant make_tenant(SqlStorage& s, const std::string& name) {
         auto t = s.create_tenant(name);

@@ -137,6 +137,9 @@ TEST_F(TeamConfig, TeamsFromBeforeTheLegacyMarkersMigrationKeepTheSearchAndNewTe
                              : "DROP TRIGGER tenants_legacy_markers_version; ALTER TABLE tenants DROP COLUMN legacy_markers;"
                                " DELETE FROM schema_migrations WHERE version >= 15;" + indexes_before);
     store = open_store();
+    EXPECT_EQ(names_of(sync_jobs_indexes()),
+              (std::vector<std::string>{"sync_jobs_due", "sync_jobs_finished", "sync_jobs_key", "sync_jobs_payload",
+                                        "sync_jobs_subject", "sync_jobs_tenant_due", "sync_jobs_tour"}));
     auto old = store->get_team_config(a.id);
     ASSERT_TRUE(old) << old.error().message;
     EXPECT_TRUE(old->legacy_markers);
