@@ -4,11 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace rollout_mcp::storage {
 namespace {
+
+constexpr int kBusyTimeoutMs = 5000;   // how long a statement waits for another connection's lock
 
 SqlError::Kind kind_of(int rc) {
     switch (rc) {
@@ -56,6 +61,21 @@ void create_or_tighten(const std::filesystem::path& p, bool create) {
 std::string pragma_text(Database& db, const char* sql) {
     Statement st = db.prepare(sql);
     return st.step() ? st.text(0) : std::string();
+}
+
+// Switching a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once, without its busy
+// handler, to a connection that meets another one switching it (processes opening a fresh database together: a
+// `serve` and an admin command). Tried again for as long as the busy timeout would have waited.
+std::string wal_mode_with_retries(Database& db) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+    for (int attempt = 1;; ++attempt) {
+        try {
+            return pragma_text(db, "PRAGMA journal_mode=WAL");
+        } catch (const SqlError& e) {
+            if (e.kind() != SqlError::Kind::busy || std::chrono::steady_clock::now() >= give_up) throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(attempt, 20)));
+    }
 }
 
 class SqliteStatement final : public StatementImpl {
@@ -132,10 +152,9 @@ std::unique_ptr<SqliteDatabase> SqliteDatabase::open(const std::filesystem::path
     std::unique_ptr<SqliteDatabase> db(new SqliteDatabase(raw, path));  // closes `raw` even when open failed
     if (rc != SQLITE_OK) fail(raw, rc, "open " + path.string());
     sqlite3_extended_result_codes(raw, 1);
-    check(raw, sqlite3_busy_timeout(raw, 5000), "busy_timeout");
+    check(raw, sqlite3_busy_timeout(raw, kBusyTimeoutMs), "busy_timeout");
 
-    if (pragma_text(*db, "PRAGMA journal_mode=WAL") != "wal")
-        throw std::runtime_error("cannot switch " + path.string() + " to WAL mode");
+    if (wal_mode_with_retries(*db) != "wal") throw std::runtime_error("cannot switch " + path.string() + " to WAL mode");
     db->exec("PRAGMA synchronous=FULL");  // a committed sync job must survive power loss
     db->exec("PRAGMA foreign_keys=ON");
     db->exec("PRAGMA secure_delete=ON");

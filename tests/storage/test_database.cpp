@@ -1,7 +1,11 @@
 #include "storage/migrations.hpp"
+#include "storage/sqlite.hpp"
 #include "tests/storage/storage_fixture.hpp"
 
 #include <sys/stat.h>
+
+#include <thread>
+#include <vector>
 
 namespace rollout_mcp::storage::test {
 namespace {
@@ -38,6 +42,30 @@ TEST_F(DatabaseTest, MissingDataDirectoryIsCreatedPrivate) {
     auto s = SqlStorage::open(path, master_copy(master, "test"));
     EXPECT_EQ(rollout_mcp::test::file_mode(dir / "data"), 0700u);
     EXPECT_EQ(rollout_mcp::test::file_mode(path), 0600u);
+}
+
+// Processes opening a fresh file together (a `serve` and an admin command): switching it to WAL makes SQLite answer
+// "database is locked" at once, without waiting, to all but one of them; every one must still open it.
+TEST_F(DatabaseTest, ConnectionsOpeningAFreshFileTogetherAllOpenIt) {
+    SQLITE_ONLY();
+    constexpr int kRounds = 25, kConnections = 6;
+    for (int round = 0; round < kRounds; ++round) {
+        const auto path = dir / ("fresh-" + std::to_string(round) + ".db");
+        std::vector<std::string> errors(kConnections);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < kConnections; ++i)
+            threads.emplace_back([&, i] {
+                try {
+                    auto db = SqliteDatabase::open(path);
+                    Statement st = db->prepare("PRAGMA journal_mode");
+                    if (!st.step() || st.text(0) != "wal") errors[i] = "not in WAL mode";
+                } catch (const std::exception& e) {
+                    errors[i] = e.what();
+                }
+            });
+        for (auto& t : threads) t.join();
+        for (const auto& e : errors) ASSERT_EQ(e, "") << "round " << round;
+    }
 }
 
 TEST_F(DatabaseTest, ConnectionPragmas) {
