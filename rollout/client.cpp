@@ -57,16 +57,8 @@ RolloutClient::RolloutClient(std::shared_ptr<HttpPool> pool, ClientConfig config
 
 asio::awaitable<Result<json::value>> RolloutClient::request(Host host, verb method, std::string path,
                                                             json::value body, std::string cred) {
-    std::size_t ignored = 0;
-    co_return co_await request_sized(host, method, std::move(path), std::move(body), std::move(cred), ignored);
-}
-
-asio::awaitable<Result<json::value>> RolloutClient::request_sized(Host host, verb method, std::string path,
-                                                                  json::value body, std::string cred,
-                                                                  std::size_t& reply_bytes) {
     auto r = co_await request_text(host, method, std::move(path), std::move(body), std::move(cred));
     if (!r) co_return std::move(r).error();
-    reply_bytes = r.value().body.size();
     co_return parse_reply(r.value(), method);
 }
 

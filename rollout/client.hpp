@@ -153,21 +153,20 @@ public:
 
 private:
     bool traceparent_set() const { return !config_.traceparent.empty(); }
-    // request(), also telling the size of the reply body.
-    boost::asio::awaitable<Result<boost::json::value>> request_sized(Host host, boost::beast::http::verb method,
-                                                                     std::string path_and_query,
-                                                                     boost::json::value body,
-                                                                     std::string credential_id,
-                                                                     std::size_t& reply_bytes);
     // Pages of a list endpoint: `visit(items, reply_bytes)` returns true to stop.
     using PageVisitor = std::function<bool(boost::json::array& items, std::size_t reply_bytes)>;
     boost::asio::awaitable<Result<void>> for_each_page(std::string credential_id, std::string path_and_query, bool search,
                                                        PageVisitor visit, std::string holding = {});
-    // The call and its status check: a 2xx reply as received; request_sized parses it with parse_reply.
+    // The call and its status check: a 2xx reply as received; request() parses it with parse_reply.
     boost::asio::awaitable<Result<HttpResponse>> request_text(Host host, boost::beast::http::verb method,
                                                               std::string path_and_query, boost::json::value body,
                                                               std::string credential_id);
     static Result<boost::json::value> parse_reply(const HttpResponse& reply, boost::beast::http::verb method);
+    // The first person on the pages of the search `path` with an entry of `list` ("emails", "phones") whose
+    // "value" `wanted` accepts: every look-up filters the replies itself, since a connector may ignore the query.
+    using TextTest = std::function<bool(std::string_view)>;
+    boost::asio::awaitable<Result<std::optional<Record>>> first_person_with(std::string credential_id, std::string path,
+                                                                            const char* list, TextTest wanted);
     boost::asio::awaitable<Result<Record>> write(std::string cred, boost::beast::http::verb method, std::string path,
                                                  boost::json::object body, Host host = Host::crm);
     std::shared_ptr<HttpPool> pool_;

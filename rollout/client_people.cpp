@@ -14,11 +14,20 @@ namespace json = boost::json;
 
 namespace {
 
-// A visitor keeping the first person with an entry of `list` ("emails", "phones") whose value `wanted` accepts.
-// Every look-up filters the replies itself: a connector may ignore the query.
-template <class Wanted>
-RolloutClient::ItemVisitor first_person_with(std::optional<Record>& found, const char* list, Wanted wanted) {
-    return [&found, list, wanted](json::object& p) {
+// The last ten digits: "+1 (512) 555-0100", "5125550100" and "+15125550100" are one number.
+std::string phone_key(std::string_view phone) {
+    std::string digits;
+    for (char c : phone)
+        if (c >= '0' && c <= '9') digits += c;
+    return digits.size() > 10 ? digits.substr(digits.size() - 10) : digits;
+}
+
+}  // namespace
+
+asio::awaitable<Result<std::optional<Record>>> RolloutClient::first_person_with(std::string cred, std::string path,
+                                                                                const char* list, TextTest wanted) {
+    std::optional<Record> found;
+    ItemVisitor match = [&found, list, &wanted](json::object& p) {
         const auto* entries = p.if_contains(list);
         if (!entries || !entries->is_array()) return false;
         for (const auto& e : entries->as_array())
@@ -30,40 +39,27 @@ RolloutClient::ItemVisitor first_person_with(std::optional<Record>& found, const
                 }
         return false;
     };
+    auto done = co_await for_each_item(cred, path, true, match);
+    if (!done) co_return std::move(done).error();
+    co_return found;
 }
-
-// The last ten digits: "+1 (512) 555-0100", "5125550100" and "+15125550100" are one number.
-std::string phone_key(std::string_view phone) {
-    std::string digits;
-    for (char c : phone)
-        if (c >= '0' && c <= '9') digits += c;
-    return digits.size() > 10 ? digits.substr(digits.size() - 10) : digits;
-}
-
-}  // namespace
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_email(std::string cred,
                                                                                   std::string email) {
     const std::string want = ascii_lower(email);
-    std::optional<Record> found;
-    auto match = first_person_with(found, "emails", [&want](std::string_view v) { return ascii_lower(v) == want; });
+    const TextTest same = [&want](std::string_view v) { return ascii_lower(v) == want; };
     const std::string path = "/people?email=" + url_encode(email) + "&limit=100";
-    auto done = co_await for_each_item(cred, path, true, match);
-    if (!done) co_return std::move(done).error();
-    co_return found;
+    co_return co_await first_person_with(cred, path, "emails", same);
 }
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_phone(std::string cred,
                                                                                   std::string phone) {
     const std::string want = phone_key(phone);
     if (want.size() < 7) co_return std::optional<Record>{};   // too short to identify anyone
-    std::optional<Record> found;
-    auto match = first_person_with(found, "phones", [&want](std::string_view v) { return phone_key(v) == want; });
+    const TextTest same = [&want](std::string_view v) { return phone_key(v) == want; };
     // The first match decides (buyer_contact.cpp find_by_details), so paging stops there, like the email search.
     const std::string path = "/people?phone=" + url_encode(want) + "&limit=100";
-    auto done = co_await for_each_item(cred, path, true, match);
-    if (!done) co_return std::move(done).error();
-    co_return found;
+    co_return co_await first_person_with(cred, path, "phones", same);
 }
 
 asio::awaitable<Result<std::optional<Record>>> RolloutClient::find_person_by_tag(std::string cred, std::string tag) {
