@@ -4,9 +4,8 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
-#include <algorithm>
 #include <cstring>
-#include <vector>
+#include <unordered_set>
 
 namespace rollout_mcp::rollout {
 namespace json = boost::json;
@@ -36,12 +35,12 @@ struct OutlineHandler {
     std::string top_key;        // the last key of the top-level object
     std::string metadata_key;   // the last key of _metadata
     std::string next;           // _metadata.next being read
-    std::vector<std::string> top_keys, metadata_keys;
+    // Sets, not lists: a hostile reply may carry a million keys within the reply cap.
+    std::unordered_set<std::string> top_keys, metadata_keys;
 
     bool reading_next() const { return in_metadata && depth == 2 && metadata_key == "next"; }
-    void remember(std::vector<std::string>& keys, std::string& last) {
-        if (std::find(keys.begin(), keys.end(), key) != keys.end()) ambiguous = true;
-        keys.push_back(key);
+    void remember(std::unordered_set<std::string>& keys, std::string& last) {
+        if (!keys.insert(key).second) ambiguous = true;
         last = key;
     }
 

@@ -234,6 +234,17 @@ TEST(ListOutline, RefusesWhatTheParserRefusesAndStandsAsideOnRepeatedKeys) {
     EXPECT_TRUE(o.has_items);
 }
 
+// A hostile CRM's page with 300,000 top-level keys (within the 8 MiB reply cap) is outlined in one pass: every
+// key is checked for repeats against a set, not against the keys read before it.
+TEST(ListOutline, APageWithVeryManyKeysIsOutlinedAndARepeatAmongThemIsFound) {
+    std::string page = R"({"people":[])";
+    for (int i = 0; i < 300000; ++i) page += ",\"k" + std::to_string(i) + "\":0";
+    ListOutline o;
+    EXPECT_EQ(read_list_outline(page + "}", "t", o), OutlineRead::outlined);
+    EXPECT_TRUE(o.has_items);
+    EXPECT_EQ(read_list_outline(page + R"(,"k123456":1})", "t", o), OutlineRead::ambiguous);
+}
+
 TEST(ListOutline, HoldsOnlyAStringValueEqualToTheWantedOneHoweverItIsSpelled) {
     ListOutline o;
     const std::string tag = "reanna:t1:buyer:buyer-1";
