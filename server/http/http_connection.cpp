@@ -2,6 +2,7 @@
 // deadlines, route it, write the reply (a full response or an SSE stream), repeat while keep-alive allows.
 // The same code serves plain TCP and TLS streams: Connection is a template over the stream.
 #include "server/http/http_connection.hpp"
+#include "base/read_buffer.hpp"
 #include "base/use_nothrow.hpp"
 
 #include "server/mcp/http_message.hpp"
@@ -70,6 +71,10 @@ using Request = http::request<http::string_body>;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
+// Read-buffer room for a request body: kept between requests (and for a chunked body), and at most.
+constexpr std::size_t kKeptReadBuffer = 4 * 1024;
+constexpr std::size_t kMaxBodyRead = 64 * 1024;
+
 template <class Stream>
 class Connection {
 public:
@@ -107,9 +112,13 @@ public:
                 if (wec) co_return;
             }
             if (!parser.is_done()) {
+                // Room for the announced body (already under max_body_bytes): a tool call's arguments in one read,
+                // not in pieces of 512 bytes (base/read_buffer.hpp).
+                reserve_for_body(buffer, parser.content_length(), kKeptReadBuffer, kMaxBodyRead);
                 auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, use_nothrow);
                 if (bec) co_return co_await reject_read(bec);
             }
+            trim_read_buffer(buffer, kKeptReadBuffer);   // an idle keep-alive connection holds 4 KiB at most
             tcp().expires_never();
             const Request& req = parser.get();
             const auto started = std::chrono::steady_clock::now();

@@ -271,6 +271,37 @@ TEST(Http, OversizedReplyIsRefused) {
     EXPECT_NE(r.error().message.find("exceeds 1024 bytes"), std::string::npos);
 }
 
+// Replies of every size, read into a buffer sized from each Content-Length and trimmed between requests
+// (base/read_buffer.hpp), arrive whole and in order on one reused connection: tiny, a few hundred bytes, a list page,
+// past the largest room reserved at once (1 MiB), and tiny again after the buffer was trimmed.
+TEST(Http, RepliesOfEverySizeArriveWholeOnOneReusedConnection) {
+    const std::vector<std::size_t> sizes{2, 600, 40'000, 3 * 1024 * 1024 + 17, 9, 70'000};
+    std::atomic<std::size_t> next{0};
+    const auto body_of = [](std::size_t size, std::size_t seed) {
+        std::string text = "\"";
+        for (std::size_t i = 0; text.size() + 1 < size; ++i) text += static_cast<char>('a' + (i * 7 + seed) % 26);
+        return text + "\"";
+    };
+    ScriptedRollout stub([&](const RecordedRequest&) {
+        const auto i = next++;
+        return ScriptedReply{200, body_of(sizes[i % sizes.size()], i)};
+    });
+    auto o = fast_options({stub.url()});
+    o.max_response_bytes = 4 * 1024 * 1024;
+    auto pool = HttpPool::create(o);
+    RolloutClient client(pool, config_for(stub.url()));
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+        auto r = run_sync(client.request(Host::crm, verb::get, "/people?limit=1", nullptr, "cred-1"));
+        ASSERT_TRUE(r) << i << ": " << r.error().message;
+        ASSERT_TRUE(r->is_string()) << i;
+        const auto expected = body_of(sizes[i], i);
+        EXPECT_EQ(r->get_string().size(), expected.size() - 2) << i;
+        EXPECT_TRUE(r->get_string() == std::string_view(expected).substr(1, expected.size() - 2)) << i;
+    }
+    EXPECT_EQ(stub.connections(), 1);
+    EXPECT_EQ(pool->stats().requests_on_reused, sizes.size() - 1);
+}
+
 TEST(Http, ListFollowsMetadataNext) {
     ScriptedRollout stub([](const RecordedRequest& q) {
         if (q.target.find("next=c2") != std::string::npos)
