@@ -2,6 +2,7 @@
 // `tenant`, `key`, `keys` and `outbox` administer teams, API keys, data keys and sync jobs.
 #include "server/admin/admin_commands.hpp"
 #include "server/app/config.hpp"
+#include "server/app/io_threads.hpp"
 #include "server/app/log.hpp"
 #include "server/app/periodic_tasks.hpp"
 #include "server/app/readiness.hpp"
@@ -95,8 +96,8 @@ int serve(const Config& config, const std::string& port_file) {
     // First, so it is destroyed last: every I/O object below is made on it. run() returns once the
     // shutdown has ended every coroutine; then the objects go in reverse order, the storage thread
     // finishing its queue (the last-use flush included) before the io_context goes.
-    const unsigned io_threads = io_thread_count(config);
-    asio::io_context ioc(static_cast<int>(io_threads));
+    IoThreads io(io_thread_count(config));
+    asio::io_context& ioc = io.main_context();
     // Before the storage thread: its refreshes run there, so it must outlive that thread's last task.
     Readiness readiness;
     StorageExecutor storage(open_storage(config));
@@ -191,7 +192,8 @@ int serve(const Config& config, const std::string& port_file) {
             log::warning("the TLS certificate expires within 14 days, or has expired: renew it and send SIGHUP",
                          {{"not_after", status.at("notAfter")}});
     }
-    HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); }, tls);
+    HttpServer server(ioc.get_executor(), config, endpoint, *sessions, [&readiness] { return readiness.state(); }, tls,
+                      [&io] { return io.next(); });
     // Rollout's webhooks (served when [server] public_url is set): stored by the receiver, then processed into
     // the change log by whichever instance claims them.
     HookProcessor hook_processor(storage, team_rollout, {}, [&event_delivery] { event_delivery.wake(); });
@@ -266,7 +268,7 @@ int serve(const Config& config, const std::string& port_file) {
     const auto port = server.listen();
     server.start();
     // Workers start once the listener is bound and the lock is held: a server that cannot serve claims nothing.
-    worker.start(ioc.get_executor());
+    worker.start(ioc.get_executor(), [&io] { return io.next(); });
     event_delivery.start(ioc.get_executor());
     hook_processor.start(ioc.get_executor());
     hook_upkeep.start(ioc.get_executor());
@@ -286,21 +288,7 @@ int serve(const Config& config, const std::string& port_file) {
     }
     write_port_file(port_file, port);
     log::info("listening", {{"address", config.server.bind}, {"port", port}, {"mcp_path", config.server.mcp_path}});
-    // A handler that throws is a bug: it is logged and the thread goes back to serving, as the others do.
-    const auto run_io = [&ioc] {
-        for (;;) {
-            try {
-                ioc.run();
-                return;
-            } catch (const std::exception& e) {
-                log::error("unhandled exception on an I/O thread", {{"error", e.what()}});
-            }
-        }
-    };
-    std::vector<std::thread> threads;
-    for (unsigned i = 1; i < io_threads; ++i) threads.emplace_back(run_io);
-    run_io();
-    for (auto& t : threads) t.join();
+    io.run();
     watchdog.disarm();
     return 0;
 }

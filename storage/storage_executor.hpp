@@ -12,6 +12,8 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -84,7 +86,11 @@ private:
         // The result travels in an optional: set on the storage thread, read here once the handler ran.
         std::optional<std::invoke_result_t<F, storage::Storage&>> out;
         auto initiation = [this, &f, &out, lane = std::move(lane)](auto handler) mutable {
-            enqueue(std::move(lane), [this, fn = std::move(f), &out, h = std::move(handler)]() mutable {
+            // The coroutine's io_context counts the call as work until its answer is posted back: a thread with
+            // nothing else to do keeps running rather than return while the storage thread works for it.
+            auto work = boost::asio::prefer(boost::asio::get_associated_executor(handler),
+                                            boost::asio::execution::outstanding_work.tracked);
+            enqueue(std::move(lane), [this, fn = std::move(f), &out, h = std::move(handler), work = std::move(work)]() mutable {
                 out.emplace(fn(*storage_));
                 auto ex = boost::asio::get_associated_executor(h);
                 boost::asio::post(ex, std::move(h));   // resume on the coroutine's own executor

@@ -38,10 +38,11 @@ HttpServer::ReadinessProbe with_tls_status(HttpServer::ReadinessProbe probe, std
 
 struct HttpServer::Impl {
     Impl(asio::any_io_executor io, const Config& c, McpEndpoint& e, mcp::SessionStore& s, ReadinessProbe r,
-         std::shared_ptr<TlsCertificates> t)
+         std::shared_ptr<TlsCertificates> t, ConnectionExecutors executors)
         : config(c),
           tls(std::move(t)),
           io(std::move(io)),
+          connection_executors(std::move(executors)),
           strand(asio::make_strand(this->io)),
           acceptor(strand),
           sweeper(strand),
@@ -61,7 +62,10 @@ struct HttpServer::Impl {
 
     asio::awaitable<void> accept_loop() {
         for (;;) {
-            auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_nothrow);
+            // Named first: GCC 12 mis-evaluates a conditional with temporaries inside a co_await expression.
+            const asio::any_io_executor where = connection_executors ? connection_executors() : io;
+            const auto connection_strand = asio::make_strand(where);
+            auto [ec, socket] = co_await acceptor.async_accept(connection_strand, use_nothrow);
             if (ec) {
                 if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
                 // EMFILE and friends: back off instead of spinning, keep serving existing connections.
@@ -124,6 +128,7 @@ struct HttpServer::Impl {
     const Config& config;
     std::shared_ptr<TlsCertificates> tls;
     asio::any_io_executor io;
+    const ConnectionExecutors connection_executors;
     // The accept loop, the session sweep and the shutdown run here: the acceptor and the sweep timer are
     // touched by one of them at a time.
     asio::strand<asio::any_io_executor> strand;
@@ -136,8 +141,10 @@ struct HttpServer::Impl {
 };
 
 HttpServer::HttpServer(asio::any_io_executor io, const Config& config, McpEndpoint& endpoint,
-                       mcp::SessionStore& sessions, ReadinessProbe readiness, std::shared_ptr<TlsCertificates> tls)
-    : impl_(std::make_unique<Impl>(std::move(io), config, endpoint, sessions, std::move(readiness), std::move(tls))) {}
+                       mcp::SessionStore& sessions, ReadinessProbe readiness, std::shared_ptr<TlsCertificates> tls,
+                       ConnectionExecutors connection_executors)
+    : impl_(std::make_unique<Impl>(std::move(io), config, endpoint, sessions, std::move(readiness), std::move(tls),
+                                   std::move(connection_executors))) {}
 
 HttpServer::~HttpServer() = default;
 

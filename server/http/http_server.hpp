@@ -28,9 +28,14 @@ public:
     // Readiness of dependencies for /readyz: {"ready": bool, ...details}.
     using ReadinessProbe = std::function<boost::json::object()>;
 
+    // Where each accepted connection runs (a strand of it is taken); main passes its I/O threads in turn
+    // (server/app/io_threads.hpp). Empty: on `io`.
+    using ConnectionExecutors = std::function<boost::asio::any_io_executor()>;
+
     // `tls`: serve HTTPS with these certificates ([server] tls_cert_file); null: plain HTTP.
     HttpServer(boost::asio::any_io_executor io, const Config& config, McpEndpoint& endpoint,
-               mcp::SessionStore& sessions, ReadinessProbe readiness, std::shared_ptr<TlsCertificates> tls = nullptr);
+               mcp::SessionStore& sessions, ReadinessProbe readiness, std::shared_ptr<TlsCertificates> tls = nullptr,
+               ConnectionExecutors connection_executors = {});
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

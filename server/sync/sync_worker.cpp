@@ -3,6 +3,7 @@
 #include "server/sync/sync_worker.hpp"
 #include "base/use_nothrow.hpp"
 
+#include "server/app/io_threads.hpp"
 #include "server/app/log.hpp"
 #include "server/app/metrics.hpp"
 #include "server/sync/enqueue_batch.hpp"
@@ -65,6 +66,7 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
 
     // Set once by start(), before any loop runs.
     asio::any_io_executor io;
+    SyncWorker::AttemptExecutors attempt_executors;   // empty: attempts run on `io`
     std::optional<asio::strand<asio::any_io_executor>> strand;
     std::optional<asio::steady_timer> wake_timer;    // strand only
     std::optional<asio::steady_timer> alert_timer;   // strand only
@@ -108,9 +110,11 @@ struct SyncWorker::State : std::enable_shared_from_this<State> {
         if (left_queued) wake();
     }
 
-    // Runs a claimed job's attempt on its own strand; its place is held already.
-    void start_attempt(storage::ClaimedJob job) {
-        asio::co_spawn(asio::make_strand(io), shared_from_this()->attempt(std::move(job)), asio::detached);
+    // Runs a claimed job's attempt on its own strand of `home` (the thread of the call that enqueued it), or else
+    // of the next I/O thread; its place is held already.
+    void start_attempt(storage::ClaimedJob job, const asio::any_io_executor& home = {}) {
+        const asio::any_io_executor where = home ? home : attempt_executors ? attempt_executors() : io;
+        asio::co_spawn(asio::make_strand(where), shared_from_this()->attempt(std::move(job)), asio::detached);
     }
 
     void notify(const storage::SyncJobInfo& info) {
@@ -279,9 +283,10 @@ SyncWorker::SyncWorker(StorageExecutor& storage, SyncSettings settings, Runner r
 
 SyncWorker::~SyncWorker() { stop(); }
 
-void SyncWorker::start(asio::any_io_executor io) {
+void SyncWorker::start(asio::any_io_executor io, AttemptExecutors attempt_executors) {
     if (state_->started) throw std::logic_error("SyncWorker::start called twice");
     state_->io = io;
+    state_->attempt_executors = std::move(attempt_executors);
     state_->strand.emplace(asio::make_strand(io));
     state_->wake_timer.emplace(*state_->strand);
     state_->alert_timer.emplace(*state_->strand);
@@ -309,9 +314,10 @@ void SyncWorker::release_io() {
     state_->strand.reset();
 }
 
-SyncWorker::Intake SyncWorker::intake() const {
+SyncWorker::Intake SyncWorker::intake(const asio::any_io_executor& home) const {
     Intake out;
     out.state_ = state_;
+    if (home) out.home_ = context_executor_of(home, home);   // without the caller's strand
     return out;
 }
 
@@ -347,7 +353,7 @@ void SyncWorker::Intake::settle(const storage::SyncRequest& request, storage::En
         const auto key = PlaceKey::of(claimed->info);
         const auto id = claimed->info.id;
         try {
-            state->start_attempt(std::move(*claimed));
+            state->start_attempt(std::move(*claimed), home_);
         } catch (const std::exception& e) {   // cannot start it (bad_alloc): its claim expires and it runs again
             state->places.release(id, key);
             log::error("cannot start a sync attempt", {{"job", id}, {"error", e.what()}});

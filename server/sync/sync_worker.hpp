@@ -41,8 +41,10 @@ public:
     SyncWorker& operator=(const SyncWorker&) = delete;
 
     // Re-queues jobs a previous process left running (blocking, on the calling thread: start-up only),
-    // then starts the scheduling and alert loops on `io` (attempts run there too). Call once.
-    void start(boost::asio::any_io_executor io);
+    // then starts the scheduling and alert loops on `io`. Attempts the scheduler claims run on
+    // `attempt_executors()` (main: the I/O threads in turn), or on `io` without it. Call once.
+    using AttemptExecutors = std::function<boost::asio::any_io_executor()>;
+    void start(boost::asio::any_io_executor io, AttemptExecutors attempt_executors = {});
     // Stops claiming and ends the scheduling and alert loops. Attempts in flight run to their end; if the
     // process ends first, their claims expire and the next start re-drives them with recover. Safe from
     // any thread; idempotent.
@@ -80,8 +82,11 @@ public:
     private:
         friend class SyncWorker;
         std::weak_ptr<State> state_;
+        boost::asio::any_io_executor home_;   // where the attempts it starts run; empty: the scheduler's choice
     };
-    Intake intake() const;
+    // `home`: the executor of the call that enqueues (its thread runs the attempts it starts, so that the call
+    // and the attempt it waits for share one I/O thread: server/app/io_threads.hpp).
+    Intake intake(const boost::asio::any_io_executor& home = {}) const;
     // Where sync tools enqueue: group commit of accepted calls, with this worker's watcher and intake
     // (server/sync/enqueue_batch.hpp).
     EnqueueBatch& accepting() { return *accepting_; }

@@ -167,14 +167,15 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     const bool waits = !ctx.call().tasks && (!wait || !wait->is_bool() || wait->get_bool()) && deps.wait.count() > 0;
     std::shared_ptr<FirstAttempts> waiter;
     SyncWorker::Listener listener;
+    const auto home = co_await asio::this_coro::executor;   // the attempts run on this call's I/O thread
     if (waits) {
-        auto executor = co_await asio::this_coro::executor;
+        const auto& executor = home;
         waiter = std::make_shared<FirstAttempts>(executor);
         listener = first_attempt_listener(waiter, executor);
     }
     // A task's jobs are left to the scheduler, woken once the task exists (start_sync_task), as before claims at enqueue.
     EnqueueCall enqueue{std::move(request), std::move(listener), deps.worker->watcher(),
-                        ctx.call().tasks ? SyncWorker::Intake{} : deps.worker->intake()};
+                        ctx.call().tasks ? SyncWorker::Intake{} : deps.worker->intake(home)};
     auto accepted = co_await deps.worker->accepting().enqueue(std::move(enqueue), ctx.tenant());   // the team's lane
     if (!accepted) {
         if (accepted.error().code == storage::ErrorCode::already_exists) co_return failure(accepted.error().message);

@@ -7,6 +7,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -14,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <future>
 #include <mutex>
 #include <set>
@@ -162,6 +167,55 @@ TEST(EnqueueClaims, AStoppedWorkerReservesNothing) {
     EXPECT_EQ(h.on_storage([&](storage::Storage& s) { return enqueue_through_intake(s, intake, tour_request(team, "T1", "B1")); }), 0u);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     EXPECT_TRUE(started->snapshot().empty());
+}
+
+// A job claimed with its enqueue runs on the thread of the call that enqueued it (its io_context, without the
+// call's strand), so that the call and the attempt it waits for share one I/O thread (server/app/io_threads.hpp);
+// one the scheduler claims runs where SyncWorker::start was told.
+TEST(EnqueueClaims, AnAttemptStartedWithItsEnqueueRunsOnTheEnqueuingCallsThread) {
+    asio::io_context home(1);
+    auto home_guard = asio::make_work_guard(home);
+    std::thread home_thread([&home] { home.run(); });
+    struct Seen {
+        std::mutex mu;
+        std::map<std::string, const asio::execution_context*> contexts;   // tour -> where its attempt ran
+        std::map<std::string, bool> on_own_strand;
+    };
+    auto seen = std::make_shared<Seen>();
+    Harness::Options o;
+    o.start_fake = false;
+    o.sync.poll = std::chrono::hours(1);
+    o.runner = [seen](const storage::ClaimedJob& job) -> asio::awaitable<AttemptResult> {
+        const auto ex = co_await asio::this_coro::executor;
+        std::lock_guard lock(seen->mu);
+        seen->contexts[job.info.tour_id] = &asio::query(ex, asio::execution::context);
+        seen->on_own_strand[job.info.tour_id] = ex.target<asio::strand<asio::any_io_executor>>() != nullptr;
+        co_return AttemptResult{};
+    };
+    {
+        Harness h(o);
+        const auto team = h.add_team("a");
+        h.start();
+        const asio::any_io_executor call_strand = asio::make_strand(home.get_executor());   // a connection's strand
+        const auto from_home = h.worker().intake(call_strand);
+        const auto from_nowhere = h.worker().intake();
+        EXPECT_EQ(h.on_storage([&](storage::Storage& s) {
+                      return enqueue_through_intake(s, from_home, tour_request(team, "T1", "B1"));
+                  }), 1u);
+        EXPECT_EQ(h.on_storage([&](storage::Storage& s) {
+                      return enqueue_through_intake(s, from_nowhere, tour_request(team, "T2", "B2"));
+                  }), 1u);
+        ASSERT_TRUE(wait_for([&] {
+            std::lock_guard lock(seen->mu);
+            return seen->contexts.size() == 2;
+        }));
+        std::lock_guard lock(seen->mu);
+        EXPECT_EQ(seen->contexts["T1"], static_cast<const asio::execution_context*>(&home));
+        EXPECT_TRUE(seen->on_own_strand["T1"]) << "a strand of its own, not the call's";
+        EXPECT_EQ(seen->contexts["T2"], static_cast<const asio::execution_context*>(&h.io())) << "the worker's own";
+    }
+    home_guard.reset();
+    home_thread.join();
 }
 
 TEST(EnqueueClaims, CallsAcceptedTogetherEachGetTheirOwnJobsAndTheirWatchBeforeTheyRun) {

@@ -1,0 +1,81 @@
+// IoThreads (server/app/io_threads.hpp).
+#include "server/app/io_threads.hpp"
+
+#include "server/app/log.hpp"
+
+#include <boost/asio/strand.hpp>
+
+#include <algorithm>
+#include <exception>
+#include <thread>
+
+namespace rollout_mcp {
+namespace asio = boost::asio;
+
+namespace {
+
+// Runs `ioc` until it has run dry; a handler that throws is a bug: logged, and the thread goes on.
+std::size_t run_logging(asio::io_context& ioc) {
+    std::size_t handlers = 0;
+    for (;;) {
+        try {
+            handlers += ioc.run();
+            return handlers;
+        } catch (const std::exception& e) {
+            ++handlers;
+            log::error("unhandled exception on an I/O thread", {{"error", e.what()}});
+        }
+    }
+}
+
+}  // namespace
+
+IoThreads::IoThreads(unsigned count) {
+    count = std::max(1u, count);
+    contexts_.reserve(count);
+    guards_.resize(count);
+    for (unsigned i = 0; i < count; ++i) {
+        // Concurrency hint 1: each context is run by one thread, so its scheduler takes no lock contention
+        // into account and never hands a handler to a sleeping thread.
+        contexts_.push_back(std::make_unique<asio::io_context>(1));
+        if (i > 0) guards_[i].emplace(contexts_[i]->get_executor());
+    }
+}
+
+IoThreads::~IoThreads() = default;
+
+asio::any_io_executor IoThreads::next() {
+    const auto i = turn_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
+    return contexts_[i]->get_executor();
+}
+
+void IoThreads::run() {
+    std::vector<std::thread> threads;
+    threads.reserve(contexts_.size() - 1);
+    for (std::size_t i = 1; i < contexts_.size(); ++i)
+        threads.emplace_back([ioc = contexts_[i].get()] { run_logging(*ioc); });
+    run_logging(*contexts_.front());
+    for (auto& guard : guards_) guard.reset();
+    for (auto& t : threads) t.join();
+    // Every thread has returned, so each context ran dry at some point; what was posted to one afterwards
+    // (a wake-up across threads) runs now, on this thread, until nothing is left anywhere.
+    for (std::size_t ran = 1; ran > 0;) {
+        ran = 0;
+        for (auto& ioc : contexts_) {
+            ioc->restart();
+            ran += run_logging(*ioc);
+        }
+    }
+}
+
+asio::any_io_executor context_executor_of(const asio::any_io_executor& executor,
+                                          const asio::any_io_executor& fallback) {
+    using Strand = asio::strand<asio::any_io_executor>;
+    using ContextStrand = asio::strand<asio::io_context::executor_type>;
+    if (const auto* strand = executor.target<Strand>()) return context_executor_of(strand->get_inner_executor(), fallback);
+    if (const auto* strand = executor.target<ContextStrand>()) return strand->get_inner_executor();
+    if (executor.target<asio::io_context::executor_type>() != nullptr) return executor;
+    return fallback;
+}
+
+}  // namespace rollout_mcp
