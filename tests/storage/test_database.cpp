@@ -74,6 +74,8 @@ TEST_F(DatabaseTest, ConnectionPragmas) {
     EXPECT_EQ(pragma(*db, "PRAGMA journal_mode"), "wal");
     EXPECT_EQ(pragma(*db, "PRAGMA foreign_keys"), "1");
     EXPECT_EQ(pragma(*db, "PRAGMA secure_delete"), "1");
+    EXPECT_EQ(pragma(*db, "PRAGMA temp_store"), "2") << "journals and sorts in memory, never in /var/tmp";
+    EXPECT_EQ(pragma(*db, "PRAGMA cache_size"), "-32768");
     EXPECT_EQ(pragma(*db, "PRAGMA synchronous"), "2");  // FULL
     EXPECT_EQ(pragma(*db, "PRAGMA busy_timeout"), "5000");
 }
