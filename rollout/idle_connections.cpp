@@ -6,17 +6,6 @@
 #include <vector>
 
 namespace rollout_mcp::rollout {
-namespace {
-
-// Bytes that arrived on an idle connection were not asked for (a late part of the last reply, or data
-// pushed to desync the stream): such a connection is out of step and must not carry the next request.
-bool has_unsolicited_bytes(PoolConnection& c) {
-    boost::system::error_code ec;
-    const std::size_t n = c.tcp().socket().available(ec);
-    return ec || n > 0 || c.buffer.size() > 0;
-}
-
-}  // namespace
 
 std::unique_ptr<PoolConnection> IdleConnections::take(const std::string& key,
                                                       const boost::asio::any_io_executor& executor) {
@@ -29,7 +18,9 @@ std::unique_ptr<PoolConnection> IdleConnections::take(const std::string& key,
     const auto now = std::chrono::steady_clock::now();
     for (auto it = idle.end(); it != idle.begin() && !found;) {
         --it;
-        if (now - (*it)->idle_since >= expiry_ || has_unsolicited_bytes(**it)) {
+        // Whether the peer closed it or sent bytes nobody asked for is the caller's one MSG_PEEK (http_pool.cpp,
+        // still_usable), made outside this lock: a system call per idle connection here held every team's pool.
+        if (now - (*it)->idle_since >= expiry_ || (*it)->buffer.size() > 0) {
             stale.push_back(std::move(*it));
             it = idle.erase(it);
             --total_;

@@ -1,6 +1,7 @@
 // The HttpPool's idle keep-alive connections, one set per key (team, trust and origin: connections are
 // never shared across them). A connection is taken most recently used first, only by the io_context that
-// opened it; expired or out-of-step ones are closed instead. Returning one also closes every expired idle
+// opened it; expired ones, and ones holding unread bytes, are closed instead (the caller then checks the socket
+// itself: HttpPool's still_usable). Returning one also closes every expired idle
 // connection of every set (at most once a second), so teams that went quiet keep nothing open for long; at most `per_key` are kept
 // per set and `total` in all, the oldest making room for the one just returned. Thread-safe.
 #pragma once
