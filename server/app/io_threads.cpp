@@ -6,6 +6,7 @@
 #include <boost/asio/strand.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <thread>
 
@@ -20,6 +21,20 @@ std::size_t run_logging(asio::io_context& ioc) {
     for (;;) {
         try {
             handlers += ioc.run();
+            return handlers;
+        } catch (const std::exception& e) {
+            ++handlers;
+            log::error("unhandled exception on an I/O thread", {{"error", e.what()}});
+        }
+    }
+}
+
+// poll() with the same rule: whatever is ready now, a throwing handler logged.
+std::size_t poll_logging(asio::io_context& ioc) {
+    std::size_t handlers = 0;
+    for (;;) {
+        try {
+            handlers += ioc.poll();
             return handlers;
         } catch (const std::exception& e) {
             ++handlers;
@@ -57,14 +72,19 @@ void IoThreads::run() {
     run_logging(*contexts_.front());
     for (auto& guard : guards_) guard.reset();
     for (auto& t : threads) t.join();
-    // Every thread has returned, so each context ran dry at some point; what was posted to one afterwards
-    // (a wake-up across threads) runs now, on this thread, until nothing is left anywhere.
-    for (std::size_t ran = 1; ran > 0;) {
-        ran = 0;
+    // Every thread has returned, so each context ran dry at some point; what was posted to one afterwards (a
+    // wake-up across threads) runs now, on this thread, until no context has work left. Polled in turn rather than
+    // run one after the other: a handler left on one context may wait for one left on another.
+    for (;;) {
+        std::size_t ran = 0;
+        bool working = false;
         for (auto& ioc : contexts_) {
             ioc->restart();
-            ran += run_logging(*ioc);
+            ran += poll_logging(*ioc);
+            working = working || !ioc->stopped();   // stopped: no work was left when the poll ended
         }
+        if (!working) return;
+        if (ran == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));   // waiting on I/O or a timer
     }
 }
 

@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -90,6 +91,29 @@ TEST(IoThreads, WorkPostedToAContextAfterItRanDryStillRuns) {
     }, asio::detached);
     io.run();
     EXPECT_EQ(steps, 2);
+}
+
+// Left over after every thread returned: a handler on the main context waits for a timer that only a handler left on
+// the other context cancels. Run one context after the other, the main one would sit out the whole timer.
+TEST(IoThreads, LeftoverWorkOnOneContextWaitingForAnotherDoesNotSitOutItsTimer) {
+    IoThreads io(2);
+    auto other = io.next();
+    if (context_of(other) == context_of(io.main())) other = io.next();
+    std::optional<asio::steady_timer> long_wait;
+    std::atomic<bool> cancelled{false};
+    asio::co_spawn(asio::make_strand(other), [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+        co_await t.async_wait(asio::use_awaitable);
+        asio::post(io.main(), [&] {   // runs once the main context ran dry: the drain after the threads joined
+            long_wait.emplace(io.main(), std::chrono::seconds(30));
+            long_wait->async_wait([&](const boost::system::error_code& ec) { cancelled = ec == asio::error::operation_aborted; });
+            asio::post(other, [&] { long_wait->cancel(); });
+        });
+    }, asio::detached);
+    const auto started = std::chrono::steady_clock::now();
+    io.run();
+    EXPECT_TRUE(cancelled);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
 TEST(IoThreads, AStorageCallKeepsItsThreadRunningUntilItsAnswerArrives) {
