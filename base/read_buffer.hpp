@@ -25,10 +25,12 @@ void reserve_for_body(boost::beast::flat_buffer& buffer, const OptionalLength& c
     if (buffer.capacity() - buffer.size() < room) buffer.reserve(buffer.size() + room);
 }
 
-// What a connection keeps between messages: a buffer that grew for one large body goes back to nothing once empty,
-// so idle connections hold at most `keep` bytes each.
+// What a connection keeps between messages: a buffer that grew for one large body goes back to `keep` bytes once
+// empty (not to nothing: the next header would be read in pieces of 512 bytes again).
 inline void trim_read_buffer(boost::beast::flat_buffer& buffer, std::size_t keep) {
-    if (buffer.size() == 0 && buffer.capacity() > keep) buffer.shrink_to_fit();
+    if (buffer.size() != 0 || buffer.capacity() <= keep) return;
+    buffer.shrink_to_fit();   // empty: frees it
+    buffer.reserve(keep);
 }
 
 }  // namespace rollout_mcp

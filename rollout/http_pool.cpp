@@ -53,10 +53,11 @@ std::string pool_key(const HttpRequest& request, const Endpoint& ep) {
 
 enum class Phase { writing, awaiting_reply, reading_reply };
 
-// Read-buffer room: for a body of unknown length (chunked), and at most for any body. A pooled connection keeps the
-// former between requests (256 idle connections: 4 MiB).
+// Read-buffer room: for a body of unknown length (chunked), and at most for any body: Beast reads at most 64 KiB at a
+// time (http::read_some's read_size), so more would never be used. A pooled connection keeps the former between
+// requests (256 idle connections: 4 MiB).
 constexpr std::size_t kUnknownLengthRead = 16 * 1024;
-constexpr std::size_t kMaxBodyRead = 1024 * 1024;
+constexpr std::size_t kMaxBodyRead = 64 * 1024;
 
 struct Exchange {
     boost::system::error_code ec;

@@ -7,12 +7,22 @@
 
 namespace rollout_mcp::rollout {
 
+namespace {
+
+// Connections are kept per io_context (I/O thread): one opened on another thread cannot serve this one, and sharing
+// the per-key cap across threads would let each thread evict the others' connections.
+IdleConnections::SetKey set_key(const std::string& key, const boost::asio::any_io_executor& executor) {
+    return {key, &boost::asio::query(executor, boost::asio::execution::context)};
+}
+
+}  // namespace
+
 std::unique_ptr<PoolConnection> IdleConnections::take(const std::string& key,
                                                       const boost::asio::any_io_executor& executor) {
     std::unique_ptr<PoolConnection> found;
     std::vector<std::unique_ptr<PoolConnection>> stale;   // closed after the lock is released
     std::lock_guard lock(mu_);
-    auto set = sets_.find(key);
+    auto set = sets_.find(set_key(key, executor));
     if (set == sets_.end()) return found;
     auto& idle = set->second;
     const auto now = std::chrono::steady_clock::now();
@@ -24,8 +34,7 @@ std::unique_ptr<PoolConnection> IdleConnections::take(const std::string& key,
             stale.push_back(std::move(*it));
             it = idle.erase(it);
             --total_;
-        } else if (&boost::asio::query((*it)->tcp().get_executor(), boost::asio::execution::context) ==
-                   &boost::asio::query(executor, boost::asio::execution::context)) {
+        } else {
             found = std::move(*it);
             idle.erase(it);
             --total_;
@@ -56,7 +65,7 @@ void IdleConnections::put(const std::string& key, std::unique_ptr<PoolConnection
         }
     }
     if (per_key_ == 0 || total_cap_ == 0) return;   // nothing is kept: `connection` closes on return
-    auto& idle = sets_[key];
+    auto& idle = sets_[set_key(key, connection->tcp().get_executor())];
     if (idle.size() >= per_key_) {   // this set's oldest makes room
         doomed.push_back(std::move(idle.front()));
         idle.pop_front();
@@ -71,14 +80,14 @@ void IdleConnections::put(const std::string& key, std::unique_ptr<PoolConnection
         doomed.push_back(std::move(oldest->second.front()));
         oldest->second.pop_front();
         --total_;
-        if (oldest->second.empty() && oldest->first != key) sets_.erase(oldest);
+        if (oldest->second.empty() && &oldest->second != &idle) sets_.erase(oldest);
     }
     idle.push_back(std::move(connection));
     ++total_;
 }
 
 void IdleConnections::close_all() {
-    std::map<std::string, std::deque<std::unique_ptr<PoolConnection>>> doomed;
+    decltype(sets_) doomed;
     std::lock_guard lock(mu_);
     doomed.swap(sets_);
     total_ = 0;

@@ -231,6 +231,7 @@ int serve(const Config& config, const std::string& port_file) {
         periodic.stop();
         co_await server.shutdown();   // requests in flight finish, then connections and sessions close
         flush_last_used();
+        io.release();                 // each I/O thread returns once its own work has ended, the main one last
     };
     // One signal set, so nothing has to cancel it: SIGINT/SIGTERM start the shutdown and leave no wait
     // pending; SIGHUP reloads the TLS certificate and key (open connections keep the pair they started

@@ -53,11 +53,19 @@ IoThreads::IoThreads(unsigned count) {
         // Concurrency hint 1: each context is run by one thread, so its scheduler takes no lock contention
         // into account and never hands a handler to a sleeping thread.
         contexts_.push_back(std::make_unique<asio::io_context>(1));
-        if (i > 0) guards_[i].emplace(contexts_[i]->get_executor());
+        guards_[i].emplace(contexts_[i]->get_executor());
     }
 }
 
-IoThreads::~IoThreads() = default;
+IoThreads::~IoThreads() {
+    guards_.clear();
+    // The main context last: a handler left on another one may own what was made on the main one.
+    while (!contexts_.empty()) contexts_.pop_back();
+}
+
+void IoThreads::release() {
+    std::call_once(release_once_, [this] { released_.set_value(); });
+}
 
 asio::any_io_executor IoThreads::next() {
     const auto i = turn_.fetch_add(1, std::memory_order_relaxed) % contexts_.size();
@@ -69,12 +77,22 @@ void IoThreads::run() {
     threads.reserve(contexts_.size() - 1);
     for (std::size_t i = 1; i < contexts_.size(); ++i)
         threads.emplace_back([ioc = contexts_[i].get()] { run_logging(*ioc); });
-    run_logging(*contexts_.front());
-    for (auto& guard : guards_) guard.reset();
-    for (auto& t : threads) t.join();
-    // Every thread has returned, so each context ran dry at some point; what was posted to one afterwards (a
-    // wake-up across threads) runs now, on this thread, until no context has work left. Polled in turn rather than
-    // run one after the other: a handler left on one context may wait for one left on another.
+    // Once released: the other threads end their own work while the main context still runs for them, then the
+    // main thread stops running its context alone and drains every context below.
+    std::thread joiner([this, &threads] {
+        released_.get_future().wait();
+        for (std::size_t i = 1; i < guards_.size(); ++i) guards_[i].reset();
+        for (auto& t : threads) t.join();
+        asio::post(main_context(), [this] {
+            guards_.front().reset();
+            main_context().stop();
+        });
+    });
+    run_logging(main_context());
+    joiner.join();
+    // What is left anywhere (work the main context still had, a handler one thread posted to a context that had
+    // already run dry) runs here. Polled in turn rather than run one after the other: a handler left on one
+    // context may wait for one left on another.
     for (;;) {
         std::size_t ran = 0;
         bool working = false;
@@ -83,7 +101,8 @@ void IoThreads::run() {
             ran += poll_logging(*ioc);
             working = working || !ioc->stopped();   // stopped: no work was left when the poll ended
         }
-        if (!working) return;
+        // A round that ran something may have posted to a context polled before it: one more round then.
+        if (!working && ran == 0) return;
         if (ran == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));   // waiting on I/O or a timer
     }
 }

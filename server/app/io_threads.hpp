@@ -4,10 +4,12 @@
 // queue (its lock, its condition variable and the epoll interrupts that wake an idle thread cost more than
 // the work itself: README, "Sync path CPU").
 //
-// The first context is the main one: the acceptor, signals, scheduling loops and periodic tasks live there,
-// and it runs on the thread that calls run(). The others each hold a work guard, since a thread that only
-// serves connections may have nothing to do for a while; they are released once the main context has run
-// dry (the shutdown ended everything it started there), and the threads return as their own work ends.
+// The first context is the main one: the acceptor, signals, scheduling loops, the rate gate and periodic tasks
+// live there, and it runs on the thread that calls run(). Every context holds a work guard, since a thread that
+// only serves connections may have nothing to do for a while, and work on one thread may still need the main one
+// (an attempt's Rollout call passes the rate gate on the main context) after the main one has nothing of its own.
+// release(), at the end of the shutdown, lets the other threads return once their own work has ended, and only
+// then the main thread; what is left anywhere is then run on the main thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,6 +18,8 @@
 
 #include <atomic>
 #include <cstddef>
+#include <future>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -35,17 +39,21 @@ public:
     boost::asio::any_io_executor next();
     std::size_t size() const { return contexts_.size(); }
 
-    // Runs every context, one per thread (this thread runs the main one), until all have run dry: the main
-    // context first, then the others once their guards are released. Handlers that a thread posted to a
-    // context after it had run dry (an attempt ending on one thread wakes a loop of the main one) run here
-    // too, before run() returns. A handler that throws is logged and its thread goes back to work.
+    // Runs every context, one per thread (this thread runs the main one), until release() has been called and
+    // all have run dry: the other threads return as their own work ends, while the main context still runs; then
+    // every context is polled in turn on this thread until none has work left (a handler one thread posted to a
+    // context that had already run dry). A handler that throws is logged and its thread goes back to work.
     void run();
+    // The end of the shutdown: nothing new will be started. Thread-safe; once is enough, more is harmless.
+    void release();
 
 private:
     using Guard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
     std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
-    std::vector<std::optional<Guard>> guards_;   // [0] stays empty: the main context runs dry by itself
+    std::vector<std::optional<Guard>> guards_;   // [0] reset on the main thread, the others by run()'s joiner
     std::atomic<std::size_t> turn_{0};
+    std::promise<void> released_;
+    std::once_flag release_once_;
 };
 
 // The io_context an executor runs on, as an executor without its strand or other wrapping, so a unit of work

@@ -71,9 +71,11 @@ using Request = http::request<http::string_body>;
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-// Read-buffer room for a request body: kept between requests (and for a chunked body), and at most.
+// Read-buffer room for a request body: kept between requests (and for a chunked body), and at most. Reserved before
+// any body byte arrives, so an unauthenticated header announcing a large body gets 16 KiB, not what it announced
+// (a tool call's arguments are a few KiB; larger bodies are read 16 KiB at a time).
 constexpr std::size_t kKeptReadBuffer = 4 * 1024;
-constexpr std::size_t kMaxBodyRead = 64 * 1024;
+constexpr std::size_t kMaxBodyRead = 16 * 1024;
 
 template <class Stream>
 class Connection {
@@ -118,7 +120,7 @@ public:
                 auto [bec, bn] = co_await http::async_read(stream_, buffer, parser, use_nothrow);
                 if (bec) co_return co_await reject_read(bec);
             }
-            trim_read_buffer(buffer, kKeptReadBuffer);   // an idle keep-alive connection holds 4 KiB at most
+            trim_read_buffer(buffer, kKeptReadBuffer);   // an idle keep-alive connection holds 4 KiB
             tcp().expires_never();
             const Request& req = parser.get();
             const auto started = std::chrono::steady_clock::now();

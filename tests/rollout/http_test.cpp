@@ -7,6 +7,8 @@
 #include "test_support.hpp"
 
 #include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 
 #if __has_include("fake_tls.hpp")
 #include "fake_tls.hpp"
@@ -182,6 +184,32 @@ TEST(Http, KeepAliveConnectionIsReused) {
     EXPECT_EQ(pool->stats().connections_opened, 1u);
     EXPECT_EQ(pool->stats().requests_on_reused, 2u);
     EXPECT_EQ(pool->stats().idle, 1u);
+}
+
+// Each I/O thread (io_context) keeps its own idle connections: a request on one never waits for, takes or evicts the
+// other's, even with room for one idle connection per set (server/app/io_threads.hpp).
+TEST(Http, EachIoContextReusesItsOwnIdleConnection) {
+    ScriptedRollout stub([](const RecordedRequest&) { return ScriptedReply{200, R"({"ok":true})"}; });
+    auto o = fast_options({stub.url()});
+    o.max_idle_per_host = 1;
+    auto pool = HttpPool::create(o);
+    RolloutClient client(pool, config_for(stub.url()));
+    asio::io_context other(1);
+    const auto on_other = [&] {
+        auto done = asio::co_spawn(other, client.probe("cred-1"), asio::use_future);
+        other.restart();
+        other.run();
+        return done.get();
+    };
+    for (int round = 0; round < 3; ++round) {
+        ASSERT_TRUE(run_sync(client.probe("cred-1"))) << round;
+        ASSERT_TRUE(on_other()) << round;
+    }
+    EXPECT_EQ(stub.connections(), 2) << "one per io_context, each reused";
+    EXPECT_EQ(pool->stats().connections_opened, 2u);
+    EXPECT_EQ(pool->stats().requests_on_reused, 4u);
+    EXPECT_EQ(pool->stats().idle, 2u);
+    pool->close_idle();   // before `other` goes: one of them was opened on it
 }
 
 TEST(Http, StaleIdleConnectionIsReplaced) {

@@ -51,6 +51,7 @@ TEST(IoThreads, NextTakesEachContextInTurnAndEachRunsOnItsOwnThread) {
             std::lock_guard lock(mu);
             threads[ctx] = std::this_thread::get_id();
         });
+    io.release();   // as the shutdown does: nothing new will be started
     io.run();
     ASSERT_EQ(threads.size(), 3u);
     EXPECT_EQ(threads[context_of(io.main())], std::this_thread::get_id());
@@ -70,8 +71,30 @@ TEST(IoThreads, ARunEndsOnlyOnceTheOtherThreadsWorkEndsToo) {
         co_await t.async_wait(asio::use_awaitable);
         finished = true;
     }, asio::detached);
+    io.release();   // as the shutdown does: nothing new will be started
     io.run();
     EXPECT_TRUE(finished);
+}
+
+// Released at once, with nothing of its own: the main context still runs for another thread whose work hops onto it
+// (as an attempt's Rollout call passes the rate gate on the main context) until that thread has returned.
+TEST(IoThreads, TheMainContextKeepsServingTheOtherThreadsUntilTheyReturn) {
+    IoThreads io(2);
+    auto other = io.next();
+    if (context_of(other) == context_of(io.main())) other = io.next();
+    std::atomic<bool> hopped{false};
+    asio::co_spawn(asio::make_strand(other), [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
+        co_await t.async_wait(asio::use_awaitable);
+        auto gate = asio::make_strand(io.main());
+        co_await asio::co_spawn(gate, []() -> asio::awaitable<void> { co_return; }, asio::use_awaitable);
+        hopped = true;
+    }, asio::detached);
+    io.release();
+    const auto started = std::chrono::steady_clock::now();
+    io.run();   // before the fix: the main thread returned at once and the join waited forever
+    EXPECT_TRUE(hopped);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
 }
 
 TEST(IoThreads, WorkPostedToAContextAfterItRanDryStillRuns) {
@@ -89,12 +112,14 @@ TEST(IoThreads, WorkPostedToAContextAfterItRanDryStillRuns) {
             asio::post(other, [&] { ++steps; });
         });
     }, asio::detached);
+    io.release();   // as the shutdown does: nothing new will be started
     io.run();
     EXPECT_EQ(steps, 2);
 }
 
-// Left over after every thread returned: a handler on the main context waits for a timer that only a handler left on
-// the other context cancels. Run one context after the other, the main one would sit out the whole timer.
+// Work of the two threads waiting for each other on the way out: a handler on the main context waits for a timer that
+// only a handler posted to the other context cancels, whether that thread is still running or has returned (the
+// drain then polls both). Run one context after the other, the main one would sit out the whole timer.
 TEST(IoThreads, LeftoverWorkOnOneContextWaitingForAnotherDoesNotSitOutItsTimer) {
     IoThreads io(2);
     auto other = io.next();
@@ -111,6 +136,7 @@ TEST(IoThreads, LeftoverWorkOnOneContextWaitingForAnotherDoesNotSitOutItsTimer) 
         });
     }, asio::detached);
     const auto started = std::chrono::steady_clock::now();
+    io.release();   // as the shutdown does: nothing new will be started
     io.run();
     EXPECT_TRUE(cancelled);
     EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
@@ -143,6 +169,7 @@ TEST(IoThreads, AStorageCallKeepsItsThreadRunningUntilItsAnswerArrives) {
             release.set_value();
         }).detach();
     });
+    io.release();   // as the shutdown does: nothing new will be started
     io.run();
     EXPECT_TRUE(answered);
     EXPECT_TRUE(same_context);
