@@ -15,12 +15,13 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Runs `ioc` until it has run dry; a handler that throws is a bug: logged, and the thread goes on.
-std::size_t run_logging(asio::io_context& ioc) {
+// Runs `ioc` with `how` (run: until it has run dry; poll: what is ready now); a handler that throws is a bug:
+// logged, and the thread goes on.
+std::size_t serve_logging(asio::io_context& ioc, std::size_t (asio::io_context::*how)()) {
     std::size_t handlers = 0;
     for (;;) {
         try {
-            handlers += ioc.run();
+            handlers += (ioc.*how)();
             return handlers;
         } catch (const std::exception& e) {
             ++handlers;
@@ -28,20 +29,8 @@ std::size_t run_logging(asio::io_context& ioc) {
         }
     }
 }
-
-// poll() with the same rule: whatever is ready now, a throwing handler logged.
-std::size_t poll_logging(asio::io_context& ioc) {
-    std::size_t handlers = 0;
-    for (;;) {
-        try {
-            handlers += ioc.poll();
-            return handlers;
-        } catch (const std::exception& e) {
-            ++handlers;
-            log::error("unhandled exception on an I/O thread", {{"error", e.what()}});
-        }
-    }
-}
+std::size_t run_logging(asio::io_context& ioc) { return serve_logging(ioc, &asio::io_context::run); }
+std::size_t poll_logging(asio::io_context& ioc) { return serve_logging(ioc, &asio::io_context::poll); }
 
 }  // namespace
 

@@ -32,6 +32,13 @@ const asio::execution_context* context_of(const asio::any_io_executor& ex) {
     return &asio::query(ex, asio::execution::context);
 }
 
+// An executor of a context other than the main one (IoThreads(2): the second).
+asio::any_io_executor other_than_main(IoThreads& io) {
+    auto other = io.next();
+    if (context_of(other) == context_of(io.main())) other = io.next();
+    return other;
+}
+
 TEST(IoThreads, NextTakesEachContextInTurnAndEachRunsOnItsOwnThread) {
     IoThreads io(3);
     ASSERT_EQ(io.size(), 3u);
@@ -62,8 +69,7 @@ TEST(IoThreads, NextTakesEachContextInTurnAndEachRunsOnItsOwnThread) {
 
 TEST(IoThreads, ARunEndsOnlyOnceTheOtherThreadsWorkEndsToo) {
     IoThreads io(2);
-    auto other = io.next();
-    if (context_of(other) == context_of(io.main())) other = io.next();
+    const auto other = other_than_main(io);
     std::atomic<bool> finished{false};
     // A timer on the other thread outlasts everything on the main one: run() waits for it.
     asio::co_spawn(asio::make_strand(other), [&]() -> asio::awaitable<void> {
@@ -80,8 +86,7 @@ TEST(IoThreads, ARunEndsOnlyOnceTheOtherThreadsWorkEndsToo) {
 // (as an attempt's Rollout call passes the rate gate on the main context) until that thread has returned.
 TEST(IoThreads, TheMainContextKeepsServingTheOtherThreadsUntilTheyReturn) {
     IoThreads io(2);
-    auto other = io.next();
-    if (context_of(other) == context_of(io.main())) other = io.next();
+    const auto other = other_than_main(io);
     std::atomic<bool> hopped{false};
     asio::co_spawn(asio::make_strand(other), [&]() -> asio::awaitable<void> {
         asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(200));
@@ -99,8 +104,7 @@ TEST(IoThreads, TheMainContextKeepsServingTheOtherThreadsUntilTheyReturn) {
 
 TEST(IoThreads, WorkPostedToAContextAfterItRanDryStillRuns) {
     IoThreads io(2);
-    auto other = io.next();
-    if (context_of(other) == context_of(io.main())) other = io.next();
+    const auto other = other_than_main(io);
     std::atomic<int> steps{0};
     // The other thread's last handler wakes the main context after that one has run dry; that handler posts back
     // to the other context, which by then may have run dry too. Both run before run() returns.
@@ -122,8 +126,7 @@ TEST(IoThreads, WorkPostedToAContextAfterItRanDryStillRuns) {
 // drain then polls both). Run one context after the other, the main one would sit out the whole timer.
 TEST(IoThreads, LeftoverWorkOnOneContextWaitingForAnotherDoesNotSitOutItsTimer) {
     IoThreads io(2);
-    auto other = io.next();
-    if (context_of(other) == context_of(io.main())) other = io.next();
+    const auto other = other_than_main(io);
     std::optional<asio::steady_timer> long_wait;
     std::atomic<bool> cancelled{false};
     asio::co_spawn(asio::make_strand(other), [&]() -> asio::awaitable<void> {
@@ -149,8 +152,7 @@ TEST(IoThreads, AStorageCallKeepsItsThreadRunningUntilItsAnswerArrives) {
     StorageExecutor storage(storage::SqlStorage::open(
         dir.path() / "db.sqlite", crypto::MasterKey{crypto::SecretBytes::copy_of(key), "test master key", {}}));
     IoThreads io(2);
-    auto other = io.next();
-    if (context_of(other) == context_of(io.main())) other = io.next();
+    const auto other = other_than_main(io);
     std::promise<void> release;
     auto released = release.get_future().share();
     std::atomic<bool> answered{false};
