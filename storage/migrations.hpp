@@ -26,6 +26,8 @@ std::span<const Migration> sqlite_migrations();
 // sqlite_migrations()'s versions from 11 on, kept in a file of their own (sqlite_migrations_since_11.cpp).
 std::span<const Migration> sqlite_migrations_since_11();
 std::span<const Migration> postgres_migrations();
+// postgres_migrations()'s versions from 11 on (postgres_migrations_since_11.cpp).
+std::span<const Migration> postgres_migrations_since_11();
 std::span<const Migration> migrations(Dialect dialect);
 int latest_schema_version(Dialect dialect = Dialect::sqlite);
 

@@ -3,10 +3,12 @@
 // for INTEGER, BYTEA for BLOB, 0/1 integers where SQLite has them, so one SQL text serves both engines.
 #include "storage/migrations.hpp"
 
+#include <vector>
+
 namespace rollout_mcp::storage {
 namespace {
 
-// Append new migrations; never edit one that has shipped.
+// Never edit a migration that has shipped; new ones go to postgres_migrations_since_11.cpp.
 constexpr Migration kMigrations[] = {
     {1, "the schema of SQLite version 6: tenants, keys, sealed credentials, the outbox, ledger, tasks", R"sql(
 -- SQLite's json_valid() and json_each() over a JSON array of strings, under the same names, so the repositories'
@@ -377,20 +379,17 @@ CREATE TRIGGER tenants_legacy_markers_version BEFORE UPDATE OF legacy_markers ON
   FOR EACH ROW WHEN (OLD.legacy_markers IS DISTINCT FROM NEW.legacy_markers)
   EXECUTE FUNCTION tenants_legacy_markers_version();
 )sql"},
-    {11, "fewer sync_jobs indexes (SQLite migration 16 says why)", R"sql(
--- Built first (instances still running can read sync_jobs meanwhile), dropped last: DROP INDEX locks the table
--- out until this transaction commits, so that lock is held only for the drops and renames.
-CREATE INDEX sync_jobs_tenant_due ON sync_jobs(tenant_id, status, next_attempt_at);
-CREATE INDEX sync_jobs_finished_16 ON sync_jobs(status, finished_at) WHERE finished_at IS NOT NULL;
-CREATE INDEX sync_jobs_key_16 ON sync_jobs(key_id) WHERE key_id IS NOT NULL;
-DROP INDEX sync_jobs_batch, sync_jobs_tenant, sync_jobs_live, sync_jobs_tenant_status, sync_jobs_finished, sync_jobs_key;
-ALTER INDEX sync_jobs_finished_16 RENAME TO sync_jobs_finished;
-ALTER INDEX sync_jobs_key_16 RENAME TO sync_jobs_key;
-)sql"},
 };
 
 }  // namespace
 
-std::span<const Migration> postgres_migrations() { return kMigrations; }
+std::span<const Migration> postgres_migrations() {
+    static const std::vector<Migration> all = [] {
+        std::vector<Migration> list(std::begin(kMigrations), std::end(kMigrations));
+        for (const Migration& m : postgres_migrations_since_11()) list.push_back(m);
+        return list;
+    }();
+    return all;
+}
 
 }  // namespace rollout_mcp::storage

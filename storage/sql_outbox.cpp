@@ -50,6 +50,17 @@ std::string random_id(std::string_view prefix) {
     return std::string(prefix) + hex;
 }
 
+std::string time_ordered_id(std::string_view prefix, std::int64_t now_ms) {
+    crypto::ensure_sodium();
+    unsigned char raw[6 + 12];
+    const auto time = static_cast<std::uint64_t>(std::max<std::int64_t>(now_ms, 0));
+    for (int i = 0; i < 6; ++i) raw[i] = static_cast<unsigned char>(time >> (8 * (5 - i)));
+    randombytes_buf(raw + 6, 12);
+    char hex[sizeof raw * 2 + 1];
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    return std::string(prefix) + hex;
+}
+
 SyncJobInfo sync_job_from(const Statement& st) {
     SyncJobInfo j;
     j.id = st.text(0);
@@ -176,7 +187,7 @@ Result<SyncJobInfo> SqlStorage::record_attempt(std::string_view job_id, std::int
     auto led = db_->cached(
         "INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
         " created_at, updated_at, crm_state, written_state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9)"
-        " ON CONFLICT(tenant_id, crm_type, entity_kind, local_id) DO UPDATE SET"
+        " ON CONFLICT(tenant_id, crm_type, local_id, entity_kind) DO UPDATE SET"
         " external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE sync_ledger.external_id END,"
         " payload_hash = coalesce(excluded.payload_hash, sync_ledger.payload_hash), updated_at = excluded.updated_at,"
         " crm_state = coalesce(excluded.crm_state, sync_ledger.crm_state),"

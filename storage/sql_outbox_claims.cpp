@@ -28,19 +28,23 @@ std::int64_t clamp_count(std::size_t n) {
     "((status = 'queued' AND next_attempt_at <= ?2) OR (status = 'running' AND lease_until <= ?2))"
 
 // No other live claim of the same team and CRM shares the job's tour or its lock key (the buyer): shared by both
-// engines' claims.
+// engines' claims, and by the claim of a job being written (claim_at_enqueue), whose columns are parameters.
+#define ROLLOUT_NO_LIVE_OVERLAP_OF(TENANT, CRM, TOUR, LOCK, NOT_SELF) \
+    "NOT EXISTS (SELECT 1 FROM sync_jobs o WHERE o.tenant_id = " TENANT " AND o.crm_type = " CRM \
+    " AND o.status = 'running' AND o.lease_until > ?2" NOT_SELF \
+    " AND ((" TOUR " <> '' AND o.tour_id = " TOUR ") OR o.lock_key = " LOCK "))"
 #define ROLLOUT_NO_LIVE_OVERLAP \
-    "NOT EXISTS (SELECT 1 FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id" \
-    " AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2 AND o.id <> sync_jobs.id" \
-    " AND ((sync_jobs.tour_id <> '' AND o.tour_id = sync_jobs.tour_id) OR o.lock_key = sync_jobs.lock_key))"
+    ROLLOUT_NO_LIVE_OVERLAP_OF("sync_jobs.tenant_id", "sync_jobs.crm_type", "sync_jobs.tour_id", "sync_jobs.lock_key", \
+                               " AND o.id <> sync_jobs.id")
 
 // The team's and the team's CRM's live claims stay under their caps (?4, ?5; 0: none), whichever instance holds
 // them.
-#define ROLLOUT_UNDER_RUNNING_CAPS \
-    "(?4 = 0 OR (SELECT count(*) FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id" \
+#define ROLLOUT_UNDER_RUNNING_CAPS_OF(TENANT, CRM) \
+    "(?4 = 0 OR (SELECT count(*) FROM sync_jobs o WHERE o.tenant_id = " TENANT \
     " AND o.status = 'running' AND o.lease_until > ?2) < ?4)" \
-    " AND (?5 = 0 OR (SELECT count(*) FROM sync_jobs o WHERE o.tenant_id = sync_jobs.tenant_id" \
-    " AND o.crm_type = sync_jobs.crm_type AND o.status = 'running' AND o.lease_until > ?2) < ?5)"
+    " AND (?5 = 0 OR (SELECT count(*) FROM sync_jobs o WHERE o.tenant_id = " TENANT \
+    " AND o.crm_type = " CRM " AND o.status = 'running' AND o.lease_until > ?2) < ?5)"
+#define ROLLOUT_UNDER_RUNNING_CAPS ROLLOUT_UNDER_RUNNING_CAPS_OF("sync_jobs.tenant_id", "sync_jobs.crm_type")
 
 }  // namespace
 
@@ -149,34 +153,25 @@ bool SqlStorage::claim_row(const std::string& job_id, std::int64_t now_ms, std::
     return db_->changes() > 0;
 }
 
-std::optional<ClaimedJob> SqlStorage::claim_new_job(const std::string& tenant_id, const std::string& batch_id,
-                                                    const std::string& job_id, std::string_view payload_json,
-                                                    std::int64_t now_ms, std::int64_t lease_until_ms) {
-    // Another job of the team that could be claimed now goes first, in the scheduler's fair order: one due and not
+bool SqlStorage::claim_at_enqueue(const std::string& tenant_id, const std::string& batch_id, const NewSyncJob& job,
+                                  std::int64_t now_ms) {
+    // claim_row's rules for a job about to be written (due now, so claimable), its columns bound as parameters; and
+    // another job of the team that could be claimed now goes first, in the scheduler's fair order: one due and not
     // held back by a live claim of its tour or buyer (so it waits only for a place under the caps), or one running
     // with an expired lease (a recovery). A new job never takes a place before it. Jobs of the same request (one
     // batch) do not hold each other back.
-    auto waiting = db_->cached(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM sync_jobs q WHERE q.tenant_id = ?1 AND q.status = 'queued'"
+    auto st = db_->cached(
+        "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM sync_jobs q WHERE q.tenant_id = ?1 AND q.status = 'queued'"
         " AND q.next_attempt_at <= ?2 AND q.batch_id <> ?3 AND NOT EXISTS (SELECT 1 FROM sync_jobs o"
         " WHERE o.tenant_id = q.tenant_id AND o.crm_type = q.crm_type AND o.status = 'running' AND o.lease_until > ?2"
         " AND ((q.tour_id <> '' AND o.tour_id = q.tour_id) OR o.lock_key = q.lock_key)))"
-        " OR EXISTS (SELECT 1 FROM sync_jobs WHERE tenant_id = ?1 AND status = 'running' AND lease_until <= ?2)"
-        " THEN 1 ELSE 0 END");
-    waiting->bind(1, tenant_id).bind(2, now_ms).bind(3, batch_id);
-    if (!waiting->step() || waiting->int64(0) != 0) return std::nullopt;
-    if (!claim_row(job_id, now_ms, lease_until_ms)) return std::nullopt;
-    // The payload is the caller's own text, already in hand: nothing to open.
-    static const std::string read_sql = std::string("SELECT ") + detail::kSyncJobColumns +
-                                        ", claim_token, (SELECT config_version FROM tenants WHERE tenants.id ="
-                                        " sync_jobs.tenant_id) FROM sync_jobs WHERE id = ?1";
-    auto st = db_->cached(read_sql.c_str());
-    st->bind(1, job_id);
-    if (!st->step()) throw std::logic_error("a job claimed in this transaction is gone");
-    ClaimedJob out{detail::sync_job_from(*st), crypto::WipedBuffer(payload_json.size()),
-                   st->int64(detail::kSyncJobColumnCount), st->int64(detail::kSyncJobColumnCount + 1)};
-    std::copy(payload_json.begin(), payload_json.end(), out.payload.data());
-    return out;
+        " AND NOT EXISTS (SELECT 1 FROM sync_jobs WHERE tenant_id = ?1 AND status = 'running' AND lease_until <= ?2)"
+        " AND " ROLLOUT_NO_LIVE_OVERLAP_OF("?1", "?6", "?7", "?8", "")
+        " AND " ROLLOUT_UNDER_RUNNING_CAPS_OF("?1", "?6") " THEN 1 ELSE 0 END");
+    st->bind(1, tenant_id).bind(2, now_ms).bind(3, batch_id);
+    st->bind(4, clamp_count(limits_.max_running_per_tenant)).bind(5, clamp_count(limits_.max_running_per_crm));
+    st->bind(6, job.crm_type).bind(7, job.tour_id).bind(8, job.lock_key);
+    return st->step() && st->int64(0) == 1;
 }
 
 Result<std::size_t> SqlStorage::requeue_interrupted_sync_jobs(std::int64_t now_ms) {
@@ -240,6 +235,8 @@ void SqlStorage::lock_claim_scopes(const std::vector<std::string>& job_ids) {
 
 #undef ROLLOUT_CLAIMABLE
 #undef ROLLOUT_NO_LIVE_OVERLAP
+#undef ROLLOUT_NO_LIVE_OVERLAP_OF
 #undef ROLLOUT_UNDER_RUNNING_CAPS
+#undef ROLLOUT_UNDER_RUNNING_CAPS_OF
 
 }  // namespace rollout_mcp::storage

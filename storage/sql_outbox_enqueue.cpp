@@ -46,7 +46,7 @@ Result<void> validate_request(const SyncRequest& r) {
     return {};
 }
 
-// Job ids are "job_" + hex: JSON-safe without escaping.
+// Job ids are "job_" + hex (detail::time_ordered_id): JSON-safe without escaping.
 std::string json_id_array(const std::vector<std::string>& ids) {
     std::string out = "[";
     for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? ",\"" : "\"") + ids[i] + "\"";
@@ -113,7 +113,7 @@ Result<EnqueueResult> SqlStorage::enqueue_in_transaction(const SyncRequest& requ
         "INSERT INTO sync_payloads(id, tenant_id, key_id, nonce, ciphertext, created_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     for (auto& [text, id] : payload_ids) {
-        id = detail::random_id("pay_");
+        id = detail::time_ordered_id("pay_", now_ms);
         const auto sealed = seal_row({request.tenant_id, kSyncPayloadKind, id},
                                      std::span<const unsigned char>(
                                          reinterpret_cast<const unsigned char*>(text.data()), text.size()));
@@ -122,18 +122,42 @@ Result<EnqueueResult> SqlStorage::enqueue_in_transaction(const SyncRequest& requ
         put_payload->run();
         put_payload->reset();
     }
-    const std::string batch_id = detail::random_id("bat_");
-    auto ins = db_->cached(
-        "INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key,"
-        " payload_id, status, next_attempt_at, created_at, updated_at, traceparent, tracestate)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?10, ?10, ?11, ?12)");
+    const std::string batch_id = detail::time_ordered_id("bat_", now_ms);
+    // Jobs the accepting instance can run now are written claimed (running, attempt 1, claim token 1): one durable
+    // commit instead of two, no due scan, and no second write of the row (README "Sync path CPU"). The claim rules
+    // are claim_sync_jobs' own (claim_at_enqueue), under the same team lock.
+    const bool claiming = std::any_of(request.jobs.begin(), request.jobs.end(), [](const auto& j) { return j.claim; });
+    if (claiming && db_->dialect() == Dialect::postgresql) db_->lock_for_transaction("claim " + request.tenant_id);
+    static const std::string insert_sql =
+        std::string("INSERT INTO sync_jobs(id, tenant_id, batch_id, kind, crm_type, subject, tour_id, lock_key,"
+                    " payload_id, status, attempts, lease_until, claim_token, next_attempt_at, created_at, updated_at,"
+                    " traceparent, tracestate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                    " CASE WHEN ?13 = 1 THEN 'running' ELSE 'queued' END, ?13, CASE WHEN ?13 = 1 THEN ?14 END, ?13,"
+                    " ?10, ?10, ?10, ?11, ?12) RETURNING ") +
+        detail::kSyncJobColumns + ", claim_token, (SELECT config_version FROM tenants WHERE tenants.id = ?2)";
+    auto ins = db_->cached(insert_sql.c_str());
+    std::vector<std::string> queued;
     for (const NewSyncJob& j : request.jobs) {
-        std::string id = detail::random_id("job_");
+        std::string id = detail::time_ordered_id("job_", now_ms);
+        const bool claimed = j.claim && claim_at_enqueue(request.tenant_id, batch_id, j, now_ms);
         ins->bind(1, id).bind(2, request.tenant_id).bind(3, batch_id);
         ins->bind(4, j.kind).bind(5, j.crm_type).bind(6, j.subject).bind(7, j.tour_id).bind(8, j.lock_key);
         ins->bind(9, payload_ids.at(payload_of(j))).bind(10, now_ms);
         ins->bind(11, request.traceparent).bind(12, request.tracestate);
-        ins->run();
+        ins->bind(13, std::int64_t{claimed ? 1 : 0}).bind(14, request.claim_lease_until_ms);
+        if (!ins->step()) throw std::logic_error("an inserted sync job returned no row");
+        if (claimed) {
+            // The payload is the caller's own text, already in hand: nothing to open.
+            const std::string& text = payload_of(j);
+            ClaimedJob job{detail::sync_job_from(*ins), crypto::WipedBuffer(text.size()),
+                           ins->int64(detail::kSyncJobColumnCount), ins->int64(detail::kSyncJobColumnCount + 1)};
+            std::copy(text.begin(), text.end(), job.payload.data());
+            out.claimed.push_back(std::move(job));
+        } else {
+            queued.push_back(id);
+        }
+        while (ins->step()) {
+        }
         ins->reset();
         out.job_ids.push_back(std::move(id));
     }
@@ -144,19 +168,6 @@ Result<EnqueueResult> SqlStorage::enqueue_in_transaction(const SyncRequest& requ
         req->bind(1, request.tenant_id).bind(2, *request.idempotency_key).bind(3, request.args_hash);
         req->bind(4, batch_id).bind(5, json_id_array(out.job_ids)).bind(6, now_ms);
         req->run();
-    }
-    // Jobs the accepting instance can run now are claimed here: one durable commit instead of two, and no due
-    // scan (README "Sync path CPU"). The claim rules are claim_sync_jobs' own, under the same team lock.
-    std::vector<std::string> queued;
-    const bool claiming = std::any_of(request.jobs.begin(), request.jobs.end(), [](const auto& j) { return j.claim; });
-    if (claiming && db_->dialect() == Dialect::postgresql) db_->lock_for_transaction("claim " + request.tenant_id);
-    for (std::size_t i = 0; i < request.jobs.size(); ++i) {
-        std::optional<ClaimedJob> claimed;
-        if (request.jobs[i].claim)
-            claimed = claim_new_job(request.tenant_id, batch_id, out.job_ids[i], payload_of(request.jobs[i]), now_ms,
-                                        request.claim_lease_until_ms);
-        if (claimed) out.claimed.push_back(std::move(*claimed));
-        else queued.push_back(out.job_ids[i]);
     }
     notify_others(kJobsQueuedChannel, queued);
     return out;

@@ -133,6 +133,57 @@ TEST_F(DatabaseTest, MigrationsCreateStrictTablesAndAreIdempotent) {
                  SqlError);
 }
 
+// The ledger's re-key (SQLite migration 17, PostgreSQL 12) keeps every row and column, keeps the key unique, and
+// leaves the primary key serving the lookups by local id.
+TEST_F(DatabaseTest, TheLedgerRekeyKeepsItsRowsAndItsUniqueKey) {
+    const int rekey = on_postgresql() ? 12 : 17;
+    {
+        auto db = raw();
+        Transaction tx(*db);
+        db->exec(on_postgresql() ? "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+                                   " applied_at BIGINT NOT NULL)"
+                                 : "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                                   " applied_at INTEGER NOT NULL) STRICT");
+        for (const Migration& m : migrations(on_postgresql() ? Dialect::postgresql : Dialect::sqlite)) {
+            if (m.version >= rekey) break;
+            db->exec(m.sql);
+            Statement ins = db->prepare("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?1, ?2, 0)");
+            ins.bind(1, std::int64_t{m.version}).bind(2, std::string_view(m.name));
+            ins.run();
+        }
+        db->exec("INSERT INTO tenants(id, name, created_at) VALUES ('t_rekey', 'rekey', 1)");
+        // One local id under two kinds, and a second id: the old key allowed both, so must the new one.
+        db->exec("INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id, payload_hash,"
+                 " created_at, updated_at, crm_state, checked_at, written_state) VALUES"
+                 " ('t_rekey', 'hubspot', 'person', 'buyer-1', 'person_1', NULL, 10, 11, '{\"a\":1}', 12, '{\"a\":2}'),"
+                 " ('t_rekey', 'hubspot', 'tour_buyer', 'buyer-1', 'x', NULL, 20, 21, NULL, 0, NULL),"
+                 " ('t_rekey', 'hubspot', 'appointment', 'tour-1/p', 'appointment_3', NULL, 30, 31, NULL, 0, NULL)");
+        tx.commit();
+    }
+    auto db = raw();
+    EXPECT_EQ(apply_migrations(*db), latest_schema_version(on_postgresql() ? Dialect::postgresql : Dialect::sqlite) -
+                                         rekey + 1);
+    EXPECT_EQ(pragma(*db, "SELECT count(*) FROM sync_ledger"), "3");
+    EXPECT_EQ(pragma(*db, "SELECT external_id || ' ' || created_at || ' ' || updated_at || ' ' || crm_state || ' ' ||"
+                          " checked_at || ' ' || written_state FROM sync_ledger WHERE entity_kind = 'person'"),
+              "person_1 10 11 {\"a\":1} 12 {\"a\":2}");
+    EXPECT_EQ(pragma(*db, on_postgresql() ? "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()"
+                                            " AND indexname = 'sync_ledger_local'"
+                                          : "SELECT count(*) FROM sqlite_master WHERE name = 'sync_ledger_local'"),
+              "0");
+    EXPECT_THROW(db->exec("INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id,"
+                          " created_at, updated_at) VALUES ('t_rekey', 'hubspot', 'person', 'buyer-1', 'dup', 1, 1)"),
+                 SqlError);
+    auto store = open_store();
+    auto rows = store->sync_ledger("t_rekey", "hubspot", {"buyer-1", "tour-1/p"});
+    ASSERT_TRUE(rows) << rows.error().message;
+    ASSERT_EQ(rows->size(), 3u);
+    EXPECT_EQ((*rows)[0].local_id, "buyer-1");
+    EXPECT_EQ((*rows)[0].entity_kind, "person");
+    EXPECT_EQ((*rows)[1].entity_kind, "tour_buyer");
+    EXPECT_EQ((*rows)[2].external_id, "appointment_3");
+}
+
 TEST_F(DatabaseTest, ReopeningStoreKeepsDataAndSchema) {
     { auto s = open_store(); make_tenant(*s, "acme"); }
     auto s = open_store();

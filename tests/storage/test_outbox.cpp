@@ -2,8 +2,26 @@
 // attempt outcomes and the ledger. Operator-side calls and key rotation are in test_outbox_admin.cpp.
 #include "tests/storage/outbox_fixture.hpp"
 
+#include <algorithm>
+
 namespace rollout_mcp::storage::test {
 namespace {
+
+// Ids made later sort after earlier ones, so a group commit's new rows share their index pages; the random part
+// keeps ids of one millisecond apart and unguessable.
+TEST_F(Outbox, JobIdsSortByTheirEnqueueTime) {
+    std::vector<std::string> ids;
+    for (const std::int64_t ms : std::vector<std::int64_t>{1'000, 1'001, 2'000, 1'000'000'000'000}) {
+        const auto one = enqueue(a, {job("tour-" + std::to_string(ms))}, ms);
+        ASSERT_EQ(one.size(), 1u);
+        ids.push_back(one[0]);
+    }
+    EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+    const auto same_ms = enqueue(a, {job("tour-x"), job("tour-y")}, 3'000);
+    ASSERT_EQ(same_ms.size(), 2u);
+    EXPECT_EQ(same_ms[0].substr(0, 16), same_ms[1].substr(0, 16));
+    EXPECT_NE(same_ms[0].substr(16), same_ms[1].substr(16));
+}
 
 TEST_F(Outbox, EnqueueAndFindRoundTrip) {
     NewSyncJob tour = job("tour-1", "hubspot", R"({"client":"Ada"})");
@@ -14,8 +32,9 @@ TEST_F(Outbox, EnqueueAndFindRoundTrip) {
     ASSERT_EQ(ids.size(), 2u);
     for (const auto& id : ids) {
         EXPECT_TRUE(id.starts_with("job_")) << id;
-        EXPECT_EQ(id.size(), 28u);
+        EXPECT_EQ(id.size(), 40u);   // 12 hex of the enqueue's millisecond, then 24 random
         EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 4), std::string::npos) << id;
+        EXPECT_EQ(id.substr(4, 12), "0000000003e8") << id;   // 1'000 ms
     }
     EXPECT_NE(ids[0], ids[1]);
 

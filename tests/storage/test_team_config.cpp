@@ -124,7 +124,7 @@ TEST_F(TeamConfig, TheKeyCheckAndTheClaimHandOutTheCurrentVersion) {
 // team-less markers; a team created after it never wrote one.
 TEST_F(TeamConfig, TeamsFromBeforeTheLegacyMarkersMigrationKeepTheSearchAndNewTeamsDoNot) {
     EXPECT_FALSE(store->get_team_config(a.id)->legacy_markers);
-    store.reset();   // back to before the migration (and the later one, sync_jobs' indexes), then open it again
+    store.reset();   // back to before the migration (and the later ones: sync_jobs' indexes, the ledger's key)
     const std::string indexes_before =
         " DROP INDEX sync_jobs_tenant_due; DROP INDEX sync_jobs_finished; DROP INDEX sync_jobs_key;"
         " CREATE INDEX sync_jobs_batch ON sync_jobs(batch_id); CREATE INDEX sync_jobs_tenant ON sync_jobs(tenant_id, created_at);"
@@ -133,7 +133,10 @@ TEST_F(TeamConfig, TeamsFromBeforeTheLegacyMarkersMigrationKeepTheSearchAndNewTe
         " CREATE INDEX sync_jobs_finished ON sync_jobs(status, finished_at); CREATE INDEX sync_jobs_key ON sync_jobs(key_id);";
     exec_raw(on_postgresql() ? "DROP TRIGGER tenants_legacy_markers_version ON tenants;"
                                " DROP FUNCTION tenants_legacy_markers_version(); ALTER TABLE tenants DROP COLUMN legacy_markers;"
-                               " DELETE FROM schema_migrations WHERE version >= 10;" + indexes_before
+                               " DELETE FROM schema_migrations WHERE version >= 10;"
+                               " ALTER TABLE sync_ledger DROP CONSTRAINT sync_ledger_pkey,"
+                               " ADD PRIMARY KEY (tenant_id, crm_type, entity_kind, local_id);"
+                               " CREATE INDEX sync_ledger_local ON sync_ledger(tenant_id, crm_type, local_id);" + indexes_before
                              : "DROP TRIGGER tenants_legacy_markers_version; ALTER TABLE tenants DROP COLUMN legacy_markers;"
                                " DELETE FROM schema_migrations WHERE version >= 15;" + indexes_before);
     store = open_store();
