@@ -44,7 +44,7 @@ struct SyncRequest {
 };
 
 struct SyncJobInfo {
-    std::string id;  // "job_" + 24 hex characters
+    std::string id;  // "job_" + 36 hex characters: the enqueue's millisecond (12), then random (24)
     std::string tenant_id;
     std::string kind;
     std::string crm_type;

@@ -174,6 +174,22 @@ TEST_F(DatabaseTest, TheLedgerRekeyKeepsItsRowsAndItsUniqueKey) {
     EXPECT_THROW(db->exec("INSERT INTO sync_ledger(tenant_id, crm_type, entity_kind, local_id, external_id,"
                           " created_at, updated_at) VALUES ('t_rekey', 'hubspot', 'person', 'buyer-1', 'dup', 1, 1)"),
                  SqlError);
+    // The primary key's columns, in order, and the indexes left.
+    EXPECT_EQ(pragma(*db, on_postgresql()
+                              ? "SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM pg_index i"
+                                " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+                                " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                                " WHERE i.indrelid = 'sync_ledger'::regclass AND i.indisprimary"
+                              : "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info((SELECT name"
+                                " FROM pragma_index_list('sync_ledger') WHERE origin = 'pk')) ORDER BY seqno)"),
+              "tenant_id,crm_type,local_id,entity_kind");
+    EXPECT_EQ(pragma(*db, on_postgresql()
+                              ? "SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes"
+                                " WHERE schemaname = current_schema() AND tablename = 'sync_ledger'"
+                              : "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index'"
+                                " AND tbl_name = 'sync_ledger' AND sql IS NOT NULL ORDER BY name)"),
+              on_postgresql() ? "sync_ledger_checked,sync_ledger_external,sync_ledger_pkey"
+                              : "sync_ledger_checked,sync_ledger_external");
     auto store = open_store();
     auto rows = store->sync_ledger("t_rekey", "hubspot", {"buyer-1", "tour-1/p"});
     ASSERT_TRUE(rows) << rows.error().message;
@@ -182,6 +198,9 @@ TEST_F(DatabaseTest, TheLedgerRekeyKeepsItsRowsAndItsUniqueKey) {
     EXPECT_EQ((*rows)[0].entity_kind, "person");
     EXPECT_EQ((*rows)[1].entity_kind, "tour_buyer");
     EXPECT_EQ((*rows)[2].external_id, "appointment_3");
+    // Still the team's: its rows go with it.
+    db->exec("DELETE FROM tenants WHERE id = 't_rekey'");
+    EXPECT_EQ(pragma(*db, "SELECT count(*) FROM sync_ledger"), "0");
 }
 
 TEST_F(DatabaseTest, ReopeningStoreKeepsDataAndSchema) {

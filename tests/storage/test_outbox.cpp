@@ -17,6 +17,21 @@ TEST_F(Outbox, JobIdsSortByTheirEnqueueTime) {
         ids.push_back(one[0]);
     }
     EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+    {
+        // Their payloads and batches too.
+        auto db = raw();
+        Statement st = db->prepare("SELECT payload_id, batch_id FROM sync_jobs ORDER BY created_at, id");
+        std::vector<std::string> payloads, batches;
+        while (st.step()) {
+            payloads.push_back(st.text(0));
+            batches.push_back(st.text(1));
+        }
+        ASSERT_EQ(payloads.size(), 4u);
+        EXPECT_TRUE(std::is_sorted(payloads.begin(), payloads.end()));
+        EXPECT_TRUE(std::is_sorted(batches.begin(), batches.end()));
+        EXPECT_TRUE(payloads[0].starts_with("pay_") && payloads[0].size() == 40u) << payloads[0];
+        EXPECT_TRUE(batches[0].starts_with("bat_") && batches[0].size() == 40u) << batches[0];
+    }
     const auto same_ms = enqueue(a, {job("tour-x"), job("tour-y")}, 3'000);
     ASSERT_EQ(same_ms.size(), 2u);
     EXPECT_EQ(same_ms[0].substr(0, 16), same_ms[1].substr(0, 16));

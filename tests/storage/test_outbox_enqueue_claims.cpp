@@ -125,6 +125,43 @@ TEST_F(EnqueueClaims, TheRunningCapsCountClaimsMadeWithTheEnqueue) {
         << "a scan's claim sees the two live claims too";
 }
 
+TEST_F(EnqueueClaims, TheCrmCapCountsClaimsMadeWithTheEnqueueAndOnlyInThatCrm) {
+    StorageLimits limits;
+    limits.max_running_per_crm = 1;
+    store->set_limits(limits);
+    auto first = store->enqueue_sync(request(a, {claimed("T10", "B10")}), 1'000);
+    auto other_crm = store->enqueue_sync(request(a, {claimed("T12", "B12", "pipedrive")}), 1'000);
+    auto second = store->enqueue_sync(request(a, {claimed("T11", "B11")}), 1'000);
+    ASSERT_TRUE(first && second && other_crm);
+    EXPECT_EQ(first->claimed.size(), 1u);
+    EXPECT_EQ(other_crm->claimed.size(), 1u) << "pipedrive has a place of its own";
+    EXPECT_TRUE(second->claimed.empty()) << "hubspot's one place is taken";
+    EXPECT_EQ(status_of(a, second->job_ids.front()), JobStatus::queued);
+    // The queued hubspot job now waits only for a place: it goes before any new job of the team, in any CRM.
+    auto later = store->enqueue_sync(request(a, {claimed("T17", "B17", "pipedrive")}), 1'000);
+    ASSERT_TRUE(later);
+    EXPECT_TRUE(later->claimed.empty());
+}
+
+TEST_F(EnqueueClaims, JobsOfOneRequestSharingATourOrABuyerAreNotClaimedTogether) {
+    // The first job's claim holds its tour and its buyer; the request's later jobs see it as any claim would.
+    auto same_tour = claimed("T13", "B14");
+    same_tour.subject = "T13/visit";
+    auto r = store->enqueue_sync(request(a, {claimed("T13", "B13"), same_tour, claimed("T15", "B13"),
+                                             claimed("T16", "B16")}),
+                                 1'000);
+    ASSERT_TRUE(r) << r.error().message;
+    ASSERT_EQ(r->claimed.size(), 2u);
+    EXPECT_EQ(r->claimed[0].info.id, r->job_ids[0]);
+    EXPECT_EQ(r->claimed[1].info.id, r->job_ids[3]) << "a job of another tour and buyer is not held back";
+    EXPECT_EQ(status_of(a, r->job_ids[1]), JobStatus::queued);
+    EXPECT_EQ(status_of(a, r->job_ids[2]), JobStatus::queued);
+    for (const ClaimedJob& job : r->claimed) {
+        EXPECT_EQ(job.claim_token, 1);
+        EXPECT_EQ(job.info.attempts, 1);
+    }
+}
+
 TEST_F(EnqueueClaims, AReplayClaimsNothingAndARefusedEnqueueLeavesNothing) {
     auto first = request(a, {claimed("T7", "B7")});
     first.idempotency_key = "k-7";
