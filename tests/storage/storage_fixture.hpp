@@ -50,7 +50,10 @@ protected:
     std::map<std::string, std::string> sync_jobs_indexes() {
         auto db = raw();
         Statement st = db->prepare(on_postgresql()
-            ? "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sync_jobs' AND indexname <> 'sync_jobs_pkey'"
+            // This test's schema only: other tests' schemas, made and dropped concurrently, are not ours to read (a
+            // definition read while its index is dropped fails with "could not open relation").
+            ? "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'sync_jobs'"
+              " AND indexname <> 'sync_jobs_pkey'"
             : "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sync_jobs' AND sql IS NOT NULL");
         std::map<std::string, std::string> out;
         while (st.step()) out[st.text(0)] = st.text(1);
