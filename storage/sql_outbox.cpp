@@ -51,14 +51,11 @@ std::string random_id(std::string_view prefix) {
 }
 
 std::string time_ordered_id(std::string_view prefix, std::int64_t now_ms) {
-    crypto::ensure_sodium();
-    unsigned char raw[6 + 12];
+    static constexpr char kHex[] = "0123456789abcdef";
     const auto time = static_cast<std::uint64_t>(std::max<std::int64_t>(now_ms, 0));
-    for (int i = 0; i < 6; ++i) raw[i] = static_cast<unsigned char>(time >> (8 * (5 - i)));
-    randombytes_buf(raw + 6, 12);
-    char hex[sizeof raw * 2 + 1];
-    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-    return std::string(prefix) + hex;
+    std::string out(prefix);
+    for (int shift = 44; shift >= 0; shift -= 4) out += kHex[(time >> shift) & 0xf];   // 48 bits, big-endian
+    return out + random_id({});
 }
 
 SyncJobInfo sync_job_from(const Statement& st) {

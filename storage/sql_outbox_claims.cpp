@@ -162,9 +162,8 @@ bool SqlStorage::claim_at_enqueue(const std::string& tenant_id, const std::strin
     // batch) do not hold each other back.
     auto st = db_->cached(
         "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM sync_jobs q WHERE q.tenant_id = ?1 AND q.status = 'queued'"
-        " AND q.next_attempt_at <= ?2 AND q.batch_id <> ?3 AND NOT EXISTS (SELECT 1 FROM sync_jobs o"
-        " WHERE o.tenant_id = q.tenant_id AND o.crm_type = q.crm_type AND o.status = 'running' AND o.lease_until > ?2"
-        " AND ((q.tour_id <> '' AND o.tour_id = q.tour_id) OR o.lock_key = q.lock_key)))"
+        " AND q.next_attempt_at <= ?2 AND q.batch_id <> ?3"
+        " AND " ROLLOUT_NO_LIVE_OVERLAP_OF("q.tenant_id", "q.crm_type", "q.tour_id", "q.lock_key", "") ")"
         " AND NOT EXISTS (SELECT 1 FROM sync_jobs WHERE tenant_id = ?1 AND status = 'running' AND lease_until <= ?2)"
         " AND " ROLLOUT_NO_LIVE_OVERLAP_OF("?1", "?6", "?7", "?8", "")
         " AND " ROLLOUT_UNDER_RUNNING_CAPS_OF("?1", "?6") " THEN 1 ELSE 0 END");

@@ -169,9 +169,8 @@ asio::awaitable<ToolResult> accept_sync(SyncToolsDeps deps, ToolContext& ctx, co
     SyncWorker::Listener listener;
     const auto home = co_await asio::this_coro::executor;   // the attempts run on this call's I/O thread
     if (waits) {
-        const auto& executor = home;
-        waiter = std::make_shared<FirstAttempts>(executor);
-        listener = first_attempt_listener(waiter, executor);
+        waiter = std::make_shared<FirstAttempts>(home);
+        listener = first_attempt_listener(waiter, home);
     }
     // A task's jobs are left to the scheduler, woken once the task exists (start_sync_task), as before claims at enqueue.
     EnqueueCall enqueue{std::move(request), std::move(listener), deps.worker->watcher(),

@@ -1,5 +1,5 @@
-// IoThreads (server/app/io_threads.hpp): one io_context per thread, the main one running dry ends the run, and
-// nothing posted or pending on any context is dropped on the way out.
+// IoThreads (server/app/io_threads.hpp): one io_context per thread; a run ends once release() was called and every
+// context has run dry, and nothing posted or pending on any context is dropped on the way out.
 #include "server/app/io_threads.hpp"
 #include "storage/sql_storage.hpp"
 #include "storage/storage_executor.hpp"
